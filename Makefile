@@ -1,0 +1,63 @@
+# optout-bot: every task a developer or CI runs. `make help` lists them.
+# Everything is set up on first use: the virtual environment in .venv comes from pyproject.toml.
+
+ROOT := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT).venv
+PY := $(VENV)/bin/python
+PORT ?= 3000
+DEMO ?= 1
+# The Lambda runtime in template.yaml, for which the dependencies layer is built.
+LAMBDA_PYTHON := 3.13
+LAMBDA_PLATFORM := manylinux2014_aarch64
+export SAM_CLI_TELEMETRY := 0
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test lint run build clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## Create .venv with the project and its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e . --group dev
+	touch $@
+
+test: venv ## Lint, then the whole test suite (unit, integration, local stack, template build)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: venv ## ruff, mypy (strict on the layer), cfn-lint and sam validate --lint on template.yaml
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/sam validate --lint --template template.yaml
+
+run: venv ## The local stack on http://127.0.0.1:$(PORT) (PORT=3100, DEMO=0 to start empty)
+	$(PY) -m local --port $(PORT) $(if $(filter 0,$(DEMO)),--no-demo,)
+
+build: venv ## sam build: functions and layers for Lambda, into .aws-sam/build
+	$(VENV)/bin/sam build --template template.yaml
+
+clean: ## Remove the virtual environment and build output
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# ---------------------------------------------------------------------------------------------
+# Called by `sam build` (BuildMethod: makefile). Each runs in a scratch copy of the resource's
+# CodeUri/ContentUri with ARTIFACTS_DIR set; none needs Python 3.13 or Docker on this machine.
+
+build-DependenciesLayer:
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("$(ROOT)pyproject.toml", "rb"))["project"]["dependencies"]))' > requirements.txt
+	$(PY) -m pip install --quiet --no-compile --ignore-installed --target "$(ARTIFACTS_DIR)/python" \
+		--platform $(LAMBDA_PLATFORM) --implementation cp --python-version $(LAMBDA_PYTHON) \
+		--only-binary=:all: -r requirements.txt
+
+build-SharedLayer:
+	mkdir -p "$(ARTIFACTS_DIR)/python"
+	cp -R python/optout "$(ARTIFACTS_DIR)/python/"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+
+build-%Function:
+	cp *.py "$(ARTIFACTS_DIR)/"

@@ -1,0 +1,40 @@
+"""Notifier: sends the one-off messages on the notice queue (subscription confirmations).
+
+SQS with partial batch failures: a job that fails is retried alone, and lands in the
+dead-letter queue after the attempts template.yaml allows.
+"""
+
+import json
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from optout import clock, notices, settings
+from optout.observability import logger, metrics, tracer
+
+# Report every failed record, even when all fail, rather than failing the invocation: Lambda
+# then retries exactly those records, with the same outcome and clearer logs.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@tracer.capture_method
+def handle(record: SQSRecord) -> None:
+    job = json.loads(record.body)
+    if job.get("kind") != "confirm":
+        # Retried, then kept in the dead-letter queue for a person to look at.
+        raise ValueError(f"unknown notice kind {job.get('kind')!r}")
+    outcome = notices.send_confirmation(settings.get(), job, clock.now())
+    logger.info("notice handled", extra={"outcome": outcome})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )

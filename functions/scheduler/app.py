@@ -1,0 +1,12 @@
+"""Scheduler: on every EventBridge tick, queue the fan-out of each reminder that is due."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from optout import clock, schedule, settings
+from optout.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return {"reminders_started": schedule.tick(settings.get(), clock.now())}

@@ -1,0 +1,71 @@
+"""Subscriptions API: the subscribe form and the double opt-in confirmation link.
+
+GET /subscribe shows the form; POST /subscribe (form or JSON) answers 202 whether or not the
+contact was known. GET /confirm/{token} only shows a button, so link scanners confirm nobody;
+POST /confirm/{token} activates the subscriber.
+"""
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from optout import clock, settings, subscriptions, web
+from optout.errors import OptoutError
+from optout.observability import logger, metrics, tracer
+
+app = APIGatewayRestResolver()
+
+
+@app.get("/subscribe")
+def subscribe_form() -> Response[str]:
+    return web.page(200, "subscribe", web.form_context())
+
+
+@app.post("/subscribe")
+def subscribe() -> Response[str]:
+    event = app.current_event
+    request = subscriptions.parse_request(web.read_fields(event))
+    subscriptions.subscribe(
+        settings.get(),
+        request,
+        source="api" if web.wants_json(event) else "web-form",
+        base_url=web.base_url(settings.get(), event),
+        now=clock.now(),
+    )
+    outcome = {
+        "status": "pending",
+        "message": "If this contact can receive reminders, a confirmation is on its way.",
+    }
+    return web.answer(202, event, outcome, "subscribed", {})
+
+
+@app.get("/confirm/<token>")
+def confirm_page(token: str) -> Response[str]:
+    subscriptions.check_confirmation(settings.get(), token, clock.now())
+    return web.page(200, "confirm", {"organisation": settings.get().organisation_name})
+
+
+@app.post("/confirm/<token>")
+def confirm(token: str) -> Response[str]:
+    subscriber = subscriptions.confirm(settings.get(), token, clock.now())
+    context = {
+        "contact": subscriber.masked_contact,
+        "channel": subscriber.channel,
+        "region_name": subscriber.region_name,
+    }
+    return web.answer(200, app.current_event, {"status": "active"}, "confirmed", context)
+
+
+@app.exception_handler(OptoutError)
+def client_error(error: OptoutError) -> Response[str]:
+    logger.info("request refused", extra={"error": type(error).__name__, "field": error.field})
+    form = None
+    if app.current_event.path == "/subscribe" and app.current_event.http_method == "POST":
+        form = web.read_fields_quietly(app.current_event)
+    return web.problem(error, app.current_event, form)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

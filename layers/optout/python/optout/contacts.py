@@ -1,0 +1,96 @@
+"""Contacts: which channel a contact is for, and its one normal form.
+
+Email addresses are checked for syntax by `email-validator` (no DNS lookups: a subscribe request
+must not wait on the network) and normalised; phone numbers are parsed by `phonenumbers`,
+read in the subscriber's country when written without a country code, and kept in E.164.
+The normal form is what is stored, sent to and hashed into the subscriber id, so
+``Ada@Example.ORG`` and ``ada@example.org`` are one subscriber.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from phonenumbers import NumberParseException, PhoneNumberType
+
+from optout.errors import InvalidInput
+
+Channel = Literal["email", "sms"]
+CHANNELS: tuple[Channel, ...] = ("email", "sms")
+
+MAX_CONTACT_LENGTH = 254  # RFC 5321's limit for a whole address; any phone number is shorter
+
+# Numbers that cannot receive a text message.
+_NOT_TEXTABLE = {
+    PhoneNumberType.FIXED_LINE,
+    PhoneNumberType.TOLL_FREE,
+    PhoneNumberType.PREMIUM_RATE,
+    PhoneNumberType.SHARED_COST,
+    PhoneNumberType.UAN,
+    PhoneNumberType.VOICEMAIL,
+    PhoneNumberType.PAGER,
+}
+
+
+@dataclass(frozen=True)
+class Contact:
+    channel: Channel
+    address: str  # normalised: lower-case email address, or E.164 number
+
+    @property
+    def masked(self) -> str:
+        """A form safe for logs and pages: ``a***@example.org``, ``+4915*****678``."""
+        if self.channel == "email":
+            local, _, domain = self.address.partition("@")
+            return f"{local[:1]}***@{domain}"
+        return self.address[:5] + "*" * max(len(self.address) - 8, 0) + self.address[-3:]
+
+
+def parse(raw: object, *, channel: str | None = None, country: str | None = None) -> Contact:
+    """Normalise `raw` into a contact, guessing the channel from its shape unless given.
+
+    `country` (ISO 3166-1 alpha-2) is how a number without ``+`` is read. Raises
+    `InvalidInput` naming the ``contact`` field with a reason a person can act on.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidInput({"contact": "give an email address or a mobile phone number"})
+    text = raw.strip()
+    if len(text) > MAX_CONTACT_LENGTH:
+        raise InvalidInput({"contact": f"longer than {MAX_CONTACT_LENGTH} characters"})
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput({"channel": f"use one of {', '.join(CHANNELS)}"})
+    if channel is None and "@" not in text and any(char.isalpha() for char in text):
+        raise InvalidInput(
+            {
+                "contact": "neither an email address nor a phone number; write name@example.org or +49 151 23456789"
+            }
+        )
+    chosen = channel or ("email" if "@" in text else "sms")
+    return _email(text) if chosen == "email" else _phone(text, country)
+
+
+def _email(text: str) -> Contact:
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidInput({"contact": f"not a valid email address: {error}"}) from None
+    return Contact("email", result.normalized.lower())
+
+
+def _phone(text: str, country: str | None) -> Contact:
+    # A country group code (EU, UK...) is no help for reading a national number.
+    reading_country = country if country and len(country) == 2 and country != "UK" else None
+    try:
+        number = phonenumbers.parse(text, reading_country)
+    except NumberParseException:
+        raise InvalidInput(
+            {"contact": "not a phone number; write it with its country code, like +49 151 23456789"}
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput({"contact": "not a valid phone number for its country"})
+    if phonenumbers.number_type(number) in _NOT_TEXTABLE:
+        raise InvalidInput({"contact": "this number cannot receive text messages; give a mobile"})
+    return Contact("sms", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))

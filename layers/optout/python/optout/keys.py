@@ -1,0 +1,52 @@
+"""The two secrets: link-token signing keys, and the key that turns a contact into its id.
+
+In AWS each is a Secrets Manager secret named by ARN in the settings, read through Powertools
+parameters and cached for five minutes (a rotated key reaches warm functions within that).
+Locally the value itself is in the environment. A secret is either a plain string (key id
+``k1``) or JSON ``{"kid": "k2", "key": "...", "previous": {"k1": "..."}}``.
+
+The contact key must never change: subscriber ids and erasure suppressions are keyed hashes of
+contacts under it. Token keys may rotate freely; list the old one under ``previous`` until the
+longest-lived link signed with it has expired.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+
+from aws_lambda_powertools.utilities import parameters
+
+from optout.settings import Settings
+from optout.tokens import Keyring
+
+_CACHE_SECONDS = 300
+
+
+def token_keyring(settings: Settings) -> Keyring:
+    """The keyring that signs and verifies link tokens."""
+    raw = _secret(settings.token_secret_arn, settings.token_secret)
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        document = raw
+    if isinstance(document, str):
+        return Keyring("k1", {"k1": document.encode()})
+    keys = {kid: str(key).encode() for kid, key in dict(document.get("previous", {})).items()}
+    keys[document["kid"]] = str(document["key"]).encode()
+    return Keyring(document["kid"], keys)
+
+
+def contact_id(settings: Settings, channel: str, address: str) -> str:
+    """The subscriber id of a normalised contact: a keyed hash, useless without the key."""
+    key = _secret(settings.contact_secret_arn, settings.contact_secret).encode()
+    digest = hmac.new(key, f"{channel}:{address}".encode(), hashlib.sha256).digest()
+    return "s" + base64.b32encode(digest).decode("ascii").rstrip("=").lower()[:31]
+
+
+def _secret(arn: str, value: str) -> str:
+    if arn:
+        return str(parameters.get_secret(arn, max_age=_CACHE_SECONDS))
+    return value

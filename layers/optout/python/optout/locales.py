@@ -1,0 +1,33 @@
+"""The languages messages and pages are written in, and how a requested locale maps onto them."""
+
+from __future__ import annotations
+
+import re
+
+from optout.errors import InvalidInput
+
+DEFAULT_LOCALE = "en"
+SUPPORTED_LOCALES = ("en", "de", "fr", "es", "it", "nl", "pl", "pt", "sv", "fr-CA", "zh-HK")
+
+_SHAPE = re.compile(r"^([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}|[a-zA-Z]{4}))?$")
+# Languages whose only supported form is regional.
+_LANGUAGE_DEFAULT = {"zh": "zh-HK"}
+
+
+def resolve(requested: str | None) -> str:
+    """A supported locale for `requested` (``fr_ca`` -> ``fr-CA``, ``de-AT`` -> ``de``).
+
+    Empty means the default. A well-formed tag whose language we do not write is invalid input,
+    not a silent fallback: the person chose a language and should learn it is not offered.
+    """
+    if requested is None or not str(requested).strip():
+        return DEFAULT_LOCALE
+    match = _SHAPE.match(str(requested).strip())
+    if match:
+        language, territory = match.group(1).lower(), (match.group(2) or "").upper()
+        for candidate in (f"{language}-{territory}", language, _LANGUAGE_DEFAULT.get(language)):
+            if candidate in SUPPORTED_LOCALES:
+                return candidate
+    raise InvalidInput(
+        {"locale": f"unsupported language {requested!r}; use one of {', '.join(SUPPORTED_LOCALES)}"}
+    )

@@ -1,0 +1,50 @@
+"""The records the bot keeps, as plain dataclasses (the store maps them to DynamoDB items)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from optout.contacts import Contact
+from optout.regions import GROUPS
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # subscribed, confirmation not yet clicked
+    ACTIVE = "active"  # confirmed: in the audience index, receives reminders
+    UNSUBSCRIBED = "unsubscribed"
+
+
+@dataclass(frozen=True)
+class Consent:
+    """Proof of the subscription request: when, on which form text, from where."""
+
+    requested_at: str
+    form_version: str
+    source: str  # "web-form", "api", later "import:<file>"
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    subscriber_id: str
+    channel: str
+    contact: str  # normalised: lower-case email or E.164
+    region: str  # what they chose: a group ("EU") or a country ("DE")
+    home_group: str  # the audience partition
+    locale: str
+    timezone: str
+    platforms: tuple[str, ...]  # empty means every platform
+    status: Status
+    consent: Consent
+    created_at: str
+    confirmation_sent_at: str = ""
+    confirmed_at: str = ""
+
+    @property
+    def masked_contact(self) -> str:
+        """The contact as pages and logs may show it (``a***@example.org``)."""
+        return Contact(self.channel, self.contact).masked  # type: ignore[arg-type]
+
+    @property
+    def region_name(self) -> str:
+        return GROUPS[self.home_group].name

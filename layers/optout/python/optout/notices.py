@@ -1,0 +1,67 @@
+"""One-off messages to one person (for now: the subscription confirmation).
+
+They travel on their own queue, apart from campaign sends, so that a confirmation never waits
+behind a million reminders. Each is claimed in the deliveries table before it is sent: a
+redelivered job finds the claim and sends nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from optout import render, subscriptions
+from optout.channels import PermanentFailure, email, sms
+from optout.models import Status, Subscriber
+from optout.observability import MetricUnit, logger, metrics
+from optout.regions import GROUPS
+from optout.settings import Settings
+from optout.store import DeliveryStore, SubscriberStore
+
+
+def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) -> str:
+    """Send the confirmation a subscribe request queued; returns what happened, for the log."""
+    subscriber = SubscriberStore(settings).get(job["subscriber_id"])
+    if subscriber is None or subscriber.status is not Status.PENDING:
+        return "skipped: no longer pending"
+    deliveries = DeliveryStore(settings)
+    key = f"notice#confirm#{subscriber.subscriber_id}#{job['requested_at']}"
+    if not deliveries.claim(key, now, channel=subscriber.channel):
+        return "skipped: already sent"
+    token = subscriptions.confirmation_token(settings, subscriber.subscriber_id, now)
+    context = {
+        "organisation": settings.organisation_name,
+        "organisation_address": settings.organisation_address,
+        "confirm_url": f"{job['base_url']}/confirm/{token}",
+        "region_name": GROUPS[subscriber.home_group].name,
+        "days_valid": settings.confirm_token_days,
+    }
+    try:
+        message_id = _send(settings, subscriber, context)
+    except PermanentFailure as error:
+        deliveries.record_failed(key, str(error), now)
+        metrics.add_metric(name="NoticeFailed", unit=MetricUnit.Count, value=1)
+        return f"failed: {error}"
+    except Exception:
+        deliveries.release(key)  # not accepted by the provider: let the queue retry
+        raise
+    deliveries.record_sent(key, message_id, now)
+    metrics.add_metric(name="ConfirmationSent", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "confirmation sent", extra={"channel": subscriber.channel, "message_id": message_id}
+    )
+    return "sent"
+
+
+def _send(settings: Settings, subscriber: Subscriber, context: dict[str, Any]) -> str:
+    locale = subscriber.locale
+    if subscriber.channel == "email":
+        message = email.Email(
+            to=subscriber.contact,
+            subject=render.message_part("confirm", locale, "subject.txt", context),
+            text=render.message_part("confirm", locale, "body.txt", context),
+            html=render.message_part("confirm", locale, "body.html", context),
+        )
+        return email.send(settings, message)
+    text = render.message_part("confirm", locale, "sms.txt", context)
+    return sms.send(settings, sms.Sms(to=subscriber.contact, text=text))

@@ -1,0 +1,101 @@
+"""The region catalogue: the groups campaigns target, and the countries that belong to each.
+
+A subscriber gives a country (``DE``) or a group (``EU``); both resolve to a *home group*, which
+is the partition of the audience index they live in. A campaign region names a group or a
+country; `audience_groups` says which home groups it reaches (``EEA`` reaches ``EU`` and the
+EEA countries outside the EU, whose home group is ``EEA``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from optout.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Group:
+    code: str
+    name: str
+    reference_zone: str  # the zone in which the group's deadlines and mornings are reckoned
+    countries: frozenset[str]
+
+
+_EU = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()  # noqa: SIM905
+)
+
+GROUPS: dict[str, Group] = {
+    g.code: g
+    for g in (
+        Group("EU", "European Union", "Europe/Brussels", _EU),
+        # As a home group: the EEA countries outside the EU. As a campaign region: all of the EEA.
+        Group("EEA", "European Economic Area", "Europe/Oslo", frozenset({"IS", "LI", "NO"})),
+        Group("CH", "Switzerland", "Europe/Zurich", frozenset({"CH"})),
+        Group("UK", "United Kingdom", "Europe/London", frozenset({"GB", "GG", "JE", "IM"})),
+        Group("CA", "Canada", "America/Toronto", frozenset({"CA"})),
+        Group("HK", "Hong Kong", "Asia/Hong_Kong", frozenset({"HK"})),
+        Group("US", "United States", "America/New_York", frozenset({"US"})),
+    )
+}
+
+_HOME_GROUP = {country: g.code for g in GROUPS.values() for country in g.countries}
+
+
+@dataclass(frozen=True)
+class Region:
+    """What a subscriber or campaign named (``code``) and the audience partition it maps to."""
+
+    code: str
+    group: str
+
+    @property
+    def is_country(self) -> bool:
+        return self.code not in GROUPS
+
+
+def resolve(code: str, *, field: str = "region") -> Region:
+    """Resolve a group or ISO 3166-1 alpha-2 code, in any case; anything else is invalid input."""
+    normalised = code.strip().upper() if isinstance(code, str) else ""
+    if normalised in GROUPS:
+        return Region(normalised, normalised)
+    if normalised in _HOME_GROUP:
+        return Region(normalised, _HOME_GROUP[normalised])
+    choices = ", ".join(GROUPS)
+    raise InvalidInput(
+        {field: f"unknown region {code!r}; use one of {choices} or a country in them"}
+    )
+
+
+def audience_groups(region: Region) -> tuple[str, ...]:
+    """The home groups whose subscribers a campaign for `region` reaches."""
+    if region.code == "EEA":
+        return ("EU", "EEA")
+    return (region.group,)
+
+
+def default_timezone(region: Region) -> str:
+    """The zone to assume for a subscriber who gave none.
+
+    A country uses its first zone in the IANA zone table (Germany: Europe/Berlin); a whole
+    group, or a country that is a group of its own and spans zones (Canada, the US), uses the
+    group's reference zone.
+    """
+    if region.code in GROUPS:
+        return GROUPS[region.code].reference_zone
+    zones = _country_zones().get(region.code, ())
+    return zones[0] if zones else GROUPS[region.group].reference_zone
+
+
+@lru_cache(maxsize=1)
+def _country_zones() -> dict[str, tuple[str, ...]]:
+    """Country code -> zones, read from tzdata's zone.tab (shipped in the layer)."""
+    table: dict[str, list[str]] = {}
+    text = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("utf-8")
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            country, _coordinates, zone, *_ = line.split("\t")
+            table.setdefault(country, []).append(zone)
+    return {country: tuple(zones) for country, zones in table.items()}

@@ -1,0 +1,105 @@
+"""Configuration, read from the environment once per execution environment and validated.
+
+Every name comes from template.yaml (`Globals.Function.Environment`); the local stack and tests
+set the same variables. Domain code receives a `Settings` and never reads `os.environ` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed: the function cannot start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    subscribers_table: str
+    campaigns_table: str
+    deliveries_table: str
+    notice_queue_url: str
+    fanout_queue_url: str
+    send_queue_url: str
+    sender_address: str
+    organisation_name: str
+    organisation_address: str
+    ses_configuration_set: str
+    # Where links in messages point. Empty: derived from the request that caused the message.
+    public_base_url: str
+    # Secrets: the ARN in AWS (read through Powertools parameters), or the value itself locally.
+    token_secret_arn: str
+    token_secret: str
+    contact_secret_arn: str
+    contact_secret: str
+    confirm_token_days: int
+    confirm_resend_minutes: int
+    deliveries_ttl_days: int
+    consent_text_version: str
+
+
+_REQUIRED = {
+    "stage": "STAGE",
+    "subscribers_table": "SUBSCRIBERS_TABLE",
+    "campaigns_table": "CAMPAIGNS_TABLE",
+    "deliveries_table": "DELIVERIES_TABLE",
+    "notice_queue_url": "NOTICE_QUEUE_URL",
+    "fanout_queue_url": "FANOUT_QUEUE_URL",
+    "send_queue_url": "SEND_QUEUE_URL",
+    "sender_address": "SENDER_ADDRESS",
+    "organisation_name": "ORGANISATION_NAME",
+    "organisation_address": "ORGANISATION_ADDRESS",
+}
+_OPTIONAL = {
+    "ses_configuration_set": ("SES_CONFIGURATION_SET", ""),
+    "public_base_url": ("PUBLIC_BASE_URL", ""),
+    "token_secret_arn": ("TOKEN_SECRET_ARN", ""),
+    "token_secret": ("OPTOUT_TOKEN_SECRET", ""),
+    "contact_secret_arn": ("CONTACT_SECRET_ARN", ""),
+    "contact_secret": ("OPTOUT_CONTACT_SECRET", ""),
+    "consent_text_version": ("CONSENT_TEXT_VERSION", "subscribe-form-v1"),
+}
+_NUMBERS = {
+    "confirm_token_days": ("CONFIRM_TOKEN_DAYS", 7),
+    "confirm_resend_minutes": ("CONFIRM_RESEND_MINUTES", 10),
+    "deliveries_ttl_days": ("DELIVERIES_TTL_DAYS", 400),
+}
+
+
+def from_environ(environ: Mapping[str, str]) -> Settings:
+    """Build and validate settings; the error names every missing or malformed variable."""
+    problems = [name for name in _REQUIRED.values() if not environ.get(name, "").strip()]
+    values: dict[str, object] = {
+        key: environ.get(name, "").strip() for key, name in _REQUIRED.items()
+    }
+    for key, (name, default) in _OPTIONAL.items():
+        values[key] = environ.get(name, default).strip()
+    for key, (name, number) in _NUMBERS.items():
+        raw = environ.get(name, str(number)).strip()
+        if not raw.isdigit() or int(raw) <= 0:
+            problems.append(f"{name} (a positive whole number, not {raw!r})")
+        else:
+            values[key] = int(raw)
+    for arn, value, label in (
+        ("TOKEN_SECRET_ARN", "OPTOUT_TOKEN_SECRET", "token signing"),
+        ("CONTACT_SECRET_ARN", "OPTOUT_CONTACT_SECRET", "contact hashing"),
+    ):
+        if not environ.get(arn) and not environ.get(value):
+            problems.append(f"{arn} or {value} (the {label} secret)")
+    base_url = str(values["public_base_url"])
+    if base_url and not base_url.startswith(("https://", "http://127.0.0.1")):
+        problems.append("PUBLIC_BASE_URL (must start with https://)")
+    if problems:
+        raise SettingsError("missing or invalid settings: " + ", ".join(problems))
+    values["public_base_url"] = str(values["public_base_url"]).rstrip("/")
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def get() -> Settings:
+    """The settings of this execution environment, read on first use."""
+    return from_environ(os.environ)

@@ -1,0 +1,292 @@
+"""The only module that speaks DynamoDB. Table names come from the settings (template.yaml).
+
+Subscribers table: one item per contact, keyed by its subscriber id (a keyed hash of the
+contact). Active subscribers also carry ``audience_pk`` = ``<home group>#<shard>`` and
+``audience_sk`` = the id: the sparse ``audience`` index lists exactly the people a campaign
+reaches, spread over `AUDIENCE_SHARDS` partitions per group so that fan-out can page them in
+parallel and no partition takes more than its ~1,000 writes/s.
+
+Deliveries table: one item per message the bot means to send, claimed with a conditional put
+before sending so that no message goes out twice; items expire through TTL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from optout import aws
+from optout.clock import iso
+from optout.models import Consent, Status, Subscriber
+from optout.settings import Settings
+
+AUDIENCE_SHARDS = 16
+
+
+def audience_shard(subscriber_id: str) -> int:
+    """The shard of the audience index a subscriber lives in (stable, evenly spread)."""
+    return (
+        int.from_bytes(hashlib.sha256(subscriber_id.encode()).digest()[:2], "big") % AUDIENCE_SHARDS
+    )
+
+
+def audience_key(home_group: str, subscriber_id: str) -> str:
+    return f"{home_group}#{audience_shard(subscriber_id):02d}"
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class SubscriberStore:
+    def __init__(self, settings: Settings) -> None:
+        self._table = aws.table(settings.subscribers_table)
+
+    def get(self, subscriber_id: str) -> Subscriber | None:
+        item = self._table.get_item(Key={"subscriber_id": subscriber_id}, ConsistentRead=True).get(
+            "Item"
+        )
+        return _subscriber(item) if item else None
+
+    def request_confirmation(
+        self, subscriber: Subscriber, resend_after: timedelta, now: datetime
+    ) -> bool:
+        """Record a subscribe request and reserve the right to send a confirmation.
+
+        One conditional write: it succeeds for a new contact, or for one that is not active and
+        was not sent a confirmation within `resend_after`. Returns False (and changes nothing)
+        otherwise, so an active subscriber's profile can't be changed by anyone who knows their
+        address, and nobody can make the bot send more than one confirmation per window.
+        """
+        item = _item(subscriber)
+        names = {f"#{key}": key for key in item if key != "subscriber_id"}
+        values = {f":{key}": value for key, value in item.items() if key != "subscriber_id"}
+        assignments = [
+            f"#{key} = :{key}" for key in item if key not in ("subscriber_id", "created_at")
+        ]
+        assignments.append("#created_at = if_not_exists(#created_at, :created_at)")
+        names["#subscriber_id"] = "subscriber_id"
+        values[":active"] = Status.ACTIVE.value
+        values[":cutoff"] = iso(now - resend_after)
+        try:
+            self._table.update_item(
+                Key={"subscriber_id": subscriber.subscriber_id},
+                UpdateExpression="SET " + ", ".join(assignments),
+                ConditionExpression=(
+                    "attribute_not_exists(#subscriber_id) OR (#status <> :active AND "
+                    "(attribute_not_exists(#confirmation_sent_at) OR "
+                    "#confirmation_sent_at <= :cutoff))"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def forget_confirmation_request(self, subscriber_id: str) -> None:
+        """Undo the resend reservation of `request_confirmation` (its confirmation could not be
+        queued), so that the person can try again at once."""
+        self._table.update_item(
+            Key={"subscriber_id": subscriber_id}, UpdateExpression="REMOVE confirmation_sent_at"
+        )
+
+    def activate(self, subscriber_id: str, now: datetime) -> Subscriber | None:
+        """Confirm a pending subscriber (idempotent for an active one).
+
+        Returns the active subscriber, or None when there is nobody pending or active under
+        this id (unknown, or unsubscribed since the link was sent).
+        """
+        current = self.get(subscriber_id)
+        if current is None or current.status not in (Status.PENDING, Status.ACTIVE):
+            return None
+        if current.status is Status.ACTIVE:
+            return current
+        try:
+            response = self._table.update_item(
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression=(
+                    "SET #status = :active, confirmed_at = :now, audience_pk = :audience, "
+                    "audience_sk = :id"
+                ),
+                ConditionExpression=Attr("status").eq(Status.PENDING.value),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":active": Status.ACTIVE.value,
+                    ":now": iso(now),
+                    ":audience": audience_key(current.home_group, subscriber_id),
+                    ":id": subscriber_id,
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):  # confirmed or unsubscribed a moment ago
+                latest = self.get(subscriber_id)
+                return latest if latest and latest.status is Status.ACTIVE else None
+            raise
+        return _subscriber(response["Attributes"])
+
+    def put_active(self, subscriber: Subscriber) -> None:
+        """Write an already-confirmed subscriber (demo data and imports with proof of consent)."""
+        item = _item(subscriber)
+        item["audience_pk"] = audience_key(subscriber.home_group, subscriber.subscriber_id)
+        item["audience_sk"] = subscriber.subscriber_id
+        self._table.put_item(Item=item)
+
+
+class CampaignStore:
+    """Campaigns and their reminders. A reminder is the item
+    ``pk = CAMPAIGN#<campaign id>``, ``sk = REMINDER#<region>#<kind>``; while it waits to go
+    out it carries ``due_pk = "due"`` and ``due_at``, which put it in the sparse ``due`` index.
+    """
+
+    DUE = "due"
+
+    def __init__(self, settings: Settings) -> None:
+        self._table = aws.table(settings.campaigns_table)
+
+    def put_reminder(
+        self, campaign_id: str, region: str, kind: str, due_at: datetime, groups: list[str]
+    ) -> None:
+        self._table.put_item(
+            Item={
+                "pk": f"CAMPAIGN#{campaign_id}",
+                "sk": f"REMINDER#{region}#{kind}",
+                "campaign_id": campaign_id,
+                "region": region,
+                "kind": kind,
+                "groups": groups,
+                "due_pk": self.DUE,
+                "due_at": iso(due_at),
+                "state": "pending",
+            }
+        )
+
+    def due_reminders(self, now: datetime) -> list[dict[str, Any]]:
+        """Every reminder whose time has come and that has not been fanned out yet."""
+        items: list[dict[str, Any]] = []
+        query: dict[str, Any] = {
+            "IndexName": "due",
+            "KeyConditionExpression": Key("due_pk").eq(self.DUE) & Key("due_at").lte(iso(now)),
+        }
+        while True:
+            page = self._table.query(**query)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def lease_reminder(self, reminder: dict[str, Any], now: datetime, lease: timedelta) -> bool:
+        """Take the exclusive right to fan a reminder out for `lease`; False if another tick
+        holds it. A tick that dies mid-way leaves the lease to run out, and the next one redoes
+        the fan-out (the sender's delivery claims make a repeated fan-out send nothing twice)."""
+        try:
+            self._table.update_item(
+                Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+                UpdateExpression="SET leased_until = :until",
+                ConditionExpression=(
+                    "due_pk = :due AND (attribute_not_exists(leased_until) OR leased_until <= :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":until": iso(now + lease),
+                    ":now": iso(now),
+                    ":due": self.DUE,
+                },
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def mark_fanned_out(self, reminder: dict[str, Any], jobs: int, now: datetime) -> None:
+        """The reminder's fan-out jobs are queued: it leaves the due index."""
+        self._table.update_item(
+            Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+            UpdateExpression="SET #state = :state, fanout_jobs = :jobs, fanned_out_at = :now "
+            "REMOVE due_pk, leased_until",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":state": "fanning-out", ":jobs": jobs, ":now": iso(now)},
+        )
+
+
+class DeliveryStore:
+    """Claims on messages: a conditional put makes "send at most once" hold across retries."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._table = aws.table(settings.deliveries_table)
+        self._ttl = timedelta(days=settings.deliveries_ttl_days)
+
+    def claim(self, key: str, now: datetime, **attributes: Any) -> bool:
+        """Claim the message `key`; False if it was claimed before (sent, or in doubt)."""
+        item = {
+            "pk": key,
+            "state": "claimed",
+            "claimed_at": iso(now),
+            "expires_at": int((now + self._ttl).timestamp()),
+            **attributes,
+        }
+        try:
+            self._table.put_item(Item=item, ConditionExpression=Attr("pk").not_exists())
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def record_sent(self, key: str, message_id: str, now: datetime) -> None:
+        self._table.update_item(
+            Key={"pk": key},
+            UpdateExpression="SET #state = :sent, message_id = :id, sent_at = :now",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":sent": "sent", ":id": message_id, ":now": iso(now)},
+        )
+
+    def record_failed(self, key: str, reason: str, now: datetime) -> None:
+        self._table.update_item(
+            Key={"pk": key},
+            UpdateExpression="SET #state = :failed, reason = :reason, failed_at = :now",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":failed": "failed", ":reason": reason, ":now": iso(now)},
+        )
+
+    def release(self, key: str) -> None:
+        """Give a claim back after a send failed before the provider accepted the message, so
+        that the queue's retry can send it."""
+        self._table.delete_item(Key={"pk": key}, ConditionExpression=Attr("state").eq("claimed"))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        return dict(item) if item else None
+
+
+def _item(subscriber: Subscriber) -> dict[str, Any]:
+    item = asdict(subscriber)
+    item["status"] = subscriber.status.value
+    item["platforms"] = list(subscriber.platforms)
+    return {key: value for key, value in item.items() if value != ""}
+
+
+def _subscriber(item: dict[str, Any]) -> Subscriber:
+    return Subscriber(
+        subscriber_id=item["subscriber_id"],
+        channel=item["channel"],
+        contact=item["contact"],
+        region=item["region"],
+        home_group=item["home_group"],
+        locale=item["locale"],
+        timezone=item["timezone"],
+        platforms=tuple(item.get("platforms", ())),
+        status=Status(item["status"]),
+        consent=Consent(**item["consent"]),
+        created_at=item["created_at"],
+        confirmation_sent_at=item.get("confirmation_sent_at", ""),
+        confirmed_at=item.get("confirmed_at", ""),
+    )

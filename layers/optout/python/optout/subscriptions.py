@@ -1,0 +1,183 @@
+"""Double opt-in: a subscribe request makes a pending subscriber and queues a confirmation; only
+a POST to the confirmation link makes them active.
+
+The answer to a subscribe request never depends on whether the contact was known, so the form
+can't be used to find out who is subscribed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from optout import contacts, keys, locales, queues, regions, tokens
+from optout.clock import iso
+from optout.errors import InvalidInput, NotFound, OptoutError, TokenInvalid
+from optout.models import Consent, Status, Subscriber
+from optout.observability import MetricUnit, metrics
+from optout.settings import Settings
+from optout.store import SubscriberStore
+
+T = TypeVar("T")
+_PLATFORM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+MAX_PLATFORMS = 20
+ALL_PLATFORMS = ("all", "*")
+
+
+class ServiceUnavailable(OptoutError):
+    status = 503
+
+
+@dataclass(frozen=True)
+class SubscribeRequest:
+    """A validated subscribe request."""
+
+    contact: contacts.Contact
+    region: regions.Region
+    locale: str
+    timezone: str
+    platforms: tuple[str, ...]
+
+
+def parse_request(fields: Mapping[str, object]) -> SubscribeRequest:
+    """Validate a form or JSON body; the error lists every field that is wrong, not just one."""
+    problems: dict[str, str] = {}
+
+    def check(parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except InvalidInput as error:
+            problems.update(error.problems)
+            return None
+
+    region = check(lambda: regions.resolve(_text(fields, "region")))
+    contact = check(
+        lambda: contacts.parse(
+            fields.get("contact"),
+            channel=_text(fields, "channel") or None,
+            country=region.code if region else None,
+        )
+    )
+    locale = check(lambda: locales.resolve(_text(fields, "locale")))
+    timezone = check(lambda: _timezone(_text(fields, "timezone"), region))
+    platforms = check(lambda: _platforms(fields.get("platforms")))
+    if problems or not (contact and region and locale and timezone and platforms is not None):
+        raise InvalidInput(problems)
+    return SubscribeRequest(contact, region, locale, timezone, platforms)
+
+
+def subscribe(
+    settings: Settings, request: SubscribeRequest, *, source: str, base_url: str, now: datetime
+) -> None:
+    """Record the request and queue a confirmation, unless one went out in the last minutes or
+    the contact is already active. Either way the caller answers the same."""
+    subscriber_id = keys.contact_id(settings, request.contact.channel, request.contact.address)
+    subscriber = Subscriber(
+        subscriber_id=subscriber_id,
+        channel=request.contact.channel,
+        contact=request.contact.address,
+        region=request.region.code,
+        home_group=request.region.group,
+        locale=request.locale,
+        timezone=request.timezone,
+        platforms=request.platforms,
+        status=Status.PENDING,
+        consent=Consent(
+            requested_at=iso(now), form_version=settings.consent_text_version, source=source
+        ),
+        created_at=iso(now),
+        confirmation_sent_at=iso(now),
+    )
+    store = SubscriberStore(settings)
+    resend_after = timedelta(minutes=settings.confirm_resend_minutes)
+    metrics.add_metric(name="SubscribeRequested", unit=MetricUnit.Count, value=1)
+    if not store.request_confirmation(subscriber, resend_after, now):
+        return
+    job = {
+        "kind": "confirm",
+        "subscriber_id": subscriber_id,
+        "requested_at": iso(now),
+        "base_url": base_url,
+    }
+    try:
+        queues.enqueue(settings.notice_queue_url, job)
+    except Exception as error:
+        # The write above reserved the resend window; give it back so that trying again works.
+        store.forget_confirmation_request(subscriber_id)
+        raise ServiceUnavailable(
+            "we could not send your confirmation just now; try again shortly"
+        ) from error
+
+
+def confirmation_token(settings: Settings, subscriber_id: str, now: datetime) -> str:
+    """The token of a subscriber's confirmation link, valid for CONFIRM_TOKEN_DAYS."""
+    expires_at = now + timedelta(days=settings.confirm_token_days)
+    return tokens.mint(
+        keys.token_keyring(settings), tokens.Purpose.CONFIRM, [subscriber_id], expires_at
+    )
+
+
+def check_confirmation(settings: Settings, token: str, now: datetime) -> str:
+    """The subscriber id a confirmation token names; raises a `TokenError` if it is not valid."""
+    (subscriber_id,) = _parts(settings, token, now)
+    return subscriber_id
+
+
+def confirm(settings: Settings, token: str, now: datetime) -> Subscriber:
+    """Activate the subscriber the token names (idempotent)."""
+    subscriber_id = check_confirmation(settings, token, now)
+    subscriber = SubscriberStore(settings).activate(subscriber_id, now)
+    if subscriber is None:
+        raise NotFound("there is no pending subscription for this link; subscribe again")
+    metrics.add_metric(name="SubscriptionConfirmed", unit=MetricUnit.Count, value=1)
+    return subscriber
+
+
+def _parts(settings: Settings, token: str, now: datetime) -> tuple[str, ...]:
+    parts = tokens.verify(keys.token_keyring(settings), token, tokens.Purpose.CONFIRM, now)
+    if len(parts) != 1:
+        raise TokenInvalid("this link is not one of ours")
+    return parts
+
+
+def _text(fields: Mapping[str, object], name: str) -> str:
+    value = fields.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput({name: "must be text"})
+    return value.strip()
+
+
+def _timezone(name: str, region: regions.Region | None) -> str:
+    if not name:
+        return regions.default_timezone(region) if region else "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            {"timezone": f"unknown time zone {name!r}; use an IANA name like Europe/Berlin"}
+        ) from None
+    return name
+
+
+def _platforms(value: object) -> tuple[str, ...]:
+    """Platform slugs ("linkedin"); empty, "all" or "*" mean every platform."""
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise InvalidInput({"platforms": 'give a list of platform names, like ["linkedin"]'})
+    slugs = sorted({item.strip().lower() for item in items if item.strip()})
+    if any(slug in ALL_PLATFORMS for slug in slugs):
+        return ()
+    bad = [slug for slug in slugs if not _PLATFORM.match(slug)]
+    if bad or len(slugs) > MAX_PLATFORMS:
+        raise InvalidInput(
+            {"platforms": f"at most {MAX_PLATFORMS} names of lower-case letters, digits and dashes"}
+        )
+    return tuple(slugs)

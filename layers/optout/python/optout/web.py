@@ -1,0 +1,164 @@
+"""What the HTTP handlers share: reading bodies, answering in JSON or HTML, and the one place
+where domain errors become status codes and pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from babel import Locale
+
+from optout import render
+from optout.errors import InvalidInput, OptoutError, PayloadTooLarge, TokenError, TokenExpired
+from optout.locales import SUPPORTED_LOCALES
+from optout.regions import GROUPS
+from optout.settings import Settings
+
+MAX_FORM_BYTES = 16 * 1024
+_SECURITY_HEADERS = {
+    # Pages load nothing from elsewhere; forms post only to us; nobody may frame them.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def wants_json(event: APIGatewayProxyEvent) -> bool:
+    """True when the client sent JSON or asked for it (API use); pages otherwise."""
+    content_type = (
+        event.headers.get("content-type") or event.headers.get("Content-Type") or ""
+    ).lower()
+    accept = (event.headers.get("accept") or event.headers.get("Accept") or "").lower()
+    return "json" in content_type or ("application/json" in accept and "text/html" not in accept)
+
+
+def read_fields(event: APIGatewayProxyEvent) -> dict[str, Any]:
+    """The body of a JSON or url-encoded form request as a dict of fields."""
+    body = event.decoded_body or ""
+    if len(body.encode("utf-8")) > MAX_FORM_BYTES:
+        raise PayloadTooLarge(f"the request body is larger than {MAX_FORM_BYTES // 1024} KiB")
+    if wants_json(event):
+        try:
+            fields = json.loads(body or "null")
+        except json.JSONDecodeError as error:
+            raise InvalidInput(
+                {"body": f"not valid JSON ({error.msg} at character {error.pos})"}
+            ) from None
+        if not isinstance(fields, dict):
+            raise InvalidInput({"body": "must be a JSON object"})
+        return fields
+    form = parse_qs(body, keep_blank_values=True, max_num_fields=64)
+    return {name: values if name == "platforms" else values[-1] for name, values in form.items()}
+
+
+def read_fields_quietly(event: APIGatewayProxyEvent) -> dict[str, Any]:
+    """The fields of a request that may be malformed, for redisplaying a form; {} if unreadable."""
+    try:
+        return read_fields(event)
+    except OptoutError:
+        return {}
+
+
+def base_url(settings: Settings, event: APIGatewayProxyEvent) -> str:
+    """Where links back to this API start: the configured public URL, or the one this request
+    came in on (the stage prefix included when called on the execute-api host)."""
+    if settings.public_base_url:
+        return settings.public_base_url
+    headers = {name.lower(): value for name, value in event.headers.items()}
+    proto = headers.get("x-forwarded-proto", "https")
+    host = event.request_context.domain_name or headers.get("host", "")
+    full_path = event.request_context.path or event.path
+    prefix = full_path[: len(full_path) - len(event.path)] if full_path.endswith(event.path) else ""
+    return f"{proto}://{host}{prefix}"
+
+
+def page(status: int, name: str, context: Mapping[str, Any]) -> Response[str]:
+    """An HTML page in the shared layout."""
+    return Response(
+        status, "text/html; charset=utf-8", render.page(name, context), dict(_SECURITY_HEADERS)
+    )
+
+
+def answer(
+    status: int,
+    event: APIGatewayProxyEvent,
+    data: Mapping[str, Any],
+    page_name: str,
+    context: Mapping[str, Any],
+) -> Response[str]:
+    """The same outcome as JSON for API clients or as a page for people."""
+    if wants_json(event):
+        return Response(status, "application/json", json.dumps(data), {"Cache-Control": "no-store"})
+    return page(status, page_name, context)
+
+
+def problem(
+    error: OptoutError, event: APIGatewayProxyEvent, form: Mapping[str, Any] | None = None
+) -> Response[str]:
+    """A client error as JSON, or as a page that says what happened and what to do next."""
+    if wants_json(event):
+        data: dict[str, Any] = {"error": type(error).__name__, "message": error.message}
+        if isinstance(error, InvalidInput):
+            data["problems"] = error.problems
+        return Response(
+            error.status, "application/json", json.dumps(data), {"Cache-Control": "no-store"}
+        )
+    if form is not None and isinstance(error, InvalidInput):
+        return page(error.status, "subscribe", form_context(form, error.problems))
+    if isinstance(error, TokenError):
+        advice = (
+            "Links in our messages expire. Subscribe again and we will send a fresh one."
+            if isinstance(error, TokenExpired)
+            else "Open the link from the message we sent you, whole and unchanged."
+        )
+        title = (
+            "This link has expired"
+            if isinstance(error, TokenExpired)
+            else "This link does not work"
+        )
+    else:
+        title, advice = "Something is not right", ""
+    subscribe_url = "../" * max(event.path.count("/") - 1, 0) + "subscribe"
+    return page(
+        error.status,
+        "problem",
+        {
+            "title": title,
+            "message": error.message,
+            "advice": advice,
+            "subscribe_url": subscribe_url,
+        },
+    )
+
+
+def form_context(
+    values: Mapping[str, Any] | None = None, problems: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What the subscribe form needs: choices, the values sent back, and what was wrong."""
+    english = Locale.parse("en")
+    regions = [(code, group.name) for code, group in GROUPS.items()]
+    countries = sorted(
+        (
+            (country, english.territories.get(country, country))
+            for group in GROUPS.values()
+            for country in group.countries
+        ),
+        key=lambda pair: pair[1],
+    )
+    languages = [
+        (code, Locale.parse(code.replace("zh-HK", "zh-Hant-HK"), sep="-").display_name or code)
+        for code in SUPPORTED_LOCALES
+    ]
+    return {
+        "regions": regions,
+        "countries": countries,
+        "languages": languages,
+        "values": dict(values or {}),
+        "problems": dict(problems or {}),
+    }

@@ -1,0 +1,66 @@
+"""Create template.yaml's tables, queues and email identity in moto, and the environment the
+functions would have in AWS. Used by the local stack and by the integration tests."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import boto3
+
+from local import template
+
+LOCAL_PARAMETERS = {
+    "Stage": "local",
+    "SenderAddress": "reminders@optout.example.org",
+    "OrganisationName": "Data Rights Watch (demo)",
+    "OrganisationAddress": "Rue de l'Exemple 1, 1000 Brussels, Belgium",
+    "PublicBaseUrl": "",
+}
+
+
+def provision(
+    prefix: str = "optout-local", parameters: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Create every table and queue of the template under `prefix`; return the functions'
+    environment (table names, queue URLs, parameters, and fresh local secrets)."""
+    params = {**LOCAL_PARAMETERS, **(parameters or {})}
+    physical: dict[str, str] = {}
+    dynamodb = boto3.client("dynamodb")
+    ttl = template.ttl_attributes()
+    for name, definition in template.table_definitions().items():
+        table_name = f"{prefix}-{name}"
+        dynamodb.create_table(TableName=table_name, **definition)
+        if name in ttl:
+            dynamodb.update_time_to_live(
+                TableName=table_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl[name]},
+            )
+        physical[name] = table_name
+    sqs = boto3.client("sqs")
+    arns: dict[str, str] = {}
+    for name, props in template.queue_definitions().items():
+        attributes = {"VisibilityTimeout": str(props.get("VisibilityTimeout", 30))}
+        if "RedrivePolicy" in props:
+            redrive = props["RedrivePolicy"]
+            dead_letter = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": arns[dead_letter],
+                    "maxReceiveCount": redrive["maxReceiveCount"],
+                }
+            )
+        url = sqs.create_queue(QueueName=f"{prefix}-{name}", Attributes=attributes)["QueueUrl"]
+        arns[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        physical[name] = url
+    configuration_set = f"{prefix}-emails"
+    sesv2 = boto3.client("sesv2")
+    sesv2.create_email_identity(EmailIdentity=params["SenderAddress"])
+    sesv2.create_configuration_set(ConfigurationSetName=configuration_set)
+    physical["EmailConfigurationSet"] = configuration_set
+    env = template.environment(physical, params)
+    env["OPTOUT_TOKEN_SECRET"] = secrets.token_urlsafe(32)
+    env["OPTOUT_CONTACT_SECRET"] = secrets.token_urlsafe(32)
+    return env

@@ -1,0 +1,50 @@
+"""Fixtures shared by every test: a test clock, and AWS credentials that can reach nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from optout import aws, clock, settings
+
+
+class TestClock:
+    """The time every layer module sees through `optout.clock.now()`; tests move it by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def test_clock() -> Iterator[TestClock]:
+    ticking = TestClock(datetime(2025, 10, 27, 9, 0, tzinfo=UTC))
+    clock.set_source(ticking)
+    yield ticking
+    clock.set_source(None)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake credentials and no endpoint, so a test that forgot moto fails instead of calling AWS;
+    settings and clients are rebuilt for each test."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OptoutBotTests")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "optout-bot")
+    settings.get.cache_clear()
+    aws.reset()
+    yield
+    settings.get.cache_clear()
+    aws.reset()

@@ -1,0 +1,239 @@
+"""Double opt-in through the real handlers, with the sample events of events/ and moto."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.integration.conftest import Stack
+
+CONFIRM_LINK = re.compile(r"https://[^\s\"<>]+/confirm/([A-Za-z0-9._-]+)")
+
+
+def confirm_path(text: str) -> str:
+    found = CONFIRM_LINK.search(text)
+    assert found, f"no confirmation link in: {text!r}"
+    return f"/confirm/{found.group(1)}"
+
+
+def subscriber(stack: Stack) -> dict:
+    (item,) = stack.items("SUBSCRIBERS_TABLE")
+    return item
+
+
+def test_email_subscriber_is_pending_until_the_confirmation_is_posted(stack: Stack) -> None:
+    # Given a person subscribes by email through the API
+    reply = stack.call("subscribe-json")
+    assert reply.status == 202
+    assert reply.json()["status"] == "pending"
+    # When the notifier sends the confirmation
+    stack.drain_notices()
+    (email,) = stack.outbox()
+    # Then one email reached them, in German, with a link back to the API that took the request
+    assert email.channel == "email" and email.to == "ada@example.org"
+    assert "Bitte bestätigen" in email.subject
+    assert "https://abc123.execute-api.eu-west-1.amazonaws.com/dev/confirm/" in email.text
+    assert confirm_path(email.text) == confirm_path(email.html)
+    record = subscriber(stack)
+    assert record["status"] == "pending"
+    assert "audience_pk" not in record
+    assert record["consent"] == {
+        "requested_at": "2025-10-27T09:00:00Z",
+        "form_version": "subscribe-form-v1",
+        "source": "api",
+    }
+    # When a link scanner opens the link, nothing changes
+    page = stack.call("confirm-page", path=confirm_path(email.text))
+    assert page.status == 200 and '<form method="post"' in page.text
+    assert subscriber(stack)["status"] == "pending"
+    # When the person presses the button
+    done = stack.call("confirm", path=confirm_path(email.text))
+    # Then they are active, in the audience index of their region
+    assert done.status == 200 and "You are subscribed" in done.text
+    assert "a***@example.org" in done.text
+    record = subscriber(stack)
+    assert record["status"] == "active"
+    assert record["confirmed_at"] == "2025-10-27T09:00:00Z"
+    assert re.fullmatch(r"EU#\d\d", record["audience_pk"])
+    assert record["audience_sk"] == record["subscriber_id"]
+    assert record["timezone"] == "Europe/Berlin" and record["platforms"] == ["linkedin"]
+
+
+def test_sms_subscriber_confirms_from_the_text_message(stack: Stack) -> None:
+    # Given a Canadian subscribes by SMS, with the number written the local way
+    assert stack.call("subscribe-sms-json").status == 202
+    stack.drain_notices()
+    # Then one text reached the number in E.164, in Canadian French, with the link
+    (sms,) = stack.outbox()
+    assert (sms.channel, sms.to) == ("sms", "+14165550123")
+    assert "confirmez" in sms.text
+    # And posting the link activates the subscriber with their region's reference zone
+    assert stack.call("confirm", path=confirm_path(sms.text)).status == 200
+    record = subscriber(stack)
+    assert (record["status"], record["channel"], record["timezone"]) == (
+        "active",
+        "sms",
+        "America/Toronto",
+    )
+    assert record["contact"] == "+14165550123"
+
+
+def test_the_html_form_subscribes_and_records_the_form_as_the_source(stack: Stack) -> None:
+    form = stack.call("subscribe-form-page")
+    assert form.status == 200 and form.headers["Content-Type"].startswith("text/html")
+    assert 'name="contact"' in form.text and 'value="DE"' in form.text
+    reply = stack.call("subscribe-form")
+    assert reply.status == 202 and "Check your messages" in reply.text
+    assert subscriber(stack)["consent"]["source"] == "web-form"
+    assert subscriber(stack)["locale"] == "es"
+
+
+def test_the_answer_does_not_reveal_an_existing_subscriber(stack: Stack, test_clock) -> None:
+    # Given an active subscriber
+    stack.call("subscribe-json")
+    stack.drain_notices()
+    stack.call("confirm", path=confirm_path(stack.outbox()[0].text))
+    # When someone subscribes the same address again, later, with other settings
+    test_clock.advance(hours=2)
+    body = json.dumps({"contact": "ADA@example.org", "region": "FR", "locale": "fr"})
+    again = stack.call("subscribe-json", body=body)
+    stack.drain_notices()
+    # Then the answer is the one a new contact gets, no message goes out, nothing changes
+    first_answer = {
+        "status": "pending",
+        "message": "If this contact can receive reminders, a confirmation is on its way.",
+    }
+    assert (again.status, again.json()) == (202, first_answer)
+    assert len(stack.outbox()) == 1
+    record = subscriber(stack)
+    assert (record["status"], record["region"], record["locale"]) == ("active", "DE", "de")
+
+
+def test_a_pending_contact_gets_at_most_one_confirmation_per_ten_minutes(
+    stack: Stack, test_clock
+) -> None:
+    for _ in range(3):
+        assert stack.call("subscribe-json").status == 202
+        test_clock.advance(minutes=3)
+    stack.drain_notices()
+    assert len(stack.outbox()) == 1
+    test_clock.advance(minutes=2)  # eleven minutes after the first
+    assert stack.call("subscribe-json").status == 202
+    stack.drain_notices()
+    assert len(stack.outbox()) == 2
+
+
+def test_a_confirmation_link_expires_after_seven_days(stack: Stack, test_clock) -> None:
+    stack.call("subscribe-json")
+    stack.drain_notices()
+    link = confirm_path(stack.outbox()[0].text)
+    test_clock.advance(days=7, seconds=1)
+    reply = stack.call("confirm", path=link)
+    assert reply.status == 410
+    assert "This link has expired" in reply.text and "Subscribe again" in reply.text
+    assert subscriber(stack)["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "token, status",
+    [
+        ("k1.confirm.zzzzzz.sabc.AAAAAAAAAAAAAAAAAAAAAA", 404),  # forged signature
+        ("k9.confirm.zzzzzz.sabc.AAAAAAAAAAAAAAAAAAAAAA", 404),  # unknown key
+        ("not-a-token", 404),
+        ("k1.confirm", 404),
+    ],
+)
+def test_a_forged_link_shows_a_page_and_changes_nothing(
+    stack: Stack, token: str, status: int
+) -> None:
+    stack.call("subscribe-json")
+    for name in ("confirm-page", "confirm"):
+        reply = stack.call(name, path=f"/confirm/{token}")
+        assert reply.status == status
+        assert "This link does not work" in reply.text
+        assert token not in reply.text
+    assert subscriber(stack)["status"] == "pending"
+
+
+def test_a_link_of_another_purpose_does_not_confirm(stack: Stack) -> None:
+    from optout import keys, settings, tokens
+    from optout.clock import now
+
+    stack.call("subscribe-json")
+    subscriber_id = subscriber(stack)["subscriber_id"]
+    keyring = keys.token_keyring(settings.get())
+    unsubscribe = tokens.mint(
+        keyring, tokens.Purpose.UNSUBSCRIBE, [subscriber_id], now().replace(year=2026)
+    )
+    reply = stack.call("confirm", path=f"/confirm/{unsubscribe}")
+    assert reply.status == 404 and "not a confirm link" in reply.text
+    assert subscriber(stack)["status"] == "pending"
+
+
+BAD_INPUTS = [
+    ("{not json", "body", "not valid JSON"),
+    ('["a list"]', "body", "must be a JSON object"),
+    ('{"contact": "ada@", "region": "DE"}', "contact", "not a valid email address"),
+    (
+        '{"contact": "call me maybe", "region": "CA", "channel": "sms"}',
+        "contact",
+        "not a phone number",
+    ),
+    ('{"contact": "+49 30 1234567", "region": "DE"}', "contact", "cannot receive text messages"),
+    ('{"contact": "ada@example.org", "region": "Atlantis"}', "region", "unknown region"),
+    ('{"contact": "ada@example.org", "region": "JP"}', "region", "unknown region"),
+    (
+        '{"contact": "ada@example.org", "region": "DE", "locale": "tlh"}',
+        "locale",
+        "unsupported language",
+    ),
+    (
+        '{"contact": "ada@example.org", "region": "DE", "timezone": "Mars/Olympus"}',
+        "timezone",
+        "unknown time zone",
+    ),
+    (
+        '{"contact": "ada@example.org", "region": "DE", "platforms": "<script>"}',
+        "platforms",
+        "lower-case",
+    ),
+    ('{"contact": 42, "region": "DE"}', "contact", "give an email address"),
+    ('{"region": "DE"}', "contact", "give an email address"),
+]
+
+
+@pytest.mark.parametrize("body, field, message", BAD_INPUTS)
+def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(
+    stack: Stack, body: str, field: str, message: str
+) -> None:
+    reply = stack.call("subscribe-json", body=body)
+    assert reply.status == 400
+    assert message in reply.json()["problems"][field]
+    assert stack.items("SUBSCRIBERS_TABLE") == []
+    assert stack.notice_jobs() == []
+
+
+def test_every_wrong_field_is_reported_at_once(stack: Stack) -> None:
+    reply = stack.call(
+        "subscribe-json", body='{"contact": "nope@", "region": "XX", "locale": "xx"}'
+    )
+    assert set(reply.json()["problems"]) == {"contact", "region", "locale"}
+
+
+def test_an_oversized_body_is_a_413_and_writes_nothing(stack: Stack) -> None:
+    body = json.dumps({"contact": "ada@example.org", "region": "DE", "padding": "x" * 20_000})
+    reply = stack.call("subscribe-json", body=body)
+    assert reply.status == 413
+    assert stack.items("SUBSCRIBERS_TABLE") == []
+
+
+def test_the_form_shows_its_problems_next_to_the_fields(stack: Stack) -> None:
+    reply = stack.call("subscribe-form", body="contact=not-an-address&region=DE&locale=de")
+    assert reply.status == 400
+    assert (
+        'aria-invalid="true"' in reply.text and "neither an email address nor a phone" in reply.text
+    )
+    assert 'value="not-an-address"' in reply.text  # what they typed is kept
+    assert stack.items("SUBSCRIBERS_TABLE") == []

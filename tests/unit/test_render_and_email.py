@@ -1,0 +1,73 @@
+from email import message_from_bytes, policy
+
+import pytest
+from optout import render
+from optout.channels.email import Email, build
+from optout.settings import from_environ
+
+from tests.unit.test_settings import COMPLETE
+
+CONTEXT = {
+    "organisation": "Data Rights Watch",
+    "organisation_address": "Rue de l'Exemple 1, Brussels",
+    "confirm_url": "https://optout.example.org/confirm/k1.confirm.x.sabc.sig",
+    "region_name": "European Union",
+    "days_valid": 7,
+}
+
+
+def test_a_message_falls_back_from_regional_to_language_to_english() -> None:
+    assert "confirmez" in render.message_part("confirm", "fr-CA", "sms.txt", CONTEXT)
+    assert "Please confirm" in render.message_part("confirm", "sv", "subject.txt", CONTEXT)
+
+
+def test_html_parts_escape_what_they_are_given_and_text_parts_do_not() -> None:
+    hostile = {**CONTEXT, "organisation": "<script>alert(1)</script> & Co"}
+    html = render.message_part("confirm", "en", "body.html", hostile)
+    text = render.message_part("confirm", "en", "body.txt", hostile)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<script>alert(1)</script> & Co" in text
+
+
+def test_a_missing_variable_fails_with_the_template_and_line() -> None:
+    incomplete = {k: v for k, v in CONTEXT.items() if k != "confirm_url"}
+    with pytest.raises(render.RenderError, match=r"confirm/en/sms.txt, line 1: .*confirm_url"):
+        render.message_part("confirm", "en", "sms.txt", incomplete)
+
+
+def test_the_sandbox_keeps_templates_away_from_python_internals(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    environment = render._environment(False)
+    template = environment.from_string("{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(render.RenderError, match="unsafe"):
+        render._render(template, {})
+
+
+def test_an_email_is_multipart_with_our_headers_and_refuses_header_injection() -> None:
+    settings = from_environ(COMPLETE)
+    email = Email(
+        to="ada@example.org",
+        subject="One week left",
+        text="plain",
+        html="<p>html</p>",
+        headers={
+            "List-Unsubscribe": "<https://optout.example.org/unsubscribe/t>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    mime = message_from_bytes(build(settings, email).as_bytes(), policy=policy.default)
+    assert mime["From"] == "Org <reminders@example.org>"
+    assert mime["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert mime.get_body(("plain",)).get_content().strip() == "plain"
+    assert mime.get_body(("html",)).get_content().strip() == "<p>html</p>"
+    for injected in (
+        Email(to="ada@example.org", subject="Hi\r\nBcc: everyone@example.org", text="", html=""),
+        Email(
+            to="ada@example.org",
+            subject="Hi",
+            text="",
+            html="",
+            headers={"X-A": "1\nBcc: x@example.org"},
+        ),
+    ):
+        with pytest.raises(ValueError, match="line break"):
+            build(settings, injected)

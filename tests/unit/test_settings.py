@@ -1,0 +1,50 @@
+import pytest
+from optout.settings import SettingsError, from_environ
+
+COMPLETE = {
+    "STAGE": "dev",
+    "SUBSCRIBERS_TABLE": "s",
+    "CAMPAIGNS_TABLE": "c",
+    "DELIVERIES_TABLE": "d",
+    "NOTICE_QUEUE_URL": "n",
+    "FANOUT_QUEUE_URL": "f",
+    "SEND_QUEUE_URL": "q",
+    "SENDER_ADDRESS": "reminders@example.org",
+    "ORGANISATION_NAME": "Org",
+    "ORGANISATION_ADDRESS": "1 Street",
+    "OPTOUT_TOKEN_SECRET": "t" * 32,
+    "OPTOUT_CONTACT_SECRET": "c" * 32,
+}
+
+
+def test_complete_settings_load_with_their_defaults() -> None:
+    settings = from_environ(COMPLETE)
+    assert (settings.confirm_token_days, settings.confirm_resend_minutes) == (7, 10)
+    assert settings.deliveries_ttl_days == 400
+
+
+def test_every_missing_setting_is_named_at_once() -> None:
+    environ = {
+        k: v for k, v in COMPLETE.items() if k not in ("SUBSCRIBERS_TABLE", "SENDER_ADDRESS")
+    }
+    with pytest.raises(SettingsError, match="SUBSCRIBERS_TABLE, SENDER_ADDRESS"):
+        from_environ(environ)
+
+
+def test_a_secret_must_come_from_somewhere() -> None:
+    environ = {k: v for k, v in COMPLETE.items() if k != "OPTOUT_CONTACT_SECRET"}
+    with pytest.raises(SettingsError, match="CONTACT_SECRET_ARN or OPTOUT_CONTACT_SECRET"):
+        from_environ(environ)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("CONFIRM_TOKEN_DAYS", "seven"),
+        ("CONFIRM_RESEND_MINUTES", "0"),
+        ("PUBLIC_BASE_URL", "http://example.org"),
+    ],
+)
+def test_malformed_settings_are_named(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        from_environ({**COMPLETE, name: value})
