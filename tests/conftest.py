@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aws_lambda_powertools.utilities import parameters
+
 from optout import aws, clock, settings
 
 
@@ -45,6 +47,8 @@ def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "optout-bot")
     settings.get.cache_clear()
     aws.reset()
+    parameters.clear_caches()
     yield
     settings.get.cache_clear()
     aws.reset()
+    parameters.clear_caches()

@@ -1,6 +1,7 @@
 """Scheduler: on every EventBridge tick, queue the fan-out of each reminder that is due."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from optout import clock, schedule, settings
 from optout.observability import logger, metrics, tracer
 

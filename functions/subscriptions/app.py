@@ -8,6 +8,7 @@ POST /confirm/{token} activates the subscriber.
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from optout import clock, settings, subscriptions, web
 from optout.errors import OptoutError
 from optout.observability import logger, metrics, tracer

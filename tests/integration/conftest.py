@@ -16,9 +16,9 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
-from optout import settings
 
 from local import invoke, provision
+from optout import settings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

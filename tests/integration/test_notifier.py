@@ -7,8 +7,8 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from optout import aws
 
+from optout import aws
 from tests.integration.conftest import Stack, sample_event
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from local import invoke
 from optout import clock, settings
 from optout.store import AUDIENCE_SHARDS, CampaignStore
-
-from local import invoke
 from tests.integration.conftest import Stack, sample_event
 
 

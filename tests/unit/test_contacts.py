@@ -1,4 +1,5 @@
 import pytest
+
 from optout.contacts import parse
 from optout.errors import InvalidInput
 

@@ -1,4 +1,5 @@
 import pytest
+
 from optout import locales, regions
 from optout.errors import InvalidInput
 

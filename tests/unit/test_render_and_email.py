@@ -1,10 +1,10 @@
 from email import message_from_bytes, policy
 
 import pytest
+
 from optout import render
 from optout.channels.email import Email, build
 from optout.settings import from_environ
-
 from tests.unit.test_settings import COMPLETE
 
 CONTEXT = {

@@ -1,4 +1,5 @@
 import pytest
+
 from optout.settings import SettingsError, from_environ
 
 COMPLETE = {

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from optout.errors import TokenExpired, TokenInvalid, TokenWrongPurpose
 from optout.tokens import Keyring, Purpose, mint, verify
 

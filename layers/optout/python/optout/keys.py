@@ -27,7 +27,11 @@ _CACHE_SECONDS = 300
 
 def token_keyring(settings: Settings) -> Keyring:
     """The keyring that signs and verifies link tokens."""
-    raw = _secret(settings.token_secret_arn, settings.token_secret)
+    return token_keyring_from(_secret(settings.token_secret_arn, settings.token_secret))
+
+
+def token_keyring_from(raw: str) -> Keyring:
+    """Parse a token secret: a plain string (key id ``k1``) or the JSON form above."""
     try:
         document = json.loads(raw)
     except ValueError:
