@@ -28,7 +28,12 @@ def handle(record: SQSRecord) -> None:
     if job.get("kind") != "confirm":
         # Retried, then kept in the dead-letter queue for a person to look at.
         raise ValueError(f"unknown notice kind {job.get('kind')!r}")
-    outcome = notices.send_confirmation(settings.get(), job, clock.now())
+    try:
+        outcome = notices.send_confirmation(settings.get(), job, clock.now())
+    except Exception:
+        # The batch processor reports the failure to SQS but does not say why; the log does.
+        logger.exception("notice failed; SQS will retry it", extra={"kind": job.get("kind")})
+        raise
     logger.info("notice handled", extra={"outcome": outcome})
 
 

@@ -6,19 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email import message_from_string, policy
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
-from moto.sns.models import sns_backends
 
 from local import invoke, provision
-from optout import settings
+from local.stack import Outbox
+from optout import clock, settings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -53,6 +50,7 @@ class Stack:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.sqs = boto3.client("sqs")
+        self._outbox = Outbox("eu-west-1")
 
     def call(
         self,
@@ -108,24 +106,12 @@ class Stack:
         return result
 
     def outbox(self) -> list[Sent]:
-        """Every email and SMS the providers accepted, oldest first."""
-        sent: list[Sent] = []
-        for raw in ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages:
-            mime = message_from_string(raw.raw_data, policy=policy.default)
-            text = mime.get_body(("plain",))
-            html = mime.get_body(("html",))
-            sent.append(
-                Sent(
-                    "email",
-                    str(mime["To"]),
-                    str(mime["Subject"]),
-                    text.get_content() if text else "",
-                    html.get_content() if html else "",
-                )
-            )
-        for phone, message in sns_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sms_messages.values():
-            sent.append(Sent("sms", phone, "", message, ""))
-        return sent
+        """Every email and SMS the providers accepted, read as the local stack's outbox does."""
+        self._outbox.collect(clock.now())
+        return [
+            Sent(**{field: entry[field] for field in Sent.__annotations__})
+            for entry in self._outbox.messages()
+        ]
 
     def items(self, table_env: str) -> list[dict[str, Any]]:
         return boto3.resource("dynamodb").Table(self.env[table_env]).scan()["Items"]

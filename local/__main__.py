@@ -1,0 +1,162 @@
+"""`python -m local`: the local stack of DESIGN.md 1.4, as `make run` starts it.
+
+Starts an embedded moto server and points boto3 at it, creates template.yaml's tables and queues
+there, seeds the demo subscribers (unless `--no-demo`), then serves the API on 127.0.0.1 until
+Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import logging
+import os
+import secrets
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from moto.server import ThreadedMotoServer
+
+from local import demo, provision
+from local.stack import LocalStack, StackClock, StackServer, consumed_queues
+from optout import aws, clock, settings
+
+REGION = "eu-west-1"
+PREFIX = "optout-local"
+
+
+@dataclass(frozen=True)
+class Secret:
+    name: str  # the environment variable
+    value: str
+    generated: bool
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    options = _arguments(argv)
+    moto = _start_moto()
+    try:
+        host, port = moto.get_host_and_port()
+        _point_aws_at(f"http://{host}:{port}")
+        os.environ.update(provision.provision(PREFIX))
+        local_secrets = [
+            _secret("OPTOUT_WEBHOOK_SECRET", lambda: "whsec_" + _random_base64(24)),
+            _secret("OPTOUT_ADMIN_TOKEN", lambda: secrets.token_urlsafe(32)),
+        ]
+        stack_clock = StackClock()
+        clock.set_source(stack_clock.now)
+        seeded = demo.seed(settings.get(), stack_clock.now()) if options.demo else []
+        stack = LocalStack(stack_clock, consumed_queues(PREFIX), REGION)
+        server = _listen(options.host, options.port, stack)
+        _print_banner(f"http://{server.public_host}", local_secrets, len(seeded))
+        _serve_until_stopped(server, stack)
+    finally:
+        moto.stop()
+    print("local stack stopped", flush=True)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    parser.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--no-demo", dest="demo", action="store_false", help="start without demo subscribers"
+    )
+    return parser.parse_args(argv)
+
+
+def _start_moto() -> ThreadedMotoServer:
+    # Werkzeug would otherwise log a line for every boto3 call the handlers make.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # 0: a free port
+    server.start()
+    return server
+
+
+def _point_aws_at(endpoint: str) -> None:
+    """Make every boto3 client talk to moto, whatever AWS settings this shell has: nothing the
+    stack runs may reach a real account."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        del os.environ[name]
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 (moto accepts any key)
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,  # Lambda sets both
+        # A config file could name other endpoints or ignore AWS_ENDPOINT_URL.
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        POWERTOOLS_TRACE_DISABLED="1",  # there is no X-Ray daemon to send traces to
+    )
+    aws.reset()
+
+
+def _secret(name: str, make: Callable[[], str]) -> Secret:
+    """The secret in environment variable `name`, made up and put there if it is not set
+    (the handlers read it from the environment)."""
+    given = os.environ.get(name, "")
+    if given:
+        return Secret(name, given, generated=False)
+    os.environ[name] = make()
+    return Secret(name, os.environ[name], generated=True)
+
+
+def _random_base64(size: int) -> str:
+    return base64.b64encode(secrets.token_bytes(size)).decode("ascii")
+
+
+def _listen(host: str, port: int, stack: LocalStack) -> StackServer:
+    try:
+        return StackServer((host, port), stack)
+    except OSError as error:
+        raise SystemExit(f"cannot listen on {host}:{port}: {error.strerror}") from error
+
+
+def _print_banner(base_url: str, local_secrets: list[Secret], seeded: int) -> None:
+    lines = [
+        "optout-bot local stack: the handlers of template.yaml against an embedded moto",
+        f"  subscribe form   {base_url}/subscribe",
+        f"  outbox           {base_url}/_local/outbox",
+        f'  clock            {base_url}/_local/clock   POST {{"advance": "P7D"}} moves it',
+        f"  tick             curl -X POST {base_url}/_local/tick",
+    ]
+    for secret in local_secrets:
+        origin = "generated" if secret.generated else "from the environment"
+        lines.append(f"  {secret.name:<22} {secret.value}   ({origin})")
+    if seeded:
+        lines.append(
+            f"  demo data        {seeded} active LinkedIn subscribers in the EU, CH, CA and HK; "
+            "the demo campaign arrives with the policy-change webhook"
+        )
+    lines += [
+        "Try:",
+        f"  curl -i {base_url}/subscribe -H 'Content-Type: application/json' \\",
+        """       -d '{"contact": "ada@example.org", "region": "DE", "locale": "de"}'""",
+        "Ctrl-C stops.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _serve_until_stopped(server: StackServer, stack: LocalStack) -> None:
+    """Serve HTTP and pump the queues until SIGINT or SIGTERM, then stop both."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    threads = [
+        threading.Thread(target=server.serve_forever, name="http"),
+        threading.Thread(target=stack.pump_until, args=(stop,), name="pump"),
+    ]
+    for thread in threads:
+        thread.start()
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    for thread in threads:
+        thread.join()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,482 @@
+"""The parts of the local stack: its clock, its outbox, the pump that plays EventBridge and the
+SQS event source mappings, and the HTTP front door that plays API Gateway.
+
+Every handler invocation holds one lock. Lambda runs one event at a time per execution
+environment, and the handler modules here share one process and its module-level state, so
+running them one at a time is both faithful and simple.
+"""
+
+from __future__ import annotations
+
+import email
+import email.message
+import email.policy
+import json
+import re
+import threading
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+from moto.sns.models import sns_backends
+
+from local import invoke, template
+from optout import aws
+from optout.clock import iso, parse_iso
+
+# template.yaml's SchedulerFunction runs on `rate(5 minutes)`.
+SCHEDULE_EVERY = timedelta(minutes=5)
+# How often, in real seconds, the pump looks at the queues and the clock.
+PUMP_INTERVAL_SECONDS = 2.0
+# API Gateway refuses larger payloads before any function sees them.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+# status, headers, body
+Response = tuple[int, dict[str, str], bytes]
+
+
+class LocalError(Exception):
+    """A request to the stack itself (not to a handler) that cannot be served."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class StackClock:
+    """Real time shifted by an offset: it keeps ticking between jumps, like a real clock."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def set(self, moment: datetime) -> None:
+        self._offset = moment - datetime.now(UTC)
+
+    def advance(self, delta: timedelta) -> None:
+        self._offset += delta
+
+
+_DURATION = re.compile(
+    r"(?P<sign>-)?P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """An ISO 8601 duration in weeks, days, hours, minutes and seconds: `P7D`, `PT90M`, `-P1D`.
+
+    Years and months are refused rather than guessed: they have no fixed length.
+    """
+    found = _DURATION.fullmatch(text.strip().upper())
+    parts = {
+        unit: float(amount)
+        for unit, amount in (found.groupdict() if found else {}).items()
+        if amount and unit != "sign"
+    }
+    if not found or not parts:
+        raise ValueError(
+            f"{text!r} is not a duration; use ISO 8601 weeks, days, hours, minutes or seconds, "
+            "like P7D, PT30M or P1DT12H (years and months have no fixed length)"
+        )
+    delta = timedelta(**parts)
+    return -delta if found["sign"] else delta
+
+
+class Outbox:
+    """Every message moto's SES and SNS accepted, oldest first.
+
+    moto records no send time, so each message is stamped with the stack's clock when the stack
+    first sees it; `collect` runs after every handler invocation, which makes that the time of
+    the invocation that sent it. moto keeps emails and texts apart, so of the messages one
+    invocation sent, the emails come first.
+    """
+
+    def __init__(self, region: str) -> None:
+        self._region = region
+        self._messages: list[dict[str, Any]] = []
+        self._emails_seen = 0
+        self._texts_seen = 0
+
+    def collect(self, now: datetime) -> None:
+        """Take in the messages sent since the last call."""
+        # Looked up on every call: moto replaces its backends when it is reset.
+        emails = ses_backends[DEFAULT_ACCOUNT_ID][self._region].sent_messages[self._emails_seen :]
+        texts = list(sns_backends[DEFAULT_ACCOUNT_ID][self._region].sms_messages.values())
+        texts = texts[self._texts_seen :]
+        self._emails_seen += len(emails)
+        self._texts_seen += len(texts)
+        sent_at = iso(now)
+        self._messages += [{**_email_entry(message), "sent_at": sent_at} for message in emails]
+        self._messages += [{**_sms_entry(to, text), "sent_at": sent_at} for to, text in texts]
+
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self._messages)
+
+
+def _email_entry(message: Any) -> dict[str, Any]:
+    """An outbox entry for one of moto's `RawMessage`s (the layer sends raw MIME only, through
+    SESv2, to set its own headers)."""
+    parsed = email.message_from_string(message.raw_data, policy=email.policy.default)
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    return {
+        "channel": "email",
+        "to": str(parsed["To"]),
+        "subject": str(parsed["Subject"]),
+        "text": _content(text),
+        "html": _content(html),
+        "headers": {name: str(value) for name, value in parsed.items()},
+    }
+
+
+def _content(part: email.message.MIMEPart | None) -> str:
+    # The layer writes CRLF line ends, as SMTP wants; show the text as a mail client would.
+    return part.get_content().replace("\r\n", "\n") if part else ""
+
+
+def _sms_entry(to: str, text: str) -> dict[str, Any]:
+    return {"channel": "sms", "to": to, "subject": "", "text": text, "html": "", "headers": {}}
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A queue of template.yaml that feeds a function through an SQS event."""
+
+    logical_id: str
+    url: str
+    arn: str
+    consumer: str  # logical id of the function
+
+
+def consumed_queues(prefix: str) -> list[Queue]:
+    """The queues `local.provision.provision(prefix)` created that some function consumes."""
+    sqs = aws.client("sqs")
+    queues = []
+    for logical_id, consumer in template.queue_consumers().items():
+        url = sqs.get_queue_url(QueueName=f"{prefix}-{logical_id}")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        queues.append(Queue(logical_id, url, attributes["Attributes"]["QueueArn"], consumer))
+    return queues
+
+
+class LocalStack:
+    """The functions of template.yaml, the queues between them and their schedule, run one
+    event at a time on the stack's clock."""
+
+    def __init__(self, clock: StackClock, queues: list[Queue], region: str) -> None:
+        self.clock = clock
+        self._queues = queues
+        self._outbox = Outbox(region)
+        self._lock = threading.Lock()
+        self._last_tick = clock.now()
+
+    def call_api(self, function: str, event: dict[str, Any]) -> Response:
+        """Run an API Gateway event through `function`; its status, headers and body."""
+        with self._lock:
+            return invoke.decode_response(self._invoke(function, event))
+
+    def tick(self) -> dict[str, Any]:
+        """Run the scheduled functions now, then drain every queue."""
+        with self._lock:
+            return {"scheduled": self._run_scheduled(), **self._drain()}
+
+    def pump(self) -> None:
+        """What AWS does on its own: drain the queues, and fire the schedule when it is due."""
+        with self._lock:
+            if self._schedule_due():
+                self._run_scheduled()
+            self._drain()
+
+    def pump_until(self, stop: threading.Event) -> None:
+        """Pump every couple of real seconds until `stop` is set."""
+        while not stop.wait(PUMP_INTERVAL_SECONDS):
+            try:
+                self.pump()
+            except Exception:
+                # Keep pumping, as AWS keeps polling; the next pass may succeed.
+                traceback.print_exc()
+
+    def outbox(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._outbox.messages()
+
+    def set_clock(self, moment: datetime) -> datetime:
+        with self._lock:
+            self.clock.set(moment)
+            return self.clock.now()
+
+    def advance_clock(self, delta: timedelta) -> datetime:
+        with self._lock:
+            self.clock.advance(delta)
+            return self.clock.now()
+
+    def _invoke(self, function: str, event: dict[str, Any]) -> Any:
+        """Run one handler, then stamp what it sent with the time it ran."""
+        try:
+            return invoke.invoke(function, event)
+        finally:
+            self._outbox.collect(self.clock.now())
+
+    def _schedule_due(self) -> bool:
+        """True when the schedule's rate has passed on the stack's clock, or the clock was moved
+        back before the last run (a timeline replayed from an earlier point)."""
+        now = self.clock.now()
+        return now - self._last_tick >= SCHEDULE_EVERY or now < self._last_tick
+
+    def _run_scheduled(self) -> dict[str, Any]:
+        """Fire every scheduled function once; what each returned."""
+        now = self.clock.now()
+        # Like EventBridge, the next run comes a rate later even if this one fails.
+        self._last_tick = now
+        return {
+            function: self._invoke(function, invoke.scheduled_event(now))
+            for function in template.scheduled_functions()
+        }
+
+    def _drain(self) -> dict[str, dict[str, int]]:
+        """Feed every queue to its consumer until a whole pass processes nothing (a consumer
+        may fill another queue); messages processed and failed, per queue."""
+        processed: Counter[str] = Counter()
+        failed: Counter[str] = Counter()
+        while True:
+            before = processed.total()
+            for queue in self._queues:
+                done, refused = self._drain_queue(queue)
+                processed[queue.logical_id] += done
+                failed[queue.logical_id] += refused
+            if processed.total() == before:
+                return {"processed": dict(processed), "failed": dict(failed)}
+
+    def _drain_queue(self, queue: Queue) -> tuple[int, int]:
+        """Receive and deliver batches until the queue is empty or a batch wholly fails.
+
+        A failed message is not deleted: it comes back after the queue's visibility timeout and
+        goes to the dead-letter queue after the template's maxReceiveCount, as in AWS.
+        """
+        sqs = aws.client("sqs")
+        processed = failed = 0
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=queue.url, MaxNumberOfMessages=10, AttributeNames=["All"]
+            ).get("Messages", [])
+            if not messages:
+                return processed, failed
+            refused = self._deliver(queue, messages)
+            done = [message for message in messages if message["MessageId"] not in refused]
+            _delete(queue, done)
+            processed += len(done)
+            failed += len(refused)
+            if not done:
+                return processed, failed
+
+    def _deliver(self, queue: Queue, messages: list[dict[str, Any]]) -> set[str]:
+        """Run the consumer on a batch; the ids of the messages it did not process.
+
+        A function error fails the whole batch, as it does under Lambda's event source mapping.
+        """
+        try:
+            response = self._invoke(queue.consumer, invoke.sqs_event(queue.arn, messages))
+        except Exception:
+            traceback.print_exc()
+            return {message["MessageId"] for message in messages}
+        return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+
+
+def _delete(queue: Queue, messages: list[dict[str, Any]]) -> None:
+    if not messages:
+        return
+    entries = [
+        {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+        for index, message in enumerate(messages)
+    ]
+    response = aws.client("sqs").delete_message_batch(QueueUrl=queue.url, Entries=entries)
+    if response.get("Failed"):
+        raise RuntimeError(
+            f"SQS kept processed messages of {queue.logical_id}: {response['Failed']}"
+        )
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # percent-decoded, without the query
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Frontend:
+    """What the HTTP server answers: template.yaml's API routes, through their functions, and
+    the `/_local/` routes with which a person or a test drives the stack."""
+
+    def __init__(self, stack: LocalStack, public_host: str) -> None:
+        self._stack = stack
+        self._public_host = public_host  # what API Gateway would call its domain name
+        self._local: dict[str, dict[str, Callable[[Request], Response]]] = {
+            "/_local/outbox": {"GET": self._outbox},
+            "/_local/tick": {"POST": self._tick},
+            "/_local/clock": {"GET": self._clock, "POST": self._move_clock},
+        }
+
+    def respond(self, request: Request) -> Response:
+        local = self._local.get(request.path)
+        if local is not None:
+            handler = local.get(request.method)
+            return handler(request) if handler else _method_not_allowed(request, list(local))
+        found = invoke.find_route(request.method, request.path)
+        if found is not None:
+            route, parameters = found
+            return self._stack.call_api(route.function, self._api_event(request, route, parameters))
+        allowed = [
+            route.method
+            for route in template.routes()
+            if route.match(route.method, request.path) is not None
+        ]
+        if allowed:
+            return _method_not_allowed(request, allowed)
+        return error_response(HTTPStatus.NOT_FOUND, f"no route {request.path}")
+
+    def _api_event(
+        self, request: Request, route: template.Route, parameters: dict[str, str]
+    ) -> dict[str, Any]:
+        return invoke.api_event(
+            request.method,
+            request.path,
+            route=route,
+            path_parameters=parameters,
+            headers=request.headers,
+            query=request.query,
+            body=request.body,
+            host=self._public_host,
+        )
+
+    def _outbox(self, _request: Request) -> Response:
+        return json_response(HTTPStatus.OK, self._stack.outbox())
+
+    def _tick(self, _request: Request) -> Response:
+        return json_response(HTTPStatus.OK, self._stack.tick())
+
+    def _clock(self, _request: Request) -> Response:
+        return json_response(HTTPStatus.OK, {"now": iso(self._stack.clock.now())})
+
+    def _move_clock(self, request: Request) -> Response:
+        change = _json_object(request.body)
+        try:
+            if change.keys() == {"set"} and isinstance(change["set"], str):
+                now = self._stack.set_clock(parse_iso(change["set"]))
+            elif change.keys() == {"advance"} and isinstance(change["advance"], str):
+                now = self._stack.advance_clock(parse_duration(change["advance"]))
+            else:
+                raise ValueError(
+                    'send {"set": "2025-10-27T09:00:00Z"} or {"advance": "P7D"}, one of the two'
+                )
+        except ValueError as error:
+            raise LocalError(HTTPStatus.BAD_REQUEST, str(error)) from None
+        return json_response(HTTPStatus.OK, {"now": iso(now)})
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body or b"null")
+    except ValueError as error:
+        raise LocalError(HTTPStatus.BAD_REQUEST, f"the body is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise LocalError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
+    return value
+
+
+def _method_not_allowed(request: Request, allowed: list[str]) -> Response:
+    message = f"{request.method} is not served on {request.path}; use {', '.join(allowed)}"
+    return error_response(HTTPStatus.METHOD_NOT_ALLOWED, message, {"Allow": ", ".join(allowed)})
+
+
+def json_response(status: HTTPStatus, data: Any, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
+    return (
+        status,
+        {"Content-Type": "application/json", "Cache-Control": "no-store", **(headers or {})},
+        body,
+    )
+
+
+def error_response(
+    status: HTTPStatus, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """`{"error": "NotFound", "message": ...}`, in the shape of the handlers' JSON errors."""
+    name = status.phrase.title().replace(" ", "")
+    return json_response(status, {"error": name, "message": message}, headers)
+
+
+class StackServer(ThreadingHTTPServer):
+    """A threading HTTP server that hands every request to the stack's `Frontend`."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], stack: LocalStack) -> None:
+        super().__init__(address, _RequestHandler)
+        # What API Gateway would call its domain name: links in messages start with it.
+        self.public_host = f"{address[0]}:{self.server_address[1]}"  # the port bound, if 0
+        self.frontend = Frontend(stack, self.public_host)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: StackServer
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def _serve(self) -> None:
+        try:
+            response = self.server.frontend.respond(self._request())
+        except LocalError as error:
+            response = error_response(error.status, error.message)
+        except Exception:
+            # A bug: the details go to the terminal, never to the client.
+            traceback.print_exc()
+            response = error_response(
+                HTTPStatus.INTERNAL_SERVER_ERROR, "the stack failed; its output has the details"
+            )
+        self._send(*response)
+
+    def _request(self) -> Request:
+        url = urlsplit(self.path)
+        return Request(
+            method=self.command,
+            path=unquote(url.path),
+            query=url.query,
+            headers=dict(self.headers.items()),
+            body=self._body(),
+        )
+
+    def _body(self) -> bytes:
+        raw_length = self.headers.get("Content-Length") or "0"
+        if not raw_length.isdigit():
+            raise LocalError(HTTPStatus.BAD_REQUEST, f"bad Content-Length {raw_length!r}")
+        if int(raw_length) > MAX_BODY_BYTES:
+            raise LocalError(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"the body is larger than API Gateway's {MAX_BODY_BYTES // 2**20} MiB",
+            )
+        return self.rfile.read(int(raw_length))
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
