@@ -27,10 +27,12 @@ $(VENV)/.installed: pyproject.toml
 
 test: venv ## Lint, then the whole test suite (unit, integration, local stack, template build)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 lint: venv ## ruff, mypy (strict on the layer), cfn-lint and sam validate --lint on template.yaml
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml

@@ -16,12 +16,20 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from moto.server import ThreadedMotoServer
 
 from local import demo, provision
-from local.stack import LocalStack, StackClock, StackServer, consumed_queues
+from local.stack import (
+    PUMP_INTERVAL_SECONDS,
+    LocalStack,
+    StackClock,
+    StackServer,
+    consumed_queues,
+)
 from optout import aws, clock, settings
+from optout.clock import iso
 
 REGION = "eu-west-1"
 PREFIX = "optout-local"
@@ -47,11 +55,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         ]
         stack_clock = StackClock()
         clock.set_source(stack_clock.now)
+        if options.demo:
+            stack_clock.set(demo.CLOCK_START)
         seeded = demo.seed(settings.get(), stack_clock.now()) if options.demo else []
         stack = LocalStack(stack_clock, consumed_queues(PREFIX), REGION)
         server = _listen(options.host, options.port, stack)
-        _print_banner(f"http://{server.public_host}", local_secrets, len(seeded))
-        _serve_until_stopped(server, stack)
+        campaign = demo.start_campaign(stack, server.public_host) if options.demo else None
+        _print_banner(f"http://{server.public_host}", local_secrets, len(seeded), campaign)
+        _serve_until_stopped(server, stack, options.pump_seconds)
     finally:
         moto.stop()
     print("local stack stopped", flush=True)
@@ -63,6 +74,13 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
         "--no-demo", dest="demo", action="store_false", help="start without demo subscribers"
+    )
+    parser.add_argument(
+        "--pump-seconds",
+        type=float,
+        default=PUMP_INTERVAL_SECONDS,
+        help="how often queues are drained and the schedule checked, in real seconds; "
+        "0: only on POST /_local/tick (default %(default)s)",
     )
     return parser.parse_args(argv)
 
@@ -115,7 +133,9 @@ def _listen(host: str, port: int, stack: LocalStack) -> StackServer:
         raise SystemExit(f"cannot listen on {host}:{port}: {error.strerror}") from error
 
 
-def _print_banner(base_url: str, local_secrets: list[Secret], seeded: int) -> None:
+def _print_banner(
+    base_url: str, local_secrets: list[Secret], seeded: int, campaign: dict[str, Any] | None
+) -> None:
     lines = [
         "optout-bot local stack: the handlers of template.yaml against an embedded moto",
         f"  subscribe form   {base_url}/subscribe",
@@ -128,9 +148,15 @@ def _print_banner(base_url: str, local_secrets: list[Secret], seeded: int) -> No
         lines.append(f"  {secret.name:<22} {secret.value}   ({origin})")
     if seeded:
         lines.append(
-            f"  demo data        {seeded} active LinkedIn subscribers in the EU, CH, CA and HK; "
-            "the demo campaign arrives with the policy-change webhook"
+            f"  demo data        {seeded} active LinkedIn subscribers in the EU, CH, CA and HK"
         )
+    if campaign:
+        lines += [
+            f"  demo campaign    {campaign['campaign_id']}: {campaign['planned']} reminders planned "
+            "(EU, EEA, CH, CA, HK; deadline 3 November 2025)",
+            f"  stack clock      starts at {iso(demo.CLOCK_START)}, a week before the first reminder;",
+            f"""                   play it: curl -X POST {base_url}/_local/clock -d '{{"advance": "P7D"}}'""",
+        ]
     lines += [
         "Try:",
         f"  curl -i {base_url}/subscribe -H 'Content-Type: application/json' \\",
@@ -140,14 +166,14 @@ def _print_banner(base_url: str, local_secrets: list[Secret], seeded: int) -> No
     print("\n".join(lines), flush=True)
 
 
-def _serve_until_stopped(server: StackServer, stack: LocalStack) -> None:
+def _serve_until_stopped(server: StackServer, stack: LocalStack, pump_seconds: float) -> None:
     """Serve HTTP and pump the queues until SIGINT or SIGTERM, then stop both."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     threads = [
         threading.Thread(target=server.serve_forever, name="http"),
-        threading.Thread(target=stack.pump_until, args=(stop,), name="pump"),
+        threading.Thread(target=stack.pump_until, args=(stop, pump_seconds), name="pump"),
     ]
     for thread in threads:
         thread.start()

@@ -1,6 +1,9 @@
 """Demo data: people already subscribed to LinkedIn reminders where its 2025 generative-AI change
-newly applies (the EU, Switzerland, Canada and Hong Kong), in their own languages, so that a
-campaign has someone to remind as soon as it exists.
+newly applies (the EU, Switzerland, Canada and Hong Kong), in their own languages, and the
+LinkedIn campaign itself, created by a signed policy-change webhook through the real route.
+
+The stack's clock starts a week before the campaign's first reminder, so that its whole
+timeline can be played by moving the clock.
 
 They are written through the layer, as an import with proof of consent would be; the addresses
 are example.org ones and the numbers fictional, so nothing can reach a real person.
@@ -8,15 +11,26 @@ are example.org ones and the numbers fictional, so nothing can reach a real pers
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from optout import contacts, keys, regions
+from local import invoke
+from local.stack import LocalStack
+from optout import contacts, keys, regions, webhooks
 from optout.clock import iso
 from optout.models import Consent, Status, Subscriber
 from optout.settings import Settings
 from optout.store import SubscriberStore
 
 PLATFORMS = ("linkedin",)
+CAMPAIGN_PAYLOAD = (
+    Path(__file__).resolve().parent.parent / "events/payloads/policy-changed.linkedin.json"
+)
+# A week before "two weeks left" (20 October 2025): the whole timeline lies ahead.
+CLOCK_START = datetime(2025, 10, 13, 8, 0, tzinfo=UTC)
 
 # contact, region, locale
 SUBSCRIBERS = (
@@ -62,3 +76,33 @@ def _subscriber(
         created_at=iso(now),
         confirmed_at=iso(now),
     )
+
+
+def start_campaign(stack: LocalStack, public_host: str) -> dict[str, Any]:
+    """POST the LinkedIn policy change to the webhook route, signed as a policy monitor would
+    sign it; the handler's answer (the campaign and how many reminders it planned)."""
+    body = CAMPAIGN_PAYLOAD.read_bytes()
+    key = webhooks.parse_secrets(os.environ["OPTOUT_WEBHOOK_SECRET"])[0]
+    webhook_id, sent_at = "msg_demo_linkedin_genai_2025", int(datetime.now(UTC).timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(sent_at),
+        "webhook-signature": webhooks.sign(key, webhook_id, sent_at, body),
+    }
+    found = invoke.find_route("POST", "/webhooks/policy-change")
+    assert found is not None, "template.yaml has no policy-change route"
+    route, parameters = found
+    event = invoke.api_event(
+        "POST",
+        route.path,
+        route=route,
+        path_parameters=parameters,
+        headers=headers,
+        body=body,
+        host=public_host,
+    )
+    status, _, reply = stack.call_api(route.function, event)
+    if status != 200:
+        raise RuntimeError(f"the demo campaign was refused ({status}): {reply.decode()}")
+    return dict(json.loads(reply))

@@ -198,9 +198,13 @@ class LocalStack:
                 self._run_scheduled()
             self._drain()
 
-    def pump_until(self, stop: threading.Event) -> None:
-        """Pump every couple of real seconds until `stop` is set."""
-        while not stop.wait(PUMP_INTERVAL_SECONDS):
+    def pump_until(self, stop: threading.Event, interval: float = PUMP_INTERVAL_SECONDS) -> None:
+        """Pump every `interval` real seconds until `stop` is set; 0 never pumps (the stack
+        then moves only when told to, by POST /_local/tick)."""
+        if interval <= 0:
+            stop.wait()
+            return
+        while not stop.wait(interval):
             try:
                 self.pump()
             except Exception:

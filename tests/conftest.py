@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+# Powertools reads these when optout.observability is first imported, which test modules do at
+# collection, before any fixture runs; in Lambda they are set before the code loads too.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "optout-bot")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OptoutBotTests")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 

@@ -10,4 +10,4 @@ from optout.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return {"reminders_started": schedule.tick(settings.get(), clock.now())}
+    return schedule.tick(settings.get(), clock.now())

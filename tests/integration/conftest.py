@@ -3,20 +3,24 @@ handlers invoked with the sample events of events/."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import standardwebhooks
 from moto import mock_aws
 
 from local import invoke, provision
 from local.stack import Outbox
 from optout import clock, settings
 
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"integration-test-key-0123").decode()
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
@@ -78,13 +82,58 @@ class Stack:
         )
         return Reply(status, reply_headers, data.decode("utf-8"))
 
+    def post_webhook(
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        webhook_id: str = "msg_1",
+        timestamp: datetime | None = None,
+        secret: str | None = None,
+        signature: str | None = None,
+    ) -> Reply:
+        """POST a policy-change delivery, signed by the reference Standard Webhooks library."""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        sent_at = timestamp or datetime.now(UTC)  # real time, as the sender's clock
+        signer = standardwebhooks.Webhook(secret or self.env["OPTOUT_WEBHOOK_SECRET"])
+        headers = {
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(sent_at.timestamp())),
+            "webhook-signature": signer.sign(webhook_id, sent_at, body.decode())
+            if signature is None
+            else signature,
+        }
+        return self.call("webhook-policy-changed", body=body.decode(), headers=headers)
+
+    def run_fanout(self) -> dict[str, int]:
+        """Run the fan-out worker over every job on the fan-out queue (continuations too)."""
+        return self.drain("FANOUT_QUEUE_URL", "FanoutFunction")
+
+    def send_batches(self) -> list[dict[str, Any]]:
+        """Take every packed batch off the send queue (there is no sender yet to consume it)."""
+        return self._take(self.env["SEND_QUEUE_URL"])
+
     def notice_jobs(self) -> list[dict[str, Any]]:
         """The messages waiting on the notice queue (left there)."""
         return self._peek(self.env["NOTICE_QUEUE_URL"])
 
     def drain_notices(self) -> dict[str, Any]:
-        """Run the notifier over everything on the notice queue, as Lambda's SQS poller would."""
-        url = self.env["NOTICE_QUEUE_URL"]
+        """Run the notifier over one batch of the notice queue, as Lambda's SQS poller would."""
+        return self._deliver_batch(self.env["NOTICE_QUEUE_URL"], "NotifierFunction")
+
+    def drain(self, queue_env: str, function: str) -> dict[str, int]:
+        """Deliver a queue to its function until it is empty; messages processed and failed."""
+        totals = {"processed": 0, "failed": 0}
+        while True:
+            result = self._deliver_batch(self.env[queue_env], function)
+            if result.get("received", 0) == 0:
+                return totals
+            failed = len(result["batchItemFailures"])
+            totals["failed"] += failed
+            totals["processed"] += result["received"] - failed
+            if failed == result["received"]:
+                return totals
+
+    def _deliver_batch(self, url: str, function: str) -> dict[str, Any]:
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -92,8 +141,8 @@ class Stack:
             QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
         ).get("Messages", [])
         if not messages:
-            return {"batchItemFailures": []}
-        result = invoke.invoke("NotifierFunction", invoke.sqs_event(arn, messages))
+            return {"batchItemFailures": [], "received": 0}
+        result = invoke.invoke(function, invoke.sqs_event(arn, messages))
         failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
         for message in messages:
             if message["MessageId"] in failed:
@@ -103,7 +152,7 @@ class Stack:
                 )
             else:
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return result
+        return {**result, "received": len(messages)}
 
     def outbox(self) -> list[Sent]:
         """Every email and SMS the providers accepted, read as the local stack's outbox does."""
@@ -115,6 +164,16 @@ class Stack:
 
     def items(self, table_env: str) -> list[dict[str, Any]]:
         return boto3.resource("dynamodb").Table(self.env[table_env]).scan()["Items"]
+
+    def _take(self, url: str) -> list[dict[str, Any]]:
+        taken = []
+        while messages := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in messages:
+                taken.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return taken
 
     def _peek(self, url: str) -> list[dict[str, Any]]:
         jobs = []
@@ -130,6 +189,7 @@ class Stack:
 def stack(monkeypatch: pytest.MonkeyPatch, test_clock: Any) -> Iterator[Stack]:
     with mock_aws():
         env = provision.provision(prefix="optout-test")
+        env["OPTOUT_WEBHOOK_SECRET"] = WEBHOOK_SECRET
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         settings.get.cache_clear()

@@ -61,7 +61,7 @@ def test_a_permanent_refusal_is_recorded_with_its_reason_and_not_retried(
     monkeypatch.setattr(
         aws.client("sesv2"), "send_email", refuse("MessageRejected", "Address blacklisted.")
     )
-    assert stack.drain_notices() == {"batchItemFailures": []}
+    assert stack.drain_notices()["batchItemFailures"] == []
     (record,) = deliveries(stack)
     assert record["state"] == "failed" and "MessageRejected" in record["reason"]
     assert stack.notice_jobs() == []

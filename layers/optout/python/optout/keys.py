@@ -2,7 +2,7 @@
 
 In AWS each is a Secrets Manager secret named by ARN in the settings, read through Powertools
 parameters and cached for five minutes (a rotated key reaches warm functions within that).
-Locally the value itself is in the environment. A secret is either a plain string (key id
+Locally the value itself is in the environment. A token secret is either a plain string (key id
 ``k1``) or JSON ``{"kid": "k2", "key": "...", "previous": {"k1": "..."}}``.
 
 The contact key must never change: subscriber ids and erasure suppressions are keyed hashes of
@@ -19,7 +19,8 @@ import json
 
 from aws_lambda_powertools.utilities import parameters
 
-from optout.settings import Settings
+from optout import webhooks
+from optout.settings import Settings, SettingsError
 from optout.tokens import Keyring
 
 _CACHE_SECONDS = 300
@@ -48,6 +49,15 @@ def contact_id(settings: Settings, channel: str, address: str) -> str:
     key = _secret(settings.contact_secret_arn, settings.contact_secret).encode()
     digest = hmac.new(key, f"{channel}:{address}".encode(), hashlib.sha256).digest()
     return "s" + base64.b32encode(digest).decode("ascii").rstrip("=").lower()[:31]
+
+
+def webhook_keys(settings: Settings) -> list[bytes]:
+    """The keys policy-change webhooks may be signed with: one or more ``whsec_`` secrets,
+    separated by spaces while a sender rotates."""
+    raw = _secret(settings.webhook_secret_arn, settings.webhook_secret)
+    if not raw.strip():
+        raise SettingsError("missing setting: WEBHOOK_SECRET_ARN or OPTOUT_WEBHOOK_SECRET")
+    return webhooks.parse_secrets(raw)
 
 
 def _secret(arn: str, value: str) -> str:

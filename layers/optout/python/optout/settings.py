@@ -36,6 +36,8 @@ class Settings:
     token_secret: str
     contact_secret_arn: str
     contact_secret: str
+    webhook_secret_arn: str
+    webhook_secret: str
     confirm_token_days: int
     confirm_resend_minutes: int
     deliveries_ttl_days: int
@@ -61,6 +63,9 @@ _OPTIONAL = {
     "token_secret": ("OPTOUT_TOKEN_SECRET", ""),
     "contact_secret_arn": ("CONTACT_SECRET_ARN", ""),
     "contact_secret": ("OPTOUT_CONTACT_SECRET", ""),
+    # Only the webhooks function needs it, and says so when it is missing (keys.webhook_keys).
+    "webhook_secret_arn": ("WEBHOOK_SECRET_ARN", ""),
+    "webhook_secret": ("OPTOUT_WEBHOOK_SECRET", ""),
     "consent_text_version": ("CONSENT_TEXT_VERSION", "subscribe-form-v1"),
 }
 _NUMBERS = {

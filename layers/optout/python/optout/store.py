@@ -133,6 +133,19 @@ class SubscriberStore:
             raise
         return _subscriber(response["Attributes"])
 
+    def audience_page(
+        self, shard: str, after: str, limit: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to `limit` active subscribers of an audience shard (``EU#07``) whose ids sort
+        after `after`, with their platforms and region; and whether more may follow."""
+        condition: Any = Key("audience_pk").eq(shard)
+        if after:
+            condition = condition & Key("audience_sk").gt(after)
+        page = self._table.query(
+            IndexName="audience", KeyConditionExpression=condition, Limit=limit
+        )
+        return page["Items"], "LastEvaluatedKey" in page
+
     def put_active(self, subscriber: Subscriber) -> None:
         """Write an already-confirmed subscriber (demo data and imports with proof of consent)."""
         item = _item(subscriber)
@@ -142,46 +155,103 @@ class SubscriberStore:
 
 
 class CampaignStore:
-    """Campaigns and their reminders. A reminder is the item
-    ``pk = CAMPAIGN#<campaign id>``, ``sk = REMINDER#<region>#<kind>``; while it waits to go
-    out it carries ``due_pk = "due"`` and ``due_at``, which put it in the sparse ``due`` index.
+    """Campaigns and their reminders, one partition per campaign (``pk = CAMPAIGN#<id>``):
+    the campaign itself (``sk = CAMPAIGN``) and one item per reminder
+    (``sk = REMINDER#<region>#<days before, two digits>``).
+
+    A reminder's ``state`` goes pending -> fanning-out, or to skipped (already past when
+    planned), superseded (a later one was due at the same tick) or cancelled. Only pending
+    reminders carry ``due_pk``, which puts them in the sparse ``due`` index the scheduler reads.
     """
 
     DUE = "due"
+    UNSENT = ("pending", "skipped")  # the states a re-plan may still change
 
     def __init__(self, settings: Settings) -> None:
         self._table = aws.table(settings.campaigns_table)
 
-    def put_reminder(
-        self, campaign_id: str, region: str, kind: str, due_at: datetime, groups: list[str]
-    ) -> None:
-        self._table.put_item(
-            Item={
-                "pk": f"CAMPAIGN#{campaign_id}",
-                "sk": f"REMINDER#{region}#{kind}",
-                "campaign_id": campaign_id,
-                "region": region,
-                "kind": kind,
-                "groups": groups,
-                "due_pk": self.DUE,
-                "due_at": iso(due_at),
-                "state": "pending",
-            }
+    # -- campaigns ------------------------------------------------------------------------
+
+    def get_campaign(self, campaign_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": _campaign_pk(campaign_id), "sk": "CAMPAIGN"}).get(
+            "Item"
         )
+        return dict(item) if item else None
+
+    def save_campaign(self, campaign_id: str, fields: dict[str, Any], now: datetime) -> None:
+        """Create or update the campaign item; `created_at` is kept from the first write."""
+        values = {**fields, "campaign_id": campaign_id, "updated_at": iso(now)}
+        names = {f"#{key}": key for key in values}
+        self._table.update_item(
+            Key={"pk": _campaign_pk(campaign_id), "sk": "CAMPAIGN"},
+            UpdateExpression="SET "
+            + ", ".join(f"#{key} = :{key}" for key in values)
+            + ", created_at = if_not_exists(created_at, :updated_at)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":{key}": value for key, value in values.items()},
+        )
+
+    # -- reminders ------------------------------------------------------------------------
+
+    def reminders(self, campaign_id: str) -> list[dict[str, Any]]:
+        """Every reminder of a campaign, by region and days before the deadline."""
+        return self._query(
+            KeyConditionExpression=Key("pk").eq(_campaign_pk(campaign_id))
+            & Key("sk").begins_with("REMINDER#"),
+            ConsistentRead=True,
+        )
+
+    def get_reminder(self, campaign_id: str, sk: str) -> dict[str, Any] | None:
+        item = self._table.get_item(
+            Key={"pk": _campaign_pk(campaign_id), "sk": sk}, ConsistentRead=True
+        ).get("Item")
+        return dict(item) if item else None
+
+    def save_unsent_reminder(self, campaign_id: str, reminder: dict[str, Any]) -> bool:
+        """Write a planned reminder unless it has gone out already; True if written."""
+        item = {"pk": _campaign_pk(campaign_id), "campaign_id": campaign_id, **reminder}
+        if item["state"] == "pending":
+            item["due_pk"] = self.DUE
+        try:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR #state IN (:pending, :skipped)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":pending": "pending", ":skipped": "skipped"},
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def end_reminder(self, reminder: dict[str, Any], state: str, now: datetime) -> bool:
+        """Take an unsent reminder out of the due index for good (cancelled, superseded)."""
+        try:
+            self._table.update_item(
+                Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+                UpdateExpression="SET #state = :state, ended_at = :now REMOVE due_pk, leased_until",
+                ConditionExpression="#state IN (:pending, :skipped)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":state": state,
+                    ":now": iso(now),
+                    ":pending": "pending",
+                    ":skipped": "skipped",
+                },
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
 
     def due_reminders(self, now: datetime) -> list[dict[str, Any]]:
         """Every reminder whose time has come and that has not been fanned out yet."""
-        items: list[dict[str, Any]] = []
-        query: dict[str, Any] = {
-            "IndexName": "due",
-            "KeyConditionExpression": Key("due_pk").eq(self.DUE) & Key("due_at").lte(iso(now)),
-        }
-        while True:
-            page = self._table.query(**query)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return items
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self._query(
+            IndexName="due",
+            KeyConditionExpression=Key("due_pk").eq(self.DUE) & Key("due_at").lte(iso(now)),
+        )
 
     def lease_reminder(self, reminder: dict[str, Any], now: datetime, lease: timedelta) -> bool:
         """Take the exclusive right to fan a reminder out for `lease`; False if another tick
@@ -210,11 +280,76 @@ class CampaignStore:
         """The reminder's fan-out jobs are queued: it leaves the due index."""
         self._table.update_item(
             Key={"pk": reminder["pk"], "sk": reminder["sk"]},
-            UpdateExpression="SET #state = :state, fanout_jobs = :jobs, fanned_out_at = :now "
+            UpdateExpression="SET #state = :state, fanout_jobs = :jobs, fanout_started_at = :now, "
+            "audience_size = :zero, batches = :zero, shards_done = :zero, progress = :empty "
             "REMOVE due_pk, leased_until",
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":state": "fanning-out", ":jobs": jobs, ":now": iso(now)},
+            ExpressionAttributeValues={
+                ":state": "fanning-out",
+                ":jobs": jobs,
+                ":now": iso(now),
+                ":zero": 0,
+                ":empty": {},
+            },
         )
+
+    # -- fan-out progress -----------------------------------------------------------------
+
+    def record_fanout_page(
+        self, reminder: dict[str, Any], shard: str, cursor: str, audience: int, batches: int
+    ) -> None:
+        """Checkpoint a shard after one page: where to resume, and what it added."""
+        self._table.update_item(
+            Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+            UpdateExpression="SET progress.#shard = :cursor ADD audience_size :audience, batches :batches",
+            ExpressionAttributeNames={"#shard": shard},
+            ExpressionAttributeValues={
+                ":cursor": cursor,
+                ":audience": audience,
+                ":batches": batches,
+            },
+        )
+
+    def finish_shard(self, reminder: dict[str, Any], shard: str, now: datetime) -> None:
+        """Mark a shard done (once, however often its job is redelivered); the last shard to
+        finish stamps the reminder's finished_at."""
+        try:
+            response = self._table.update_item(
+                Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+                UpdateExpression="SET progress.#shard = :done ADD shards_done :one",
+                ConditionExpression="attribute_not_exists(progress.#shard) OR progress.#shard <> :done",
+                ExpressionAttributeNames={"#shard": shard},
+                ExpressionAttributeValues={":done": FANOUT_DONE, ":one": 1},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return
+            raise
+        item = response["Attributes"]
+        if item.get("shards_done", 0) >= item.get("fanout_jobs", 0):
+            self._table.update_item(
+                Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+                UpdateExpression="SET finished_at = :now, #state = :state",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":now": iso(now), ":state": "fanned-out"},
+            )
+
+    def _query(self, **query: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._table.query(**query)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+FANOUT_DONE = "#done"
+
+
+def _campaign_pk(campaign_id: str) -> str:
+    return f"CAMPAIGN#{campaign_id}"
 
 
 class DeliveryStore:

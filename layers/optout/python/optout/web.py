@@ -3,6 +3,7 @@ where domain errors become status codes and pages."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -57,6 +58,12 @@ def read_fields(event: APIGatewayProxyEvent) -> dict[str, Any]:
     return {name: values if name == "platforms" else values[-1] for name, values in form.items()}
 
 
+def raw_body(event: APIGatewayProxyEvent) -> bytes:
+    """The body exactly as the client sent it (API Gateway base64-encodes binary bodies)."""
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+
+
 def read_fields_quietly(event: APIGatewayProxyEvent) -> dict[str, Any]:
     """The fields of a request that may be malformed, for redisplaying a form; {} if unreadable."""
     try:
@@ -94,8 +101,20 @@ def answer(
 ) -> Response[str]:
     """The same outcome as JSON for API clients or as a page for people."""
     if wants_json(event):
-        return Response(status, "application/json", json.dumps(data), {"Cache-Control": "no-store"})
+        return json_response(status, data)
     return page(status, page_name, context)
+
+
+def json_response(status: int, data: Mapping[str, Any]) -> Response[str]:
+    return Response(status, "application/json", json.dumps(data), {"Cache-Control": "no-store"})
+
+
+def json_problem(error: OptoutError) -> Response[str]:
+    """A client error as JSON: its kind, a message, and for invalid input every problem."""
+    data: dict[str, Any] = {"error": type(error).__name__, "message": error.message}
+    if isinstance(error, InvalidInput):
+        data["problems"] = error.problems
+    return json_response(error.status, data)
 
 
 def problem(
@@ -103,12 +122,7 @@ def problem(
 ) -> Response[str]:
     """A client error as JSON, or as a page that says what happened and what to do next."""
     if wants_json(event):
-        data: dict[str, Any] = {"error": type(error).__name__, "message": error.message}
-        if isinstance(error, InvalidInput):
-            data["problems"] = error.problems
-        return Response(
-            error.status, "application/json", json.dumps(data), {"Cache-Control": "no-store"}
-        )
+        return json_problem(error)
     if form is not None and isinstance(error, InvalidInput):
         return page(error.status, "subscribe", form_context(form, error.problems))
     if isinstance(error, TokenError):

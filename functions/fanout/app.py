@@ -1,0 +1,39 @@
+"""Fan-out worker: turns each fan-out job (one audience shard of one reminder) into packed
+batches of subscriber ids on the send queue."""
+
+import json
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from optout import clock, fanout, settings
+from optout.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@tracer.capture_method
+def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    job = json.loads(record.body)
+    try:
+        result = fanout.run(
+            settings.get(), job, lambda_context.get_remaining_time_in_millis, clock.now()
+        )
+    except Exception:
+        logger.exception("fan-out job failed; SQS will retry it", extra={"job": job})
+        raise
+    logger.info("fan-out job handled", extra=result)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )

@@ -1,0 +1,47 @@
+"""Policy-change webhooks: a policy monitor tells the bot that a platform changed a policy.
+
+Deliveries are signed with Standard Webhooks and checked on the raw body against real time
+(never the local stack's clock: a sender's true clock must be accepted).
+"""
+
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from optout import campaigns, clock, keys, settings, web, webhooks
+from optout.errors import OptoutError
+from optout.observability import logger, metrics, tracer
+
+app = APIGatewayRestResolver()
+
+
+@app.post("/webhooks/policy-change")
+def policy_change() -> Response[str]:
+    event = app.current_event
+    body = web.raw_body(event)
+    webhook_id = webhooks.verify(
+        event.headers, body, keys.webhook_keys(settings.get()), datetime.now(UTC)
+    )
+    result = campaigns.receive(
+        settings.get(),
+        webhook_id,
+        body,
+        base_url=web.base_url(settings.get(), event),
+        now=clock.now(),
+    )
+    return web.json_response(200, result)
+
+
+@app.exception_handler(OptoutError)
+def refused(error: OptoutError) -> Response[str]:
+    logger.info("webhook refused", extra={"error": type(error).__name__, "reason": error.message})
+    return web.json_problem(error)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,120 @@
+"""Campaigns from policy changes: a campaign per policy, a reminder per region and offset.
+
+Applying a change is idempotent, so a webhook delivered twice, or a retry after a crash,
+leaves the same campaign. A change re-plans only the reminders that have not gone out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from optout import plan, policy
+from optout.clock import iso
+from optout.observability import MetricUnit, logger, metrics
+from optout.policy import WITHDRAWN, PolicyChange
+from optout.settings import Settings
+from optout.store import CampaignStore, DeliveryStore
+
+
+def reminder_sk(region: str, days_before: int) -> str:
+    return f"REMINDER#{region}#{days_before:02d}"
+
+
+def apply(
+    settings: Settings, change: PolicyChange, *, base_url: str, now: datetime
+) -> dict[str, Any]:
+    """Create, update or withdraw the campaign of `change`; a summary of what changed."""
+    if change.type == WITHDRAWN:
+        return withdraw(settings, change.policy.id, now)
+    store = CampaignStore(settings)
+    campaign_id = change.policy.id
+    store.save_campaign(
+        campaign_id,
+        {
+            "platform": change.platform,
+            "policy": {key: value for key, value in asdict(change.policy).items() if key != "id"},
+            "status": "active",
+            "regions": {entry.region.code: iso(entry.deadline) for entry in change.regions},
+            "offsets_days": list(change.offsets_days),
+            "local_hour": change.local_hour,
+            "base_url": base_url,
+        },
+        now,
+    )
+    planned = _plan(change, now)
+    kept = [
+        sk
+        for sk, reminder in planned.items()
+        if not store.save_unsent_reminder(campaign_id, reminder)
+    ]
+    cancelled = [
+        reminder["sk"]
+        for reminder in store.reminders(campaign_id)
+        if reminder["sk"] not in planned and store.end_reminder(reminder, "cancelled", now)
+    ]
+    summary = {
+        "campaign_id": campaign_id,
+        "status": "active",
+        "planned": len(planned) - len(kept),
+        "already_sent": len(kept),
+        "cancelled": len(cancelled),
+    }
+    logger.info("campaign planned", extra=summary)
+    metrics.add_metric(name="CampaignPlanned", unit=MetricUnit.Count, value=1)
+    return summary
+
+
+def receive(
+    settings: Settings, webhook_id: str, body: bytes, *, base_url: str, now: datetime
+) -> dict[str, Any]:
+    """Apply a verified policy-change delivery once: a repeated webhook id (senders retry for
+    days, with fresh timestamps) answers as before and changes nothing. The body is validated
+    first, so a bad one writes nothing; the id is recorded after the change is applied, which
+    is idempotent, so a crash in between is healed by the sender's retry."""
+    change = policy.parse(body)
+    seen = DeliveryStore(settings)
+    key = f"webhook#{webhook_id}"
+    if seen.get(key) is not None:
+        return {"campaign_id": change.policy.id, "status": "duplicate"}
+    summary = apply(settings, change, base_url=base_url, now=now)
+    seen.claim(key, now, kind="webhook", campaign_id=change.policy.id)
+    return summary
+
+
+def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """Cancel every reminder of a campaign that has not gone out."""
+    store = CampaignStore(settings)
+    if store.get_campaign(campaign_id) is None:
+        return {"campaign_id": campaign_id, "status": "unknown", "cancelled": 0}
+    store.save_campaign(campaign_id, {"status": "withdrawn"}, now)
+    cancelled = sum(
+        store.end_reminder(reminder, "cancelled", now) for reminder in store.reminders(campaign_id)
+    )
+    logger.info("campaign withdrawn", extra={"campaign_id": campaign_id, "cancelled": cancelled})
+    return {"campaign_id": campaign_id, "status": "withdrawn", "cancelled": cancelled}
+
+
+def _plan(change: PolicyChange, now: datetime) -> dict[str, dict[str, Any]]:
+    """Reminder sort key -> reminder item, for every region of the change."""
+    audiences = plan.audiences(entry.region for entry in change.regions)
+    reminders = {}
+    for entry in change.regions:
+        for planned in plan.plan_region(
+            entry.region, entry.deadline, now, change.offsets_days, change.local_hour
+        ):
+            reminders[reminder_sk(planned.region, planned.days_before)] = {
+                "sk": reminder_sk(planned.region, planned.days_before),
+                "region": planned.region,
+                "days_before": planned.days_before,
+                "kind": planned.kind,
+                "deadline": iso(planned.deadline),
+                "due_at": iso(planned.due_at),
+                "state": planned.state,
+                "platform": change.platform,
+                "audience": {
+                    key: list(value) for key, value in asdict(audiences[planned.region]).items()
+                },
+            }
+    return reminders

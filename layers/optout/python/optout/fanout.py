@@ -1,0 +1,84 @@
+"""Fan-out: one job pages one audience shard and turns it into send batches.
+
+A job names a reminder, a home group and a shard. It pages the shard's active subscribers in
+id order, keeps those the campaign reaches (platform and region), and queues them to the sender
+in packed messages (many ids per message, ten messages per SendMessageBatch). After each page
+it checkpoints its position on the reminder, so a redelivered job resumes where the last one
+stopped; when the Lambda's time runs low it queues a continuation instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from optout import queues
+from optout.observability import MetricUnit, metrics
+from optout.plan import Audience
+from optout.settings import Settings
+from optout.store import FANOUT_DONE, CampaignStore, SubscriberStore
+
+PAGE_SIZE = 2000  # subscribers per query page, and per checkpoint
+IDS_PER_MESSAGE = 200  # subscriber ids per send-queue message (about 7 KiB)
+MIN_REMAINING_MS = 30_000  # below this, hand the rest of the shard to a continuation
+
+
+def shard_key(job: dict[str, Any]) -> str:
+    return f"{job['group']}#{int(job['shard']):02d}"
+
+
+def run(
+    settings: Settings, job: dict[str, Any], remaining_ms: Callable[[], int], now: datetime
+) -> dict[str, Any]:
+    """Fan one shard of one reminder out to the send queue; what was done, for the log."""
+    campaigns = CampaignStore(settings)
+    reminder = campaigns.get_reminder(job["campaign_id"], job["reminder"])
+    if reminder is None or reminder["state"] not in ("fanning-out", "fanned-out"):
+        return {"outcome": "skipped", "reason": "reminder is not being sent"}
+    shard = shard_key(job)
+    checkpoint = reminder.get("progress", {}).get(shard, "")
+    if checkpoint == FANOUT_DONE:
+        return {"outcome": "skipped", "reason": "shard already done"}
+    cursor = max(str(job.get("cursor") or ""), checkpoint)  # ids sort, so the later one wins
+    audience = Audience(**{key: tuple(value) for key, value in reminder["audience"].items()})
+    subscribers = SubscriberStore(settings)
+    queued = pages = 0
+    while True:
+        items, more = subscribers.audience_page(shard, after=cursor, limit=PAGE_SIZE)
+        pages += 1
+        ids = [
+            item["audience_sk"] for item in items if _reached(item, audience, reminder["platform"])
+        ]
+        batches = _enqueue(settings, job, ids)
+        if items:
+            cursor = items[-1]["audience_sk"]
+            campaigns.record_fanout_page(reminder, shard, cursor, len(ids), batches)
+        queued += len(ids)
+        if not more:
+            campaigns.finish_shard(reminder, shard, now)
+            metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
+            return {"outcome": "done", "shard": shard, "queued": queued, "pages": pages}
+        if remaining_ms() < MIN_REMAINING_MS:
+            queues.enqueue(settings.fanout_queue_url, {**job, "cursor": cursor})
+            metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
+            return {"outcome": "continued", "shard": shard, "queued": queued, "cursor": cursor}
+
+
+def _reached(item: dict[str, Any], audience: Audience, platform: str) -> bool:
+    platforms = item.get("platforms") or []
+    return audience.includes(item.get("region", "")) and (not platforms or platform in platforms)
+
+
+def _enqueue(settings: Settings, job: dict[str, Any], ids: list[str]) -> int:
+    """Queue `ids` for the sender in packed messages; how many messages."""
+    messages = [
+        {
+            "campaign_id": job["campaign_id"],
+            "reminder": job["reminder"],
+            "ids": ids[start : start + IDS_PER_MESSAGE],
+        }
+        for start in range(0, len(ids), IDS_PER_MESSAGE)
+    ]
+    queues.enqueue_many(settings.send_queue_url, messages)
+    return len(messages)

@@ -1,0 +1,153 @@
+"""Policy-change webhook bodies: validated against the published JSON schema
+(``schemas/policy-change.schema.json``) and the region catalogue, every problem reported at once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from optout import plan, regions
+from optout.clock import parse_iso
+from optout.errors import InvalidInput, PayloadTooLarge
+
+MAX_BODY_BYTES = 64 * 1024
+CHANGED, WITHDRAWN = "policy.changed", "policy.withdrawn"
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    title: str
+    summary: str
+    source_url: str
+    setting_url: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RegionDeadline:
+    region: regions.Region
+    deadline: datetime  # UTC
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    type: str
+    platform: str
+    policy: Policy
+    regions: tuple[RegionDeadline, ...]
+    offsets_days: tuple[int, ...]
+    local_hour: int
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The published schema of the webhook body."""
+    text = (
+        resources.files("optout")
+        .joinpath("schemas", "policy-change.schema.json")
+        .read_text("utf-8")
+    )
+    return dict(json.loads(text))
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(schema())
+
+
+def parse(body: bytes) -> PolicyChange:
+    """The change a webhook body describes; `InvalidInput` lists every problem by its path."""
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput({"body": f"not valid JSON: {error}"}) from None
+    problems = {_path(error): _message(error) for error in _validator().iter_errors(document)}
+    entries = document.get("regions") if isinstance(document, dict) else None
+    for path, problem in _check_regions(entries if isinstance(entries, list) else []).items():
+        problems.setdefault(path, problem)
+    if problems:
+        raise InvalidInput(dict(sorted(problems.items())))
+    return _build(document)
+
+
+def _check_regions(entries: list[Any]) -> dict[str, str]:
+    """What the schema can't know: the region catalogue, real dates, and no region twice.
+    Entries of the wrong shape are left to the schema's report."""
+    problems: dict[str, str] = {}
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        where = f"regions[{index}]"
+        if not isinstance(entry, dict):
+            continue
+        if isinstance(entry.get("region"), str):
+            try:
+                code = regions.resolve(entry["region"]).code
+            except InvalidInput as error:
+                problems[f"{where}.region"] = error.problems["region"]
+            else:
+                if code in seen:
+                    problems[f"{where}.region"] = f"{code} is listed twice"
+                seen.add(code)
+        if isinstance(entry.get("effective_at"), str):
+            try:
+                parse_iso(entry["effective_at"])
+            except ValueError as error:
+                problems[f"{where}.effective_at"] = (
+                    f"not a real date and time with an offset: {error}"
+                )
+    return problems
+
+
+def _build(document: dict[str, Any]) -> PolicyChange:
+    raw_policy = document["policy"]
+    raw_plan = document.get("plan", {})
+    return PolicyChange(
+        type=document["type"],
+        platform=document["platform"],
+        policy=Policy(
+            id=raw_policy["id"],
+            title=raw_policy.get("title", ""),
+            summary=raw_policy.get("summary", ""),
+            source_url=raw_policy.get("source_url", ""),
+            setting_url=raw_policy.get("setting_url", ""),
+            steps=tuple(raw_policy.get("steps", ())),
+        ),
+        regions=tuple(
+            RegionDeadline(regions.resolve(entry["region"]), parse_iso(entry["effective_at"]))
+            for entry in document.get("regions", [])
+        ),
+        offsets_days=tuple(
+            sorted(raw_plan.get("offsets_days", plan.DEFAULT_OFFSETS), reverse=True)
+        ),
+        local_hour=raw_plan.get("local_hour", plan.DEFAULT_LOCAL_HOUR),
+    )
+
+
+def _path(error: ValidationError) -> str:
+    path = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path
+    )
+    if error.validator == "required":
+        missing = str(error.message).split("'")[1]
+        path += f".{missing}"
+    return path.lstrip(".") or "body"
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "required":
+        return "is required"
+    if error.validator == "additionalProperties":
+        return str(error.message)
+    if not error.absolute_path:
+        return "must be a JSON object"
+    described = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return f"must be {described}" if described else str(error.message)

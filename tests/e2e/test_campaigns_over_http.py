@@ -1,0 +1,92 @@
+"""The campaign side of the local stack, over HTTP: the demo campaign plays on the stack's
+clock, and policy-change webhooks signed by the reference Standard Webhooks library."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import standardwebhooks
+
+from tests.e2e.conftest import DEMO_SECRETS, DemoStack, StackClient, running_stack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A demo stack whose background pump is off, so that only this test's ticks run the
+    scheduler and each tick's answer tells all that happened."""
+    log = tmp_path_factory.mktemp("campaign-stack") / "stack.log"
+    with running_stack(log, "--pump-seconds", "0", env=DEMO_SECRETS) as client:
+        yield DemoStack(client, log, DEMO_SECRETS)
+
+
+PAYLOAD = json.loads(
+    (
+        Path(__file__).resolve().parents[2] / "events/payloads/policy-changed.linkedin.json"
+    ).read_text()
+)
+
+
+def post_webhook(
+    stack: StackClient, secret: str, payload: dict, webhook_id: str, sent_at: datetime | None = None
+):  # type: ignore[no-untyped-def]
+    body = json.dumps(payload)
+    at = sent_at or datetime.now(UTC)
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": standardwebhooks.Webhook(secret).sign(webhook_id, at, body),
+    }
+    return stack.post("/webhooks/policy-change", data=body.encode(), headers=headers)
+
+
+def test_the_demo_campaign_s_first_reminders_go_out_when_the_clock_reaches_them(
+    demo_stack: DemoStack,
+) -> None:
+    stack = demo_stack.client
+    # Given the stack started with the LinkedIn campaign, a week before its first reminder
+    banner = demo_stack.log.read_text()
+    assert "demo campaign    linkedin-genai-2025: 20 reminders planned" in banner
+    # When its clock reaches "two weeks left" in Brussels (09:00 CEST) and the scheduler ticks
+    stack.move_clock(set="2025-10-20T07:00:00Z").raise_for_status()
+    ticked = stack.tick()
+    # Then four regions' reminders started (HK's came due at 01:00 UTC), each fanned out per shard
+    assert ticked["scheduled"]["SchedulerFunction"]["reminders_started"] == 4
+    assert ticked["processed"]["FanoutQueue"] == 4 * 16
+    assert ticked["failed"]["FanoutQueue"] == 0
+    # And a second tick at the same time starts nothing again
+    assert stack.tick()["scheduled"]["SchedulerFunction"]["reminders_started"] == 0
+
+
+def test_a_signed_webhook_plans_a_campaign_and_its_replay_changes_nothing(
+    demo_stack: DemoStack,
+) -> None:
+    stack, secret = demo_stack.client, demo_stack.secrets["OPTOUT_WEBHOOK_SECRET"]
+    payload = {**PAYLOAD, "policy": {**PAYLOAD["policy"], "id": "linkedin-genai-2025-e2e"}}
+    first = post_webhook(stack, secret, payload, "msg_e2e_1")
+    assert first.status_code == 200, first.text
+    assert first.json()["planned"] == 20
+    replay = post_webhook(stack, secret, payload, "msg_e2e_1")
+    assert (replay.status_code, replay.json()["status"]) == (200, "duplicate")
+
+
+def test_forged_and_stale_webhooks_are_refused(demo_stack: DemoStack) -> None:
+    stack = demo_stack.client
+    forged = post_webhook(
+        stack, "whsec_" + "c29tZW9uZS1lbHNlcy1rZXktMjRi", PAYLOAD, "msg_e2e_forged"
+    )
+    stale = post_webhook(
+        stack,
+        demo_stack.secrets["OPTOUT_WEBHOOK_SECRET"],
+        PAYLOAD,
+        "msg_e2e_stale",
+        datetime.now(UTC) - timedelta(minutes=6),
+    )
+    assert (forged.status_code, stale.status_code) == (401, 401)
+    assert "no webhook signature matches" in forged.json()["message"]
+    assert "more than 5 minutes" in stale.json()["message"]

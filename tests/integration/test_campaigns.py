@@ -1,0 +1,359 @@
+"""Policy-change webhooks to campaigns, and campaigns to the right subscribers, exactly once."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from optout import clock, fanout, keys, regions, schedule, settings
+from optout.clock import parse_iso
+from optout.models import Consent, Status, Subscriber
+from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
+from tests.integration.conftest import Stack
+
+LINKEDIN = json.loads(
+    (
+        Path(__file__).resolve().parents[2] / "events/payloads/policy-changed.linkedin.json"
+    ).read_text()
+)
+CAMPAIGN = "linkedin-genai-2025"
+
+
+def active(contact: str, region: str, platforms: tuple[str, ...] = ("linkedin",)) -> str:
+    """Write an active subscriber; their id."""
+    place = regions.resolve(region)
+    subscriber_id = keys.contact_id(settings.get(), "email", contact)
+    SubscriberStore(settings.get()).put_active(
+        Subscriber(
+            subscriber_id=subscriber_id,
+            channel="email",
+            contact=contact,
+            region=place.code,
+            home_group=place.group,
+            locale="en",
+            timezone=regions.default_timezone(place),
+            platforms=platforms,
+            status=Status.ACTIVE,
+            consent=Consent(
+                requested_at="2025-10-01T00:00:00Z", form_version="test", source="test"
+            ),
+            created_at="2025-10-01T00:00:00Z",
+        )
+    )
+    return subscriber_id
+
+
+def linkedin(**changes: object) -> dict:
+    payload = json.loads(json.dumps(LINKEDIN))
+    payload.update(changes)
+    return payload
+
+
+def reminders(stack: Stack) -> dict[str, dict]:
+    return {item["sk"]: item for item in CampaignStore(settings.get()).reminders(CAMPAIGN)}
+
+
+def play_until(stack: Stack, test_clock, until: datetime) -> dict[str, Counter]:
+    """Tick at every due time up to `until`, run the fan-out, and count each subscriber id
+    queued per reminder."""
+    queued: dict[str, Counter] = {}
+    for due_at in sorted(
+        {parse_iso(r["due_at"]) for r in reminders(stack).values() if r["state"] == "pending"}
+    ):
+        if due_at > until:
+            break
+        test_clock.now = due_at
+        schedule.tick(settings.get(), clock.now())
+        schedule.tick(settings.get(), clock.now())  # a second tick finds nothing more
+        stack.run_fanout()
+        for batch in stack.send_batches():
+            queued.setdefault(batch["reminder"], Counter()).update(batch["ids"])
+    return queued
+
+
+@pytest.fixture
+def people(stack: Stack) -> dict[str, str]:
+    return {
+        "de": active("de@example.org", "DE"),
+        "fr_all_platforms": active("fr@example.org", "FR", platforms=()),
+        "de_meta_only": active("meta@example.org", "DE", platforms=("meta",)),
+        "no": active("no@example.org", "NO"),
+        "ch": active("ch@example.org", "CH"),
+        "ca": active("ca@example.org", "CA"),
+        "hk": active("hk@example.org", "HK"),
+        "us": active("us@example.org", "US"),
+    }
+
+
+def test_the_linkedin_webhook_plans_every_region_at_the_right_instants(
+    stack: Stack, test_clock
+) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    reply = stack.post_webhook(LINKEDIN)
+    assert reply.status == 200
+    assert reply.json() == {
+        "campaign_id": CAMPAIGN,
+        "status": "active",
+        "planned": 20,
+        "already_sent": 0,
+        "cancelled": 0,
+    }
+    planned = {sk: (r["due_at"], r["state"]) for sk, r in reminders(stack).items()}
+    assert planned["REMINDER#EU#14"] == ("2025-10-20T07:00:00Z", "pending")
+    assert planned["REMINDER#EEA#07"] == ("2025-10-27T08:00:00Z", "pending")
+    assert planned["REMINDER#CH#01"] == ("2025-11-02T08:00:00Z", "pending")
+    assert planned["REMINDER#CA#01"] == ("2025-11-02T14:00:00Z", "pending")
+    assert planned["REMINDER#HK#00"] == ("2025-11-03T01:00:00Z", "pending")
+    campaign = CampaignStore(settings.get()).get_campaign(CAMPAIGN)
+    assert campaign["policy"]["setting_url"] == LINKEDIN["policy"]["setting_url"]
+    assert campaign["base_url"] == "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
+
+
+def test_each_reminder_reaches_exactly_its_region_s_subscribers_once(
+    stack: Stack, test_clock, people
+) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(LINKEDIN)
+    queued = play_until(stack, test_clock, datetime(2025, 11, 4, tzinfo=UTC))
+    expected = {
+        "EU": {people["de"], people["fr_all_platforms"]},
+        "EEA": {people["no"]},
+        "CH": {people["ch"]},
+        "CA": {people["ca"]},
+        "HK": {people["hk"]},
+    }
+    assert len(queued) == 20
+    for sk, ids in queued.items():
+        region = sk.split("#")[1]
+        assert set(ids) == expected[region], sk
+        assert max(ids.values()) == 1, f"{sk} queued someone twice"
+    for reminder in reminders(stack).values():
+        assert reminder["state"] == "fanned-out"
+        assert reminder["audience_size"] == len(expected[reminder["region"]])
+        assert reminder["shards_done"] == reminder["fanout_jobs"] == AUDIENCE_SHARDS
+        assert reminder["finished_at"]
+
+
+def test_two_ticks_at_once_queue_each_fan_out_once(
+    stack: Stack, test_clock, people, monkeypatch
+) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(LINKEDIN)
+    test_clock.now = datetime(
+        2025, 10, 20, 7, 0, tzinfo=UTC
+    )  # "two weeks left" is due in the EU, EEA, CH and HK
+    # The second tick runs whole between the first one's read of the due index and its leases
+    # (interleaved by hand: DynamoDB's conditional writes are atomic, moto's are not under threads).
+    read = CampaignStore.due_reminders
+    results: list[dict] = []
+
+    def read_then_let_the_other_tick_run(self, now):  # type: ignore[no-untyped-def]
+        due = read(self, now)
+        if not results:
+            results.append({})
+            results.append(schedule.tick(settings.get(), now))
+        return due
+
+    monkeypatch.setattr(CampaignStore, "due_reminders", read_then_let_the_other_tick_run)
+    results.append(schedule.tick(settings.get(), clock.now()))
+    results.pop(0)
+    assert sorted(result["reminders_started"] for result in results) == [0, 4]
+    stack.run_fanout()
+    ids = Counter(i for batch in stack.send_batches() for i in batch["ids"])
+    assert ids == Counter(
+        {
+            people["de"]: 1,
+            people["fr_all_platforms"]: 1,
+            people["no"]: 1,
+            people["ch"]: 1,
+            people["hk"]: 1,
+        }
+    )
+
+
+def test_a_tick_that_died_holding_a_lease_is_redone_after_the_lease(
+    stack: Stack, test_clock, people
+) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(
+        linkedin(regions=[{"region": "CA", "effective_at": "2025-11-03T00:00:00-05:00"}])
+    )
+    test_clock.now = datetime(2025, 10, 20, 13, 0, tzinfo=UTC)
+    campaigns = CampaignStore(settings.get())
+    (due,) = campaigns.due_reminders(clock.now())
+    assert campaigns.lease_reminder(due, clock.now(), schedule.LEASE)  # then the tick died
+    assert schedule.tick(settings.get(), clock.now())["reminders_started"] == 0
+    test_clock.advance(minutes=10)
+    assert schedule.tick(settings.get(), clock.now())["reminders_started"] == 1
+    stack.run_fanout()
+    assert [batch["ids"] for batch in stack.send_batches()] == [[people["ca"]]]
+
+
+def test_after_an_outage_only_the_latest_due_reminder_goes_out(
+    stack: Stack, test_clock, people
+) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(LINKEDIN)
+    test_clock.now = datetime(2025, 10, 28, 9, 0, tzinfo=UTC)  # nothing ran for two weeks
+    assert schedule.tick(settings.get(), clock.now()) == {
+        "reminders_started": 5,
+        "reminders_superseded": 5,
+    }
+    stack.run_fanout()
+    sent = {batch["reminder"] for batch in stack.send_batches()}
+    assert sent == {f"REMINDER#{region}#07" for region in ("EU", "EEA", "CH", "CA", "HK")}
+    assert reminders(stack)["REMINDER#EU#14"]["state"] == "superseded"
+
+
+def test_a_campaign_created_late_sends_only_the_latest_past_reminder(
+    stack: Stack, test_clock, people
+) -> None:
+    test_clock.now = datetime(2025, 10, 28, 9, 0, tzinfo=UTC)
+    stack.post_webhook(LINKEDIN)
+    states = {sk: r["state"] for sk, r in reminders(stack).items()}
+    assert states["REMINDER#EU#14"] == "skipped" and states["REMINDER#EU#07"] == "pending"
+    assert schedule.tick(settings.get(), clock.now())["reminders_started"] == 5
+
+
+def test_a_moved_deadline_re_plans_only_what_has_not_gone_out(
+    stack: Stack, test_clock, people
+) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(LINKEDIN, webhook_id="msg_first")
+    play_until(
+        stack, test_clock, datetime(2025, 10, 20, 23, 0, tzinfo=UTC)
+    )  # "two weeks left" went out
+    moved = linkedin(
+        regions=[
+            {**entry, "effective_at": "2025-11-10T00:00:00+01:00"}
+            if entry["region"] == "EU"
+            else entry
+            for entry in LINKEDIN["regions"]
+        ]
+    )
+    reply = stack.post_webhook(moved, webhook_id="msg_moved")
+    assert reply.json()["already_sent"] == 5  # the d14 reminders of all five regions
+    eu = {sk: (r["due_at"], r["state"]) for sk, r in reminders(stack).items() if "#EU#" in sk}
+    assert eu == {
+        "REMINDER#EU#14": ("2025-10-20T07:00:00Z", "fanned-out"),
+        "REMINDER#EU#07": ("2025-11-03T08:00:00Z", "pending"),
+        "REMINDER#EU#01": ("2025-11-09T08:00:00Z", "pending"),
+        "REMINDER#EU#00": ("2025-11-10T08:00:00Z", "pending"),
+    }
+    assert reminders(stack)["REMINDER#CA#07"]["due_at"] == "2025-10-27T13:00:00Z"  # unchanged
+
+
+def test_a_region_removed_cancels_its_pending_reminders(stack: Stack, test_clock, people) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(LINKEDIN, webhook_id="msg_first")
+    without_hk = linkedin(
+        regions=[entry for entry in LINKEDIN["regions"] if entry["region"] != "HK"]
+    )
+    assert stack.post_webhook(without_hk, webhook_id="msg_second").json()["cancelled"] == 4
+    assert {r["state"] for sk, r in reminders(stack).items() if "#HK#" in sk} == {"cancelled"}
+    queued = play_until(stack, test_clock, datetime(2025, 11, 4, tzinfo=UTC))
+    assert people["hk"] not in {i for ids in queued.values() for i in ids}
+
+
+def test_a_withdrawal_cancels_every_pending_reminder_and_is_idempotent(
+    stack: Stack, test_clock, people
+) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(LINKEDIN, webhook_id="msg_first")
+    withdrawal = {"type": "policy.withdrawn", "platform": "linkedin", "policy": {"id": CAMPAIGN}}
+    assert stack.post_webhook(withdrawal, webhook_id="msg_w1").json() == {
+        "campaign_id": CAMPAIGN,
+        "status": "withdrawn",
+        "cancelled": 20,
+    }
+    assert stack.post_webhook(withdrawal, webhook_id="msg_w2").json()["cancelled"] == 0
+    test_clock.now = datetime(2025, 11, 4, tzinfo=UTC)
+    assert schedule.tick(settings.get(), clock.now())["reminders_started"] == 0
+    assert CampaignStore(settings.get()).get_campaign(CAMPAIGN)["status"] == "withdrawn"
+
+
+def test_a_replayed_delivery_answers_200_and_changes_nothing(stack: Stack, test_clock) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(LINKEDIN, webhook_id="msg_once")
+    before = reminders(stack)
+    # days later the sender retries the same id, freshly signed; meanwhile the body differs
+    test_clock.advance(days=3)
+    moved = linkedin(regions=[{"region": "EU", "effective_at": "2025-12-01T00:00:00+01:00"}])
+    reply = stack.post_webhook(moved, webhook_id="msg_once")
+    assert (reply.status, reply.json()) == (200, {"campaign_id": CAMPAIGN, "status": "duplicate"})
+    assert reminders(stack) == before
+
+
+@pytest.mark.parametrize(
+    "sign",
+    [
+        {"secret": "whsec_" + "Zm9yZ2VkLWtleS1mb3ItdGVzdHMtMDEyMw=="},  # someone else's key
+        {"timestamp": datetime.now(UTC) - timedelta(minutes=10)},  # stale
+        {"timestamp": datetime.now(UTC) + timedelta(minutes=10)},  # from the future
+        {"signature": "v1,bm90IG91cnM= v2,whatever ,,, v1"},  # malformed entries
+        {"signature": ""},
+    ],
+)
+def test_a_forged_stale_or_malformed_delivery_is_a_401_and_writes_nothing(
+    stack: Stack, sign: dict
+) -> None:
+    reply = stack.post_webhook(LINKEDIN, **sign)
+    assert reply.status == 401 and reply.json()["error"] == "WebhookUnauthorized"
+    assert stack.items("CAMPAIGNS_TABLE") == [] and stack.items("DELIVERIES_TABLE") == []
+
+
+def test_an_invalid_body_is_a_400_listing_every_problem_and_writes_nothing(stack: Stack) -> None:
+    bad = linkedin(regions=[{"region": "Mars", "effective_at": "2025-11-03T00:00:00"}])
+    bad["policy"] = {**LINKEDIN["policy"], "setting_url": "http://www.linkedin.com"}
+    reply = stack.post_webhook(bad)
+    assert reply.status == 400
+    assert set(reply.json()["problems"]) == {
+        "policy.setting_url",
+        "regions[0].region",
+        "regions[0].effective_at",
+    }
+    assert stack.items("CAMPAIGNS_TABLE") == [] and stack.items("DELIVERIES_TABLE") == []
+
+
+def test_a_body_over_64_kib_is_a_413(stack: Stack) -> None:
+    huge = linkedin(policy={**LINKEDIN["policy"], "summary": "x" * 70_000})
+    assert stack.post_webhook(huge).status == 413
+    assert stack.items("CAMPAIGNS_TABLE") == []
+
+
+def test_a_fan_out_short_of_time_continues_and_a_redelivered_job_resumes(
+    stack: Stack, test_clock, monkeypatch
+) -> None:
+    monkeypatch.setattr(fanout, "PAGE_SIZE", 3)
+    everyone = {active(f"p{n}@example.org", "FR") for n in range(40)}
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(
+        linkedin(regions=[{"region": "EU", "effective_at": "2025-11-03T00:00:00+01:00"}])
+    )
+    test_clock.now = datetime(2025, 10, 20, 7, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    jobs = stack._take(stack.env["FANOUT_QUEUE_URL"])
+    busiest = max(
+        jobs,
+        key=lambda job: sum(
+            1
+            for _ in SubscriberStore(settings.get()).audience_page(fanout.shard_key(job), "", 1000)[
+                0
+            ]
+        ),
+    )
+    # a job that runs out of time after its first page hands on a continuation
+    first = fanout.run(settings.get(), busiest, lambda: 0, clock.now())
+    assert first["outcome"] == "continued" and first["queued"] == 3
+    # SQS redelivers the original job too (as after a crash): it resumes at the checkpoint
+    for job in jobs:
+        fanout.run(settings.get(), job, lambda: 60_000, clock.now())
+    stack.run_fanout()  # the continuation finds the shard done
+    queued = Counter(i for batch in stack.send_batches() for i in batch["ids"])
+    assert set(queued) == everyone and max(queued.values()) == 1
+    reminder = reminders(stack)["REMINDER#EU#14"]
+    assert reminder["audience_size"] == 40 and reminder["state"] == "fanned-out"

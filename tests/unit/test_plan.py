@@ -1,0 +1,107 @@
+"""Reminder instants: a morning hour in each region's reference zone, DST included."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from optout import plan, regions
+from optout.clock import iso, parse_iso
+
+DEADLINES = {  # the LinkedIn case: 3 November 2025, local midnight
+    "EU": "2025-11-03T00:00:00+01:00",
+    "CA": "2025-11-03T00:00:00-05:00",
+    "HK": "2025-11-03T00:00:00+08:00",
+}
+BEFORE = datetime(2025, 10, 1, tzinfo=UTC)
+
+
+def instants(region: str, now: datetime = BEFORE) -> dict[str, tuple[str, str]]:
+    planned = plan.plan_region(regions.resolve(region), parse_iso(DEADLINES[region]), now)
+    return {reminder.kind: (iso(reminder.due_at), reminder.state) for reminder in planned}
+
+
+def test_eu_reminders_are_due_at_nine_in_brussels_across_the_end_of_summer_time() -> None:
+    assert instants("EU") == {
+        "two-weeks-left": ("2025-10-20T07:00:00Z", "pending"),  # CEST, UTC+2
+        "one-week-left": ("2025-10-27T08:00:00Z", "pending"),  # CET from 26 October
+        "last-day": ("2025-11-02T08:00:00Z", "pending"),
+        "live-now": ("2025-11-03T08:00:00Z", "pending"),
+    }
+
+
+def test_canada_follows_toronto_whose_summer_time_ends_a_week_later() -> None:
+    assert instants("CA") == {
+        "two-weeks-left": ("2025-10-20T13:00:00Z", "pending"),  # EDT, UTC-4
+        "one-week-left": ("2025-10-27T13:00:00Z", "pending"),
+        "last-day": ("2025-11-02T14:00:00Z", "pending"),  # EST from 2 November, 02:00
+        "live-now": ("2025-11-03T14:00:00Z", "pending"),
+    }
+
+
+def test_hong_kong_has_no_summer_time() -> None:
+    assert [due for due, _ in instants("HK").values()] == [
+        "2025-10-20T01:00:00Z",
+        "2025-10-27T01:00:00Z",
+        "2025-11-02T01:00:00Z",
+        "2025-11-03T01:00:00Z",
+    ]
+
+
+def test_a_campaign_planned_late_skips_the_past_but_sends_the_latest_of_it_now() -> None:
+    planned = instants("EU", now=datetime(2025, 10, 28, 12, 0, tzinfo=UTC))
+    assert {kind: state for kind, (_, state) in planned.items()} == {
+        "two-weeks-left": "skipped",
+        "one-week-left": "pending",  # already due: goes out at the next tick
+        "last-day": "pending",
+        "live-now": "pending",
+    }
+
+
+def test_the_live_reminder_waits_for_the_next_morning_after_an_afternoon_deadline() -> None:
+    zone = plan.reference_zone(regions.resolve("EU"))
+    deadline = parse_iso("2025-11-03T15:00:00+01:00")
+    assert iso(plan.due_time(deadline, 0, zone, 9)) == "2025-11-04T08:00:00Z"
+    assert iso(plan.due_time(deadline, 1, zone, 9)) == "2025-11-02T08:00:00Z"
+
+
+def test_offsets_and_hour_are_configurable() -> None:
+    planned = plan.plan_region(regions.resolve("EU"), parse_iso(DEADLINES["EU"]), BEFORE, (3,), 18)
+    assert [(reminder.kind, iso(reminder.due_at)) for reminder in planned] == [
+        ("3-days-left", "2025-10-31T17:00:00Z")
+    ]
+
+
+def test_no_subscriber_is_reached_by_two_regions_of_one_campaign() -> None:
+    audiences = plan.audiences(regions.resolve(code) for code in ("EU", "EEA", "CH", "DE"))
+    assert audiences["EU"] == plan.Audience(groups=("EU",), except_regions=("DE",))
+    assert audiences["EEA"] == plan.Audience(groups=("EEA",))  # the EU has its own entry
+    assert audiences["DE"] == plan.Audience(groups=("EU",), only_regions=("DE",))
+    assert plan.audiences([regions.resolve("EEA")])["EEA"].groups == ("EU", "EEA")
+    assert not audiences["EU"].includes("DE") and audiences["EU"].includes("FR")
+    assert audiences["DE"].includes("DE") and not audiences["DE"].includes("EU")
+
+
+def test_of_reminders_due_together_only_the_latest_of_each_region_goes_out() -> None:
+    due = [
+        {"campaign_id": "c", "region": "EU", "due_at": "2025-10-20T07:00:00Z", "sk": "14"},
+        {"campaign_id": "c", "region": "EU", "due_at": "2025-10-27T08:00:00Z", "sk": "07"},
+        {"campaign_id": "c", "region": "CA", "due_at": "2025-10-20T13:00:00Z", "sk": "CA14"},
+        {"campaign_id": "d", "region": "EU", "due_at": "2025-10-20T07:00:00Z", "sk": "d14"},
+    ]
+    send, superseded = plan.supersede(due)
+    assert sorted(r["sk"] for r in send) == ["07", "CA14", "d14"]
+    assert [r["sk"] for r in superseded] == ["14"]
+
+
+@pytest.mark.parametrize(
+    "days, name",
+    [
+        (14, "two-weeks-left"),
+        (7, "one-week-left"),
+        (1, "last-day"),
+        (0, "live-now"),
+        (3, "3-days-left"),
+    ],
+)
+def test_reminder_kinds_have_readable_names(days: int, name: str) -> None:
+    assert plan.kind(days) == name

@@ -1,0 +1,107 @@
+"""Webhook bodies: the published schema and the region catalogue, every problem at once."""
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from optout import policy
+from optout.errors import InvalidInput, PayloadTooLarge
+
+PAYLOADS = Path(__file__).resolve().parents[2] / "events" / "payloads"
+LINKEDIN = json.loads((PAYLOADS / "policy-changed.linkedin.json").read_text())
+
+
+def problems(document: object) -> dict[str, str]:
+    with pytest.raises(InvalidInput) as caught:
+        policy.parse(json.dumps(document).encode())
+    return caught.value.problems
+
+
+def test_the_published_schema_is_valid_and_the_examples_conform() -> None:
+    Draft202012Validator.check_schema(policy.schema())
+    for example in PAYLOADS.glob("*.json"):
+        assert (
+            list(Draft202012Validator(policy.schema()).iter_errors(json.loads(example.read_text())))
+            == []
+        ), example
+
+
+def test_the_linkedin_payload_parses() -> None:
+    change = policy.parse(json.dumps(LINKEDIN).encode())
+    assert (change.type, change.platform, change.policy.id) == (
+        "policy.changed",
+        "linkedin",
+        "linkedin-genai-2025",
+    )
+    assert [entry.region.code for entry in change.regions] == ["EU", "EEA", "CH", "CA", "HK"]
+    assert change.offsets_days == (14, 7, 1, 0) and change.local_hour == 9
+
+
+def test_every_problem_is_listed_with_its_path() -> None:
+    bad = json.loads(json.dumps(LINKEDIN))
+    bad["policy"]["setting_url"] = "http://www.linkedin.com/settings"
+    bad["policy"]["source_url"] = "not a url"
+    bad["policy"]["steps"] = []
+    bad["regions"] = [
+        {"region": "Atlantis", "effective_at": "2025-11-03T00:00:00+01:00"},
+        {"region": "EU", "effective_at": "2025-11-03T00:00:00"},
+        {"region": "CA", "effective_at": "2025-13-03T00:00:00-05:00"},
+        {"region": "ca", "effective_at": "2025-11-03T00:00:00-05:00"},
+    ]
+    found = problems(bad)
+    assert set(found) == {
+        "policy.setting_url",
+        "policy.source_url",
+        "policy.steps",
+        "regions[0].region",
+        "regions[1].effective_at",
+        "regions[2].effective_at",
+        "regions[3].region",
+    }
+    assert "https URL" in found["policy.setting_url"]
+    assert "with its offset" in found["regions[1].effective_at"]
+    assert "listed twice" in found["regions[3].region"]
+
+
+@pytest.mark.parametrize(
+    "change, path, words",
+    [
+        (lambda d: d.pop("regions"), "regions", "is required"),
+        (lambda d: d["policy"].pop("steps"), "policy.steps", "is required"),
+        (lambda d: d.update(type="policy.deleted"), "type", "policy.changed creates"),
+        (lambda d: d.update(platform="Linked In"), "platform", "platform slug"),
+        (
+            lambda d: d.update(plan={"offsets_days": [7, 7]}),
+            "plan.offsets_days",
+            "different whole numbers",
+        ),
+        (lambda d: d.update(plan={"local_hour": 3}), "plan.local_hour", "6 to 20"),
+        (lambda d: d.update(surprise=True), "body", "surprise"),
+    ],
+)
+def test_each_kind_of_bad_body_names_its_field(change, path: str, words: str) -> None:  # type: ignore[no-untyped-def]
+    document = json.loads(json.dumps(LINKEDIN))
+    change(document)
+    assert words in problems(document)[path]
+
+
+def test_a_withdrawal_needs_only_the_policy_id() -> None:
+    change = policy.parse(
+        b'{"type": "policy.withdrawn", "platform": "linkedin", "policy": {"id": "linkedin-genai-2025"}}'
+    )
+    assert change.type == policy.WITHDRAWN and change.regions == ()
+
+
+@pytest.mark.parametrize(
+    "body", [b"{", b"[]", b"null", b'"text"', "\udcff".encode("utf-8", "surrogatepass")]
+)
+def test_what_is_not_a_json_object_is_invalid(body: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        policy.parse(body)
+
+
+def test_a_body_over_64_kib_is_too_large() -> None:
+    with pytest.raises(PayloadTooLarge):
+        policy.parse(b" " * (64 * 1024 + 1))
