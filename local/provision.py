@@ -16,6 +16,8 @@ LOCAL_PARAMETERS = {
     "OrganisationName": "Data Rights Watch (demo)",
     "OrganisationAddress": "Rue de l'Exemple 1, 1000 Brussels, Belgium",
     "PublicBaseUrl": "",
+    # moto reports SES's sandbox rate of one message a second; the local stack need not wait.
+    "SendRatePerSecond": "200",
 }
 
 

@@ -110,14 +110,18 @@ def _wait_until_ready(process: subprocess.Popen[bytes], client: StackClient, log
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"the local stack exited with {process.returncode}:\n{log.read_text()}")
+            pytest.fail(
+                f"the local stack exited with {process.returncode}:\n{log.read_text(encoding='utf-8')}"
+            )
         try:
             if client.get("/_local/clock").ok:
                 return
         except requests.ConnectionError:
             pass  # not listening yet
         time.sleep(0.2)
-    pytest.fail(f"the local stack did not answer within {STARTUP_SECONDS} s:\n{log.read_text()}")
+    pytest.fail(
+        f"the local stack did not answer within {STARTUP_SECONDS} s:\n{log.read_text(encoding='utf-8')}"
+    )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

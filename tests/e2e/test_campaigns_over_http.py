@@ -27,7 +27,7 @@ def demo_stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 PAYLOAD = json.loads(
     (
         Path(__file__).resolve().parents[2] / "events/payloads/policy-changed.linkedin.json"
-    ).read_text()
+    ).read_text(encoding="utf-8")
 )
 
 
@@ -50,7 +50,7 @@ def test_the_demo_campaign_s_first_reminders_go_out_when_the_clock_reaches_them(
 ) -> None:
     stack = demo_stack.client
     # Given the stack started with the LinkedIn campaign, a week before its first reminder
-    banner = demo_stack.log.read_text()
+    banner = demo_stack.log.read_text(encoding="utf-8")
     assert "demo campaign    linkedin-genai-2025: 20 reminders planned" in banner
     # When its clock reaches "two weeks left" in Brussels (09:00 CEST) and the scheduler ticks
     stack.move_clock(set="2025-10-20T07:00:00Z").raise_for_status()
@@ -90,3 +90,32 @@ def test_forged_and_stale_webhooks_are_refused(demo_stack: DemoStack) -> None:
     assert (forged.status_code, stale.status_code) == (401, 401)
     assert "no webhook signature matches" in forged.json()["message"]
     assert "more than 5 minutes" in stale.json()["message"]
+
+
+def test_the_demo_reminders_reach_each_subscriber_in_their_language(demo_stack: DemoStack) -> None:
+    stack = demo_stack.client
+    # When "one week left" comes in the EU (Brussels 09:00) and then in Canada (Toronto 09:00)
+    for moment in ("2025-10-27T08:00:00Z", "2025-10-27T13:00:00Z"):
+        stack.move_clock(set=moment).raise_for_status()
+        stack.tick()
+    demo_campaign = [m for m in stack.outbox() if ".linkedin-genai-2025." in m["text"]]
+    reminders = {m["to"]: m for m in demo_campaign}
+    # Then each demo subscriber has it, in their language, with their deadline and links
+    assert reminders["lena.schmidt@example.org"]["subject"].startswith("Noch 1 Woche")
+    assert "3. November 2025" in reminders["lena.schmidt@example.org"]["text"]
+    assert "3 novembre 2025" in reminders["camille.martin@example.org"]["text"]
+    assert "3 novembre 2025" in reminders["julie.tremblay@example.org"]["text"]  # Toronto time
+    assert (
+        reminders["lena.schmidt@example.org"]["headers"]["List-Unsubscribe-Post"]
+        == "List-Unsubscribe=One-Click"
+    )
+    texts = [m["text"] for m in stack.outbox() if m["to"] == "+14165550123"]
+    assert "STOP" in texts[0] and not any(
+        "STOP" in text for text in texts[1:]
+    )  # first says how to stop
+    one_week = [
+        m
+        for m in demo_campaign
+        if m["to"] == "lena.schmidt@example.org" and "1 Woche" in m["subject"]
+    ]
+    assert len(one_week) == 1

@@ -333,7 +333,7 @@ def test_the_banner_shows_the_form_and_the_secrets_it_was_given(demo_stack: Demo
     stack = demo_stack.client
 
     # When a person reads what it printed
-    banner = demo_stack.log.read_text()
+    banner = demo_stack.log.read_text(encoding="utf-8")
 
     # Then they find the form's address, which serves the form, and the secrets they gave
     assert f"{stack.base_url}/subscribe" in banner
@@ -350,4 +350,4 @@ def test_the_stack_stops_cleanly_on_sigterm(
         pass
 
     # When it was sent SIGTERM (leaving the block), then it said so and exited in time
-    assert "local stack stopped" in log.read_text()
+    assert "local stack stopped" in log.read_text(encoding="utf-8")

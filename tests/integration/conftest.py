@@ -108,6 +108,10 @@ class Stack:
         """Run the fan-out worker over every job on the fan-out queue (continuations too)."""
         return self.drain("FANOUT_QUEUE_URL", "FanoutFunction")
 
+    def run_sender(self) -> dict[str, int]:
+        """Run the sender over every batch on the send queue."""
+        return self.drain("SEND_QUEUE_URL", "SenderFunction")
+
     def send_batches(self) -> list[dict[str, Any]]:
         """Take every packed batch off the send queue (there is no sender yet to consume it)."""
         return self._take(self.env["SEND_QUEUE_URL"])

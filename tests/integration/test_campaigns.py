@@ -18,7 +18,7 @@ from tests.integration.conftest import Stack
 LINKEDIN = json.loads(
     (
         Path(__file__).resolve().parents[2] / "events/payloads/policy-changed.linkedin.json"
-    ).read_text()
+    ).read_text(encoding="utf-8")
 )
 CAMPAIGN = "linkedin-genai-2025"
 
@@ -143,19 +143,18 @@ def test_two_ticks_at_once_queue_each_fan_out_once(
 ) -> None:
     test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
     stack.post_webhook(LINKEDIN)
-    test_clock.now = datetime(
-        2025, 10, 20, 7, 0, tzinfo=UTC
-    )  # "two weeks left" is due in the EU, EEA, CH and HK
+    # "two weeks left" is due in the EU, EEA, CH and HK
+    test_clock.now = datetime(2025, 10, 20, 7, 0, tzinfo=UTC)
     # The second tick runs whole between the first one's read of the due index and its leases
     # (interleaved by hand: DynamoDB's conditional writes are atomic, moto's are not under threads).
     read = CampaignStore.due_reminders
     results: list[dict] = []
 
-    def read_then_let_the_other_tick_run(self, now):  # type: ignore[no-untyped-def]
-        due = read(self, now)
+    def read_then_let_the_other_tick_run(self, until):  # type: ignore[no-untyped-def]
+        due = read(self, until)
         if not results:
             results.append({})
-            results.append(schedule.tick(settings.get(), now))
+            results.append(schedule.tick(settings.get(), clock.now()))
         return due
 
     monkeypatch.setattr(CampaignStore, "due_reminders", read_then_let_the_other_tick_run)
@@ -199,10 +198,8 @@ def test_after_an_outage_only_the_latest_due_reminder_goes_out(
     test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
     stack.post_webhook(LINKEDIN)
     test_clock.now = datetime(2025, 10, 28, 9, 0, tzinfo=UTC)  # nothing ran for two weeks
-    assert schedule.tick(settings.get(), clock.now()) == {
-        "reminders_started": 5,
-        "reminders_superseded": 5,
-    }
+    ticked = schedule.tick(settings.get(), clock.now())
+    assert (ticked["reminders_started"], ticked["reminders_superseded"]) == (5, 5)
     stack.run_fanout()
     sent = {batch["reminder"] for batch in stack.send_batches()}
     assert sent == {f"REMINDER#{region}#07" for region in ("EU", "EEA", "CH", "CA", "HK")}

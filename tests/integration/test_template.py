@@ -53,6 +53,7 @@ def test_every_function_and_route_of_the_contract_is_declared() -> None:
     assert template.queue_consumers() == {
         "NoticeQueue": "NotifierFunction",
         "FanoutQueue": "FanoutFunction",
+        "SendQueue": "SenderFunction",
     }
     assert template.scheduled_functions() == ["SchedulerFunction"]
 
@@ -80,7 +81,11 @@ def test_sam_build_produces_functions_that_import_their_handlers(tmp_path: Path)
     twin = tmp_path / "twin"
     requirements = (build_dir / ".." / "requirements.txt").resolve()
     requirements.write_text(
-        "\n".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+        "\n".join(
+            tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+                "dependencies"
+            ]
+        )
     )
     installed = run(
         sys.executable,

@@ -82,15 +82,34 @@ def test_no_subscriber_is_reached_by_two_regions_of_one_campaign() -> None:
 
 
 def test_of_reminders_due_together_only_the_latest_of_each_region_goes_out() -> None:
+    now = datetime(2025, 10, 28, 9, 0, tzinfo=UTC)
     due = [
         {"campaign_id": "c", "region": "EU", "due_at": "2025-10-20T07:00:00Z", "sk": "14"},
         {"campaign_id": "c", "region": "EU", "due_at": "2025-10-27T08:00:00Z", "sk": "07"},
         {"campaign_id": "c", "region": "CA", "due_at": "2025-10-20T13:00:00Z", "sk": "CA14"},
         {"campaign_id": "d", "region": "EU", "due_at": "2025-10-20T07:00:00Z", "sk": "d14"},
     ]
-    send, superseded = plan.supersede(due)
+    send, superseded = plan.supersede(due, now)
     assert sorted(r["sk"] for r in send) == ["07", "CA14", "d14"]
     assert [r["sk"] for r in superseded] == ["14"]
+
+
+def test_a_late_reminder_gives_way_to_the_next_one_due_within_hours() -> None:
+    # Canada's "two weeks left" is a week late; "one week left" is due in five hours
+    now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
+    candidates = [
+        {"campaign_id": "c", "region": "CA", "due_at": "2025-10-20T13:00:00Z", "sk": "CA14"},
+        {"campaign_id": "c", "region": "CA", "due_at": "2025-10-27T13:00:00Z", "sk": "CA07"},
+    ]
+    assert plan.supersede(candidates, now) == ([], [candidates[0]])
+
+
+def test_last_day_and_live_now_a_day_apart_both_go_out() -> None:
+    now = datetime(2025, 11, 2, 8, 0, tzinfo=UTC)
+    last_day = {"campaign_id": "c", "region": "EU", "due_at": "2025-11-02T08:00:00Z", "sk": "01"}
+    live_now = {"campaign_id": "c", "region": "EU", "due_at": "2025-11-03T08:00:00Z", "sk": "00"}
+    within_soon = [r for r in (last_day, live_now) if r["due_at"] <= iso(now + plan.SOON)]
+    assert plan.supersede(within_soon, now) == ([last_day], [])
 
 
 @pytest.mark.parametrize(

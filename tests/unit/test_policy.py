@@ -10,7 +10,7 @@ from optout import policy
 from optout.errors import InvalidInput, PayloadTooLarge
 
 PAYLOADS = Path(__file__).resolve().parents[2] / "events" / "payloads"
-LINKEDIN = json.loads((PAYLOADS / "policy-changed.linkedin.json").read_text())
+LINKEDIN = json.loads((PAYLOADS / "policy-changed.linkedin.json").read_text(encoding="utf-8"))
 
 
 def problems(document: object) -> dict[str, str]:
@@ -23,7 +23,11 @@ def test_the_published_schema_is_valid_and_the_examples_conform() -> None:
     Draft202012Validator.check_schema(policy.schema())
     for example in PAYLOADS.glob("*.json"):
         assert (
-            list(Draft202012Validator(policy.schema()).iter_errors(json.loads(example.read_text())))
+            list(
+                Draft202012Validator(policy.schema()).iter_errors(
+                    json.loads(example.read_text(encoding="utf-8"))
+                )
+            )
             == []
         ), example
 

@@ -4,6 +4,7 @@ import pytest
 
 from optout import render
 from optout.channels.email import Email, build
+from optout.locales import SUPPORTED_LOCALES
 from optout.settings import from_environ
 from tests.unit.test_settings import COMPLETE
 
@@ -16,9 +17,18 @@ CONTEXT = {
 }
 
 
-def test_a_message_falls_back_from_regional_to_language_to_english() -> None:
-    assert "confirmez" in render.message_part("confirm", "fr-CA", "sms.txt", CONTEXT)
-    assert "Please confirm" in render.message_part("confirm", "sv", "subject.txt", CONTEXT)
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_the_confirmation_is_written_in_every_supported_language(locale: str) -> None:
+    subject = render.message_part("confirm", locale, "subject.txt", CONTEXT)
+    english = render.message_part("confirm", "en", "subject.txt", CONTEXT)
+    assert "Data Rights Watch" in subject
+    assert (subject == english) == (locale == "en")
+
+
+def test_plurals_follow_the_language() -> None:
+    one_day = render.message_part("confirm", "de", "body.txt", {**CONTEXT, "days_valid": 1})
+    seven_days = render.message_part("confirm", "de", "body.txt", {**CONTEXT, "days_valid": 7})
+    assert "1 Tag " in one_day and "7 Tage " in seven_days
 
 
 def test_html_parts_escape_what_they_are_given_and_text_parts_do_not() -> None:
@@ -31,7 +41,9 @@ def test_html_parts_escape_what_they_are_given_and_text_parts_do_not() -> None:
 
 def test_a_missing_variable_fails_with_the_template_and_line() -> None:
     incomplete = {k: v for k, v in CONTEXT.items() if k != "confirm_url"}
-    with pytest.raises(render.RenderError, match=r"confirm/en/sms.txt, line 1: .*confirm_url"):
+    with pytest.raises(
+        render.RenderError, match=r"messages/confirm/sms.txt, line 1: .*confirm_url"
+    ):
         render.message_part("confirm", "en", "sms.txt", incomplete)
 
 

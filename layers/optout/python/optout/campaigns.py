@@ -34,7 +34,7 @@ def apply(
         campaign_id,
         {
             "platform": change.platform,
-            "policy": {key: value for key, value in asdict(change.policy).items() if key != "id"},
+            "policy": policy.policy_document(change.policy),
             "status": "active",
             "regions": {entry.region.code: iso(entry.deadline) for entry in change.regions},
             "offsets_days": list(change.offsets_days),

@@ -39,6 +39,8 @@ class Subscriber:
     created_at: str
     confirmation_sent_at: str = ""
     confirmed_at: str = ""
+    sms_introduced: bool = False  # has had the text that says how to stop
+    done_campaigns: frozenset[str] = frozenset()  # campaigns they said "I've switched it off" to
 
     @property
     def masked_contact(self) -> str:

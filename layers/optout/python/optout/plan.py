@@ -15,10 +15,14 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from optout.clock import iso
 from optout.regions import GROUPS, Region, audience_groups
 
 DEFAULT_OFFSETS = (14, 7, 1, 0)
 DEFAULT_LOCAL_HOUR = 9
+# A due reminder gives way to a later one of its region due within this time. Less than a day,
+# so that "last day" and "live now", a day apart, both go out.
+SOON = timedelta(hours=12)
 
 _KINDS = {14: "two-weeks-left", 7: "one-week-left", 1: "last-day", 0: "live-now"}
 
@@ -126,14 +130,30 @@ def audiences(regions: Iterable[Region]) -> dict[str, Audience]:
     return result
 
 
-def supersede(due: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split reminders found due at one tick into those to send and those superseded: per
-    campaign and region only the latest goes out."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for reminder in due:
-        key = (reminder["campaign_id"], reminder["region"])
-        if key not in latest or str(reminder["due_at"]) > str(latest[key]["due_at"]):
-            latest[key] = reminder
-    send = list(latest.values())
-    superseded = [reminder for reminder in due if all(reminder is not chosen for chosen in send)]
+def supersede(
+    candidates: Sequence[dict[str, Any]], now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Choose, per campaign and region, which due reminder goes out.
+
+    `candidates` are the reminders due now or within `SOON` (ISO ``due_at``). Of those due
+    now, only the latest goes out, and only if no later one is due within `SOON`: after an
+    outage, or a campaign planned late, nobody gets "two weeks left" a week before the
+    deadline, nor two reminders a few hours apart. The others are superseded.
+    """
+    by_region: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for reminder in candidates:
+        by_region.setdefault((reminder["campaign_id"], reminder["region"]), []).append(reminder)
+    send: list[dict[str, Any]] = []
+    superseded: list[dict[str, Any]] = []
+    cutoff = iso(now)
+    for reminders in by_region.values():
+        reminders.sort(key=lambda reminder: str(reminder["due_at"]))
+        due_now = [reminder for reminder in reminders if str(reminder["due_at"]) <= cutoff]
+        if not due_now:
+            continue
+        if reminders[-1] is due_now[-1]:
+            send.append(due_now[-1])
+            superseded.extend(due_now[:-1])
+        else:
+            superseded.extend(due_now)
     return send, superseded

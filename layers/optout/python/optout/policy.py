@@ -21,13 +21,30 @@ CHANGED, WITHDRAWN = "policy.changed", "policy.withdrawn"
 
 
 @dataclass(frozen=True)
+class PolicyText:
+    """What a reminder says about the policy, in one language."""
+
+    title: str
+    short_title: str  # for text messages
+    summary: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Policy:
     id: str
-    title: str
-    summary: str
+    text: PolicyText  # English
     source_url: str
     setting_url: str
-    steps: tuple[str, ...]
+    translations: dict[str, PolicyText]  # by locale; partial ones are completed from English
+
+    def in_language(self, locale: str) -> PolicyText:
+        """The text for `locale`: its own, its language's (fr for fr-CA), or English."""
+        return (
+            self.translations.get(locale)
+            or self.translations.get(locale.split("-")[0])
+            or self.text
+        )
 
 
 @dataclass(frozen=True)
@@ -113,14 +130,7 @@ def _build(document: dict[str, Any]) -> PolicyChange:
     return PolicyChange(
         type=document["type"],
         platform=document["platform"],
-        policy=Policy(
-            id=raw_policy["id"],
-            title=raw_policy.get("title", ""),
-            summary=raw_policy.get("summary", ""),
-            source_url=raw_policy.get("source_url", ""),
-            setting_url=raw_policy.get("setting_url", ""),
-            steps=tuple(raw_policy.get("steps", ())),
-        ),
+        policy=policy_from(raw_policy),
         regions=tuple(
             RegionDeadline(regions.resolve(entry["region"]), parse_iso(entry["effective_at"]))
             for entry in document.get("regions", [])
@@ -130,6 +140,52 @@ def _build(document: dict[str, Any]) -> PolicyChange:
         ),
         local_hour=raw_plan.get("local_hour", plan.DEFAULT_LOCAL_HOUR),
     )
+
+
+def policy_from(raw: dict[str, Any]) -> Policy:
+    """A `Policy` from its JSON form (a webhook's, or a stored campaign's)."""
+    english = PolicyText(
+        title=raw.get("title", ""),
+        short_title=raw.get("short_title", "") or raw.get("title", ""),
+        summary=raw.get("summary", ""),
+        steps=tuple(raw.get("steps", ())),
+    )
+    translations = {
+        locale: PolicyText(
+            title=text.get("title", english.title),
+            short_title=text.get("short_title", english.short_title),
+            summary=text.get("summary", english.summary),
+            steps=tuple(text.get("steps", english.steps)),
+        )
+        for locale, text in raw.get("translations", {}).items()
+    }
+    return Policy(
+        id=raw["id"],
+        text=english,
+        source_url=raw.get("source_url", ""),
+        setting_url=raw.get("setting_url", ""),
+        translations=translations,
+    )
+
+
+def policy_document(policy: Policy) -> dict[str, Any]:
+    """The JSON form of a policy, as the campaign stores it (the inverse of `policy_from`)."""
+
+    def text(value: PolicyText) -> dict[str, Any]:
+        return {
+            "title": value.title,
+            "short_title": value.short_title,
+            "summary": value.summary,
+            "steps": list(value.steps),
+        }
+
+    return {
+        "id": policy.id,
+        **text(policy.text),
+        "source_url": policy.source_url,
+        "setting_url": policy.setting_url,
+        "translations": {locale: text(value) for locale, value in policy.translations.items()},
+    }
 
 
 def _path(error: ValidationError) -> str:

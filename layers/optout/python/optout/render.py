@@ -1,62 +1,113 @@
-"""Jinja2 rendering in a sandbox, for messages and pages.
+"""Jinja2 rendering in a sandbox, for messages and pages, in every supported language.
 
 Two environments, both sandboxed and both compiled once per execution environment: HTML is
 autoescaped; plain text, subjects and SMS are not (escaping there would show ``&amp;`` to a
-reader). Templates live in ``optout/templates/``:
+reader). Templates live in ``optout/templates/``: messages as ``messages/<name>/<part>`` with
+parts ``subject.txt``, ``body.txt``, ``body.html`` and ``sms.txt``; pages as
+``pages/<name>.html``.
 
-- messages: ``<message>/<locale>/<part>`` with parts ``subject.txt``, ``body.txt``,
-  ``body.html`` and ``sms.txt``, falling back part by part from ``fr-CA`` to ``fr`` to English;
-- pages: ``pages/<name>.html``, all extending ``pages/layout.html``.
-
-Undefined variables are errors, not empty strings, so a broken template fails loudly.
+Templates are written in English with Jinja2's i18n extension (``{% trans %}``, ``_()``); the
+translations are gettext catalogues in ``optout/locales/<locale>/LC_MESSAGES/messages.po``,
+read with Babel. The language is the ``locale`` of each render's context, so one compiled
+template serves every language. Missing translations fall back from ``fr-CA`` to ``fr`` to
+English. Undefined variables are errors, not empty strings, so a broken template fails loudly.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from optout.locales import DEFAULT_LOCALE
+from optout.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
 
-_TEMPLATES = __file__.rsplit("/", 1)[0] + "/templates"
+_TEMPLATES = str(resources.files("optout") / "templates")
 
 
 class RenderError(Exception):
     """A template could not be rendered; the message names the template and line."""
 
 
+def babel_locale(locale: str) -> Locale:
+    """Babel's locale for one of ours (``zh-HK`` is written in Traditional characters)."""
+    return Locale.parse("zh_Hant_HK" if locale == "zh-HK" else locale.replace("-", "_"))
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    """The gettext catalogue of `locale`, falling back to its language, then to English."""
+    fallback: NullTranslations = NullTranslations()
+    language = locale.split("-")[0]
+    if language != locale and language in SUPPORTED_LOCALES:
+        fallback = translations(language)
+    catalogue = (
+        resources.files("optout")
+        / "locales"
+        / locale.replace("-", "_")
+        / "LC_MESSAGES"
+        / "messages.po"
+    )
+    if locale == DEFAULT_LOCALE or not catalogue.is_file():
+        return fallback
+    with catalogue.open("rb") as po_file:
+        compiled = io.BytesIO()
+        write_mo(compiled, read_po(po_file, locale=babel_locale(locale)))
+    compiled.seek(0)
+    loaded = Translations(fp=compiled)
+    loaded.add_fallback(fallback)
+    return loaded
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return translations(context["locale"]).gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, number: int) -> str:
+    return translations(context["locale"]).ngettext(singular, plural, number)
+
+
 @lru_cache(maxsize=2)
 def _environment(html: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    environment = SandboxedEnvironment(
         loader=FileSystemLoader(_TEMPLATES),
         autoescape=html,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        extensions=["jinja2.ext.i18n"],
     )
+    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return environment
 
 
 def message_part(message: str, locale: str, part: str, context: Mapping[str, Any]) -> str:
-    """Render one part of a message in `locale`, or in English where that locale has none."""
-    html = part.endswith(".html")
-    # fr-CA, then fr, then English.
-    fallbacks = dict.fromkeys([locale, locale.split("-")[0], DEFAULT_LOCALE])
-    candidates = [f"{message}/{language}/{part}" for language in fallbacks]
+    """Render one part of a message in `locale`."""
+    name = f"messages/{message}/{part}"
     try:
-        template = _environment(html).select_template(candidates)
+        template = _environment(part.endswith(".html")).get_template(name)
     except TemplateNotFound:
-        raise RenderError(f"no template {candidates[-1]}") from None
-    return _render(template, context).strip()
+        raise RenderError(f"no template {name}") from None
+    return _render(template, {**context, "locale": locale}).strip()
 
 
-def page(name: str, context: Mapping[str, Any]) -> str:
+def page(name: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE) -> str:
     """Render the HTML page `pages/<name>.html`."""
-    return _render(_environment(True).get_template(f"pages/{name}.html"), context)
+    return _render(
+        _environment(True).get_template(f"pages/{name}.html"), {**context, "locale": locale}
+    )
 
 
 def _render(template: Any, context: Mapping[str, Any]) -> str:

@@ -1,54 +1,102 @@
-"""The scheduler's tick: find reminders that are due and queue their fan-out, one job per
-audience shard of each home group the reminder reaches.
+"""The scheduler's tick: find what is due and queue it.
 
-When several reminders of one campaign and region are due at once (the scheduler was down, or
-the clock jumped), only the latest goes out; the others are superseded, so that nobody reads
-"two weeks left" a week before the deadline.
+Due are reminders (queued as one fan-out job per audience shard of each home group they reach)
+and deferred send batches (text messages held back over someone's night, queued to the sender
+as they are). When several reminders of one campaign and region are due at once (the scheduler
+was down, or the clock jumped), only the latest goes out; the others are superseded, so that
+nobody reads "two weeks left" a week before the deadline. A reminder whose templates do not
+render fails before anything is sent.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from optout import plan, queues
+from optout import plan, queues, reminders
+from optout.clock import iso
 from optout.observability import MetricUnit, logger, metrics
+from optout.render import RenderError
 from optout.settings import Settings
 from optout.store import AUDIENCE_SHARDS, CampaignStore
 
-# Longer than any tick can take; a tick that dies leaves its reminders to the next one after this.
+# Longer than any tick can take; a tick that dies leaves its work to the next one after this.
 LEASE = timedelta(minutes=10)
 
 
 def tick(settings: Settings, now: datetime) -> dict[str, int]:
-    """Queue the fan-out of every due reminder this tick can lease."""
+    """Queue everything due that this tick can lease; how much of each kind."""
     campaigns = CampaignStore(settings)
-    to_send, superseded = plan.supersede(campaigns.due_reminders(now))
-    dropped = sum(campaigns.end_reminder(reminder, "superseded", now) for reminder in superseded)
-    started = 0
+    upcoming = campaigns.due_reminders(now + plan.SOON)
+    to_send, superseded = plan.supersede(
+        [item for item in upcoming if item["sk"].startswith("REMINDER#")], now
+    )
+    deferred = [
+        item
+        for item in upcoming
+        if item["sk"].startswith("DEFERRED#") and item["due_at"] <= iso(now)
+    ]
+    result = {
+        "reminders_superseded": sum(
+            campaigns.end_reminder(item, "superseded", now) for item in superseded
+        ),
+        "reminders_started": 0,
+        "reminders_failed": 0,
+        "deferred_batches_released": 0,
+    }
     for reminder in to_send:
-        if not campaigns.lease_reminder(reminder, now, LEASE):
-            continue
-        jobs = [
-            {
-                "campaign_id": reminder["campaign_id"],
-                "reminder": reminder["sk"],
-                "group": group,
-                "shard": shard,
+        if campaigns.lease_reminder(reminder, now, LEASE):
+            outcome = _start(settings, campaigns, reminder, now)
+            result[f"reminders_{outcome}"] += 1
+    for batch in deferred:
+        if campaigns.lease_reminder(batch, now, LEASE):
+            job = {
+                "campaign_id": batch["campaign_id"],
+                "reminder": batch["reminder"],
+                "ids": batch["ids"],
             }
-            for group in reminder["audience"]["groups"]
-            for shard in range(AUDIENCE_SHARDS)
-        ]
-        queues.enqueue_many(settings.fanout_queue_url, jobs)
-        campaigns.mark_fanned_out(reminder, len(jobs), now)
-        logger.info(
-            "reminder fan-out queued",
-            extra={
-                "campaign_id": reminder["campaign_id"],
-                "reminder": reminder["sk"],
-                "jobs": len(jobs),
-            },
+            queues.enqueue(settings.send_queue_url, job)
+            campaigns.release_deferred(batch)
+            result["deferred_batches_released"] += 1
+    for name, value in result.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    return result
+
+
+def _start(
+    settings: Settings, campaigns: CampaignStore, reminder: dict[str, Any], now: datetime
+) -> str:
+    """Check the reminder renders in every language, then queue its fan-out."""
+    campaign = campaigns.get_campaign(reminder["campaign_id"])
+    try:
+        if campaign is None:
+            raise RenderError(f"campaign {reminder['campaign_id']} is missing")
+        reminders.check_templates(settings, campaign, reminder, now)
+    except RenderError as error:
+        campaigns.fail_reminder(reminder, str(error), now)
+        logger.error(
+            "reminder cannot be rendered: nothing sent",
+            extra={"reminder": reminder["sk"], "error": str(error)},
         )
-        started += 1
-    metrics.add_metric(name="RemindersStarted", unit=MetricUnit.Count, value=started)
-    metrics.add_metric(name="RemindersSuperseded", unit=MetricUnit.Count, value=dropped)
-    return {"reminders_started": started, "reminders_superseded": dropped}
+        return "failed"
+    jobs = [
+        {
+            "campaign_id": reminder["campaign_id"],
+            "reminder": reminder["sk"],
+            "group": group,
+            "shard": shard,
+        }
+        for group in reminder["audience"]["groups"]
+        for shard in range(AUDIENCE_SHARDS)
+    ]
+    queues.enqueue_many(settings.fanout_queue_url, jobs)
+    campaigns.mark_fanned_out(reminder, len(jobs), now)
+    logger.info(
+        "reminder fan-out queued",
+        extra={
+            "campaign_id": reminder["campaign_id"],
+            "reminder": reminder["sk"],
+            "jobs": len(jobs),
+        },
+    )
+    return "started"

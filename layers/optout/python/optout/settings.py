@@ -42,6 +42,9 @@ class Settings:
     confirm_resend_minutes: int
     deliveries_ttl_days: int
     consent_text_version: str
+    # Messages a second one sender may send; 0: SES's MaxSendRate divided among the senders.
+    send_rate_per_second: float
+    sender_concurrency: int
 
 
 _REQUIRED = {
@@ -68,7 +71,11 @@ _OPTIONAL = {
     "webhook_secret": ("OPTOUT_WEBHOOK_SECRET", ""),
     "consent_text_version": ("CONSENT_TEXT_VERSION", "subscribe-form-v1"),
 }
+_RATES = {
+    "send_rate_per_second": ("SEND_RATE_PER_SECOND", 0.0),
+}
 _NUMBERS = {
+    "sender_concurrency": ("SENDER_CONCURRENCY", 2),
     "confirm_token_days": ("CONFIRM_TOKEN_DAYS", 7),
     "confirm_resend_minutes": ("CONFIRM_RESEND_MINUTES", 10),
     "deliveries_ttl_days": ("DELIVERIES_TTL_DAYS", 400),
@@ -89,6 +96,15 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
             problems.append(f"{name} (a positive whole number, not {raw!r})")
         else:
             values[key] = int(raw)
+    for key, (name, rate) in _RATES.items():
+        raw = environ.get(name, str(rate)).strip()
+        try:
+            rate_value = float(raw)
+            if rate_value < 0:
+                raise ValueError
+            values[key] = rate_value
+        except ValueError:
+            problems.append(f"{name} (a number of messages a second, not {raw!r})")
     for arn, value, label in (
         ("TOKEN_SECRET_ARN", "OPTOUT_TOKEN_SECRET", "token signing"),
         ("CONTACT_SECRET_ARN", "OPTOUT_CONTACT_SECRET", "contact hashing"),

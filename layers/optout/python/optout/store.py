@@ -146,6 +146,30 @@ class SubscriberStore:
         )
         return page["Items"], "LastEvaluatedKey" in page
 
+    def get_many(self, subscriber_ids: list[str]) -> dict[str, Subscriber]:
+        """The subscribers with these ids that exist, read 100 to a request."""
+        found: dict[str, Subscriber] = {}
+        client = self._table.meta.client
+        for start in range(0, len(subscriber_ids), 100):
+            keys = [
+                {"subscriber_id": sid} for sid in dict.fromkeys(subscriber_ids[start : start + 100])
+            ]
+            request = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    found[item["subscriber_id"]] = _subscriber(item)
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def mark_sms_introduced(self, subscriber_id: str) -> None:
+        """The first text message (the one that says how to stop) has gone to this number."""
+        self._table.update_item(
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="SET sms_introduced = :yes",
+            ExpressionAttributeValues={":yes": True},
+        )
+
     def put_active(self, subscriber: Subscriber) -> None:
         """Write an already-confirmed subscriber (demo data and imports with proof of consent)."""
         item = _item(subscriber)
@@ -246,11 +270,21 @@ class CampaignStore:
             raise
         return True
 
-    def due_reminders(self, now: datetime) -> list[dict[str, Any]]:
-        """Every reminder whose time has come and that has not been fanned out yet."""
+    def fail_reminder(self, reminder: dict[str, Any], reason: str, now: datetime) -> None:
+        """A reminder that cannot go out (its templates fail): out of the due index, with why."""
+        self._table.update_item(
+            Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+            UpdateExpression="SET #state = :failed, reason = :reason, ended_at = :now REMOVE due_pk, leased_until",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":failed": "failed", ":reason": reason, ":now": iso(now)},
+        )
+
+    def due_reminders(self, until: datetime) -> list[dict[str, Any]]:
+        """Everything in the due index due by `until`: reminders not yet fanned out, and
+        deferred send batches (sort keys ``REMINDER#...`` and ``DEFERRED#...``)."""
         return self._query(
             IndexName="due",
-            KeyConditionExpression=Key("due_pk").eq(self.DUE) & Key("due_at").lte(iso(now)),
+            KeyConditionExpression=Key("due_pk").eq(self.DUE) & Key("due_at").lte(iso(until)),
         )
 
     def lease_reminder(self, reminder: dict[str, Any], now: datetime, lease: timedelta) -> bool:
@@ -292,6 +326,64 @@ class CampaignStore:
                 ":empty": {},
             },
         )
+
+    # -- deferred send batches -----------------------------------------------------------
+
+    def put_deferred(
+        self, job: dict[str, Any], region: str, due_at: datetime | None, reason: str
+    ) -> None:
+        """Keep a send batch for later: in the due index at `due_at` (the next morning of
+        someone's quiet hours), or out of it (None: a paused campaign, resumed by hand)."""
+        ids = sorted(job["ids"])
+        digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]
+        item: dict[str, Any] = {
+            "pk": _campaign_pk(job["campaign_id"]),
+            "sk": f"DEFERRED#{job['reminder']}#{digest}",
+            "campaign_id": job["campaign_id"],
+            "reminder": job["reminder"],
+            "region": region,
+            "ids": ids,
+            "reason": reason,
+            "state": "deferred",
+        }
+        if due_at is not None:
+            item.update(due_pk=self.DUE, due_at=iso(due_at))
+        self._table.put_item(Item=item)
+
+    def release_deferred(self, item: dict[str, Any]) -> None:
+        """A deferred batch is back on the send queue: forget it."""
+        self._table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+
+    # -- counters ---------------------------------------------------------------------------
+
+    def add_stats(self, campaign_id: str, region: str, counts: dict[str, int]) -> None:
+        """Add a batch's outcome to the campaign's counters for a region (one write a batch)."""
+        counts = {name: value for name, value in counts.items() if value}
+        if not counts:
+            return
+        self._table.update_item(
+            Key={"pk": _campaign_pk(campaign_id), "sk": f"STATS#{region}"},
+            UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in counts),
+            ExpressionAttributeNames={f"#{name}": name for name in counts},
+            ExpressionAttributeValues={f":{name}": value for name, value in counts.items()},
+        )
+
+    def stats(self, campaign_id: str) -> dict[str, dict[str, int]]:
+        """Region -> counters."""
+        items = self._query(
+            KeyConditionExpression=Key("pk").eq(_campaign_pk(campaign_id))
+            & Key("sk").begins_with("STATS#"),
+            ConsistentRead=True,
+        )
+        return {
+            item["sk"].split("#", 1)[1]: {
+                k: int(v) for k, v in item.items() if k not in ("pk", "sk")
+            }
+            for item in items
+        }
+
+    def set_status(self, campaign_id: str, status: str, now: datetime, reason: str = "") -> None:
+        self.save_campaign(campaign_id, {"status": status, "status_reason": reason}, now)
 
     # -- fan-out progress -----------------------------------------------------------------
 
@@ -359,6 +451,47 @@ class DeliveryStore:
         self._table = aws.table(settings.deliveries_table)
         self._ttl = timedelta(days=settings.deliveries_ttl_days)
 
+    def claim_or_state(self, key: str, now: datetime, **attributes: Any) -> str | None:
+        """Claim the message `key`: None if this call claimed it, else the state the earlier
+        claim is in ("sent", "failed", or "claimed": sent or not, nobody knows)."""
+        item = {
+            "pk": key,
+            "state": "claimed",
+            "claimed_at": iso(now),
+            "expires_at": int((now + self._ttl).timestamp()),
+            **attributes,
+        }
+        try:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression=Attr("pk").not_exists(),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                # DynamoDB returns the old item, in its wire format, with the failure.
+                old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+                state = old.get("state", {}).get("S") if old else (self.get(key) or {}).get("state")
+                return str(state or "claimed")
+            raise
+        return None
+
+    def record_sent_many(self, sent: list[tuple[str, str, dict[str, Any]]], now: datetime) -> None:
+        """Record sent messages (key, provider message id, claim attributes), 25 a request."""
+        expires_at = int((now + self._ttl).timestamp())
+        with self._table.batch_writer() as batch:
+            for key, message_id, attributes in sent:
+                batch.put_item(
+                    Item={
+                        "pk": key,
+                        "state": "sent",
+                        "message_id": message_id,
+                        "sent_at": iso(now),
+                        "expires_at": expires_at,
+                        **attributes,
+                    }
+                )
+
     def claim(self, key: str, now: datetime, **attributes: Any) -> bool:
         """Claim the message `key`; False if it was claimed before (sent, or in doubt)."""
         item = {
@@ -405,6 +538,8 @@ class DeliveryStore:
 def _item(subscriber: Subscriber) -> dict[str, Any]:
     item = asdict(subscriber)
     item["status"] = subscriber.status.value
+    item.pop("sms_introduced")  # written by mark_sms_introduced only
+    item.pop("done_campaigns")  # written by the "I've switched it off" link only
     item["platforms"] = list(subscriber.platforms)
     return {key: value for key, value in item.items() if value != ""}
 
@@ -424,4 +559,6 @@ def _subscriber(item: dict[str, Any]) -> Subscriber:
         created_at=item["created_at"],
         confirmation_sent_at=item.get("confirmation_sent_at", ""),
         confirmed_at=item.get("confirmed_at", ""),
+        sms_introduced=bool(item.get("sms_introduced", False)),
+        done_campaigns=frozenset(item.get("done_campaigns", ())),
     )

@@ -10,3 +10,7 @@ from __future__ import annotations
 
 class PermanentFailure(Exception):
     """The provider refused this message for good (bad address, opted-out number)."""
+
+
+class QuotaExhausted(Exception):
+    """The account may send no more today: sending must pause, not retry in a loop."""

@@ -17,10 +17,12 @@ from email.utils import formatdate, make_msgid
 from botocore.exceptions import ClientError
 
 from optout import aws
-from optout.channels import PermanentFailure
+from optout.channels import PermanentFailure, QuotaExhausted
 from optout.settings import Settings
 
 # SES answers these for a message that no retry can deliver.
+# The account's 24-hour quota is used up, or SES paused the account's sending.
+_QUOTA = {"LimitExceededException", "SendingPausedException", "AccountSendingPausedException"}
 _PERMANENT = {"MessageRejected", "MailFromDomainNotVerifiedException", "BadRequestException"}
 
 
@@ -66,6 +68,9 @@ def send(settings: Settings, email: Email) -> str:
         response = aws.client("sesv2").send_email(**request)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        if code in _QUOTA or "Daily message quota exceeded" in message:
+            raise QuotaExhausted(f"SES: {code}: {message}") from error
         if code in _PERMANENT:
             raise PermanentFailure(f"SES refused the message: {code}") from error
         raise

@@ -13,6 +13,49 @@ from optout.settings import Settings
 _PERMANENT = {"InvalidParameter", "InvalidParameterValue", "OptedOut"}
 
 
+# GSM 03.38: the basic set costs one septet a character, the extension set two.
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENSION = set("^{}\\[~]|€\f")
+
+
+# Typography that would force the costly UCS-2 encoding for a whole message, and its plain twin.
+_PLAIN = str.maketrans(
+    {
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u2019": "'",
+        "\u2018": "'",
+        "«": '"',
+        "»": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2026": "...",
+    }
+)
+
+
+def plain(text: str) -> str:
+    """`text` with typographic spaces, quotes and dashes made plain, so that a French or
+    Spanish message stays in the GSM-7 alphabet (160 characters a segment, not 70)."""
+    return text.translate(_PLAIN)
+
+
+def segments(text: str) -> tuple[str, int]:
+    """The encoding ("GSM-7" or "UCS-2") and number of segments a text message takes.
+
+    One segment holds 160 GSM-7 characters or 70 UCS-2 code units; a longer message is split
+    into parts of 153 or 67, the rest of each part carrying the joining header.
+    """
+    if all(char in _GSM_BASIC or char in _GSM_EXTENSION for char in text):
+        septets = sum(2 if char in _GSM_EXTENSION else 1 for char in text)
+        return "GSM-7", 1 if septets <= 160 else -(-septets // 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return "UCS-2", 1 if units <= 70 else -(-units // 67)
+
+
 @dataclass(frozen=True)
 class Sms:
     to: str  # E.164

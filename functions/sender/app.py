@@ -1,0 +1,52 @@
+"""Sender: each send-queue message is a packed batch of subscriber ids for one reminder; each
+becomes at most one email or text message."""
+
+import json
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from optout import clock, sender, settings
+from optout.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_pacer: sender.Pacer | None = None
+
+
+def pacer() -> sender.Pacer:
+    """One pacer per execution environment, so that its rate holds across invocations."""
+    global _pacer
+    if _pacer is None:
+        _pacer = sender.Pacer(sender.send_rate(settings.get()))
+    return _pacer
+
+
+@tracer.capture_method
+def handle(record: SQSRecord) -> None:
+    job = json.loads(record.body)
+    try:
+        counts = sender.send_batch(settings.get(), job, clock.now(), pacer())
+    except Exception:
+        logger.exception(
+            "send batch failed; SQS will retry it",
+            extra={"campaign_id": job.get("campaign_id"), "reminder": job.get("reminder")},
+        )
+        raise
+    logger.info(
+        "send batch done",
+        extra={"campaign_id": job["campaign_id"], "reminder": job["reminder"], **counts},
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )

@@ -1,0 +1,159 @@
+"""A reminder as one subscriber reads it: their language, their time zone, their own links.
+
+Links carry signed tokens, never contact data: the setting link goes through ``/r/`` (a click
+is recorded, then a redirect to the destination stored with the campaign), "I've switched it
+off" through ``/done/``, and every email offers a one-click unsubscribe (RFC 8058) in its
+headers and its footer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_date, format_time, format_timedelta, get_timezone_name
+
+from optout import keys, render, tokens
+from optout.channels.email import Email
+from optout.channels.sms import Sms, plain, segments
+from optout.clock import parse_iso
+from optout.locales import SUPPORTED_LOCALES
+from optout.models import Consent, Status, Subscriber
+from optout.policy import policy_from
+from optout.regions import GROUPS
+from optout.settings import Settings
+
+MAX_SMS_SEGMENTS = 2
+
+
+@dataclass(frozen=True)
+class Links:
+    setting: str
+    done: str
+    unsubscribe: str
+
+
+def links(
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    subscriber_id: str,
+    now: datetime,
+) -> Links:
+    """The subscriber's own tracked links for this reminder."""
+    keyring = keys.token_keyring(settings)
+    base = campaign["base_url"]
+    reminder_id = f"{reminder['region']}-{int(reminder['days_before']):02d}"
+
+    def mint(purpose: tokens.Purpose, *parts: str) -> str:
+        return tokens.mint(keyring, purpose, parts, now + tokens.LIFETIMES[purpose])
+
+    return Links(
+        setting=f"{base}/r/{mint(tokens.Purpose.CLICK, campaign['campaign_id'], reminder_id, subscriber_id, 'setting')}",
+        done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign['campaign_id'], subscriber_id)}",
+        unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id)}",
+    )
+
+
+def subscriber_zone(subscriber: Subscriber) -> ZoneInfo:
+    """The subscriber's time zone, or their region's reference zone if theirs is unknown."""
+    try:
+        return ZoneInfo(subscriber.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(GROUPS[subscriber.home_group].reference_zone)
+
+
+def context(
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    subscriber: Subscriber,
+    link: Links,
+    now: datetime,
+) -> dict[str, Any]:
+    """Everything the reminder templates use, in the subscriber's language and zone.
+
+    The time left is the true one at sending, rounded as people say it (13 days and 15 hours
+    is "2 weeks"), so that a reminder that goes out late never overstates it."""
+    language = render.babel_locale(subscriber.locale)
+    zone = subscriber_zone(subscriber)
+    deadline = parse_iso(reminder["deadline"]).astimezone(zone)
+    text = policy_from({"id": campaign["campaign_id"], **campaign["policy"]}).in_language(
+        subscriber.locale
+    )
+    left = max(parse_iso(reminder["deadline"]) - now, timedelta(days=1))
+    return {
+        "organisation": settings.organisation_name,
+        "organisation_address": settings.organisation_address,
+        "kind": reminder["kind"],
+        "title": text.title,
+        "short_title": text.short_title,
+        "summary": text.summary,
+        "steps": list(text.steps),
+        "time_left": format_timedelta(left, granularity="day", locale=language),
+        "deadline_date": format_date(deadline, format="long", locale=language),
+        "deadline_time": format_time(deadline, format="short", locale=language),
+        "deadline_zone": get_timezone_name(deadline, width="long", locale=language),
+        "setting_url": link.setting,
+        "done_url": link.done,
+        "unsubscribe_url": link.unsubscribe,
+    }
+
+
+def email(subscriber: Subscriber, values: dict[str, Any], link: Links) -> Email:
+    def part(name: str) -> str:
+        return render.message_part("reminder", subscriber.locale, name, values)
+
+    return Email(
+        to=subscriber.contact,
+        subject=part("subject.txt"),
+        text=part("body.txt"),
+        html=part("body.html"),
+        headers={
+            "List-Unsubscribe": f"<{link.unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def sms(subscriber: Subscriber, values: dict[str, Any], first: bool) -> Sms:
+    """The text message; the first one to a number says how to stop (STOP) and get help."""
+    text = render.message_part(
+        "reminder", subscriber.locale, "sms.txt", {**values, "first_sms": first}
+    )
+    return Sms(to=subscriber.contact, text=plain(text))
+
+
+def check_templates(
+    settings: Settings, campaign: dict[str, Any], reminder: dict[str, Any], now: datetime
+) -> None:
+    """Render the reminder in every language and channel for a sample subscriber; raises
+    `RenderError` naming the template and line, so that a broken one stops it before any send."""
+    sample_links = Links(
+        setting="https://example.org/r/t",
+        done="https://example.org/done/t",
+        unsubscribe="https://example.org/unsubscribe/t",
+    )
+    for locale in SUPPORTED_LOCALES:
+        sample = Subscriber(
+            subscriber_id="ssample",
+            channel="email",
+            contact="sample@example.org",
+            region=reminder["region"],
+            home_group=reminder["audience"]["groups"][0],
+            locale=locale,
+            timezone="UTC",
+            platforms=(),
+            status=Status.ACTIVE,
+            consent=Consent(requested_at="", form_version="", source="check"),
+            created_at="",
+        )
+        values = context(settings, campaign, reminder, sample, sample_links, now)
+        email(sample, values, sample_links)
+        sms(sample, values, first=True)
+
+
+def sms_fits(message: Sms) -> bool:
+    return segments(message.text)[1] <= MAX_SMS_SEGMENTS

@@ -1,0 +1,201 @@
+"""The sender: turns one batch of subscriber ids from the send queue into messages, each sent
+at most once.
+
+For each subscriber of the batch (read together, not one by one): skip, with a reason, anyone
+no longer active or who already said "I've switched it off"; defer a text message that would
+arrive at night to the next 08:00 in their time zone; otherwise claim the delivery with a
+conditional write (campaign, reminder, subscriber, channel), send it, and record the provider's
+message id (written together after the batch). A claim found without a record — a crash
+between the send and the record — is counted "unknown" and never resent.
+
+Counters go to the campaign once per batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from datetime import time as day_time
+from functools import lru_cache
+from typing import Any
+
+from optout import aws, reminders
+from optout.channels import PermanentFailure, QuotaExhausted, email, sms
+from optout.models import Status, Subscriber
+from optout.observability import MetricUnit, logger, metrics
+from optout.settings import Settings
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore
+
+QUIET_UNTIL = day_time(8, 0)  # no text message before 08:00 ...
+QUIET_FROM = day_time(21, 0)  # ... or from 21:00, subscriber's local time
+
+
+class Pacer:
+    """Spaces sends to at most `rate` a second (a token bucket one message deep), so that the
+    senders together stay under the account's SES rate instead of bouncing off throttling."""
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next = 0.0
+
+    def wait(self) -> None:
+        now = self._clock()
+        if self._next > now:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self._interval
+
+
+@lru_cache(maxsize=1)
+def send_rate(settings: Settings) -> float:
+    """This sender's share of the account's rate: the setting, or SES's MaxSendRate divided
+    among the senders template.yaml allows to run at once."""
+    if settings.send_rate_per_second > 0:
+        return settings.send_rate_per_second
+    quota = aws.client("ses").get_send_quota()
+    return float(quota.get("MaxSendRate", 1.0)) / max(settings.sender_concurrency, 1)
+
+
+def in_quiet_hours(subscriber: Subscriber, now: datetime) -> datetime | None:
+    """When a text may go out at the earliest, if not now: the next 08:00 where they live."""
+    local = now.astimezone(reminders.subscriber_zone(subscriber))
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return None
+    day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
+    return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo)
+
+
+def skip_reason(subscriber: Subscriber | None, campaign_id: str) -> str | None:
+    if subscriber is None:
+        return "erased"
+    if subscriber.status is not Status.ACTIVE:
+        return str(subscriber.status.value)
+    if campaign_id in subscriber.done_campaigns:
+        return "already_done"
+    return None
+
+
+def send_batch(
+    settings: Settings, job: dict[str, Any], now: datetime, pacer: Pacer
+) -> Counter[str]:
+    """Send one batch; what happened to its subscribers, counted by outcome."""
+    campaigns = CampaignStore(settings)
+    campaign = campaigns.get_campaign(job["campaign_id"])
+    reminder = campaigns.get_reminder(job["campaign_id"], job["reminder"])
+    if campaign is None or reminder is None:
+        raise ValueError(f"no campaign {job['campaign_id']!r} with reminder {job['reminder']!r}")
+    counts: Counter[str] = Counter()
+    if campaign["status"] == "withdrawn":
+        counts["skipped_withdrawn"] = len(job["ids"])
+    elif campaign["status"] == "paused":
+        campaigns.put_deferred(job, reminder["region"], None, "campaign paused")
+        counts["deferred"] = len(job["ids"])
+    else:
+        counts = _send(settings, campaign, reminder, job, now, pacer)
+    campaigns.add_stats(campaign["campaign_id"], reminder["region"], counts)
+    for outcome, number in counts.items():
+        metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
+    return counts
+
+
+def _send(
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    job: dict[str, Any],
+    now: datetime,
+    pacer: Pacer,
+) -> Counter[str]:
+    subscribers = SubscriberStore(settings)
+    found = subscribers.get_many(job["ids"])
+    deliveries = DeliveryStore(settings)
+    counts: Counter[str] = Counter()
+    deferred: dict[datetime, list[str]] = defaultdict(list)
+    sent: list[tuple[str, str, dict[str, Any]]] = []
+    remaining = list(dict.fromkeys(job["ids"]))
+    try:
+        while remaining:
+            subscriber_id = remaining[0]
+            subscriber = found.get(subscriber_id)
+            reason = skip_reason(subscriber, campaign["campaign_id"])
+            if reason or subscriber is None:
+                counts[f"skipped_{reason}"] += 1
+            elif subscriber.channel == "sms" and (later := in_quiet_hours(subscriber, now)):
+                deferred[later].append(subscriber_id)
+                counts["deferred"] += 1
+            else:
+                outcome = _deliver(
+                    settings, campaign, reminder, subscriber, deliveries, sent, now, pacer
+                )
+                counts[outcome] += 1
+            remaining.pop(0)
+    except QuotaExhausted as error:
+        # The rest waits for the organiser: a paused campaign, its batch kept, an alarm.
+        CampaignStore(settings).set_status(campaign["campaign_id"], "paused", now, str(error))
+        CampaignStore(settings).put_deferred(
+            {**job, "ids": remaining}, reminder["region"], None, "daily quota"
+        )
+        counts["deferred"] += len(remaining)
+        metrics.add_metric(name="DailyQuotaExceeded", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "daily sending quota exhausted: campaign paused",
+            extra={"campaign_id": campaign["campaign_id"]},
+        )
+    finally:
+        # Whatever happens next, what went out is on record (a crash here leaves "unknown").
+        deliveries.record_sent_many(sent, now)
+        for later, ids in deferred.items():
+            CampaignStore(settings).put_deferred(
+                {**job, "ids": ids}, reminder["region"], later, "quiet hours"
+            )
+    return counts
+
+
+def _deliver(
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    subscriber: Subscriber,
+    deliveries: DeliveryStore,
+    sent: list[tuple[str, str, dict[str, Any]]],
+    now: datetime,
+    pacer: Pacer,
+) -> str:
+    """Claim, render, send one message; its outcome ("sent", "failed", "duplicate", "unknown")."""
+    key = f"{campaign['campaign_id']}#{reminder['sk'].removeprefix('REMINDER#')}#{subscriber.subscriber_id}#{subscriber.channel}"
+    attributes = {
+        "campaign_id": campaign["campaign_id"],
+        "region": reminder["region"],
+        "channel": subscriber.channel,
+    }
+    earlier = deliveries.claim_or_state(key, now, **attributes)
+    if earlier is not None:
+        return "unknown" if earlier == "claimed" else "skipped_duplicate"
+    link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
+    values = reminders.context(settings, campaign, reminder, subscriber, link, now)
+    try:
+        pacer.wait()
+        if subscriber.channel == "email":
+            message_id = email.send(settings, reminders.email(subscriber, values, link))
+        else:
+            message_id = sms.send(
+                settings, reminders.sms(subscriber, values, first=not subscriber.sms_introduced)
+            )
+    except PermanentFailure as error:
+        deliveries.record_failed(key, str(error), now)
+        return "failed"
+    except BaseException:
+        deliveries.release(key)  # not accepted by the provider: the queue's retry may send it
+        raise
+    sent.append((key, message_id, attributes))
+    if subscriber.channel == "sms" and not subscriber.sms_introduced:
+        SubscriberStore(settings).mark_sms_introduced(subscriber.subscriber_id)
+    return "sent"

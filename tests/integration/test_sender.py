@@ -1,0 +1,301 @@
+"""The sender: the right reminder, in each subscriber's language and time zone, exactly once."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from optout import aws, clock, keys, regions, render, schedule, settings
+from optout.models import Consent, Status, Subscriber
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore
+from tests.integration.conftest import Stack
+
+LINKEDIN = json.loads(
+    (
+        Path(__file__).resolve().parents[2] / "events/payloads/policy-changed.linkedin.json"
+    ).read_text(encoding="utf-8")
+)
+CAMPAIGN = "linkedin-genai-2025"
+
+
+def active(
+    contact: str,
+    region: str,
+    locale: str,
+    timezone: str | None = None,
+    status: Status = Status.ACTIVE,
+) -> str:
+    place = regions.resolve(region)
+    channel = "email" if "@" in contact else "sms"
+    subscriber_id = keys.contact_id(settings.get(), channel, contact)
+    SubscriberStore(settings.get()).put_active(
+        Subscriber(
+            subscriber_id=subscriber_id,
+            channel=channel,
+            contact=contact,
+            region=place.code,
+            home_group=place.group,
+            locale=locale,
+            timezone=timezone or regions.default_timezone(place),
+            platforms=("linkedin",),
+            status=status,
+            consent=Consent(
+                requested_at="2025-10-01T00:00:00Z", form_version="test", source="test"
+            ),
+            created_at="2025-10-01T00:00:00Z",
+        )
+    )
+    return subscriber_id
+
+
+def at(stack: Stack, test_clock, moment: str) -> dict:
+    """Move the clock, tick, and run fan-out and sender to the end; the tick's answer."""
+    test_clock.now = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    ticked = schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    return ticked
+
+
+@pytest.fixture
+def campaign(stack: Stack, test_clock) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    assert stack.post_webhook(LINKEDIN).status == 200
+
+
+def to(stack: Stack, address: str) -> list:
+    return [message for message in stack.outbox() if message.to == address]
+
+
+def test_each_subscriber_gets_the_reminder_in_their_language_with_their_local_deadline(
+    stack: Stack, test_clock, campaign
+) -> None:
+    active("lena@example.org", "DE", "de")
+    active("julie@example.org", "CA", "fr-CA")
+    active("wing@example.org", "HK", "zh-HK")
+    at(stack, test_clock, "2025-10-27T08:00:00Z")  # one week left in the EU
+    (german,) = to(stack, "lena@example.org")
+    assert german.subject.startswith("Noch 1 Woche zum Widersprechen: LinkedIn trainiert")
+    assert "3. November 2025" in german.text and "00:00" in german.text  # Berlin's midnight
+    assert "Mitteleuropäische" in german.text
+    at(stack, test_clock, "2025-10-27T13:00:00Z")  # one week left in Canada
+    (french,) = to(stack, "julie@example.org")
+    assert "3 novembre 2025" in french.text
+    (chinese,) = to(stack, "wing@example.org")  # HK's came due at 01:00 UTC
+    assert "2025年11月3日" in chinese.text
+
+
+def test_a_reminder_carries_its_links_and_one_click_unsubscribe_headers(
+    stack: Stack, test_clock, campaign
+) -> None:
+    active("lena@example.org", "DE", "de")
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    (message,) = to(stack, "lena@example.org")
+    base = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
+    headers = {entry["headers"]["List-Unsubscribe"] for entry in _outbox_entries(stack)}
+    assert len(headers) == 1, headers
+    (unsubscribe,) = headers
+    assert re.fullmatch(rf"<{re.escape(base)}/unsubscribe/k1\.unsubscribe\.[\w.-]+>", unsubscribe)
+    assert all(
+        entry["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        for entry in _outbox_entries(stack)
+    )
+    assert f"{base}/r/k1.click." in message.text and f"{base}/done/k1.done." in message.text
+    assert "lena" not in unsubscribe and "Data Rights Watch (demo)" in message.text  # organisation
+    assert "Rue de l'Exemple 1" in message.text  # and its postal address
+    assert "Einstellungen" in message.text  # the steps, in German
+
+
+def _outbox_entries(stack: Stack) -> list[dict]:
+    stack.outbox()
+    return [entry for entry in stack._outbox.messages() if entry["channel"] == "email"]
+
+
+def test_a_text_due_at_night_waits_for_eight_in_the_morning(
+    stack: Stack, test_clock, campaign
+) -> None:
+    # A Canadian in Vancouver: Toronto's 09:00 "last day" is 06:00 there
+    active("+16045550123", "CA", "en", timezone="America/Vancouver")
+    at(stack, test_clock, "2025-11-02T14:00:00Z")
+    assert (
+        CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#CA#01")["state"]
+        == "fanned-out"
+    )
+    assert to(stack, "+16045550123") == []
+    assert CampaignStore(settings.get()).stats(CAMPAIGN)["CA"]["deferred"] == 1
+    at(stack, test_clock, "2025-11-02T15:59:00Z")
+    assert to(stack, "+16045550123") == []
+    released = at(stack, test_clock, "2025-11-02T16:00:00Z")  # 08:00 in Vancouver
+    assert released["deferred_batches_released"] == 1
+    (text,) = to(stack, "+16045550123")
+    assert "Reply STOP to stop, HELP for help." in text.text  # their first text says how to stop
+
+
+def test_only_the_first_text_to_a_number_says_how_to_stop(
+    stack: Stack, test_clock, campaign
+) -> None:
+    active("+14165550123", "CA", "en")
+    at(stack, test_clock, "2025-10-27T13:00:00Z")
+    at(stack, test_clock, "2025-11-02T14:00:00Z")
+    first, second = to(stack, "+14165550123")
+    assert "STOP" in first.text and "STOP" not in second.text
+
+
+def test_replaying_a_batch_and_ticking_twice_send_nothing_twice(
+    stack: Stack, test_clock, campaign
+) -> None:
+    ids = [active(f"p{n}@example.org", "FR", "fr") for n in range(5)]
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    batches = stack._peek(stack.env["SEND_QUEUE_URL"])
+    stack.run_sender()
+    for batch in batches:  # SQS delivers the same batches again
+        stack.sqs.send_message(QueueUrl=stack.env["SEND_QUEUE_URL"], MessageBody=json.dumps(batch))
+    stack.run_sender()
+    assert sorted(message.to for message in stack.outbox()) == sorted(
+        f"p{n}@example.org" for n in range(5)
+    )
+    stats = CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]
+    assert (stats["sent"], stats["skipped_duplicate"]) == (5, 5)
+    assert len(ids) == 5
+
+
+def test_a_throttled_ses_loses_nothing(stack: Stack, test_clock, campaign, monkeypatch) -> None:
+    for n in range(4):
+        active(f"t{n}@example.org", "FR", "fr")
+    ses = aws.client("sesv2")
+    real_send, calls = ses.send_email, {"n": 0}
+
+    def sometimes_throttled(**request):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "TooManyRequestsException",
+                        "Message": "Maximum sending rate exceeded.",
+                    }
+                },
+                "SendEmail",
+            )
+        return real_send(**request)
+
+    monkeypatch.setattr(ses, "send_email", sometimes_throttled)
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    for _ in range(6):  # SQS redelivers the failed batch; each pass gets further
+        stack.run_sender()
+    assert sorted(m.to for m in stack.outbox()) == [f"t{n}@example.org" for n in range(4)]
+
+
+def test_a_crash_between_send_and_record_is_counted_unknown_never_resent(
+    stack: Stack, test_clock, campaign, monkeypatch
+) -> None:
+    active("ana@example.org", "ES", "es")
+    real_record = DeliveryStore.record_sent_many
+
+    def crash(self, sent, now):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the function died before writing its records")
+
+    monkeypatch.setattr(DeliveryStore, "record_sent_many", crash)
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    monkeypatch.setattr(DeliveryStore, "record_sent_many", real_record)
+    stack.run_sender()  # the redelivered batch
+    assert len(to(stack, "ana@example.org")) == 1
+    assert CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]["unknown"] == 1
+
+
+def test_the_daily_quota_pauses_the_campaign_instead_of_looping(
+    stack: Stack, test_clock, campaign, monkeypatch
+) -> None:
+    for n in range(3):
+        active(f"q{n}@example.org", "FR", "fr")
+
+    def quota_exceeded(**_):  # type: ignore[no-untyped-def]
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "LimitExceededException",
+                    "Message": "Daily message quota exceeded.",
+                }
+            },
+            "SendEmail",
+        )
+
+    monkeypatch.setattr(aws.client("sesv2"), "send_email", quota_exceeded)
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    campaign_now = CampaignStore(settings.get()).get_campaign(CAMPAIGN)
+    assert campaign_now["status"] == "paused" and "quota" in campaign_now["status_reason"]
+    assert stack.outbox() == []
+    assert CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]["deferred"] == 3
+    assert stack.items("DELIVERIES_TABLE") == [
+        item for item in stack.items("DELIVERIES_TABLE") if item["pk"].startswith("webhook#")
+    ]
+
+
+def test_people_who_left_or_are_done_are_skipped_and_counted(
+    stack: Stack, test_clock, campaign
+) -> None:
+    active("stays@example.org", "FR", "fr")
+    active("left@example.org", "FR", "fr", status=Status.UNSUBSCRIBED)
+    done = active("done@example.org", "FR", "fr")
+    aws.table(settings.get().subscribers_table).update_item(
+        Key={"subscriber_id": done},
+        UpdateExpression="ADD done_campaigns :c",
+        ExpressionAttributeValues={":c": {CAMPAIGN}},
+    )
+    # "left" is out of the audience index already; make the fan-out list them anyway, as a race would
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    assert [m.to for m in stack.outbox()] == ["stays@example.org"]
+    stats = CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]
+    assert stats["sent"] == 1 and stats["skipped_already_done"] == 1
+
+
+def test_a_permanent_refusal_is_recorded_with_its_reason(
+    stack: Stack, test_clock, campaign, monkeypatch
+) -> None:
+    active("bounce@example.org", "FR", "fr")
+
+    def rejected(**_):  # type: ignore[no-untyped-def]
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "MessageRejected",
+                    "Message": "Email address is on the suppression list.",
+                }
+            },
+            "SendEmail",
+        )
+
+    monkeypatch.setattr(aws.client("sesv2"), "send_email", rejected)
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    (failed,) = [item for item in stack.items("DELIVERIES_TABLE") if item.get("state") == "failed"]
+    assert "MessageRejected" in failed["reason"]
+    assert CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]["failed"] == 1
+
+
+def test_a_template_that_fails_stops_the_reminder_before_any_send(
+    stack: Stack, test_clock, campaign, monkeypatch
+) -> None:
+    active("lena@example.org", "DE", "de")
+    real = render.message_part
+
+    def broken_in_polish(message, locale, part, context):  # type: ignore[no-untyped-def]
+        if locale == "pl" and part == "sms.txt":
+            raise render.RenderError(
+                "messages/reminder/sms.txt, line 1: 'short_title' is undefined"
+            )
+        return real(message, locale, part, context)
+
+    monkeypatch.setattr(render, "message_part", broken_in_polish)
+    ticked = at(stack, test_clock, "2025-10-27T08:00:00Z")
+    assert ticked["reminders_failed"] >= 1 and ticked["reminders_started"] == 0
+    assert stack.outbox() == []
+    reminder = CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#EU#07")
+    assert reminder["state"] == "failed" and "sms.txt, line 1" in reminder["reason"]
