@@ -60,6 +60,11 @@ def webhook_keys(settings: Settings) -> list[bytes]:
     return webhooks.parse_secrets(raw)
 
 
+def sms_http_token(settings: Settings) -> str:
+    """The auth token of the HTTP SMS provider."""
+    return _secret(settings.sms_http_token_arn, settings.sms_http_token)
+
+
 def _secret(arn: str, value: str) -> str:
     if arn:
         return str(parameters.get_secret(arn, max_age=_CACHE_SECONDS))

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from optout import aws, reminders
-from optout.channels import PermanentFailure, QuotaExhausted, email, sms
+from optout.channels import PermanentFailure, ProviderUnsure, QuotaExhausted, email, sms
 from optout.models import Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.settings import Settings
@@ -178,7 +178,7 @@ def _deliver(
     }
     earlier = deliveries.claim_or_state(key, now, **attributes)
     if earlier is not None:
-        return "unknown" if earlier == "claimed" else "skipped_duplicate"
+        return "unknown" if earlier in ("claimed", "unknown") else "skipped_duplicate"
     link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
     values = reminders.context(settings, campaign, reminder, subscriber, link, now)
     try:
@@ -192,6 +192,9 @@ def _deliver(
     except PermanentFailure as error:
         deliveries.record_failed(key, str(error), now)
         return "failed"
+    except ProviderUnsure as error:
+        deliveries.record_failed(key, str(error), now, state="unknown")
+        return "unknown"
     except BaseException:
         deliveries.release(key)  # not accepted by the provider: the queue's retry may send it
         raise

@@ -45,6 +45,14 @@ class Settings:
     # Messages a second one sender may send; 0: SES's MaxSendRate divided among the senders.
     send_rate_per_second: float
     sender_concurrency: int
+    # SMS: "sns" (Amazon SNS), or "http" (a Twilio-compatible REST API).
+    sms_provider: str
+    sms_http_url: str
+    sms_http_account: str
+    sms_http_token: str
+    sms_http_token_arn: str
+    sms_from: str
+    sms_http_timeout_seconds: int
 
 
 _REQUIRED = {
@@ -70,12 +78,19 @@ _OPTIONAL = {
     "webhook_secret_arn": ("WEBHOOK_SECRET_ARN", ""),
     "webhook_secret": ("OPTOUT_WEBHOOK_SECRET", ""),
     "consent_text_version": ("CONSENT_TEXT_VERSION", "subscribe-form-v1"),
+    "sms_provider": ("SMS_PROVIDER", "sns"),
+    "sms_http_url": ("SMS_HTTP_URL", ""),
+    "sms_http_account": ("SMS_HTTP_ACCOUNT", ""),
+    "sms_http_token": ("OPTOUT_SMS_HTTP_TOKEN", ""),
+    "sms_http_token_arn": ("SMS_HTTP_TOKEN_ARN", ""),
+    "sms_from": ("SMS_FROM", ""),
 }
 _RATES = {
     "send_rate_per_second": ("SEND_RATE_PER_SECOND", 0.0),
 }
 _NUMBERS = {
     "sender_concurrency": ("SENDER_CONCURRENCY", 2),
+    "sms_http_timeout_seconds": ("SMS_HTTP_TIMEOUT_SECONDS", 10),
     "confirm_token_days": ("CONFIRM_TOKEN_DAYS", 7),
     "confirm_resend_minutes": ("CONFIRM_RESEND_MINUTES", 10),
     "deliveries_ttl_days": ("DELIVERIES_TTL_DAYS", 400),
@@ -114,6 +129,22 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
     base_url = str(values["public_base_url"])
     if base_url and not base_url.startswith(("https://", "http://127.0.0.1")):
         problems.append("PUBLIC_BASE_URL (must start with https://)")
+    if values["sms_provider"] not in ("sns", "http"):
+        problems.append("SMS_PROVIDER (sns or http)")
+    elif values["sms_provider"] == "http":
+        problems += [
+            name
+            for name, key in (
+                ("SMS_HTTP_URL", "sms_http_url"),
+                ("SMS_HTTP_ACCOUNT", "sms_http_account"),
+                ("SMS_FROM", "sms_from"),
+            )
+            if not values[key]
+        ]
+        if not values["sms_http_token"] and not values["sms_http_token_arn"]:
+            problems.append(
+                "SMS_HTTP_TOKEN_ARN or OPTOUT_SMS_HTTP_TOKEN (the SMS provider's auth token)"
+            )
     if problems:
         raise SettingsError("missing or invalid settings: " + ", ".join(problems))
     values["public_base_url"] = str(values["public_base_url"]).rstrip("/")

@@ -517,12 +517,13 @@ class DeliveryStore:
             ExpressionAttributeValues={":sent": "sent", ":id": message_id, ":now": iso(now)},
         )
 
-    def record_failed(self, key: str, reason: str, now: datetime) -> None:
+    def record_failed(self, key: str, reason: str, now: datetime, state: str = "failed") -> None:
+        """A claimed message that did not go out ("failed"), or may have ("unknown"), and why."""
         self._table.update_item(
             Key={"pk": key},
-            UpdateExpression="SET #state = :failed, reason = :reason, failed_at = :now",
+            UpdateExpression="SET #state = :state, reason = :reason, failed_at = :now",
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":failed": "failed", ":reason": reason, ":now": iso(now)},
+            ExpressionAttributeValues={":state": state, ":reason": reason, ":now": iso(now)},
         )
 
     def release(self, key: str) -> None:

@@ -12,5 +12,10 @@ class PermanentFailure(Exception):
     """The provider refused this message for good (bad address, opted-out number)."""
 
 
+class ProviderUnsure(Exception):
+    """The provider may or may not have taken the message (a timeout after sending): it must
+    not be sent again, and is counted "unknown"."""
+
+
 class QuotaExhausted(Exception):
     """The account may send no more today: sending must pause, not retry in a loop."""

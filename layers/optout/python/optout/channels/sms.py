@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
 from optout import aws
-from optout.channels import PermanentFailure
+from optout.channels import PermanentFailure, sms_http
 from optout.settings import Settings
 
 _PERMANENT = {"InvalidParameter", "InvalidParameterValue", "OptedOut"}
@@ -21,6 +22,7 @@ _GSM_BASIC = set(
 _GSM_EXTENSION = set("^{}\\[~]|€\f")
 
 
+_LETTERS_WITHOUT_DECOMPOSITION = {"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "ø", "æ": "æ"}
 # Typography that would force the costly UCS-2 encoding for a whole message, and its plain twin.
 _PLAIN = str.maketrans(
     {
@@ -38,9 +40,30 @@ _PLAIN = str.maketrans(
 
 
 def plain(text: str) -> str:
-    """`text` with typographic spaces, quotes and dashes made plain, so that a French or
-    Spanish message stays in the GSM-7 alphabet (160 characters a segment, not 70)."""
-    return text.translate(_PLAIN)
+    """`text` made to fit the GSM-7 alphabet where it can be without losing words, so that it
+    costs 160 characters a segment rather than 70: typographic spaces, quotes and dashes become
+    plain ones, and accented Latin letters that GSM-7 lacks lose their accent (``ó`` -> ``o``,
+    ``ł`` -> ``l``), as texts in Spanish or Polish are commonly written. Text in other scripts
+    is left as it is."""
+    text = text.translate(_PLAIN)
+    if _is_gsm(text):
+        return text
+    folded = "".join(
+        char if char in _GSM_BASIC or char in _GSM_EXTENSION else _unaccented(char) for char in text
+    )
+    return folded if _is_gsm(folded) else text
+
+
+def _unaccented(char: str) -> str:
+    if char in _LETTERS_WITHOUT_DECOMPOSITION:
+        return _LETTERS_WITHOUT_DECOMPOSITION[char]
+    return "".join(
+        part for part in unicodedata.normalize("NFD", char) if not unicodedata.combining(part)
+    )
+
+
+def _is_gsm(text: str) -> bool:
+    return all(char in _GSM_BASIC or char in _GSM_EXTENSION for char in text)
 
 
 def segments(text: str) -> tuple[str, int]:
@@ -49,7 +72,7 @@ def segments(text: str) -> tuple[str, int]:
     One segment holds 160 GSM-7 characters or 70 UCS-2 code units; a longer message is split
     into parts of 153 or 67, the rest of each part carrying the joining header.
     """
-    if all(char in _GSM_BASIC or char in _GSM_EXTENSION for char in text):
+    if _is_gsm(text):
         septets = sum(2 if char in _GSM_EXTENSION else 1 for char in text)
         return "GSM-7", 1 if septets <= 160 else -(-septets // 153)
     units = len(text.encode("utf-16-le")) // 2
@@ -63,7 +86,13 @@ class Sms:
 
 
 def send(settings: Settings, sms: Sms) -> str:
-    """Send `sms`; returns the SNS message id."""
+    """Send `sms` through the configured provider; returns its message id."""
+    if settings.sms_provider == "http":
+        return sms_http.send(settings, sms.to, sms.text)
+    return _send_sns(sms)
+
+
+def _send_sns(sms: Sms) -> str:  # SNS keeps its own opt-out list and drops those numbers
     attributes = {
         "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
     }

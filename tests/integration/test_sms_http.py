@@ -1,0 +1,138 @@
+"""Texts through a Twilio-compatible HTTP provider: a real HTTP server on 127.0.0.1 plays it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+
+from optout.channels import PermanentFailure, ProviderUnsure
+from optout.channels.sms import Sms, send
+from optout.channels.sms_http import _session
+from optout.settings import from_environ
+from tests.unit.test_settings import COMPLETE
+
+
+class FakeProvider(ThreadingHTTPServer):
+    """Answers each POST with the next scripted (status, body, delay) and records it."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.script: list[tuple[int, dict, float]] = []
+        self.received: list[dict] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/2010-04-01/Accounts/AC123/Messages.json"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeProvider
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        self.server.received.append({"form": parse_qs(body), "auth": self.headers["Authorization"]})
+        status, answer, delay = (
+            self.server.script.pop(0) if self.server.script else (201, {"sid": "SM1"}, 0)
+        )
+        time.sleep(delay)
+        payload = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *_: object) -> None:  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    server = FakeProvider()
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    _session.cache_clear()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def settings_for(url: str):  # type: ignore[no-untyped-def]
+    return from_environ(
+        {
+            **COMPLETE,
+            "SMS_PROVIDER": "http",
+            "SMS_HTTP_URL": url,
+            "SMS_HTTP_ACCOUNT": "AC123",
+            "OPTOUT_SMS_HTTP_TOKEN": "secret-token",
+            "SMS_FROM": "+15005550006",
+            "SMS_HTTP_TIMEOUT_SECONDS": "1",
+        }
+    )
+
+
+TEXT = Sms(to="+14165550123", text="1 week left to opt out: LinkedIn AI training.")
+
+
+def test_a_text_is_posted_with_basic_auth_and_the_message_id_returned(
+    provider: FakeProvider,
+) -> None:
+    provider.script = [(201, {"sid": "SM0123456789"}, 0)]
+    assert send(settings_for(provider.url), TEXT) == "SM0123456789"
+    (request,) = provider.received
+    assert request["form"] == {
+        "To": ["+14165550123"],
+        "From": ["+15005550006"],
+        "Body": [TEXT.text],
+    }
+    assert request["auth"] == "Basic " + base64.b64encode(b"AC123:secret-token").decode()
+
+
+def test_a_busy_provider_is_asked_again(provider: FakeProvider) -> None:
+    provider.script = [
+        (429, {"code": 20429, "message": "Too Many Requests"}, 0),
+        (201, {"sid": "SM2"}, 0),
+    ]
+    assert send(settings_for(provider.url), TEXT) == "SM2"
+    assert len(provider.received) == 2
+
+
+def test_a_number_that_opted_out_at_the_provider_is_a_permanent_failure(
+    provider: FakeProvider,
+) -> None:
+    provider.script = [
+        (400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient"}, 0)
+    ]
+    with pytest.raises(PermanentFailure, match="opted out"):
+        send(settings_for(provider.url), TEXT)
+
+
+@pytest.mark.parametrize("answer", [(201, {"sid": "SM3"}, 1.5), (500, {"message": "oops"}, 0)])
+def test_an_answer_too_late_or_a_500_is_unsure_and_never_repeated(
+    provider: FakeProvider, answer
+) -> None:  # type: ignore[no-untyped-def]
+    provider.script = [answer]
+    with pytest.raises(ProviderUnsure):
+        send(settings_for(provider.url), TEXT)
+    assert len(provider.received) == 1
+
+
+def test_a_provider_that_cannot_be_reached_is_an_error_to_retry_later() -> None:
+    with socket.socket() as probe:  # a port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/Messages.json"
+    _session.cache_clear()
+    with pytest.raises(requests.ConnectionError):
+        send(settings_for(url), TEXT)

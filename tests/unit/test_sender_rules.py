@@ -1,0 +1,146 @@
+"""The sender's rules that need no AWS: pacing, quiet hours, SMS segments."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from optout import reminders
+from optout.channels.sms import plain, segments
+from optout.models import Consent, Status, Subscriber
+from optout.sender import Pacer, in_quiet_hours
+from optout.settings import from_environ
+from tests.unit.test_settings import COMPLETE
+
+
+def subscriber(timezone: str, locale: str = "en", channel: str = "sms") -> Subscriber:
+    return Subscriber(
+        subscriber_id="sabc",
+        channel=channel,
+        contact="+14165550123",
+        region="CA",
+        home_group="CA",
+        locale=locale,
+        timezone=timezone,
+        platforms=(),
+        status=Status.ACTIVE,
+        consent=Consent(requested_at="", form_version="", source="test"),
+        created_at="",
+    )
+
+
+def test_the_pacer_spaces_sends_to_its_rate() -> None:
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(rate=10, clock=lambda: now[0], sleep=sleep)
+    for _ in range(11):
+        pacer.wait()
+    assert now[0] == pytest.approx(1.0)  # eleven sends at ten a second take one second
+    assert len(slept) == 10
+
+
+@pytest.mark.parametrize(
+    "utc, local_next",
+    [
+        ("2025-11-03T03:00:00Z", "2025-11-03T08:00:00-05:00"),  # 22:00 in Toronto: next morning
+        ("2025-11-03T12:59:00Z", "2025-11-03T08:00:00-05:00"),  # 07:59: an hour later
+        ("2025-11-04T02:00:00Z", "2025-11-04T08:00:00-05:00"),  # 21:00 sharp is night
+    ],
+)
+def test_a_text_at_night_waits_for_eight_in_the_morning(utc: str, local_next: str) -> None:
+    later = in_quiet_hours(
+        subscriber("America/Toronto"), datetime.fromisoformat(utc.replace("Z", "+00:00"))
+    )
+    assert later is not None and later.isoformat() == local_next
+
+
+def test_daytime_texts_go_at_once_and_an_unknown_zone_falls_back_to_the_region() -> None:
+    assert (
+        in_quiet_hours(subscriber("America/Toronto"), datetime(2025, 11, 3, 17, 0, tzinfo=UTC))
+        is None
+    )
+    assert (
+        in_quiet_hours(subscriber("Mars/Olympus"), datetime(2025, 11, 3, 17, 0, tzinfo=UTC)) is None
+    )
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a" * 160, ("GSM-7", 1)),
+        ("a" * 161, ("GSM-7", 2)),
+        ("€" * 80, ("GSM-7", 1)),
+        ("€" * 81, ("GSM-7", 2)),
+        ("你" * 70, ("UCS-2", 1)),
+        ("你" * 71, ("UCS-2", 2)),
+        ("ą" * 134, ("UCS-2", 2)),
+        ("ą" * 135, ("UCS-2", 3)),
+    ],
+)
+def test_segments_are_counted_as_networks_count_them(text: str, expected: tuple[str, int]) -> None:
+    assert segments(text) == expected
+
+
+def test_french_typography_is_made_plain_so_a_text_stays_in_gsm_7() -> None:
+    assert segments("Plus qu\u2019une semaine\u00a0: «\u202fvite\u202f»")[0] == "UCS-2"
+    assert segments(plain("Plus qu\u2019une semaine\u00a0: «\u202fvite\u202f»"))[0] == "GSM-7"
+
+
+CAMPAIGN = {
+    "campaign_id": "linkedin-genai-2025",
+    "base_url": "https://optout.example.org",
+    "policy": json.loads(
+        (
+            Path(__file__).resolve().parents[2] / "events/payloads/policy-changed.linkedin.json"
+        ).read_text(encoding="utf-8")
+    )["policy"],
+}
+REMINDER = {
+    "region": "CA",
+    "days_before": 7,
+    "kind": "one-week-left",
+    "deadline": "2025-11-03T05:00:00Z",
+}
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "fr", "fr-CA", "es", "it", "nl", "pl", "pt", "sv"])
+def test_a_first_reminder_text_fits_in_two_segments(locale: str) -> None:
+    settings = from_environ(COMPLETE)
+    link = reminders.Links(
+        setting="https://optout.example.org/r/" + "t" * 90,
+        done="https://optout.example.org/done/k1.done.tq8xyz.linkedin-genai-2025.sgvgh2dyyz3p7c4twe3tdz2pjq5ahgq3y.AbCdEfGhIjKlMnOpQrStUv",
+        unsubscribe="https://optout.example.org/unsubscribe/" + "t" * 60,
+    )
+    values = reminders.context(
+        settings,
+        CAMPAIGN,
+        REMINDER,
+        subscriber("America/Toronto", locale),
+        link,
+        datetime(2025, 10, 27, 13, 0, tzinfo=UTC),
+    )
+    message = reminders.sms(subscriber("America/Toronto", locale), values, first=True)
+    assert "STOP" in message.text
+    assert segments(message.text)[1] <= 2, (segments(message.text), message.text)
+
+
+@pytest.mark.parametrize(
+    "text, sent",
+    [
+        ("Cómo desactivarlo", "Como desactivarlo"),
+        ("Zostało 7 dni: wyłącz", "Zostalo 7 dni: wylacz"),
+        ("Noch 1 Woche für Sie", "Noch 1 Woche für Sie"),  # ü is in GSM-7: kept
+        ("還有 1 星期", "還有 1 星期"),  # another script: left alone, sent as UCS-2
+    ],
+)
+def test_accents_gsm_7_lacks_are_dropped_only_when_that_makes_the_whole_text_gsm_7(
+    text: str, sent: str
+) -> None:
+    assert plain(text) == sent
