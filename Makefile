@@ -12,7 +12,7 @@ LAMBDA_PLATFORM := manylinux2014_aarch64
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint run build clean
+.PHONY: help venv test lint run build bench messages clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,14 @@ run: venv ## The local stack on http://127.0.0.1:$(PORT) (PORT=3100, DEMO=0 to s
 
 build: venv ## sam build: functions and layers for Lambda, into .aws-sam/build
 	$(VENV)/bin/sam build --template template.yaml
+
+bench: venv ## Fan-out benchmark on the local moto stack (about 15 min); writes BENCHMARKS.md
+	$(PY) -m bench.fanout
+
+LOCALES := layers/optout/python/optout/locales
+messages: venv ## After changing a template: extract its strings and merge them into every catalogue
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -o $(LOCALES)/messages.pot --no-location --omit-header .
+	$(VENV)/bin/pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete
 
 clean: ## Remove the virtual environment and build output
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

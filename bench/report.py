@@ -1,0 +1,42 @@
+"""Markdown for benchmark results, and BENCHMARKS.md, where each benchmark owns one section."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from importlib.metadata import version
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+_TITLE = "# Benchmarks\n\nMeasured with `make bench` on the local moto stack; see `bench/`.\n"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table whose first column is a label and the others figures (right-aligned,
+    so that they read down)."""
+    align = ["---"] + ["---:"] * (len(header) - 1)
+    lines = [header, align, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def machine() -> str:
+    """What the numbers were measured on: they mean little without it."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"{cores} cores (nproc), {platform.machine()}, Python {platform.python_version()}, "
+        f"moto {version('moto')}, boto3 {version('boto3')}"
+    )
+
+
+def write_section(heading: str, body: str, path: Path = BENCHMARKS) -> None:
+    """Put `body` under ``## heading`` in `path`, replacing that section if it is there and
+    keeping every other benchmark's section as it was."""
+    text = path.read_text(encoding="utf-8") if path.exists() else _TITLE
+    section = f"## {heading}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(heading)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
