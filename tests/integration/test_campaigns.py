@@ -354,3 +354,34 @@ def test_a_fan_out_short_of_time_continues_and_a_redelivered_job_resumes(
     assert set(queued) == everyone and max(queued.values()) == 1
     reminder = reminders(stack)["REMINDER#EU#14"]
     assert reminder["audience_size"] == 40 and reminder["state"] == "fanned-out"
+
+
+def test_a_withdrawn_campaign_changed_again_is_planned_again(stack: Stack, test_clock) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(LINKEDIN, webhook_id="msg_1")
+    stack.post_webhook(
+        {"type": "policy.withdrawn", "platform": "linkedin", "policy": {"id": CAMPAIGN}},
+        webhook_id="msg_2",
+    )
+    again = stack.post_webhook(LINKEDIN, webhook_id="msg_3")
+    assert again.json()["planned"] == 20
+    assert {r["state"] for r in reminders(stack).values()} == {"pending"}
+
+
+def test_a_fan_out_job_that_arrives_before_its_reminder_started_is_retried_not_dropped(
+    stack: Stack, test_clock
+) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    stack.post_webhook(LINKEDIN)
+    job = {"campaign_id": CAMPAIGN, "reminder": "REMINDER#EU#14", "group": "EU", "shard": 0}
+    with pytest.raises(RuntimeError, match="not fanning out"):
+        fanout.run(settings.get(), job, lambda: 60_000, clock.now())
+
+
+def test_a_title_on_two_lines_is_refused(stack: Stack) -> None:
+    bad = linkedin(
+        policy={**LINKEDIN["policy"], "title": "LinkedIn\\r\\nBcc: everyone@example.org"}
+    )
+    bad["policy"]["title"] = "LinkedIn\r\nBcc: everyone@example.org"
+    reply = stack.post_webhook(bad)
+    assert reply.status == 400 and "policy.title" in reply.json()["problems"]

@@ -42,7 +42,7 @@ def test_a_throttled_send_is_retried_and_then_goes_out_once(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack.call("subscribe-json")
-    ses = aws.client("sesv2")
+    ses = aws.send_client("sesv2")
     with monkeypatch.context() as patch:
         patch.setattr(
             ses, "send_email", refuse("TooManyRequestsException", "Maximum sending rate exceeded.")
@@ -59,7 +59,7 @@ def test_a_permanent_refusal_is_recorded_with_its_reason_and_not_retried(
 ) -> None:
     stack.call("subscribe-json")
     monkeypatch.setattr(
-        aws.client("sesv2"), "send_email", refuse("MessageRejected", "Address blacklisted.")
+        aws.send_client("sesv2"), "send_email", refuse("MessageRejected", "Address blacklisted.")
     )
     assert stack.drain_notices()["batchItemFailures"] == []
     (record,) = deliveries(stack)

@@ -170,7 +170,7 @@ def test_replaying_a_batch_and_ticking_twice_send_nothing_twice(
 def test_a_throttled_ses_loses_nothing(stack: Stack, test_clock, campaign, monkeypatch) -> None:
     for n in range(4):
         active(f"t{n}@example.org", "FR", "fr")
-    ses = aws.client("sesv2")
+    ses = aws.send_client("sesv2")
     real_send, calls = ses.send_email, {"n": 0}
 
     def sometimes_throttled(**request):  # type: ignore[no-untyped-def]
@@ -228,7 +228,7 @@ def test_the_daily_quota_pauses_the_campaign_instead_of_looping(
             "SendEmail",
         )
 
-    monkeypatch.setattr(aws.client("sesv2"), "send_email", quota_exceeded)
+    monkeypatch.setattr(aws.send_client("sesv2"), "send_email", quota_exceeded)
     at(stack, test_clock, "2025-10-27T08:00:00Z")
     campaign_now = CampaignStore(settings.get()).get_campaign(CAMPAIGN)
     assert campaign_now["status"] == "paused" and "quota" in campaign_now["status_reason"]
@@ -273,7 +273,7 @@ def test_a_permanent_refusal_is_recorded_with_its_reason(
             "SendEmail",
         )
 
-    monkeypatch.setattr(aws.client("sesv2"), "send_email", rejected)
+    monkeypatch.setattr(aws.send_client("sesv2"), "send_email", rejected)
     at(stack, test_clock, "2025-10-27T08:00:00Z")
     (failed,) = [item for item in stack.items("DELIVERIES_TABLE") if item.get("state") == "failed"]
     assert "MessageRejected" in failed["reason"]
@@ -299,3 +299,41 @@ def test_a_template_that_fails_stops_the_reminder_before_any_send(
     assert stack.outbox() == []
     reminder = CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#EU#07")
     assert reminder["state"] == "failed" and "sms.txt, line 1" in reminder["reason"]
+
+
+def test_a_send_that_timed_out_is_counted_unknown_and_never_resent(
+    stack: Stack, test_clock, campaign, monkeypatch
+) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    active("slow@example.org", "FR", "fr")
+
+    def timed_out(**_):  # type: ignore[no-untyped-def]
+        raise ReadTimeoutError(endpoint_url="https://email.eu-west-1.amazonaws.com")
+
+    monkeypatch.setattr(aws.send_client("sesv2"), "send_email", timed_out)
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    monkeypatch.undo()
+    stack.run_sender()
+    assert CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]["unknown"] == 1
+    assert to(stack, "slow@example.org") == []  # it may have gone out: never a second copy
+
+
+def test_a_failure_before_the_send_leaves_no_claim_and_the_retry_sends(
+    stack: Stack, test_clock, campaign, monkeypatch
+) -> None:
+    from optout import reminders
+
+    active("ana@example.org", "ES", "es")
+    real_links, calls = reminders.links, {"n": 0}
+
+    def secrets_manager_blip(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("Secrets Manager throttled the key read")
+        return real_links(*args, **kwargs)
+
+    monkeypatch.setattr(reminders, "links", secrets_manager_blip)
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    stack.run_sender()
+    assert len(to(stack, "ana@example.org")) == 1

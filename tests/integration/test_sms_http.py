@@ -136,3 +136,27 @@ def test_a_provider_that_cannot_be_reached_is_an_error_to_retry_later() -> None:
     _session.cache_clear()
     with pytest.raises(requests.ConnectionError):
         send(settings_for(url), TEXT)
+
+
+def test_a_provider_that_takes_the_request_and_hangs_up_is_unsure() -> None:
+    # Given a provider that reads the whole request, then closes the connection unanswered
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    received: list[bytes] = []
+
+    def take_and_hang_up() -> None:
+        connection, _ = listener.accept()
+        received.append(connection.recv(65536))
+        connection.close()
+
+    thread = threading.Thread(target=take_and_hang_up)
+    thread.start()
+    _session.cache_clear()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/Messages.json"
+    # Then the sender must not send it again: it may have gone out
+    with pytest.raises(ProviderUnsure):
+        send(settings_for(url), TEXT)
+    thread.join()
+    listener.close()
+    assert len(received) == 1

@@ -200,6 +200,13 @@ BAD_INPUTS = [
         "lower-case",
     ),
     ('{"contact": 42, "region": "DE"}', "contact", "give an email address"),
+    ('{"contact": "+4915123456789", "region": "CA"}', "contact", "not from the region you chose"),
+    ('{"contact": "jörg@bücher.de", "region": "DE"}', "contact", "not a valid email address"),
+    (
+        '{"contact": "ada@example.org", "region": "DE", "x": ' + "[" * 4000 + "]" * 4000 + "}",
+        "body",
+        "nested too deeply",
+    ),
     ('{"region": "DE"}', "contact", "give an email address"),
 ]
 
@@ -237,3 +244,13 @@ def test_the_form_shows_its_problems_next_to_the_fields(stack: Stack) -> None:
     )
     assert 'value="not-an-address"' in reply.text  # what they typed is kept
     assert stack.items("SUBSCRIBERS_TABLE") == []
+
+
+def test_a_form_with_too_many_fields_is_a_400(stack: Stack) -> None:
+    reply = stack.call("subscribe-form", body="&".join(f"f{n}=x" for n in range(100)))
+    assert reply.status == 400 and stack.items("SUBSCRIBERS_TABLE") == []
+
+
+def test_a_token_with_characters_no_token_has_is_a_404_not_a_crash(stack: Stack) -> None:
+    reply = stack.call("confirm", path="/confirm/k1.confirm.zzzzzz.sabc.AAAAAAAAAAAAAAAAAAAAAé")
+    assert reply.status == 404 and "This link does not work" in reply.text

@@ -48,6 +48,7 @@ def test_any_of_several_signatures_may_match_while_keys_rotate() -> None:
     [
         ({"webhook-id": "msg_1"}, "missing webhook headers: webhook-timestamp, webhook-signature"),
         ({**signed(), "webhook-timestamp": "soon"}, "not Unix seconds"),
+        ({**signed(), "webhook-timestamp": "²"}, "not Unix seconds"),  # a digit to isdigit()
         (signed(at=NOW - timedelta(minutes=6)), "more than 5 minutes"),
         (signed(at=NOW + timedelta(minutes=6)), "more than 5 minutes"),
         (signed(secret=OTHER), "no webhook signature matches"),

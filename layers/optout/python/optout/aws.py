@@ -25,6 +25,19 @@ def client(service: str) -> Any:
     return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
+# A send that timed out may have gone out: botocore must not repeat it behind our back.
+# `optout.channels.send_once` retries what is safe to retry (throttling) itself.
+_SEND_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10
+)
+
+
+@cache
+def send_client(service: str) -> Any:
+    """A boto3 client for sending messages ("sesv2", "sns"), which never retries by itself."""
+    return boto3.client(service, config=_SEND_CONFIG)  # type: ignore[call-overload]
+
+
 @cache
 def table(name: str) -> Any:
     """A DynamoDB Table resource for the table called `name`."""
@@ -34,4 +47,5 @@ def table(name: str) -> Any:
 def reset() -> None:
     """Forget every client (tests that switch endpoints or credentials)."""
     client.cache_clear()
+    send_client.cache_clear()
     table.cache_clear()

@@ -49,10 +49,17 @@ class Contact:
         return self.address[:5] + "*" * max(len(self.address) - 8, 0) + self.address[-3:]
 
 
-def parse(raw: object, *, channel: str | None = None, country: str | None = None) -> Contact:
+def parse(
+    raw: object,
+    *,
+    channel: str | None = None,
+    country: str | None = None,
+    allowed_countries: frozenset[str] | None = None,
+) -> Contact:
     """Normalise `raw` into a contact, guessing the channel from its shape unless given.
 
-    `country` (ISO 3166-1 alpha-2) is how a number without ``+`` is read. Raises
+    `country` (ISO 3166-1 alpha-2) is how a number without ``+`` is read; a number from
+    outside `allowed_countries` is refused (nobody may make the bot text numbers abroad). Raises
     `InvalidInput` naming the ``contact`` field with a reason a person can act on.
     """
     if not isinstance(raw, str) or not raw.strip():
@@ -69,18 +76,19 @@ def parse(raw: object, *, channel: str | None = None, country: str | None = None
             }
         )
     chosen = channel or ("email" if "@" in text else "sms")
-    return _email(text) if chosen == "email" else _phone(text, country)
+    return _email(text) if chosen == "email" else _phone(text, country, allowed_countries)
 
 
 def _email(text: str) -> Contact:
     try:
-        result = validate_email(text, check_deliverability=False)
+        # SMTPUTF8 addresses (jörg@...) cannot be sent through SES's raw MIME path.
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise InvalidInput({"contact": f"not a valid email address: {error}"}) from None
-    return Contact("email", result.normalized.lower())
+    return Contact("email", (result.ascii_email or result.normalized).lower())
 
 
-def _phone(text: str, country: str | None) -> Contact:
+def _phone(text: str, country: str | None, allowed_countries: frozenset[str] | None) -> Contact:
     # A country group code (EU, UK...) is no help for reading a national number.
     reading_country = country if country and len(country) == 2 and country != "UK" else None
     try:
@@ -91,6 +99,11 @@ def _phone(text: str, country: str | None) -> Contact:
         ) from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidInput({"contact": "not a valid phone number for its country"})
+    if (
+        allowed_countries is not None
+        and phonenumbers.region_code_for_number(number) not in allowed_countries
+    ):
+        raise InvalidInput({"contact": "this number is not from the region you chose"})
     if phonenumbers.number_type(number) in _NOT_TEXTABLE:
         raise InvalidInput({"contact": "this number cannot receive text messages; give a mobile"})
     return Contact("sms", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))

@@ -34,8 +34,11 @@ def run(
     """Fan one shard of one reminder out to the send queue; what was done, for the log."""
     campaigns = CampaignStore(settings)
     reminder = campaigns.get_reminder(job["campaign_id"], job["reminder"])
-    if reminder is None or reminder["state"] not in ("fanning-out", "fanned-out"):
-        return {"outcome": "skipped", "reason": "reminder is not being sent"}
+    if reminder is None:
+        raise ValueError(f"no reminder {job['reminder']!r} in campaign {job['campaign_id']!r}")
+    if reminder["state"] not in ("fanning-out", "fanned-out"):
+        # Not started as far as this read sees: let SQS bring the job back rather than drop it.
+        raise RuntimeError(f"reminder {job['reminder']!r} is {reminder['state']}, not fanning out")
     shard = shard_key(job)
     checkpoint = reminder.get("progress", {}).get(shard, "")
     if checkpoint == FANOUT_DONE:

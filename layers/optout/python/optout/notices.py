@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from optout import render, subscriptions
-from optout.channels import PermanentFailure, email, sms
+from optout.channels import PermanentFailure, ProviderUnsure, email, sms
 from optout.models import Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.regions import GROUPS
@@ -24,10 +24,6 @@ def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) ->
     subscriber = SubscriberStore(settings).get(job["subscriber_id"])
     if subscriber is None or subscriber.status is not Status.PENDING:
         return "skipped: no longer pending"
-    deliveries = DeliveryStore(settings)
-    key = f"notice#confirm#{subscriber.subscriber_id}#{job['requested_at']}"
-    if not deliveries.claim(key, now, channel=subscriber.channel):
-        return "skipped: already sent"
     token = subscriptions.confirmation_token(settings, subscriber.subscriber_id, now)
     context = {
         "organisation": settings.organisation_name,
@@ -36,12 +32,21 @@ def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) ->
         "region_name": GROUPS[subscriber.home_group].name,
         "days_valid": settings.confirm_token_days,
     }
+    # Rendered before the claim: a failure here leaves no claim behind, and the retry sends it.
+    message = _render(subscriber, context)
+    deliveries = DeliveryStore(settings)
+    key = f"notice#confirm#{subscriber.subscriber_id}#{job['requested_at']}"
+    if not deliveries.claim(key, now, channel=subscriber.channel):
+        return "skipped: already sent"
     try:
-        message_id = _send(settings, subscriber, context)
+        message_id = _send(settings, message)
     except PermanentFailure as error:
         deliveries.record_failed(key, str(error), now)
         metrics.add_metric(name="NoticeFailed", unit=MetricUnit.Count, value=1)
         return f"failed: {error}"
+    except ProviderUnsure as error:
+        deliveries.record_failed(key, str(error), now, state="unknown")
+        return f"unknown: {error}"
     except Exception:
         deliveries.release(key)  # not accepted by the provider: let the queue retry
         raise
@@ -53,15 +58,20 @@ def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) ->
     return "sent"
 
 
-def _send(settings: Settings, subscriber: Subscriber, context: dict[str, Any]) -> str:
+def _render(subscriber: Subscriber, context: dict[str, Any]) -> email.Email | sms.Sms:
     locale = subscriber.locale
     if subscriber.channel == "email":
-        message = email.Email(
+        return email.Email(
             to=subscriber.contact,
             subject=render.message_part("confirm", locale, "subject.txt", context),
             text=render.message_part("confirm", locale, "body.txt", context),
             html=render.message_part("confirm", locale, "body.html", context),
         )
-        return email.send(settings, message)
     text = render.message_part("confirm", locale, "sms.txt", context)
-    return sms.send(settings, sms.Sms(to=subscriber.contact, text=text))
+    return sms.Sms(to=subscriber.contact, text=sms.plain(text))
+
+
+def _send(settings: Settings, message: email.Email | sms.Sms) -> str:
+    if isinstance(message, email.Email):
+        return email.send(settings, message)
+    return sms.send(settings, message)

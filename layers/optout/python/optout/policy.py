@@ -85,6 +85,8 @@ def parse(body: bytes) -> PolicyChange:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise InvalidInput({"body": "JSON nested too deeply"}) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidInput({"body": f"not valid JSON: {error}"}) from None
     problems = {_path(error): _message(error) for error in _validator().iter_errors(document)}

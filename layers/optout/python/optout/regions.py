@@ -76,6 +76,13 @@ def audience_groups(region: Region) -> tuple[str, ...]:
     return (region.group,)
 
 
+def countries(region: Region) -> frozenset[str]:
+    """The countries a subscriber in `region` may live in (their phone numbers' countries)."""
+    if region.is_country:
+        return frozenset({region.code})
+    return frozenset().union(*(GROUPS[group].countries for group in audience_groups(region)))
+
+
 def default_timezone(region: Region) -> str:
     """The zone to assume for a subscriber who gave none.
 

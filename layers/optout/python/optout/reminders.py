@@ -17,12 +17,14 @@ from babel.dates import format_date, format_time, format_timedelta, get_timezone
 
 from optout import keys, render, tokens
 from optout.channels.email import Email
+from optout.channels.email import build as build_email
 from optout.channels.sms import Sms, plain, segments
 from optout.clock import parse_iso
 from optout.locales import SUPPORTED_LOCALES
 from optout.models import Consent, Status, Subscriber
 from optout.policy import policy_from
 from optout.regions import GROUPS
+from optout.render import RenderError
 from optout.settings import Settings
 
 MAX_SMS_SEGMENTS = 2
@@ -52,8 +54,9 @@ def links(
 
     return Links(
         setting=f"{base}/r/{mint(tokens.Purpose.CLICK, campaign['campaign_id'], reminder_id, subscriber_id, 'setting')}",
-        done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign['campaign_id'], subscriber_id)}",
-        unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id)}",
+        done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign['campaign_id'], reminder['region'], subscriber_id)}",
+        # Campaign and region say where an unsubscribe is counted; the subscriber is what ends.
+        unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id, campaign['campaign_id'], reminder['region'])}",
     )
 
 
@@ -151,7 +154,10 @@ def check_templates(
             created_at="",
         )
         values = context(settings, campaign, reminder, sample, sample_links, now)
-        email(sample, values, sample_links)
+        try:
+            build_email(settings, email(sample, values, sample_links))
+        except ValueError as error:  # a line break in a subject: header injection refused
+            raise RenderError(f"reminder email in {locale}: {error}") from error
         sms(sample, values, first=True)
 
 

@@ -89,8 +89,9 @@ def _start(
         for group in reminder["audience"]["groups"]
         for shard in range(AUDIENCE_SHARDS)
     ]
+    campaigns.start_fanout(reminder, len(jobs), now)
     queues.enqueue_many(settings.fanout_queue_url, jobs)
-    campaigns.mark_fanned_out(reminder, len(jobs), now)
+    campaigns.fanout_queued(reminder)
     logger.info(
         "reminder fan-out queued",
         extra={

@@ -169,26 +169,30 @@ def _deliver(
     now: datetime,
     pacer: Pacer,
 ) -> str:
-    """Claim, render, send one message; its outcome ("sent", "failed", "duplicate", "unknown")."""
+    """Render, claim, send one message; its outcome ("sent", "failed", "duplicate",
+    "unknown"). Everything that can fail before the provider is reached happens before the
+    claim, so that a failure there leaves nothing behind and the batch's retry sends it."""
     key = f"{campaign['campaign_id']}#{reminder['sk'].removeprefix('REMINDER#')}#{subscriber.subscriber_id}#{subscriber.channel}"
     attributes = {
         "campaign_id": campaign["campaign_id"],
         "region": reminder["region"],
         "channel": subscriber.channel,
     }
+    link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
+    values = reminders.context(settings, campaign, reminder, subscriber, link, now)
+    if subscriber.channel == "email":
+        mime = email.build(settings, reminders.email(subscriber, values, link)).as_bytes()
+    else:
+        text = reminders.sms(subscriber, values, first=not subscriber.sms_introduced)
     earlier = deliveries.claim_or_state(key, now, **attributes)
     if earlier is not None:
         return "unknown" if earlier in ("claimed", "unknown") else "skipped_duplicate"
-    link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
-    values = reminders.context(settings, campaign, reminder, subscriber, link, now)
     try:
         pacer.wait()
         if subscriber.channel == "email":
-            message_id = email.send(settings, reminders.email(subscriber, values, link))
+            message_id = email.send_raw(settings, subscriber.contact, mime)
         else:
-            message_id = sms.send(
-                settings, reminders.sms(subscriber, values, first=not subscriber.sms_introduced)
-            )
+            message_id = sms.send(settings, text)
     except PermanentFailure as error:
         deliveries.record_failed(key, str(error), now)
         return "failed"

@@ -162,6 +162,43 @@ class SubscriberStore:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
+    def mark_done(self, subscriber_id: str, campaign_id: str, now: datetime) -> bool | None:
+        """Record "I've switched it off" for a campaign: True the first time, False after that,
+        None if there is no such subscriber (erased)."""
+        try:
+            response = self._table.update_item(
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression="ADD done_campaigns :campaign SET last_done_at = :now",
+                ConditionExpression="attribute_exists(subscriber_id)",
+                ExpressionAttributeValues={":campaign": {campaign_id}, ":now": iso(now)},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return None
+            raise
+        return campaign_id not in response.get("Attributes", {}).get("done_campaigns", set())
+
+    def unsubscribe(self, subscriber_id: str, now: datetime) -> bool:
+        """Stop everything to this subscriber at once: out of the audience index, status
+        unsubscribed. True if this call changed it (False: already done, or no such id)."""
+        try:
+            self._table.update_item(
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression="SET #status = :unsubscribed, unsubscribed_at = :now REMOVE audience_pk, audience_sk",
+                ConditionExpression="attribute_exists(subscriber_id) AND #status <> :unsubscribed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":unsubscribed": Status.UNSUBSCRIBED.value,
+                    ":now": iso(now),
+                },
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
     def mark_sms_introduced(self, subscriber_id: str) -> None:
         """The first text message (the one that says how to stop) has gone to this number."""
         self._table.update_item(
@@ -189,7 +226,7 @@ class CampaignStore:
     """
 
     DUE = "due"
-    UNSENT = ("pending", "skipped")  # the states a re-plan may still change
+    UNSENT = ("pending", "skipped", "cancelled")  # the states a re-plan may still change
 
     def __init__(self, settings: Settings) -> None:
         self._table = aws.table(settings.campaigns_table)
@@ -239,9 +276,13 @@ class CampaignStore:
         try:
             self._table.put_item(
                 Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR #state IN (:pending, :skipped)",
+                ConditionExpression="attribute_not_exists(pk) OR #state IN (:pending, :skipped, :cancelled)",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":pending": "pending", ":skipped": "skipped"},
+                ExpressionAttributeValues={
+                    ":pending": "pending",
+                    ":skipped": "skipped",
+                    ":cancelled": "cancelled",
+                },
             )
         except ClientError as error:
             if _conditional_failed(error):
@@ -310,13 +351,17 @@ class CampaignStore:
             raise
         return True
 
-    def mark_fanned_out(self, reminder: dict[str, Any], jobs: int, now: datetime) -> None:
-        """The reminder's fan-out jobs are queued: it leaves the due index."""
+    def start_fanout(self, reminder: dict[str, Any], jobs: int, now: datetime) -> None:
+        """Mark a leased reminder as fanning out, before its jobs are queued, so that a worker
+        that picks a job up at once finds it started. It stays in the due index, leased, until
+        `fanout_queued`: a tick that dies in between is redone by the next, and shards already
+        done keep their progress."""
         self._table.update_item(
             Key={"pk": reminder["pk"], "sk": reminder["sk"]},
-            UpdateExpression="SET #state = :state, fanout_jobs = :jobs, fanout_started_at = :now, "
-            "audience_size = :zero, batches = :zero, shards_done = :zero, progress = :empty "
-            "REMOVE due_pk, leased_until",
+            UpdateExpression="SET #state = :state, fanout_jobs = :jobs, "
+            "fanout_started_at = if_not_exists(fanout_started_at, :now), "
+            "audience_size = if_not_exists(audience_size, :zero), batches = if_not_exists(batches, :zero), "
+            "shards_done = if_not_exists(shards_done, :zero), progress = if_not_exists(progress, :empty)",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={
                 ":state": "fanning-out",
@@ -325,6 +370,13 @@ class CampaignStore:
                 ":zero": 0,
                 ":empty": {},
             },
+        )
+
+    def fanout_queued(self, reminder: dict[str, Any]) -> None:
+        """Every fan-out job of the reminder is queued: it leaves the due index."""
+        self._table.update_item(
+            Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+            UpdateExpression="REMOVE due_pk, leased_until",
         )
 
     # -- deferred send batches -----------------------------------------------------------
@@ -525,6 +577,25 @@ class DeliveryStore:
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={":state": state, ":reason": reason, ":now": iso(now)},
         )
+
+    def record_click(self, key: str, now: datetime, **attributes: str) -> bool:
+        """Count a click on a tracked link (`attributes` say whose and which); True if it is
+        the first click on that link."""
+        assignments = "".join(f", #{name} = :{name}" for name in attributes)
+        response = self._table.update_item(
+            Key={"pk": key},
+            UpdateExpression="ADD clicks :one SET first_at = if_not_exists(first_at, :now), "
+            f"last_at = :now, expires_at = :expires{assignments}",
+            ExpressionAttributeNames={f"#{name}": name for name in attributes},
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":now": iso(now),
+                ":expires": int((now + self._ttl).timestamp()),
+                **{f":{name}": value for name, value in attributes.items()},
+            },
+            ReturnValues="UPDATED_OLD",
+        )
+        return "clicks" not in response.get("Attributes", {})
 
     def release(self, key: str) -> None:
         """Give a claim back after a send failed before the provider accepted the message, so

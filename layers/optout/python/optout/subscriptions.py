@@ -60,6 +60,7 @@ def parse_request(fields: Mapping[str, object]) -> SubscribeRequest:
             fields.get("contact"),
             channel=_text(fields, "channel") or None,
             country=region.code if region else None,
+            allowed_countries=regions.countries(region) if region else None,
         )
     )
     locale = check(lambda: locales.resolve(_text(fields, "locale")))

@@ -79,7 +79,7 @@ def verify(keyring: Keyring, token: str, purpose: Purpose, now: datetime) -> tup
     if len(fields) < 4 or not all(_PART.match(field) for field in fields):
         raise TokenInvalid("this link is incomplete or not one of ours")
     key = keyring.keys.get(fields[0])
-    if key is None or not hmac.compare_digest(signature, _sign(key, body)):
+    if key is None or not hmac.compare_digest(signature.encode(), _sign(key, body).encode()):
         raise TokenInvalid("this link is not one of ours, or was changed")
     if fields[1] != purpose.value:
         raise TokenWrongPurpose(f"this is a {fields[1]} link, not a {purpose.value} link")

@@ -47,6 +47,8 @@ def read_fields(event: APIGatewayProxyEvent) -> dict[str, Any]:
     if wants_json(event):
         try:
             fields = json.loads(body or "null")
+        except RecursionError:
+            raise InvalidInput({"body": "JSON nested too deeply"}) from None
         except json.JSONDecodeError as error:
             raise InvalidInput(
                 {"body": f"not valid JSON ({error.msg} at character {error.pos})"}
@@ -54,7 +56,10 @@ def read_fields(event: APIGatewayProxyEvent) -> dict[str, Any]:
         if not isinstance(fields, dict):
             raise InvalidInput({"body": "must be a JSON object"})
         return fields
-    form = parse_qs(body, keep_blank_values=True, max_num_fields=64)
+    try:
+        form = parse_qs(body, keep_blank_values=True, max_num_fields=64)
+    except ValueError:
+        raise InvalidInput({"body": "too many form fields"}) from None
     return {name: values if name == "platforms" else values[-1] for name, values in form.items()}
 
 
@@ -78,7 +83,7 @@ def base_url(settings: Settings, event: APIGatewayProxyEvent) -> str:
     if settings.public_base_url:
         return settings.public_base_url
     headers = {name.lower(): value for name, value in event.headers.items()}
-    proto = headers.get("x-forwarded-proto", "https")
+    proto = "http" if headers.get("x-forwarded-proto") == "http" else "https"
     host = event.request_context.domain_name or headers.get("host", "")
     full_path = event.request_context.path or event.path
     prefix = full_path[: len(full_path) - len(event.path)] if full_path.endswith(event.path) else ""

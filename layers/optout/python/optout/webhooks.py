@@ -57,7 +57,7 @@ def verify(headers: Mapping[str, str], body: bytes, keys: Sequence[bytes], now: 
     if missing:
         raise WebhookUnauthorized(f"missing webhook headers: {', '.join(missing)}")
     webhook_id, raw_timestamp = lower["webhook-id"], lower["webhook-timestamp"]
-    if not raw_timestamp.isdigit():
+    if not (raw_timestamp.isascii() and raw_timestamp.isdigit()):
         raise WebhookUnauthorized("webhook-timestamp is not Unix seconds")
     timestamp = int(raw_timestamp)
     if abs(now.timestamp() - timestamp) > TOLERANCE_SECONDS:

@@ -7,6 +7,16 @@ propagate after boto3's own retries, so the queue redelivers the job.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+
+# Answers that mean "not sent, slow down": safe to send again.
+THROTTLING = {"TooManyRequestsException", "Throttling", "ThrottlingException", "ThrottledException"}
+_BACKOFF_SECONDS = (0.2, 0.5, 1.0)
+
 
 class PermanentFailure(Exception):
     """The provider refused this message for good (bad address, opted-out number)."""
@@ -19,3 +29,24 @@ class ProviderUnsure(Exception):
 
 class QuotaExhausted(Exception):
     """The account may send no more today: sending must pause, not retry in a loop."""
+
+
+def send_once(operation: Callable[..., Any], **request: Any) -> Any:
+    """Call a provider's send operation so that a message never goes out twice: throttling
+    (nothing was sent) is retried with backoff; a timeout or a 5xx after the request left
+    (it may have been sent) is `ProviderUnsure`; other errors are for the caller to map."""
+    for pause in (*_BACKOFF_SECONDS, None):
+        try:
+            return operation(**request)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+            if code in THROTTLING and pause is not None:
+                time.sleep(pause)
+                continue
+            if status >= 500:
+                raise ProviderUnsure(f"{code or status}: the provider may have sent it") from error
+            raise
+        except (ReadTimeoutError, ConnectionClosedError) as error:
+            raise ProviderUnsure(f"no answer from the provider: {error}") from error
+    raise AssertionError("unreachable")

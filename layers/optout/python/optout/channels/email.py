@@ -17,7 +17,7 @@ from email.utils import formatdate, make_msgid
 from botocore.exceptions import ClientError
 
 from optout import aws
-from optout.channels import PermanentFailure, QuotaExhausted
+from optout.channels import PermanentFailure, QuotaExhausted, send_once
 from optout.settings import Settings
 
 # SES answers these for a message that no retry can deliver.
@@ -57,15 +57,20 @@ def build(settings: Settings, email: Email) -> EmailMessage:
 
 def send(settings: Settings, email: Email) -> str:
     """Send `email`; returns the SES message id."""
+    return send_raw(settings, email.to, build(settings, email).as_bytes())
+
+
+def send_raw(settings: Settings, to: str, mime: bytes) -> str:
+    """Send a MIME message `build` made; returns the SES message id."""
     request = {
         "FromEmailAddress": settings.sender_address,
-        "Destination": {"ToAddresses": [email.to]},
-        "Content": {"Raw": {"Data": build(settings, email).as_bytes()}},
+        "Destination": {"ToAddresses": [to]},
+        "Content": {"Raw": {"Data": mime}},
     }
     if settings.ses_configuration_set:
         request["ConfigurationSetName"] = settings.ses_configuration_set
     try:
-        response = aws.client("sesv2").send_email(**request)
+        response = send_once(aws.send_client("sesv2").send_email, **request)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         message = error.response.get("Error", {}).get("Message", "")

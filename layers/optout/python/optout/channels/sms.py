@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from optout import aws
-from optout.channels import PermanentFailure, sms_http
+from optout.channels import PermanentFailure, send_once, sms_http
 from optout.settings import Settings
 
 _PERMANENT = {"InvalidParameter", "InvalidParameterValue", "OptedOut"}
@@ -97,8 +97,11 @@ def _send_sns(sms: Sms) -> str:  # SNS keeps its own opt-out list and drops thos
         "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
     }
     try:
-        response = aws.client("sns").publish(
-            PhoneNumber=sms.to, Message=sms.text, MessageAttributes=attributes
+        response = send_once(
+            aws.send_client("sns").publish,
+            PhoneNumber=sms.to,
+            Message=sms.text,
+            MessageAttributes=attributes,
         )
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from optout import keys
@@ -58,10 +59,12 @@ def send(settings: Settings, to: str, text: str) -> str:
             auth=(settings.sms_http_account, keys.sms_http_token(settings)),
             timeout=(3.05, settings.sms_http_timeout_seconds),
         )
-    except requests.ConnectionError as error:
-        if isinstance(error, requests.ReadTimeout) or "Read timed out" in str(error):
-            raise ProviderUnsure(f"the SMS provider did not answer in time: {error}") from error
+    except requests.ConnectTimeout:
         raise  # never reached the provider: the queue's retry may send it
+    except requests.ConnectionError as error:
+        if _never_connected(error):
+            raise
+        raise ProviderUnsure(f"the SMS provider dropped the request: {error}") from error
     except requests.Timeout as error:
         raise ProviderUnsure(f"the SMS provider did not answer in time: {error}") from error
     if response.status_code in (200, 201):
@@ -76,6 +79,24 @@ def send(settings: Settings, to: str, text: str) -> str:
     raise PermanentFailure(
         f"SMS provider refused the message ({response.status_code}, code {code})"
     )
+
+
+def _never_connected(error: BaseException) -> bool:
+    """True when no connection was ever made (refused, no route): then nothing was sent."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, NewConnectionError | ConnectTimeoutError):
+            return True
+        reason = getattr(cause, "reason", None)
+        nested = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
+        cause = (
+            reason
+            if isinstance(reason, BaseException)
+            else nested or cause.__cause__ or cause.__context__
+        )
+    return False
 
 
 def _error_code(response: requests.Response) -> int | None:

@@ -1,0 +1,72 @@
+"""Links in reminders: tracked clicks (/r), "I've switched it off" (/done) and unsubscribe
+(/unsubscribe, RFC 8058 one-click included).
+
+A GET never changes anything but a click count: mail scanners follow every link. Only a POST
+records a conversion or ends a subscription, and an unsubscribe POST is always answered 200
+with a page, never a redirect, as RFC 8058 asks.
+"""
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from optout import clock, settings, tracking, web
+from optout.errors import OptoutError
+from optout.observability import logger, metrics, tracer
+
+app = APIGatewayRestResolver()
+
+
+@app.get("/r/<token>")
+def follow(token: str) -> Response[str]:
+    destination = tracking.click(settings.get(), token, clock.now())
+    return Response(
+        302,
+        "text/plain",
+        "",
+        {"Location": destination, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+@app.get("/done/<token>")
+def done_page(token: str) -> Response[str]:
+    done = tracking.done_link(settings.get(), token, clock.now())
+    return web.page(200, "done", done.page_context())
+
+
+@app.post("/done/<token>")
+def done(token: str) -> Response[str]:
+    confirmed = tracking.confirm_done(settings.get(), token, clock.now())
+    return web.answer(
+        200, app.current_event, {"status": "done"}, "done_thanks", confirmed.page_context()
+    )
+
+
+@app.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str) -> Response[str]:
+    tracking.check_unsubscribe(settings.get(), token, clock.now())
+    return web.page(200, "unsubscribe", {})
+
+
+@app.post("/unsubscribe/<token>")
+def unsubscribe(token: str) -> Response[str]:
+    # Any POST will do: a mail client's one-click body (List-Unsubscribe=One-Click, url-encoded
+    # or multipart) or the page's button. No cookies, no redirect.
+    tracking.unsubscribe(settings.get(), token, clock.now())
+    return web.answer(200, app.current_event, {"status": "unsubscribed"}, "unsubscribed", {})
+
+
+@app.exception_handler(OptoutError)
+def refused(error: OptoutError) -> Response[str]:
+    # The token itself is never logged: it is a key to someone's subscription.
+    logger.info(
+        "link refused", extra={"error": type(error).__name__, "route": app.current_event.resource}
+    )
+    return web.problem(error, app.current_event)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,118 @@
+"""What subscribers do with the links of a reminder: open the setting (a tracked click), say
+"I've switched it off" (a conversion), or unsubscribe (RFC 8058 one-click too).
+
+Every link carries a signed, purpose-bound token naming opaque ids, never a URL: a click is
+redirected to the destination stored with the campaign, whatever is appended to the link, so
+the bot is no open redirect. A click is never a conversion by itself (mail scanners follow
+links); only a POST from the "done" page is. Each action is idempotent and counted once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from optout import keys, tokens
+from optout.errors import NotFound, TokenInvalid
+from optout.observability import MetricUnit, metrics
+from optout.policy import policy_from
+from optout.settings import Settings
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore
+
+# The destinations a click token may name, and where each is stored with the campaign.
+_DESTINATIONS = {"setting": "setting_url", "source": "source_url"}
+
+
+@dataclass(frozen=True)
+class Done:
+    """What the "I've switched it off" page shows."""
+
+    campaign_id: str
+    region: str
+    subscriber_id: str
+    campaign: dict[str, Any]
+    locale: str
+
+    def page_context(self) -> dict[str, Any]:
+        text = policy_from(self.campaign["policy"]).in_language(self.locale)
+        return {
+            "title": text.title,
+            "steps": list(text.steps),
+            "setting_url": self.campaign["policy"]["setting_url"],
+        }
+
+
+def _parts(
+    settings: Settings, token: str, purpose: tokens.Purpose, now: datetime, count: int
+) -> tuple[str, ...]:
+    parts = tokens.verify(keys.token_keyring(settings), token, purpose, now)
+    if len(parts) != count:
+        raise TokenInvalid("this link is not one of ours")
+    return parts
+
+
+def click(settings: Settings, token: str, now: datetime) -> str:
+    """Record a click on a tracked link; where to send the person."""
+    campaign_id, reminder_id, subscriber_id, link = _parts(
+        settings, token, tokens.Purpose.CLICK, now, 4
+    )
+    campaign = CampaignStore(settings).get_campaign(campaign_id)
+    destination = (campaign or {}).get("policy", {}).get(_DESTINATIONS.get(link, ""), "")
+    if not destination:
+        raise NotFound("this link leads nowhere any more")
+    first = DeliveryStore(settings).record_click(
+        f"click#{campaign_id}#{reminder_id}#{subscriber_id}#{link}",
+        now,
+        campaign_id=campaign_id,
+        reminder=reminder_id,
+        subscriber_id=subscriber_id,
+        link=link,
+    )
+    if first:
+        CampaignStore(settings).add_stats(
+            campaign_id, reminder_id.rsplit("-", 1)[0], {"clicked": 1}
+        )
+    return str(destination)
+
+
+def done_link(settings: Settings, token: str, now: datetime) -> Done:
+    """What a "done" link names; raises if the link or its campaign is not valid."""
+    campaign_id, region, subscriber_id = _parts(settings, token, tokens.Purpose.DONE, now, 3)
+    campaign = CampaignStore(settings).get_campaign(campaign_id)
+    subscriber = SubscriberStore(settings).get(subscriber_id)
+    if campaign is None or subscriber is None:
+        raise NotFound("we no longer hold this subscription")
+    return Done(campaign_id, region, subscriber_id, campaign, subscriber.locale)
+
+
+def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
+    """The person switched it off: no more reminders of this campaign, one conversion."""
+    done = done_link(settings, token, now)
+    first = SubscriberStore(settings).mark_done(done.subscriber_id, done.campaign_id, now)
+    if first is None:
+        raise NotFound("we no longer hold this subscription")
+    if first:
+        CampaignStore(settings).add_stats(done.campaign_id, done.region, {"confirmed": 1})
+        metrics.add_metric(name="SwitchedOff", unit=MetricUnit.Count, value=1)
+    return done
+
+
+def check_unsubscribe(settings: Settings, token: str, now: datetime) -> tuple[str, ...]:
+    """The parts of a valid unsubscribe token: the subscriber, then campaign and region when
+    it came with a reminder."""
+    parts = tokens.verify(keys.token_keyring(settings), token, tokens.Purpose.UNSUBSCRIBE, now)
+    if len(parts) not in (1, 3):
+        raise TokenInvalid("this link is not one of ours")
+    return parts
+
+
+def unsubscribe(settings: Settings, token: str, now: datetime) -> None:
+    """End every message to this subscriber, at once and for good (idempotent)."""
+    subscriber_id, *campaign_region = check_unsubscribe(settings, token, now)
+    if SubscriberStore(settings).unsubscribe(subscriber_id, now):
+        metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
+        if campaign_region:
+            CampaignStore(settings).add_stats(
+                campaign_region[0], campaign_region[1], {"unsubscribed": 1}
+            )

@@ -1,0 +1,131 @@
+"""What subscribers do with a reminder's links: open the setting, say "I've switched it off",
+unsubscribe with one click. Through the real links handler, from a reminder really sent."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from optout import settings
+from optout.store import CampaignStore
+from tests.integration.conftest import Stack
+from tests.integration.test_sender import CAMPAIGN, LINKEDIN, active, at, to
+
+BASE = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
+
+
+def link(message_text: str, kind: str) -> str:
+    found = re.search(rf"{re.escape(BASE)}(/{kind}/[\w.-]+)", message_text)
+    assert found, f"no /{kind}/ link in {message_text!r}"
+    return found.group(1)
+
+
+@pytest.fixture
+def reminded(stack: Stack, test_clock) -> dict[str, str]:
+    """Lena in Germany got "one week left"; the links of her email, by kind."""
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    assert stack.post_webhook(LINKEDIN).status == 200
+    active("lena@example.org", "DE", "de")
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    (email,) = to(stack, "lena@example.org")
+    return {kind: link(email.text, kind) for kind in ("r", "done", "unsubscribe")}
+
+
+def stats() -> dict[str, int]:
+    return CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]
+
+
+def test_a_click_is_counted_once_and_redirected_to_the_stored_setting(
+    stack: Stack, reminded
+) -> None:
+    for _ in range(2):
+        reply = stack.call("link-click", path=reminded["r"])
+        assert reply.status == 302
+        assert reply.headers["Location"] == LINKEDIN["policy"]["setting_url"]
+    assert stats()["clicked"] == 1
+    assert "confirmed" not in stats()  # a click is never a conversion by itself
+
+
+def test_nothing_appended_to_a_link_changes_where_it_leads(stack: Stack, reminded) -> None:
+    reply = stack.call("link-click", path=reminded["r"] + "https%3A%2F%2Fevil.example")
+    assert reply.status == 404 and "This link does not work" in reply.text
+
+
+def test_done_shows_the_steps_and_only_a_post_converts(stack: Stack, test_clock, reminded) -> None:
+    page = stack.call("done-page", path=reminded["done"])
+    assert (
+        page.status == 200 and "Einstellungen" in page.text and '<form method="post"' in page.text
+    )
+    assert "confirmed" not in stats()
+    for _ in range(2):  # idempotent
+        assert stack.call("done", path=reminded["done"]).status == 200
+    assert stats()["confirmed"] == 1
+    # and no later reminder of this campaign reaches her
+    at(stack, test_clock, "2025-11-02T08:00:00Z")
+    at(stack, test_clock, "2025-11-03T08:00:00Z")
+    assert len(to(stack, "lena@example.org")) == 1
+    assert stats()["skipped_already_done"] == 2
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("application/x-www-form-urlencoded", "List-Unsubscribe=One-Click"),
+        (
+            "multipart/form-data; boundary=b",
+            '--b\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--b--\r\n',
+        ),
+    ],
+)
+def test_one_click_unsubscribe_answers_200_and_nothing_more_is_sent(
+    stack: Stack, test_clock, reminded, content_type, body
+) -> None:  # type: ignore[no-untyped-def]
+    reply = stack.call(
+        "unsubscribe-one-click",
+        path=reminded["unsubscribe"],
+        body=body,
+        headers={"Content-Type": content_type},
+    )
+    assert reply.status == 200 and "Location" not in reply.headers
+    assert "You are unsubscribed" in reply.text
+    again = stack.call("unsubscribe-one-click", path=reminded["unsubscribe"])
+    assert again.status == 200
+    assert stats()["unsubscribed"] == 1
+    (record,) = [
+        item for item in stack.items("SUBSCRIBERS_TABLE") if item["contact"] == "lena@example.org"
+    ]
+    assert record["status"] == "unsubscribed" and "audience_pk" not in record
+    at(stack, test_clock, "2025-11-02T08:00:00Z")
+    assert len(to(stack, "lena@example.org")) == 1
+
+
+def test_the_unsubscribe_page_asks_before_it_acts(stack: Stack, reminded) -> None:
+    page = stack.call("unsubscribe-page", path=reminded["unsubscribe"])
+    assert page.status == 200 and '<form method="post"' in page.text
+    (record,) = [
+        item for item in stack.items("SUBSCRIBERS_TABLE") if item["contact"] == "lena@example.org"
+    ]
+    assert record["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    "event", ["link-click", "done-page", "done", "unsubscribe-page", "unsubscribe-one-click"]
+)
+def test_forged_or_wrong_purpose_links_change_nothing(stack: Stack, reminded, event: str) -> None:
+    kind = {"link-click": "r", "done-page": "done", "done": "done"}.get(event, "unsubscribe")
+    other = "done" if kind != "done" else "unsubscribe"
+    forged = reminded[kind][:-3] + ("AAA" if not reminded[kind].endswith("AAA") else "BBB")
+    wrong_purpose = f"/{kind}/" + reminded[other].split("/", 2)[2]
+    for path in (forged, wrong_purpose):
+        reply = stack.call(event, path=path)
+        assert reply.status == 404 and "This link does not work" in reply.text
+        assert path.split("/")[-1] not in reply.text
+    assert {k: v for k, v in stats().items() if k in ("clicked", "confirmed", "unsubscribed")} == {}
+
+
+def test_an_expired_link_says_so(stack: Stack, test_clock, reminded) -> None:
+    test_clock.advance(days=91)
+    reply = stack.call("done", path=reminded["done"])
+    assert reply.status == 410 and "This link has expired" in reply.text
