@@ -27,10 +27,12 @@ def pacer() -> sender.Pacer:
 
 
 @tracer.capture_method
-def handle(record: SQSRecord) -> None:
+def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
     job = json.loads(record.body)
     try:
-        counts = sender.send_batch(settings.get(), job, clock.now(), pacer())
+        counts = sender.send_batch(
+            settings.get(), job, clock.now(), pacer(), lambda_context.get_remaining_time_in_millis
+        )
     except Exception:
         logger.exception(
             "send batch failed; SQS will retry it",

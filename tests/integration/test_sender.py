@@ -337,3 +337,24 @@ def test_a_failure_before_the_send_leaves_no_claim_and_the_retry_sends(
     at(stack, test_clock, "2025-10-27T08:00:00Z")
     stack.run_sender()
     assert len(to(stack, "ana@example.org")) == 1
+
+
+def test_a_sender_short_of_time_hands_the_rest_of_its_batch_on(
+    stack: Stack, test_clock, campaign
+) -> None:
+    from optout import sender
+
+    for n in range(3):
+        active(f"r{n}@example.org", "FR", "fr")
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    batches = stack.send_batches()  # one batch with everyone, as a big shard would give
+    batch = {**batches[0], "ids": [i for b in batches for i in b["ids"]]}
+    budget = iter([60_000, 60_000, 1_000])  # time for two sends, then the Lambda is nearly out
+    counts = sender.send_batch(
+        settings.get(), batch, clock.now(), sender.Pacer(0), lambda: next(budget, 1_000)
+    )
+    assert counts["sent"] == 2 and len(stack.outbox()) == 2
+    stack.run_sender()  # the handed-on rest
+    assert sorted(m.to for m in stack.outbox()) == [f"r{n}@example.org" for n in range(3)]

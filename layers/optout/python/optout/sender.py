@@ -21,13 +21,14 @@ from datetime import time as day_time
 from functools import lru_cache
 from typing import Any
 
-from optout import aws, reminders
+from optout import aws, clock, queues, reminders
 from optout.channels import PermanentFailure, ProviderUnsure, QuotaExhausted, email, sms
 from optout.models import Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.settings import Settings
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore
 
+MIN_REMAINING_MS = 30_000  # below this, a sender hands the rest of its batch on
 QUIET_UNTIL = day_time(8, 0)  # no text message before 08:00 ...
 QUIET_FROM = day_time(21, 0)  # ... or from 21:00, subscriber's local time
 
@@ -84,7 +85,11 @@ def skip_reason(subscriber: Subscriber | None, campaign_id: str) -> str | None:
 
 
 def send_batch(
-    settings: Settings, job: dict[str, Any], now: datetime, pacer: Pacer
+    settings: Settings,
+    job: dict[str, Any],
+    now: datetime,
+    pacer: Pacer,
+    remaining_ms: Callable[[], int] = lambda: 10**9,
 ) -> Counter[str]:
     """Send one batch; what happened to its subscribers, counted by outcome."""
     campaigns = CampaignStore(settings)
@@ -99,7 +104,7 @@ def send_batch(
         campaigns.put_deferred(job, reminder["region"], None, "campaign paused")
         counts["deferred"] = len(job["ids"])
     else:
-        counts = _send(settings, campaign, reminder, job, now, pacer)
+        counts = _send(settings, campaign, reminder, job, now, pacer, remaining_ms)
     campaigns.add_stats(campaign["campaign_id"], reminder["region"], counts)
     for outcome, number in counts.items():
         metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
@@ -113,6 +118,7 @@ def _send(
     job: dict[str, Any],
     now: datetime,
     pacer: Pacer,
+    remaining_ms: Callable[[], int],
 ) -> Counter[str]:
     subscribers = SubscriberStore(settings)
     found = subscribers.get_many(job["ids"])
@@ -123,12 +129,17 @@ def _send(
     remaining = list(dict.fromkeys(job["ids"]))
     try:
         while remaining:
+            if remaining_ms() < MIN_REMAINING_MS:
+                # A slow account rate: hand the rest on rather than be stopped mid-send.
+                queues.enqueue(settings.send_queue_url, {**job, "ids": remaining})
+                logger.info("send batch continued", extra={"left": len(remaining)})
+                break
             subscriber_id = remaining[0]
             subscriber = found.get(subscriber_id)
             reason = skip_reason(subscriber, campaign["campaign_id"])
             if reason or subscriber is None:
                 counts[f"skipped_{reason}"] += 1
-            elif subscriber.channel == "sms" and (later := in_quiet_hours(subscriber, now)):
+            elif subscriber.channel == "sms" and (later := in_quiet_hours(subscriber, clock.now())):
                 deferred[later].append(subscriber_id)
                 counts["deferred"] += 1
             else:
