@@ -66,7 +66,7 @@ def test_an_email_is_multipart_with_our_headers_and_refuses_header_injection() -
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
-    mime = message_from_bytes(build(settings, email).as_bytes(), policy=policy.default)
+    mime = message_from_bytes(build(settings, email), policy=policy.default)
     assert mime["From"] == "Org <reminders@example.org>"
     assert mime["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert mime.get_body(("plain",)).get_content().strip() == "plain"

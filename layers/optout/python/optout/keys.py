@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+from functools import lru_cache
 
 from aws_lambda_powertools.utilities import parameters
 
@@ -31,6 +32,7 @@ def token_keyring(settings: Settings) -> Keyring:
     return token_keyring_from(_secret(settings.token_secret_arn, settings.token_secret))
 
 
+@lru_cache(maxsize=4)
 def token_keyring_from(raw: str) -> Keyring:
     """Parse a token secret: a plain string (key id ``k1``) or the JSON form above."""
     try:

@@ -192,7 +192,7 @@ def _deliver(
     link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
     values = reminders.context(settings, campaign, reminder, subscriber, link, now)
     if subscriber.channel == "email":
-        mime = email.build(settings, reminders.email(subscriber, values, link)).as_bytes()
+        mime = email.build(settings, reminders.email(subscriber, values, link))
     else:
         text = reminders.sms(subscriber, values, first=not subscriber.sms_introduced)
     earlier = deliveries.claim_or_state(key, now, **attributes)
