@@ -43,8 +43,9 @@ run: venv ## The local stack on http://127.0.0.1:$(PORT) (PORT=3100, DEMO=0 to s
 build: venv ## sam build: functions and layers for Lambda, into .aws-sam/build
 	$(VENV)/bin/sam build --template template.yaml
 
-bench: venv ## Fan-out benchmark on the local moto stack (about 15 min); writes BENCHMARKS.md
+bench: venv ## Fan-out, then sender benchmarks on the local moto stack (about 20 min); writes BENCHMARKS.md
 	$(PY) -m bench.fanout
+	$(PY) -m bench.sender
 
 LOCALES := layers/optout/python/optout/locales
 messages: venv ## After changing a template: extract its strings and merge them into every catalogue

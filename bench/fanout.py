@@ -13,28 +13,29 @@ reminder, which queues one fan-out job per audience shard. The benchmark then ti
 Both count the AWS API calls they make. After each run, outside the timing, the send queue is
 drained and checked: everyone the campaign reaches queued exactly once, nobody else.
 
-Moto answers a query of a secondary index by scanning the whole table and sorting the shard
-(DynamoDB reads only the page), so its cost per page grows with the table, and it dominates
-both timings. The time spent waiting for moto's answers is reported separately, so that what
-the layer itself costs can be read without it.
+Moto answers a query of a secondary index by sorting and scanning the whole table (DynamoDB
+reads only the page), so its cost per page grows with the table, and it dominates both
+timings. Moto serves requests on threads of its own, so the CPU time of the thread that runs
+each loop is reported too: it is what the layer's code (or the loop's) and botocore cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from time import perf_counter, thread_time
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import ConditionBase, Key
 
 from bench import report
 from bench.calls import ApiCalls
@@ -64,6 +65,8 @@ PLANNED_AT = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)  # a week before "two week
 SEEDED_AT = "2025-10-01T00:00:00Z"
 CONSENT = Consent(requested_at=SEEDED_AT, form_version="bench", source="bench")
 SQS_BATCH = 10  # entries per SendMessageBatch, SQS's maximum
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,6 @@ class Result:
     """The best of the runs at one size, and anything found wrong in any of them."""
 
     population: Population
-    seed_seconds: float
     fanout: Run
     bare: Run
     problems: list[str]
@@ -139,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.setLevel(logging.WARNING)  # the scheduler and campaigns log every reminder at INFO
     with moto_endpoint() as endpoint:
         results = [measure(endpoint, size, options.repeat) for size in options.sizes]
-    body = render(results, options.repeat, _command(argv), (perf_counter() - started) / 60)
+    minutes = (perf_counter() - started) / 60
+    body = render(results, options.repeat, report.command("bench.fanout", argv), minutes)
     print(body)
     report.write_section("Fan-out", body)
     return 1 if any(result.problems for result in results) else 0
@@ -162,27 +165,20 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _command(argv: Sequence[str] | None) -> str:
-    """How this run was started, for the report (`make bench` passes no arguments)."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    return " ".join(["python -m bench.fanout", *arguments]) if arguments else "make bench"
-
-
 def measure(endpoint: str, size: int, repeat: int) -> Result:
     """Seed `size` subscribers into fresh tables, then run the fan-out and the bare loop
     `repeat` times each, alternately, so that a slow spell of the machine hits both alike."""
     settings = fresh_stack(endpoint, prefix=f"bench-{size}")
     started = perf_counter()
     population = seed(settings, size)
-    seed_seconds = perf_counter() - started
-    _progress(f"{size:,}: seeded in {seed_seconds:.0f} s")
+    _progress(f"{size:,}: seeded in {perf_counter() - started:.0f} s")
     fanouts: list[Run] = []
     bares: list[Run] = []
     problems: list[str] = []
     for attempt in range(1, repeat + 1):
         reminder = start_reminder(settings, campaign_id=f"bench-fanout-{attempt}")
         fanouts.append(time_fanout(settings, reminder))
-        problems += check_fanout(settings, population, reminder, fanouts[-1])
+        problems += check_fanout(settings, population, reminder)
         bares.append(time_bare_loop(settings, reminder))
         problems += check_bare_loop(settings, population)
         _progress(
@@ -190,7 +186,7 @@ def measure(endpoint: str, size: int, repeat: int) -> Result:
             f"bare loop {bares[-1].seconds:.1f} s"
         )
     problems = [f"{size:,} subscribers: {problem}" for problem in problems]
-    return Result(population, seed_seconds, Run.best(fanouts), Run.best(bares), problems)
+    return Result(population, Run.best(fanouts), Run.best(bares), problems)
 
 
 # -- seeding --------------------------------------------------------------------------------
@@ -247,10 +243,9 @@ def _active_item(subscriber: Subscriber) -> dict[str, Any]:
 def _check_item_shape(settings: Settings, subscriber: Subscriber) -> None:
     table = aws.table(settings.subscribers_table)
     written = table.get_item(Key={"subscriber_id": subscriber.subscriber_id})["Item"]
-    if written != _active_item(subscriber):
-        raise RuntimeError(
-            f"put_active wrote {written}, but the benchmark seeds {_active_item(subscriber)}"
-        )
+    seeded = _active_item(subscriber)
+    if written != seeded:
+        raise RuntimeError(f"put_active wrote {written}, but the benchmark seeds {seeded}")
 
 
 # -- the campaign ---------------------------------------------------------------------------
@@ -302,20 +297,21 @@ def take_all(queue_url: str) -> list[str]:
 def time_fanout(settings: Settings, reminder: Reminder) -> Run:
     """Run the fan-out of every job of `reminder`, one after the other, as one Lambda that
     never runs short of time would (so no job hands its shard to a continuation)."""
-    with ApiCalls(_layer_clients(settings)) as calls:
-        started, cpu_started = perf_counter(), thread_time()
-        results = [
+    run, results = _timed(
+        _layer_clients(settings),
+        lambda: [
             fanout.run(settings, job, remaining_ms=lambda: 10**9, now=reminder.due)
             for job in reminder.jobs
-        ]
-        seconds, cpu_seconds = perf_counter() - started, thread_time() - cpu_started
+        ],
+    )
     # The handler's log_metrics would flush these after each job; unflushed, Powertools
     # prints them to stdout once a hundred have piled up.
     metrics.clear_metrics()
+    # If the counter missed the layer's queries, it missed other calls too: stop here.
     pages = sum(result.get("pages", 0) for result in results)
-    if calls.by_operation["Query"] != pages:
-        raise RuntimeError(f"counted {calls.by_operation['Query']} queries for {pages} pages")
-    return Run(seconds, cpu_seconds, calls.by_operation)
+    if run.calls["Query"] != pages:
+        raise RuntimeError(f"counted {run.calls['Query']} queries for {pages} pages")
+    return run
 
 
 def _layer_clients(settings: Settings) -> list[Any]:
@@ -330,12 +326,29 @@ def time_bare_loop(settings: Settings, reminder: Reminder) -> Run:
     table = aws.table(settings.subscribers_table)
     sqs = aws.client("sqs")
     header = {"campaign_id": reminder.campaign_id, "reminder": reminder.sk}
-    with ApiCalls([table.meta.client, sqs]) as calls:
-        started, cpu_started = perf_counter(), thread_time()
+
+    def every_shard() -> None:
         for shard in reminder.shards:
             _page_and_send(table, sqs, settings.send_queue_url, shard, header)
-        seconds, cpu_seconds = perf_counter() - started, thread_time() - cpu_started
-    return Run(seconds, cpu_seconds, calls.by_operation)
+
+    run, _ = _timed([table.meta.client, sqs], every_shard)
+    return run
+
+
+def _timed(clients: list[Any], work: Callable[[], T]) -> tuple[Run, T]:
+    """Time `work`, counting the API calls `clients` make, with the cyclic garbage collector
+    paused as `timeit` pauses it: moto keeps every table in this process, and a full
+    collection walks all of it, for seconds, in whichever thread happens to start it."""
+    gc.collect()
+    gc.disable()
+    try:
+        with ApiCalls(clients) as calls:
+            started, cpu_started = perf_counter(), thread_time()
+            outcome = work()
+            seconds, cpu_seconds = perf_counter() - started, thread_time() - cpu_started
+    finally:
+        gc.enable()
+    return Run(seconds, cpu_seconds, calls.by_operation), outcome
 
 
 def _page_and_send(
@@ -344,7 +357,7 @@ def _page_and_send(
     cursor = ""
     while True:
         # The query `SubscriberStore.audience_page` makes: pages resume after the last id.
-        condition = Key("audience_pk").eq(shard)
+        condition: ConditionBase = Key("audience_pk").eq(shard)
         if cursor:
             condition = condition & Key("audience_sk").gt(cursor)
         page = table.query(
@@ -371,9 +384,7 @@ def _page_and_send(
 # -- checks (not timed) ---------------------------------------------------------------------
 
 
-def check_fanout(
-    settings: Settings, population: Population, reminder: Reminder, run: Run
-) -> list[str]:
+def check_fanout(settings: Settings, population: Population, reminder: Reminder) -> list[str]:
     """What went wrong in a fan-out: anyone queued twice, missed, or reached who must not be;
     messages of the wrong reminder or too big; bookkeeping on the reminder that disagrees."""
     problems: list[str] = []
@@ -506,7 +517,7 @@ def _scaling(results: list[Result]) -> list[str]:
     if len(results) < 2:
         return []
     small, large = results[0], results[-1]
-    measures = {
+    measures: dict[str, Callable[[Result], float]] = {
         "fan-out": lambda result: result.fanout.seconds,
         "bare loop": lambda result: result.bare.seconds,
         "fan-out, CPU only": lambda result: result.fanout.cpu_seconds,

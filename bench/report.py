@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import re
+import sys
+from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
@@ -18,6 +20,12 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     align = ["---"] + ["---:"] * (len(header) - 1)
     lines = [header, align, *rows]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def command(module: str, argv: Sequence[str] | None) -> str:
+    """How a benchmark was started, for its report (`make bench` passes no arguments)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    return " ".join([f"python -m {module}", *arguments]) if arguments else "make bench"
 
 
 def machine() -> str:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from optout import aws, clock, settings
+from optout import aws, clock, sender, settings
 
 
 class TestClock:
@@ -56,6 +56,7 @@ def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     settings.get.cache_clear()
     aws.reset()
     parameters.clear_caches()
+    sender.forget_campaigns()
     yield
     settings.get.cache_clear()
     aws.reset()

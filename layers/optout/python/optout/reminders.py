@@ -129,6 +129,65 @@ def sms(subscriber: Subscriber, values: dict[str, Any], first: bool) -> Sms:
     return Sms(to=subscriber.contact, text=plain(text))
 
 
+# Stand-ins for a subscriber's own links while a draft is rendered: plain URL characters, so
+# that escaping leaves them as they are and each is found again to be replaced.
+_STAND_INS = Links(
+    setting="https://links.invalid/setting-stand-in",
+    done="https://links.invalid/done-stand-in",
+    unsubscribe="https://links.invalid/unsubscribe-stand-in",
+)
+
+
+class Drafts:
+    """One batch's messages, rendered once per language, time zone and channel with stand-in
+    links, then given each subscriber's own links by plain replacement: a batch of 200 in two
+    languages renders its templates a handful of times, not 600."""
+
+    def __init__(
+        self, settings: Settings, campaign: dict[str, Any], reminder: dict[str, Any], now: datetime
+    ) -> None:
+        self._settings, self._campaign, self._reminder, self._now = (
+            settings,
+            campaign,
+            reminder,
+            now,
+        )
+        self._emails: dict[tuple[str, str], Email] = {}
+        self._texts: dict[tuple[str, str, bool], str] = {}
+
+    def email(self, subscriber: Subscriber, link: Links) -> Email:
+        key = (subscriber.locale, subscriber.timezone)
+        if key not in self._emails:
+            self._emails[key] = email(subscriber, self._values(subscriber), _STAND_INS)
+        draft = self._emails[key]
+        return Email(
+            to=subscriber.contact,
+            subject=draft.subject,
+            text=_with_links(draft.text, link),
+            html=_with_links(draft.html, link),
+            headers={name: _with_links(value, link) for name, value in draft.headers.items()},
+        )
+
+    def sms(self, subscriber: Subscriber, link: Links, first: bool) -> Sms:
+        key = (subscriber.locale, subscriber.timezone, first)
+        if key not in self._texts:
+            self._texts[key] = sms(subscriber, self._values(subscriber), first).text
+        return Sms(to=subscriber.contact, text=_with_links(self._texts[key], link))
+
+    def _values(self, subscriber: Subscriber) -> dict[str, Any]:
+        return context(
+            self._settings, self._campaign, self._reminder, subscriber, _STAND_INS, self._now
+        )
+
+
+def _with_links(text: str, link: Links) -> str:
+    return (
+        text.replace(_STAND_INS.setting, link.setting)
+        .replace(_STAND_INS.done, link.done)
+        .replace(_STAND_INS.unsubscribe, link.unsubscribe)
+    )
+
+
 def check_templates(
     settings: Settings, campaign: dict[str, Any], reminder: dict[str, Any], now: datetime
 ) -> None:

@@ -93,22 +93,46 @@ def send_batch(
 ) -> Counter[str]:
     """Send one batch; what happened to its subscribers, counted by outcome."""
     campaigns = CampaignStore(settings)
-    campaign = campaigns.get_campaign(job["campaign_id"])
-    reminder = campaigns.get_reminder(job["campaign_id"], job["reminder"])
+    campaign, reminder = _campaign_and_reminder(campaigns, job["campaign_id"], job["reminder"])
     if campaign is None or reminder is None:
         raise ValueError(f"no campaign {job['campaign_id']!r} with reminder {job['reminder']!r}")
     counts: Counter[str] = Counter()
-    if campaign["status"] == "withdrawn":
-        counts["skipped_withdrawn"] = len(job["ids"])
-    elif campaign["status"] == "paused":
-        campaigns.put_deferred(job, reminder["region"], None, "campaign paused")
-        counts["deferred"] = len(job["ids"])
-    else:
-        counts = _send(settings, campaign, reminder, job, now, pacer, remaining_ms)
-    campaigns.add_stats(campaign["campaign_id"], reminder["region"], counts)
-    for outcome, number in counts.items():
-        metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
+    try:
+        if campaign["status"] == "withdrawn":
+            counts["skipped_withdrawn"] = len(job["ids"])
+        elif campaign["status"] == "paused":
+            campaigns.put_deferred(job, reminder["region"], None, "campaign paused")
+            counts["deferred"] = len(job["ids"])
+        else:
+            _send(settings, campaign, reminder, job, now, pacer, remaining_ms, counts)
+    finally:
+        # A batch that fails part-way still counts what went out; its redelivery then counts
+        # those as duplicates, so every message is counted once as sent.
+        campaigns.add_stats(campaign["campaign_id"], reminder["region"], counts)
+        for outcome, number in counts.items():
+            metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
     return counts
+
+
+# A warm sender reuses what it read of a campaign for a few seconds: two reads less a batch,
+# and a pause or withdrawal still reaches every sender within this time.
+CAMPAIGN_CACHE_SECONDS = 10.0
+_campaign_cache: dict[tuple[str, str], tuple[float, Any, Any]] = {}
+
+
+def forget_campaigns() -> None:
+    """Drop what this execution environment remembers of campaigns (tests start afresh)."""
+    _campaign_cache.clear()
+
+
+def _campaign_and_reminder(campaigns: CampaignStore, campaign_id: str, sk: str) -> tuple[Any, Any]:
+    key = (campaign_id, sk)
+    cached = _campaign_cache.get(key)
+    if cached is None or cached[0] < time.monotonic():
+        found = (campaigns.get_campaign(campaign_id), campaigns.get_reminder(campaign_id, sk))
+        cached = (time.monotonic() + CAMPAIGN_CACHE_SECONDS, *found)
+        _campaign_cache[key] = cached
+    return cached[1], cached[2]
 
 
 def _send(
@@ -119,11 +143,12 @@ def _send(
     now: datetime,
     pacer: Pacer,
     remaining_ms: Callable[[], int],
-) -> Counter[str]:
+    counts: Counter[str],
+) -> None:
     subscribers = SubscriberStore(settings)
     found = subscribers.get_many(job["ids"])
     deliveries = DeliveryStore(settings)
-    counts: Counter[str] = Counter()
+    drafts = reminders.Drafts(settings, campaign, reminder, now)
     deferred: dict[datetime, list[str]] = defaultdict(list)
     sent: list[tuple[str, str, dict[str, Any]]] = []
     remaining = list(dict.fromkeys(job["ids"]))
@@ -144,7 +169,7 @@ def _send(
                 counts["deferred"] += 1
             else:
                 outcome = _deliver(
-                    settings, campaign, reminder, subscriber, deliveries, sent, now, pacer
+                    settings, campaign, reminder, subscriber, deliveries, sent, now, pacer, drafts
                 )
                 counts[outcome] += 1
             remaining.pop(0)
@@ -167,7 +192,6 @@ def _send(
             CampaignStore(settings).put_deferred(
                 {**job, "ids": ids}, reminder["region"], later, "quiet hours"
             )
-    return counts
 
 
 def _deliver(
@@ -179,6 +203,7 @@ def _deliver(
     sent: list[tuple[str, str, dict[str, Any]]],
     now: datetime,
     pacer: Pacer,
+    drafts: reminders.Drafts,
 ) -> str:
     """Render, claim, send one message; its outcome ("sent", "failed", "duplicate",
     "unknown"). Everything that can fail before the provider is reached happens before the
@@ -190,11 +215,10 @@ def _deliver(
         "channel": subscriber.channel,
     }
     link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
-    values = reminders.context(settings, campaign, reminder, subscriber, link, now)
     if subscriber.channel == "email":
-        mime = email.build(settings, reminders.email(subscriber, values, link))
+        mime = email.build(settings, drafts.email(subscriber, link))
     else:
-        text = reminders.sms(subscriber, values, first=not subscriber.sms_introduced)
+        text = drafts.sms(subscriber, link, first=not subscriber.sms_introduced)
     earlier = deliveries.claim_or_state(key, now, **attributes)
     if earlier is not None:
         return "unknown" if earlier in ("claimed", "unknown") else "skipped_duplicate"
