@@ -13,6 +13,7 @@ class Status(StrEnum):
     PENDING = "pending"  # subscribed, confirmation not yet clicked
     ACTIVE = "active"  # confirmed: in the audience index, receives reminders
     UNSUBSCRIBED = "unsubscribed"
+    SUPPRESSED = "suppressed"  # a permanent bounce or a complaint: never written to again
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,8 @@ def _deliver(
     try:
         pacer.wait()
         if subscriber.channel == "email":
-            message_id = email.send_raw(settings, subscriber.contact, mime)
+            tags = {"campaign": campaign["campaign_id"], "region": reminder["region"]}
+            message_id = email.send_raw(settings, subscriber.contact, mime, tags)
         else:
             message_id = sms.send(settings, text)
     except PermanentFailure as error:

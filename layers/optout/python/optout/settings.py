@@ -42,6 +42,7 @@ class Settings:
     confirm_resend_minutes: int
     deliveries_ttl_days: int
     consent_text_version: str
+    support_contact: str  # where HELP sends people: an address or a page
     # Messages a second one sender may send; 0: SES's MaxSendRate divided among the senders.
     send_rate_per_second: float
     sender_concurrency: int
@@ -78,6 +79,7 @@ _OPTIONAL = {
     "webhook_secret_arn": ("WEBHOOK_SECRET_ARN", ""),
     "webhook_secret": ("OPTOUT_WEBHOOK_SECRET", ""),
     "consent_text_version": ("CONSENT_TEXT_VERSION", "subscribe-form-v1"),
+    "support_contact": ("SUPPORT_CONTACT", ""),
     "sms_provider": ("SMS_PROVIDER", "sns"),
     "sms_http_url": ("SMS_HTTP_URL", ""),
     "sms_http_account": ("SMS_HTTP_ACCOUNT", ""),

@@ -199,6 +199,54 @@ class SubscriberStore:
             raise
         return True
 
+    def suppress(self, subscriber_id: str, reason: str, now: datetime) -> bool:
+        """Never write to this contact again (a permanent bounce, a complaint); True if this
+        call changed it."""
+        try:
+            self._table.update_item(
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression="SET #status = :suppressed, suppressed_reason = :reason, "
+                "suppressed_at = :now REMOVE audience_pk, audience_sk",
+                ConditionExpression="attribute_exists(subscriber_id) AND #status <> :suppressed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":suppressed": Status.SUPPRESSED.value,
+                    ":reason": reason,
+                    ":now": iso(now),
+                },
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def resubscribe(self, subscriber_id: str, now: datetime) -> bool:
+        """Someone who unsubscribed by text asked to START again: active once more. True if
+        this call changed it (not for the suppressed, nor the unknown)."""
+        current = self.get(subscriber_id)
+        if current is None or current.status is not Status.UNSUBSCRIBED:
+            return False
+        try:
+            self._table.update_item(
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression="SET #status = :active, resubscribed_at = :now, audience_pk = :audience, audience_sk = :id",
+                ConditionExpression="#status = :unsubscribed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":active": Status.ACTIVE.value,
+                    ":unsubscribed": Status.UNSUBSCRIBED.value,
+                    ":now": iso(now),
+                    ":audience": audience_key(current.home_group, subscriber_id),
+                    ":id": subscriber_id,
+                },
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
     def mark_sms_introduced(self, subscriber_id: str) -> None:
         """The first text message (the one that says how to stop) has gone to this number."""
         self._table.update_item(

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formataddr, formatdate, make_msgid
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -99,13 +100,18 @@ def send(settings: Settings, email: Email) -> str:
     return send_raw(settings, email.to, build(settings, email))
 
 
-def send_raw(settings: Settings, to: str, mime: bytes) -> str:
-    """Send a MIME message `build` made; returns the SES message id."""
-    request = {
+def send_raw(
+    settings: Settings, to: str, mime: bytes, tags: Mapping[str, str] | None = None
+) -> str:
+    """Send a MIME message `build` made; returns the SES message id. `tags` come back in SES's
+    bounce and complaint notifications (which campaign and region a bounce belongs to)."""
+    request: dict[str, Any] = {
         "FromEmailAddress": settings.sender_address,
         "Destination": {"ToAddresses": [to]},
         "Content": {"Raw": {"Data": mime}},
     }
+    if tags:
+        request["EmailTags"] = [{"Name": name, "Value": value} for name, value in tags.items()]
     if settings.ses_configuration_set:
         request["ConfigurationSetName"] = settings.ses_configuration_set
     try:

@@ -1,0 +1,150 @@
+"""What the networks report back: texts people send to our number (STOP, HELP, START), and
+SES's bounce and complaint notifications. Both arrive as SNS messages.
+
+STOP (and STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPT OUT, OPTOUT, ARRET, in any case
+and with any punctuation) unsubscribes the number and answers with exactly one confirmation;
+HELP answers with who we are and how to stop; START or UNSTOP subscribes a number that stopped
+by text again. Anything else, or an unknown number, is logged and not answered.
+
+A permanent bounce or a complaint suppresses the address for good; a transient bounce does not.
+When a campaign's bounces pass 4% or its complaints 0.08% of what it sent, the campaign pauses
+and an alarm metric fires, before SES's own review thresholds (5% and 0.1%).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from optout import keys, render
+from optout.channels import PermanentFailure, ProviderUnsure, sms
+from optout.observability import MetricUnit, logger, metrics
+from optout.settings import Settings
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore
+
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "ARRET"}
+)
+HELP_WORDS = frozenset({"HELP"})
+START_WORDS = frozenset({"START", "UNSTOP"})
+BOUNCE_RATE_LIMIT = 0.04
+COMPLAINT_RATE_LIMIT = 0.0008
+MIN_SENT_FOR_RATES = 100  # below this, one bounce is noise, not a rate
+
+
+def keyword(body: str) -> str:
+    """A text reduced to the letters of a keyword: " Stop! " -> "STOP", "Arrêt" -> "ARRET",
+    "opt-out" -> "OPTOUT"."""
+    plain = "".join(c for c in unicodedata.normalize("NFD", body) if not unicodedata.combining(c))
+    return re.sub(r"[^A-Z]", "", plain.upper())
+
+
+def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> str:
+    """Act on one text received (AWS End User Messaging's two-way SMS format); what was done."""
+    number, body = str(message.get("originationNumber", "")), str(message.get("messageBody", ""))
+    word = keyword(body)
+    kind = (
+        "stop"
+        if word in STOP_WORDS
+        else "help"
+        if word in HELP_WORDS
+        else "start"
+        if word in START_WORDS
+        else ""
+    )
+    subscriber_id = keys.contact_id(settings, "sms", number)
+    subscribers = SubscriberStore(settings)
+    subscriber = subscribers.get(subscriber_id) if kind else None
+    if subscriber is None:
+        logger.info("inbound text ignored", extra={"keyword": kind or "none", "known": False})
+        return "ignored"
+    if kind == "stop":
+        subscribers.unsubscribe(subscriber_id, now)
+        metrics.add_metric(name="UnsubscribedBySms", unit=MetricUnit.Count, value=1)
+    elif kind == "start" and not subscribers.resubscribe(subscriber_id, now):
+        return "ignored: not stopped by text"
+    _reply(
+        settings,
+        kind,
+        subscriber.contact,
+        subscriber.locale,
+        str(message.get("inboundMessageId", "")),
+        now,
+    )
+    return kind
+
+
+def _reply(
+    settings: Settings, kind: str, number: str, locale: str, inbound_id: str, now: datetime
+) -> None:
+    """One reply to one inbound text, however often SNS delivers it."""
+    if not DeliveryStore(settings).claim(
+        f"reply#{kind}#{inbound_id or number}", now, channel="sms"
+    ):
+        return
+    context = {
+        "organisation": settings.organisation_name,
+        "contact": settings.support_contact or settings.sender_address,
+    }
+    text = sms.plain(render.message_part("sms_replies", locale, f"{kind}.txt", context))
+    try:
+        sms.send(settings, sms.Sms(to=number, text=text))
+    except (PermanentFailure, ProviderUnsure) as error:
+        logger.warning("reply not sent", extra={"keyword": kind, "reason": str(error)})
+
+
+def ses_notification(settings: Settings, notification: dict[str, Any], now: datetime) -> str:
+    """Act on one SES bounce or complaint notification (feedback or event-publishing format)."""
+    kind = str(notification.get("notificationType") or notification.get("eventType") or "")
+    mail = notification.get("mail") or {}
+    tags = mail.get("tags") or {}
+    campaign, region = (tags.get("campaign") or [""])[0], (tags.get("region") or [""])[0]
+    if kind == "Bounce":
+        bounce = notification.get("bounce") or {}
+        if bounce.get("bounceType") != "Permanent":
+            return "ignored: transient bounce"
+        recipients, reason, counter = bounce.get("bouncedRecipients") or [], "bounce", "bounced"
+    elif kind == "Complaint":
+        recipients = (notification.get("complaint") or {}).get("complainedRecipients") or []
+        reason, counter = "complaint", "complained"
+    else:
+        return f"ignored: {kind or 'unknown'} notification"
+    subscribers = SubscriberStore(settings)
+    for recipient in recipients:
+        address = str(recipient.get("emailAddress", "")).strip().lower()
+        if address:
+            subscribers.suppress(keys.contact_id(settings, "email", address), reason, now)
+    if campaign and region:
+        _count_and_maybe_pause(settings, campaign, region, counter, len(recipients), now)
+    metrics.add_metric(name=f"Email_{counter}", unit=MetricUnit.Count, value=len(recipients))
+    return counter
+
+
+def _count_and_maybe_pause(
+    settings: Settings, campaign_id: str, region: str, counter: str, number: int, now: datetime
+) -> None:
+    campaigns = CampaignStore(settings)
+    campaigns.add_stats(campaign_id, region, {counter: number})
+    totals: dict[str, int] = {}
+    for counts in campaigns.stats(campaign_id).values():
+        for name, value in counts.items():
+            totals[name] = totals.get(name, 0) + value
+    sent = totals.get("sent", 0)
+    if sent < MIN_SENT_FOR_RATES:
+        return
+    bounce_rate, complaint_rate = (
+        totals.get("bounced", 0) / sent,
+        totals.get("complained", 0) / sent,
+    )
+    if bounce_rate > BOUNCE_RATE_LIMIT or complaint_rate > COMPLAINT_RATE_LIMIT:
+        reason = (
+            f"bounce rate {bounce_rate:.1%}, complaint rate {complaint_rate:.2%} of {sent} sent"
+        )
+        campaigns.set_status(campaign_id, "paused", now, reason)
+        metrics.add_metric(name="SenderReputationPause", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "campaign paused to protect the sender's reputation",
+            extra={"campaign_id": campaign_id, "reason": reason},
+        )
