@@ -358,3 +358,20 @@ def test_a_sender_short_of_time_hands_the_rest_of_its_batch_on(
     assert counts["sent"] == 2 and len(stack.outbox()) == 2
     stack.run_sender()  # the handed-on rest
     assert sorted(m.to for m in stack.outbox()) == [f"r{n}@example.org" for n in range(3)]
+
+
+def test_a_number_opted_out_at_the_provider_is_unsubscribed_everywhere(
+    stack: Stack, test_clock, campaign, monkeypatch
+) -> None:
+    active("+14165550123", "CA", "en")
+
+    def opted_out(**_):  # type: ignore[no-untyped-def]
+        raise ClientError(
+            {"Error": {"Code": "OptedOut", "Message": "Phone number is opted out"}}, "Publish"
+        )
+
+    monkeypatch.setattr(aws.send_client("sns"), "publish", opted_out)
+    at(stack, test_clock, "2025-10-27T13:00:00Z")
+    (item,) = stack.items("SUBSCRIBERS_TABLE")
+    assert item["status"] == "unsubscribed" and "audience_pk" not in item
+    assert CampaignStore(settings.get()).stats(CAMPAIGN)["CA"]["failed"] == 1

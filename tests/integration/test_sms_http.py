@@ -115,8 +115,9 @@ def test_a_number_that_opted_out_at_the_provider_is_a_permanent_failure(
     provider.script = [
         (400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient"}, 0)
     ]
-    with pytest.raises(PermanentFailure, match="opted out"):
+    with pytest.raises(PermanentFailure, match="opted out") as caught:
         send(settings_for(provider.url), TEXT)
+    assert caught.value.opted_out
 
 
 @pytest.mark.parametrize("answer", [(201, {"sid": "SM3"}, 1.5), (500, {"message": "oops"}, 0)])

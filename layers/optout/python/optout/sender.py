@@ -231,6 +231,8 @@ def _deliver(
             message_id = sms.send(settings, text)
     except PermanentFailure as error:
         deliveries.record_failed(key, str(error), now)
+        if error.opted_out:  # they said STOP to the provider: honour it everywhere
+            SubscriberStore(settings).unsubscribe(subscriber.subscriber_id, now)
         return "failed"
     except ProviderUnsure as error:
         deliveries.record_failed(key, str(error), now, state="unknown")

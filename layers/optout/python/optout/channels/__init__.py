@@ -21,6 +21,10 @@ _BACKOFF_SECONDS = (0.2, 0.5, 1.0)
 class PermanentFailure(Exception):
     """The provider refused this message for good (bad address, opted-out number)."""
 
+    def __init__(self, message: str, *, opted_out: bool = False) -> None:
+        super().__init__(message)
+        self.opted_out = opted_out  # the person told the provider to stop: stop everything
+
 
 class ProviderUnsure(Exception):
     """The provider may or may not have taken the message (a timeout after sending): it must

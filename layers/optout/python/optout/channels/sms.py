@@ -106,6 +106,8 @@ def _send_sns(sms: Sms) -> str:  # SNS keeps its own opt-out list and drops thos
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code in _PERMANENT:
-            raise PermanentFailure(f"SNS refused the message: {code}") from error
+            raise PermanentFailure(
+                f"SNS refused the message: {code}", opted_out=code == "OptedOut"
+            ) from error
         raise
     return str(response["MessageId"])

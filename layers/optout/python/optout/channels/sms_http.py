@@ -71,7 +71,9 @@ def send(settings: Settings, to: str, text: str) -> str:
         return str(response.json()["sid"])
     code = _error_code(response)
     if code in _PERMANENT_CODES:
-        raise PermanentFailure(f"SMS provider error {code}: {_PERMANENT_CODES[code]}")
+        raise PermanentFailure(
+            f"SMS provider error {code}: {_PERMANENT_CODES[code]}", opted_out=code == 21610
+        )
     if response.status_code in (429, 503):
         raise RuntimeError(f"SMS provider busy ({response.status_code}) after retries")
     if response.status_code >= 500:
