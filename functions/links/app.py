@@ -1,5 +1,5 @@
-"""Links in reminders: tracked clicks (/r), "I've switched it off" (/done) and unsubscribe
-(/unsubscribe, RFC 8058 one-click included).
+"""Links in reminders: tracked clicks (/r), "I've switched it off" (/done), unsubscribe
+(/unsubscribe, RFC 8058 one-click included), and the person's own data (/privacy).
 
 A GET never changes anything but a click count: mail scanners follow every link. Only a POST
 records a conversion or ends a subscription, and an unsubscribe POST is always answered 200
@@ -54,6 +54,18 @@ def unsubscribe(token: str) -> Response[str]:
     # or multipart) or the page's button. No cookies, no redirect.
     tracking.unsubscribe(settings.get(), token, clock.now())
     return web.answer(200, app.current_event, {"status": "unsubscribed"}, "unsubscribed", {})
+
+
+@app.get("/privacy/<token>")
+def privacy(token: str) -> Response[str]:
+    data = tracking.stored_data(settings.get(), token, clock.now())
+    return web.answer(200, app.current_event, data, "privacy", {"data": data})
+
+
+@app.post("/privacy/<token>")
+def erase(token: str) -> Response[str]:
+    tracking.erase(settings.get(), token, clock.now())
+    return web.answer(200, app.current_event, {"status": "erased"}, "erased", {})
 
 
 @app.exception_handler(OptoutError)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, settings, subscriptions, web
+from optout import clock, settings, subscriptions, tracking, web
 from optout.errors import OptoutError
 from optout.observability import logger, metrics, tracer
 
@@ -49,6 +49,12 @@ def confirm_page(token: str) -> Response[str]:
 def confirm(token: str) -> Response[str]:
     subscriber = subscriptions.confirm(settings.get(), token, clock.now())
     context = {
+        "privacy_url": tracking.privacy_link(
+            settings.get(),
+            subscriber.subscriber_id,
+            web.base_url(settings.get(), app.current_event),
+            clock.now(),
+        ),
         "contact": subscriber.masked_contact,
         "channel": subscriber.channel,
         "region_name": subscriber.region_name,

@@ -14,6 +14,7 @@ class Status(StrEnum):
     ACTIVE = "active"  # confirmed: in the audience index, receives reminders
     UNSUBSCRIBED = "unsubscribed"
     SUPPRESSED = "suppressed"  # a permanent bounce or a complaint: never written to again
+    ERASED = "erased"  # only the keyed hash of the contact is left, with why and when
 
 
 @dataclass(frozen=True)

@@ -48,10 +48,43 @@ class SubscriberStore:
         self._table = aws.table(settings.subscribers_table)
 
     def get(self, subscriber_id: str) -> Subscriber | None:
+        """The subscriber, or None if there is none (never was, or erased)."""
         item = self._table.get_item(Key={"subscriber_id": subscriber_id}, ConsistentRead=True).get(
             "Item"
         )
-        return _subscriber(item) if item else None
+        return _subscriber(item) if item and item.get("status") != Status.ERASED.value else None
+
+    def stored(self, subscriber_id: str) -> dict[str, Any] | None:
+        """Everything kept about a subscriber, as stored (for the person's own privacy page)."""
+        item = self._table.get_item(Key={"subscriber_id": subscriber_id}, ConsistentRead=True).get(
+            "Item"
+        )
+        return dict(item) if item and item.get("status") != Status.ERASED.value else None
+
+    def erase(self, subscriber_id: str, reason: str, now: datetime) -> bool:
+        """Remove the contact and profile; keep the id (a keyed hash of the contact, useless
+        without the key) with the reason and date, so that the contact stays out until it
+        subscribes and confirms again. True if this call erased it."""
+        kept = {"subscriber_id", "status", "erased_at", "erased_reason"}
+        current = self.stored(subscriber_id)
+        if current is None:
+            return False
+        removed = sorted(name for name in current if name not in kept)
+        self._table.update_item(
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="SET #status = :erased, erased_at = :now, erased_reason = :reason REMOVE "
+            + ", ".join(f"#{index}" for index, _ in enumerate(removed)),
+            ExpressionAttributeNames={
+                "#status": "status",
+                **{f"#{index}": name for index, name in enumerate(removed)},
+            },
+            ExpressionAttributeValues={
+                ":erased": Status.ERASED.value,
+                ":now": iso(now),
+                ":reason": reason,
+            },
+        )
+        return True
 
     def request_confirmation(
         self, subscriber: Subscriber, resend_after: timedelta, now: datetime
@@ -158,7 +191,8 @@ class SubscriberStore:
             while request:
                 response = client.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self._table.name, []):
-                    found[item["subscriber_id"]] = _subscriber(item)
+                    if item.get("status") != Status.ERASED.value:
+                        found[item["subscriber_id"]] = _subscriber(item)
                 request = response.get("UnprocessedKeys") or {}
         return found
 

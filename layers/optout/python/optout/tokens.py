@@ -37,7 +37,7 @@ LIFETIMES: Mapping[Purpose, timedelta] = {
     Purpose.UNSUBSCRIBE: timedelta(days=180),
     Purpose.CLICK: timedelta(days=90),
     Purpose.DONE: timedelta(days=90),
-    Purpose.PRIVACY: timedelta(days=30),
+    Purpose.PRIVACY: timedelta(days=90),
 }
 
 MAX_TOKEN_LENGTH = 400

@@ -98,6 +98,40 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
     return done
 
 
+def privacy_link(settings: Settings, subscriber_id: str, base_url: str, now: datetime) -> str:
+    """A link to the person's own privacy page."""
+    expires = now + tokens.LIFETIMES[tokens.Purpose.PRIVACY]
+    return f"{base_url}/privacy/{tokens.mint(keys.token_keyring(settings), tokens.Purpose.PRIVACY, [subscriber_id], expires)}"
+
+
+def stored_data(settings: Settings, token: str, now: datetime) -> dict[str, Any]:
+    """Everything the bot keeps about the person the link names."""
+    (subscriber_id,) = _parts(settings, token, tokens.Purpose.PRIVACY, now, 1)
+    stored = SubscriberStore(settings).stored(subscriber_id)
+    if stored is None:
+        raise NotFound("we hold nothing about you under this link")
+    internal = {"audience_pk", "audience_sk"}  # where they sit in an index, not about them
+    return {name: _plain(value) for name, value in sorted(stored.items()) if name not in internal}
+
+
+def erase(settings: Settings, token: str, now: datetime) -> None:
+    """Erase the person the link names (idempotent: a second erasure finds nothing)."""
+    (subscriber_id,) = _parts(settings, token, tokens.Purpose.PRIVACY, now, 1)
+    if SubscriberStore(settings).erase(subscriber_id, "erased at the person's request", now):
+        metrics.add_metric(name="Erased", unit=MetricUnit.Count, value=1)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's sets and numbers as JSON has them."""
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return int(value) if hasattr(value, "is_integer") and not isinstance(value, float) else value
+
+
 def check_unsubscribe(settings: Settings, token: str, now: datetime) -> tuple[str, ...]:
     """The parts of a valid unsubscribe token: the subscriber, then campaign and region when
     it came with a reminder."""

@@ -1,0 +1,64 @@
+"""A person's own data: shown on request, erased on request, and an erased contact stays out
+until it subscribes and confirms again."""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.conftest import Stack
+from tests.integration.test_subscriptions import confirm_path
+
+
+def privacy_path(stack: Stack) -> str:
+    """Subscribe Ada, confirm, and take the privacy link from the confirmation page."""
+    stack.call("subscribe-json")
+    stack.drain_notices()
+    page = stack.call("confirm", path=confirm_path(stack.outbox()[0].text))
+    found = re.search(r'href="https://[^"]+(/privacy/[\w.-]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def test_the_person_sees_everything_kept_as_a_page_and_as_json(stack: Stack) -> None:
+    path = privacy_path(stack)
+    page = stack.call("privacy-page", path=path)
+    assert page.status == 200 and "ada@example.org" in page.text and "Erase my data" in page.text
+    data = stack.call("privacy-page", path=path, headers={"Accept": "application/json"}).json()
+    assert data["contact"] == "ada@example.org" and data["status"] == "active"
+    assert data["consent"]["form_version"] == "subscribe-form-v1" and data["platforms"] == [
+        "linkedin"
+    ]
+    assert "audience_pk" not in data
+
+
+def test_erasure_keeps_only_the_keyed_hash_with_reason_and_date(stack: Stack) -> None:
+    path = privacy_path(stack)
+    assert stack.call("privacy-erase", path=path).status == 200
+    (record,) = stack.items("SUBSCRIBERS_TABLE")
+    assert set(record) == {"subscriber_id", "status", "erased_at", "erased_reason"}
+    assert record["status"] == "erased" and "ada" not in str(record)
+    assert stack.call("privacy-page", path=path).status == 404  # nothing left to show
+    assert stack.call("privacy-erase", path=path).status == 200  # idempotent
+    assert stack.items("SUBSCRIBERS_TABLE") == [record]
+
+
+def test_an_erased_contact_stays_out_until_it_confirms_again(stack: Stack, test_clock) -> None:
+    path = privacy_path(stack)
+    stack.call("privacy-erase", path=path)
+    test_clock.advance(minutes=11)
+    assert stack.call("subscribe-json").status == 202
+    (record,) = stack.items("SUBSCRIBERS_TABLE")
+    assert record["status"] == "pending" and "audience_pk" not in record
+    stack.drain_notices()
+    assert stack.call("confirm", path=confirm_path(stack.outbox()[-1].text)).status == 200
+    (record,) = stack.items("SUBSCRIBERS_TABLE")
+    assert record["status"] == "active"
+
+
+def test_a_privacy_link_for_someone_else_purpose_is_refused(stack: Stack) -> None:
+    path = privacy_path(stack)
+    forged = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
+    assert stack.call("privacy-page", path=forged).status == 404
+    assert stack.call("privacy-erase", path=forged).status == 404
+    (record,) = stack.items("SUBSCRIBERS_TABLE")
+    assert record["status"] == "active"
