@@ -31,6 +31,7 @@ def subscribe() -> Response[str]:
         source="api" if web.wants_json(event) else "web-form",
         base_url=web.base_url(settings.get(), event),
         now=clock.now(),
+        address=event.request_context.identity.source_ip or "",
     )
     outcome = {
         "status": "pending",

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from optout import settings
 from tests.integration.conftest import Stack
 
 CONFIRM_LINK = re.compile(r"https://[^\s\"<>]+/confirm/([A-Za-z0-9._-]+)")
@@ -254,3 +255,25 @@ def test_a_form_with_too_many_fields_is_a_400(stack: Stack) -> None:
 def test_a_token_with_characters_no_token_has_is_a_404_not_a_crash(stack: Stack) -> None:
     reply = stack.call("confirm", path="/confirm/k1.confirm.zzzzzz.sabc.AAAAAAAAAAAAAAAAAAAAAé")
     assert reply.status == 404 and "This link does not work" in reply.text
+
+
+def test_one_network_address_may_subscribe_only_so_often(
+    stack: Stack, monkeypatch, test_clock
+) -> None:
+    monkeypatch.setenv("SUBSCRIBES_PER_HOUR_PER_ADDRESS", "3")
+    settings.get.cache_clear()
+    for n in range(3):
+        body = json.dumps({"contact": f"p{n}@example.org", "region": "DE"})
+        assert stack.call("subscribe-json", body=body).status == 202
+    refused = stack.call(
+        "subscribe-json", body=json.dumps({"contact": "p9@example.org", "region": "DE"})
+    )
+    assert refused.status == 429 and "too many" in refused.json()["message"]
+    assert len(stack.items("SUBSCRIBERS_TABLE")) == 3
+    test_clock.advance(hours=1)
+    assert (
+        stack.call(
+            "subscribe-json", body=json.dumps({"contact": "p9@example.org", "region": "DE"})
+        ).status
+        == 202
+    )

@@ -46,5 +46,9 @@ class TokenWrongPurpose(TokenError):
     """A valid token used on the wrong kind of link (an unsubscribe token on /confirm)."""
 
 
+class TooManyRequests(OptoutError):
+    status = 429
+
+
 class NotFound(OptoutError):
     status = 404

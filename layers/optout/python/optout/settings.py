@@ -45,6 +45,7 @@ class Settings:
     support_contact: str  # where HELP sends people: an address or a page
     # Messages a second one sender may send; 0: SES's MaxSendRate divided among the senders.
     send_rate_per_second: float
+    subscribes_per_hour_per_address: int  # subscribe requests from one network address
     sender_concurrency: int
     # SMS: "sns" (Amazon SNS), or "http" (a Twilio-compatible REST API).
     sms_provider: str
@@ -92,6 +93,7 @@ _RATES = {
 }
 _NUMBERS = {
     "sender_concurrency": ("SENDER_CONCURRENCY", 2),
+    "subscribes_per_hour_per_address": ("SUBSCRIBES_PER_HOUR_PER_ADDRESS", 20),
     "sms_http_timeout_seconds": ("SMS_HTTP_TIMEOUT_SECONDS", 10),
     "confirm_token_days": ("CONFIRM_TOKEN_DAYS", 7),
     "confirm_resend_minutes": ("CONFIRM_RESEND_MINUTES", 10),

@@ -660,6 +660,20 @@ class DeliveryStore:
             ExpressionAttributeValues={":state": state, ":reason": reason, ":now": iso(now)},
         )
 
+    def count_in_window(self, key: str, window: timedelta, now: datetime) -> int:
+        """Count one more event in the current window of `key` (a rate limit); the count."""
+        start = int(now.timestamp()) // int(window.total_seconds()) * int(window.total_seconds())
+        response = self._table.update_item(
+            Key={"pk": f"{key}#{start}"},
+            UpdateExpression="ADD hits :one SET expires_at = :expires",
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":expires": start + 2 * int(window.total_seconds()),
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["hits"])
+
     def record_click(self, key: str, now: datetime, **attributes: str) -> bool:
         """Count a click on a tracked link (`attributes` say whose and which); True if it is
         the first click on that link."""

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from optout import contacts, keys, locales, queues, regions, tokens
 from optout.clock import iso
-from optout.errors import InvalidInput, NotFound, OptoutError, TokenInvalid
+from optout.errors import InvalidInput, NotFound, OptoutError, TokenInvalid, TooManyRequests
 from optout.models import Consent, Status, Subscriber
 from optout.observability import MetricUnit, metrics
 from optout.settings import Settings
-from optout.store import SubscriberStore
+from optout.store import DeliveryStore, SubscriberStore
 
 T = TypeVar("T")
 _PLATFORM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -72,10 +72,26 @@ def parse_request(fields: Mapping[str, object]) -> SubscribeRequest:
 
 
 def subscribe(
-    settings: Settings, request: SubscribeRequest, *, source: str, base_url: str, now: datetime
+    settings: Settings,
+    request: SubscribeRequest,
+    *,
+    source: str,
+    base_url: str,
+    now: datetime,
+    address: str = "",
 ) -> None:
     """Record the request and queue a confirmation, unless one went out in the last minutes or
     the contact is already active. Either way the caller answers the same."""
+    if address:
+        # One address may not make the bot write to the world; kept as a keyed hash, not the address.
+        key = "ratelimit#subscribe#" + keys.contact_id(settings, "address", address)
+        if (
+            DeliveryStore(settings).count_in_window(key, timedelta(hours=1), now)
+            > settings.subscribes_per_hour_per_address
+        ):
+            raise TooManyRequests(
+                "too many subscriptions from your network in the last hour; try again later"
+            )
     subscriber_id = keys.contact_id(settings, request.contact.channel, request.contact.address)
     subscriber = Subscriber(
         subscriber_id=subscriber_id,
