@@ -54,14 +54,15 @@ def run(
             item["audience_sk"] for item in items if _reached(item, audience, reminder["platform"])
         ]
         batches = _enqueue(settings, job, ids)
+        queued += len(ids)
+        if not more:
+            # The last page's counts ride on the write that marks the shard done.
+            campaigns.finish_shard(reminder, shard, now, audience=len(ids), batches=batches)
+            metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
+            return {"outcome": "done", "shard": shard, "queued": queued, "pages": pages}
         if items:
             cursor = items[-1]["audience_sk"]
             campaigns.record_fanout_page(reminder, shard, cursor, len(ids), batches)
-        queued += len(ids)
-        if not more:
-            campaigns.finish_shard(reminder, shard, now)
-            metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
-            return {"outcome": "done", "shard": shard, "queued": queued, "pages": pages}
         if remaining_ms() < MIN_REMAINING_MS:
             queues.enqueue(settings.fanout_queue_url, {**job, "cursor": cursor})
             metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)

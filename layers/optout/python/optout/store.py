@@ -536,16 +536,29 @@ class CampaignStore:
             },
         )
 
-    def finish_shard(self, reminder: dict[str, Any], shard: str, now: datetime) -> None:
-        """Mark a shard done (once, however often its job is redelivered); the last shard to
-        finish stamps the reminder's finished_at."""
+    def finish_shard(
+        self,
+        reminder: dict[str, Any],
+        shard: str,
+        now: datetime,
+        audience: int = 0,
+        batches: int = 0,
+    ) -> None:
+        """Mark a shard done (once, however often its job is redelivered) and add its last
+        page's counts; the last shard to finish stamps the reminder's finished_at."""
         try:
             response = self._table.update_item(
                 Key={"pk": reminder["pk"], "sk": reminder["sk"]},
-                UpdateExpression="SET progress.#shard = :done ADD shards_done :one",
+                UpdateExpression="SET progress.#shard = :done "
+                "ADD shards_done :one, audience_size :audience, batches :batches",
                 ConditionExpression="attribute_not_exists(progress.#shard) OR progress.#shard <> :done",
                 ExpressionAttributeNames={"#shard": shard},
-                ExpressionAttributeValues={":done": FANOUT_DONE, ":one": 1},
+                ExpressionAttributeValues={
+                    ":done": FANOUT_DONE,
+                    ":one": 1,
+                    ":audience": audience,
+                    ":batches": batches,
+                },
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
