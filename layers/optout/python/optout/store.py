@@ -43,6 +43,16 @@ def _conditional_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def _update_if(table: Any, **request: Any) -> dict[str, Any] | None:
+    """A conditional UpdateItem: its response, or None when the condition did not hold."""
+    try:
+        return dict(table.update_item(**request))
+    except ClientError as error:
+        if _conditional_failed(error):
+            return None
+        raise
+
+
 class SubscriberStore:
     def __init__(self, settings: Settings) -> None:
         self._table = aws.table(settings.subscribers_table)
@@ -106,8 +116,9 @@ class SubscriberStore:
         names["#subscriber_id"] = "subscriber_id"
         values[":active"] = Status.ACTIVE.value
         values[":cutoff"] = iso(now - resend_after)
-        try:
-            self._table.update_item(
+        return (
+            _update_if(
+                self._table,
                 Key={"subscriber_id": subscriber.subscriber_id},
                 UpdateExpression="SET " + ", ".join(assignments),
                 ConditionExpression=(
@@ -118,11 +129,8 @@ class SubscriberStore:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
-        return True
+            is not None
+        )
 
     def forget_confirmation_request(self, subscriber_id: str) -> None:
         """Undo the resend reservation of `request_confirmation` (its confirmation could not be
@@ -199,25 +207,24 @@ class SubscriberStore:
     def mark_done(self, subscriber_id: str, campaign_id: str, now: datetime) -> bool | None:
         """Record "I've switched it off" for a campaign: True the first time, False after that,
         None if there is no such subscriber (erased)."""
-        try:
-            response = self._table.update_item(
-                Key={"subscriber_id": subscriber_id},
-                UpdateExpression="ADD done_campaigns :campaign SET last_done_at = :now",
-                ConditionExpression="attribute_exists(subscriber_id)",
-                ExpressionAttributeValues={":campaign": {campaign_id}, ":now": iso(now)},
-                ReturnValues="ALL_OLD",
-            )
-        except ClientError as error:
-            if _conditional_failed(error):
-                return None
-            raise
+        response = _update_if(
+            self._table,
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="ADD done_campaigns :campaign SET last_done_at = :now",
+            ConditionExpression="attribute_exists(subscriber_id)",
+            ExpressionAttributeValues={":campaign": {campaign_id}, ":now": iso(now)},
+            ReturnValues="ALL_OLD",
+        )
+        if response is None:
+            return None
         return campaign_id not in response.get("Attributes", {}).get("done_campaigns", set())
 
     def unsubscribe(self, subscriber_id: str, now: datetime) -> bool:
         """Stop everything to this subscriber at once: out of the audience index, status
         unsubscribed. True if this call changed it (False: already done, or no such id)."""
-        try:
-            self._table.update_item(
+        return (
+            _update_if(
+                self._table,
                 Key={"subscriber_id": subscriber_id},
                 UpdateExpression="SET #status = :unsubscribed, unsubscribed_at = :now REMOVE audience_pk, audience_sk",
                 ConditionExpression="attribute_exists(subscriber_id) AND #status <> :unsubscribed",
@@ -227,17 +234,15 @@ class SubscriberStore:
                     ":now": iso(now),
                 },
             )
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
-        return True
+            is not None
+        )
 
     def suppress(self, subscriber_id: str, reason: str, now: datetime) -> bool:
         """Never write to this contact again (a permanent bounce, a complaint); True if this
         call changed it."""
-        try:
-            self._table.update_item(
+        return (
+            _update_if(
+                self._table,
                 Key={"subscriber_id": subscriber_id},
                 UpdateExpression="SET #status = :suppressed, suppressed_reason = :reason, "
                 "suppressed_at = :now REMOVE audience_pk, audience_sk",
@@ -249,11 +254,8 @@ class SubscriberStore:
                     ":now": iso(now),
                 },
             )
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
-        return True
+            is not None
+        )
 
     def resubscribe(self, subscriber_id: str, now: datetime) -> bool:
         """Someone who unsubscribed by text asked to START again: active once more. True if
@@ -261,8 +263,9 @@ class SubscriberStore:
         current = self.get(subscriber_id)
         if current is None or current.status is not Status.UNSUBSCRIBED:
             return False
-        try:
-            self._table.update_item(
+        return (
+            _update_if(
+                self._table,
                 Key={"subscriber_id": subscriber_id},
                 UpdateExpression="SET #status = :active, resubscribed_at = :now, audience_pk = :audience, audience_sk = :id",
                 ConditionExpression="#status = :unsubscribed",
@@ -275,11 +278,8 @@ class SubscriberStore:
                     ":id": subscriber_id,
                 },
             )
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
-        return True
+            is not None
+        )
 
     def mark_sms_introduced(self, subscriber_id: str) -> None:
         """The first text message (the one that says how to stop) has gone to this number."""
@@ -374,8 +374,9 @@ class CampaignStore:
 
     def end_reminder(self, reminder: dict[str, Any], state: str, now: datetime) -> bool:
         """Take an unsent reminder out of the due index for good (cancelled, superseded)."""
-        try:
-            self._table.update_item(
+        return (
+            _update_if(
+                self._table,
                 Key={"pk": reminder["pk"], "sk": reminder["sk"]},
                 UpdateExpression="SET #state = :state, ended_at = :now REMOVE due_pk, leased_until",
                 ConditionExpression="#state IN (:pending, :skipped)",
@@ -387,11 +388,8 @@ class CampaignStore:
                     ":skipped": "skipped",
                 },
             )
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
-        return True
+            is not None
+        )
 
     def fail_reminder(self, reminder: dict[str, Any], reason: str, now: datetime) -> None:
         """A reminder that cannot go out (its templates fail): out of the due index, with why."""
@@ -414,8 +412,9 @@ class CampaignStore:
         """Take the exclusive right to fan a reminder out for `lease`; False if another tick
         holds it. A tick that dies mid-way leaves the lease to run out, and the next one redoes
         the fan-out (the sender's delivery claims make a repeated fan-out send nothing twice)."""
-        try:
-            self._table.update_item(
+        return (
+            _update_if(
+                self._table,
                 Key={"pk": reminder["pk"], "sk": reminder["sk"]},
                 UpdateExpression="SET leased_until = :until",
                 ConditionExpression=(
@@ -427,11 +426,8 @@ class CampaignStore:
                     ":due": self.DUE,
                 },
             )
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
-        return True
+            is not None
+        )
 
     def start_fanout(self, reminder: dict[str, Any], jobs: int, now: datetime) -> None:
         """Mark a leased reminder as fanning out, before its jobs are queued, so that a worker
