@@ -1,7 +1,12 @@
 """optout-bot's shared code, deployed to Lambda as the `SharedLayer` and installed locally by
 `pip install -e .`.
 
-Modules by responsibility: `settings` (environment, read once), `clock`, `observability`,
-`aws` (boto3 clients), `regions`, `contacts`, `tokens`, `store` (the only DynamoDB speaker),
-`channels` (SES email, SNS SMS), `render` (Jinja2 sandbox) and `subscriptions` (double opt-in).
+Modules by responsibility:
+- plumbing: `settings` (environment, read once), `clock`, `observability`, `aws` (boto3 clients),
+  `keys` (the secrets), `store` (the only DynamoDB speaker), `queues`, `channels` (SES email;
+  SMS by SNS or an HTTP provider), `render` (Jinja2 sandbox, translations), `web` (HTTP answers);
+- the domain: `regions`, `locales`, `contacts`, `tokens`, `models`, `subscriptions` (double
+  opt-in), `notices` (confirmations), `webhooks` and `policy` (policy-change deliveries),
+  `plan` (deadlines to reminders), `campaigns`, `schedule`, `fanout`, `reminders` (one person's
+  message), `sender`, `tracking` (links people follow), `feedback` (STOP texts, bounces).
 """
