@@ -28,6 +28,12 @@ def follow(token: str) -> Response[str]:
     )
 
 
+@app.get("/s/<code>")
+def short(code: str) -> Response[str]:
+    destination = tracking.short_link(settings.get(), code, clock.now())
+    return Response(302, "text/plain", "", {"Location": destination, "Cache-Control": "no-store"})
+
+
 @app.get("/done/<token>")
 def done_page(token: str) -> Response[str]:
     done = tracking.done_link(settings.get(), token, clock.now())

@@ -81,7 +81,7 @@ def test_start_after_stop_subscribes_again_and_is_reached_by_reminders(
         and record(stack, "+14165550123")["audience_pk"]
     )
     at(stack, test_clock, "2025-10-27T13:00:00Z")
-    assert any("/done/" in message.text for message in to(stack, "+14165550123"))
+    assert any("/s/" in message.text for message in to(stack, "+14165550123"))  # a reminder came
 
 
 @pytest.mark.parametrize(

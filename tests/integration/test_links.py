@@ -129,3 +129,23 @@ def test_an_expired_link_says_so(stack: Stack, test_clock, reminded) -> None:
     test_clock.advance(days=91)
     reply = stack.call("done", path=reminded["done"])
     assert reply.status == 410 and "This link has expired" in reply.text
+
+
+def test_a_text_s_short_link_leads_to_the_person_s_done_page(stack: Stack, test_clock) -> None:
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    assert stack.post_webhook(LINKEDIN).status == 200
+    active("+85251234567", "HK", "zh-HK")
+    at(stack, test_clock, "2025-10-27T01:00:00Z")
+    (text,) = to(stack, "+85251234567")
+    short = link(text.text, "s")
+    reply = stack.call("short-link", path=short)
+    assert reply.status == 302
+    done_path = reply.headers["Location"].removeprefix(BASE)
+    assert done_path.startswith("/done/k1.done.")
+    assert stack.call("done", path=done_path).status == 200
+    assert CampaignStore(settings.get()).stats(CAMPAIGN)["HK"]["confirmed"] == 1
+
+
+@pytest.mark.parametrize("code", ["abcdefghijklmnop", "not-a-code", "a" * 200])
+def test_an_unknown_short_code_leads_nowhere(stack: Stack, code: str) -> None:
+    assert stack.call("short-link", path=f"/s/{code}").status == 404

@@ -8,7 +8,10 @@ headers and its footer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,6 +38,16 @@ class Links:
     setting: str
     done: str
     unsubscribe: str
+    short: str = ""  # texts: the done page behind a short code (/s/...), so a text stays short
+
+
+def short_code(settings: Settings, campaign_id: str, region: str, subscriber_id: str) -> str:
+    """The short code of a subscriber's done link in a campaign: keyed, so nobody can guess
+    another's, and the same for every text of the campaign, so it is stored once."""
+    keyring = keys.token_keyring(settings)
+    message = f"short:{campaign_id}:{region}:{subscriber_id}".encode()
+    digest = hmac.new(keyring.keys[keyring.current], message, hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode("ascii").lower()
 
 
 def links(
@@ -57,6 +70,7 @@ def links(
         done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign['campaign_id'], reminder['region'], subscriber_id)}",
         # Campaign and region say where an unsubscribe is counted; the subscriber is what ends.
         unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id, campaign['campaign_id'], reminder['region'])}",
+        short=f"{base}/s/{short_code(settings, campaign['campaign_id'], reminder['region'], subscriber_id)}",
     )
 
 
@@ -172,7 +186,11 @@ class Drafts:
         key = (subscriber.locale, subscriber.timezone, first)
         if key not in self._texts:
             self._texts[key] = sms(subscriber, self._values(subscriber), first).text
-        return Sms(to=subscriber.contact, text=_with_links(self._texts[key], link))
+        # A text carries one link, to the done page (steps, setting, button), behind a short code.
+        return Sms(
+            to=subscriber.contact,
+            text=_with_links(self._texts[key], replace(link, done=link.short or link.done)),
+        )
 
     def _values(self, subscriber: Subscriber) -> dict[str, Any]:
         return context(

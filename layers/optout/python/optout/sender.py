@@ -21,7 +21,7 @@ from datetime import time as day_time
 from functools import lru_cache
 from typing import Any
 
-from optout import aws, clock, queues, reminders
+from optout import aws, clock, queues, reminders, tokens
 from optout.channels import PermanentFailure, ProviderUnsure, QuotaExhausted, email, sms
 from optout.models import Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
@@ -149,6 +149,7 @@ def _send(
     found = subscribers.get_many(job["ids"])
     deliveries = DeliveryStore(settings)
     drafts = reminders.Drafts(settings, campaign, reminder, now)
+    _store_short_links(settings, campaign, reminder, found, now)
     deferred: dict[datetime, list[str]] = defaultdict(list)
     sent: list[tuple[str, str, dict[str, Any]]] = []
     remaining = list(dict.fromkeys(job["ids"]))
@@ -192,6 +193,35 @@ def _send(
             CampaignStore(settings).put_deferred(
                 {**job, "ids": ids}, reminder["region"], later, "quiet hours"
             )
+
+
+def _store_short_links(
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    found: dict[str, Subscriber],
+    now: datetime,
+) -> None:
+    """Write the short codes of the batch's texts before any goes out (one batch write)."""
+    texts = [
+        s
+        for s in found.values()
+        if s.channel == "sms" and skip_reason(s, campaign["campaign_id"]) is None
+    ]
+    if texts:
+        DeliveryStore(settings).put_short_links(
+            {
+                reminders.short_code(
+                    settings, campaign["campaign_id"], reminder["region"], s.subscriber_id
+                ): {
+                    "campaign_id": campaign["campaign_id"],
+                    "region": reminder["region"],
+                    "subscriber_id": s.subscriber_id,
+                }
+                for s in texts
+            },
+            now + tokens.LIFETIMES[tokens.Purpose.DONE],
+        )
 
 
 def _deliver(

@@ -669,6 +669,18 @@ class DeliveryStore:
             ExpressionAttributeValues={":state": state, ":reason": reason, ":now": iso(now)},
         )
 
+    def put_short_links(self, links: dict[str, dict[str, str]], expires: datetime) -> None:
+        """Store short codes of done links (code -> campaign, region, subscriber), 25 a request."""
+        with self._table.batch_writer(overwrite_by_pkeys=["pk"]) as batch:
+            for code, names in links.items():
+                batch.put_item(
+                    Item={"pk": f"short#{code}", "expires_at": int(expires.timestamp()), **names}
+                )
+
+    def short_link(self, code: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": f"short#{code}"}).get("Item")
+        return dict(item) if item else None
+
     def count_in_window(self, key: str, window: timedelta, now: datetime) -> int:
         """Count one more event in the current window of `key` (a rate limit); the count."""
         start = int(now.timestamp()) // int(window.total_seconds()) * int(window.total_seconds())

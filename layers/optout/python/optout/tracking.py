@@ -9,6 +9,7 @@ links); only a POST from the "done" page is. Each action is idempotent and count
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,6 +75,20 @@ def click(settings: Settings, token: str, now: datetime) -> str:
             campaign_id, reminder_id.rsplit("-", 1)[0], {"clicked": 1}
         )
     return str(destination)
+
+
+_SHORT_CODE = re.compile(r"^[a-z2-7]{16}$")
+
+
+def short_link(settings: Settings, code: str, now: datetime) -> str:
+    """Where a text's short link leads: the person's done page, with a fresh done token."""
+    stored = DeliveryStore(settings).short_link(code) if _SHORT_CODE.match(code) else None
+    campaign = CampaignStore(settings).get_campaign(stored["campaign_id"]) if stored else None
+    if stored is None or campaign is None:
+        raise NotFound("this link leads nowhere any more")
+    expires = now + tokens.LIFETIMES[tokens.Purpose.DONE]
+    parts = [stored["campaign_id"], stored["region"], stored["subscriber_id"]]
+    return f"{campaign['base_url']}/done/{tokens.mint(keys.token_keyring(settings), tokens.Purpose.DONE, parts, expires)}"
 
 
 def done_link(settings: Settings, token: str, now: datetime) -> Done:
