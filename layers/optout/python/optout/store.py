@@ -222,36 +222,31 @@ class SubscriberStore:
     def unsubscribe(self, subscriber_id: str, now: datetime) -> bool:
         """Stop everything to this subscriber at once: out of the audience index, status
         unsubscribed. True if this call changed it (False: already done, or no such id)."""
-        return (
-            _update_if(
-                self._table,
-                Key={"subscriber_id": subscriber_id},
-                UpdateExpression="SET #status = :unsubscribed, unsubscribed_at = :now REMOVE audience_pk, audience_sk",
-                ConditionExpression="attribute_exists(subscriber_id) AND #status <> :unsubscribed",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":unsubscribed": Status.UNSUBSCRIBED.value,
-                    ":now": iso(now),
-                },
-            )
-            is not None
-        )
+        return self._leave(subscriber_id, Status.UNSUBSCRIBED, {"unsubscribed_at": iso(now)})
 
     def suppress(self, subscriber_id: str, reason: str, now: datetime) -> bool:
         """Never write to this contact again (a permanent bounce, a complaint); True if this
         call changed it."""
+        return self._leave(
+            subscriber_id,
+            Status.SUPPRESSED,
+            {"suppressed_reason": reason, "suppressed_at": iso(now)},
+        )
+
+    def _leave(self, subscriber_id: str, status: Status, record: dict[str, str]) -> bool:
+        """Out of the audience index with `status` and why (`record`), unless already so."""
         return (
             _update_if(
                 self._table,
                 Key={"subscriber_id": subscriber_id},
-                UpdateExpression="SET #status = :suppressed, suppressed_reason = :reason, "
-                "suppressed_at = :now REMOVE audience_pk, audience_sk",
-                ConditionExpression="attribute_exists(subscriber_id) AND #status <> :suppressed",
+                UpdateExpression="SET #status = :status, "
+                + ", ".join(f"{name} = :{name}" for name in record)
+                + " REMOVE audience_pk, audience_sk",
+                ConditionExpression="attribute_exists(subscriber_id) AND #status <> :status",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
-                    ":suppressed": Status.SUPPRESSED.value,
-                    ":reason": reason,
-                    ":now": iso(now),
+                    ":status": status.value,
+                    **{f":{name}": value for name, value in record.items()},
                 },
             )
             is not None
