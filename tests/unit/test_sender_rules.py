@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from optout import reminders
 from optout.channels.sms import plain, segments
 from optout.locales import SUPPORTED_LOCALES
 from optout.models import Consent, Status, Subscriber
-from optout.sender import Pacer, in_quiet_hours
+from optout.sender import Pacer, ReadAhead, in_quiet_hours
 from optout.settings import from_environ
 from tests.unit.test_settings import COMPLETE
 
@@ -45,6 +46,40 @@ def test_the_pacer_spaces_sends_to_its_rate() -> None:
         pacer.wait()
     assert now[0] == pytest.approx(1.0)  # eleven sends at ten a second take one second
     assert len(slept) == 10
+
+
+def test_a_batch_is_read_a_few_first_then_a_hundred_at_a_time_off_the_sending_thread() -> None:
+    reads: list[tuple[list[str], str]] = []
+
+    def read(chunk: list[str]) -> dict[str, Subscriber]:
+        reads.append((chunk, threading.current_thread().name))
+        return {sid: subscriber("Europe/Berlin") for sid in chunk if sid != "s7"}  # s7: erased
+
+    ids = [f"s{n}" for n in range(250)]
+    batch = ReadAhead(ids, read)
+    assert batch.get("s7") is None
+    assert batch.get("s249") is not None
+    batch.close()
+    assert [len(chunk) for chunk, _ in reads] == [20, 100, 100, 30]
+    assert [sid for chunk, _ in reads for sid in chunk] == ids
+    assert all(thread != threading.current_thread().name for _, thread in reads)
+
+
+def test_a_failed_read_fails_the_send_that_needs_it_and_later_reads_are_dropped() -> None:
+    reads: list[str] = []
+
+    def read(chunk: list[str]) -> dict[str, Subscriber]:
+        reads.append(chunk[0])
+        if chunk[0] == "s0":
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        threading.Event().wait(0.3)  # a slow read, still going when the batch gives up
+        return {}
+
+    batch = ReadAhead([f"s{n}" for n in range(300)], read)  # four reads: 20, 100, 100, 80
+    with pytest.raises(RuntimeError, match="ProvisionedThroughput"):
+        batch.get("s0")
+    batch.close()
+    assert reads in (["s0"], ["s0", "s20"])  # the reads not yet started never start
 
 
 @pytest.mark.parametrize(
