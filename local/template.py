@@ -102,15 +102,17 @@ def functions() -> dict[str, Function]:
 @dataclass(frozen=True)
 class Route:
     method: str  # upper case
-    path: str  # "/confirm/{token}"
+    path: str  # "/confirm/{token}", or "/admin/{proxy+}" for everything below /admin/
     function: str  # logical id
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """The path parameters if this route serves `method` `path`, else None."""
-        if method.upper() != self.method:
+        if self.method not in (method.upper(), "ANY"):
             return None
-        pattern = "^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(self.path)) + "$"
-        found = re.match(pattern, path)
+        pattern = re.sub(r"\\{(\w+)\\\+\\}", r"(?P<\1>.+)", re.escape(self.path))
+        pattern = "^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", pattern) + "$"
+        # API Gateway serves "/admin/" on the resource "/admin": a trailing slash is dropped.
+        found = re.match(pattern, path.rstrip("/") or "/")
         return found.groupdict() if found else None
 
 

@@ -52,3 +52,19 @@ class TooManyRequests(OptoutError):
 
 class NotFound(OptoutError):
     status = 404
+
+
+class Unauthorized(OptoutError):
+    """No valid organiser credentials: the admin API says nothing more than that."""
+
+    status = 401
+
+
+class Forbidden(OptoutError):
+    status = 403
+
+
+class Conflict(OptoutError):
+    """The request is well formed but the thing it names is in the wrong state for it."""
+
+    status = 409

@@ -1,4 +1,5 @@
-"""The two secrets: link-token signing keys, and the key that turns a contact into its id.
+"""The secrets: link-token signing keys, the key that turns a contact into its id, the
+webhook keys, the organisers' admin token and the SMS provider's token.
 
 In AWS each is a Secrets Manager secret named by ARN in the settings, read through Powertools
 parameters and cached for five minutes (a rotated key reaches warm functions within that).
@@ -60,6 +61,12 @@ def webhook_keys(settings: Settings) -> list[bytes]:
     if not raw.strip():
         raise SettingsError("missing setting: WEBHOOK_SECRET_ARN or OPTOUT_WEBHOOK_SECRET")
     return webhooks.parse_secrets(raw)
+
+
+def admin_tokens(settings: Settings) -> list[str]:
+    """The bearer tokens organisers may use: one, or two separated by a space while the
+    secret is rotated. None configured: nobody is let in."""
+    return _secret(settings.admin_token_arn, settings.admin_token).split()
 
 
 def sms_http_token(settings: Settings) -> str:

@@ -4,7 +4,7 @@ Two environments, both sandboxed and both compiled once per execution environmen
 autoescaped; plain text, subjects and SMS are not (escaping there would show ``&amp;`` to a
 reader). Templates live in ``optout/templates/``: messages as ``messages/<name>/<part>`` with
 parts ``subject.txt``, ``body.txt``, ``body.html`` and ``sms.txt``; pages as
-``pages/<name>.html``.
+``pages/<name>.html``; the organisers' dashboard as ``admin/<name>.html``.
 
 Templates are written in English with Jinja2's i18n extension (``{% trans %}``, ``_()``); the
 translations are gettext catalogues in ``optout/locales/<locale>/LC_MESSAGES/messages.po``,
@@ -107,6 +107,14 @@ def page(name: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE) ->
     """Render the HTML page `pages/<name>.html`."""
     return _render(
         _environment(True).get_template(f"pages/{name}.html"), {**context, "locale": locale}
+    )
+
+
+def admin_page(name: str, context: Mapping[str, Any]) -> str:
+    """Render the organisers' page `admin/<name>.html` (in English)."""
+    return _render(
+        _environment(True).get_template(f"admin/{name}.html"),
+        {**context, "locale": DEFAULT_LOCALE},
     )
 
 

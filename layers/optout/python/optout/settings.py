@@ -38,6 +38,8 @@ class Settings:
     contact_secret: str
     webhook_secret_arn: str
     webhook_secret: str
+    admin_token_arn: str
+    admin_token: str
     confirm_token_days: int
     confirm_resend_minutes: int
     deliveries_ttl_days: int
@@ -79,6 +81,9 @@ _OPTIONAL = {
     # Only the webhooks function needs it, and says so when it is missing (keys.webhook_keys).
     "webhook_secret_arn": ("WEBHOOK_SECRET_ARN", ""),
     "webhook_secret": ("OPTOUT_WEBHOOK_SECRET", ""),
+    # Only the admin function needs it, and refuses everyone when it is missing.
+    "admin_token_arn": ("ADMIN_TOKEN_ARN", ""),
+    "admin_token": ("OPTOUT_ADMIN_TOKEN", ""),
     "consent_text_version": ("CONSENT_TEXT_VERSION", "subscribe-form-v1"),
     "support_contact": ("SUPPORT_CONTACT", ""),
     "sms_provider": ("SMS_PROVIDER", "sns"),

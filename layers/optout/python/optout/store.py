@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -310,6 +311,18 @@ class CampaignStore:
 
     # -- campaigns ------------------------------------------------------------------------
 
+    def campaigns(self) -> list[dict[str, Any]]:
+        """Every campaign item. A scan, filtered: organisers list campaigns rarely, and a
+        deployment has tens of them, beside their reminders and counters."""
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"FilterExpression": Attr("sk").eq("CAMPAIGN")}
+        while True:
+            page = self._table.scan(**request)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def get_campaign(self, campaign_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"pk": _campaign_pk(campaign_id), "sk": "CAMPAIGN"}).get(
             "Item"
@@ -475,6 +488,32 @@ class CampaignStore:
             item.update(due_pk=self.DUE, due_at=iso(due_at))
         self._table.put_item(Item=item)
 
+    def held_batches(self, campaign_id: str) -> list[dict[str, Any]]:
+        """Send batches kept while the campaign was paused (deferred, with no time set)."""
+        return [
+            item
+            for item in self._query(
+                KeyConditionExpression=Key("pk").eq(_campaign_pk(campaign_id))
+                & Key("sk").begins_with("DEFERRED#"),
+                ConsistentRead=True,
+            )
+            if "due_pk" not in item
+        ]
+
+    def count_held_batches(self, campaign_id: str) -> int:
+        return len(self.held_batches(campaign_id))
+
+    def release_held_batches(self, campaign_id: str, now: datetime) -> int:
+        """Put every held batch of the campaign back in the due index, due now."""
+        held = self.held_batches(campaign_id)
+        for item in held:
+            self._table.update_item(
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET due_pk = :due, due_at = :now",
+                ExpressionAttributeValues={":due": self.DUE, ":now": iso(now)},
+            )
+        return len(held)
+
     def release_deferred(self, item: dict[str, Any]) -> None:
         """A deferred batch is back on the send queue: forget it."""
         self._table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
@@ -498,6 +537,29 @@ class CampaignStore:
         items = self._query(
             KeyConditionExpression=Key("pk").eq(_campaign_pk(campaign_id))
             & Key("sk").begins_with("STATS#"),
+            ConsistentRead=True,
+        )
+        return {
+            item["sk"].split("#", 1)[1]: {
+                k: int(v) for k, v in item.items() if k not in ("pk", "sk")
+            }
+            for item in items
+        }
+
+    def add_to_timeline(self, campaign_id: str, now: datetime, counts: dict[str, int]) -> None:
+        """Count events of a campaign by the hour they happened in (UTC), for its charts."""
+        self._table.update_item(
+            Key={"pk": _campaign_pk(campaign_id), "sk": f"TIMELINE#{now:%Y-%m-%dT%H}"},
+            UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in counts),
+            ExpressionAttributeNames={f"#{name}": name for name in counts},
+            ExpressionAttributeValues={f":{name}": value for name, value in counts.items()},
+        )
+
+    def timeline(self, campaign_id: str) -> dict[str, dict[str, int]]:
+        """Hour ("2025-10-27T09", UTC) -> counts, oldest first."""
+        items = self._query(
+            KeyConditionExpression=Key("pk").eq(_campaign_pk(campaign_id))
+            & Key("sk").begins_with("TIMELINE#"),
             ConsistentRead=True,
         )
         return {
@@ -746,3 +808,16 @@ def _subscriber(item: dict[str, Any]) -> Subscriber:
         sms_introduced=bool(item.get("sms_introduced", False)),
         done_campaigns=frozenset(item.get("done_campaigns", ())),
     )
+
+
+def plain(value: Any) -> Any:
+    """An item's values as JSON has them: DynamoDB's Decimals as int or float, sets as lists."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted(plain(item) for item in value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

@@ -28,6 +28,7 @@ class Purpose(StrEnum):
     CLICK = "click"
     DONE = "done"
     PRIVACY = "privacy"
+    ADMIN = "admin"  # an organiser's dashboard session, signed with the admin token
 
 
 # How long each kind of link keeps working. Unsubscribe links must outlive any reminder they
@@ -38,6 +39,7 @@ LIFETIMES: Mapping[Purpose, timedelta] = {
     Purpose.CLICK: timedelta(days=90),
     Purpose.DONE: timedelta(days=90),
     Purpose.PRIVACY: timedelta(days=90),
+    Purpose.ADMIN: timedelta(hours=12),
 }
 
 MAX_TOKEN_LENGTH = 400

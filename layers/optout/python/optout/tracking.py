@@ -19,7 +19,7 @@ from optout.errors import NotFound, TokenInvalid
 from optout.observability import MetricUnit, metrics
 from optout.policy import policy_from
 from optout.settings import Settings
-from optout.store import CampaignStore, DeliveryStore, SubscriberStore
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore, plain
 
 # The destinations a click token may name, and where each is stored with the campaign.
 _DESTINATIONS = {"setting": "setting_url", "source": "source_url"}
@@ -109,6 +109,7 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
         raise NotFound("we no longer hold this subscription")
     if first:
         CampaignStore(settings).add_stats(done.campaign_id, done.region, {"confirmed": 1})
+        CampaignStore(settings).add_to_timeline(done.campaign_id, now, {"confirmed": 1})
         metrics.add_metric(name="SwitchedOff", unit=MetricUnit.Count, value=1)
     return done
 
@@ -126,7 +127,7 @@ def stored_data(settings: Settings, token: str, now: datetime) -> dict[str, Any]
     if stored is None:
         raise NotFound("we hold nothing about you under this link")
     internal = {"audience_pk", "audience_sk"}  # where they sit in an index, not about them
-    return {name: _plain(value) for name, value in sorted(stored.items()) if name not in internal}
+    return {name: plain(value) for name, value in sorted(stored.items()) if name not in internal}
 
 
 def erase(settings: Settings, token: str, now: datetime) -> None:
@@ -134,17 +135,6 @@ def erase(settings: Settings, token: str, now: datetime) -> None:
     (subscriber_id,) = _parts(settings, token, tokens.Purpose.PRIVACY, now, 1)
     if SubscriberStore(settings).erase(subscriber_id, "erased at the person's request", now):
         metrics.add_metric(name="Erased", unit=MetricUnit.Count, value=1)
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB's sets and numbers as JSON has them."""
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return int(value) if hasattr(value, "is_integer") and not isinstance(value, float) else value
 
 
 def check_unsubscribe(settings: Settings, token: str, now: datetime) -> tuple[str, ...]:

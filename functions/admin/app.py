@@ -1,0 +1,111 @@
+"""The organisers' admin API and dashboard, everything under /admin.
+
+Every route but sign-in needs the admin token: as a bearer token (API, CLI) or as the
+dashboard's session cookie. Without it the answer is 401 and nothing else. The dashboard's
+forms post with the cookie, which is SameSite=Strict; a POST from another origin is refused.
+"""
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from optout import admin, admin_http, clock, dashboard, settings, stats, web
+from optout.errors import OptoutError
+from optout.observability import logger, metrics, tracer
+
+app = APIGatewayRestResolver()
+OPEN = {"/admin/sign-in"}  # the only route that needs no credentials
+
+
+def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    event = app.current_event
+    if event.path not in OPEN:
+        headers = {name.lower(): value for name, value in event.headers.items()}
+        if admin.authorise(settings.get(), headers, clock.now()) == "session":
+            admin_http.check_same_origin(event)
+    return next_middleware(app)
+
+
+app.use(middlewares=[organisers_only])
+
+
+@app.get("/admin")  # and /admin/: the resolver ignores a trailing slash
+def home() -> Response[str]:
+    overview = dashboard.overview(settings.get(), clock.now())
+    return admin_http.page(200, "dashboard", overview, app.current_event)
+
+
+@app.post("/admin/sign-in")
+def sign_in() -> Response[str]:
+    token = str(web.read_fields(app.current_event).get("token", ""))
+    session = admin.sign_in(settings.get(), token, clock.now())
+    return admin_http.signed_in(app.current_event, session)
+
+
+@app.post("/admin/sign-out")
+def sign_out() -> Response[str]:
+    return admin_http.signed_in(app.current_event, "")
+
+
+@app.get("/admin/campaigns")
+def campaigns() -> Response[str]:
+    return web.json_response(200, {"campaigns": admin.list_campaigns(settings.get())})
+
+
+@app.post("/admin/campaigns")
+def create() -> Response[str]:
+    event = app.current_event
+    created = admin.create_campaign(
+        settings.get(),
+        web.raw_body(event),
+        base_url=web.base_url(settings.get(), event),
+        now=clock.now(),
+    )
+    return web.json_response(201, created)
+
+
+@app.get("/admin/campaigns/<campaign_id>")
+def campaign(campaign_id: str) -> Response[str]:
+    if admin_http.for_api(app.current_event):
+        return web.json_response(200, admin.show_campaign(settings.get(), campaign_id))
+    page = dashboard.campaign_page(settings.get(), campaign_id, clock.now())
+    return admin_http.page(200, "campaign", page, app.current_event)
+
+
+@app.post("/admin/campaigns/<campaign_id>/text")
+def edit(campaign_id: str) -> Response[str]:
+    changes = web.read_fields(app.current_event)
+    return web.json_response(
+        200, admin.edit_text(settings.get(), campaign_id, changes, clock.now())
+    )
+
+
+@app.post("/admin/campaigns/<campaign_id>/<action>")
+def act(campaign_id: str, action: str) -> Response[str]:
+    actions = {"pause": admin.pause, "resume": admin.resume, "cancel": admin.cancel}
+    if action not in actions:
+        return web.json_response(404, {"error": "NotFound", "message": f"no action {action!r}"})
+    result = actions[action](settings.get(), campaign_id, clock.now())
+    return admin_http.done_or_back(app.current_event, result, f"campaigns/{campaign_id}")
+
+
+@app.get("/admin/campaigns/<campaign_id>/stats")
+def campaign_stats(campaign_id: str) -> Response[str]:
+    numbers = stats.campaign_stats(settings.get(), campaign_id)
+    if app.current_event.get_query_string_value("format") == "csv":
+        return admin_http.csv_response(stats.as_csv(numbers), f"{campaign_id}-stats.csv")
+    return web.json_response(200, numbers)
+
+
+@app.exception_handler(OptoutError)
+def refused(error: OptoutError) -> Response[str]:
+    logger.info("admin request refused", extra={"error": type(error).__name__})
+    return admin_http.problem(error, app.current_event)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,338 @@
+"""The organisers' admin API and dashboard: who gets in, campaigns by hand, pause and resume
+without losing a message, and the numbers per region as JSON, CSV and charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from local import invoke
+from optout import clock, schedule, sender, settings
+from optout.store import CampaignStore
+from tests.integration.conftest import Reply, Stack
+from tests.integration.test_campaigns import CAMPAIGN, LINKEDIN, active, linkedin
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"
+
+
+@pytest.fixture
+def organiser(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Organiser:
+    monkeypatch.setenv("OPTOUT_ADMIN_TOKEN", ADMIN_TOKEN)
+    settings.get.cache_clear()
+    return Organiser()
+
+
+class Organiser:
+    """Calls /admin routes as API Gateway would deliver them."""
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | str = b"",
+        token: str | None = ADMIN_TOKEN,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+    ) -> Reply:
+        found = invoke.find_route(method, path)
+        assert found, f"no route for {method} {path}"
+        route, parameters = found
+        sent = {"Accept": "application/json", **(headers or {})}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        event = invoke.api_event(
+            method,
+            path,
+            route=route,
+            path_parameters=parameters,
+            headers=sent,
+            query=query,
+            body=body.encode() if isinstance(body, str) else body,
+        )
+        status, reply_headers, data = invoke.decode_response(invoke.invoke(route.function, event))
+        return Reply(status, reply_headers, data.decode("utf-8"))
+
+    def browse(self, method: str, path: str, *, cookie: str = "", **kwargs: Any) -> Reply:
+        """As a browser: HTML wanted, the session cookie instead of a bearer token."""
+        headers = {"Accept": "text/html", **kwargs.pop("headers", {})}
+        if cookie:
+            headers["Cookie"] = cookie
+        return self.call(method, path, token=None, headers=headers, **kwargs)
+
+
+def _campaign_writes(stack: Stack) -> list[dict[str, Any]]:
+    return stack.items("CAMPAIGNS_TABLE")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "wrong-token", ADMIN_TOKEN + "x", ADMIN_TOKEN[:-1], "Basic " + ADMIN_TOKEN],
+)
+def test_without_the_admin_token_every_route_is_a_401_and_nothing_else(
+    stack: Stack, organiser: Organiser, token: str | None
+) -> None:
+    stack.post_webhook(LINKEDIN)
+    before = _campaign_writes(stack)
+    routes = [
+        ("GET", "/admin/campaigns"),
+        ("GET", f"/admin/campaigns/{CAMPAIGN}"),
+        ("GET", f"/admin/campaigns/{CAMPAIGN}/stats"),
+        ("POST", f"/admin/campaigns/{CAMPAIGN}/pause"),
+        ("POST", f"/admin/campaigns/{CAMPAIGN}/cancel"),
+        ("POST", "/admin/campaigns"),
+    ]
+    for method, path in routes:
+        headers = {"Authorization": token} if token and token.startswith("Basic") else None
+        reply = organiser.call(
+            method, path, token=None if headers else token, headers=headers, body="{}"
+        )
+        assert reply.status == 401, (method, path, reply.text)
+        assert set(reply.json()) == {"error", "message"}
+        assert reply.json()["error"] == "Unauthorized"
+        assert CAMPAIGN not in reply.text and "linkedin" not in reply.text.lower()
+    assert _campaign_writes(stack) == before
+
+
+def test_the_sample_events_work_with_the_real_token(stack: Stack, organiser: Organiser) -> None:
+    stack.post_webhook(LINKEDIN)
+    bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    listed = stack.call("admin-campaigns-list", headers=bearer)
+    assert [c["campaign_id"] for c in listed.json()["campaigns"]] == [CAMPAIGN]
+    table = stack.call("admin-campaign-stats-csv", headers=bearer)
+    assert table.status == 200 and table.text.startswith("region,audience,sent,clicked")
+    assert stack.call("admin-campaigns-list").status == 401  # the placeholder is no token
+
+
+def test_no_configured_token_lets_nobody_in(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPTOUT_ADMIN_TOKEN", "")
+    settings.get.cache_clear()
+    assert Organiser().call("GET", "/admin/campaigns", token="").status == 401
+
+
+def test_a_rotated_token_lets_both_the_new_and_the_old_in_while_both_are_stored(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "OPTOUT_ADMIN_TOKEN", "new-token-abcdefghijklmnop old-token-abcdefghijklmnop"
+    )
+    settings.get.cache_clear()
+    for token in ("new-token-abcdefghijklmnop", "old-token-abcdefghijklmnop"):
+        assert Organiser().call("GET", "/admin/campaigns", token=token).status == 200
+    assert Organiser().call("GET", "/admin/campaigns", token="new-token").status == 401
+
+
+def test_an_organiser_creates_a_campaign_by_hand_as_the_webhook_would(
+    stack: Stack, organiser: Organiser
+) -> None:
+    reply = organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    assert reply.status == 201, reply.text
+    assert reply.json()["campaign_id"] == CAMPAIGN
+    assert reply.json()["planned"] > 0
+
+    listed = organiser.call("GET", "/admin/campaigns").json()["campaigns"]
+    assert [c["campaign_id"] for c in listed] == [CAMPAIGN]
+    assert listed[0]["regions"]["EU"] == "2025-11-02T23:00:00Z"
+
+    shown = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}").json()
+    assert shown["status"] == "active"
+    assert [r["kind"] for r in shown["plan"]["EU"]] == [
+        "two-weeks-left",
+        "one-week-left",
+        "last-day",
+        "live-now",
+    ]
+    assert {r["state"] for r in shown["plan"]["EU"]} <= {"pending", "skipped"}
+
+    again = organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    assert again.status == 409
+
+
+def test_a_campaign_document_with_problems_is_refused_listing_each_and_writes_nothing(
+    stack: Stack, organiser: Organiser
+) -> None:
+    bad = linkedin(platform="Linked In!", regions=[{"region": "XX", "effective_at": "soon"}])
+    reply = organiser.call("POST", "/admin/campaigns", body=json.dumps(bad))
+    assert reply.status == 400
+    problems = reply.json()["problems"]
+    assert "platform" in problems and any(path.startswith("regions") for path in problems)
+    assert _campaign_writes(stack) == []
+
+
+def test_text_can_be_edited_until_the_first_reminder_goes_out(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    edited = organiser.call(
+        "POST",
+        f"/admin/campaigns/{CAMPAIGN}/text",
+        body=json.dumps({"title": "LinkedIn trains AI on your data: switch it off"}),
+    )
+    assert edited.status == 200, edited.text
+    shown = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}").json()
+    assert shown["title"] == "LinkedIn trains AI on your data: switch it off"
+    assert shown["policy"]["steps"] == LINKEDIN["policy"]["steps"]  # the rest is kept
+
+    refused = organiser.call(
+        "POST", f"/admin/campaigns/{CAMPAIGN}/text", body=json.dumps({"platform": "meta"})
+    )
+    assert refused.status == 400 and "platform" in refused.json()["problems"]
+    too_long = organiser.call(
+        "POST", f"/admin/campaigns/{CAMPAIGN}/text", body=json.dumps({"title": "x" * 201})
+    )
+    assert too_long.status == 400
+
+    active("de@example.org", "DE")
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)  # EU "one week left" is due
+    schedule.tick(settings.get(), clock.now())
+    late = organiser.call(
+        "POST", f"/admin/campaigns/{CAMPAIGN}/text", body=json.dumps({"title": "Too late"})
+    )
+    assert late.status == 409
+    assert organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}").json()["title"] != "Too late"
+
+
+def test_a_paused_campaign_sends_nothing_and_resuming_sends_everyone_exactly_once(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    people = [active(f"p{n}@example.org", "DE") for n in range(5)]
+    test_clock.now = datetime(2025, 10, 27, 7, 0, tzinfo=UTC)
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    # Fanned out just before the pause: batches are on the send queue when it comes.
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/pause").json()["status"] == "paused"
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/pause").status == 409
+    stack.run_sender()
+    assert stack.outbox() == []
+    shown = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}").json()
+    assert shown["held_batches"] >= 1
+
+    # While paused, due reminders ("last day" in Europe and Hong Kong) wait instead of starting.
+    test_clock.now = datetime(2025, 11, 2, 8, 0, tzinfo=UTC)
+    assert schedule.tick(settings.get(), clock.now())["reminders_waiting_paused"] >= 3
+    assert (
+        CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#EU#01")["state"] == "pending"
+    )
+
+    resumed = organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/resume").json()
+    assert resumed["held_batches_released"] == shown["held_batches"]
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    sender.forget_campaigns()  # a warm sender sees the resume within its 10 s campaign cache
+    stack.run_sender()
+    received = [sent.to for sent in stack.outbox()]
+    # Everyone got the held "one week left" once and the "last day" once: nothing lost, no twin.
+    assert sorted(received) == sorted([f"p{n}@example.org" for n in range(5)] * 2)
+    assert len(people) == 5
+
+
+def test_cancel_ends_every_unsent_reminder(stack: Stack, organiser: Organiser) -> None:
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    reply = organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/cancel")
+    assert reply.json()["status"] == "withdrawn"
+    states = {r["state"] for r in CampaignStore(settings.get()).reminders(CAMPAIGN)}
+    assert states <= {"cancelled"}
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/resume").status == 409
+    assert organiser.call("POST", "/admin/campaigns/nope/pause").status == 404
+
+
+def test_stats_per_region_as_json_and_csv(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    for n in range(3):
+        active(f"de{n}@example.org", "DE")
+    active("ca@example.org", "CA")
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    done_link = re.search(r"https?://\S+/done/[\w.-]+", stack.outbox()[0].text)
+    assert done_link
+    token = done_link.group(0).rsplit("/", 1)[1]
+    assert stack.call("done", path=f"/done/{token}").status == 200
+
+    numbers = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/stats").json()
+    eu = next(row for row in numbers["regions"] if row["region"] == "EU")
+    assert (eu["audience"], eu["sent"], eu["confirmed"]) == (3, 3, 1)
+    assert eu["conversion_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert numbers["total"]["confirmed"] == 1
+    assert sum(hour["confirmed"] for hour in numbers["timeline"].values()) == 1
+
+    reply = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/stats", query="format=csv")
+    assert reply.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in reply.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(reply.text)))
+    assert [row["region"] for row in rows][-1] == "all"
+    eu_row = next(row for row in rows if row["region"] == "EU")
+    assert (eu_row["sent"], eu_row["confirmed"], eu_row["conversion_rate"]) == ("3", "1", "0.3333")
+
+
+def test_the_dashboard_signs_in_with_the_token_and_shows_the_funnel(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    active("de@example.org", "DE")
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+
+    page = organiser.browse("GET", "/admin")
+    assert page.status == 401 and 'name="token"' in page.text and CAMPAIGN not in page.text
+    wrong = organiser.browse("POST", "/admin/sign-in", body="token=guess")
+    assert wrong.status == 401 and "not the admin token" in wrong.text
+    signed_in = organiser.browse("POST", "/admin/sign-in", body=f"token={ADMIN_TOKEN}")
+    assert signed_in.status == 303
+    cookie_header = signed_in.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie_header and "SameSite=Strict" in cookie_header
+    assert ADMIN_TOKEN not in cookie_header  # the session is not the token
+    cookie = cookie_header.split(";", 1)[0]
+
+    home = organiser.browse("GET", "/admin/", cookie=cookie)
+    assert home.status == 200, home.text
+    assert "LinkedIn" in home.text and "EU" in home.text and "left" in home.text
+
+    detail = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=cookie)
+    assert detail.status == 200
+    assert detail.text.count("<svg") == 2 and 'role="img"' in detail.text
+    assert "Funnel per region" in detail.text
+
+    # A form posted from elsewhere with the cookie is refused; from the dashboard it works.
+    forged = organiser.browse(
+        "POST",
+        f"/admin/campaigns/{CAMPAIGN}/pause",
+        cookie=cookie,
+        headers={"Origin": "https://evil.example"},
+    )
+    assert forged.status == 403
+    paused = organiser.browse(
+        "POST",
+        f"/admin/campaigns/{CAMPAIGN}/pause",
+        cookie=cookie,
+        headers={"Origin": "http://127.0.0.1:3000"},
+    )
+    assert paused.status == 303
+    assert organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}").json()["status"] == "paused"
+
+    # A session ends after its lifetime, and with a rotated token.
+    test_clock.now = test_clock.now + timedelta(hours=13)
+    assert organiser.browse("GET", "/admin", cookie=cookie).status == 401
+
+
+def test_hostile_campaign_text_is_escaped_on_the_dashboard(
+    stack: Stack, organiser: Organiser
+) -> None:
+    hostile = json.loads(json.dumps(LINKEDIN))
+    hostile["policy"]["title"] = '<script>alert("x")</script>'
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(hostile))
+    signed_in = organiser.browse("POST", "/admin/sign-in", body=f"token={ADMIN_TOKEN}")
+    cookie = signed_in.headers["Set-Cookie"].split(";", 1)[0]
+    for path in ("/admin", f"/admin/campaigns/{CAMPAIGN}"):
+        text = organiser.browse("GET", path, cookie=cookie).text
+        assert '<script>alert("x")' not in text
+        assert "&lt;script&gt;" in text
