@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import admin, admin_http, clock, dashboard, settings, stats, web
+from optout import admin, admin_http, clock, dashboard, preview, settings, stats, web
 from optout.errors import OptoutError
 from optout.observability import logger, metrics, tracer
 
@@ -81,13 +81,24 @@ def edit(campaign_id: str) -> Response[str]:
     )
 
 
-@app.post("/admin/campaigns/<campaign_id>/<action>")
-def act(campaign_id: str, action: str) -> Response[str]:
-    actions = {"pause": admin.pause, "resume": admin.resume, "cancel": admin.cancel}
-    if action not in actions:
-        return web.json_response(404, {"error": "NotFound", "message": f"no action {action!r}"})
-    result = actions[action](settings.get(), campaign_id, clock.now())
-    return admin_http.done_or_back(app.current_event, result, f"campaigns/{campaign_id}")
+@app.post("/admin/campaigns/<campaign_id>/pause")
+def pause(campaign_id: str) -> Response[str]:
+    return _acted(admin.pause(settings.get(), campaign_id, clock.now()))
+
+
+@app.post("/admin/campaigns/<campaign_id>/resume")
+def resume(campaign_id: str) -> Response[str]:
+    return _acted(admin.resume(settings.get(), campaign_id, clock.now()))
+
+
+@app.post("/admin/campaigns/<campaign_id>/cancel")
+def cancel(campaign_id: str) -> Response[str]:
+    return _acted(admin.cancel(settings.get(), campaign_id, clock.now()))
+
+
+def _acted(result: dict) -> Response[str]:
+    """The API gets the result; the dashboard goes back to the campaign's page."""
+    return admin_http.done_or_back(app.current_event, result, f"campaigns/{result['campaign_id']}")
 
 
 @app.get("/admin/campaigns/<campaign_id>/stats")
@@ -96,6 +107,45 @@ def campaign_stats(campaign_id: str) -> Response[str]:
     if app.current_event.get_query_string_value("format") == "csv":
         return admin_http.csv_response(stats.as_csv(numbers), f"{campaign_id}-stats.csv")
     return web.json_response(200, numbers)
+
+
+@app.get("/admin/campaigns/<campaign_id>/preview")
+def show_preview(campaign_id: str) -> Response[str]:
+    query = app.current_event.get_query_string_value
+    shown = preview.preview(
+        settings.get(),
+        campaign_id,
+        region=query("region", "") or "",
+        reminder=query("reminder", "") or "",
+        channel=query("channel", "email") or "email",
+        locale=query("locale", "en") or "en",
+        first_text=query("first", "yes") != "no",
+    )
+    if admin_http.for_api(app.current_event):
+        return web.json_response(200, shown)
+    return admin_http.page(200, "preview", {"preview": shown}, app.current_event)
+
+
+@app.post("/admin/campaigns/<campaign_id>/test")
+def send_test(campaign_id: str) -> Response[str]:
+    fields = web.read_fields(app.current_event)
+    sent = preview.send_test(
+        settings.get(),
+        campaign_id,
+        to=str(fields.get("to", "")),
+        region=str(fields.get("region", "")),
+        reminder=str(fields.get("reminder", "")),
+        locale=str(fields.get("locale", "en")),
+        now=clock.now(),
+    )
+    if admin_http.for_api(app.current_event):
+        return web.json_response(200, sent)
+    notice = {
+        "title": "Test sent",
+        "message": f"Sent to {sent['to']}.",
+        "back_to": f"campaigns/{campaign_id}",
+    }
+    return admin_http.page(200, "notice", notice, app.current_event)
 
 
 @app.exception_handler(OptoutError)

@@ -336,3 +336,75 @@ def test_hostile_campaign_text_is_escaped_on_the_dashboard(
         text = organiser.browse("GET", path, cookie=cookie).text
         assert '<script>alert("x")' not in text
         assert "&lt;script&gt;" in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("de", "3. November 2025"), ("fr", "3 novembre 2025"), ("en", "November 3, 2025")],
+)
+def test_a_preview_is_the_email_as_sent_in_the_language_asked_for(
+    stack: Stack, organiser: Organiser, locale: str, expected: str
+) -> None:
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    reply = organiser.call(
+        "GET",
+        f"/admin/campaigns/{CAMPAIGN}/preview",
+        query=f"region=EU&reminder=last-day&channel=email&locale={locale}",
+    )
+    assert reply.status == 200, reply.text
+    shown = reply.json()
+    assert expected in shown["text"] and expected in shown["html"]
+    assert shown["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "/unsubscribe/" in shown["headers"]["List-Unsubscribe"]
+    assert LINKEDIN["policy"]["steps"][0] not in shown["text"] or locale == "en"
+    assert stack.outbox() == []  # a preview sends nothing
+
+
+def test_a_text_preview_counts_its_segments(stack: Stack, organiser: Organiser) -> None:
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    shown = organiser.call(
+        "GET",
+        f"/admin/campaigns/{CAMPAIGN}/preview",
+        query="region=HK&reminder=one-week-left&channel=sms&locale=zh-HK",
+    ).json()
+    assert shown["sms"]["encoding"] == "UCS-2"
+    assert shown["sms"]["segments"] >= 1 and "STOP" in shown["sms"]["text"]
+    bad = organiser.call(
+        "GET",
+        f"/admin/campaigns/{CAMPAIGN}/preview",
+        query="region=EU&reminder=next-year&channel=fax&locale=xx",
+    )
+    assert bad.status == 400
+    assert set(bad.json()["problems"]) == {"reminder"}
+
+
+def test_a_test_send_goes_once_to_the_organiser_and_counts_nothing(
+    stack: Stack, organiser: Organiser
+) -> None:
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    body = json.dumps(
+        {
+            "to": "Organiser@Example.org",
+            "region": "CA",
+            "reminder": "one-week-left",
+            "locale": "fr-CA",
+        }
+    )
+    reply = organiser.call(
+        "POST",
+        f"/admin/campaigns/{CAMPAIGN}/test",
+        body=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert reply.status == 200, reply.text
+    [sent] = stack.outbox()
+    assert sent.to == "organiser@example.org" and sent.subject == reply.json()["subject"]
+    assert organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/stats").json()["total"]["sent"] == 0
+    refused = organiser.call(
+        "POST",
+        f"/admin/campaigns/{CAMPAIGN}/test",
+        body=json.dumps({"to": "not an address", "region": "CA", "reminder": "one-week-left"}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert refused.status == 400 and "to" in refused.json()["problems"]
+    assert len(stack.outbox()) == 1

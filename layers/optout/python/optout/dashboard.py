@@ -9,8 +9,9 @@ from typing import Any
 
 from babel.dates import format_datetime, format_timedelta
 
-from optout import admin, charts, stats
+from optout import admin, charts, render, stats
 from optout.clock import iso, parse_iso
+from optout.locales import SUPPORTED_LOCALES
 from optout.settings import Settings
 from optout.store import CampaignStore
 
@@ -31,6 +32,7 @@ def overview(settings: Settings, now: datetime) -> dict[str, Any]:
 def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
     """One campaign: its deadlines, funnel chart, confirmations over time, plan and actions."""
     campaign = admin.show_campaign(settings, campaign_id)
+    planned = [reminder for reminders in campaign["plan"].values() for reminder in reminders]
     numbers = stats.campaign_stats(settings, campaign_id)
     rows = [(row["region"], [row[stage] for stage in stats.FUNNEL]) for row in numbers["regions"]]
     confirmations = {
@@ -54,6 +56,10 @@ def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[s
             for region, reminders in campaign["plan"].items()
             for reminder in sorted(reminders, key=lambda r: r["due_at"])
         ],
+        "reminder_kinds": list(
+            dict.fromkeys(r["kind"] for r in sorted(planned, key=lambda r: -r["days_before"]))
+        ),
+        "languages": [(code, render.babel_locale(code).display_name) for code in SUPPORTED_LOCALES],
         "now": _when(now),
     }
 
