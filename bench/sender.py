@@ -361,13 +361,13 @@ def time_batches(
 ) -> tuple[list[BatchCost], Counter[str], Counter[str]]:
     """Send each batch as the handler would, with a pacer that never waits; the cost of each,
     the API calls of all, and the outcomes of all."""
-    pacer = sender.Pacer(0)  # rate 0: no pacing, so that no sleeping hides in the figures
+    pacers = sender.unpaced()  # no pacing, so that no sleeping hides in the figures
     costs: list[BatchCost] = []
     outcomes: Counter[str] = Counter()
     with ApiCalls(_sender_clients(settings)) as calls:
         for job in jobs:
             cpu, inside, stub = thread_time(), calls.cpu_seconds, calls.stub_cpu_seconds
-            counts = sender.send_batch(settings, job, now, pacer)
+            counts = sender.send_batch(settings, job, now, pacers)
             cpu = thread_time() - cpu
             inside, stub = calls.cpu_seconds - inside, calls.stub_cpu_seconds - stub
             costs.append(BatchCost(counts["sent"], cpu - inside, inside - stub, stub))
@@ -549,7 +549,7 @@ def drain_through_handler(settings: Settings, now: datetime) -> Drain:
 def _fresh_execution_environment() -> None:
     """Forget the handler's pacer (one per execution environment) and the rate it was made
     with, as a new Lambda execution environment starts without them."""
-    invoke.handler_module(SENDER)._pacer = None  # type: ignore[attr-defined]
+    invoke.handler_module(SENDER)._pacers.clear()  # type: ignore[attr-defined]
     sender.send_rate.cache_clear()
 
 

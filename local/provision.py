@@ -18,6 +18,7 @@ LOCAL_PARAMETERS = {
     "PublicBaseUrl": "",
     # moto reports SES's sandbox rate of one message a second; the local stack need not wait.
     "SendRatePerSecond": "200",
+    "SmsRatePerSecond": "200",
     # Everything local comes from 127.0.0.1: the end-to-end tests alone subscribe dozens of times.
     "SubscribesPerHourPerAddress": "500",
 }

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import admin, admin_http, clock, dashboard, preview, settings, stats, web
+from optout import admin, admin_http, clock, dashboard, launch, preview, settings, stats, web
 from optout.errors import OptoutError
 from optout.observability import logger, metrics, tracer
 
@@ -107,6 +107,14 @@ def campaign_stats(campaign_id: str) -> Response[str]:
     if app.current_event.get_query_string_value("format") == "csv":
         return admin_http.csv_response(stats.as_csv(numbers), f"{campaign_id}-stats.csv")
     return web.json_response(200, numbers)
+
+
+@app.get("/admin/campaigns/<campaign_id>/launch-check")
+def launch_check(campaign_id: str) -> Response[str]:
+    checked = launch.check(settings.get(), campaign_id, clock.now())
+    if admin_http.for_api(app.current_event):
+        return web.json_response(200, checked)
+    return admin_http.page(200, "launch_check", {"check": checked}, app.current_event)
 
 
 @app.get("/admin/campaigns/<campaign_id>/preview")

@@ -15,15 +15,14 @@ from optout import clock, sender, settings
 from optout.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_pacer: sender.Pacer | None = None
+_pacers: dict[str, sender.Pacer] = {}
 
 
-def pacer() -> sender.Pacer:
-    """One pacer per execution environment, so that its rate holds across invocations."""
-    global _pacer
-    if _pacer is None:
-        _pacer = sender.Pacer(sender.send_rate(settings.get()))
-    return _pacer
+def pacers() -> dict[str, sender.Pacer]:
+    """One pacer a channel per execution environment, so that rates hold across invocations."""
+    if not _pacers:
+        _pacers.update(sender.pacers(settings.get()))
+    return _pacers
 
 
 @tracer.capture_method
@@ -31,7 +30,7 @@ def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
     job = json.loads(record.body)
     try:
         counts = sender.send_batch(
-            settings.get(), job, clock.now(), pacer(), lambda_context.get_remaining_time_in_millis
+            settings.get(), job, clock.now(), pacers(), lambda_context.get_remaining_time_in_millis
         )
     except Exception:
         logger.exception(

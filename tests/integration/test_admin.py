@@ -408,3 +408,28 @@ def test_a_test_send_goes_once_to_the_organiser_and_counts_nothing(
     )
     assert refused.status == 400 and "to" in refused.json()["problems"]
     assert len(stack.outbox()) == 1
+
+
+def test_the_launch_check_counts_each_channel_and_flags_a_reminder_that_would_run_into_the_night(
+    stack: Stack, organiser: Organiser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(30):
+        active(f"de{n}@example.org", "DE")
+    active("meta@example.org", "DE", platforms=("meta",))  # the campaign leaves them out
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+
+    ok = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/launch-check").json()
+    eu = [row for row in ok["reminders"] if row["region"] == "EU"]
+    assert {row["audience"]["email"] for row in eu} == {30}
+    assert ok["ok"] is True
+
+    # Two senders at 0.0002 a second: 30 emails take 20 hours; a reminder due at 09:00 has
+    # until 21:00.
+    monkeypatch.setenv("SEND_RATE_PER_SECOND", "0.0002")
+    settings.get.cache_clear()
+    slow = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/launch-check").json()
+    assert slow["ok"] is False
+    problems = [p for row in slow["reminders"] for p in row["problems"]]
+    assert any(p.startswith("EU last-day: 30 emails at 0.0004 a second") for p in problems)
+    assert all("21:00" in p for p in problems), problems
+    assert all(row["problems"] == [] for row in slow["reminders"] if row["region"] == "HK")

@@ -353,7 +353,7 @@ def test_a_sender_short_of_time_hands_the_rest_of_its_batch_on(
     batch = {**batches[0], "ids": [i for b in batches for i in b["ids"]]}
     budget = iter([60_000, 60_000, 1_000])  # time for two sends, then the Lambda is nearly out
     counts = sender.send_batch(
-        settings.get(), batch, clock.now(), sender.Pacer(0), lambda: next(budget, 1_000)
+        settings.get(), batch, clock.now(), sender.unpaced(), lambda: next(budget, 1_000)
     )
     assert counts["sent"] == 2 and len(stack.outbox()) == 2
     stack.run_sender()  # the handed-on rest

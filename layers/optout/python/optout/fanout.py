@@ -51,7 +51,7 @@ def run(
         items, more = subscribers.audience_page(shard, after=cursor, limit=PAGE_SIZE)
         pages += 1
         ids = [
-            item["audience_sk"] for item in items if _reached(item, audience, reminder["platform"])
+            item["audience_sk"] for item in items if reached(item, audience, reminder["platform"])
         ]
         batches = _enqueue(settings, job, ids)
         queued += len(ids)
@@ -69,7 +69,9 @@ def run(
             return {"outcome": "continued", "shard": shard, "queued": queued, "cursor": cursor}
 
 
-def _reached(item: dict[str, Any], audience: Audience, platform: str) -> bool:
+def reached(item: dict[str, Any], audience: Audience, platform: str) -> bool:
+    """Whether a reminder for `platform` to `audience` goes to the subscriber of an index item
+    (no platforms given: they asked about every platform)."""
     platforms = item.get("platforms") or []
     return audience.includes(item.get("region", "")) and (not platforms or platform in platforms)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from datetime import time as day_time
@@ -58,6 +58,18 @@ class Pacer:
         self._next = now + self._interval
 
 
+def pacers(settings: Settings) -> dict[str, Pacer]:
+    """A pacer per channel: emails at this sender's share of the SES rate, texts at its share
+    of the SMS throughput of the origination numbers (SmsRatePerSecond)."""
+    texts = settings.sms_rate_per_second / max(settings.sender_concurrency, 1)
+    return {"email": Pacer(send_rate(settings)), "sms": Pacer(texts)}
+
+
+def unpaced() -> dict[str, Pacer]:
+    """Pacers that never wait (tests and benchmarks that measure everything but the pace)."""
+    return {"email": Pacer(0), "sms": Pacer(0)}
+
+
 @lru_cache(maxsize=1)
 def send_rate(settings: Settings) -> float:
     """This sender's share of the account's rate: the setting, or SES's MaxSendRate divided
@@ -91,7 +103,7 @@ def send_batch(
     settings: Settings,
     job: dict[str, Any],
     now: datetime,
-    pacer: Pacer,
+    pacers: Mapping[str, Pacer],
     remaining_ms: Callable[[], int] = lambda: 10**9,
 ) -> Counter[str]:
     """Send one batch; what happened to its subscribers, counted by outcome."""
@@ -107,7 +119,7 @@ def send_batch(
             campaigns.put_deferred(job, reminder["region"], None, "campaign paused")
             counts["deferred"] = len(job["ids"])
         else:
-            _send(settings, campaign, reminder, job, now, pacer, remaining_ms, counts)
+            _send(settings, campaign, reminder, job, now, pacers, remaining_ms, counts)
     finally:
         # A batch that fails part-way still counts what went out; its redelivery then counts
         # those as duplicates, so every message is counted once as sent.
@@ -144,7 +156,7 @@ def _send(
     reminder: dict[str, Any],
     job: dict[str, Any],
     now: datetime,
-    pacer: Pacer,
+    pacers: Mapping[str, Pacer],
     remaining_ms: Callable[[], int],
     counts: Counter[str],
 ) -> None:
@@ -178,7 +190,7 @@ def _send(
                 counts["deferred"] += 1
             else:
                 outcome = _deliver(
-                    settings, campaign, reminder, subscriber, deliveries, sent, now, pacer, drafts
+                    settings, campaign, reminder, subscriber, deliveries, sent, now, pacers, drafts
                 )
                 counts[outcome] += 1
             remaining.pop(0)
@@ -264,7 +276,7 @@ def _deliver(
     deliveries: DeliveryStore,
     sent: list[tuple[str, str, dict[str, Any]]],
     now: datetime,
-    pacer: Pacer,
+    pacers: Mapping[str, Pacer],
     drafts: reminders.Drafts,
 ) -> str:
     """Render, claim, send one message; its outcome ("sent", "failed", "duplicate",
@@ -285,7 +297,7 @@ def _deliver(
     if earlier is not None:
         return "unknown" if earlier in ("claimed", "unknown") else "skipped_duplicate"
     try:
-        pacer.wait()
+        pacers[subscriber.channel].wait()
         if subscriber.channel == "email":
             tags = {"campaign": campaign["campaign_id"], "region": reminder["region"]}
             message_id = email.send_raw(settings, subscriber.contact, mime, tags)

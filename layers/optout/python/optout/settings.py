@@ -47,6 +47,8 @@ class Settings:
     support_contact: str  # where HELP sends people: an address or a page
     # Messages a second one sender may send; 0: SES's MaxSendRate divided among the senders.
     send_rate_per_second: float
+    # Texts a second all senders together may send: the origination numbers' throughput.
+    sms_rate_per_second: float
     subscribes_per_hour_per_address: int  # subscribe requests from one network address
     sender_concurrency: int
     # SMS: "sns" (Amazon SNS), or "http" (a Twilio-compatible REST API).
@@ -95,6 +97,7 @@ _OPTIONAL = {
 }
 _RATES = {
     "send_rate_per_second": ("SEND_RATE_PER_SECOND", 0.0),
+    "sms_rate_per_second": ("SMS_RATE_PER_SECOND", 1.0),
 }
 _NUMBERS = {
     "sender_concurrency": ("SENDER_CONCURRENCY", 2),
