@@ -10,7 +10,18 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import admin, admin_http, clock, dashboard, launch, preview, settings, stats, web
+from optout import (
+    admin,
+    admin_http,
+    announcements,
+    clock,
+    dashboard,
+    launch,
+    preview,
+    settings,
+    stats,
+    web,
+)
 from optout.errors import OptoutError
 from optout.observability import logger, metrics, tracer
 
@@ -63,6 +74,18 @@ def create() -> Response[str]:
         now=clock.now(),
     )
     return web.json_response(201, created)
+
+
+@app.post("/admin/sends")
+def ad_hoc_send() -> Response[str]:
+    event = app.current_event
+    planned = announcements.create(
+        settings.get(),
+        web.raw_body(event),
+        base_url=web.base_url(settings.get(), event),
+        now=clock.now(),
+    )
+    return web.json_response(201, planned)
 
 
 @app.get("/admin/campaigns/<campaign_id>")

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from local import invoke
-from optout import clock, schedule, sender, settings
-from optout.store import CampaignStore
+from optout import clock, keys, regions, schedule, sender, settings
+from optout.models import Consent, Status, Subscriber
+from optout.store import CampaignStore, SubscriberStore
 from tests.integration.conftest import Reply, Stack
 from tests.integration.test_campaigns import CAMPAIGN, LINKEDIN, active, linkedin
 
@@ -433,3 +434,109 @@ def test_the_launch_check_counts_each_channel_and_flags_a_reminder_that_would_ru
     assert any(p.startswith("EU last-day: 30 emails at 0.0004 a second") for p in problems)
     assert all("21:00" in p for p in problems), problems
     assert all(row["problems"] == [] for row in slow["reminders"] if row["region"] == "HK")
+
+
+def _subscriber(contact: str, country: str, locale: str, platforms: tuple[str, ...]) -> str:
+    """An active subscriber by email or text, in a language."""
+    place = regions.resolve(country)
+    channel = "sms" if contact.startswith("+") else "email"
+    subscriber_id = keys.contact_id(settings.get(), channel, contact)
+    SubscriberStore(settings.get()).put_active(
+        Subscriber(
+            subscriber_id=subscriber_id,
+            channel=channel,
+            contact=contact,
+            region=place.code,
+            home_group=place.group,
+            locale=locale,
+            timezone=regions.default_timezone(place),
+            platforms=platforms,
+            status=Status.ACTIVE,
+            consent=Consent(requested_at="2025-10-01T00:00:00Z", form_version="t", source="t"),
+            created_at="2025-10-01T00:00:00Z",
+        )
+    )
+    return subscriber_id
+
+
+THANKS = {
+    "id": "thanks-2025",
+    "send_at": "2025-10-28T10:00:00+01:00",
+    "regions": ["EU"],
+    "platforms": ["linkedin"],
+    "channel": "email",
+    "locales": ["de"],
+    "message": {
+        "title": "Danke! 40.000 von euch haben es schon ausgeschaltet",
+        "short_title": "Danke",
+        "summary": "Wer es noch nicht getan hat: Es dauert eine Minute.",
+        "setting_url": "https://www.linkedin.com/mypreferences/d/settings/data-for-ai-improvement",
+    },
+}
+
+
+def test_an_ad_hoc_send_reaches_exactly_its_segment_once_at_its_time(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    test_clock.now = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)
+    target = _subscriber("anna@example.org", "DE", "de", ("linkedin",))
+    _subscriber("any@example.org", "AT", "de", ())  # every platform: in the segment
+    _subscriber("+4915123456789", "DE", "de", ("linkedin",))  # texts: not this channel
+    _subscriber("fr@example.org", "FR", "fr", ("linkedin",))  # French: not this language
+    _subscriber("meta@example.org", "DE", "de", ("meta",))  # another platform
+    _subscriber("ca@example.org", "CA", "de", ("linkedin",))  # another region
+    reply = organiser.call("POST", "/admin/sends", body=json.dumps(THANKS))
+    assert reply.status == 201, reply.text
+    assert reply.json() == {
+        "campaign_id": "thanks-2025",
+        "send_at": "2025-10-28T09:00:00Z",
+        "regions": 1,
+    }
+
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    assert stack.outbox() == []  # not yet
+
+    test_clock.now = datetime(2025, 10, 28, 9, 0, tzinfo=UTC)
+    for _ in range(2):  # a second tick and drain send nothing more
+        schedule.tick(settings.get(), clock.now())
+        stack.run_fanout()
+        stack.run_sender()
+    sent = stack.outbox()
+    assert sorted(message.to for message in sent) == ["anna@example.org", "any@example.org"]
+    assert {message.subject for message in sent} == {THANKS["message"]["title"]}
+    assert "Mit einem Klick abbestellen" in sent[0].text or "/unsubscribe/" in sent[0].text
+    numbers = organiser.call("GET", "/admin/campaigns/thanks-2025/stats").json()
+    assert numbers["total"]["sent"] == 2
+    assert target
+
+
+def test_an_ad_hoc_send_with_problems_lists_them_and_plans_nothing(
+    stack: Stack, organiser: Organiser
+) -> None:
+    bad = {
+        **THANKS,
+        "send_at": "2020-01-01T00:00:00Z",
+        "channel": "fax",
+        "locales": ["tlh"],
+        "regions": ["EU", "Atlantis"],
+        "colour": "red",
+    }
+    reply = organiser.call("POST", "/admin/sends", body=json.dumps(bad))
+    assert reply.status == 400
+    assert set(reply.json()["problems"]) == {
+        "send_at",
+        "channel",
+        "locales",
+        "regions[1]",
+        "colour",
+    }
+    long_text = {
+        **THANKS,
+        "channel": "sms",
+        "message": {**THANKS["message"], "summary": "Bitte! " * 60},
+    }
+    too_long = organiser.call("POST", "/admin/sends", body=json.dumps(long_text))
+    assert too_long.status == 400 and "segments" in too_long.json()["problems"]["message"]
+    assert _campaign_writes(stack) == []

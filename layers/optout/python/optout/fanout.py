@@ -51,7 +51,9 @@ def run(
         items, more = subscribers.audience_page(shard, after=cursor, limit=PAGE_SIZE)
         pages += 1
         ids = [
-            item["audience_sk"] for item in items if reached(item, audience, reminder["platform"])
+            item["audience_sk"]
+            for item in items
+            if reached(item, audience, reminder["platform"], reminder.get("segment", {}))
         ]
         batches = _enqueue(settings, job, ids)
         queued += len(ids)
@@ -69,11 +71,23 @@ def run(
             return {"outcome": "continued", "shard": shard, "queued": queued, "cursor": cursor}
 
 
-def reached(item: dict[str, Any], audience: Audience, platform: str) -> bool:
+def reached(
+    item: dict[str, Any], audience: Audience, platform: str, segment: dict[str, Any]
+) -> bool:
     """Whether a reminder for `platform` to `audience` goes to the subscriber of an index item
-    (no platforms given: they asked about every platform)."""
+    (who gave no platforms asked about every platform); an ad-hoc send's `segment` narrows it
+    to some platforms, one channel, some languages."""
     platforms = item.get("platforms") or []
-    return audience.includes(item.get("region", "")) and (not platforms or platform in platforms)
+    if not audience.includes(item.get("region", "")):
+        return False
+    if platform and platforms and platform not in platforms:
+        return False
+    wanted = segment.get("platforms") or []
+    return (
+        (not wanted or not platforms or bool(set(wanted) & set(platforms)))
+        and segment.get("channel") in (None, item.get("channel"))
+        and (not segment.get("locales") or item.get("locale") in segment["locales"])
+    )
 
 
 def _enqueue(settings: Settings, job: dict[str, Any], ids: list[str]) -> int:

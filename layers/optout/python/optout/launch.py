@@ -95,7 +95,9 @@ def audience_by_channel(settings: Settings, reminder: dict[str, Any]) -> Counter
                 counts.update(
                     item.get("channel", "email")
                     for item in items
-                    if fanout.reached(item, audience, reminder["platform"])
+                    if fanout.reached(
+                        item, audience, reminder["platform"], reminder.get("segment", {})
+                    )
                 )
                 if not more or not items:
                     break

@@ -98,6 +98,20 @@ def parse(body: bytes) -> PolicyChange:
     return _build(document)
 
 
+def parse_text(raw: Any, *, where: str, required: tuple[str, ...]) -> Policy:
+    """A policy's text on its own (an organiser's ad-hoc message), checked by the schema's
+    rules for ``policy``, with `required` fields; problems are named from `where`."""
+    rules = {**schema()["properties"]["policy"], "required": list(required)}
+    validator = Draft202012Validator(rules)
+    problems = {
+        f"{where}.{_path(error)}".removesuffix(".body"): _message(error)
+        for error in validator.iter_errors(raw)
+    }
+    if problems:
+        raise InvalidInput(dict(sorted(problems.items())))
+    return policy_from(raw)
+
+
 def _check_regions(entries: list[Any]) -> dict[str, str]:
     """What the schema can't know: the region catalogue, real dates, and no region twice.
     Entries of the wrong shape are left to the schema's report."""

@@ -102,6 +102,10 @@ def context(
     )
     left = max(parse_iso(reminder["deadline"]) - now, timedelta(days=1))
     return {
+        # Which templates: messages/reminder/ for campaigns, messages/announcement/ for ad-hoc
+        # sends (optout.announcements).
+        "template": campaign.get("message", "reminder"),
+        "has_setting_link": bool(campaign["policy"].get("setting_url")),
         "organisation": settings.organisation_name,
         "organisation_address": settings.organisation_address,
         "kind": reminder["kind"],
@@ -121,7 +125,7 @@ def context(
 
 def email(subscriber: Subscriber, values: dict[str, Any], link: Links) -> Email:
     def part(name: str) -> str:
-        return render.message_part("reminder", subscriber.locale, name, values)
+        return render.message_part(values["template"], subscriber.locale, name, values)
 
     return Email(
         to=subscriber.contact,
@@ -138,7 +142,7 @@ def email(subscriber: Subscriber, values: dict[str, Any], link: Links) -> Email:
 def sms(subscriber: Subscriber, values: dict[str, Any], first: bool) -> Sms:
     """The text message; the first one to a number says how to stop (STOP) and get help."""
     text = render.message_part(
-        "reminder", subscriber.locale, "sms.txt", {**values, "first_sms": first}
+        values["template"], subscriber.locale, "sms.txt", {**values, "first_sms": first}
     )
     return Sms(to=subscriber.contact, text=plain(text))
 
@@ -207,10 +211,15 @@ def _with_links(text: str, link: Links) -> str:
 
 
 def check_templates(
-    settings: Settings, campaign: dict[str, Any], reminder: dict[str, Any], now: datetime
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    now: datetime,
+    max_sms_segments: int | None = None,
 ) -> None:
     """Render the reminder in every language and channel for a sample subscriber; raises
-    `RenderError` naming the template and line, so that a broken one stops it before any send."""
+    `RenderError` naming the template and line, so that a broken one stops it before any send,
+    and, given `max_sms_segments`, naming a language whose first text would be longer."""
     sample_links = Links(
         setting="https://example.org/r/t",
         done="https://example.org/done/t",
@@ -235,7 +244,12 @@ def check_templates(
             build_email(settings, email(sample, values, sample_links))
         except ValueError as error:  # a line break in a subject: header injection refused
             raise RenderError(f"reminder email in {locale}: {error}") from error
-        sms(sample, values, first=True)
+        text = sms(sample, values, first=True)
+        if max_sms_segments and segments(text.text)[1] > max_sms_segments:
+            raise RenderError(
+                f"the text message in {locale} takes {segments(text.text)[1]} segments, "
+                f"more than {max_sms_segments}: shorten short_title or summary"
+            )
 
 
 def sms_fits(message: Sms) -> bool:
