@@ -51,12 +51,12 @@ def home() -> Response[str]:
 def sign_in() -> Response[str]:
     token = str(web.read_fields(app.current_event).get("token", ""))
     session = admin.sign_in(settings.get(), token, clock.now())
-    return admin_http.signed_in(app.current_event, session)
+    return admin_http.signed_in(settings.get(), app.current_event, session)
 
 
 @app.post("/admin/sign-out")
 def sign_out() -> Response[str]:
-    return admin_http.signed_in(app.current_event, "")
+    return admin_http.signed_in(settings.get(), app.current_event, "")
 
 
 @app.get("/admin/campaigns")

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from optout import admin, render, tokens, web
 from optout.errors import Forbidden, OptoutError, Unauthorized
+from optout.settings import Settings
 
 _PAGE_HEADERS = {
     # The dashboard loads nothing from elsewhere; its one script is inline (the countdowns).
@@ -33,9 +34,9 @@ def page(
     return Response(status, "text/html; charset=utf-8", body, dict(_PAGE_HEADERS))
 
 
-def signed_in(event: APIGatewayProxyEvent, session: str) -> Response[str]:
+def signed_in(settings: Settings, event: APIGatewayProxyEvent, session: str) -> Response[str]:
     """Back to the dashboard with the session cookie set (or cleared, when `session` is "")."""
-    secure = _scheme(event) == "https"
+    secure = web.base_url(settings, event).startswith("https://")
     lifetime = int(tokens.LIFETIMES[tokens.Purpose.ADMIN].total_seconds()) if session else 0
     cookie = Cookie(
         admin.SESSION_COOKIE,
@@ -98,12 +99,4 @@ def problem(error: OptoutError, event: APIGatewayProxyEvent) -> Response[str]:
 
 
 def _admin_root(event: APIGatewayProxyEvent) -> str:
-    """/admin, behind the stage prefix when called on the execute-api host."""
-    full_path = event.request_context.path or event.path
-    prefix = full_path[: len(full_path) - len(event.path)] if full_path.endswith(event.path) else ""
-    return f"{prefix}/admin"
-
-
-def _scheme(event: APIGatewayProxyEvent) -> str:
-    headers = {name.lower(): value for name, value in event.headers.items()}
-    return "http" if headers.get("x-forwarded-proto") == "http" else "https"
+    return f"{web.stage_prefix(event)}/admin"

@@ -522,48 +522,42 @@ class CampaignStore:
 
     def add_stats(self, campaign_id: str, region: str, counts: dict[str, int]) -> None:
         """Add a batch's outcome to the campaign's counters for a region (one write a batch)."""
+        self._add(campaign_id, f"STATS#{region}", counts)
+
+    def stats(self, campaign_id: str) -> dict[str, dict[str, int]]:
+        """Region -> counters."""
+        return self._counters(campaign_id, "STATS#")
+
+    def add_to_timeline(self, campaign_id: str, now: datetime, counts: dict[str, int]) -> None:
+        """Count events of a campaign by the hour they happened in (UTC), for its charts."""
+        self._add(campaign_id, f"TIMELINE#{now:%Y-%m-%dT%H}", counts)
+
+    def timeline(self, campaign_id: str) -> dict[str, dict[str, int]]:
+        """Hour ("2025-10-27T09", UTC) -> counts, oldest first."""
+        return self._counters(campaign_id, "TIMELINE#")
+
+    def _add(self, campaign_id: str, sk: str, counts: dict[str, int]) -> None:
+        """Add to the counters of one item of the campaign (one write, however many)."""
         counts = {name: value for name, value in counts.items() if value}
         if not counts:
             return
         self._table.update_item(
-            Key={"pk": _campaign_pk(campaign_id), "sk": f"STATS#{region}"},
+            Key={"pk": _campaign_pk(campaign_id), "sk": sk},
             UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in counts),
             ExpressionAttributeNames={f"#{name}": name for name in counts},
             ExpressionAttributeValues={f":{name}": value for name, value in counts.items()},
         )
 
-    def stats(self, campaign_id: str) -> dict[str, dict[str, int]]:
-        """Region -> counters."""
+    def _counters(self, campaign_id: str, prefix: str) -> dict[str, dict[str, int]]:
+        """The counter items of the campaign whose sort keys start with `prefix`, by the rest
+        of their sort key."""
         items = self._query(
             KeyConditionExpression=Key("pk").eq(_campaign_pk(campaign_id))
-            & Key("sk").begins_with("STATS#"),
+            & Key("sk").begins_with(prefix),
             ConsistentRead=True,
         )
         return {
-            item["sk"].split("#", 1)[1]: {
-                k: int(v) for k, v in item.items() if k not in ("pk", "sk")
-            }
-            for item in items
-        }
-
-    def add_to_timeline(self, campaign_id: str, now: datetime, counts: dict[str, int]) -> None:
-        """Count events of a campaign by the hour they happened in (UTC), for its charts."""
-        self._table.update_item(
-            Key={"pk": _campaign_pk(campaign_id), "sk": f"TIMELINE#{now:%Y-%m-%dT%H}"},
-            UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in counts),
-            ExpressionAttributeNames={f"#{name}": name for name in counts},
-            ExpressionAttributeValues={f":{name}": value for name, value in counts.items()},
-        )
-
-    def timeline(self, campaign_id: str) -> dict[str, dict[str, int]]:
-        """Hour ("2025-10-27T09", UTC) -> counts, oldest first."""
-        items = self._query(
-            KeyConditionExpression=Key("pk").eq(_campaign_pk(campaign_id))
-            & Key("sk").begins_with("TIMELINE#"),
-            ConsistentRead=True,
-        )
-        return {
-            item["sk"].split("#", 1)[1]: {
+            item["sk"].removeprefix(prefix): {
                 k: int(v) for k, v in item.items() if k not in ("pk", "sk")
             }
             for item in items

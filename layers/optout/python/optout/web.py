@@ -85,9 +85,14 @@ def base_url(settings: Settings, event: APIGatewayProxyEvent) -> str:
     headers = {name.lower(): value for name, value in event.headers.items()}
     proto = "http" if headers.get("x-forwarded-proto") == "http" else "https"
     host = event.request_context.domain_name or headers.get("host", "")
+    return f"{proto}://{host}{stage_prefix(event)}"
+
+
+def stage_prefix(event: APIGatewayProxyEvent) -> str:
+    """ "/dev" when called on the execute-api host (the stage is part of the path there); ""
+    behind a custom domain or on the local stack."""
     full_path = event.request_context.path or event.path
-    prefix = full_path[: len(full_path) - len(event.path)] if full_path.endswith(event.path) else ""
-    return f"{proto}://{host}{prefix}"
+    return full_path[: len(full_path) - len(event.path)] if full_path.endswith(event.path) else ""
 
 
 def page(status: int, name: str, context: Mapping[str, Any]) -> Response[str]:
