@@ -72,6 +72,7 @@ def create() -> Response[str]:
         web.raw_body(event),
         base_url=web.base_url(settings.get(), event),
         now=clock.now(),
+        draft=event.get_query_string_value("draft") in ("yes", "true", "1"),
     )
     return web.json_response(201, created)
 
@@ -102,6 +103,11 @@ def edit(campaign_id: str) -> Response[str]:
     return web.json_response(
         200, admin.edit_text(settings.get(), campaign_id, changes, clock.now())
     )
+
+
+@app.post("/admin/campaigns/<campaign_id>/launch")
+def start(campaign_id: str) -> Response[str]:
+    return _acted(admin.launch(settings.get(), campaign_id, clock.now()))
 
 
 @app.post("/admin/campaigns/<campaign_id>/pause")

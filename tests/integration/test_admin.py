@@ -218,7 +218,7 @@ def test_a_paused_campaign_sends_nothing_and_resuming_sends_everyone_exactly_onc
 
     # While paused, due reminders ("last day" in Europe and Hong Kong) wait instead of starting.
     test_clock.now = datetime(2025, 11, 2, 8, 0, tzinfo=UTC)
-    assert schedule.tick(settings.get(), clock.now())["reminders_waiting_paused"] >= 3
+    assert schedule.tick(settings.get(), clock.now())["reminders_held"] >= 3
     assert (
         CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#EU#01")["state"] == "pending"
     )
@@ -540,3 +540,33 @@ def test_an_ad_hoc_send_with_problems_lists_them_and_plans_nothing(
     too_long = organiser.call("POST", "/admin/sends", body=json.dumps(long_text))
     assert too_long.status == 400 and "segments" in too_long.json()["problems"]["message"]
     assert _campaign_writes(stack) == []
+
+
+def test_a_draft_is_planned_but_sends_nothing_until_it_is_launched(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    active("de@example.org", "DE")
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)  # "one week left" is due
+    reply = organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN), query="draft=yes")
+    assert reply.json()["status"] == "draft"
+    assert schedule.tick(settings.get(), clock.now())["reminders_started"] == 0
+    stack.post_webhook(LINKEDIN, webhook_id="msg_update")  # an update keeps a draft a draft
+    assert organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}").json()["status"] == "draft"
+
+    assert (
+        organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/launch").json()["status"] == "active"
+    )
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/launch").status == 409
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    assert [sent.to for sent in stack.outbox()] == ["de@example.org"]
+
+
+def test_a_webhook_update_does_not_unpause_a_paused_campaign(
+    stack: Stack, organiser: Organiser
+) -> None:
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/pause")
+    stack.post_webhook(LINKEDIN, webhook_id="msg_update")
+    assert organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}").json()["status"] == "paused"

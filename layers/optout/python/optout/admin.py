@@ -129,13 +129,26 @@ def show_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
 
 
 def create_campaign(
-    settings: Settings, body: bytes, *, base_url: str, now: datetime
+    settings: Settings, body: bytes, *, base_url: str, now: datetime, draft: bool = False
 ) -> dict[str, Any]:
-    """A campaign from a policy-change document, exactly as the webhook would make it."""
+    """A campaign from a policy-change document, exactly as the webhook would make it; as a
+    draft, it is planned but sends nothing until it is launched."""
     change = policy.parse(body)
     if CampaignStore(settings).get_campaign(change.policy.id) is not None:
         raise Conflict(f"campaign {change.policy.id!r} exists: edit it instead")
-    return campaigns.apply(settings, change, base_url=base_url, now=now)
+    status = "draft" if draft else "active"
+    return campaigns.apply(settings, change, base_url=base_url, now=now, status=status)
+
+
+def launch(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """Start a draft: its due reminders go out at the next tick (the latest of each region)."""
+    store = CampaignStore(settings)
+    campaign = _existing(store, campaign_id)
+    if campaign["status"] != "draft":
+        raise Conflict(f"the campaign is {campaign['status']}, not a draft")
+    store.set_status(campaign_id, "active", now)
+    logger.info("campaign launched", extra={"campaign_id": campaign_id})
+    return {"campaign_id": campaign_id, "status": "active"}
 
 
 def edit_text(

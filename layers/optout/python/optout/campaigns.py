@@ -22,20 +22,34 @@ def reminder_sk(region: str, days_before: int) -> str:
     return f"REMINDER#{region}#{days_before:02d}"
 
 
+# Statuses an update leaves as they are: the organisers decide when these send.
+HELD = ("draft", "paused")
+
+
 def apply(
-    settings: Settings, change: PolicyChange, *, base_url: str, now: datetime
+    settings: Settings,
+    change: PolicyChange,
+    *,
+    base_url: str,
+    now: datetime,
+    status: str = "active",
 ) -> dict[str, Any]:
-    """Create, update or withdraw the campaign of `change`; a summary of what changed."""
+    """Create, update or withdraw the campaign of `change`; a summary of what changed. A new
+    campaign gets `status` ("draft": planned, but nothing is sent until it is launched); an
+    update keeps a draft a draft and a paused campaign paused."""
     if change.type == WITHDRAWN:
         return withdraw(settings, change.policy.id, now)
     store = CampaignStore(settings)
     campaign_id = change.policy.id
+    existing = store.get_campaign(campaign_id)
+    if existing is not None and existing["status"] in HELD:
+        status = existing["status"]
     store.save_campaign(
         campaign_id,
         {
             "platform": change.platform,
             "policy": policy.policy_document(change.policy),
-            "status": "active",
+            "status": status,
             "regions": {entry.region.code: iso(entry.deadline) for entry in change.regions},
             "offsets_days": list(change.offsets_days),
             "local_hour": change.local_hour,
@@ -56,7 +70,7 @@ def apply(
     ]
     summary = {
         "campaign_id": campaign_id,
-        "status": "active",
+        "status": status,
         "planned": len(planned) - len(kept),
         "already_sent": len(kept),
         "cancelled": len(cancelled),

@@ -1,7 +1,7 @@
 """The scheduler's tick: find what is due and queue it.
 
 Due are reminders (queued as one fan-out job per audience shard of each home group they reach;
-those of a paused campaign wait) and deferred send batches (text messages held back over someone's night, queued to the sender
+those of a draft or paused campaign wait) and deferred send batches (text messages held back over someone's night, queued to the sender
 as they are). When several reminders of one campaign and region are due at once (the scheduler
 was down, or the clock jumped), only the latest goes out; the others are superseded, so that
 nobody reads "two weeks left" a week before the deadline. A reminder whose templates do not
@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from optout import plan, queues, reminders
+from optout.campaigns import HELD
 from optout.clock import iso
 from optout.observability import MetricUnit, logger, metrics
 from optout.render import RenderError
@@ -42,14 +43,14 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         ),
         "reminders_started": 0,
         "reminders_failed": 0,
-        "reminders_waiting_paused": 0,
+        "reminders_held": 0,
         "deferred_batches_released": 0,
     }
-    paused = _paused(campaigns, {reminder["campaign_id"] for reminder in to_send})
+    held = _held(campaigns, {reminder["campaign_id"] for reminder in to_send})
     for reminder in to_send:
-        if reminder["campaign_id"] in paused:
-            # It stays due: on resume, the latest reminder of each region goes out.
-            result["reminders_waiting_paused"] += 1
+        if reminder["campaign_id"] in held:
+            # It stays due: on launch or resume, the latest reminder of each region goes out.
+            result["reminders_held"] += 1
         elif campaigns.lease_reminder(reminder, now, LEASE):
             outcome = _start(settings, campaigns, reminder, now)
             result[f"reminders_{outcome}"] += 1
@@ -68,9 +69,10 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
     return result
 
 
-def _paused(campaigns: CampaignStore, campaign_ids: set[str]) -> set[str]:
+def _held(campaigns: CampaignStore, campaign_ids: set[str]) -> set[str]:
+    """The campaigns among these that organisers hold back: drafts and paused ones."""
     found = {campaign_id: campaigns.get_campaign(campaign_id) for campaign_id in campaign_ids}
-    return {cid for cid, campaign in found.items() if (campaign or {}).get("status") == "paused"}
+    return {cid for cid, campaign in found.items() if (campaign or {}).get("status") in HELD}
 
 
 def _start(
