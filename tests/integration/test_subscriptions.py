@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from optout import settings
+from optout import settings, subscriptions
+from optout.store import SubscriberStore
 from tests.integration.conftest import Stack
 
 CONFIRM_LINK = re.compile(r"https://[^\s\"<>]+/confirm/([A-Za-z0-9._-]+)")
@@ -277,3 +278,38 @@ def test_one_network_address_may_subscribe_only_so_often(
         ).status
         == 202
     )
+
+
+def test_a_new_region_chosen_while_confirming_is_the_one_the_audience_index_gets(
+    stack: Stack, test_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a pending subscriber in Germany holding a confirmation link
+    stack.call("subscribe-json")
+    stack.drain_notices()
+    (email,) = stack.outbox()
+    test_clock.advance(minutes=11)  # past the resend window: a new request may change the profile
+    # And a new subscribe request (now Switzerland) that lands just after the confirmation
+    # has read the subscriber, before it writes
+    original_get = SubscriberStore.get
+    interleaved = []
+
+    def get_then_resubscribe(self: SubscriberStore, subscriber_id: str):  # type: ignore[no-untyped-def]
+        found = original_get(self, subscriber_id)
+        if not interleaved:
+            interleaved.append(subscriber_id)
+            request = subscriptions.parse_request(
+                {"contact": "ada@example.org", "region": "CH", "locale": "de"}
+            )
+            subscriptions.subscribe(
+                settings.get(), request, source="api", base_url="https://x", now=test_clock.now
+            )
+        return found
+
+    monkeypatch.setattr(SubscriberStore, "get", get_then_resubscribe)
+    # When the person presses the confirm button
+    assert stack.call("confirm", path=confirm_path(email.text)).status == 200
+    # Then they are active in the audience of the region they chose last, not the one read first
+    assert interleaved
+    record = subscriber(stack)
+    assert (record["status"], record["home_group"]) == ("active", "CH")
+    assert record["audience_pk"].startswith("CH#")

@@ -26,6 +26,8 @@ from optout.models import Consent, Status, Subscriber
 from optout.settings import Settings
 
 AUDIENCE_SHARDS = 16
+# A confirmation that loses a race to a concurrent change reads the subscriber again, this often.
+ACTIVATE_ATTEMPTS = 3
 
 
 def audience_shard(subscriber_id: str) -> int:
@@ -145,34 +147,39 @@ class SubscriberStore:
         Returns the active subscriber, or None when there is nobody pending or active under
         this id (unknown, or unsubscribed since the link was sent).
         """
-        current = self.get(subscriber_id)
-        if current is None or current.status not in (Status.PENDING, Status.ACTIVE):
-            return None
-        if current.status is Status.ACTIVE:
-            return current
-        try:
-            response = self._table.update_item(
+        # The audience key is computed from the home group read here; a new subscribe request
+        # may change a pending subscriber's region between this read and the write. The write
+        # therefore holds only if the home group is still the one read, and a changed one is
+        # read again: otherwise the person would sit in the old region's audience index.
+        for _attempt in range(ACTIVATE_ATTEMPTS):
+            current = self.get(subscriber_id)
+            if current is None or current.status not in (Status.PENDING, Status.ACTIVE):
+                return None
+            if current.status is Status.ACTIVE:
+                return current
+            response = _update_if(
+                self._table,
                 Key={"subscriber_id": subscriber_id},
                 UpdateExpression=(
                     "SET #status = :active, confirmed_at = :now, audience_pk = :audience, "
                     "audience_sk = :id"
                 ),
-                ConditionExpression=Attr("status").eq(Status.PENDING.value),
+                ConditionExpression="#status = :pending AND home_group = :home_group",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":active": Status.ACTIVE.value,
+                    ":pending": Status.PENDING.value,
+                    ":home_group": current.home_group,
                     ":now": iso(now),
                     ":audience": audience_key(current.home_group, subscriber_id),
                     ":id": subscriber_id,
                 },
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as error:
-            if _conditional_failed(error):  # confirmed or unsubscribed a moment ago
-                latest = self.get(subscriber_id)
-                return latest if latest and latest.status is Status.ACTIVE else None
-            raise
-        return _subscriber(response["Attributes"])
+            if response is not None:
+                return _subscriber(response["Attributes"])
+            # Confirmed, unsubscribed or moved to another region a moment ago: look again.
+        raise RuntimeError(f"subscriber {subscriber_id} kept changing while being confirmed")
 
     def audience_page(
         self, shard: str, after: str, limit: int
