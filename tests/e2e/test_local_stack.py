@@ -3,6 +3,7 @@ with the real handlers behind it and the messages read from its outbox (DESIGN.m
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.slow
 CONFIRM_LINK = re.compile(r"https?://[^\s/]+/confirm/[\w.-]+")
 # One of the active subscribers local/demo.py seeds.
 DEMO_SUBSCRIBER = "lena.schmidt@example.org"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def new_email(name: str) -> str:
@@ -251,6 +253,19 @@ def test_a_wrong_method_is_refused_with_the_allowed_ones(stack: StackClient) -> 
 
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, POST"
+
+
+def test_the_sns_feedback_endpoint_refuses_what_sns_did_not_sign(stack: StackClient) -> None:
+    # Given a message shaped like SNS's, but signed by nobody
+    body = (EVENTS / "feedback-http-ses-bounce.json").read_text(encoding="utf-8")
+    message = json.loads(body)["body"]
+
+    # When it is posted to the endpoint that SNS subscriptions over HTTPS use
+    response = stack.post("/feedback/sns", data=message, headers={"Content-Type": "text/plain"})
+
+    # Then it is refused (the local stack accepts no topic) with a reason, and nothing else
+    assert response.status_code == 403
+    assert response.json()["error"] == "SnsMessageRefused"
 
 
 # ---------------------------------------------------------------- the clock and the tick
