@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
+from local import invoke
 from optout import settings, subscriptions
 from optout.store import SubscriberStore
 from tests.integration.conftest import Stack
@@ -63,8 +65,9 @@ def test_email_subscriber_is_pending_until_the_confirmation_is_posted(stack: Sta
     assert record["timezone"] == "Europe/Berlin" and record["platforms"] == ["linkedin"]
 
 
-def test_sms_subscriber_confirms_from_the_text_message(stack: Stack) -> None:
-    # Given a Canadian subscribes by SMS, with the number written the local way
+def test_sms_subscriber_confirms_from_the_text_message(stack: Stack, test_clock) -> None:
+    # Given a Canadian subscribes by SMS in the afternoon, with the number written the local way
+    test_clock.now = datetime(2025, 10, 27, 19, 0, tzinfo=UTC)  # 15:00 in Toronto
     assert stack.call("subscribe-sms-json").status == 202
     stack.drain_notices()
     # Then one text reached the number in E.164, in Canadian French, with the link
@@ -313,3 +316,46 @@ def test_a_new_region_chosen_while_confirming_is_the_one_the_audience_index_gets
     record = subscriber(stack)
     assert (record["status"], record["home_group"]) == ("active", "CH")
     assert record["audience_pk"].startswith("CH#")
+
+
+def tick(test_clock, moment: str) -> dict:
+    """Move the clock and run the scheduler's tick through its handler."""
+    test_clock.now = datetime.fromisoformat(moment)
+    return invoke.invoke("SchedulerFunction", invoke.scheduled_event(test_clock.now))
+
+
+def test_a_confirmation_text_asked_for_at_night_waits_for_eight_in_the_morning(
+    stack: Stack, test_clock
+) -> None:
+    # Given a Canadian subscribes by SMS at 23:30 in Toronto
+    test_clock.now = datetime(2025, 10, 28, 3, 30, tzinfo=UTC)
+    assert stack.call("subscribe-sms-json").status == 202
+    # When the notifier takes the job at once
+    stack.drain_notices()
+    # Then no text goes out at night
+    assert stack.outbox() == []
+    assert stack.notice_jobs() == []
+    # Nor at 07:59, nor twice when ticks repeat
+    assert tick(test_clock, "2025-10-28T11:59:00+00:00")["deferred_notices_released"] == 0
+    stack.drain_notices()
+    assert stack.outbox() == []
+    # When the first tick after 08:00 in Toronto comes
+    assert tick(test_clock, "2025-10-28T12:00:00+00:00")["deferred_notices_released"] == 1
+    assert tick(test_clock, "2025-10-28T12:05:00+00:00")["deferred_notices_released"] == 0
+    stack.drain_notices()
+    # Then the confirmation goes out once, and its link works
+    (sms,) = stack.outbox()
+    assert sms.to == "+14165550123"
+    assert stack.call("confirm", path=confirm_path(sms.text)).status == 200
+    assert subscriber(stack)["status"] == "active"
+
+
+def test_a_confirmation_email_at_night_goes_out_at_once(stack: Stack, test_clock) -> None:
+    # Given a person in Germany subscribes by email at 02:00 in Berlin
+    test_clock.now = datetime(2025, 10, 28, 1, 0, tzinfo=UTC)
+    stack.call("subscribe-json")
+    # When the notifier takes the job
+    stack.drain_notices()
+    # Then the email is sent at once: quiet hours are for texts
+    (email,) = stack.outbox()
+    assert email.to == "ada@example.org"

@@ -310,6 +310,7 @@ class CampaignStore:
     """
 
     DUE = "due"
+    DEFERRED_NOTICE = "NOTICE#"  # sort key prefix of a deferred notice (pk NOTICE#<subscriber>)
     UNSENT = ("pending", "skipped", "cancelled")  # the states a re-plan may still change
 
     def __init__(self, settings: Settings) -> None:
@@ -403,8 +404,9 @@ class CampaignStore:
         )
 
     def due_reminders(self, until: datetime) -> list[dict[str, Any]]:
-        """Everything in the due index due by `until`: reminders not yet fanned out, and
-        deferred send batches (sort keys ``REMINDER#...`` and ``DEFERRED#...``)."""
+        """Everything in the due index due by `until`: reminders not yet fanned out, deferred
+        send batches and deferred notices (sort keys ``REMINDER#...``, ``DEFERRED#...`` and
+        ``NOTICE#...``)."""
         return self._query(
             IndexName="due",
             KeyConditionExpression=Key("due_pk").eq(self.DUE) & Key("due_at").lte(iso(until)),
@@ -482,8 +484,23 @@ class CampaignStore:
             item.update(due_pk=self.DUE, due_at=iso(due_at))
         self._table.put_item(Item=item)
 
+    def put_deferred_notice(self, job: dict[str, Any], due_at: datetime) -> None:
+        """Keep a notice job (a confirmation text asked for at night) in the due index until
+        `due_at`, when the scheduler puts it back on the notice queue. One per request: a
+        notice deferred twice (a redelivered job) is the same item."""
+        self._table.put_item(
+            Item={
+                "pk": f"NOTICE#{job['subscriber_id']}",
+                "sk": f"{self.DEFERRED_NOTICE}{job['kind']}#{job['requested_at']}",
+                "job": job,
+                "state": "deferred",
+                "due_pk": self.DUE,
+                "due_at": iso(due_at),
+            }
+        )
+
     def release_deferred(self, item: dict[str, Any]) -> None:
-        """A deferred batch is back on the send queue: forget it."""
+        """A deferred batch or notice is back on its queue: forget it."""
         self._table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
 
     # -- counters ---------------------------------------------------------------------------
