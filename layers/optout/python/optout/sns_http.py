@@ -155,7 +155,9 @@ def verified(fields: dict[str, str], accepted_topics: tuple[str, ...], now: date
     except ValueError:
         raise SnsMessageRefused("the Timestamp is not a time") from None
     if abs(now - sent_at) > MAX_AGE:
-        raise SnsMessageRefused("the message is older than any SNS retry (a replay?)")
+        raise SnsMessageRefused(
+            "the message's Timestamp is further from now than any SNS retry (a replay?)"
+        )
     return SnsMessage(
         type=fields["Type"],
         topic_arn=fields["TopicArn"],

@@ -486,12 +486,13 @@ class CampaignStore:
 
     def put_deferred_notice(self, job: dict[str, Any], due_at: datetime) -> None:
         """Keep a notice job (a confirmation text asked for at night) in the due index until
-        `due_at`, when the scheduler puts it back on the notice queue. One per request: a
-        notice deferred twice (a redelivered job) is the same item."""
+        `due_at`, when the scheduler puts it back on the notice queue. One per person and kind:
+        a later request in the same night replaces the earlier one, so the morning brings one
+        text, not one per request."""
         self._table.put_item(
             Item={
                 "pk": f"NOTICE#{job['subscriber_id']}",
-                "sk": f"{self.DEFERRED_NOTICE}{job['kind']}#{job['requested_at']}",
+                "sk": f"{self.DEFERRED_NOTICE}{job['kind']}",
                 "job": job,
                 "state": "deferred",
                 "due_pk": self.DUE,
