@@ -62,6 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.requests.append(self.path)
+        if self.path.endswith("-missing.pem"):
+            self.send_error(404)
+            return
         if self.path.endswith(".pem"):
             body, kind = self.server.certificate_pem, "application/x-pem-file"
         else:  # ?Action=ConfirmSubscription&...

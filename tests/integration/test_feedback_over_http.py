@@ -163,6 +163,30 @@ def test_a_certificate_url_off_sns_is_refused_without_fetching_it(
     assert sns.requests == []
 
 
+def test_a_certificate_url_where_sns_has_none_is_refused(stack: Stack, sns: LocalSns) -> None:
+    active("lena@example.org", "DE", "de")
+    url = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-missing.pem"
+    reply = post(
+        stack, "feedback-http-ses-bounce", signed("feedback-http-ses-bounce", SigningCertURL=url)
+    )
+    assert_refused(reply, 403, stack, "lena@example.org")
+    assert sns.requests == ["/SimpleNotificationService-missing.pem"]
+
+
+def test_when_sns_cannot_be_reached_the_answer_asks_sns_to_retry(
+    stack: Stack, sns: LocalSns
+) -> None:
+    # Given SNS's certificate host does not answer
+    active("lena@example.org", "DE", "de")
+    sns.shutdown()
+    sns.server_close()
+    # When a message arrives
+    reply = post(stack, "feedback-http-ses-bounce", signed("feedback-http-ses-bounce"))
+    # Then the endpoint answers 503 (SNS delivers it again later) and changes nothing
+    assert_refused(reply, 503, stack, "lena@example.org")
+    assert reply.json()["error"] == "SnsUnreachable"
+
+
 def test_a_confirmation_whose_subscribe_url_is_off_sns_is_not_visited(
     stack: Stack, sns: LocalSns
 ) -> None:

@@ -6,7 +6,9 @@ of the topics we expect, checked as AWS documents it ("Verifying the signatures 
 messages"): the topic is one of ours; the signing certificate's URL is https on an
 ``sns.<region>.amazonaws.com`` host (or ``.amazonaws.com.cn``), refused without a request
 otherwise; the signature (version 1: SHA1withRSA, 2: SHA256withRSA) holds over the canonical
-string of the message's type; and the message is younger than SNS's longest retry.
+string of the message's type; and the message is younger than SNS's longest retry. The
+certificate is trusted because it comes from SNS's own host over TLS that `requests` verifies
+against the public certificate authorities: that is the chain of trust.
 A notification then takes the same path as one SNS delivers to the function directly.
 """
 
@@ -205,6 +207,9 @@ def _certificate(certificate_url: str) -> x509.Certificate:
     changing the URL, so a cached one never goes stale under its URL)."""
     try:
         response = session().get(certificate_url, timeout=CERTIFICATE_TIMEOUT_SECONDS)
+        if 400 <= response.status_code < 500:
+            # SNS has no certificate there: a made-up URL on its host, not an outage.
+            raise SnsMessageRefused("there is no certificate at the SigningCertURL")
         response.raise_for_status()
     except requests.RequestException as error:
         logger.warning("SNS signing certificate not fetched", extra={"reason": str(error)})
