@@ -1,8 +1,6 @@
 """Feedback from the networks, through SNS: texts people send to our number (STOP, HELP,
 START), and SES's bounce and complaint notifications."""
 
-import json
-
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,20 +13,8 @@ from optout.observability import logger, metrics, tracer
 @metrics.log_metrics
 @event_source(data_class=SNSEvent)
 def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict:
-    outcomes = []
-    for record in event.records:
-        try:
-            message = json.loads(record.sns.message)
-        except ValueError:
-            logger.warning(
-                "feedback that is not JSON ignored", extra={"topic": record.sns.topic_arn}
-            )
-            continue
-        if not isinstance(message, dict):
-            continue
-        if "originationNumber" in message:
-            outcomes.append(feedback.inbound_sms(settings.get(), message, clock.now()))
-        else:
-            outcomes.append(feedback.ses_notification(settings.get(), message, clock.now()))
+    outcomes = [
+        feedback.handle(settings.get(), record.sns.message, clock.now()) for record in event.records
+    ]
     logger.info("feedback handled", extra={"outcomes": outcomes})
     return {"outcomes": outcomes}

@@ -3,6 +3,7 @@ with the real handlers behind it and the messages read from its outbox (DESIGN.m
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.slow
 CONFIRM_LINK = re.compile(r"https?://[^\s/]+/confirm/[\w.-]+")
 # One of the active subscribers local/demo.py seeds.
 DEMO_SUBSCRIBER = "lena.schmidt@example.org"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def new_email(name: str) -> str:
@@ -151,21 +153,41 @@ def test_pressing_the_button_subscribes(stack: StackClient) -> None:
 # ---------------------------------------------------------------- subscribing by text message
 
 
-def test_an_sms_subscriber_confirms_through_the_texted_link(stack: StackClient) -> None:
-    # Given a Canadian mobile number, written as people write it
-    response = subscribe(stack, "+1 416 555 0123", "CA")
+def test_an_sms_subscriber_confirms_through_the_texted_link(clock: StackClient) -> None:
+    # Given a Canadian mobile number, written as people write it, in Toronto's afternoon
+    clock.move_clock(set="2025-10-27T19:00:00Z").raise_for_status()
+    response = subscribe(clock, "+1 416 555 0123", "CA")
 
     # When the stack sends the confirmation
-    stack.tick()
+    clock.tick()
 
     # Then one text message with the link goes to the number in E.164
     assert response.status_code == 202
-    (message,) = messages_to(stack, "+14165550123")
+    (message,) = messages_to(clock, "+14165550123")
     assert message["channel"] == "sms"
     # and pressing the button on the linked page subscribes
-    page = stack.post(confirm_path(stack, message))
+    page = clock.post(confirm_path(clock, message))
     assert page.status_code == 200
     assert "You are subscribed" in page.text
+
+
+def test_a_confirmation_text_asked_for_at_night_comes_at_eight(clock: StackClient) -> None:
+    # Given a number in Vancouver subscribes at 23:00 there
+    clock.move_clock(set="2025-10-28T06:00:00Z").raise_for_status()
+    subscribe(clock, "+1 604 555 0147", "CA", timezone="America/Vancouver").raise_for_status()
+
+    # When the stack runs through the night
+    clock.tick()
+
+    # Then nothing is texted before 08:00 there, and the confirmation comes at 08:00
+    assert messages_to(clock, "+16045550147") == []
+    clock.move_clock(set="2025-10-28T14:55:00Z").raise_for_status()
+    clock.tick()
+    assert messages_to(clock, "+16045550147") == []
+    clock.move_clock(set="2025-10-28T15:00:00Z").raise_for_status()
+    clock.tick()
+    (message,) = messages_to(clock, "+16045550147")
+    assert message["channel"] == "sms"
 
 
 # ---------------------------------------------------------------- the subscribe form
@@ -251,6 +273,19 @@ def test_a_wrong_method_is_refused_with_the_allowed_ones(stack: StackClient) -> 
 
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, POST"
+
+
+def test_the_sns_feedback_endpoint_refuses_what_sns_did_not_sign(stack: StackClient) -> None:
+    # Given a message shaped like SNS's, but signed by nobody
+    body = (EVENTS / "feedback-http-ses-bounce.json").read_text(encoding="utf-8")
+    message = json.loads(body)["body"]
+
+    # When it is posted to the endpoint that SNS subscriptions over HTTPS use
+    response = stack.post("/feedback/sns", data=message, headers={"Content-Type": "text/plain"})
+
+    # Then it is refused (the local stack accepts no topic) with a reason, and nothing else
+    assert response.status_code == 403
+    assert response.json()["error"] == "SnsMessageRefused"
 
 
 # ---------------------------------------------------------------- the clock and the tick

@@ -145,4 +145,4 @@ def test_a_campaign_pauses_when_its_bounces_pass_four_percent(stack: Stack, test
 def test_feedback_that_is_not_json_is_ignored(stack: Stack) -> None:
     event = sample_event("feedback-sms-stop")
     event["Records"][0]["Sns"]["Message"] = "not json"
-    assert invoke.invoke("FeedbackFunction", event) == {"outcomes": []}
+    assert invoke.invoke("FeedbackFunction", event) == {"outcomes": ["ignored: not JSON"]}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
-from optout import settings
+from local import invoke
+from optout import settings, subscriptions
+from optout.store import SubscriberStore
 from tests.integration.conftest import Stack
 
 CONFIRM_LINK = re.compile(r"https://[^\s\"<>]+/confirm/([A-Za-z0-9._-]+)")
@@ -62,8 +65,9 @@ def test_email_subscriber_is_pending_until_the_confirmation_is_posted(stack: Sta
     assert record["timezone"] == "Europe/Berlin" and record["platforms"] == ["linkedin"]
 
 
-def test_sms_subscriber_confirms_from_the_text_message(stack: Stack) -> None:
-    # Given a Canadian subscribes by SMS, with the number written the local way
+def test_sms_subscriber_confirms_from_the_text_message(stack: Stack, test_clock) -> None:
+    # Given a Canadian subscribes by SMS in the afternoon, with the number written the local way
+    test_clock.now = datetime(2025, 10, 27, 19, 0, tzinfo=UTC)  # 15:00 in Toronto
     assert stack.call("subscribe-sms-json").status == 202
     stack.drain_notices()
     # Then one text reached the number in E.164, in Canadian French, with the link
@@ -277,3 +281,84 @@ def test_one_network_address_may_subscribe_only_so_often(
         ).status
         == 202
     )
+
+
+def test_a_new_region_chosen_while_confirming_is_the_one_the_audience_index_gets(
+    stack: Stack, test_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a pending subscriber in Germany holding a confirmation link
+    stack.call("subscribe-json")
+    stack.drain_notices()
+    (email,) = stack.outbox()
+    test_clock.advance(minutes=11)  # past the resend window: a new request may change the profile
+    # And a new subscribe request (now Switzerland) that lands just after the confirmation
+    # has read the subscriber, before it writes
+    original_get = SubscriberStore.get
+    interleaved = []
+
+    def get_then_resubscribe(self: SubscriberStore, subscriber_id: str):  # type: ignore[no-untyped-def]
+        found = original_get(self, subscriber_id)
+        if not interleaved:
+            interleaved.append(subscriber_id)
+            request = subscriptions.parse_request(
+                {"contact": "ada@example.org", "region": "CH", "locale": "de"}
+            )
+            subscriptions.subscribe(
+                settings.get(), request, source="api", base_url="https://x", now=test_clock.now
+            )
+        return found
+
+    monkeypatch.setattr(SubscriberStore, "get", get_then_resubscribe)
+    # When the person presses the confirm button
+    assert stack.call("confirm", path=confirm_path(email.text)).status == 200
+    # Then they are active in the audience of the region they chose last, not the one read first
+    assert interleaved
+    record = subscriber(stack)
+    assert (record["status"], record["home_group"]) == ("active", "CH")
+    assert record["audience_pk"].startswith("CH#")
+
+
+def tick(test_clock, moment: str) -> dict:
+    """Move the clock and run the scheduler's tick through its handler."""
+    test_clock.now = datetime.fromisoformat(moment)
+    return invoke.invoke("SchedulerFunction", invoke.scheduled_event(test_clock.now))
+
+
+def test_a_confirmation_text_asked_for_at_night_waits_for_eight_in_the_morning(
+    stack: Stack, test_clock
+) -> None:
+    # Given a Canadian subscribes by SMS at 23:30 in Toronto
+    test_clock.now = datetime(2025, 10, 28, 3, 30, tzinfo=UTC)
+    assert stack.call("subscribe-sms-json").status == 202
+    # When the notifier takes the job at once
+    stack.drain_notices()
+    # Then no text goes out at night
+    assert stack.outbox() == []
+    assert stack.notice_jobs() == []
+    # Nor at 07:59, however often they ask in the night
+    test_clock.advance(minutes=11)
+    assert stack.call("subscribe-sms-json").status == 202
+    stack.drain_notices()
+    assert tick(test_clock, "2025-10-28T11:59:00+00:00")["deferred_notices_released"] == 0
+    stack.drain_notices()
+    assert stack.outbox() == []
+    # When the first tick after 08:00 in Toronto comes
+    assert tick(test_clock, "2025-10-28T12:00:00+00:00")["deferred_notices_released"] == 1
+    assert tick(test_clock, "2025-10-28T12:05:00+00:00")["deferred_notices_released"] == 0
+    stack.drain_notices()
+    # Then one confirmation goes out, and its link works
+    (sms,) = stack.outbox()
+    assert sms.to == "+14165550123"
+    assert stack.call("confirm", path=confirm_path(sms.text)).status == 200
+    assert subscriber(stack)["status"] == "active"
+
+
+def test_a_confirmation_email_at_night_goes_out_at_once(stack: Stack, test_clock) -> None:
+    # Given a person in Germany subscribes by email at 02:00 in Berlin
+    test_clock.now = datetime(2025, 10, 28, 1, 0, tzinfo=UTC)
+    stack.call("subscribe-json")
+    # When the notifier takes the job
+    stack.drain_notices()
+    # Then the email is sent at once: quiet hours are for texts
+    (email,) = stack.outbox()
+    assert email.to == "ada@example.org"

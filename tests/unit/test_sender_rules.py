@@ -13,7 +13,8 @@ from optout import reminders
 from optout.channels.sms import plain, segments
 from optout.locales import SUPPORTED_LOCALES
 from optout.models import Consent, Status, Subscriber
-from optout.sender import Pacer, ReadAhead, in_quiet_hours
+from optout.quiet_hours import in_quiet_hours
+from optout.sender import Pacer, ReadAhead
 from optout.settings import from_environ
 from tests.unit.test_settings import COMPLETE
 

@@ -49,3 +49,17 @@ def test_a_secret_must_come_from_somewhere() -> None:
 def test_malformed_settings_are_named(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         from_environ({**COMPLETE, name: value})
+
+
+def test_accepted_sns_topics_are_a_comma_separated_list_of_topic_arns() -> None:
+    topics = (
+        "arn:aws:sns:eu-west-1:123456789012:Feedback , arn:aws-cn:sns:cn-north-1:123456789012:Texts"
+    )
+    settings = from_environ({**COMPLETE, "ACCEPTED_SNS_TOPIC_ARNS": topics})
+    assert settings.accepted_sns_topic_arns == (
+        "arn:aws:sns:eu-west-1:123456789012:Feedback",
+        "arn:aws-cn:sns:cn-north-1:123456789012:Texts",
+    )
+    assert from_environ(COMPLETE).accepted_sns_topic_arns == ()
+    with pytest.raises(SettingsError, match="ACCEPTED_SNS_TOPIC_ARNS"):
+        from_environ({**COMPLETE, "ACCEPTED_SNS_TOPIC_ARNS": "arn:aws:sqs:eu-west-1:1:q"})

@@ -8,5 +8,6 @@ Modules by responsibility:
 - the domain: `regions`, `locales`, `contacts`, `tokens`, `models`, `subscriptions` (double
   opt-in), `notices` (confirmations), `webhooks` and `policy` (policy-change deliveries),
   `plan` (deadlines to reminders), `campaigns`, `schedule`, `fanout`, `reminders` (one person's
-  message), `sender`, `tracking` (links people follow), `feedback` (STOP texts, bounces).
+  message), `sender`, `tracking` (links people follow), `feedback` (STOP texts, bounces), `sns_http`
+  (SNS messages over HTTP: their signatures, then `feedback`).
 """

@@ -1,5 +1,6 @@
 """What the networks report back: texts people send to our number (STOP, HELP, START), and
-SES's bounce and complaint notifications. Both arrive as SNS messages.
+SES's bounce and complaint notifications. Both arrive as SNS messages: from SNS invoking the
+feedback function, or over HTTP (`sns_http`), and take the same path, `handle`.
 
 STOP (and STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPT OUT, OPTOUT, ARRET, in any case
 and with any punctuation) unsubscribes the number and answers with exactly one confirmation;
@@ -13,6 +14,7 @@ and an alarm metric fires, before SES's own review thresholds (5% and 0.1%).
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import datetime
@@ -39,6 +41,21 @@ def keyword(body: str) -> str:
     "opt-out" -> "OPTOUT"."""
     plain = "".join(c for c in unicodedata.normalize("NFD", body) if not unicodedata.combining(c))
     return re.sub(r"[^A-Z]", "", plain.upper())
+
+
+def handle(settings: Settings, message_text: str, now: datetime) -> str:
+    """Act on the Message of one SNS notification, a text received or an SES notification;
+    what was done."""
+    try:
+        message = json.loads(message_text)
+    except ValueError:
+        logger.warning("feedback that is not JSON ignored")
+        return "ignored: not JSON"
+    if not isinstance(message, dict):
+        return "ignored: not a JSON object"
+    if "originationNumber" in message:
+        return inbound_sms(settings, message, now)
+    return ses_notification(settings, message, now)
 
 
 def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> str:

@@ -21,7 +21,7 @@ from optout import aws, fanout, plan, regions
 from optout.clock import iso, parse_iso
 from optout.errors import NotFound
 from optout.plan import Audience
-from optout.sender import QUIET_FROM
+from optout.quiet_hours import QUIET_FROM
 from optout.settings import Settings
 from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
 

@@ -3,6 +3,13 @@
 They travel on their own queue, apart from campaign sends, so that a confirmation never waits
 behind a million reminders. Each is claimed in the deliveries table before it is sent: a
 redelivered job finds the claim and sends nothing.
+
+A confirmation text asked for between 21:00 and 08:00 where the person lives waits for 08:00,
+as reminders do. It waits in the scheduler's due index, not on the queue: SQS delays a message
+by 15 minutes at most, so the queue would hand it back some forty times a night, each time
+against real time rather than the clock the local stack and tests move; the due index holds it
+with one write, and the next tick after 08:00 queues it again with its original request time
+(so that a redelivery still finds the same delivery claim).
 """
 
 from __future__ import annotations
@@ -12,11 +19,13 @@ from typing import Any
 
 from optout import render, subscriptions
 from optout.channels import PermanentFailure, ProviderUnsure, email, sms
+from optout.clock import iso
 from optout.models import Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
+from optout.quiet_hours import in_quiet_hours
 from optout.regions import GROUPS
 from optout.settings import Settings
-from optout.store import DeliveryStore, SubscriberStore
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore
 
 
 def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) -> str:
@@ -24,6 +33,10 @@ def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) ->
     subscriber = SubscriberStore(settings).get(job["subscriber_id"])
     if subscriber is None or subscriber.status is not Status.PENDING:
         return "skipped: no longer pending"
+    if subscriber.channel == "sms" and (morning := in_quiet_hours(subscriber, now)):
+        CampaignStore(settings).put_deferred_notice(job, morning)
+        metrics.add_metric(name="NoticeDeferred", unit=MetricUnit.Count, value=1)
+        return f"deferred until {iso(morning)}: quiet hours"
     token = subscriptions.confirmation_token(settings, subscriber.subscriber_id, now)
     context = {
         "organisation": settings.organisation_name,

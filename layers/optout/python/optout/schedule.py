@@ -1,8 +1,9 @@
 """The scheduler's tick: find what is due and queue it.
 
 Due are reminders (queued as one fan-out job per audience shard of each home group they reach;
-those of a draft or paused campaign wait) and deferred send batches (text messages held back over someone's night, queued to the sender
-as they are). When several reminders of one campaign and region are due at once (the scheduler
+those of a draft or paused campaign wait), deferred send batches (text messages held back over
+someone's night, queued to the sender as they are) and deferred notices (confirmation texts asked for at night, queued back to the
+notifier). When several reminders of one campaign and region are due at once (the scheduler
 was down, or the clock jumped), only the latest goes out; the others are superseded, so that
 nobody reads "two weeks left" a week before the deadline. A reminder whose templates do not
 render fails before anything is sent.
@@ -37,6 +38,11 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         for item in upcoming
         if item["sk"].startswith("DEFERRED#") and item["due_at"] <= iso(now)
     ]
+    notices = [
+        item
+        for item in upcoming
+        if item["sk"].startswith(CampaignStore.DEFERRED_NOTICE) and item["due_at"] <= iso(now)
+    ]
     result = {
         "reminders_superseded": sum(
             campaigns.end_reminder(item, "superseded", now) for item in superseded
@@ -45,6 +51,7 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         "reminders_failed": 0,
         "reminders_held": 0,
         "deferred_batches_released": 0,
+        "deferred_notices_released": 0,
     }
     held = _held(campaigns, {reminder["campaign_id"] for reminder in to_send})
     for reminder in to_send:
@@ -64,6 +71,11 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
             queues.enqueue(settings.send_queue_url, job)
             campaigns.release_deferred(batch)
             result["deferred_batches_released"] += 1
+    for notice in notices:
+        if campaigns.lease_reminder(notice, now, LEASE):
+            queues.enqueue(settings.notice_queue_url, notice["job"])
+            campaigns.release_deferred(notice)
+            result["deferred_notices_released"] += 1
     for name, value in result.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     return result

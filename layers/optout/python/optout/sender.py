@@ -17,8 +17,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta
-from datetime import time as day_time
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -26,12 +25,11 @@ from optout import aws, clock, queues, reminders, tokens
 from optout.channels import PermanentFailure, ProviderUnsure, QuotaExhausted, email, sms
 from optout.models import Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
+from optout.quiet_hours import in_quiet_hours
 from optout.settings import Settings
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore
 
 MIN_REMAINING_MS = 30_000  # below this, a sender hands the rest of its batch on
-QUIET_UNTIL = day_time(8, 0)  # no text message before 08:00 ...
-QUIET_FROM = day_time(21, 0)  # ... or from 21:00, subscriber's local time
 READ_CHUNK = 100  # subscribers a read (BatchGetItem takes up to 100 keys) ...
 FIRST_READ = 20  # ... but the first read is short: the first send waits for it
 
@@ -78,15 +76,6 @@ def send_rate(settings: Settings) -> float:
         return settings.send_rate_per_second
     quota = aws.client("ses").get_send_quota()
     return float(quota.get("MaxSendRate", 1.0)) / max(settings.sender_concurrency, 1)
-
-
-def in_quiet_hours(subscriber: Subscriber, now: datetime) -> datetime | None:
-    """When a text may go out at the earliest, if not now: the next 08:00 where they live."""
-    local = now.astimezone(reminders.subscriber_zone(subscriber))
-    if QUIET_UNTIL <= local.time() < QUIET_FROM:
-        return None
-    day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
-    return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo)
 
 
 def skip_reason(subscriber: Subscriber | None, campaign_id: str) -> str | None:

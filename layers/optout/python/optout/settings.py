@@ -1,12 +1,13 @@
 """Configuration, read from the environment once per execution environment and validated.
 
-Every name comes from template.yaml (`Globals.Function.Environment`); the local stack and tests
-set the same variables. Domain code receives a `Settings` and never reads `os.environ` itself.
+Every name comes from template.yaml (`Globals.Function.Environment`, or the one function's own
+`Environment` for a setting only it uses); the local stack and tests set the same variables. Domain code receives a `Settings` and never reads `os.environ` itself.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -59,7 +60,12 @@ class Settings:
     sms_http_token_arn: str
     sms_from: str
     sms_http_timeout_seconds: int
+    # Topics whose messages the SNS-over-HTTP endpoint accepts (template.yaml resolves the
+    # default: the stack's own feedback topics). Empty: it accepts none.
+    accepted_sns_topic_arns: tuple[str, ...]
 
+
+_SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}")
 
 _REQUIRED = {
     "stage": "STAGE",
@@ -157,6 +163,15 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
             problems.append(
                 "SMS_HTTP_TOKEN_ARN or OPTOUT_SMS_HTTP_TOKEN (the SMS provider's auth token)"
             )
+    topics = tuple(
+        arn.strip() for arn in environ.get("ACCEPTED_SNS_TOPIC_ARNS", "").split(",") if arn.strip()
+    )
+    problems += [
+        f"ACCEPTED_SNS_TOPIC_ARNS (not an SNS topic ARN: {arn!r})"
+        for arn in topics
+        if not _SNS_TOPIC_ARN.fullmatch(arn)
+    ]
+    values["accepted_sns_topic_arns"] = topics
     if problems:
         raise SettingsError("missing or invalid settings: " + ", ".join(problems))
     values["public_base_url"] = str(values["public_base_url"]).rstrip("/")

@@ -27,6 +27,8 @@ from optout.models import Consent, Status, Subscriber
 from optout.settings import Settings
 
 AUDIENCE_SHARDS = 16
+# A confirmation that loses a race to a concurrent change reads the subscriber again, this often.
+ACTIVATE_ATTEMPTS = 3
 
 
 def audience_shard(subscriber_id: str) -> int:
@@ -146,34 +148,39 @@ class SubscriberStore:
         Returns the active subscriber, or None when there is nobody pending or active under
         this id (unknown, or unsubscribed since the link was sent).
         """
-        current = self.get(subscriber_id)
-        if current is None or current.status not in (Status.PENDING, Status.ACTIVE):
-            return None
-        if current.status is Status.ACTIVE:
-            return current
-        try:
-            response = self._table.update_item(
+        # The audience key is computed from the home group read here; a new subscribe request
+        # may change a pending subscriber's region between this read and the write. The write
+        # therefore holds only if the home group is still the one read, and a changed one is
+        # read again: otherwise the person would sit in the old region's audience index.
+        for _attempt in range(ACTIVATE_ATTEMPTS):
+            current = self.get(subscriber_id)
+            if current is None or current.status not in (Status.PENDING, Status.ACTIVE):
+                return None
+            if current.status is Status.ACTIVE:
+                return current
+            response = _update_if(
+                self._table,
                 Key={"subscriber_id": subscriber_id},
                 UpdateExpression=(
                     "SET #status = :active, confirmed_at = :now, audience_pk = :audience, "
                     "audience_sk = :id"
                 ),
-                ConditionExpression=Attr("status").eq(Status.PENDING.value),
+                ConditionExpression="#status = :pending AND home_group = :home_group",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":active": Status.ACTIVE.value,
+                    ":pending": Status.PENDING.value,
+                    ":home_group": current.home_group,
                     ":now": iso(now),
                     ":audience": audience_key(current.home_group, subscriber_id),
                     ":id": subscriber_id,
                 },
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as error:
-            if _conditional_failed(error):  # confirmed or unsubscribed a moment ago
-                latest = self.get(subscriber_id)
-                return latest if latest and latest.status is Status.ACTIVE else None
-            raise
-        return _subscriber(response["Attributes"])
+            if response is not None:
+                return _subscriber(response["Attributes"])
+            # Confirmed, unsubscribed or moved to another region a moment ago: look again.
+        raise RuntimeError(f"subscriber {subscriber_id} kept changing while being confirmed")
 
     def audience_page(
         self, shard: str, after: str, limit: int
@@ -304,6 +311,7 @@ class CampaignStore:
     """
 
     DUE = "due"
+    DEFERRED_NOTICE = "NOTICE#"  # sort key prefix of a deferred notice (pk NOTICE#<subscriber>)
     UNSENT = ("pending", "skipped", "cancelled")  # the states a re-plan may still change
 
     def __init__(self, settings: Settings) -> None:
@@ -409,8 +417,9 @@ class CampaignStore:
         )
 
     def due_reminders(self, until: datetime) -> list[dict[str, Any]]:
-        """Everything in the due index due by `until`: reminders not yet fanned out, and
-        deferred send batches (sort keys ``REMINDER#...`` and ``DEFERRED#...``)."""
+        """Everything in the due index due by `until`: reminders not yet fanned out, deferred
+        send batches and deferred notices (sort keys ``REMINDER#...``, ``DEFERRED#...`` and
+        ``NOTICE#...``)."""
         return self._query(
             IndexName="due",
             KeyConditionExpression=Key("due_pk").eq(self.DUE) & Key("due_at").lte(iso(until)),
@@ -514,8 +523,24 @@ class CampaignStore:
             )
         return len(held)
 
+    def put_deferred_notice(self, job: dict[str, Any], due_at: datetime) -> None:
+        """Keep a notice job (a confirmation text asked for at night) in the due index until
+        `due_at`, when the scheduler puts it back on the notice queue. One per person and kind:
+        a later request in the same night replaces the earlier one, so the morning brings one
+        text, not one per request."""
+        self._table.put_item(
+            Item={
+                "pk": f"NOTICE#{job['subscriber_id']}",
+                "sk": f"{self.DEFERRED_NOTICE}{job['kind']}",
+                "job": job,
+                "state": "deferred",
+                "due_pk": self.DUE,
+                "due_at": iso(due_at),
+            }
+        )
+
     def release_deferred(self, item: dict[str, Any]) -> None:
-        """A deferred batch is back on the send queue: forget it."""
+        """A deferred batch or notice is back on its queue: forget it."""
         self._table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
 
     # -- counters ---------------------------------------------------------------------------

@@ -1,0 +1,112 @@
+"""The parts of SNS message verification that need no certificate: the canonical string SNS
+signs, which URLs count as SNS's, and what counts as an SNS message at all. Signatures are
+checked end to end in tests/integration/test_feedback_over_http.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from optout import sns_http
+from optout.errors import InvalidInput
+
+NOTIFICATION = {
+    "Type": "Notification",
+    "MessageId": "id-1",
+    "TopicArn": "arn:aws:sns:eu-west-1:123456789012:Feedback",
+    "Message": '{"notificationType": "Bounce"}\nsecond line',
+    "Timestamp": "2025-10-27T09:12:33.000Z",
+    "SignatureVersion": "2",
+    "Signature": "c2lnbmF0dXJl",
+    "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-1.pem",
+    "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
+}
+
+
+def test_a_notification_signs_its_fields_in_order_without_a_missing_subject() -> None:
+    assert sns_http.canonical_string(NOTIFICATION) == (
+        b"Message\n"
+        b'{"notificationType": "Bounce"}\nsecond line\n'
+        b"MessageId\nid-1\n"
+        b"Timestamp\n2025-10-27T09:12:33.000Z\n"
+        b"TopicArn\narn:aws:sns:eu-west-1:123456789012:Feedback\n"
+        b"Type\nNotification\n"
+    )
+
+
+def test_a_notification_with_a_subject_signs_it_after_the_message_id() -> None:
+    canonical = sns_http.canonical_string({**NOTIFICATION, "Subject": "Hello"})
+    assert b"MessageId\nid-1\nSubject\nHello\nTimestamp\n" in canonical
+
+
+def test_a_subscription_confirmation_signs_its_subscribe_url_and_token() -> None:
+    confirmation = {
+        **NOTIFICATION,
+        "Type": "SubscriptionConfirmation",
+        "SubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription",
+        "Token": "tok",
+        "Subject": "not signed for this type",
+    }
+    canonical = sns_http.canonical_string(confirmation)
+    assert canonical.endswith(
+        b"SubscribeURL\nhttps://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription\n"
+        b"Timestamp\n2025-10-27T09:12:33.000Z\nToken\ntok\n"
+        b"TopicArn\narn:aws:sns:eu-west-1:123456789012:Feedback\nType\nSubscriptionConfirmation\n"
+    )
+    assert b"Subject" not in canonical
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-1.pem",
+    ],
+)
+def test_sns_urls_of_every_partition_are_accepted(url: str) -> None:
+    assert sns_http.sns_url(url, "SigningCertURL") == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://sns.eu-west-1.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://sns.eu-west-1.amazonaws.com.evil.example/x.pem",
+        "https://sns.eu-west-1.amazonaws.com@evil.example/x.pem",
+        "https://user@sns.eu-west-1.amazonaws.com/x.pem",
+        "https://sns.eu-west-1.amazonaws.com:444/x.pem",
+        "https://s3.eu-west-1.amazonaws.com/x.pem",
+        "https://sns.amazonaws.com/x.pem",
+        "file:///etc/passwd",
+        "",
+    ],
+)
+def test_anything_else_is_refused(url: str) -> None:
+    with pytest.raises(sns_http.SnsMessageRefused, match="SigningCertURL"):
+        sns_http.sns_url(url, "SigningCertURL")
+
+
+def test_a_message_missing_signed_fields_names_each_one() -> None:
+    fields = {key: value for key, value in NOTIFICATION.items() if key not in ("Signature",)}
+    fields["MessageId"] = ""
+    with pytest.raises(InvalidInput) as refused:
+        sns_http.parse(json.dumps(fields).encode())
+    assert set(refused.value.problems) == {"Signature", "MessageId"}
+
+
+def test_a_subscription_confirmation_needs_its_token_and_url() -> None:
+    fields = {**NOTIFICATION, "Type": "SubscriptionConfirmation"}
+    with pytest.raises(InvalidInput) as refused:
+        sns_http.parse(json.dumps(fields).encode())
+    assert set(refused.value.problems) == {"SubscribeURL", "Token"}
+
+
+def test_a_complete_message_parses_to_its_fields() -> None:
+    assert sns_http.parse(json.dumps(NOTIFICATION).encode()) == NOTIFICATION
+
+
+def test_an_oversized_body_is_refused_before_it_is_parsed() -> None:
+    with pytest.raises(sns_http.PayloadTooLarge):
+        sns_http.parse(b" " * (sns_http.MAX_BODY_BYTES + 1))
