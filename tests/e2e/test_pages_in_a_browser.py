@@ -176,7 +176,10 @@ def subscribe_in_german(visit: Visit, contact: str) -> None:
     # Then the keyboard reaches the submit button from the last field, and Enter sends the form
     page.get_by_label("Google").focus()
     page.keyboard.press("Tab")
-    expect(page.get_by_role("button", name="Bestätigung zusenden")).to_be_focused()
+    submit = page.get_by_role("button", name="Bestätigung zusenden")
+    expect(submit).to_be_focused()
+    expect(submit).to_have_css("outline-style", "solid")  # and the focus can be seen
+    visit.see("02b-subscribe-filled-and-focused")
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_have_text("Sehen Sie in Ihre Nachrichten")
     visit.see("03-subscribed")
