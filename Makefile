@@ -12,7 +12,7 @@ LAMBDA_PLATFORM := manylinux2014_aarch64
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint run build bench messages clean
+.PHONY: help venv chromium test lint run build bench messages clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,7 +25,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e . --group dev
 	touch $@
 
-test: venv ## Lint, then the whole test suite (unit, integration, local stack, template build)
+# The browser test drives Debian's chromium (never Playwright's downloads); CI runs as root.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium: ## Install Debian's chromium for the browser test, if it is missing
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+test: venv chromium ## Lint, then the whole test suite (unit, integration, local stack and browser, template build)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest

@@ -37,41 +37,49 @@ def short(code: str) -> Response[str]:
 @app.get("/done/<token>")
 def done_page(token: str) -> Response[str]:
     done = tracking.done_link(settings.get(), token, clock.now())
-    return web.page(200, "done", done.page_context())
+    return web.page(200, "done", done.page_context(), done.locale)
 
 
 @app.post("/done/<token>")
 def done(token: str) -> Response[str]:
     confirmed = tracking.confirm_done(settings.get(), token, clock.now())
     return web.answer(
-        200, app.current_event, {"status": "done"}, "done_thanks", confirmed.page_context()
+        200,
+        app.current_event,
+        {"status": "done"},
+        "done_thanks",
+        confirmed.page_context(),
+        confirmed.locale,
     )
 
 
 @app.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str) -> Response[str]:
-    tracking.check_unsubscribe(settings.get(), token, clock.now())
-    return web.page(200, "unsubscribe", {})
+    locale = tracking.unsubscribe_locale(settings.get(), token, clock.now())
+    return web.page(200, "unsubscribe", {}, locale)
 
 
 @app.post("/unsubscribe/<token>")
 def unsubscribe(token: str) -> Response[str]:
     # Any POST will do: a mail client's one-click body (List-Unsubscribe=One-Click, url-encoded
     # or multipart) or the page's button. No cookies, no redirect.
-    tracking.unsubscribe(settings.get(), token, clock.now())
-    return web.answer(200, app.current_event, {"status": "unsubscribed"}, "unsubscribed", {})
+    locale = tracking.unsubscribe(settings.get(), token, clock.now())
+    return web.answer(
+        200, app.current_event, {"status": "unsubscribed"}, "unsubscribed", {}, locale
+    )
 
 
 @app.get("/privacy/<token>")
 def privacy(token: str) -> Response[str]:
     data = tracking.stored_data(settings.get(), token, clock.now())
-    return web.answer(200, app.current_event, data, "privacy", {"data": data})
+    locale = data.get("locale", web.page_locale(app.current_event))
+    return web.answer(200, app.current_event, data, "privacy", {"data": data}, locale)
 
 
 @app.post("/privacy/<token>")
 def erase(token: str) -> Response[str]:
-    tracking.erase(settings.get(), token, clock.now())
-    return web.answer(200, app.current_event, {"status": "erased"}, "erased", {})
+    locale = tracking.erase(settings.get(), token, clock.now())
+    return web.answer(200, app.current_event, {"status": "erased"}, "erased", {}, locale)
 
 
 @app.exception_handler(OptoutError)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, settings, subscriptions, tracking, web
+from optout import clock, render, settings, subscriptions, tracking, web
 from optout.errors import OptoutError
 from optout.observability import logger, metrics, tracer
 
@@ -18,7 +18,8 @@ app = APIGatewayRestResolver()
 
 @app.get("/subscribe")
 def subscribe_form() -> Response[str]:
-    return web.page(200, "subscribe", web.form_context())
+    locale = web.page_locale(app.current_event)
+    return web.page(200, "subscribe", web.form_context(locale), locale)
 
 
 @app.post("/subscribe")
@@ -37,13 +38,13 @@ def subscribe() -> Response[str]:
         "status": "pending",
         "message": "If this contact can receive reminders, a confirmation is on its way.",
     }
-    return web.answer(202, event, outcome, "subscribed", {})
+    return web.answer(202, event, outcome, "subscribed", {}, web.page_locale(event))
 
 
 @app.get("/confirm/<token>")
 def confirm_page(token: str) -> Response[str]:
-    subscriptions.check_confirmation(settings.get(), token, clock.now())
-    return web.page(200, "confirm", {"organisation": settings.get().organisation_name})
+    locale = subscriptions.confirmation_locale(settings.get(), token, clock.now())
+    return web.page(200, "confirm", {"organisation": settings.get().organisation_name}, locale)
 
 
 @app.post("/confirm/<token>")
@@ -58,9 +59,11 @@ def confirm(token: str) -> Response[str]:
         ),
         "contact": subscriber.masked_contact,
         "channel": subscriber.channel,
-        "region_name": subscriber.region_name,
+        "region_name": render.translate(subscriber.locale, subscriber.region_name),
     }
-    return web.answer(200, app.current_event, {"status": "active"}, "confirmed", context)
+    return web.answer(
+        200, app.current_event, {"status": "active"}, "confirmed", context, subscriber.locale
+    )
 
 
 @app.exception_handler(OptoutError)

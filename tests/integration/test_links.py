@@ -30,7 +30,7 @@ def reminded(stack: Stack, test_clock) -> dict[str, str]:
     active("lena@example.org", "DE", "de")
     at(stack, test_clock, "2025-10-27T08:00:00Z")
     (email,) = to(stack, "lena@example.org")
-    return {kind: link(email.text, kind) for kind in ("r", "done", "unsubscribe")}
+    return {kind: link(email.text, kind) for kind in ("r", "done", "unsubscribe", "privacy")}
 
 
 def stats() -> dict[str, int]:
@@ -89,7 +89,7 @@ def test_one_click_unsubscribe_answers_200_and_nothing_more_is_sent(
         headers={"Content-Type": content_type},
     )
     assert reply.status == 200 and "Location" not in reply.headers
-    assert "You are unsubscribed" in reply.text
+    assert "Sie sind abgemeldet" in reply.text  # Lena reads German
     again = stack.call("unsubscribe-one-click", path=reminded["unsubscribe"])
     assert again.status == 200
     assert stats()["unsubscribed"] == 1
@@ -149,3 +149,31 @@ def test_a_text_s_short_link_leads_to_the_person_s_done_page(stack: Stack, test_
 @pytest.mark.parametrize("code", ["abcdefghijklmnop", "not-a-code", "a" * 200])
 def test_an_unknown_short_code_leads_nowhere(stack: Stack, code: str) -> None:
     assert stack.call("short-link", path=f"/s/{code}").status == 404
+
+
+def test_a_reminder_links_the_person_s_own_data_beside_unsubscribe(
+    stack: Stack, test_clock, reminded
+) -> None:
+    # Given Lena's reminder email
+    (email,) = to(stack, "lena@example.org")
+    # Then its text and HTML footers both carry her privacy link, next to unsubscribe
+    assert link(email.html, "privacy") == reminded["privacy"]
+    footer = email.html[email.html.index(reminded["unsubscribe"]) :]
+    assert reminded["privacy"] in footer and "Ansehen oder löschen" in footer
+    # And the link opens her own data, in German, without changing anything
+    page = stack.call("privacy-page", path=reminded["privacy"])
+    assert page.status == 200 and '<html lang="de"' in page.text
+    assert "lena@example.org" in page.text and "Meine Daten löschen" in page.text
+
+
+def test_the_link_pages_speak_the_subscriber_s_language(stack: Stack, reminded) -> None:
+    # Given Lena, who subscribed in German, opens the pages her reminder links to
+    pages = {
+        "done-page": ("done", "Ich habe es ausgeschaltet"),
+        "unsubscribe-page": ("unsubscribe", "Von allen Erinnerungen abmelden?"),
+    }
+    for event, (kind, words) in pages.items():
+        page = stack.call(event, path=reminded[kind])
+        # Then each is in German, whatever her browser says
+        assert page.status == 200 and '<html lang="de" dir="ltr">' in page.text, event
+        assert words in page.text and page.headers["Content-Language"] == "de", event

@@ -22,7 +22,9 @@ def privacy_path(stack: Stack) -> str:
 def test_the_person_sees_everything_kept_as_a_page_and_as_json(stack: Stack) -> None:
     path = privacy_path(stack)
     page = stack.call("privacy-page", path=path)
-    assert page.status == 200 and "ada@example.org" in page.text and "Erase my data" in page.text
+    assert (
+        page.status == 200 and "ada@example.org" in page.text and "Meine Daten löschen" in page.text
+    )
     data = stack.call("privacy-page", path=path, headers={"Accept": "application/json"}).json()
     assert data["contact"] == "ada@example.org" and data["status"] == "active"
     assert data["consent"]["form_version"] == "subscribe-form-v1" and data["platforms"] == [

@@ -55,7 +55,7 @@ def test_email_subscriber_is_pending_until_the_confirmation_is_posted(stack: Sta
     # When the person presses the button
     done = stack.call("confirm", path=confirm_path(email.text))
     # Then they are active, in the audience index of their region
-    assert done.status == 200 and "You are subscribed" in done.text
+    assert done.status == 200 and "Sie sind angemeldet" in done.text  # Ada reads German
     assert "a***@example.org" in done.text
     record = subscriber(stack)
     assert record["status"] == "active"
@@ -362,3 +362,35 @@ def test_a_confirmation_email_at_night_goes_out_at_once(stack: Stack, test_clock
     # Then the email is sent at once: quiet hours are for texts
     (email,) = stack.outbox()
     assert email.to == "ada@example.org"
+
+
+def test_the_form_speaks_the_browser_s_language(stack: Stack) -> None:
+    # Given a browser that prefers Canadian French
+    page = stack.call("subscribe-form-page", headers={"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"})
+    # Then the form is in Canadian French, and offers it as the reminders' language
+    assert page.status == 200 and '<html lang="fr-CA" dir="ltr">' in page.text
+    assert "Adresse courriel ou numéro de cellulaire" in page.text
+    assert '<option value="fr-CA" lang="fr-CA" selected>' in page.text
+    assert page.headers["Content-Language"] == "fr-CA"
+
+
+def test_a_refused_form_comes_back_in_the_browser_s_language(stack: Stack) -> None:
+    # Given a German browser sends the form with a contact that is neither email nor phone
+    reply = stack.call(
+        "subscribe-form",
+        body="contact=not-a-contact&region=DE&locale=de",
+        headers={"Accept-Language": "de-AT"},
+    )
+    # Then the form comes back in German, saying what to fix
+    assert reply.status == 400 and '<html lang="de"' in reply.text
+    assert "Bitte korrigieren Sie die unten markierten Felder." in reply.text
+    assert "Geben Sie eine E-Mail-Adresse oder eine Handynummer" in reply.text
+    assert stack.items("SUBSCRIBERS_TABLE") == []
+
+
+def test_a_broken_link_is_explained_in_the_browser_s_language(stack: Stack) -> None:
+    reply = stack.call(
+        "confirm-page", path="/confirm/not-a-token", headers={"Accept-Language": "nl-BE"}
+    )
+    assert reply.status == 404 and '<html lang="nl"' in reply.text
+    assert "Deze link werkt niet" in reply.text and "subscribe?lang=nl" in reply.text

@@ -1,6 +1,7 @@
 import pytest
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from optout import locales, regions
+from optout import locales, regions, web
 from optout.errors import InvalidInput
 
 
@@ -76,3 +77,49 @@ def test_requested_locales_map_onto_the_supported_ones(requested: str | None, lo
 def test_unsupported_or_malformed_locales_are_invalid_input(requested: str) -> None:
     with pytest.raises(InvalidInput, match="unsupported language"):
         locales.resolve(requested)
+
+
+@pytest.mark.parametrize(
+    "header, locale",
+    [
+        ("de-DE,de;q=0.9,en;q=0.8", "de"),
+        ("fr-CA,fr;q=0.8", "fr-CA"),
+        ("ja,fr;q=0.5", "fr"),  # the first language we write, in the browser's order
+        ("en;q=0.2, sv;q=0.9", "sv"),  # quality, not position, decides
+        ("zh-TW,zh;q=0.9", "zh-HK"),  # the one Chinese we write
+        ("pt-BR", "pt"),
+        ("*", "en"),
+        ("de;q=0", "en"),  # q=0 means "not this one"
+        ("", "en"),
+        (None, "en"),
+        ("<script>,;;;q=x", "en"),
+    ],
+)
+def test_a_browser_s_accept_language_picks_a_supported_locale(
+    header: str | None, locale: str
+) -> None:
+    assert locales.negotiate(header) == locale
+
+
+@pytest.mark.parametrize(
+    "query, header, locale",
+    [
+        ({"lang": "sv"}, "de-DE", "sv"),  # the person's choice wins over the browser's
+        ({"lang": "fr_ca"}, None, "fr-CA"),
+        ({"lang": "tlh"}, "de-DE", "de"),  # a language we do not write: the browser's
+        (None, "it-CH,it;q=0.9", "it"),
+        (None, None, "en"),
+    ],
+)
+def test_a_page_without_a_subscriber_takes_lang_then_accept_language(
+    query: dict[str, str] | None, header: str | None, locale: str
+) -> None:
+    event = APIGatewayProxyEvent(
+        {
+            "path": "/subscribe",
+            "httpMethod": "GET",
+            "headers": {"Accept-Language": header} if header else {},
+            "queryStringParameters": query,
+        }
+    )
+    assert web.page_locale(event) == locale

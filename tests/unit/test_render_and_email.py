@@ -2,7 +2,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from optout import render
+from optout import render, web
 from optout.channels.email import Email, build
 from optout.locales import SUPPORTED_LOCALES
 from optout.settings import from_environ
@@ -83,3 +83,35 @@ def test_an_email_is_multipart_with_our_headers_and_refuses_header_injection() -
     ):
         with pytest.raises(ValueError, match="line break"):
             build(settings, injected)
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_every_page_renders_in_every_language_with_its_lang_and_direction(locale: str) -> None:
+    # Given the context each page is rendered with
+    contexts = {
+        "subscribe": web.form_context(locale, {}, {"contact": "not an address"}),
+        "subscribed": {},
+        "confirm": {"organisation": "Digital Rights Now"},
+        "confirmed": {
+            "privacy_url": "https://example.org/privacy/t",
+            "contact": "a***@example.org",
+            "channel": "sms",
+            "region_name": "EU",
+        },
+        "done": {"title": "T", "steps": ["one"], "setting_url": "https://example.org/s"},
+        "done_thanks": {"title": "T"},
+        "unsubscribe": {},
+        "unsubscribed": {},
+        "privacy": {"data": {"contact": "a@example.org", "consent": {"source": "api"}}},
+        "erased": {},
+        "problem": {"kind": "expired", "message": "this link has expired", "subscribe_url": "x"},
+    }
+    for name, context in contexts.items():
+        # When it is rendered in the language
+        html = render.page(name, context, locale)
+        # Then the page says which language it is in, and no English is left in its title
+        assert f'<html lang="{locale}" dir="ltr">' in html, name
+        if locale != "en":
+            title = html[html.index("<title>") : html.index("</title>")]
+            english = render.page(name, context, "en")
+            assert title != english[english.index("<title>") : english.index("</title>")], name

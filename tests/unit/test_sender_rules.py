@@ -155,6 +155,7 @@ def test_a_first_reminder_text_fits_in_two_segments_in_every_language(locale: st
         setting=f"{base}/r/x",
         done=f"{base}/done/x",
         unsubscribe=f"{base}/unsubscribe/x",
+        privacy=f"{base}/privacy/x",
         short=f"{base}/s/abcdefghijklmnop",
     )
     text = subscriber("America/Toronto", locale)
@@ -164,6 +165,7 @@ def test_a_first_reminder_text_fits_in_two_segments_in_every_language(locale: st
     message = drafts.sms(text, link, first=True)
     # Then it carries the short link, says how to stop, and takes two segments at most
     assert link.short in message.text and "STOP" in message.text
+    assert "/privacy/" not in message.text  # emails only: a text has no room for it
     assert segments(message.text)[1] <= 2, (segments(message.text), message.text)
 
 

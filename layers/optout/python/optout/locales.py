@@ -31,3 +31,29 @@ def resolve(requested: str | None) -> str:
     raise InvalidInput(
         {"locale": f"unsupported language {requested!r}; use one of {', '.join(SUPPORTED_LOCALES)}"}
     )
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The supported locale a browser's ``Accept-Language`` header prefers most, or English.
+
+    Each tag is read as `resolve` reads a chosen locale (``de-AT`` -> ``de``, ``zh-TW`` ->
+    ``zh-HK``, the one Chinese we write), in the order of the header's quality values.
+    """
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate((accept_language or "").split(",")[:32]):
+        tag, _, parameters = item.strip().partition(";")
+        quality = 1.0
+        name, _, value = parameters.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                quality = 0.0
+        if tag and tag != "*" and quality > 0:
+            ranked.append((-quality, position, tag))
+    for _, _, tag in sorted(ranked):
+        try:
+            return resolve(tag)
+        except InvalidInput:
+            continue
+    return DEFAULT_LOCALE

@@ -42,7 +42,7 @@ def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) ->
         "organisation": settings.organisation_name,
         "organisation_address": settings.organisation_address,
         "confirm_url": f"{job['base_url']}/confirm/{token}",
-        "region_name": GROUPS[subscriber.home_group].name,
+        "region_name": render.translate(subscriber.locale, GROUPS[subscriber.home_group].name),
         "days_valid": settings.confirm_token_days,
     }
     # Rendered before the claim: a failure here leaves no claim behind, and the retry sends it.

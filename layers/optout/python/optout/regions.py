@@ -15,10 +15,15 @@ from importlib import resources
 from optout.errors import InvalidInput
 
 
+def N_(name: str) -> str:  # gettext's name for this, which `make messages` looks for
+    """Marks a group's English name for translation; pages and messages show it translated."""
+    return name
+
+
 @dataclass(frozen=True)
 class Group:
     code: str
-    name: str
+    name: str  # in English; `render.translate` gives it in a subscriber's language
     reference_zone: str  # the zone in which the group's deadlines and mornings are reckoned
     countries: frozenset[str]
 
@@ -30,14 +35,14 @@ _EU = frozenset(
 GROUPS: dict[str, Group] = {
     g.code: g
     for g in (
-        Group("EU", "European Union", "Europe/Brussels", _EU),
+        Group("EU", N_("European Union"), "Europe/Brussels", _EU),
         # As a home group: the EEA countries outside the EU. As a campaign region: all of the EEA.
-        Group("EEA", "European Economic Area", "Europe/Oslo", frozenset({"IS", "LI", "NO"})),
-        Group("CH", "Switzerland", "Europe/Zurich", frozenset({"CH"})),
-        Group("UK", "United Kingdom", "Europe/London", frozenset({"GB", "GG", "JE", "IM"})),
-        Group("CA", "Canada", "America/Toronto", frozenset({"CA"})),
-        Group("HK", "Hong Kong", "Asia/Hong_Kong", frozenset({"HK"})),
-        Group("US", "United States", "America/New_York", frozenset({"US"})),
+        Group("EEA", N_("European Economic Area"), "Europe/Oslo", frozenset({"IS", "LI", "NO"})),
+        Group("CH", N_("Switzerland"), "Europe/Zurich", frozenset({"CH"})),
+        Group("UK", N_("United Kingdom"), "Europe/London", frozenset({"GB", "GG", "JE", "IM"})),
+        Group("CA", N_("Canada"), "America/Toronto", frozenset({"CA"})),
+        Group("HK", N_("Hong Kong"), "Asia/Hong_Kong", frozenset({"HK"})),
+        Group("US", N_("United States"), "America/New_York", frozenset({"US"})),
     )
 }
 

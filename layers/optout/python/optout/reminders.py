@@ -3,7 +3,7 @@
 Links carry signed tokens, never contact data: the setting link goes through ``/r/`` (a click
 is recorded, then a redirect to the destination stored with the campaign), "I've switched it
 off" through ``/done/``, and every email offers a one-click unsubscribe (RFC 8058) in its
-headers and its footer.
+headers and its footer, and beside it a link to the person's own data (``/privacy/``).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Links:
     setting: str
     done: str
     unsubscribe: str
+    privacy: str = ""  # emails: the person's own data, to see or erase (texts have no room)
     short: str = ""  # texts: the done page behind a short code (/s/...), so a text stays short
 
 
@@ -70,6 +71,7 @@ def links(
         done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign['campaign_id'], reminder['region'], subscriber_id)}",
         # Campaign and region say where an unsubscribe is counted; the subscriber is what ends.
         unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id, campaign['campaign_id'], reminder['region'])}",
+        privacy=f"{base}/privacy/{mint(tokens.Purpose.PRIVACY, subscriber_id)}",
         short=f"{base}/s/{short_code(settings, campaign['campaign_id'], reminder['region'], subscriber_id)}",
     )
 
@@ -120,6 +122,7 @@ def context(
         "setting_url": link.setting,
         "done_url": link.done,
         "unsubscribe_url": link.unsubscribe,
+        "privacy_url": link.privacy,
     }
 
 
@@ -153,6 +156,7 @@ _STAND_INS = Links(
     setting="https://links.invalid/setting-stand-in",
     done="https://links.invalid/done-stand-in",
     unsubscribe="https://links.invalid/unsubscribe-stand-in",
+    privacy="https://links.invalid/privacy-stand-in",
 )
 
 
@@ -207,6 +211,7 @@ def _with_links(text: str, link: Links) -> str:
         text.replace(_STAND_INS.setting, link.setting)
         .replace(_STAND_INS.done, link.done)
         .replace(_STAND_INS.unsubscribe, link.unsubscribe)
+        .replace(_STAND_INS.privacy, link.privacy)
     )
 
 
@@ -224,6 +229,7 @@ def check_templates(
         setting="https://example.org/r/t",
         done="https://example.org/done/t",
         unsubscribe="https://example.org/unsubscribe/t",
+        privacy="https://example.org/privacy/t",
     )
     for locale in SUPPORTED_LOCALES:
         sample = Subscriber(

@@ -68,6 +68,16 @@ def translations(locale: str) -> NullTranslations:
     return loaded
 
 
+def translate(locale: str, text: str) -> str:
+    """`text`, an English message of the catalogue, in `locale` (a region's name, say)."""
+    return translations(locale).gettext(text)
+
+
+def text_direction(locale: str) -> str:
+    """``ltr`` or ``rtl``, for the ``dir`` attribute of a page in `locale`."""
+    return "rtl" if babel_locale(locale).character_order == "right-to-left" else "ltr"
+
+
 @pass_context
 def _gettext(context: Context, message: str) -> str:
     return translations(context["locale"]).gettext(message)
@@ -104,9 +114,10 @@ def message_part(message: str, locale: str, part: str, context: Mapping[str, Any
 
 
 def page(name: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE) -> str:
-    """Render the HTML page `pages/<name>.html`."""
+    """Render the HTML page `pages/<name>.html` in `locale`."""
     return _render(
-        _environment(True).get_template(f"pages/{name}.html"), {**context, "locale": locale}
+        _environment(True).get_template(f"pages/{name}.html"),
+        {**context, "locale": locale, "text_direction": text_direction(locale)},
     )
 
 

@@ -144,6 +144,12 @@ def check_confirmation(settings: Settings, token: str, now: datetime) -> str:
     return subscriber_id
 
 
+def confirmation_locale(settings: Settings, token: str, now: datetime) -> str:
+    """The language of the person a valid confirmation link names, for the page it opens."""
+    subscriber = SubscriberStore(settings).get(check_confirmation(settings, token, now))
+    return subscriber.locale if subscriber else locales.DEFAULT_LOCALE
+
+
 def confirm(settings: Settings, token: str, now: datetime) -> Subscriber:
     """Activate the subscriber the token names (idempotent)."""
     subscriber_id = check_confirmation(settings, token, now)

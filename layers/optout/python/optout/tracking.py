@@ -16,6 +16,7 @@ from typing import Any
 
 from optout import keys, tokens
 from optout.errors import NotFound, TokenInvalid
+from optout.locales import DEFAULT_LOCALE
 from optout.observability import MetricUnit, metrics
 from optout.policy import policy_from
 from optout.settings import Settings
@@ -130,11 +131,19 @@ def stored_data(settings: Settings, token: str, now: datetime) -> dict[str, Any]
     return {name: plain(value) for name, value in sorted(stored.items()) if name not in internal}
 
 
-def erase(settings: Settings, token: str, now: datetime) -> None:
-    """Erase the person the link names (idempotent: a second erasure finds nothing)."""
+def erase(settings: Settings, token: str, now: datetime) -> str:
+    """Erase the person the link names (idempotent: a second erasure finds nothing). Returns
+    the language they read, learnt before it is erased, for the page that answers."""
     (subscriber_id,) = _parts(settings, token, tokens.Purpose.PRIVACY, now, 1)
+    locale = _locale_of(settings, subscriber_id)
     if SubscriberStore(settings).erase(subscriber_id, "erased at the person's request", now):
         metrics.add_metric(name="Erased", unit=MetricUnit.Count, value=1)
+    return locale
+
+
+def _locale_of(settings: Settings, subscriber_id: str) -> str:
+    subscriber = SubscriberStore(settings).get(subscriber_id)
+    return subscriber.locale if subscriber else DEFAULT_LOCALE
 
 
 def check_unsubscribe(settings: Settings, token: str, now: datetime) -> tuple[str, ...]:
@@ -146,8 +155,15 @@ def check_unsubscribe(settings: Settings, token: str, now: datetime) -> tuple[st
     return parts
 
 
-def unsubscribe(settings: Settings, token: str, now: datetime) -> None:
-    """End every message to this subscriber, at once and for good (idempotent)."""
+def unsubscribe_locale(settings: Settings, token: str, now: datetime) -> str:
+    """The language of the person a valid unsubscribe link names, for the page it opens."""
+    subscriber_id, *_ = check_unsubscribe(settings, token, now)
+    return _locale_of(settings, subscriber_id)
+
+
+def unsubscribe(settings: Settings, token: str, now: datetime) -> str:
+    """End every message to this subscriber, at once and for good (idempotent). Returns the
+    language they read, for the page that answers."""
     subscriber_id, *campaign_region = check_unsubscribe(settings, token, now)
     if SubscriberStore(settings).unsubscribe(subscriber_id, now):
         metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
@@ -155,3 +171,4 @@ def unsubscribe(settings: Settings, token: str, now: datetime) -> None:
             CampaignStore(settings).add_stats(
                 campaign_region[0], campaign_region[1], {"unsubscribed": 1}
             )
+    return _locale_of(settings, subscriber_id)

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from babel import Locale
 
-from optout import render
-from optout.errors import InvalidInput, OptoutError, PayloadTooLarge, TokenError, TokenExpired
-from optout.locales import SUPPORTED_LOCALES
+from optout import locales, render
+from optout.errors import (
+    InvalidInput,
+    NotFound,
+    OptoutError,
+    PayloadTooLarge,
+    TokenError,
+    TokenExpired,
+    TooManyRequests,
+)
 from optout.regions import GROUPS
 from optout.settings import Settings
 
@@ -95,10 +102,28 @@ def stage_prefix(event: APIGatewayProxyEvent) -> str:
     return full_path[: len(full_path) - len(event.path)] if full_path.endswith(event.path) else ""
 
 
-def page(status: int, name: str, context: Mapping[str, Any]) -> Response[str]:
-    """An HTML page in the shared layout."""
+def page_locale(event: APIGatewayProxyEvent) -> str:
+    """The language of a page with no subscriber behind it (the form, a refused link): the
+    ``?lang=`` the person chose, else what their browser prefers, else English."""
+    chosen = (event.query_string_parameters or {}).get("lang")
+    if chosen:
+        try:
+            return locales.resolve(chosen)
+        except InvalidInput:
+            pass  # a language we do not write: fall back to the browser's
+    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    return locales.negotiate(headers.get("accept-language"))
+
+
+def page(
+    status: int, name: str, context: Mapping[str, Any], locale: str = locales.DEFAULT_LOCALE
+) -> Response[str]:
+    """An HTML page in the shared layout, in `locale`."""
     return Response(
-        status, "text/html; charset=utf-8", render.page(name, context), dict(_SECURITY_HEADERS)
+        status,
+        "text/html; charset=utf-8",
+        render.page(name, context, locale),
+        {**_SECURITY_HEADERS, "Content-Language": locale},
     )
 
 
@@ -108,11 +133,12 @@ def answer(
     data: Mapping[str, Any],
     page_name: str,
     context: Mapping[str, Any],
+    locale: str = locales.DEFAULT_LOCALE,
 ) -> Response[str]:
-    """The same outcome as JSON for API clients or as a page for people."""
+    """The same outcome as JSON for API clients or as a page for people (in `locale`)."""
     if wants_json(event):
         return json_response(status, data)
-    return page(status, page_name, context)
+    return page(status, page_name, context, locale)
 
 
 def json_response(status: int, data: Mapping[str, Any]) -> Response[str]:
@@ -133,56 +159,66 @@ def problem(
     """A client error as JSON, or as a page that says what happened and what to do next."""
     if wants_json(event):
         return json_problem(error)
+    locale = page_locale(event)
     if form is not None and isinstance(error, InvalidInput):
-        return page(error.status, "subscribe", form_context(form, error.problems))
-    if isinstance(error, TokenError):
-        advice = (
-            "Links in our messages expire. Subscribe again and we will send a fresh one."
-            if isinstance(error, TokenExpired)
-            else "Open the link from the message we sent you, whole and unchanged."
-        )
-        title = (
-            "This link has expired"
-            if isinstance(error, TokenExpired)
-            else "This link does not work"
-        )
-    else:
-        title, advice = "Something is not right", ""
+        return page(error.status, "subscribe", form_context(locale, form, error.problems), locale)
     subscribe_url = "../" * max(event.path.count("/") - 1, 0) + "subscribe"
-    return page(
-        error.status,
-        "problem",
-        {
-            "title": title,
-            "message": error.message,
-            "advice": advice,
-            "subscribe_url": subscribe_url,
-        },
-    )
+    context = {
+        "kind": _problem_kind(error),
+        "message": error.message,
+        "subscribe_url": subscribe_url,
+    }
+    return page(error.status, "problem", context, locale)
+
+
+def _problem_kind(error: OptoutError) -> str:
+    """What the problem page explains: its title and advice are written, translated, per kind."""
+    if isinstance(error, TokenExpired):
+        return "expired"
+    if isinstance(error, TokenError):
+        return "broken-link"
+    if isinstance(error, NotFound):
+        return "not-found"
+    if isinstance(error, TooManyRequests):
+        return "too-many"
+    return "other"
 
 
 def form_context(
-    values: Mapping[str, Any] | None = None, problems: Mapping[str, str] | None = None
+    locale: str,
+    values: Mapping[str, Any] | None = None,
+    problems: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """What the subscribe form needs: choices, the values sent back, and what was wrong."""
-    english = Locale.parse("en")
-    regions = [(code, group.name) for code, group in GROUPS.items()]
+    """What the subscribe form needs, in `locale`: choices, the values sent back, and what was
+    wrong. The reminders' language starts as the page's."""
+    territories = render.babel_locale(locale).territories
+    regions = [(code, render.translate(locale, group.name)) for code, group in GROUPS.items()]
     countries = sorted(
         (
-            (country, english.territories.get(country, country))
+            (country, territories.get(country, country))
             for group in GROUPS.values()
             for country in group.countries
         ),
-        key=lambda pair: pair[1],
+        key=lambda pair: collation_key(pair[1]),
     )
-    languages = [
-        (code, Locale.parse(code.replace("zh-HK", "zh-Hant-HK"), sep="-").display_name or code)
-        for code in SUPPORTED_LOCALES
-    ]
     return {
         "regions": regions,
         "countries": countries,
-        "languages": languages,
-        "values": dict(values or {}),
+        "languages": LANGUAGES,
+        "values": {"locale": locale, **(values or {})},
         "problems": dict(problems or {}),
     }
+
+
+def collation_key(name: str) -> str:
+    """Sorts country names as a reader expects (Österreich with the O's, Éire with the E's)."""
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold() or name
+
+
+def _own_name(code: str) -> str:
+    name = render.babel_locale(code).display_name or code
+    return name[:1].upper() + name[1:]  # "Français" at the head of a list, as menus write it
+
+
+# Each language named in itself, so that a reader finds theirs whatever the page's language.
+LANGUAGES = [(code, _own_name(code)) for code in locales.SUPPORTED_LOCALES]

@@ -1,0 +1,239 @@
+"""The subscriber's journey in a real headless Chromium, on the local stack: the form, the
+confirmation, a reminder, "I've switched it off", each page seen as a person sees it.
+
+The browser is Debian's ``chromium`` package (``make test`` installs it), driven by Playwright;
+Playwright's own browser downloads are never used. Every page is saved as a full-page screenshot
+under ``test-artifacts/screenshots/``. The browser refuses, and the test fails on, any request
+that leaves 127.0.0.1: pages load nothing from third parties.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+
+from tests.e2e.conftest import DEMO_SECRETS, ROOT, DemoStack, StackClient, running_stack
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-sync",
+    "--disable-component-update",
+    "--disable-quic",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+PHONE = {"width": 360, "height": 780}  # the narrowest phone the pages are made for
+POLICY = json.loads(
+    (ROOT / "events/payloads/policy-changed.linkedin.json").read_text(encoding="utf-8")
+)["policy"]
+
+
+@pytest.fixture(scope="module")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """The demo stack (LinkedIn campaign, clock on 13 October 2025) with its pump off, so that
+    messages go out exactly when the test ticks."""
+    log = tmp_path_factory.mktemp("browser-stack") / "stack.log"
+    with running_stack(log, "--pump-seconds", "0", env=DEMO_SECRETS) as client:
+        yield DemoStack(client, log, DEMO_SECRETS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if shutil.which("chromium") is None:
+        pytest.fail("no chromium: `make test` installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Outside:
+    """Requests a page tried to make beyond 127.0.0.1 (refused, and the test fails on any)."""
+
+    urls: list[str] = field(default_factory=list)
+
+    def guard(self, route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            self.urls.append(route.request.url)
+            route.abort()
+
+
+@dataclass
+class Visit:
+    """A browser page on the stack that saves a screenshot of each page it is shown."""
+
+    page: Page
+    stack: StackClient
+    shots: Path
+    outside: Outside
+
+    def see(self, name: str) -> None:
+        """Screenshot the page as `name`, and check it fits the phone's width."""
+        self.page.screenshot(path=self.shots / f"{name}.png", full_page=True)
+        overflow = self.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{name}: {overflow} px wider than a {PHONE['width']} px phone"
+
+
+def _visit(
+    browser: Browser,
+    stack: StackClient,
+    shots: Path,
+    capsys: pytest.CaptureFixture[str],
+    **context_options: object,
+) -> Iterator[Visit]:
+    context: BrowserContext = browser.new_context(viewport=PHONE, **context_options)  # type: ignore[arg-type]
+    outside = Outside()
+    context.route("**/*", outside.guard)
+    shots.mkdir(parents=True, exist_ok=True)
+    with capsys.disabled():  # shown whatever the capture mode, so a reader finds the pictures
+        print(f"\n  screenshots: {shots}")
+    try:
+        yield Visit(context.new_page(), stack, shots, outside)
+    finally:
+        context.close()
+    assert outside.urls == [], "pages reached beyond 127.0.0.1"
+
+
+@pytest.fixture
+def subscriber_page(
+    browser: Browser, demo_stack: DemoStack, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Visit]:
+    """A person's browser, set to French and to Berlin's time, on the stack's pages."""
+    yield from _visit(
+        browser,
+        demo_stack.client,
+        SCREENSHOTS / "subscriber",
+        capsys,
+        locale="fr-FR",
+        timezone_id="Europe/Berlin",
+    )
+
+
+@pytest.fixture
+def organiser_page(
+    browser: Browser, demo_stack: DemoStack, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Visit]:
+    """An organiser's browser, logged in: every request carries the stack's admin token.
+
+    For the journey's last step, the conversion seen on the dashboard (`/admin/`): the test
+    takes this fixture beside `subscriber_page` and ends with that step."""
+    token = demo_stack.secrets["OPTOUT_ADMIN_TOKEN"]
+    yield from _visit(
+        browser,
+        demo_stack.client,
+        SCREENSHOTS / "organiser",
+        capsys,
+        extra_http_headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def test_a_person_subscribes_confirms_and_switches_it_off_in_german(
+    subscriber_page: Visit,
+) -> None:
+    contact = "greta.browser@example.org"
+    subscribe_in_german(subscriber_page, contact)
+    confirm(subscriber_page, contact)
+    reminder = the_first_reminder(subscriber_page.stack, contact)
+    see_what_is_kept(subscriber_page, reminder, contact)
+    switch_it_off(subscriber_page, reminder)
+
+
+def subscribe_in_german(visit: Visit, contact: str) -> None:
+    page = visit.page
+    # Given a browser that prefers French, the form speaks French
+    page.goto(visit.stack.url("/subscribe"))
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("h1")).to_have_text("Un rappel avant que vos données ne soient utilisées")
+    visit.see("01-subscribe-fr")
+    # When the person picks Deutsch in the language switcher, the form speaks German
+    page.get_by_role("link", name="Deutsch").click()
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(page.get_by_label("Sprache der Erinnerungen")).to_have_value("de")
+    visit.see("02-subscribe-de")
+    # And fills it in by its labels
+    page.get_by_label("E-Mail-Adresse oder Handynummer").fill(contact)
+    page.get_by_label("Wohnort").select_option("DE")
+    page.get_by_label("LinkedIn").check()
+    # Then the keyboard reaches the submit button from the last field, and Enter sends the form
+    page.get_by_label("Google").focus()
+    page.keyboard.press("Tab")
+    submit = page.get_by_role("button", name="Bestätigung zusenden")
+    expect(submit).to_be_focused()
+    expect(submit).to_have_css("outline-style", "solid")  # and the focus can be seen
+    visit.see("02b-subscribe-filled-and-focused")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Sehen Sie in Ihre Nachrichten")
+    visit.see("03-subscribed")
+
+
+def confirm(visit: Visit, contact: str) -> None:
+    page = visit.page
+    visit.stack.tick()
+    (confirmation,) = [entry for entry in visit.stack.outbox() if entry["to"] == contact]
+    assert "Bitte bestätigen" in confirmation["subject"]
+    # When the person opens the link: a page with a button, which only then confirms
+    page.goto(link_in(confirmation["text"], "confirm"))
+    expect(page.locator("h1")).to_have_text("Noch ein Schritt")
+    visit.see("04-confirm")
+    page.get_by_role("button", name="Ja, schicken Sie mir Erinnerungen").click()
+    expect(page.locator("h1")).to_have_text("Sie sind angemeldet")
+    expect(page.get_by_role("status")).to_contain_text("Europäische Union")
+    visit.see("05-confirmed")
+
+
+def the_first_reminder(stack: StackClient, contact: str) -> dict[str, str]:
+    """Play the campaign to "two weeks left" in the EU (09:00 in Brussels): the reminder."""
+    stack.move_clock(set="2025-10-20T07:00:00Z").raise_for_status()
+    stack.tick()
+    reminders = [
+        entry for entry in stack.outbox() if entry["to"] == contact and "/done/" in entry["text"]
+    ]
+    assert len(reminders) == 1, [entry["subject"] for entry in stack.outbox()]
+    return reminders[0]
+
+
+def see_what_is_kept(visit: Visit, reminder: dict[str, str], contact: str) -> None:
+    page = visit.page
+    # The reminder's footer leads to the person's own data, in their language
+    page.goto(link_in(reminder["text"], "privacy"))
+    expect(page.locator("h1")).to_have_text("Was wir über Sie speichern")
+    expect(page.locator("dl")).to_contain_text(contact)
+    expect(page.get_by_role("button", name="Meine Daten löschen")).to_be_visible()
+    visit.see("06-privacy")
+
+
+def switch_it_off(visit: Visit, reminder: dict[str, str]) -> None:
+    page = visit.page
+    page.goto(link_in(reminder["text"], "done"))
+    expect(page.locator("h1")).to_have_text(POLICY["translations"]["de"]["title"])
+    expect(page.locator("ol > li")).to_have_count(len(POLICY["steps"]))
+    visit.see("07-done")
+    page.get_by_role("button", name="Ich habe es ausgeschaltet").click()
+    expect(page.locator("h1")).to_have_text("Danke")
+    expect(page.get_by_role("status")).to_contain_text("keine Erinnerungen mehr")
+    visit.see("08-done-thanks")
+
+
+def link_in(text: str, kind: str) -> str:
+    found = re.search(rf"http://127\.0\.0\.1:\d+/{kind}/[\w.-]+", text)
+    assert found, f"no /{kind}/ link in {text!r}"
+    return found.group(0)
