@@ -1,5 +1,6 @@
 """The subscriber's journey in a real headless Chromium, on the local stack: the form, the
-confirmation, a reminder, "I've switched it off", each page seen as a person sees it.
+confirmation, a reminder, "I've switched it off", each page seen as a person sees it; then the
+organiser signs in to the dashboard and sees that conversion in the campaign's funnel.
 
 The browser is Debian's ``chromium`` package (``make test`` installs it), driven by Playwright;
 Playwright's own browser downloads are never used. Every page is saved as a full-page screenshot
@@ -132,22 +133,12 @@ def subscriber_page(
 def organiser_page(
     browser: Browser, demo_stack: DemoStack, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Visit]:
-    """An organiser's browser, logged in: every request carries the stack's admin token.
-
-    For the journey's last step, the conversion seen on the dashboard (`/admin/`): the test
-    takes this fixture beside `subscriber_page` and ends with that step."""
-    token = demo_stack.secrets["OPTOUT_ADMIN_TOKEN"]
-    yield from _visit(
-        browser,
-        demo_stack.client,
-        SCREENSHOTS / "organiser",
-        capsys,
-        extra_http_headers={"Authorization": f"Bearer {token}"},
-    )
+    """An organiser's browser, on a phone like the subscriber's, not signed in yet."""
+    yield from _visit(browser, demo_stack.client, SCREENSHOTS / "organiser", capsys)
 
 
 def test_a_person_subscribes_confirms_and_switches_it_off_in_german(
-    subscriber_page: Visit,
+    subscriber_page: Visit, organiser_page: Visit, demo_stack: DemoStack
 ) -> None:
     contact = "greta.browser@example.org"
     subscribe_in_german(subscriber_page, contact)
@@ -155,6 +146,7 @@ def test_a_person_subscribes_confirms_and_switches_it_off_in_german(
     reminder = the_first_reminder(subscriber_page.stack, contact)
     see_what_is_kept(subscriber_page, reminder, contact)
     switch_it_off(subscriber_page, reminder)
+    see_the_conversion_on_the_dashboard(organiser_page, demo_stack.secrets["OPTOUT_ADMIN_TOKEN"])
 
 
 def subscribe_in_german(visit: Visit, contact: str) -> None:
@@ -231,6 +223,29 @@ def switch_it_off(visit: Visit, reminder: dict[str, str]) -> None:
     expect(page.locator("h1")).to_have_text("Danke")
     expect(page.get_by_role("status")).to_contain_text("keine Erinnerungen mehr")
     visit.see("08-done-thanks")
+
+
+def see_the_conversion_on_the_dashboard(visit: Visit, token: str) -> None:
+    page = visit.page
+    # Given the dashboard, which asks who is there before it shows anything
+    page.goto(visit.stack.url("/admin"))
+    expect(page.locator("h1")).to_have_text("Sign in")
+    visit.see("01-sign-in")
+    page.get_by_label("Admin token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    # Then the campaign is listed with its deadlines, and one person has switched it off
+    expect(page.locator("h1")).to_have_text("Campaigns")
+    campaign = page.locator("tr", has=page.get_by_role("link", name=POLICY["title"]))
+    expect(campaign.locator("td[data-label='Switched off']")).to_have_text("1")
+    expect(campaign.locator("td[data-label='Deadlines']")).to_contain_text("EU")
+    visit.see("02-dashboard")
+    # And the campaign's page shows the conversion in Europe's row, and both charts
+    page.get_by_role("link", name=POLICY["title"]).click()
+    europe = page.locator("tr", has=page.locator("th", has_text=re.compile(r"^EU$")))
+    expect(europe.locator("td").nth(3)).to_have_text("1")  # switched off
+    expect(page.get_by_role("img", name="Funnel per region")).to_be_visible()
+    expect(page.get_by_role("img", name="Confirmations over time")).to_be_visible()
+    visit.see("03-campaign")
 
 
 def link_in(text: str, kind: str) -> str:

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 # Colour-blind-safe steps of one hue family, dark enough for white text (WCAG AA on white).
 FUNNEL_COLOURS = ("#3b4a66", "#1f5fbf", "#7a4fb3", "#16794a")
-_FONT = 'font-family="system-ui, sans-serif" font-size="13"'
+_FONT = 'font-family="system-ui, sans-serif" font-size="15"'
 
 
 def funnel(rows: Sequence[tuple[str, Sequence[int]]], stages: Sequence[str], title: str) -> Markup:
