@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from local import invoke
-from optout import clock, keys, regions, schedule, sender, settings
-from optout.models import Consent, Status, Subscriber
-from optout.store import CampaignStore, SubscriberStore
+from optout import clock, schedule, sender, settings
+from optout.store import CampaignStore
 from tests.integration.conftest import Reply, Stack
 from tests.integration.test_campaigns import CAMPAIGN, LINKEDIN, active, linkedin
+from tests.integration.test_sender import active as one_of_segment
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"
 
@@ -436,29 +436,6 @@ def test_the_launch_check_counts_each_channel_and_flags_a_reminder_that_would_ru
     assert all(row["problems"] == [] for row in slow["reminders"] if row["region"] == "HK")
 
 
-def _subscriber(contact: str, country: str, locale: str, platforms: tuple[str, ...]) -> str:
-    """An active subscriber by email or text, in a language."""
-    place = regions.resolve(country)
-    channel = "sms" if contact.startswith("+") else "email"
-    subscriber_id = keys.contact_id(settings.get(), channel, contact)
-    SubscriberStore(settings.get()).put_active(
-        Subscriber(
-            subscriber_id=subscriber_id,
-            channel=channel,
-            contact=contact,
-            region=place.code,
-            home_group=place.group,
-            locale=locale,
-            timezone=regions.default_timezone(place),
-            platforms=platforms,
-            status=Status.ACTIVE,
-            consent=Consent(requested_at="2025-10-01T00:00:00Z", form_version="t", source="t"),
-            created_at="2025-10-01T00:00:00Z",
-        )
-    )
-    return subscriber_id
-
-
 THANKS = {
     "id": "thanks-2025",
     "send_at": "2025-10-28T10:00:00+01:00",
@@ -479,12 +456,14 @@ def test_an_ad_hoc_send_reaches_exactly_its_segment_once_at_its_time(
     stack: Stack, organiser: Organiser, test_clock: Any
 ) -> None:
     test_clock.now = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)
-    target = _subscriber("anna@example.org", "DE", "de", ("linkedin",))
-    _subscriber("any@example.org", "AT", "de", ())  # every platform: in the segment
-    _subscriber("+4915123456789", "DE", "de", ("linkedin",))  # texts: not this channel
-    _subscriber("fr@example.org", "FR", "fr", ("linkedin",))  # French: not this language
-    _subscriber("meta@example.org", "DE", "de", ("meta",))  # another platform
-    _subscriber("ca@example.org", "CA", "de", ("linkedin",))  # another region
+    target = one_of_segment("anna@example.org", "DE", "de", platforms=("linkedin",))
+    one_of_segment("any@example.org", "AT", "de", platforms=())  # every platform: in the segment
+    one_of_segment("+4915123456789", "DE", "de", platforms=("linkedin",))  # texts: not this channel
+    one_of_segment(
+        "fr@example.org", "FR", "fr", platforms=("linkedin",)
+    )  # French: not this language
+    one_of_segment("meta@example.org", "DE", "de", platforms=("meta",))  # another platform
+    one_of_segment("ca@example.org", "CA", "de", platforms=("linkedin",))  # another region
     reply = organiser.call("POST", "/admin/sends", body=json.dumps(THANKS))
     assert reply.status == 201, reply.text
     assert reply.json() == {

@@ -29,7 +29,9 @@ def active(
     locale: str,
     timezone: str | None = None,
     status: Status = Status.ACTIVE,
+    platforms: tuple[str, ...] = ("linkedin",),
 ) -> str:
+    """An active (or `status`) subscriber by email or text; their id."""
     place = regions.resolve(region)
     channel = "email" if "@" in contact else "sms"
     subscriber_id = keys.contact_id(settings.get(), channel, contact)
@@ -42,7 +44,7 @@ def active(
             home_group=place.group,
             locale=locale,
             timezone=timezone or regions.default_timezone(place),
-            platforms=("linkedin",),
+            platforms=platforms,
             status=status,
             consent=Consent(
                 requested_at="2025-10-01T00:00:00Z", form_version="test", source="test"
