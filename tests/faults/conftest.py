@@ -2,10 +2,12 @@
 in at one seam each, and counts of every message the providers accepted.
 
 Seams, each named for what it plays:
-- `inject`: botocore's event system on the very client the product uses. A `before-call`
-  handler answers in place of the service (SES, SNS: the request never left), a `before-send`
-  handler registered first answers in place of the wire (DynamoDB: botocore's own retries see
-  it, as they would see the real answer).
+- `inject`: for SES and SNS, a `before-call` handler of botocore's event system on the very
+  client the product uses answers in place of the service (the request never left); for
+  DynamoDB, moto's stubber (where a request meets the service) answers with the fault instead
+  of handling the request, so that botocore's own retries see it as they would see DynamoDB's.
+  (A `before-send` handler would not do: botocore calls every one, so moto would still apply
+  the write that the fault says was refused.)
 - `atomic_aws`: moto handles one request at a time, as DynamoDB applies each conditional write
   atomically; threads still interleave between requests (moto alone is not atomic under
   threads, which would make a race test fail for moto's sake).
@@ -26,7 +28,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.retries import standard
 from moto.core.botocore_stubber import BotocoreStubber
 
-from optout import aws, channels, settings
+from optout import aws, channels
 from tests.integration.conftest import Stack, stack  # noqa: F401  (the fixture, for this folder)
 from tests.integration.test_sender import LINKEDIN
 
@@ -80,8 +82,18 @@ class Injector:
     """Answers chosen calls with faults: `plan(n)` returns the fault for the n-th call of that
     operation (1-based) or None to let it through. Counts the calls it saw."""
 
-    def __init__(self) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: dict[str, int] = {}
+        self._wire: dict[str, tuple[str, Callable[[int], Fault | None]]] = {}
+        real = BotocoreStubber.__call__
+        injector = self
+
+        def stubber(self, event_name, request, **kwargs):  # type: ignore[no-untyped-def]
+            return injector._wire_answer(event_name, request) or real(
+                self, event_name, request, **kwargs
+            )
+
+        monkeypatch.setattr(BotocoreStubber, "__call__", stubber)
 
     def before_call(self, client: Any, operation: str, plan: Callable[[int], Fault | None]) -> None:
         """Fail calls at the client, before any request is made (SES, SNS)."""
@@ -99,22 +111,22 @@ class Injector:
 
         client.meta.events.register(f"before-call.{service}.{operation}", handler)
 
-    def before_send(self, client: Any, operation: str, plan: Callable[[int], Fault | None]) -> None:
-        """Fail requests on the wire, so that botocore's retry policy sees them (DynamoDB)."""
+    def on_the_wire(self, operation: str, plan: Callable[[int], Fault | None]) -> None:
+        """Fail DynamoDB requests where they would meet the service (moto's stubber), so that
+        botocore's retry policy sees each fault and a faulted request changes nothing."""
+        self._wire[f"before-send.dynamodb.{operation}"] = (operation, plan)
 
-        def handler(request: Any, **_: Any) -> AWSResponse | None:
-            fault = plan(self._count(operation))
-            if fault is None:
-                return None
-            body = json.dumps(
-                {
-                    "__type": f"com.amazonaws.dynamodb.v20120810#{fault.code}",
-                    "message": fault.message,
-                }
-            ).encode()
-            return AWSResponse(request.url, fault.status, {}, _Raw(body))
-
-        client.meta.events.register_first(f"before-send.dynamodb.{operation}", handler)
+    def _wire_answer(self, event_name: str, request: Any) -> AWSResponse | None:
+        if event_name not in self._wire:
+            return None
+        operation, plan = self._wire[event_name]
+        fault = plan(self._count(operation))
+        if fault is None:
+            return None
+        body = json.dumps(
+            {"__type": f"com.amazonaws.dynamodb.v20120810#{fault.code}", "message": fault.message}
+        ).encode()
+        return AWSResponse(request.url, fault.status, {}, _Raw(body))
 
     def _count(self, operation: str) -> int:
         self.calls[operation] = self.calls.get(operation, 0) + 1
@@ -133,8 +145,8 @@ class _Raw:
 
 
 @pytest.fixture
-def inject() -> Injector:
-    return Injector()
+def inject(monkeypatch: pytest.MonkeyPatch) -> Injector:
+    return Injector(monkeypatch)
 
 
 def ses() -> Any:
@@ -143,8 +155,3 @@ def ses() -> Any:
 
 def sns() -> Any:
     return aws.send_client("sns")
-
-
-def dynamodb(table_setting: str) -> Any:
-    """The DynamoDB client behind the product's Table resource for one table."""
-    return aws.table(getattr(settings.get(), table_setting)).meta.client
