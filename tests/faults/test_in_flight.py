@@ -69,3 +69,30 @@ def test_switched_it_off_after_the_read_stops_that_message(
     assert [m.to for m in stack.outbox()] == ["a@example.org"]
     stats = CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]
     assert stats["sent"] == 1 and stats["skipped_already_done"] == 1
+
+
+def test_a_confirmation_clicked_twice_at_once_activates_once(stack: Stack, monkeypatch) -> None:
+    # Given a pending subscriber who presses "confirm" twice: the second request runs whole
+    # between the first one's read and its conditional write, which then fails its condition
+    from optout.store import SubscriberStore
+    from tests.integration.test_subscriptions import confirm_path
+
+    assert stack.call("subscribe-json").status == 202
+    stack.drain_notices()
+    (confirmation,) = stack.outbox()
+    path = confirm_path(confirmation.text)
+    real_get, replies, started = SubscriberStore.get, [], []
+
+    def second_click_in_between(self, subscriber_id):  # type: ignore[no-untyped-def]
+        found = real_get(self, subscriber_id)
+        if not started:
+            started.append(1)
+            replies.append(stack.call("confirm", path=path))
+        return found
+
+    monkeypatch.setattr(SubscriberStore, "get", second_click_in_between)
+    first = stack.call("confirm", path=path)
+    # Then both see "subscribed", and the subscriber is active once, in the audience index
+    assert [first.status, replies[0].status] == [200, 200]
+    (record,) = stack.items("SUBSCRIBERS_TABLE")
+    assert record["status"] == "active" and record["audience_sk"] == record["subscriber_id"]

@@ -12,7 +12,7 @@ import pytest
 
 from optout import clock, fanout, schedule, settings
 from optout.channels.sms_http import _session
-from optout.store import CampaignStore
+from optout.store import CampaignStore, DeliveryStore
 from tests.integration.conftest import Stack
 from tests.integration.test_sender import CAMPAIGN, LINKEDIN, active, at
 from tests.integration.test_sms_http import FakeProvider
@@ -150,3 +150,42 @@ def test_an_sms_provider_that_times_out_after_taking_the_text_is_never_asked_aga
     ]
     stats = CampaignStore(settings.get()).stats(CAMPAIGN)["CA"]
     assert (stats["sent"], stats["unknown"]) == (1, 1)
+
+
+def test_one_webhook_delivered_twice_at_once_makes_one_campaign_and_one_plan(
+    stack: Stack, test_clock, atomic_aws, monkeypatch
+) -> None:
+    # Given the policy monitor's retry arrives while the first delivery is still being applied
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    both_checked = threading.Barrier(2, timeout=30)
+    real_get, first = DeliveryStore.get, threading.local()
+
+    def check_together(self, key):  # type: ignore[no-untyped-def]
+        seen = real_get(self, key)
+        if key.startswith("webhook#") and not getattr(first, "done", False):
+            first.done = True
+            both_checked.wait()  # neither has recorded the id yet
+        return seen
+
+    monkeypatch.setattr(DeliveryStore, "get", check_together)
+    replies: list = []
+    deliveries = [
+        threading.Thread(
+            target=lambda: replies.append(stack.post_webhook(LINKEDIN, webhook_id="msg_twice"))
+        )
+        for _ in range(2)
+    ]
+    for delivery in deliveries:
+        delivery.start()
+    for delivery in deliveries:
+        delivery.join(60)
+    # Then both are answered 200, and the result is the one campaign a single delivery makes
+    assert [reply.status for reply in replies] == [200, 200]
+    reminders = CampaignStore(settings.get()).reminders(CAMPAIGN)
+    assert len(reminders) == 20 and {r["state"] for r in reminders} == {"pending"}
+    assert len([i for i in stack.items("CAMPAIGNS_TABLE") if i["sk"] == "CAMPAIGN"]) == 1
+    assert [i["pk"] for i in stack.items("DELIVERIES_TABLE")] == ["webhook#msg_twice"]
+    # And its reminder still reaches a subscriber once
+    active("lena@example.org", "DE", "de")
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    assert received(stack) == Counter(["lena@example.org"])
