@@ -286,7 +286,11 @@ def _deliver(
     )
     if earlier == LEFT:
         # They left, or said they are done, after this batch read them: it still counts.
-        latest = SubscriberStore(settings).get(subscriber.subscriber_id)
+        latest = (
+            SubscriberStore(settings)
+            .get_many([subscriber.subscriber_id])
+            .get(subscriber.subscriber_id)
+        )
         return f"skipped_{skip_reason(latest, campaign['campaign_id']) or 'changed'}"
     if earlier is not None:
         return "unknown" if earlier in ("claimed", "unknown") else "skipped_duplicate"
