@@ -60,7 +60,10 @@ def handle(settings: Settings, message_text: str, now: datetime) -> str:
 
 def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> str:
     """Act on one text received (AWS End User Messaging's two-way SMS format); what was done."""
-    number, body = str(message.get("originationNumber", "")), str(message.get("messageBody", ""))
+    number, body = (
+        _text(message.get("originationNumber", "")),
+        _text(message.get("messageBody", "")),
+    )
     word = keyword(body)
     kind = (
         "stop"
@@ -114,29 +117,45 @@ def _reply(
 
 def ses_notification(settings: Settings, notification: dict[str, Any], now: datetime) -> str:
     """Act on one SES bounce or complaint notification (feedback or event-publishing format)."""
-    kind = str(notification.get("notificationType") or notification.get("eventType") or "")
-    mail = notification.get("mail") or {}
-    tags = mail.get("tags") or {}
-    campaign, region = (tags.get("campaign") or [""])[0], (tags.get("region") or [""])[0]
+    kind = _text(notification.get("notificationType") or notification.get("eventType") or "")
+    tags = _mapping(_mapping(notification.get("mail")).get("tags"))
+    campaign, region = _first(tags.get("campaign")), _first(tags.get("region"))
     if kind == "Bounce":
-        bounce = notification.get("bounce") or {}
+        bounce = _mapping(notification.get("bounce"))
         if bounce.get("bounceType") != "Permanent":
             return "ignored: transient bounce"
-        recipients, reason, counter = bounce.get("bouncedRecipients") or [], "bounce", "bounced"
+        listed, reason, counter = bounce.get("bouncedRecipients"), "bounce", "bounced"
     elif kind == "Complaint":
-        recipients = (notification.get("complaint") or {}).get("complainedRecipients") or []
+        listed = _mapping(notification.get("complaint")).get("complainedRecipients")
         reason, counter = "complaint", "complained"
     else:
-        return f"ignored: {kind or 'unknown'} notification"
+        return f"ignored: {kind[:40] or 'unknown'} notification"
+    # A notification of another shape (a test publish to the topic, a format from the future)
+    # is read as far as it makes sense, never failed on: SNS would only deliver it again.
+    recipients = [_mapping(entry) for entry in listed] if isinstance(listed, list) else []
     subscribers = SubscriberStore(settings)
     for recipient in recipients:
-        address = str(recipient.get("emailAddress", "")).strip().lower()
+        address = _text(recipient.get("emailAddress", "")).strip().lower()
         if address:
             subscribers.suppress(keys.contact_id(settings, "email", address), reason, now)
     if campaign and region:
         _count_and_maybe_pause(settings, campaign, region, counter, len(recipients), now)
     metrics.add_metric(name=f"Email_{counter}", unit=MetricUnit.Count, value=len(recipients))
     return counter
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """`value` as text that encodes (JSON may carry lone surrogates, which do not)."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
+def _first(value: Any) -> str:
+    """The first of an SES tag's values (a list of strings), or ""."""
+    return _text(value[0]) if isinstance(value, list) and value else ""
 
 
 def _count_and_maybe_pause(

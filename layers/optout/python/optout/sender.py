@@ -27,7 +27,7 @@ from optout.models import Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.quiet_hours import in_quiet_hours
 from optout.settings import Settings
-from optout.store import CampaignStore, DeliveryStore, SubscriberStore
+from optout.store import LEFT, CampaignStore, DeliveryStore, SubscriberStore
 
 MIN_REMAINING_MS = 30_000  # below this, a sender hands the rest of its batch on
 READ_CHUNK = 100  # subscribers a read (BatchGetItem takes up to 100 keys) ...
@@ -282,7 +282,17 @@ def _deliver(
         mime = email.build(settings, drafts.email(subscriber, link))
     else:
         text = drafts.sms(subscriber, link, first=not subscriber.sms_introduced)
-    earlier = deliveries.claim_or_state(key, now, **attributes)
+    earlier = deliveries.claim_or_state(
+        key, now, subscriber_id=subscriber.subscriber_id, **attributes
+    )
+    if earlier == LEFT:
+        # They left, or said they are done, after this batch read them: it still counts.
+        latest = (
+            SubscriberStore(settings)
+            .get_many([subscriber.subscriber_id])
+            .get(subscriber.subscriber_id)
+        )
+        return f"skipped_{skip_reason(latest, campaign['campaign_id']) or 'changed'}"
     if earlier is not None:
         return "unknown" if earlier in ("claimed", "unknown") else "skipped_duplicate"
     try:

@@ -657,6 +657,7 @@ class CampaignStore:
 
 
 FANOUT_DONE = "#done"
+LEFT = "left"  # a claim refused: the subscriber is no longer reached by the campaign
 
 
 def _campaign_pk(campaign_id: str) -> str:
@@ -668,31 +669,66 @@ class DeliveryStore:
 
     def __init__(self, settings: Settings) -> None:
         self._table = aws.table(settings.deliveries_table)
+        self._subscribers_table = settings.subscribers_table
         self._ttl = timedelta(days=settings.deliveries_ttl_days)
 
-    def claim_or_state(self, key: str, now: datetime, **attributes: Any) -> str | None:
-        """Claim the message `key`: None if this call claimed it, else the state the earlier
-        claim is in ("sent", "failed", or "claimed": sent or not, nobody knows)."""
+    def claim_or_state(
+        self, key: str, now: datetime, *, subscriber_id: str, campaign_id: str, **attributes: Any
+    ) -> str | None:
+        """Claim the message `key` for a reminder of `campaign_id` to `subscriber_id`: None if
+        this call claimed it; `LEFT` if the subscriber is no longer reached (unsubscribed,
+        suppressed, erased, or done with the campaign since the sender read them); else the
+        state the earlier claim is in ("sent", "failed", or "claimed": sent or not, nobody
+        knows).
+
+        One transaction checks the subscriber and puts the claim, so that an unsubscribe or an
+        "I've switched it off" that lands while a batch is in flight stops that message."""
         item = {
             "pk": key,
             "state": "claimed",
             "claimed_at": iso(now),
             "expires_at": int((now + self._ttl).timestamp()),
+            "campaign_id": campaign_id,
             **attributes,
         }
         try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression=Attr("pk").not_exists(),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            self._table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._subscribers_table,
+                            "Key": {"subscriber_id": subscriber_id},
+                            "ConditionExpression": "#status = :active AND NOT contains(done_campaigns, :campaign)",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":active": Status.ACTIVE.value,
+                                ":campaign": campaign_id,
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                ]
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            codes = [str(reason.get("Code", "")) for reason in reasons]
+            if len(codes) == 2 and codes[1] == "ConditionalCheckFailed":
                 # DynamoDB returns the old item, in its wire format, with the failure.
-                old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+                old: dict[str, Any] = dict(reasons[1].get("Item") or {})
                 state = old.get("state", {}).get("S") if old else (self.get(key) or {}).get("state")
                 return str(state or "claimed")
-            raise
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return LEFT
+            raise  # a conflict with another write of the same items: the batch is retried
         return None
 
     def record_sent_many(self, sent: list[tuple[str, str, dict[str, Any]]], now: datetime) -> None:

@@ -1,0 +1,98 @@
+"""A person acts while their batch is in flight: the sender has read them as active, and the
+unsubscribe (or "I've switched it off") lands before their message goes out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from optout import clock, keys, sender, settings, tokens
+from optout.store import CampaignStore
+from tests.integration.conftest import Stack
+from tests.integration.test_sender import CAMPAIGN, active, at, to
+
+
+def token(purpose: tokens.Purpose, *parts: str) -> str:
+    return tokens.mint(
+        keys.token_keyring(settings.get()), purpose, parts, clock.now() + timedelta(days=30)
+    )
+
+
+def acts_after_the_read(monkeypatch: pytest.MonkeyPatch, subscriber_id: str, act) -> list[str]:  # type: ignore[no-untyped-def]
+    """Run `act` once, when the sender takes `subscriber_id` from what it read, before the
+    claim and the send."""
+    real_get, done = sender.ReadAhead.get, []
+
+    def get(self, wanted: str):  # type: ignore[no-untyped-def]
+        found = real_get(self, wanted)
+        if wanted == subscriber_id and not done:
+            assert found is not None and found.status.value == "active"  # read as active
+            done.append(act())
+        return found
+
+    monkeypatch.setattr(sender.ReadAhead, "get", get)
+    return done
+
+
+def test_an_unsubscribe_after_the_read_stops_that_message(
+    stack: Stack, test_clock, campaign, monkeypatch
+) -> None:
+    # Given three subscribers in one batch, and one of them unsubscribes after the sender read them
+    leaving = active("leaving@example.org", "FR", "fr")
+    for name in ("a", "b"):
+        active(f"{name}@example.org", "FR", "fr")
+    path = "/unsubscribe/" + token(tokens.Purpose.UNSUBSCRIBE, leaving, CAMPAIGN, "EU")
+    acted = acts_after_the_read(
+        monkeypatch, leaving, lambda: stack.call("unsubscribe-one-click", path=path).status
+    )
+    # When the reminder goes out
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    # Then the unsubscribe took effect before their message: nothing reached them, the others got one
+    assert acted == [200]
+    assert to(stack, "leaving@example.org") == []
+    assert sorted(m.to for m in stack.outbox()) == ["a@example.org", "b@example.org"]
+    stats = CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]
+    assert stats["sent"] == 2 and stats["skipped_unsubscribed"] == 1
+
+
+def test_switched_it_off_after_the_read_stops_that_message(
+    stack: Stack, test_clock, campaign, monkeypatch
+) -> None:
+    done = active("done@example.org", "FR", "fr")
+    active("a@example.org", "FR", "fr")
+    path = "/done/" + token(tokens.Purpose.DONE, CAMPAIGN, "EU", done)
+    acted = acts_after_the_read(monkeypatch, done, lambda: stack.call("done", path=path).status)
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    assert acted == [200]
+    assert to(stack, "done@example.org") == []
+    assert [m.to for m in stack.outbox()] == ["a@example.org"]
+    stats = CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]
+    assert stats["sent"] == 1 and stats["skipped_already_done"] == 1
+
+
+def test_a_confirmation_clicked_twice_at_once_activates_once(stack: Stack, monkeypatch) -> None:
+    # Given a pending subscriber who presses "confirm" twice: the second request runs whole
+    # between the first one's read and its conditional write, which then fails its condition
+    from optout.store import SubscriberStore
+    from tests.integration.test_subscriptions import confirm_path
+
+    assert stack.call("subscribe-json").status == 202
+    stack.drain_notices()
+    (confirmation,) = stack.outbox()
+    path = confirm_path(confirmation.text)
+    real_get, replies, started = SubscriberStore.get, [], []
+
+    def second_click_in_between(self, subscriber_id):  # type: ignore[no-untyped-def]
+        found = real_get(self, subscriber_id)
+        if not started:
+            started.append(1)
+            replies.append(stack.call("confirm", path=path))
+        return found
+
+    monkeypatch.setattr(SubscriberStore, "get", second_click_in_between)
+    first = stack.call("confirm", path=path)
+    # Then both see "subscribed", and the subscriber is active once, in the audience index
+    assert [first.status, replies[0].status] == [200, 200]
+    (record,) = stack.items("SUBSCRIBERS_TABLE")
+    assert record["status"] == "active" and record["audience_sk"] == record["subscriber_id"]
