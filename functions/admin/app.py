@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import admin, admin_http, clock, dashboard, settings, stats, web
+from optout import admin, admin_http, clock, dashboard, imports, settings, stats, web
 from optout.errors import OptoutError
 from optout.observability import logger, metrics, tracer
 
@@ -96,6 +96,23 @@ def campaign_stats(campaign_id: str) -> Response[str]:
     if app.current_event.get_query_string_value("format") == "csv":
         return admin_http.csv_response(stats.as_csv(numbers), f"{campaign_id}-stats.csv")
     return web.json_response(200, numbers)
+
+
+@app.post("/admin/subscribers/import")
+def import_subscribers() -> Response[str]:
+    event = app.current_event
+    base_url = web.base_url(settings.get(), event)
+    report = imports.import_csv(
+        settings.get(), web.raw_body(event), base_url=base_url, now=clock.now()
+    )
+    return web.json_response(200, report)
+
+
+@app.get("/admin/subscribers/export")
+def export_subscribers() -> Response[str]:
+    wanted = app.current_event.get_query_string_value("format") or "csv"
+    rows = imports.export_csv(settings.get(), wanted)
+    return admin_http.csv_response("".join(rows), "subscribers.csv")
 
 
 @app.exception_handler(OptoutError)
