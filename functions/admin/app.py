@@ -110,9 +110,12 @@ def import_subscribers() -> Response[str]:
 
 @app.get("/admin/subscribers/export")
 def export_subscribers() -> Response[str]:
-    wanted = app.current_event.get_query_string_value("format") or "csv"
-    rows = imports.export_csv(settings.get(), wanted)
-    return admin_http.csv_response("".join(rows), "subscribers.csv")
+    query = app.current_event.get_query_string_value
+    part = imports.export_csv(settings.get(), query("format") or "csv", query("after") or "")
+    response = admin_http.csv_response(part.text, "subscribers.csv")
+    if part.next_after:  # more than one Lambda response holds: ask again with ?after=
+        response.headers["X-Next-After"] = part.next_after
+    return response
 
 
 @app.exception_handler(OptoutError)

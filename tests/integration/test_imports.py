@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from optout import clock, keys, settings, subscriptions
+from optout import clock, imports, keys, settings, subscriptions
 from optout.store import SubscriberStore
 from tests.integration.conftest import Reply, Stack
 from tests.integration.test_admin import ADMIN_TOKEN, Organiser
@@ -367,6 +367,25 @@ def test_an_export_imported_again_changes_nothing(stack: Stack, organiser: Organ
     reply = organiser.call("POST", "/admin/subscribers/import", body=again.getvalue())
     report = reply.json()
     assert report["unchanged"] == 2 and report["rejected"] == []
+
+
+def test_a_long_export_comes_in_parts_each_read_by_a_paginated_scan(
+    stack: Stack, organiser: Organiser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report_of(organiser, *(f"p{n}@example.org,DE,,,,{PROVEN}" for n in range(7)))
+    monkeypatch.setattr(imports, "EXPORT_ROWS", 3)
+    monkeypatch.setattr(imports, "SCAN_PAGE", 2)
+    contacts, after, parts = [], "", 0
+    while True:
+        reply = organiser.call("GET", "/admin/subscribers/export", query=f"after={after}")
+        rows = list(csv.DictReader(io.StringIO(reply.text)))
+        contacts += [row["contact"] for row in rows]
+        parts += 1
+        after = reply.headers.get("X-Next-After", "")
+        if not after:
+            break
+    assert sorted(contacts) == [f"p{n}@example.org" for n in range(7)]
+    assert parts == 2  # four rows (two scan pages of two), then the other three
 
 
 def test_an_unknown_export_format_is_refused(stack: Stack, organiser: Organiser) -> None:

@@ -280,8 +280,18 @@ def _add_report(merged: dict[str, Any], report: dict[str, Any], lines: dict[int,
 
 
 def export_file(options: argparse.Namespace, client: Client) -> int:
-    response = client.admin("GET", "/admin/subscribers/export", params={"format": "csv"})
-    text = response.content.decode("utf-8")
+    """Every part of the export (each a Lambda response of at most 20,000 rows), one header."""
+    parts: list[str] = []
+    after = ""
+    while True:
+        query = {"format": "csv", **({"after": after} if after else {})}
+        response = client.admin("GET", "/admin/subscribers/export", params=query)
+        text = response.content.decode("utf-8")
+        parts.append(text if not parts else text.partition("\n")[2])
+        after = response.headers.get("X-Next-After", "")
+        if not after:
+            break
+    text = "".join(parts)
     if options.output:
         options.output.write_text(text, encoding="utf-8", newline="")
         print(

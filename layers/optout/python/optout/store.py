@@ -13,7 +13,6 @@ before sending so that no message goes out twice; items expire through TTL.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -334,20 +333,20 @@ class SubscriberStore:
             is not None
         )
 
-    def active_pages(self, page_size: int = 500) -> Iterator[list[Subscriber]]:
-        """Every active subscriber, a page at a time. A Scan of the whole table (filtered on
-        status, so it reads the unsubscribed and pending too): for exports, not for sending,
-        which pages the audience index instead."""
+    def active_page(self, after: str, limit: int) -> tuple[list[Subscriber], str]:
+        """One page of a Scan of the whole table, filtered on status (so it reads the
+        unsubscribed and pending too, `limit` items at most): the active subscribers in it, and
+        where the next page starts ("" after the last). For exports, not for sending, which
+        pages the audience index instead."""
         request: dict[str, Any] = {
             "FilterExpression": Attr("status").eq(Status.ACTIVE.value),
-            "Limit": page_size,
+            "Limit": limit,
         }
-        while True:
-            page = self._table.scan(**request)
-            yield [_subscriber(item) for item in page["Items"]]
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if after:
+            request["ExclusiveStartKey"] = {"subscriber_id": after}
+        page = self._table.scan(**request)
+        following = page.get("LastEvaluatedKey", {}).get("subscriber_id", "")
+        return [_subscriber(item) for item in page["Items"]], str(following)
 
     def put_active(self, subscriber: Subscriber) -> None:
         """Write an already-confirmed subscriber (demo data and imports with proof of consent)."""
