@@ -391,3 +391,16 @@ def test_a_long_export_comes_in_parts_each_read_by_a_paginated_scan(
 def test_an_unknown_export_format_is_refused(stack: Stack, organiser: Organiser) -> None:
     reply = organiser.call("GET", "/admin/subscribers/export", query="format=xlsx")
     assert reply.status == 400
+
+
+def test_the_sample_events_import_and_export_with_the_real_token(
+    stack: Stack, organiser: Organiser
+) -> None:
+    bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    report = stack.call("admin-subscribers-import", headers=bearer).json()
+    assert (report["imported_active"], report["confirmation_sent"]) == (1, 1)
+    exported = stack.call("admin-subscribers-export", headers=bearer)
+    assert [row["contact"] for row in csv.DictReader(io.StringIO(exported.text))] == [
+        "ada@example.org"
+    ]
+    assert stack.call("admin-subscribers-export").status == 401  # the placeholder is no token
