@@ -404,3 +404,17 @@ def test_the_sample_events_import_and_export_with_the_real_token(
         "ada@example.org"
     ]
     assert stack.call("admin-subscribers-export").status == 401  # the placeholder is no token
+
+
+def test_two_rows_of_one_contact_that_do_not_fit_together_leave_the_first_alone(
+    stack: Stack, organiser: Organiser
+) -> None:
+    first = ";".join(f"a{n}" for n in range(12))
+    second = ";".join(f"b{n}" for n in range(12))  # together more than 20 platforms
+    report = report_of(
+        organiser, f"mo@example.org,DE,,,{first},,,,", f"mo@example.org,DE,,,{second},,,,"
+    )
+    assert [(r["line"], r["field"]) for r in report["rejected"]] == [(3, "platforms")]
+    assert "earlier row of the same contact" in report["rejected"][0]["reason"]
+    assert report["confirmation_sent"] == 1 and report["merged_duplicates"] == 0
+    assert len(record("email", "mo@example.org")["platforms"]) == 12  # type: ignore[index]

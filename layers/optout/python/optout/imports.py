@@ -244,7 +244,7 @@ def _merged(earlier: Candidate, later: Candidate, settings: Settings) -> Candida
     except InvalidInput as error:
         raise InvalidInput(
             {
-                column: f"together with line {earlier.lines[0]} (the same contact): {reason}"
+                column: f"together with an earlier row of the same contact: {reason}"
                 for column, reason in error.problems.items()
             }
         ) from None
