@@ -128,7 +128,9 @@ def test_export_writes_the_active_subscribers_to_a_file(stack: StackClient, tmp_
         f"{HEADER}\nexp1@example.org,FR,,,,FOSDEM,2025-02-01,v1,\nexp2@example.org,FR,,,,,,,\n",
         encoding="utf-8",
     )
-    assert optout("import", str(path), url=stack.base_url).returncode == 0
+    imported = optout("import", str(path), url=stack.base_url)
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["rejected"] == []
     out = tmp_path / "out.csv"
     exported = optout("export", "-o", str(out), url=stack.base_url)
     assert exported.returncode == 0, exported.stderr

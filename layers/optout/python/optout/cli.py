@@ -274,9 +274,10 @@ def _add_report(merged: dict[str, Any], report: dict[str, Any], lines: dict[int,
         if isinstance(value, int):
             merged[name] = merged.get(name, 0) + value
         elif isinstance(value, list):
-            for entry in value:
-                line = entry.get("line")
-                merged.setdefault(name, []).append({**entry, "line": lines.get(line, line)})
+            merged.setdefault(name, []).extend(
+                {**entry, "line": lines.get(entry.get("line"), entry.get("line"))}
+                for entry in value
+            )
 
 
 def export_file(options: argparse.Namespace, client: Client) -> int:
