@@ -16,6 +16,7 @@ from optout import (
     announcements,
     clock,
     dashboard,
+    imports,
     launch,
     preview,
     settings,
@@ -183,6 +184,26 @@ def send_test(campaign_id: str) -> Response[str]:
         "back_to": f"campaigns/{campaign_id}",
     }
     return admin_http.page(200, "notice", notice, app.current_event)
+
+
+@app.post("/admin/subscribers/import")
+def import_subscribers() -> Response[str]:
+    event = app.current_event
+    base_url = web.base_url(settings.get(), event)
+    report = imports.import_csv(
+        settings.get(), web.raw_body(event), base_url=base_url, now=clock.now()
+    )
+    return web.json_response(200, report)
+
+
+@app.get("/admin/subscribers/export")
+def export_subscribers() -> Response[str]:
+    query = app.current_event.get_query_string_value
+    part = imports.export_csv(settings.get(), query("format") or "csv", query("after") or "")
+    response = admin_http.csv_response(part.text, "subscribers.csv")
+    if part.next_after:  # more than one Lambda response holds: ask again with ?after=
+        response.headers["X-Next-After"] = part.next_after
+    return response
 
 
 @app.exception_handler(OptoutError)

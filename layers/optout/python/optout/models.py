@@ -19,11 +19,19 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Consent:
-    """Proof of the subscription request: when, on which form text, from where."""
+    """Proof of the subscription request: when, on which form text, from where.
+
+    For someone who confirmed a link we sent, the link is the proof. For someone an organiser
+    imported as already subscribed, the proof is the organiser's record of it: `source` says
+    where they signed up ("paper form at FOSDEM"), `requested_at` when, `form_version` the
+    wording they agreed to, `proof` where the evidence is kept, `imported_at` when it came in.
+    """
 
     requested_at: str
     form_version: str
-    source: str  # "web-form", "api", later "import:<file>"
+    source: str  # "web-form", "api", "import", or an imported row's own consent_source
+    proof: str = ""
+    imported_at: str = ""
 
 
 @dataclass(frozen=True)

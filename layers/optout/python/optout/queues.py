@@ -24,3 +24,22 @@ def enqueue_many(queue_url: str, jobs: list[dict[str, Any]]) -> None:
         failed = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
         if failed:
             raise RuntimeError(f"SQS refused {len(failed)} jobs: {failed[0].get('Message', '')}")
+
+
+def enqueue_each(queue_url: str, jobs: list[dict[str, Any]]) -> list[int]:
+    """Put JSON jobs on a queue, ten to a request; the positions of those SQS did not take
+    (none of a request that failed as a whole), so that the caller can undo their part."""
+    sqs = aws.client("sqs")
+    refused: list[int] = []
+    for start in range(0, len(jobs), 10):
+        entries = [
+            {"Id": str(start + offset), "MessageBody": json.dumps(job, sort_keys=True)}
+            for offset, job in enumerate(jobs[start : start + 10])
+        ]
+        try:
+            failed = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
+        except Exception:
+            refused.extend(int(entry["Id"]) for entry in entries)
+            continue
+        refused.extend(int(entry["Id"]) for entry in failed)
+    return refused

@@ -292,12 +292,72 @@ class SubscriberStore:
             ExpressionAttributeValues={":yes": True},
         )
 
+    def states(self, subscriber_ids: list[str]) -> dict[str, tuple[Status, Subscriber | None]]:
+        """The status of each id that has an item, erased ones included (whose profile is
+        gone: None), read 100 to a request. Ids never seen are left out."""
+        found: dict[str, tuple[Status, Subscriber | None]] = {}
+        client = self._table.meta.client
+        unique = list(dict.fromkeys(subscriber_ids))
+        for start in range(0, len(unique), 100):
+            keys = [{"subscriber_id": sid} for sid in unique[start : start + 100]]
+            request = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    status = Status(item["status"])
+                    profile = None if status is Status.ERASED else _subscriber(item)
+                    found[item["subscriber_id"]] = (status, profile)
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def put_new_many(self, subscribers: list[Subscriber]) -> None:
+        """Write subscribers whose contacts had no item when last read, 25 to a request
+        (BatchWriteItem, which retries what DynamoDB left unprocessed), active ones in the
+        audience index. Unconditional: BatchWriteItem takes no conditions (see the caller)."""
+        with self._table.batch_writer() as batch:
+            for subscriber in subscribers:
+                active = subscriber.status is Status.ACTIVE
+                batch.put_item(Item=_active_item(subscriber) if active else _item(subscriber))
+
+    def replace_if(self, subscriber: Subscriber, expected: Status) -> bool:
+        """Write a subscriber's profile, consent and status over their item, if its status is
+        still `expected`; what only other paths write (done campaigns, the first-text mark) is
+        kept. In the audience index when `subscriber` is active. True if written."""
+        item = _active_item(subscriber) if subscriber.status is Status.ACTIVE else _item(subscriber)
+        fields = [key for key in item if key != "subscriber_id"]
+        return (
+            _update_if(
+                self._table,
+                Key={"subscriber_id": subscriber.subscriber_id},
+                UpdateExpression="SET " + ", ".join(f"#{key} = :{key}" for key in fields),
+                ConditionExpression="#status = :expected",
+                ExpressionAttributeNames={f"#{key}": key for key in fields},
+                ExpressionAttributeValues={
+                    **{f":{key}": item[key] for key in fields},
+                    ":expected": expected.value,
+                },
+            )
+            is not None
+        )
+
+    def active_page(self, after: str, limit: int) -> tuple[list[Subscriber], str]:
+        """One page of a Scan of the whole table, filtered on status (so it reads the
+        unsubscribed and pending too, `limit` items at most): the active subscribers in it, and
+        where the next page starts ("" after the last). For exports, not for sending, which
+        pages the audience index instead."""
+        request: dict[str, Any] = {
+            "FilterExpression": Attr("status").eq(Status.ACTIVE.value),
+            "Limit": limit,
+        }
+        if after:
+            request["ExclusiveStartKey"] = {"subscriber_id": after}
+        page = self._table.scan(**request)
+        following = page.get("LastEvaluatedKey", {}).get("subscriber_id", "")
+        return [_subscriber(item) for item in page["Items"]], str(following)
+
     def put_active(self, subscriber: Subscriber) -> None:
         """Write an already-confirmed subscriber (demo data and imports with proof of consent)."""
-        item = _item(subscriber)
-        item["audience_pk"] = audience_key(subscriber.home_group, subscriber.subscriber_id)
-        item["audience_sk"] = subscriber.subscriber_id
-        self._table.put_item(Item=item)
+        self._table.put_item(Item=_active_item(subscriber))
 
 
 class CampaignStore:
@@ -842,7 +902,16 @@ def _item(subscriber: Subscriber) -> dict[str, Any]:
     item.pop("sms_introduced")  # written by mark_sms_introduced only
     item.pop("done_campaigns")  # written by the "I've switched it off" link only
     item["platforms"] = list(subscriber.platforms)
+    item["consent"] = {key: value for key, value in item["consent"].items() if value != ""}
     return {key: value for key, value in item.items() if value != ""}
+
+
+def _active_item(subscriber: Subscriber) -> dict[str, Any]:
+    """An active subscriber's item: in the audience index of their home group."""
+    item = _item(subscriber)
+    item["audience_pk"] = audience_key(subscriber.home_group, subscriber.subscriber_id)
+    item["audience_sk"] = subscriber.subscriber_id
+    return item
 
 
 def _subscriber(item: dict[str, Any]) -> Subscriber:

@@ -92,9 +92,30 @@ def subscribe(
             raise TooManyRequests(
                 "too many subscriptions from your network in the last hour; try again later"
             )
-    subscriber_id = keys.contact_id(settings, request.contact.channel, request.contact.address)
-    subscriber = Subscriber(
-        subscriber_id=subscriber_id,
+    subscriber = pending_subscriber(settings, request, source=source, now=now)
+    store = SubscriberStore(settings)
+    resend_after = timedelta(minutes=settings.confirm_resend_minutes)
+    metrics.add_metric(name="SubscribeRequested", unit=MetricUnit.Count, value=1)
+    if not store.request_confirmation(subscriber, resend_after, now):
+        return
+    subscriber_id = subscriber.subscriber_id
+    job = confirmation_job(subscriber_id, base_url=base_url, now=now)
+    try:
+        queues.enqueue(settings.notice_queue_url, job)
+    except Exception as error:
+        # The write above reserved the resend window; give it back so that trying again works.
+        store.forget_confirmation_request(subscriber_id)
+        raise ServiceUnavailable(
+            "we could not send your confirmation just now; try again shortly"
+        ) from error
+
+
+def pending_subscriber(
+    settings: Settings, request: SubscribeRequest, *, source: str, now: datetime
+) -> Subscriber:
+    """The record of a subscribe request, waiting for its confirmation link to be pressed."""
+    return Subscriber(
+        subscriber_id=keys.contact_id(settings, request.contact.channel, request.contact.address),
         channel=request.contact.channel,
         contact=request.contact.address,
         region=request.region.code,
@@ -109,25 +130,16 @@ def subscribe(
         created_at=iso(now),
         confirmation_sent_at=iso(now),
     )
-    store = SubscriberStore(settings)
-    resend_after = timedelta(minutes=settings.confirm_resend_minutes)
-    metrics.add_metric(name="SubscribeRequested", unit=MetricUnit.Count, value=1)
-    if not store.request_confirmation(subscriber, resend_after, now):
-        return
-    job = {
+
+
+def confirmation_job(subscriber_id: str, *, base_url: str, now: datetime) -> dict[str, str]:
+    """The notice-queue job that sends a pending subscriber their confirmation link."""
+    return {
         "kind": "confirm",
         "subscriber_id": subscriber_id,
         "requested_at": iso(now),
         "base_url": base_url,
     }
-    try:
-        queues.enqueue(settings.notice_queue_url, job)
-    except Exception as error:
-        # The write above reserved the resend window; give it back so that trying again works.
-        store.forget_confirmation_request(subscriber_id)
-        raise ServiceUnavailable(
-            "we could not send your confirmation just now; try again shortly"
-        ) from error
 
 
 def confirmation_token(settings: Settings, subscriber_id: str, now: datetime) -> str:
