@@ -5,14 +5,17 @@ nothing."""
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 from typing import Any
 from urllib.parse import urlencode
 
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from local import invoke
+from optout import settings
 from optout.feedback import HELP_WORDS, START_WORDS, STOP_WORDS, keyword
 from tests.fuzz.hostile import hostile_text
 from tests.fuzz.test_parsers import PATHS, json_values
@@ -236,3 +239,77 @@ def test_lone_surrogates_in_feedback_are_ignored_not_failed_on(stack: Stack) -> 
     bounce = json.loads(sample_event("feedback-ses-bounce")["Records"][0]["Sns"]["Message"])
     bounce["bounce"]["bouncedRecipients"] = [{"emailAddress": "\udcff@example.org"}, "x", None]
     assert feedback(json.dumps(bounce)) == {"outcomes": ["bounced"]}
+
+
+# -- CSV imports ------------------------------------------------------------------------------
+
+IMPORT_COLUMNS = [
+    "contact",
+    "region",
+    "locale",
+    "timezone",
+    "platforms",
+    "consent_source",
+    "consent_at",
+    "consent_form",
+    "consent_proof",
+]
+cell_values = st.one_of(
+    hostile_text(80),
+    st.sampled_from(
+        [
+            "ada@example.org",
+            "ADA@example.org",
+            "+41 79 123 45 67",
+            "0791234567",
+            '=HYPERLINK("http://evil")',
+            "DE",
+            "CH",
+            "XX",
+            "fr-CA",
+            "Europe/Berlin",
+            "Mars/Olympus",
+            "linkedin;meta",
+            "2025-09-20T14:00:00Z",
+            "2999-01-01",
+            "yesterday",
+            "",
+        ]
+    ),
+)
+
+
+@given(
+    # Mostly the real header, so that the rows themselves are what is tried.
+    header=st.one_of(
+        st.just(IMPORT_COLUMNS),
+        st.just(IMPORT_COLUMNS),
+        st.lists(st.sampled_from([*IMPORT_COLUMNS, "colour"]), min_size=1, max_size=10),
+    ),
+    rows=st.lists(st.lists(cell_values, min_size=0, max_size=11), max_size=6),
+)
+def test_csv_imports_of_any_content_never_fail_and_write_only_accepted_rows(
+    stack: Stack, monkeypatch: Any, header: list[str], rows: list[list[str]]
+) -> None:
+    monkeypatch.setenv("OPTOUT_ADMIN_TOKEN", "fuzz-admin-token-0123456789")
+    settings.get.cache_clear()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    before = snapshot(stack)
+    people_before = len(stack.items("SUBSCRIBERS_TABLE"))
+    reply = stack.call(
+        "admin-subscribers-import",
+        body=out.getvalue(),
+        headers={"Authorization": "Bearer fuzz-admin-token-0123456789"},
+    )
+    assert_safe(reply)
+    assert reply.status in (200, 400, 413), reply.text
+    event(f"import answered {reply.status}")
+    assert_refusal_wrote_nothing(stack, reply, before)
+    if reply.status == 200:
+        report = reply.json()
+        rejected_lines = {problem["line"] for problem in report["rejected"]}
+        accepted = len(rows) - len(rejected_lines)
+        assert len(stack.items("SUBSCRIBERS_TABLE")) - people_before <= accepted
