@@ -49,9 +49,16 @@ run: venv ## The local stack on http://127.0.0.1:$(PORT) (PORT=3100, DEMO=0 to s
 build: venv ## sam build: functions and layers for Lambda, into .aws-sam/build
 	$(VENV)/bin/sam build --template template.yaml
 
-bench: venv ## Fan-out, then sender benchmarks on the local moto stack (about 20 min); writes BENCHMARKS.md
-	$(PY) -m bench.fanout
-	$(PY) -m bench.sender
+# The full run's sizes; `make bench FANOUT_SIZES=10000 LOAD_SUBSCRIBERS=3000` is a smaller one.
+FANOUT_SIZES ?= 10000,100000
+LOAD_SUBSCRIBERS ?= 100000
+bench: venv ## Fan-out, sender, load and summary benchmarks on the local moto stack; writes BENCHMARKS.md
+	@# One fresh directory per run: the summary reads only figures measured in this run.
+	results=$$(mktemp -d) && export OPTOUT_BENCH_RESULTS=$$results && \
+	$(PY) -m bench.fanout --sizes $(FANOUT_SIZES) && \
+	$(PY) -m bench.sender && \
+	$(PY) -m bench.load --subscribers $(LOAD_SUBSCRIBERS) && \
+	$(PY) -m bench.summary; status=$$?; rm -rf "$$results"; exit $$status
 
 LOCALES := layers/optout/python/optout/locales
 messages: venv ## After changing a template: extract its strings and merge them into every catalogue

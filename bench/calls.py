@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from time import thread_time
 from types import TracebackType
@@ -21,7 +22,9 @@ class ApiCalls:
     what botocore costs and what moto costs can be told apart. Against a moto server, it stays
     near zero.
 
-    For one thread at a time: calls are timed by a single pair of start marks.
+    Calls are counted on every thread (the sender reads subscribers ahead on a second one),
+    but timed only on the thread that entered the block: the CPU times are that thread's, and
+    a call on another thread costs that other thread.
     """
 
     def __init__(self, clients: list[Any]) -> None:
@@ -36,8 +39,10 @@ class ApiCalls:
         self.cpu_seconds = 0.0
         self.stub_cpu_seconds = 0.0
         self._call_started = self._send_started = 0.0
+        self._thread = threading.get_ident()
 
     def __enter__(self) -> ApiCalls:
+        self._thread = threading.get_ident()
         for hooks, service in self._hooks:
             hooks.register_first(f"provide-client-params.{service}", self._count)
             hooks.register("after-call", self._called)
@@ -63,13 +68,20 @@ class ApiCalls:
 
     def _count(self, model: Any, **_: Any) -> None:
         self.by_operation[model.name] += 1
-        self._call_started = thread_time()
+        if self._timed():
+            self._call_started = thread_time()
 
     def _called(self, **_: Any) -> None:
-        self.cpu_seconds += thread_time() - self._call_started
+        if self._timed():
+            self.cpu_seconds += thread_time() - self._call_started
 
     def _sending(self, **_: Any) -> None:
-        self._send_started = thread_time()
+        if self._timed():
+            self._send_started = thread_time()
 
     def _sent(self, **_: Any) -> None:
-        self.stub_cpu_seconds += thread_time() - self._send_started
+        if self._timed():
+            self.stub_cpu_seconds += thread_time() - self._send_started
+
+    def _timed(self) -> bool:
+        return threading.get_ident() == self._thread

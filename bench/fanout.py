@@ -145,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = render(results, options.repeat, report.command("bench.fanout", argv), minutes)
     print(body)
     report.write_section("Fan-out", body)
+    report.save(options.results, "fanout", {"sizes": [_figures(result) for result in results]})
     return 1 if any(result.problems for result in results) else 0
 
 
@@ -162,7 +163,28 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_REPEAT,
         help="runs of each measurement; the best is reported (default %(default)s)",
     )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=report.results_dir(),
+        help="a directory to leave the figures in for bench.summary (default: "
+        "$OPTOUT_BENCH_RESULTS, else none)",
+    )
     return parser.parse_args(argv)
+
+
+def _figures(result: Result) -> dict[str, Any]:
+    """What bench.summary reads of one size."""
+    return {
+        "subscribers": result.population.size,
+        "reached": len(result.population.reached),
+        "fanout_seconds": result.fanout.seconds,
+        "fanout_cpu_seconds": result.fanout.cpu_seconds,
+        "fanout_calls": result.fanout.total_calls,
+        "bare_seconds": result.bare.seconds,
+        "bare_cpu_seconds": result.bare.cpu_seconds,
+        "bare_calls": result.bare.total_calls,
+    }
 
 
 def measure(endpoint: str, size: int, repeat: int) -> Result:
@@ -194,21 +216,27 @@ def measure(endpoint: str, size: int, repeat: int) -> Result:
 
 def seed(settings: Settings, size: int) -> Population:
     """Write `size` active subscribers; one in twenty follows only Meta, one in twenty every
-    platform (reached too), the rest LinkedIn.
+    platform (reached too), the rest LinkedIn."""
+    subscribers = [_subscriber(settings, number) for number in range(size)]
+    write_active(settings, subscribers)
+    meta_only = {s.subscriber_id for s in subscribers if s.platforms == ("meta",)}
+    everyone = {s.subscriber_id for s in subscribers}
+    return Population(frozenset(everyone - meta_only), frozenset(meta_only))
+
+
+def write_active(settings: Settings, subscribers: Sequence[Subscriber]) -> int:
+    """Write `subscribers` as active; how many.
 
     The first goes through `SubscriberStore.put_active` and is read back, to prove that the
     items batch-written for the rest (a put per subscriber would take minutes) are the same.
     """
-    subscribers = [_subscriber(settings, number) for number in range(size)]
     SubscriberStore(settings).put_active(subscribers[0])
     _check_item_shape(settings, subscribers[0])
     table = boto3.resource("dynamodb").Table(settings.subscribers_table)
     with table.batch_writer() as batch:
         for subscriber in subscribers[1:]:
             batch.put_item(Item=_active_item(subscriber))
-    meta_only = {s.subscriber_id for s in subscribers if s.platforms == ("meta",)}
-    everyone = {s.subscriber_id for s in subscribers}
-    return Population(frozenset(everyone - meta_only), frozenset(meta_only))
+    return len(subscribers)
 
 
 def _subscriber(settings: Settings, number: int) -> Subscriber:

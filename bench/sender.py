@@ -40,12 +40,8 @@ import io
 import json
 import logging
 import math
-import shutil
 import statistics
-import subprocess
 import sys
-import sysconfig
-import tempfile
 import time
 import warnings
 from collections import Counter
@@ -66,10 +62,11 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sesv2.models import SESV2Backend
 
-from bench import report
+from bench import coldstart, report
 from bench.calls import ApiCalls
+from bench.coldstart import ColdStart
 from bench.fanout import Population, Reminder, seed, start_reminder, take_all
-from local import invoke, provision, template
+from local import invoke, provision
 from optout import aws, clock, fanout, keys, sender, settings
 from optout.observability import logger, metrics
 from optout.settings import Settings
@@ -102,22 +99,6 @@ REGION = "eu-west-1"
 SENDER = "SenderFunction"
 
 
-@dataclass(frozen=True)
-class Importable:
-    """A module, and the directories to put in front of the interpreter's path for it."""
-
-    module: str
-    path: tuple[Path, ...] = ()
-
-
-_FUNCTION = template.functions()[SENDER]
-FUNCTION_DIR = _FUNCTION.code_dir
-LAYER_DIR = Path(__file__).resolve().parent.parent / "layers/optout/python"
-# As in Lambda: /var/task (the function's code), then /opt/python (the layers), then the rest.
-HANDLER = Importable(_FUNCTION.handler.split(".")[0], (FUNCTION_DIR, LAYER_DIR))
-BOTO3 = Importable("boto3")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     options = _arguments(argv)
     started = perf_counter()
@@ -135,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = render(cost, pacing, cold, report.command("bench.sender", argv), minutes)
     print(body)
     report.write_section("Sender", body)
+    report.save(options.results, "sender", _figures(cost, pacing))
     problems = _problems(cost, pacing)
     for problem in problems:
         _progress(f"CORRECTNESS PROBLEM: {problem}")
@@ -185,7 +167,31 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_COLD_REPEAT,
         help="fresh interpreters for each import measured (default %(default)s)",
     )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=report.results_dir(),
+        help="a directory to leave the figures in for bench.summary (default: "
+        "$OPTOUT_BENCH_RESULTS, else none)",
+    )
     return parser.parse_args(argv)
+
+
+def _figures(cost: Cost, pacing: list[Pacing]) -> dict[str, Any]:
+    """What bench.summary reads: the cost per message, and the paced run's rate."""
+    paced = pacing[0]
+    return {
+        "messages": cost.messages,
+        "own_ms_median": statistics.median(cost.per_message_ms("own")),
+        "botocore_ms_median": statistics.median(cost.per_message_ms("botocore")),
+        "own_ms_whole_run": cost.whole_run_ms("own"),
+        "botocore_ms_whole_run": cost.whole_run_ms("botocore"),
+        "calls": dict(cost.calls),
+        "calls_per_message": cost.calls_per_message,
+        "paced_rate": paced.rate,
+        "paced_achieved": paced.achieved,
+        "paced_messages": paced.delivery.delivered,
+    }
 
 
 def _positive(text: str) -> int:
@@ -592,134 +598,11 @@ def _dead_lettered(url: str) -> int:
 
 # -- 3. cold start ----------------------------------------------------------------------------
 
-# Run in a fresh interpreter: import a module with the given directories in front of the path;
-# how long it took, and whether importing it read the settings or made an AWS client.
-_IMPORT = """\
-import importlib, json, sys, time
-module, *paths = sys.argv[1:]
-sys.path[:0] = paths
-print("-- importing", module, file=sys.stderr, flush=True)  # what -X importtime logs next is ours
-started = time.perf_counter()
-importlib.import_module(module)
-seconds = time.perf_counter() - started
-settings, aws = sys.modules.get("optout.settings"), sys.modules.get("optout.aws")
-print(json.dumps({
-    "seconds": seconds,
-    "settings_read": settings.get.cache_info().currsize if settings else 0,
-    "clients_made": sum(  # optout.aws makes clients on demand and caches them
-        made.cache_info().currsize for made in vars(aws).values() if hasattr(made, "cache_info")
-    ) if aws else 0,
-}))
-"""
-
-
-@dataclass(frozen=True)
-class Imports:
-    """Seconds to import boto3 alone, and the handler module, in fresh interpreters."""
-
-    boto3: list[float]
-    handler: list[float]
-    by_package: Counter[str]  # the handler's import, microseconds by top-level package
-
-    @property
-    def ratio(self) -> float:
-        return statistics.median(self.handler) / statistics.median(self.boto3)
-
-
-@dataclass(frozen=True)
-class ColdStart:
-    with_bytecode: Imports
-    without_bytecode: Imports
-    at_import: dict[str, int]  # settings read and clients made while importing the handler
-
 
 def measure_cold_start(repeat: int) -> ColdStart:
-    """Import the handler and boto3 in fresh interpreters, with bytecode and without it."""
+    """Import the handler and boto3 in fresh interpreters, with bytecode and without."""
     _progress(f"cold start: each import in {repeat} fresh interpreters, with bytecode and without")
-    first = _import(HANDLER)  # also writes any bytecode missing, outside the measurement
-    _import(BOTO3)
-    with_bytecode = _imports(repeat, flags=[])
-    with _stdlib_bytecode_only() as flags:
-        without_bytecode = _imports(repeat, flags)
-    at_import = {key: int(first[key]) for key in ("settings_read", "clients_made")}
-    return ColdStart(with_bytecode, without_bytecode, at_import)
-
-
-def _imports(repeat: int, flags: list[str]) -> Imports:
-    """`repeat` imports of each, alternating, so that a slow spell of the machine hits both."""
-    boto3_seconds, handler_seconds = [], []
-    for _ in range(repeat):
-        boto3_seconds.append(_import(BOTO3, flags)["seconds"])
-        handler_seconds.append(_import(HANDLER, flags)["seconds"])
-    return Imports(boto3_seconds, handler_seconds, _import_time_by_package(flags))
-
-
-def _import(target: Importable, flags: Sequence[str] = ()) -> dict[str, float]:
-    measured: dict[str, float] = json.loads(_run_import(target, flags).stdout)
-    return measured
-
-
-def _run_import(target: Importable, flags: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    # -P: nothing of the working directory on the path, as in Lambda, where it is the task root.
-    command = [sys.executable, "-P", *flags, "-c", _IMPORT, target.module, *map(str, target.path)]
-    completed = subprocess.run(  # noqa: S603 (our own interpreter and snippet)
-        command, cwd=FUNCTION_DIR, env=_lambda_environment(), capture_output=True, text=True
-    )
-    if completed.returncode:
-        raise RuntimeError(f"importing {target.module} failed:\n{completed.stderr}")
-    return completed
-
-
-def _lambda_environment() -> dict[str, str]:
-    """The environment of a sender's execution environment when it imports the handler:
-    template.yaml's Globals without the names of tables and queues (importing must not need
-    them), and the runtime's own variables. LAMBDA_TASK_ROOT is how Powertools knows that it
-    runs in Lambda, and turns tracing on, as the template's ``Tracing: Active`` has it."""
-    kept = {name: os.environ[name] for name in ("PATH", "LANG", "TZ") if name in os.environ}
-    return {
-        **kept,
-        **template.environment({}, provision.LOCAL_PARAMETERS),
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_LAMBDA_FUNCTION_NAME": SENDER,
-        "LAMBDA_TASK_ROOT": str(FUNCTION_DIR),
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-
-
-def _import_time_by_package(flags: list[str]) -> Counter[str]:
-    """One import of the handler under ``-X importtime``: microseconds of each top-level
-    package's own import work (the interpreter's instrumentation adds a little to each)."""
-    stderr = _run_import(HANDLER, ["-X", "importtime", *flags]).stderr
-    ours = stderr.partition(f"-- importing {HANDLER.module}\n")[2]  # not the interpreter's start
-    microseconds: Counter[str] = Counter()
-    for line in ours.splitlines():
-        fields = line.removeprefix("import time:").split("|")
-        if len(fields) == 3 and fields[0].strip().isdigit():
-            microseconds[fields[2].strip().split(".")[0]] += int(fields[0])
-    return microseconds
-
-
-@contextmanager
-def _stdlib_bytecode_only() -> Iterator[list[str]]:
-    """Interpreter flags under which only the standard library has bytecode, as in Lambda with
-    the layers `make build` makes: pip's --no-compile for the dependencies, no __pycache__ in
-    the shared layer, and /opt read-only, so every cold start compiles both from source.
-
-    The handler and boto3 are imported once with a scratch bytecode directory
-    (``pycache_prefix``), which fills it with the bytecode of every module they import; the
-    standard library's part is kept. ``-B`` then stops the measured runs from adding to it.
-    """
-    with tempfile.TemporaryDirectory() as scratch:
-        primed, kept = Path(scratch, "primed"), Path(scratch, "kept")
-        for target in (HANDLER, BOTO3):
-            _run_import(target, ["-X", f"pycache_prefix={primed}"])
-        stdlib = Path(sysconfig.get_paths()["stdlib"])
-        mirrored = stdlib.relative_to(stdlib.anchor)
-        (kept / mirrored).parent.mkdir(parents=True)
-        shutil.move(primed / mirrored, kept / mirrored)
-        yield ["-B", "-X", f"pycache_prefix={kept}"]
+    return coldstart.measure(SENDER, repeat)
 
 
 # -- the report -------------------------------------------------------------------------------

@@ -1,0 +1,217 @@
+"""`python -m bench.load_stack`: the local stack of `python -m local --no-demo --pump-seconds 0`,
+for `bench.load`, with three additions that only a benchmark needs:
+
+- N active subscribers (`bench.load.population`) written straight into moto's DynamoDB before it
+  serves, in batches, as `bench.fanout` seeds them (a subscribe request each would take hours);
+- every handler invocation measured: the peak of the memory it allocated (tracemalloc, started
+  and stopped around the invocation), its wall-clock and CPU time, and the AWS API calls made
+  during it, by function logical id; calls made between invocations are the SQS poller's (the
+  stack playing Lambda's event source mappings);
+- `GET /_local/bench/sent?since=N`: how many messages the outbox holds, and those from the Nth
+  on, each reduced to channel, recipient, time sent and the paths of its links (the full
+  outbox of a large run is gigabytes of JSON).
+
+It writes `ready.json` to the results directory once it serves, and `stack.json` (the
+measurements) when SIGTERM stops it. Its own stdout and stderr are the handlers' logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import threading
+import tracemalloc
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from time import perf_counter, thread_time
+from typing import Any
+from urllib.parse import parse_qs
+
+import boto3
+
+from bench import fanout
+from bench.load import CLOCK_START, population
+from local import invoke, provision, template
+from local.__main__ import PREFIX, REGION, _point_aws_at, _start_moto
+from local.stack import (
+    Frontend,
+    LocalStack,
+    Request,
+    Response,
+    StackClock,
+    StackServer,
+    consumed_queues,
+    json_response,
+)
+from optout import clock, settings
+from optout.observability import metrics
+
+POLLER = "(SQS poller)"  # calls the stack makes between invocations, as Lambda's pollers would
+LINK = re.compile(r"https?://[^/\s]+(/(?:r|done|s|unsubscribe)/[A-Za-z0-9_.~=-]+)")
+
+
+@dataclass
+class FunctionFigures:
+    """One function's invocations: how many, their memory peaks, times and API calls."""
+
+    invocations: int = 0
+    peak_bytes: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    calls: Counter[str] = field(default_factory=Counter)
+    units: Counter[str] = field(default_factory=Counter)  # items, keys or messages a call carried
+
+
+class Measurements:
+    """API calls through botocore's events on boto3's default session, which every client made
+    afterwards copies, and invocations through a wrapper of `local.invoke.invoke`."""
+
+    def __init__(self) -> None:
+        self.by_function: dict[str, FunctionFigures] = defaultdict(FunctionFigures)
+        self._current = POLLER
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("provide-client-params", self._count)
+        boto3.DEFAULT_SESSION.events.register("after-call.dynamodb.Query", self._query_items)
+        self.counting = False  # the seeding's calls are not the campaign's
+
+    def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if not self.counting:
+            return
+        figures = self.by_function[self._current]
+        figures.calls[model.name] += 1
+        figures.units[model.name] += _units(model.name, params)
+
+    def _query_items(self, parsed: dict[str, Any], **_: Any) -> None:
+        """A query is billed by what it reads: count the items a page returned instead."""
+        if self.counting:
+            units = self.by_function[self._current].units
+            units["Query"] += int(parsed.get("Count", 0)) - 1
+
+    def invoke(self, real: Any) -> Any:
+        def measured(logical_id: str, event: dict[str, Any]) -> Any:
+            self._current = logical_id
+            tracemalloc.start()
+            started, cpu_started = perf_counter(), thread_time()
+            try:
+                return real(logical_id, event)
+            finally:
+                seconds, cpu = perf_counter() - started, thread_time() - cpu_started
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+                self._current = POLLER
+                figures = self.by_function[logical_id]
+                figures.invocations += 1
+                figures.peak_bytes.append(peak)
+                figures.seconds += seconds
+                figures.cpu_seconds += cpu
+
+        return measured
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            name: {
+                "invocations": figures.invocations,
+                "peak_bytes": figures.peak_bytes,
+                "seconds": figures.seconds,
+                "cpu_seconds": figures.cpu_seconds,
+                "calls": dict(figures.calls),
+                "units": dict(figures.units),
+            }
+            for name, figures in self.by_function.items()
+        }
+
+
+def _units(operation: str, params: dict[str, Any]) -> int:
+    """What a call carries that AWS bills one by one: the items of a batch write, the keys of a
+    batch read, the messages of a batch send; 1 for every other call."""
+    if operation == "BatchWriteItem":
+        return sum(len(requests) for requests in params.get("RequestItems", {}).values())
+    if operation == "BatchGetItem":
+        return sum(len(table["Keys"]) for table in params.get("RequestItems", {}).values())
+    if operation in ("SendMessageBatch", "DeleteMessageBatch"):
+        return len(params.get("Entries", []))
+    return 1
+
+
+class BenchFrontend(Frontend):
+    """The stack's front door, with the compact outbox."""
+
+    def __init__(self, stack: LocalStack, public_host: str) -> None:
+        super().__init__(stack, public_host)
+        self._bench_stack = stack
+
+    def respond(self, request: Request) -> Response:
+        if request.path == "/_local/bench/sent" and request.method == "GET":
+            since = int(parse_qs(request.query).get("since", ["0"])[0])
+            every = self._bench_stack.outbox()
+            compact = [_compact(message) for message in every[since:]]
+            return json_response(HTTPStatus.OK, {"total": len(every), "sent": compact})
+        return super().respond(request)
+
+
+def _compact(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "channel": message["channel"],
+        "to": message["to"],
+        "sent_at": message["sent_at"],
+        "links": LINK.findall(message["text"]),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.load_stack", description=__doc__)
+    parser.add_argument("--subscribers", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--results", type=Path, required=True)
+    options = parser.parse_args(argv)
+
+    measurements = Measurements()
+    moto = _start_moto()
+    try:
+        host, port = moto.get_host_and_port()
+        _point_aws_at(f"http://{host}:{port}")
+        # WARNING: at INFO the handlers would log a line or more for every batch they work on.
+        os.environ.update(provision.provision(PREFIX, {"LogLevel": "WARNING"}))
+        stack_clock = StackClock()
+        clock.set_source(stack_clock.now)
+        stack_clock.set(CLOCK_START)
+        seeded = fanout.write_active(
+            settings.get(), population(settings.get(), options.subscribers)
+        )
+        metrics.clear_metrics()
+        # Every handler imported now: an invocation's peak is then its work, not its import
+        # (measured apart, in fresh interpreters, by bench.coldstart).
+        for logical_id in template.functions():
+            invoke.handler_module(logical_id)
+        invoke.invoke = measurements.invoke(invoke.invoke)  # type: ignore[method-assign]
+        measurements.counting = True
+        stack = LocalStack(stack_clock, consumed_queues(PREFIX), REGION)
+        server = StackServer(("127.0.0.1", options.port), stack)
+        server.frontend = BenchFrontend(stack, server.public_host)
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        serving = threading.Thread(target=server.serve_forever, name="http")
+        serving.start()
+        ready = {"url": f"http://{server.public_host}", "seeded": seeded}
+        (options.results / "ready.json").write_text(json.dumps(ready), encoding="utf-8")
+        stop.wait()
+        server.shutdown()
+        server.server_close()
+        serving.join()
+        (options.results / "stack.json").write_text(
+            json.dumps(measurements.as_json()), encoding="utf-8"
+        )
+    finally:
+        moto.stop()
+
+
+if __name__ == "__main__":
+    main()
