@@ -198,3 +198,53 @@ def stack(monkeypatch: pytest.MonkeyPatch, test_clock: Any) -> Iterator[Stack]:
             monkeypatch.setenv(name, value)
         settings.get.cache_clear()
         yield Stack(env)
+
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"
+
+
+@pytest.fixture
+def organiser(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Organiser:
+    """An organiser with the admin token, on the stack."""
+    monkeypatch.setenv("OPTOUT_ADMIN_TOKEN", ADMIN_TOKEN)
+    settings.get.cache_clear()
+    return Organiser()
+
+
+class Organiser:
+    """Calls /admin routes as API Gateway would deliver them."""
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | str = b"",
+        token: str | None = ADMIN_TOKEN,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+    ) -> Reply:
+        found = invoke.find_route(method, path)
+        assert found, f"no route for {method} {path}"
+        route, parameters = found
+        sent = {"Accept": "application/json", **(headers or {})}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        event = invoke.api_event(
+            method,
+            path,
+            route=route,
+            path_parameters=parameters,
+            headers=sent,
+            query=query,
+            body=body.encode() if isinstance(body, str) else body,
+        )
+        status, reply_headers, data = invoke.decode_response(invoke.invoke(route.function, event))
+        return Reply(status, reply_headers, data.decode("utf-8"))
+
+    def browse(self, method: str, path: str, *, cookie: str = "", **kwargs: Any) -> Reply:
+        """As a browser: HTML wanted, the session cookie instead of a bearer token."""
+        headers = {"Accept": "text/html", **kwargs.pop("headers", {})}
+        if cookie:
+            headers["Cookie"] = cookie
+        return self.call(method, path, token=None, headers=headers, **kwargs)

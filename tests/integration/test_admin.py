@@ -12,60 +12,11 @@ from typing import Any
 
 import pytest
 
-from local import invoke
 from optout import clock, schedule, sender, settings
 from optout.store import CampaignStore
-from tests.integration.conftest import Reply, Stack
+from tests.integration.conftest import ADMIN_TOKEN, Organiser, Stack
 from tests.integration.test_campaigns import CAMPAIGN, LINKEDIN, active, linkedin
 from tests.integration.test_sender import active as one_of_segment
-
-ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"
-
-
-@pytest.fixture
-def organiser(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Organiser:
-    monkeypatch.setenv("OPTOUT_ADMIN_TOKEN", ADMIN_TOKEN)
-    settings.get.cache_clear()
-    return Organiser()
-
-
-class Organiser:
-    """Calls /admin routes as API Gateway would deliver them."""
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | str = b"",
-        token: str | None = ADMIN_TOKEN,
-        headers: dict[str, str] | None = None,
-        query: str = "",
-    ) -> Reply:
-        found = invoke.find_route(method, path)
-        assert found, f"no route for {method} {path}"
-        route, parameters = found
-        sent = {"Accept": "application/json", **(headers or {})}
-        if token is not None:
-            sent["Authorization"] = f"Bearer {token}"
-        event = invoke.api_event(
-            method,
-            path,
-            route=route,
-            path_parameters=parameters,
-            headers=sent,
-            query=query,
-            body=body.encode() if isinstance(body, str) else body,
-        )
-        status, reply_headers, data = invoke.decode_response(invoke.invoke(route.function, event))
-        return Reply(status, reply_headers, data.decode("utf-8"))
-
-    def browse(self, method: str, path: str, *, cookie: str = "", **kwargs: Any) -> Reply:
-        """As a browser: HTML wanted, the session cookie instead of a bearer token."""
-        headers = {"Accept": "text/html", **kwargs.pop("headers", {})}
-        if cookie:
-            headers["Cookie"] = cookie
-        return self.call(method, path, token=None, headers=headers, **kwargs)
 
 
 def _campaign_writes(stack: Stack) -> list[dict[str, Any]]:

@@ -13,20 +13,12 @@ import pytest
 
 from optout import clock, imports, keys, settings, subscriptions
 from optout.store import SubscriberStore
-from tests.integration.conftest import Reply, Stack
-from tests.integration.test_admin import ADMIN_TOKEN, Organiser
+from tests.integration.conftest import ADMIN_TOKEN, Organiser, Reply, Stack
 
 HEADER = (
     "contact,region,locale,timezone,platforms,consent_source,consent_at,consent_form,consent_proof"
 )
 PROVEN = "paper form at FOSDEM,2025-02-01T10:30:00Z,fosdem-2025-v2,box 3 folder 12"
-
-
-@pytest.fixture
-def organiser(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Organiser:
-    monkeypatch.setenv("OPTOUT_ADMIN_TOKEN", ADMIN_TOKEN)
-    settings.get.cache_clear()
-    return Organiser()
 
 
 def import_csv(organiser: Organiser, *lines: str, header: str = HEADER) -> Reply:
