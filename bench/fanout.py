@@ -163,13 +163,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_REPEAT,
         help="runs of each measurement; the best is reported (default %(default)s)",
     )
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=report.results_dir(),
-        help="a directory to leave the figures in for bench.summary (default: "
-        "$OPTOUT_BENCH_RESULTS, else none)",
-    )
+    report.add_results_option(parser)
     return parser.parse_args(argv)
 
 

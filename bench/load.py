@@ -512,7 +512,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--traffic-rate", type=float, default=DEFAULT_TRAFFIC_RATE)
     parser.add_argument("--traffic-seconds", type=float, default=DEFAULT_TRAFFIC_SECONDS)
-    parser.add_argument("--results", type=Path, default=report.results_dir())
+    report.add_results_option(parser)
     return parser.parse_args(argv)
 
 

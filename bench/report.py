@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -61,6 +62,17 @@ def results_dir() -> Path | None:
     a benchmark runs on its own."""
     named = os.environ.get("OPTOUT_BENCH_RESULTS")
     return Path(named) if named else None
+
+
+def add_results_option(parser: argparse.ArgumentParser) -> None:
+    """`--results`: where a benchmark leaves its figures for `bench.summary`."""
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=results_dir(),
+        help="a directory to leave the figures in for bench.summary (default: "
+        "$OPTOUT_BENCH_RESULTS, else none)",
+    )
 
 
 def save(directory: Path | None, name: str, figures: dict[str, Any]) -> None:

@@ -51,7 +51,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parseaddr
 from itertools import pairwise
-from pathlib import Path
 from time import perf_counter, thread_time
 from typing import Any
 from unittest import mock
@@ -167,13 +166,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_COLD_REPEAT,
         help="fresh interpreters for each import measured (default %(default)s)",
     )
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=report.results_dir(),
-        help="a directory to leave the figures in for bench.summary (default: "
-        "$OPTOUT_BENCH_RESULTS, else none)",
-    )
+    report.add_results_option(parser)
     return parser.parse_args(argv)
 
 
