@@ -15,7 +15,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from local import invoke
-from optout import settings
+from optout import imports, settings
 from optout.feedback import HELP_WORDS, START_WORDS, STOP_WORDS, keyword
 from tests.fuzz.hostile import hostile_text
 from tests.fuzz.test_parsers import PATHS, json_values
@@ -243,17 +243,7 @@ def test_lone_surrogates_in_feedback_are_ignored_not_failed_on(stack: Stack) -> 
 
 # -- CSV imports ------------------------------------------------------------------------------
 
-IMPORT_COLUMNS = [
-    "contact",
-    "region",
-    "locale",
-    "timezone",
-    "platforms",
-    "consent_source",
-    "consent_at",
-    "consent_form",
-    "consent_proof",
-]
+IMPORT_COLUMNS = list(imports.COLUMNS)
 cell_values = st.one_of(
     hostile_text(80),
     st.sampled_from(
