@@ -709,6 +709,7 @@ def _functions_table(figures: dict[str, Any]) -> str:
             [
                 function,
                 f"{measured['invocations']:,}",
+                f"{len(peaks):,}",
                 f"{measured['seconds']:.1f}",
                 f"{measured['cpu_seconds']:.1f}",
                 f"{sum(measured['calls'].values()):,}",
@@ -720,6 +721,7 @@ def _functions_table(figures: dict[str, Any]) -> str:
     header = [
         "function",
         "invocations",
+        "of them traced",
         "wall s",
         "CPU s",
         "AWS calls",
@@ -729,8 +731,11 @@ def _functions_table(figures: dict[str, Any]) -> str:
     ]
     intro = (
         "Per function: *peak* is the most memory an invocation had allocated at once beyond "
-        "what was live when it started (tracemalloc, started and stopped around each "
-        "invocation, with every handler imported beforehand). Chosen over RSS because the "
+        "what was live when it started (tracemalloc, started and stopped around the first "
+        "ten invocations of each function and one in 25 after them, with every handler "
+        "imported beforehand; tracing slows every allocation about threefold, so tracing them "
+        "all would slow the whole run, and the traced ones add a little to the times). "
+        "Chosen over RSS because the "
         "stack's process also holds moto's tables and the outbox, which dwarf any invocation; "
         "it counts Python's allocations only, including moto's while it answers that "
         "invocation's calls (so it overstates a little). The memory of the import itself is in "

@@ -3,9 +3,11 @@ for `bench.load`, with three additions that only a benchmark needs:
 
 - N active subscribers (`bench.load.population`) written straight into moto's DynamoDB before it
   serves, in batches, as `bench.fanout` seeds them (a subscribe request each would take hours);
-- every handler invocation measured: the peak of the memory it allocated (tracemalloc, started
-  and stopped around the invocation), its wall-clock and CPU time, and the AWS API calls made
-  during it, by function logical id; calls made between invocations are the SQS poller's (the
+- every handler invocation measured: its wall-clock and CPU time and the AWS API calls made
+  during it, by function logical id, and for the first ten invocations of each function and one
+  in 25 after them, the peak of the memory it allocated (tracemalloc, started and stopped around
+  the invocation: it makes every allocation in the process about three times slower, which
+  tracing every invocation would impose on the whole run); calls made between invocations are the SQS poller's (the
   stack playing Lambda's event source mappings);
 - `GET /_local/bench/sent?since=N`: how many messages the outbox holds, and those from the Nth
   on, each reduced to channel, recipient, time sent and the paths of its links (the full
@@ -52,7 +54,9 @@ from local.stack import (
 from optout import clock, settings
 from optout.observability import metrics
 
-POLLER = "(SQS poller)"  # calls the stack makes between invocations, as Lambda's pollers would
+POLLER = "(SQS poller)"
+TRACED_FIRST = 10  # invocations of each function whose memory is traced, then one in:
+TRACED_EVERY = 25  # calls the stack makes between invocations, as Lambda's pollers would
 LINK = re.compile(r"https?://[^/\s]+(/(?:r|done|s|unsubscribe)/[A-Za-z0-9_.~=-]+)")
 
 
@@ -61,7 +65,7 @@ class FunctionFigures:
     """One function's invocations: how many, their memory peaks, times and API calls."""
 
     invocations: int = 0
-    peak_bytes: list[int] = field(default_factory=list)
+    peak_bytes: list[int] = field(default_factory=list)  # of the traced invocations
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     calls: Counter[str] = field(default_factory=Counter)
@@ -97,18 +101,20 @@ class Measurements:
     def invoke(self, real: Any) -> Any:
         def measured(logical_id: str, event: dict[str, Any]) -> Any:
             self._current = logical_id
-            tracemalloc.start()
+            figures = self.by_function[logical_id]
+            traced = figures.invocations < TRACED_FIRST or figures.invocations % TRACED_EVERY == 0
+            if traced:
+                tracemalloc.start()
             started, cpu_started = perf_counter(), thread_time()
             try:
                 return real(logical_id, event)
             finally:
                 seconds, cpu = perf_counter() - started, thread_time() - cpu_started
-                peak = tracemalloc.get_traced_memory()[1]
-                tracemalloc.stop()
+                if traced:
+                    figures.peak_bytes.append(tracemalloc.get_traced_memory()[1])
+                    tracemalloc.stop()
                 self._current = POLLER
-                figures = self.by_function[logical_id]
                 figures.invocations += 1
-                figures.peak_bytes.append(peak)
                 figures.seconds += seconds
                 figures.cpu_seconds += cpu
 

@@ -1,0 +1,122 @@
+"""The local stack's TransactWriteItems (local.moto_transactions) is moto's, all or nothing, with a
+backup of the items a transaction names instead of whole tables."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.dynamodb.models import dynamodb_backends
+
+from local import moto_transactions
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws(), moto_transactions.installed():
+        client = boto3.client("dynamodb", region_name=REGION)
+        for name in ("people", "claims"):
+            client.create_table(
+                TableName=name,
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        client.put_item(
+            TableName="people",
+            Item={"pk": {"S": "ada"}, "sk": {"S": "-"}, "status": {"S": "active"}},
+        )
+        yield client
+
+
+def claim_and_update(status_required: str) -> list[dict[str, Any]]:
+    """A put of a new claim, an update of Ada, then a condition on Ada's status as it was."""
+    return [
+        {
+            "Put": {
+                "TableName": "claims",
+                "Item": {"pk": {"S": "c1"}, "sk": {"S": "ada"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+        {
+            "Update": {
+                "TableName": "people",
+                "Key": {"pk": {"S": "ada"}, "sk": {"S": "-"}},
+                "UpdateExpression": "SET sent = :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
+        {
+            "ConditionCheck": {
+                "TableName": "people",
+                "Key": {"pk": {"S": "bob"}, "sk": {"S": "-"}},
+                "ConditionExpression": "attribute_not_exists(pk) OR #s = :status",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":status": {"S": status_required}},
+            }
+        },
+    ]
+
+
+def items(client: Any, table: str) -> list[dict[str, Any]]:
+    return sorted(client.scan(TableName=table)["Items"], key=lambda item: item["pk"]["S"])
+
+
+def test_a_transaction_that_passes_writes_every_item(dynamodb: Any) -> None:
+    dynamodb.transact_write_items(TransactItems=claim_and_update("active"))
+
+    assert items(dynamodb, "claims") == [{"pk": {"S": "c1"}, "sk": {"S": "ada"}}]
+    assert items(dynamodb, "people")[0]["sent"] == {"N": "1"}
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(dynamodb: Any) -> None:
+    dynamodb.put_item(
+        TableName="people",
+        Item={"pk": {"S": "bob"}, "sk": {"S": "-"}, "status": {"S": "unsubscribed"}},
+    )
+    people_before = items(dynamodb, "people")
+    table = dynamodb_backends["123456789012"][REGION].tables["people"]
+
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(TransactItems=claim_and_update("active"))
+
+    assert refused.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert "ConditionalCheckFailed" in refused.value.response["Error"]["Message"]
+    assert items(dynamodb, "claims") == []  # the put that had gone through, taken back
+    assert items(dynamodb, "people") == people_before  # the update too
+    # The items were put back into the table itself, not a copy of the whole table.
+    assert dynamodb_backends["123456789012"][REGION].tables["people"] is table
+
+
+def test_the_same_item_twice_is_refused_and_nothing_is_written(dynamodb: Any) -> None:
+    twice = claim_and_update("active")
+    twice.append(
+        {"Delete": {"TableName": "claims", "Key": {"pk": {"S": "c1"}, "sk": {"S": "ada"}}}}
+    )
+
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(TransactItems=twice)
+
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert items(dynamodb, "claims") == []
+    assert "sent" not in items(dynamodb, "people")[0]
+
+
+def test_moto_comes_back_as_it_was() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    before = DynamoDBBackend.transact_write_items
+    with moto_transactions.installed():
+        assert DynamoDBBackend.transact_write_items is not before
+    assert DynamoDBBackend.transact_write_items is before
