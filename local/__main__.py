@@ -20,7 +20,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from local import demo, moto_transactions, provision
+from local import demo, moto_speedups, provision
 from local.stack import (
     PUMP_INTERVAL_SECONDS,
     LocalStack,
@@ -88,7 +88,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def _start_moto() -> ThreadedMotoServer:
     # Werkzeug would otherwise log a line for every boto3 call the handlers make.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    moto_transactions.install()  # a claim would otherwise cost more the more subscribers there are
+    moto_speedups.install()  # a claim would otherwise cost more the more subscribers there are
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # 0: a free port
     server.start()
     return server

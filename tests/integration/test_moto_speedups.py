@@ -1,4 +1,4 @@
-"""The local stack's TransactWriteItems (local.moto_transactions) is moto's, all or nothing, with a
+"""The local stack's TransactWriteItems (local.moto_speedups) is moto's, all or nothing, with a
 backup of the items a transaction names instead of whole tables."""
 
 from collections.abc import Iterator
@@ -10,14 +10,14 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 
-from local import moto_transactions
+from local import moto_speedups
 
 REGION = "eu-west-1"
 
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    with mock_aws(), moto_transactions.installed():
+    with mock_aws(), moto_speedups.installed():
         client = boto3.client("dynamodb", region_name=REGION)
         for name in ("people", "claims"):
             client.create_table(
@@ -117,6 +117,85 @@ def test_moto_comes_back_as_it_was() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
     before = DynamoDBBackend.transact_write_items
-    with moto_transactions.installed():
+    with moto_speedups.installed():
         assert DynamoDBBackend.transact_write_items is not before
     assert DynamoDBBackend.transact_write_items is before
+
+
+EVERY_KIND = {
+    "pk": {"S": "ada"},
+    "sk": {"S": "-"},
+    "n": {"N": "12.5"},
+    "flag": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "platforms": {"SS": ["linkedin", "meta"]},
+    "counts": {"NS": ["1", "2"]},
+    "plan": {"L": [{"S": "two weeks"}, {"M": {"at": {"S": "2025-10-20T08:00:00Z"}}}]},
+    "consent": {"M": {"source": {"S": "form"}, "ip": {"NULL": True}}},
+    "text": {"S": 'quotes " and \\ and \u202e and \u00e9'},
+}
+
+
+def reads(client: Any) -> list[Any]:
+    """The same item through every read that carries items, as the client sees the answers."""
+    key = {"pk": {"S": "ada"}, "sk": {"S": "-"}}
+    answers = [
+        client.get_item(TableName="people", Key=key),
+        client.batch_get_item(RequestItems={"people": {"Keys": [key]}}),
+        client.query(
+            TableName="people",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "ada"}},
+        ),
+        client.scan(TableName="people"),
+        client.update_item(
+            TableName="people",
+            Key=key,
+            UpdateExpression="SET n = n + :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="ALL_NEW",
+        ),
+        client.update_item(  # no ReturnValues: an answer with nothing in it
+            TableName="people",
+            Key=key,
+            UpdateExpression="SET n = n - :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        ),
+    ]
+    for answer in answers:
+        answer.pop("ResponseMetadata")
+    return answers
+
+
+def test_answers_read_the_same_with_the_speed_ups_as_without() -> None:
+    def answers(speed_ups: bool) -> list[Any]:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name=REGION)
+            client.create_table(
+                TableName="people",
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            client.put_item(TableName="people", Item=EVERY_KIND)
+            client.put_item(  # a binary attribute: moto's own serializer still writes it
+                TableName="people",
+                Item={"pk": {"S": "bob"}, "sk": {"S": "-"}, "blob": {"B": b"\x00\xff"}},
+            )
+            if not speed_ups:
+                return reads(client)
+            with moto_speedups.installed():
+                return reads(client)
+
+    as_moto_answers = answers(speed_ups=False)
+
+    assert answers(speed_ups=True) == as_moto_answers
+    assert as_moto_answers[0]["Item"] == EVERY_KIND
+    scanned = as_moto_answers[3]["Items"]
+    assert {"pk": {"S": "bob"}, "sk": {"S": "-"}, "blob": {"B": b"\x00\xff"}} in scanned
