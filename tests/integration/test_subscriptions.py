@@ -116,6 +116,26 @@ def test_the_answer_does_not_reveal_an_existing_subscriber(stack: Stack, test_cl
     assert (record["status"], record["region"], record["locale"]) == ("active", "DE", "de")
 
 
+def test_an_address_that_bounced_gets_no_confirmation_when_it_subscribes_again(
+    stack: Stack, test_clock
+) -> None:
+    # Given a subscriber whose address bounced for good (or who complained)
+    stack.call("subscribe-json")
+    stack.drain_notices()
+    stack.call("confirm", path=confirm_path(stack.outbox()[0].text))
+    store = SubscriberStore(settings.get())
+    store.suppress(subscriber(stack)["subscriber_id"], "bounce: Permanent", test_clock.now)
+    # When the address is subscribed again, a day later
+    test_clock.advance(hours=24)
+    again = stack.call("subscribe-json")
+    stack.drain_notices()
+    # Then the answer is the one anyone gets, nothing is sent to it, and it stays suppressed
+    assert again.status == 202
+    assert again.json()["message"].startswith("If this contact can receive reminders")
+    assert len(stack.outbox()) == 1  # the first confirmation only
+    assert subscriber(stack)["status"] == "suppressed"
+
+
 def test_a_pending_contact_gets_at_most_one_confirmation_per_ten_minutes(
     stack: Stack, test_clock
 ) -> None:

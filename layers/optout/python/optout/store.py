@@ -104,10 +104,12 @@ class SubscriberStore:
     ) -> bool:
         """Record a subscribe request and reserve the right to send a confirmation.
 
-        One conditional write: it succeeds for a new contact, or for one that is not active and
-        was not sent a confirmation within `resend_after`. Returns False (and changes nothing)
-        otherwise, so an active subscriber's profile can't be changed by anyone who knows their
-        address, and nobody can make the bot send more than one confirmation per window.
+        One conditional write: it succeeds for a new contact, or for one that is neither active
+        nor suppressed and was not sent a confirmation within `resend_after`. Returns False (and
+        changes nothing) otherwise, so an active subscriber's profile can't be changed by anyone
+        who knows their address, nobody can make the bot send more than one confirmation per
+        window, and an address that bounced or complained is never written to again (a
+        confirmation to it would cost the sender's reputation what the suppression saved).
         """
         item = _item(subscriber)
         names = {f"#{key}": key for key in item if key != "subscriber_id"}
@@ -118,6 +120,7 @@ class SubscriberStore:
         assignments.append("#created_at = if_not_exists(#created_at, :created_at)")
         names["#subscriber_id"] = "subscriber_id"
         values[":active"] = Status.ACTIVE.value
+        values[":suppressed"] = Status.SUPPRESSED.value
         values[":cutoff"] = iso(now - resend_after)
         return (
             _update_if(
@@ -125,7 +128,8 @@ class SubscriberStore:
                 Key={"subscriber_id": subscriber.subscriber_id},
                 UpdateExpression="SET " + ", ".join(assignments),
                 ConditionExpression=(
-                    "attribute_not_exists(#subscriber_id) OR (#status <> :active AND "
+                    "attribute_not_exists(#subscriber_id) OR "
+                    "(#status <> :active AND #status <> :suppressed AND "
                     "(attribute_not_exists(#confirmation_sent_at) OR "
                     "#confirmation_sent_at <= :cutoff))"
                 ),
