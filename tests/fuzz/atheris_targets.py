@@ -1,6 +1,7 @@
 """Coverage-guided fuzzing (atheris, libFuzzer) of the parsers that read outside input.
 
     python -m tests.fuzz.atheris_targets TARGET [libFuzzer options] [corpus dirs]
+    python -m tests.fuzz.atheris_targets --list
 
 One target a parser, the same functions `test_parsers.py` and `test_routes.py` try with
 Hypothesis. Each target feeds the fuzzer's bytes to its parser and accepts only the parser's
@@ -373,6 +374,9 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], Callable[[], Iterator[bytes]]]
 
 
 def main(argv: list[str]) -> None:
+    if argv[1:] == ["--list"]:
+        print(" ".join(TARGETS))
+        return
     if len(argv) < 2 or argv[1] not in TARGETS:
         sys.exit(
             f"usage: python -m tests.fuzz.atheris_targets {{{','.join(TARGETS)}}} [libFuzzer args]"
