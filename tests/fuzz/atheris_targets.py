@@ -1,6 +1,7 @@
 """Coverage-guided fuzzing (atheris, libFuzzer) of the parsers that read outside input.
 
     python -m tests.fuzz.atheris_targets TARGET [libFuzzer options] [corpus dirs]
+    python -m tests.fuzz.atheris_targets TARGET crash-FILE    (runs that one input again)
     python -m tests.fuzz.atheris_targets --list
 
 One target a parser, the same functions `test_parsers.py` and `test_routes.py` try with
@@ -384,17 +385,20 @@ def main(argv: list[str]) -> None:
     target, seeds = TARGETS[argv[1]]
     _without_aws()
     args = argv[2:]
-    # The seeds go into the first corpus directory given (libFuzzer saves new inputs there too),
-    # or into a fresh one.
-    directories = [arg for arg in args if not arg.startswith("-")]
-    if not directories:
-        directories = [tempfile.mkdtemp(prefix=f"atheris-{argv[1]}-")]
-        args.append(directories[0])
-    corpus = Path(directories[0])
-    corpus.mkdir(parents=True, exist_ok=True)
-    for number, seed in enumerate(seeds()):
-        (corpus / f"seed-{number}").write_bytes(seed)
-        target(seed)  # a seed that fails is a bug here, before any fuzzing
+    inputs = [arg for arg in args if not arg.startswith("-")]
+    examples = list(seeds())  # also what the target's own checks know was signed
+    for example in examples:
+        target(example)  # a seed that fails is a bug here, before any fuzzing
+    if not any(Path(arg).is_file() for arg in inputs):  # not a crash file to run again
+        # The seeds go into the first corpus directory given (libFuzzer saves new inputs
+        # there too), or into a fresh one.
+        if not inputs:
+            inputs = [tempfile.mkdtemp(prefix=f"atheris-{argv[1]}-")]
+            args.append(inputs[0])
+        corpus = Path(inputs[0])
+        corpus.mkdir(parents=True, exist_ok=True)
+        for number, example in enumerate(examples):
+            (corpus / f"seed-{number}").write_bytes(example)
     atheris.Setup([argv[0], *args], target)
     atheris.Fuzz()
 
