@@ -50,11 +50,11 @@ fuzz: venv ## atheris over every parser, 200,000 runs each (FUZZ_RUNS=N); logs a
 	@mkdir -p $(FUZZ_OUT)
 	@for target in $$($(PY) -m tests.fuzz.atheris_targets --list 2>/dev/null); do \
 		corpus=$$(mktemp -d) && \
-		$(PY) -m tests.fuzz.atheris_targets $$target -runs=$(FUZZ_RUNS) -print_final_stats=1 \
+		$(PY) -m tests.fuzz.atheris_targets $$target -runs=$(FUZZ_RUNS) \
 			-artifact_prefix=$(FUZZ_OUT)/ $$corpus > $(FUZZ_OUT)/$$target.log 2>&1; status=$$?; \
 		rm -rf "$$corpus"; \
-		printf '%-17s %s\n' $$target "$$(grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_OUT)/$$target.log | tail -1)"; \
-		grep -E '^stat::(average_exec_per_sec|peak_rss_mb)' $(FUZZ_OUT)/$$target.log | sed 's/^/                  /'; \
+		printf '%-17s %s\n' $$target "$$(grep -E '^Done [0-9]+ runs' $(FUZZ_OUT)/$$target.log)"; \
+		grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_OUT)/$$target.log | sed 's/^/                  /'; \
 		if [ $$status -ne 0 ]; then tail -40 $(FUZZ_OUT)/$$target.log; exit $$status; fi; \
 	done
 
