@@ -234,6 +234,9 @@ def test_an_unknown_signature_version_is_refused(stack: Stack, sns: LocalSns) ->
         ("not json", "body"),
         ("[1, 2]", "body"),
         ('{"Type": "Advertisement"}', "Type"),
+        # A Type that cannot be a dict key was a 500 (found by atheris, `sns_message`).
+        ('{"Type": {"Type": "Notification"}, "Trn": "r"}', "Type"),
+        ('{"Type": ["Notification"]}', "Type"),
         ('{"Type": "Notification", "Message": "{}"}', "Signature"),
     ],
 )

@@ -119,7 +119,7 @@ def parse(body: bytes) -> dict[str, str]:
     if not isinstance(fields, dict):
         raise InvalidInput({"body": "not a JSON SNS message"})
     kind = fields.get("Type")
-    if kind not in _SIGNED_FIELDS:
+    if not isinstance(kind, str) or kind not in _SIGNED_FIELDS:  # a dict or list: unhashable
         raise InvalidInput({"Type": f"not an SNS message type: {str(kind)[:40]!r}"})
     required = [*_ENVELOPE, *(name for name in _SIGNED_FIELDS[kind] if name != "Subject")]
     problems = {
