@@ -12,7 +12,7 @@ LAMBDA_PLATFORM := manylinux2014_aarch64
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv chromium test lint run build bench messages clean
+.PHONY: help venv chromium test lint fuzz run build bench messages clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,21 @@ lint: venv ## ruff, mypy (strict on the layer), cfn-lint and sam validate --lint
 	$(PY) -m mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml
+
+# atheris (libFuzzer) over each parser; `make test` runs 10,000 seeded runs a target, this many more.
+FUZZ_RUNS ?= 200000
+FUZZ_OUT := $(ROOT)test-artifacts/fuzz
+fuzz: venv ## atheris over every parser, 200,000 runs each (FUZZ_RUNS=N); logs and crashes in test-artifacts/fuzz
+	@mkdir -p $(FUZZ_OUT)
+	@for target in $$($(PY) -m tests.fuzz.atheris_targets --list 2>/dev/null); do \
+		corpus=$$(mktemp -d) && \
+		$(PY) -m tests.fuzz.atheris_targets $$target -runs=$(FUZZ_RUNS) \
+			-artifact_prefix=$(FUZZ_OUT)/ $$corpus > $(FUZZ_OUT)/$$target.log 2>&1; status=$$?; \
+		rm -rf "$$corpus"; \
+		printf '%-17s %s\n' $$target "$$(grep -E '^Done [0-9]+ runs' $(FUZZ_OUT)/$$target.log)"; \
+		grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_OUT)/$$target.log | sed 's/^/                  /'; \
+		if [ $$status -ne 0 ]; then tail -40 $(FUZZ_OUT)/$$target.log; exit $$status; fi; \
+	done
 
 run: venv ## The local stack on http://127.0.0.1:$(PORT) (PORT=3100, DEMO=0 to start empty)
 	$(PY) -m local --port $(PORT) $(if $(filter 0,$(DEMO)),--no-demo,)

@@ -132,6 +132,19 @@ def test_a_message_changed_after_signing_is_refused(stack: Stack, sns: LocalSns)
     assert status_of(stack, "lena@example.org") == "active"
 
 
+def test_a_lone_surrogate_in_a_signed_message_is_a_400_not_a_500(
+    stack: Stack, sns: LocalSns
+) -> None:
+    # JSON may escape half a UTF-16 pair: such a field has no UTF-8 bytes to check a
+    # signature over (found writing tests/fuzz/atheris_targets.py::sns_message).
+    active("lena@example.org", "DE", "de")
+    fields = signed("feedback-http-ses-bounce")
+    fields["Message"] += "\udcff"
+    reply = post(stack, "feedback-http-ses-bounce", fields)
+    assert_refused(reply, 400, stack, "lena@example.org")
+    assert reply.json()["problems"] == {"Message": "not UTF-8 text"}
+
+
 def test_a_topic_not_accepted_is_refused_before_any_request(stack: Stack, sns: LocalSns) -> None:
     active("lena@example.org", "DE", "de")
     fields = signed("feedback-http-ses-bounce", TopicArn=OTHER_TOPIC)  # validly signed by "SNS"
@@ -221,6 +234,9 @@ def test_an_unknown_signature_version_is_refused(stack: Stack, sns: LocalSns) ->
         ("not json", "body"),
         ("[1, 2]", "body"),
         ('{"Type": "Advertisement"}', "Type"),
+        # A Type that cannot be a dict key was a 500 (found by atheris, `sns_message`).
+        ('{"Type": {"Type": "Notification"}, "Trn": "r"}', "Type"),
+        ('{"Type": ["Notification"]}', "Type"),
         ('{"Type": "Notification", "Message": "{}"}', "Signature"),
     ],
 )

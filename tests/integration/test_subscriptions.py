@@ -219,6 +219,18 @@ BAD_INPUTS = [
         "timezone",
         "unknown time zone",
     ),
+    # A folder of the zone database, and a name too long for a file name, were a 500
+    # (found by atheris, tests/fuzz/atheris_targets.py::subscribe_form).
+    (
+        '{"contact": "ada@example.org", "region": "US", "timezone": "America"}',
+        "timezone",
+        "unknown time zone",
+    ),
+    (
+        '{"contact": "ada@example.org", "region": "DE", "timezone": "' + "\ufffd" * 90 + '"}',
+        "timezone",
+        "unknown time zone",
+    ),
     (
         '{"contact": "ada@example.org", "region": "DE", "platforms": "<script>"}',
         "platforms",

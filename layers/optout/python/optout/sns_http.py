@@ -119,7 +119,7 @@ def parse(body: bytes) -> dict[str, str]:
     if not isinstance(fields, dict):
         raise InvalidInput({"body": "not a JSON SNS message"})
     kind = fields.get("Type")
-    if kind not in _SIGNED_FIELDS:
+    if not isinstance(kind, str) or kind not in _SIGNED_FIELDS:  # a dict or list: unhashable
         raise InvalidInput({"Type": f"not an SNS message type: {str(kind)[:40]!r}"})
     required = [*_ENVELOPE, *(name for name in _SIGNED_FIELDS[kind] if name != "Subject")]
     problems = {
@@ -129,9 +129,21 @@ def parse(body: bytes) -> dict[str, str]:
     }
     if not isinstance(fields.get("Subject", ""), str | None):
         problems["Subject"] = "not a string"
+    for name, value in fields.items():
+        # JSON may escape half a UTF-16 pair; SNS never signs one, and it has no UTF-8 bytes.
+        if isinstance(value, str) and not _encodes(value):
+            problems[name] = "not UTF-8 text"
     if problems:
         raise InvalidInput(problems)
     return {name: value for name, value in fields.items() if isinstance(value, str)}
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def verified(fields: dict[str, str], accepted_topics: tuple[str, ...], now: datetime) -> SnsMessage:

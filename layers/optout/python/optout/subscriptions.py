@@ -193,7 +193,8 @@ def _timezone(name: str, region: regions.Region | None) -> str:
         return regions.default_timezone(region) if region else "UTC"
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a folder of the zone database ("America") or a name too long for a file name.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(
             {"timezone": f"unknown time zone {name!r}; use an IANA name like Europe/Berlin"}
         ) from None

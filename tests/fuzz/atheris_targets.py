@@ -1,0 +1,416 @@
+"""Coverage-guided fuzzing (atheris, libFuzzer) of the parsers that read outside input.
+
+    python -m tests.fuzz.atheris_targets TARGET [libFuzzer options] [corpus dirs]
+    python -m tests.fuzz.atheris_targets TARGET crash-FILE    (runs that one input again)
+    python -m tests.fuzz.atheris_targets --list
+
+One target a parser, the same functions `test_parsers.py` and `test_routes.py` try with
+Hypothesis. Each target feeds the fuzzer's bytes to its parser and accepts only the parser's
+documented refusal (`InvalidInput`, `PayloadTooLarge`, `TokenError`, `WebhookUnauthorized`); any
+other exception, or a failed assertion, is a crash, and libFuzzer writes the input that caused
+it to a `crash-*` file. Valid examples (real signed webhooks, tokens, SES notifications, the
+sample CSV) are written to a fresh seed corpus, so the fuzzer starts from inputs that get deep.
+
+`make fuzz` runs every target for a while; `tests/fuzz/test_atheris.py` 10,000 seeded runs of
+each in `make test`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import atheris
+
+# Only the layer is instrumented: its branches are what the fuzzer is to explore, and
+# instrumenting jsonschema, phonenumbers and Powertools too would slow every run.
+with atheris.instrument_imports(include=["optout"]):
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+    from optout import (
+        feedback,
+        imports,
+        keys,
+        policy,
+        sns_http,
+        subscriptions,
+        tokens,
+        web,
+        webhooks,
+    )
+    from optout.errors import InvalidInput, PayloadTooLarge, TokenError
+    from optout.settings import from_environ
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+NOW = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)  # the sample events' webhook-timestamp
+SETTINGS = from_environ(
+    {
+        "STAGE": "fuzz",
+        "SUBSCRIBERS_TABLE": "s",
+        "CAMPAIGNS_TABLE": "c",
+        "DELIVERIES_TABLE": "d",
+        "NOTICE_QUEUE_URL": "n",
+        "FANOUT_QUEUE_URL": "f",
+        "SEND_QUEUE_URL": "q",
+        "SENDER_ADDRESS": "reminders@example.org",
+        "ORGANISATION_NAME": "Org",
+        "ORGANISATION_ADDRESS": "1 Street",
+        "OPTOUT_TOKEN_SECRET": "t" * 32,
+        "OPTOUT_CONTACT_SECRET": "c" * 32,
+    }
+)
+WEBHOOK_KEY = b"atheris-webhook-key-0123456789"
+WEBHOOK_KEYS = [b"an-older-webhook-key-rotating-out", WEBHOOK_KEY]
+KEYRING = tokens.Keyring(
+    "k2", {"k1": b"an-older-token-key-0123456789", "k2": b"0123456789abcdef0123456789abcdef"}
+)
+REFUSALS = (InvalidInput, PayloadTooLarge)
+
+
+def _event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+
+
+# -- the policy-change webhook: signature, then payload ----------------------------------------
+
+# (webhook id, timestamp, body) of every delivery the seeds sign: the only ones that may pass.
+SIGNED: set[tuple[str, int, bytes]] = set()
+
+
+def _delivery(headers: dict[str, str], body: bytes) -> bytes:
+    """Headers as "name: value" lines, a blank line, then the body: text libFuzzer can mutate."""
+    return "".join(f"{name}: {value}\n" for name, value in headers.items()).encode() + b"\n" + body
+
+
+def _signed(webhook_id: str, timestamp: int, body: bytes) -> bytes:
+    SIGNED.add((webhook_id, timestamp, body))
+    signature = webhooks.sign(WEBHOOK_KEY, webhook_id, timestamp, body)
+    return _delivery(
+        {
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": f"v1a,c29tZXRoaW5n {signature}",
+        },
+        body,
+    )
+
+
+def _webhook_seeds() -> Iterator[bytes]:
+    now = int(NOW.timestamp())
+    for number, path in enumerate(sorted((EVENTS / "payloads").glob("*.json"))):
+        yield _signed(f"msg_seed{number}", now + 60 * number, path.read_bytes())
+    yield _signed("msg_empty", now, b"")
+    yield _delivery({"webhook-id": "msg_x", "webhook-timestamp": str(now)}, b"{}")
+
+
+def webhook_verify(data: bytes) -> None:
+    """Any headers and body: the webhook id of a delivery we signed, else `WebhookUnauthorized`."""
+    head, _, body = data.partition(b"\n\n")
+    headers: dict[str, str] = {}
+    for line in head.decode("utf-8", "replace").split("\n"):
+        name, _, value = line.partition(":")
+        headers[name] = value.strip()
+    try:
+        webhook_id = webhooks.verify(headers, body, WEBHOOK_KEYS, NOW)
+    except webhooks.WebhookUnauthorized as refused:
+        assert refused.status == 401
+        return
+    timestamp = int({k.lower(): v for k, v in headers.items()}["webhook-timestamp"])
+    assert (webhook_id, timestamp, body) in SIGNED, "accepted a delivery nobody signed"
+
+
+def _payload_seeds() -> Iterator[bytes]:
+    for path in sorted((EVENTS / "payloads").glob("*.json")):
+        yield path.read_bytes()
+    yield b'{"type": "policy.changed"}'
+
+
+def webhook_payload(data: bytes) -> None:
+    """Any body: a `PolicyChange` whose titles are one line each, or `InvalidInput`/413."""
+    try:
+        change = policy.parse(data)
+    except REFUSALS as refused:
+        assert refused.status in (400, 413)
+        return
+    for text in (change.policy.text, *change.policy.translations.values()):
+        for line in (text.title, text.short_title):
+            assert "\r" not in line and "\n" not in line, line
+
+
+# -- link tokens ---------------------------------------------------------------------------------
+
+# Every token the seeds mint, with its purpose: the only ones `verify` may accept.
+MINTED: set[tuple[str, tokens.Purpose]] = set()
+
+
+def _token_seeds() -> Iterator[bytes]:
+    for purpose in tokens.Purpose:
+        for parts, expires_at in (
+            (["sabcdefghijklmnop"], NOW + timedelta(days=1)),
+            (["s0123", "c_launch-2025", "DE"], NOW + timedelta(days=90)),
+            (["sexpired"], NOW - timedelta(seconds=1)),
+        ):
+            token = tokens.mint(KEYRING, purpose, parts, expires_at)
+            if expires_at > NOW:
+                MINTED.add((token, purpose))
+            yield token.encode()
+    old = tokens.Keyring("k1", KEYRING.keys)
+    token = tokens.mint(old, tokens.Purpose.CONFIRM, ["sold"], NOW + timedelta(days=1))
+    MINTED.add((token, tokens.Purpose.CONFIRM))
+    yield token.encode()
+
+
+def token(data: bytes) -> None:
+    """Any text as a token of every purpose: its parts if we minted it, else a `TokenError`."""
+    text = data.decode("utf-8", "replace")
+    for purpose in tokens.Purpose:
+        try:
+            parts = tokens.verify(KEYRING, text, purpose, NOW)
+        except TokenError as refused:
+            assert 400 <= refused.status < 500
+            continue
+        assert (text, purpose) in MINTED, "accepted a token nobody minted"
+        assert all(parts), parts
+
+
+# -- texts to our number, SES notifications, SNS over HTTP -------------------------------------
+
+KEYWORDS = feedback.STOP_WORDS | feedback.HELP_WORDS | feedback.START_WORDS
+
+
+def _sms_seeds() -> Iterator[bytes]:
+    for text in ("STOP", " Stop! ", "Arrêt", "opt-out", "help", "Start", "UNSTOP", "stop all"):
+        yield text.encode()
+
+
+def sms_keyword(data: bytes) -> None:
+    """Any text reduces to ASCII capitals, and reducing again changes nothing."""
+    word = feedback.keyword(data.decode("utf-8", "surrogateescape"))
+    assert word.isascii() and (word == "" or (word.isalpha() and word.isupper())), word
+    assert feedback.keyword(word) == word
+
+
+KNOWN_NUMBER = "+14165550123"
+KNOWN_ID = keys.contact_id(SETTINGS, "sms", KNOWN_NUMBER)
+WRITES: list[str] = []
+
+
+class _Quiet:
+    """Logger and metrics that say nothing: a million runs would print a million lines."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+class _Subscribers:
+    """The subscribers table, in memory: one known number; every write is recorded."""
+
+    def __init__(self, settings: object) -> None:
+        pass
+
+    def get(self, subscriber_id: str) -> Any:
+        assert subscriber_id.startswith("s") and subscriber_id.isalnum(), subscriber_id
+        if subscriber_id != KNOWN_ID:
+            return None
+        return type("Subscriber", (), {"contact": KNOWN_NUMBER, "locale": "en"})()
+
+    def unsubscribe(self, subscriber_id: str, now: datetime) -> bool:
+        WRITES.append(f"unsubscribe {subscriber_id}")
+        return True
+
+    def resubscribe(self, subscriber_id: str, now: datetime) -> bool:
+        WRITES.append(f"resubscribe {subscriber_id}")
+        return True
+
+    def suppress(self, subscriber_id: str, reason: str, now: datetime) -> bool:
+        assert reason in ("bounce", "complaint"), reason
+        WRITES.append(f"suppress {subscriber_id}")
+        return True
+
+
+class _Campaigns:
+    def __init__(self, settings: object) -> None:
+        pass
+
+    def add_stats(self, campaign_id: str, region: str, counts: dict[str, int]) -> None:
+        WRITES.append(f"stats {campaign_id} {region}")
+
+    def stats(self, campaign_id: str) -> dict[str, dict[str, int]]:
+        return {"DE": {"sent": 1000, "bounced": 10}}
+
+    def set_status(self, campaign_id: str, status: str, now: datetime, reason: str = "") -> None:
+        WRITES.append(f"status {campaign_id} {status}")
+
+
+class _Deliveries:
+    def __init__(self, settings: object) -> None:
+        pass
+
+    def claim(self, key: str, now: datetime, **attributes: Any) -> bool:
+        WRITES.append(f"claim {key}")
+        return True
+
+
+class _Sms:
+    plain = staticmethod(feedback.sms.plain)
+    Sms = feedback.sms.Sms
+
+    @staticmethod
+    def send(settings: object, message: Any) -> None:
+        assert message.to == KNOWN_NUMBER and message.text, message
+        WRITES.append("reply")
+
+
+def _without_aws() -> None:
+    """The feedback module's tables, SMS provider, logger and metrics replaced by the fakes
+    above: the fuzzer runs the real parsing and decisions, and sees every write."""
+    feedback.SubscriberStore = _Subscribers  # type: ignore[assignment,misc]
+    feedback.CampaignStore = _Campaigns  # type: ignore[assignment,misc]
+    feedback.DeliveryStore = _Deliveries  # type: ignore[assignment,misc]
+    feedback.sms = _Sms  # type: ignore[assignment]
+    feedback.logger = _Quiet()  # type: ignore[assignment]
+    feedback.metrics = _Quiet()  # type: ignore[assignment]
+
+
+def _feedback_seeds() -> Iterator[bytes]:
+    for name in ("feedback-sms-stop", "feedback-ses-bounce", "feedback-ses-complaint"):
+        yield _event(f"{name}.json")["Records"][0]["Sns"]["Message"].encode()
+    for body in ("HELP", "start", "hello"):
+        yield json.dumps({"originationNumber": KNOWN_NUMBER, "messageBody": body}).encode()
+
+
+def feedback_message(data: bytes) -> None:
+    """Any SNS Message to the feedback function: one outcome; nothing written unless it is a
+    keyword from a known number, a permanent bounce or a complaint."""
+    WRITES.clear()
+    outcome = feedback.handle(SETTINGS, data.decode("utf-8", "surrogateescape"), NOW)
+    assert isinstance(outcome, str), outcome
+    if outcome.startswith("ignored"):
+        assert WRITES in ([], [f"resubscribe {KNOWN_ID}"]), (outcome, WRITES)
+    elif outcome in ("stop", "help", "start"):
+        allowed = (f"unsubscribe {KNOWN_ID}", f"resubscribe {KNOWN_ID}", "claim reply#", "reply")
+        assert all(write.startswith(allowed) for write in WRITES), WRITES
+    else:
+        assert outcome in ("bounced", "complained"), outcome
+        assert all(w.split()[0] in ("suppress", "stats", "status") for w in WRITES), WRITES
+
+
+def _sns_http_seeds() -> Iterator[bytes]:
+    for name in ("ses-bounce", "sms-stop", "subscription-confirmation"):
+        yield _event(f"feedback-http-{name}.json")["body"].encode()
+
+
+def sns_message(data: bytes) -> None:
+    """Any body POSTed to the SNS endpoint: its string fields, which the signature check can
+    read, or `InvalidInput`/413."""
+    try:
+        fields = sns_http.parse(data)
+    except REFUSALS as refused:
+        assert refused.status in (400, 413)
+        return
+    assert all(isinstance(value, str) for value in fields.values())
+    sns_http.canonical_string(fields)  # what `verified` checks the signature over
+
+
+# -- the subscribe form and CSV imports ---------------------------------------------------------
+
+
+def _subscribe_seeds() -> Iterator[bytes]:
+    for name in ("subscribe-form", "subscribe-json", "subscribe-sms-json"):
+        event = _event(f"{name}.json")
+        yield f"{event['headers']['Content-Type']}\n{event['body']}".encode()
+
+
+def subscribe_form(data: bytes) -> None:
+    """Any body, as a form or as JSON (the first line is the Content-Type): a valid request
+    whose contact is one ASCII line, or `InvalidInput`/413."""
+    content_type, _, body = data.decode("utf-8", "replace").partition("\n")
+    event = APIGatewayProxyEvent(
+        {"headers": {"Content-Type": content_type}, "body": body, "isBase64Encoded": False}
+    )
+    try:
+        request = subscriptions.parse_request(web.read_fields(event))
+    except REFUSALS as refused:
+        assert refused.status in (400, 413)
+        return
+    address = request.contact.address
+    assert address.isascii() and address.isprintable() and address.strip() == address, address
+
+
+def _csv_seeds() -> Iterator[bytes]:
+    yield _event("admin-subscribers-import.json")["body"].encode()
+    yield (
+        "\ufeffContact,Region,Locale,Timezone,Platforms\n"
+        "ada@example.org,DE,de,Europe/Berlin,linkedin\n"
+        "ADA@example.org,DE,,,meta\n"
+        '"=HYPERLINK(""x"")",XX,de,Mars/Olympus,\n'
+    ).encode()
+
+
+def csv_import(data: bytes) -> None:
+    """Any file: every row becomes a candidate or a rejection with its line, or the file is
+    refused with `InvalidInput`/413."""
+    report = imports.Report()
+    try:
+        rows = list(imports._rows(data))
+        candidates = imports._candidates(iter(rows), SETTINGS, NOW, report)
+    except REFUSALS as refused:
+        assert refused.status in (400, 413)
+        return
+    lines = {line for line, _ in rows}
+    taken = {line for candidate in candidates for line in candidate.lines}
+    rejected = {problem["line"] for problem in report.rejected}
+    assert taken | rejected == lines and not taken & rejected, (lines, taken, rejected)
+
+
+# -- running -----------------------------------------------------------------------------------
+
+TARGETS: dict[str, tuple[Callable[[bytes], None], Callable[[], Iterator[bytes]]]] = {
+    "webhook_verify": (webhook_verify, _webhook_seeds),
+    "webhook_payload": (webhook_payload, _payload_seeds),
+    "token": (token, _token_seeds),
+    "sms_keyword": (sms_keyword, _sms_seeds),
+    "feedback_message": (feedback_message, _feedback_seeds),
+    "sns_message": (sns_message, _sns_http_seeds),
+    "subscribe_form": (subscribe_form, _subscribe_seeds),
+    "csv_import": (csv_import, _csv_seeds),
+}
+
+
+def main(argv: list[str]) -> None:
+    if argv[1:] == ["--list"]:
+        print(" ".join(TARGETS))
+        return
+    if len(argv) < 2 or argv[1] not in TARGETS:
+        sys.exit(
+            f"usage: python -m tests.fuzz.atheris_targets {{{','.join(TARGETS)}}} [libFuzzer args]"
+        )
+    target, seeds = TARGETS[argv[1]]
+    _without_aws()
+    args = argv[2:]
+    inputs = [arg for arg in args if not arg.startswith("-")]
+    examples = list(seeds())  # also what the target's own checks know was signed
+    for example in examples:
+        target(example)  # a seed that fails is a bug here, before any fuzzing
+    if not any(Path(arg).is_file() for arg in inputs):  # not a crash file to run again
+        # The seeds go into the first corpus directory given (libFuzzer saves new inputs
+        # there too), or into a fresh one.
+        if not inputs:
+            inputs = [tempfile.mkdtemp(prefix=f"atheris-{argv[1]}-")]
+            args.append(inputs[0])
+        corpus = Path(inputs[0])
+        corpus.mkdir(parents=True, exist_ok=True)
+        for number, example in enumerate(examples):
+            (corpus / f"seed-{number}").write_bytes(example)
+    atheris.Setup([argv[0], *args], target)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
