@@ -1,4 +1,5 @@
-"""moto's costs that grow with what a local stack holds, cut down, and nothing else changed.
+"""moto's costs that grow with what a local stack holds, and one it pays on every request, cut
+down; nothing else changed.
 
 - TransactWriteItems: moto backs up every table a transaction names with `copy.deepcopy` before
   it writes, to put the tables back if any part fails. The sender claims each message in a
@@ -20,8 +21,9 @@
 - Every request: moto lists its own package's folders to recognise a service's host name (a
   directory listing and 200 `isdir` calls); here it is listed once.
 
-The local stack and the benchmarks install them; the tests run moto as it comes (but for this
-module's own, which installs them for a test and takes them out again).
+The local stack installs them when it starts moto (and so do the fan-out and load benchmarks,
+which start it the same way); the tests run moto as it comes, but for this module's own, which
+installs them for a test and takes them out again.
 """
 
 from __future__ import annotations
