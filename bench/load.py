@@ -53,7 +53,7 @@ from optout.clock import iso, parse_iso
 from optout.models import Consent, Status, Subscriber
 from optout.settings import Settings
 
-DEFAULT_SUBSCRIBERS = 100_000  # 6 to 7 hours against moto on 2 shared cores (README)
+DEFAULT_SUBSCRIBERS = 100_000  # about 2.5 hours against moto on 2 shared cores (README)
 CI_SUBSCRIBERS = 2_000  # --ci: a run of a few minutes
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD = ROOT / "events/payloads/policy-changed.linkedin.json"
