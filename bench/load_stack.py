@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import threading
 import tracemalloc
 from collections import Counter, defaultdict
@@ -48,6 +47,7 @@ from local.stack import (
     Response,
     StackClock,
     StackServer,
+    StopSignals,
     consumed_queues,
     json_response,
 )
@@ -201,14 +201,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         stack = LocalStack(stack_clock, consumed_queues(PREFIX), REGION)
         server = StackServer(("127.0.0.1", options.port), stack)
         server.frontend = BenchFrontend(stack, server.public_host)
-        stop = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
+        signals = StopSignals()
         serving = threading.Thread(target=server.serve_forever, name="http")
         serving.start()
         ready = {"url": f"http://{server.public_host}", "seeded": seeded}
         (options.results / "ready.json").write_text(json.dumps(ready), encoding="utf-8")
-        stop.wait()
+        signals.wait()
         server.shutdown()
         server.server_close()
         serving.join()

@@ -12,7 +12,6 @@ import base64
 import logging
 import os
 import secrets
-import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from local.stack import (
     LocalStack,
     StackClock,
     StackServer,
+    StopSignals,
     consumed_queues,
 )
 from optout import aws, clock, settings
@@ -170,16 +170,15 @@ def _print_banner(
 
 def _serve_until_stopped(server: StackServer, stack: LocalStack, pump_seconds: float) -> None:
     """Serve HTTP and pump the queues until SIGINT or SIGTERM, then stop both."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    signals, stop = StopSignals(), threading.Event()
     threads = [
         threading.Thread(target=server.serve_forever, name="http"),
         threading.Thread(target=stack.pump_until, args=(stop, pump_seconds), name="pump"),
     ]
     for thread in threads:
         thread.start()
-    stop.wait()
+    signals.wait()
+    stop.set()
     server.shutdown()
     server.server_close()
     for thread in threads:

@@ -13,7 +13,9 @@ import email.message
 import email.policy
 import json
 import re
+import signal
 import threading
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -34,6 +36,7 @@ from optout.clock import iso, parse_iso
 
 # template.yaml's SchedulerFunction runs on `rate(5 minutes)`.
 SCHEDULE_EVERY = timedelta(minutes=5)
+STOP_POLL_SECONDS = 0.2  # how soon the stack notices SIGINT or SIGTERM
 # How often, in real seconds, the pump looks at the queues and the clock.
 PUMP_INTERVAL_SECONDS = 2.0
 # API Gateway refuses larger payloads before any function sees them.
@@ -168,6 +171,25 @@ def consumed_queues(prefix: str) -> list[Queue]:
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         queues.append(Queue(logical_id, url, attributes["Attributes"]["QueueArn"], consumer))
     return queues
+
+
+class StopSignals:
+    """SIGINT and SIGTERM, noted from the moment this is made; `wait()` returns once one came.
+
+    The handlers only note the signal. Setting a `threading.Event` inside a handler deadlocked:
+    Python runs every handler on the main thread, so a second signal arriving while the first
+    handler held the Event's lock (Ctrl-C twice, or `timeout` and then `kill`) waited for it
+    forever.
+    """
+
+    def __init__(self) -> None:
+        self._received: list[int] = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda number, _frame: self._received.append(number))
+
+    def wait(self) -> None:
+        while not self._received:
+            time.sleep(STOP_POLL_SECONDS)
 
 
 class LocalStack:

@@ -33,9 +33,10 @@ DEMO_SECRETS = {
 class StackClient:
     """HTTP to a running local stack, with the `/_local/` routes spelled out."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, process: subprocess.Popen[bytes] | None = None) -> None:
         self.base_url = base_url
         self.http = requests.Session()
+        self.process = process  # the stack's, when this session started it
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -93,7 +94,7 @@ def running_stack(
             command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
         )
     try:
-        client = StackClient(f"http://127.0.0.1:{port}")
+        client = StackClient(f"http://127.0.0.1:{port}", process)
         _wait_until_ready(process, client, log)
         yield client
     finally:
@@ -126,6 +127,8 @@ def _wait_until_ready(process: subprocess.Popen[bytes], client: StackClient, log
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM, as a terminal or a process manager would stop it; SIGKILL if it hangs."""
+    if process.poll() is not None:  # the test stopped it itself
+        return
     process.terminate()
     try:
         process.wait(STOP_SECONDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+
+from .conftest import STOP_SECONDS
 
 if TYPE_CHECKING:
     from .conftest import DemoStack, StackClient
@@ -385,4 +388,22 @@ def test_the_stack_stops_cleanly_on_sigterm(
         pass
 
     # When it was sent SIGTERM (leaving the block), then it said so and exited in time
+    assert "local stack stopped" in log.read_text(encoding="utf-8")
+
+
+def test_signals_in_a_burst_still_stop_the_stack(
+    start_stack: Callable[..., AbstractContextManager[StackClient]], tmp_path: Path
+) -> None:
+    # Given a running stack
+    log = tmp_path / "stack.log"
+    with start_stack(log, "--no-demo") as stack:
+        assert stack.process is not None
+        # When Ctrl-C and SIGTERM arrive one on another (Ctrl-C pressed twice, or `timeout`
+        # followed by `kill`), some while the stack is handling the first
+        for number in range(2000):
+            if stack.process.poll() is not None:
+                break
+            stack.process.send_signal(signal.SIGINT if number % 2 else signal.SIGTERM)
+        # Then it still stops, and says so (it used to hang for good, its handlers deadlocked)
+        stack.process.wait(STOP_SECONDS)
     assert "local stack stopped" in log.read_text(encoding="utf-8")
