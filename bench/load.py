@@ -694,7 +694,8 @@ def _traffic_table(figures: dict[str, Any]) -> str:
         f"{TRAFFIC_WORKERS} requests at once. 5xx: none allowed. 429: the subscribe rate limit "
         "per network address (everything here comes from 127.0.0.1), expected. The stack runs "
         "one invocation at a time, as one Lambda execution environment does, so a request that "
-        "arrives during a tick waits for it: that is the slowest answers."
+        "arrives during a send batch waits for that invocation to end (a few seconds), not for "
+        "the whole tick: that is the slowest answers."
     )
     return intro + "\n\n" + report.table(header, rows)
 

@@ -3,7 +3,10 @@ SQS event source mappings, and the HTTP front door that plays API Gateway.
 
 Every handler invocation holds one lock. Lambda runs one event at a time per execution
 environment, and the handler modules here share one process and its module-level state, so
-running them one at a time is both faithful and simple.
+running them one at a time is both faithful and simple. A pass of the schedule and the queues
+(a tick, or the pump's) holds a second lock, so that two passes never drain at once and a tick
+answers only when its pass is done, while API requests still run between the pass's
+invocations, as they would beside a long send on AWS.
 """
 
 from __future__ import annotations
@@ -200,22 +203,22 @@ class LocalStack:
         self.clock = clock
         self._queues = queues
         self._outbox = Outbox(region)
-        self._lock = threading.Lock()
+        self._invocation = threading.Lock()  # one handler at a time
+        self._pass = threading.Lock()  # one pass of the schedule and the queues at a time
         self._last_tick = clock.now()
 
     def call_api(self, function: str, event: dict[str, Any]) -> Response:
         """Run an API Gateway event through `function`; its status, headers and body."""
-        with self._lock:
-            return invoke.decode_response(self._invoke(function, event))
+        return invoke.decode_response(self._invoke(function, event))
 
     def tick(self) -> dict[str, Any]:
         """Run the scheduled functions now, then drain every queue."""
-        with self._lock:
+        with self._pass:
             return {"scheduled": self._run_scheduled(), **self._drain()}
 
     def pump(self) -> None:
         """What AWS does on its own: drain the queues, and fire the schedule when it is due."""
-        with self._lock:
+        with self._pass:
             if self._schedule_due():
                 self._run_scheduled()
             self._drain()
@@ -234,25 +237,26 @@ class LocalStack:
                 traceback.print_exc()
 
     def outbox(self) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._invocation:
             return self._outbox.messages()
 
     def set_clock(self, moment: datetime) -> datetime:
-        with self._lock:
+        with self._invocation:
             self.clock.set(moment)
             return self.clock.now()
 
     def advance_clock(self, delta: timedelta) -> datetime:
-        with self._lock:
+        with self._invocation:
             self.clock.advance(delta)
             return self.clock.now()
 
     def _invoke(self, function: str, event: dict[str, Any]) -> Any:
         """Run one handler, then stamp what it sent with the time it ran."""
-        try:
-            return invoke.invoke(function, event)
-        finally:
-            self._outbox.collect(self.clock.now())
+        with self._invocation:
+            try:
+                return invoke.invoke(function, event)
+            finally:
+                self._outbox.collect(self.clock.now())
 
     def _schedule_due(self) -> bool:
         """True when the schedule's rate has passed on the stack's clock, or the clock was moved
