@@ -46,25 +46,12 @@ with atheris.instrument_imports(include=["optout"]):
     from optout.errors import InvalidInput, PayloadTooLarge, TokenError
     from optout.settings import from_environ
 
+from tests.unit.test_settings import COMPLETE as COMPLETE_ENVIRONMENT  # a full settings set
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 NOW = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)  # the sample events' webhook-timestamp
-SETTINGS = from_environ(
-    {
-        "STAGE": "fuzz",
-        "SUBSCRIBERS_TABLE": "s",
-        "CAMPAIGNS_TABLE": "c",
-        "DELIVERIES_TABLE": "d",
-        "NOTICE_QUEUE_URL": "n",
-        "FANOUT_QUEUE_URL": "f",
-        "SEND_QUEUE_URL": "q",
-        "SENDER_ADDRESS": "reminders@example.org",
-        "ORGANISATION_NAME": "Org",
-        "ORGANISATION_ADDRESS": "1 Street",
-        "OPTOUT_TOKEN_SECRET": "t" * 32,
-        "OPTOUT_CONTACT_SECRET": "c" * 32,
-    }
-)
+SETTINGS = from_environ({**COMPLETE_ENVIRONMENT, "STAGE": "fuzz"})
 WEBHOOK_KEY = b"atheris-webhook-key-0123456789"
 WEBHOOK_KEYS = [b"an-older-webhook-key-rotating-out", WEBHOOK_KEY]
 KEYRING = tokens.Keyring(

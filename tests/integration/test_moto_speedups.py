@@ -15,23 +15,28 @@ from local import moto_speedups
 REGION = "eu-west-1"
 
 
+def create_table(client: Any, name: str) -> None:
+    """A table keyed by pk and sk, both strings."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
     with mock_aws(), moto_speedups.installed():
         client = boto3.client("dynamodb", region_name=REGION)
         for name in ("people", "claims"):
-            client.create_table(
-                TableName=name,
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_table(client, name)
         client.put_item(
             TableName="people",
             Item={"pk": {"S": "ada"}, "sk": {"S": "-"}, "status": {"S": "active"}},
@@ -171,18 +176,7 @@ def test_answers_read_the_same_with_the_speed_ups_as_without() -> None:
     def answers(speed_ups: bool) -> list[Any]:
         with mock_aws():
             client = boto3.client("dynamodb", region_name=REGION)
-            client.create_table(
-                TableName="people",
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_table(client, "people")
             client.put_item(TableName="people", Item=EVERY_KIND)
             client.put_item(  # a binary attribute: moto's own serializer still writes it
                 TableName="people",
