@@ -40,12 +40,13 @@ from boto3.dynamodb.conditions import ConditionBase, Key
 from bench import report
 from bench.calls import ApiCalls
 from bench.stack import fresh_stack, moto_endpoint
-from optout import aws, campaigns, fanout, keys, policy, regions, schedule, store
+from optout import aws, campaigns, fanout, keys, policy, regions, schedule
 from optout.clock import parse_iso
 from optout.models import Consent, Status, Subscriber
 from optout.observability import logger, metrics
 from optout.settings import Settings
 from optout.store import CampaignStore, SubscriberStore
+from optout.store.subscribers import active_item
 
 DEFAULT_SIZES = (10_000, 100_000)
 DEFAULT_REPEAT = 2
@@ -229,7 +230,7 @@ def write_active(settings: Settings, subscribers: Sequence[Subscriber]) -> int:
     table = boto3.resource("dynamodb").Table(settings.subscribers_table)
     with table.batch_writer() as batch:
         for subscriber in subscribers[1:]:
-            batch.put_item(Item=_active_item(subscriber))
+            batch.put_item(Item=active_item(subscriber))
     return len(subscribers)
 
 
@@ -254,18 +255,10 @@ def _subscriber(settings: Settings, number: int) -> Subscriber:
     )
 
 
-def _active_item(subscriber: Subscriber) -> dict[str, Any]:
-    """The item `SubscriberStore.put_active` writes, built by the same layer functions."""
-    item = store._item(subscriber)
-    item["audience_pk"] = store.audience_key(subscriber.home_group, subscriber.subscriber_id)
-    item["audience_sk"] = subscriber.subscriber_id
-    return item
-
-
 def _check_item_shape(settings: Settings, subscriber: Subscriber) -> None:
     table = aws.table(settings.subscribers_table)
     written = table.get_item(Key={"subscriber_id": subscriber.subscriber_id})["Item"]
-    seeded = _active_item(subscriber)
+    seeded = active_item(subscriber)
     if written != seeded:
         raise RuntimeError(f"put_active wrote {written}, but the benchmark seeds {seeded}")
 

@@ -1,0 +1,23 @@
+"""The only package that speaks DynamoDB: one module per table, table names from the settings
+(template.yaml).
+
+- `subscribers`: one item per contact, and the sparse audience index fan-out pages.
+- `campaigns`: campaigns, their reminders (the scheduler's due index), counters and notices.
+- `deliveries`: one claim per message, so that none goes out twice.
+"""
+
+from optout.store.campaigns import FANOUT_DONE, CampaignStore
+from optout.store.deliveries import LEFT, DeliveryStore
+from optout.store.dynamo import plain
+from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore, audience_key
+
+__all__ = [
+    "AUDIENCE_SHARDS",
+    "FANOUT_DONE",
+    "LEFT",
+    "CampaignStore",
+    "DeliveryStore",
+    "SubscriberStore",
+    "audience_key",
+    "plain",
+]

@@ -1,0 +1,191 @@
+"""The deliveries table: one item per message the bot means to send, claimed before sending so
+that no message goes out twice; items expire through TTL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+
+from optout import aws
+from optout.clock import iso
+from optout.models import Status
+from optout.settings import Settings
+from optout.store.dynamo import conditional_failed
+
+LEFT = "left"  # a claim refused: the subscriber is no longer reached by the campaign
+
+
+class DeliveryStore:
+    """Claims on messages: a transaction that puts the claim only if there is none and the
+    subscriber is still reached makes "send at most once" hold across retries."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._table = aws.table(settings.deliveries_table)
+        self._subscribers_table = settings.subscribers_table
+        self._ttl = timedelta(days=settings.deliveries_ttl_days)
+
+    def claim_or_state(
+        self, key: str, now: datetime, *, subscriber_id: str, campaign_id: str, **attributes: Any
+    ) -> str | None:
+        """Claim the message `key` for a reminder of `campaign_id` to `subscriber_id`: None if
+        this call claimed it; `LEFT` if the subscriber is no longer reached (unsubscribed,
+        suppressed, erased, or done with the campaign since the sender read them); else the
+        state the earlier claim is in ("sent", "failed", or "claimed": sent or not, nobody
+        knows).
+
+        One transaction checks the subscriber and puts the claim, so that an unsubscribe or an
+        "I've switched it off" that lands while a batch is in flight stops that message."""
+        item = {
+            "pk": key,
+            "state": "claimed",
+            "claimed_at": iso(now),
+            "expires_at": int((now + self._ttl).timestamp()),
+            "campaign_id": campaign_id,
+            **attributes,
+        }
+        try:
+            self._table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._subscribers_table,
+                            "Key": {"subscriber_id": subscriber_id},
+                            "ConditionExpression": "#status = :active AND NOT contains(done_campaigns, :campaign)",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":active": Status.ACTIVE.value,
+                                ":campaign": campaign_id,
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            codes = [str(reason.get("Code", "")) for reason in reasons]
+            if len(codes) == 2 and codes[1] == "ConditionalCheckFailed":
+                # DynamoDB returns the old item, in its wire format, with the failure.
+                old: dict[str, Any] = dict(reasons[1].get("Item") or {})
+                state = old.get("state", {}).get("S") if old else (self.get(key) or {}).get("state")
+                return str(state or "claimed")
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return LEFT
+            raise  # a conflict with another write of the same items: the batch is retried
+        return None
+
+    def record_sent_many(self, sent: list[tuple[str, str, dict[str, Any]]], now: datetime) -> None:
+        """Record sent messages (key, provider message id, claim attributes), 25 a request."""
+        expires_at = int((now + self._ttl).timestamp())
+        with self._table.batch_writer() as batch:
+            for key, message_id, attributes in sent:
+                batch.put_item(
+                    Item={
+                        "pk": key,
+                        "state": "sent",
+                        "message_id": message_id,
+                        "sent_at": iso(now),
+                        "expires_at": expires_at,
+                        **attributes,
+                    }
+                )
+
+    def claim(self, key: str, now: datetime, **attributes: Any) -> bool:
+        """Claim the message `key`; False if it was claimed before (sent, or in doubt)."""
+        item = {
+            "pk": key,
+            "state": "claimed",
+            "claimed_at": iso(now),
+            "expires_at": int((now + self._ttl).timestamp()),
+            **attributes,
+        }
+        try:
+            self._table.put_item(Item=item, ConditionExpression=Attr("pk").not_exists())
+        except ClientError as error:
+            if conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def record_sent(self, key: str, message_id: str, now: datetime) -> None:
+        self._table.update_item(
+            Key={"pk": key},
+            UpdateExpression="SET #state = :sent, message_id = :id, sent_at = :now",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":sent": "sent", ":id": message_id, ":now": iso(now)},
+        )
+
+    def record_failed(self, key: str, reason: str, now: datetime, state: str = "failed") -> None:
+        """A claimed message that did not go out ("failed"), or may have ("unknown"), and why."""
+        self._table.update_item(
+            Key={"pk": key},
+            UpdateExpression="SET #state = :state, reason = :reason, failed_at = :now",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":state": state, ":reason": reason, ":now": iso(now)},
+        )
+
+    def put_short_links(self, links: dict[str, dict[str, str]], expires: datetime) -> None:
+        """Store short codes of done links (code -> campaign, region, subscriber), 25 a request."""
+        with self._table.batch_writer(overwrite_by_pkeys=["pk"]) as batch:
+            for code, names in links.items():
+                batch.put_item(
+                    Item={"pk": f"short#{code}", "expires_at": int(expires.timestamp()), **names}
+                )
+
+    def short_link(self, code: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": f"short#{code}"}).get("Item")
+        return dict(item) if item else None
+
+    def count_in_window(self, key: str, window: timedelta, now: datetime) -> int:
+        """Count one more event in the current window of `key` (a rate limit); the count."""
+        start = int(now.timestamp()) // int(window.total_seconds()) * int(window.total_seconds())
+        response = self._table.update_item(
+            Key={"pk": f"{key}#{start}"},
+            UpdateExpression="ADD hits :one SET expires_at = :expires",
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":expires": start + 2 * int(window.total_seconds()),
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["hits"])
+
+    def record_click(self, key: str, now: datetime, **attributes: str) -> bool:
+        """Count a click on a tracked link (`attributes` say whose and which); True if it is
+        the first click on that link."""
+        assignments = "".join(f", #{name} = :{name}" for name in attributes)
+        response = self._table.update_item(
+            Key={"pk": key},
+            UpdateExpression="ADD clicks :one SET first_at = if_not_exists(first_at, :now), "
+            f"last_at = :now, expires_at = :expires{assignments}",
+            ExpressionAttributeNames={f"#{name}": name for name in attributes},
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":now": iso(now),
+                ":expires": int((now + self._ttl).timestamp()),
+                **{f":{name}": value for name, value in attributes.items()},
+            },
+            ReturnValues="UPDATED_OLD",
+        )
+        return "clicks" not in response.get("Attributes", {})
+
+    def release(self, key: str) -> None:
+        """Give a claim back after a send failed before the provider accepted the message, so
+        that the queue's retry can send it."""
+        self._table.delete_item(Key={"pk": key}, ConditionExpression=Attr("state").eq("claimed"))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        return dict(item) if item else None

@@ -1,0 +1,35 @@
+"""What the table stores share: conditional writes, and items as JSON has them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+
+def conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def update_if(table: Any, **request: Any) -> dict[str, Any] | None:
+    """A conditional UpdateItem: its response, or None when the condition did not hold."""
+    try:
+        return dict(table.update_item(**request))
+    except ClientError as error:
+        if conditional_failed(error):
+            return None
+        raise
+
+
+def plain(value: Any) -> Any:
+    """An item's values as JSON has them: DynamoDB's Decimals as int or float, sets as lists."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted(plain(item) for item in value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

@@ -1,0 +1,388 @@
+"""The subscribers table: one item per contact, keyed by its subscriber id (a keyed hash of the
+contact). Active subscribers also carry ``audience_pk`` = ``<home group>#<shard>`` and
+``audience_sk`` = the id: the sparse ``audience`` index lists exactly the people a campaign
+reaches, spread over `AUDIENCE_SHARDS` partitions per group so that fan-out can page them in
+parallel and no partition takes more than its ~1,000 writes/s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from optout import aws
+from optout.clock import iso
+from optout.models import Consent, Status, Subscriber
+from optout.settings import Settings
+from optout.store.dynamo import update_if
+
+AUDIENCE_SHARDS = 16
+# A confirmation that loses a race to a concurrent change reads the subscriber again, this often.
+ACTIVATE_ATTEMPTS = 3
+
+
+def audience_shard(subscriber_id: str) -> int:
+    """The shard of the audience index a subscriber lives in (stable, evenly spread)."""
+    return (
+        int.from_bytes(hashlib.sha256(subscriber_id.encode()).digest()[:2], "big") % AUDIENCE_SHARDS
+    )
+
+
+def audience_key(home_group: str, subscriber_id: str) -> str:
+    return f"{home_group}#{audience_shard(subscriber_id):02d}"
+
+
+class SubscriberStore:
+    def __init__(self, settings: Settings) -> None:
+        self._table = aws.table(settings.subscribers_table)
+
+    def get(self, subscriber_id: str) -> Subscriber | None:
+        """The subscriber, or None if there is none (never was, or erased)."""
+        item = self._table.get_item(Key={"subscriber_id": subscriber_id}, ConsistentRead=True).get(
+            "Item"
+        )
+        return subscriber_from(item) if item and item.get("status") != Status.ERASED.value else None
+
+    def stored(self, subscriber_id: str) -> dict[str, Any] | None:
+        """Everything kept about a subscriber, as stored (for the person's own privacy page)."""
+        item = self._table.get_item(Key={"subscriber_id": subscriber_id}, ConsistentRead=True).get(
+            "Item"
+        )
+        return dict(item) if item and item.get("status") != Status.ERASED.value else None
+
+    def erase(self, subscriber_id: str, reason: str, now: datetime) -> bool:
+        """Remove the contact and profile; keep the id (a keyed hash of the contact, useless
+        without the key) with the reason and date, so that the contact stays out until it
+        subscribes and confirms again. True if this call erased it."""
+        kept = {"subscriber_id", "status", "erased_at", "erased_reason"}
+        current = self.stored(subscriber_id)
+        if current is None:
+            return False
+        removed = sorted(name for name in current if name not in kept)
+        self._table.update_item(
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="SET #status = :erased, erased_at = :now, erased_reason = :reason REMOVE "
+            + ", ".join(f"#{index}" for index, _ in enumerate(removed)),
+            ExpressionAttributeNames={
+                "#status": "status",
+                **{f"#{index}": name for index, name in enumerate(removed)},
+            },
+            ExpressionAttributeValues={
+                ":erased": Status.ERASED.value,
+                ":now": iso(now),
+                ":reason": reason,
+            },
+        )
+        return True
+
+    def request_confirmation(
+        self, subscriber: Subscriber, resend_after: timedelta, now: datetime
+    ) -> bool:
+        """Record a subscribe request and reserve the right to send a confirmation.
+
+        One conditional write: it succeeds for a new contact, or for one that is neither active
+        nor suppressed and was not sent a confirmation within `resend_after`. Returns False (and
+        changes nothing) otherwise, so an active subscriber's profile can't be changed by anyone
+        who knows their address, nobody can make the bot send more than one confirmation per
+        window, and an address that bounced or complained is never written to again (a
+        confirmation to it would cost the sender's reputation what the suppression saved).
+        """
+        item = subscriber_item(subscriber)
+        names = {f"#{key}": key for key in item if key != "subscriber_id"}
+        values = {f":{key}": value for key, value in item.items() if key != "subscriber_id"}
+        assignments = [
+            f"#{key} = :{key}" for key in item if key not in ("subscriber_id", "created_at")
+        ]
+        assignments.append("#created_at = if_not_exists(#created_at, :created_at)")
+        names["#subscriber_id"] = "subscriber_id"
+        values[":active"] = Status.ACTIVE.value
+        values[":suppressed"] = Status.SUPPRESSED.value
+        values[":cutoff"] = iso(now - resend_after)
+        return (
+            update_if(
+                self._table,
+                Key={"subscriber_id": subscriber.subscriber_id},
+                UpdateExpression="SET " + ", ".join(assignments),
+                ConditionExpression=(
+                    "attribute_not_exists(#subscriber_id) OR "
+                    "(#status <> :active AND #status <> :suppressed AND "
+                    "(attribute_not_exists(#confirmation_sent_at) OR "
+                    "#confirmation_sent_at <= :cutoff))"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            is not None
+        )
+
+    def forget_confirmation_request(self, subscriber_id: str) -> None:
+        """Undo the resend reservation of `request_confirmation` (its confirmation could not be
+        queued), so that the person can try again at once."""
+        self._table.update_item(
+            Key={"subscriber_id": subscriber_id}, UpdateExpression="REMOVE confirmation_sent_at"
+        )
+
+    def activate(self, subscriber_id: str, now: datetime) -> Subscriber | None:
+        """Confirm a pending subscriber (idempotent for an active one).
+
+        Returns the active subscriber, or None when there is nobody pending or active under
+        this id (unknown, or unsubscribed since the link was sent).
+        """
+        # The audience key is computed from the home group read here; a new subscribe request
+        # may change a pending subscriber's region between this read and the write. The write
+        # therefore holds only if the home group is still the one read, and a changed one is
+        # read again: otherwise the person would sit in the old region's audience index.
+        for _attempt in range(ACTIVATE_ATTEMPTS):
+            current = self.get(subscriber_id)
+            if current is None or current.status not in (Status.PENDING, Status.ACTIVE):
+                return None
+            if current.status is Status.ACTIVE:
+                return current
+            response = update_if(
+                self._table,
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression=(
+                    "SET #status = :active, confirmed_at = :now, audience_pk = :audience, "
+                    "audience_sk = :id"
+                ),
+                ConditionExpression="#status = :pending AND home_group = :home_group",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":active": Status.ACTIVE.value,
+                    ":pending": Status.PENDING.value,
+                    ":home_group": current.home_group,
+                    ":now": iso(now),
+                    ":audience": audience_key(current.home_group, subscriber_id),
+                    ":id": subscriber_id,
+                },
+                ReturnValues="ALL_NEW",
+            )
+            if response is not None:
+                return subscriber_from(response["Attributes"])
+            # Confirmed, unsubscribed or moved to another region a moment ago: look again.
+        raise RuntimeError(f"subscriber {subscriber_id} kept changing while being confirmed")
+
+    def audience_page(
+        self, shard: str, after: str, limit: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to `limit` active subscribers of an audience shard (``EU#07``) whose ids sort
+        after `after`, with their platforms and region; and whether more may follow."""
+        condition: Any = Key("audience_pk").eq(shard)
+        if after:
+            condition = condition & Key("audience_sk").gt(after)
+        page = self._table.query(
+            IndexName="audience", KeyConditionExpression=condition, Limit=limit
+        )
+        return page["Items"], "LastEvaluatedKey" in page
+
+    def get_many(self, subscriber_ids: list[str]) -> dict[str, Subscriber]:
+        """The subscribers with these ids that exist, read 100 to a request."""
+        found: dict[str, Subscriber] = {}
+        client = self._table.meta.client
+        for start in range(0, len(subscriber_ids), 100):
+            keys = [
+                {"subscriber_id": sid} for sid in dict.fromkeys(subscriber_ids[start : start + 100])
+            ]
+            request = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    if item.get("status") != Status.ERASED.value:
+                        found[item["subscriber_id"]] = subscriber_from(item)
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def mark_done(self, subscriber_id: str, campaign_id: str, now: datetime) -> bool | None:
+        """Record "I've switched it off" for a campaign: True the first time, False after that,
+        None if there is no such subscriber (erased)."""
+        response = update_if(
+            self._table,
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="ADD done_campaigns :campaign SET last_done_at = :now",
+            ConditionExpression="attribute_exists(subscriber_id)",
+            ExpressionAttributeValues={":campaign": {campaign_id}, ":now": iso(now)},
+            ReturnValues="ALL_OLD",
+        )
+        if response is None:
+            return None
+        return campaign_id not in response.get("Attributes", {}).get("done_campaigns", set())
+
+    def unsubscribe(self, subscriber_id: str, now: datetime) -> bool:
+        """Stop everything to this subscriber at once: out of the audience index, status
+        unsubscribed. True if this call changed it (False: already done, or no such id)."""
+        return self._leave(subscriber_id, Status.UNSUBSCRIBED, {"unsubscribed_at": iso(now)})
+
+    def suppress(self, subscriber_id: str, reason: str, now: datetime) -> bool:
+        """Never write to this contact again (a permanent bounce, a complaint); True if this
+        call changed it."""
+        return self._leave(
+            subscriber_id,
+            Status.SUPPRESSED,
+            {"suppressed_reason": reason, "suppressed_at": iso(now)},
+        )
+
+    def _leave(self, subscriber_id: str, status: Status, record: dict[str, str]) -> bool:
+        """Out of the audience index with `status` and why (`record`), unless already so."""
+        return (
+            update_if(
+                self._table,
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression="SET #status = :status, "
+                + ", ".join(f"{name} = :{name}" for name in record)
+                + " REMOVE audience_pk, audience_sk",
+                ConditionExpression="attribute_exists(subscriber_id) AND #status <> :status",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": status.value,
+                    **{f":{name}": value for name, value in record.items()},
+                },
+            )
+            is not None
+        )
+
+    def resubscribe(self, subscriber_id: str, now: datetime) -> bool:
+        """Someone who unsubscribed by text asked to START again: active once more. True if
+        this call changed it (not for the suppressed, nor the unknown)."""
+        current = self.get(subscriber_id)
+        if current is None or current.status is not Status.UNSUBSCRIBED:
+            return False
+        return (
+            update_if(
+                self._table,
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression="SET #status = :active, resubscribed_at = :now, audience_pk = :audience, audience_sk = :id",
+                ConditionExpression="#status = :unsubscribed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":active": Status.ACTIVE.value,
+                    ":unsubscribed": Status.UNSUBSCRIBED.value,
+                    ":now": iso(now),
+                    ":audience": audience_key(current.home_group, subscriber_id),
+                    ":id": subscriber_id,
+                },
+            )
+            is not None
+        )
+
+    def mark_sms_introduced(self, subscriber_id: str) -> None:
+        """The first text message (the one that says how to stop) has gone to this number."""
+        self._table.update_item(
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="SET sms_introduced = :yes",
+            ExpressionAttributeValues={":yes": True},
+        )
+
+    def states(self, subscriber_ids: list[str]) -> dict[str, tuple[Status, Subscriber | None]]:
+        """The status of each id that has an item, erased ones included (whose profile is
+        gone: None), read 100 to a request. Ids never seen are left out."""
+        found: dict[str, tuple[Status, Subscriber | None]] = {}
+        client = self._table.meta.client
+        unique = list(dict.fromkeys(subscriber_ids))
+        for start in range(0, len(unique), 100):
+            keys = [{"subscriber_id": sid} for sid in unique[start : start + 100]]
+            request = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    status = Status(item["status"])
+                    profile = None if status is Status.ERASED else subscriber_from(item)
+                    found[item["subscriber_id"]] = (status, profile)
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def put_new_many(self, subscribers: list[Subscriber]) -> None:
+        """Write subscribers whose contacts had no item when last read, 25 to a request
+        (BatchWriteItem, which retries what DynamoDB left unprocessed), active ones in the
+        audience index. Unconditional: BatchWriteItem takes no conditions (see the caller)."""
+        with self._table.batch_writer() as batch:
+            for subscriber in subscribers:
+                active = subscriber.status is Status.ACTIVE
+                batch.put_item(
+                    Item=active_item(subscriber) if active else subscriber_item(subscriber)
+                )
+
+    def replace_if(self, subscriber: Subscriber, expected: Status) -> bool:
+        """Write a subscriber's profile, consent and status over their item, if its status is
+        still `expected`; what only other paths write (done campaigns, the first-text mark) is
+        kept. In the audience index when `subscriber` is active. True if written."""
+        item = (
+            active_item(subscriber)
+            if subscriber.status is Status.ACTIVE
+            else subscriber_item(subscriber)
+        )
+        fields = [key for key in item if key != "subscriber_id"]
+        return (
+            update_if(
+                self._table,
+                Key={"subscriber_id": subscriber.subscriber_id},
+                UpdateExpression="SET " + ", ".join(f"#{key} = :{key}" for key in fields),
+                ConditionExpression="#status = :expected",
+                ExpressionAttributeNames={f"#{key}": key for key in fields},
+                ExpressionAttributeValues={
+                    **{f":{key}": item[key] for key in fields},
+                    ":expected": expected.value,
+                },
+            )
+            is not None
+        )
+
+    def active_page(self, after: str, limit: int) -> tuple[list[Subscriber], str]:
+        """One page of a Scan of the whole table, filtered on status (so it reads the
+        unsubscribed and pending too, `limit` items at most): the active subscribers in it, and
+        where the next page starts ("" after the last). For exports, not for sending, which
+        pages the audience index instead."""
+        request: dict[str, Any] = {
+            "FilterExpression": Attr("status").eq(Status.ACTIVE.value),
+            "Limit": limit,
+        }
+        if after:
+            request["ExclusiveStartKey"] = {"subscriber_id": after}
+        page = self._table.scan(**request)
+        following = page.get("LastEvaluatedKey", {}).get("subscriber_id", "")
+        return [subscriber_from(item) for item in page["Items"]], str(following)
+
+    def put_active(self, subscriber: Subscriber) -> None:
+        """Write an already-confirmed subscriber (demo data and imports with proof of consent)."""
+        self._table.put_item(Item=active_item(subscriber))
+
+
+def subscriber_item(subscriber: Subscriber) -> dict[str, Any]:
+    item = asdict(subscriber)
+    item["status"] = subscriber.status.value
+    item.pop("sms_introduced")  # written by mark_sms_introduced only
+    item.pop("done_campaigns")  # written by the "I've switched it off" link only
+    item["platforms"] = list(subscriber.platforms)
+    item["consent"] = {key: value for key, value in item["consent"].items() if value != ""}
+    return {key: value for key, value in item.items() if value != ""}
+
+
+def active_item(subscriber: Subscriber) -> dict[str, Any]:
+    """An active subscriber's item: in the audience index of their home group."""
+    item = subscriber_item(subscriber)
+    item["audience_pk"] = audience_key(subscriber.home_group, subscriber.subscriber_id)
+    item["audience_sk"] = subscriber.subscriber_id
+    return item
+
+
+def subscriber_from(item: dict[str, Any]) -> Subscriber:
+    return Subscriber(
+        subscriber_id=item["subscriber_id"],
+        channel=item["channel"],
+        contact=item["contact"],
+        region=item["region"],
+        home_group=item["home_group"],
+        locale=item["locale"],
+        timezone=item["timezone"],
+        platforms=tuple(item.get("platforms", ())),
+        status=Status(item["status"]),
+        consent=Consent(**item["consent"]),
+        created_at=item["created_at"],
+        confirmation_sent_at=item.get("confirmation_sent_at", ""),
+        confirmed_at=item.get("confirmed_at", ""),
+        sms_introduced=bool(item.get("sms_introduced", False)),
+        done_campaigns=frozenset(item.get("done_campaigns", ())),
+    )
