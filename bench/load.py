@@ -485,10 +485,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = render(figures, report.command("bench.load", argv))
     print(body)
     report.write_section("Load", body)
-    problems = _problems(figures)
-    for problem in problems:
+    found = problems(figures)
+    for problem in found:
         _progress(f"CORRECTNESS PROBLEM: {problem}")
-    return 1 if problems else 0
+    return 1 if found else 0
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -588,7 +588,8 @@ def _memory_sizes() -> dict[str, int]:
 # -- the report -----------------------------------------------------------------------------
 
 
-def _problems(figures: dict[str, Any]) -> list[str]:
+def problems(figures: dict[str, Any]) -> list[str]:
+    """What went wrong in the run, each with its count; empty when nothing did."""
     checked = figures["check"]
     found = {
         "reminders sent twice to one subscriber": checked["duplicates"],
