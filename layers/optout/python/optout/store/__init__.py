@@ -3,7 +3,9 @@
 
 - `subscribers`: one item per contact, and the sparse audience index fan-out pages.
 - `campaigns`: campaigns, their reminders (the scheduler's due index), counters and notices.
-- `deliveries`: one claim per message, so that none goes out twice.
+- `deliveries`: one claim per message, so that none goes out twice, and per webhook id; short
+  links, rate-limit windows, clicks.
+- `dynamo`: what they share (conditional writes; items as JSON has them).
 """
 
 from optout.store.campaigns import FANOUT_DONE, CampaignStore

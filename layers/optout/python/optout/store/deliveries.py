@@ -1,5 +1,10 @@
-"""The deliveries table: one item per message the bot means to send, claimed before sending so
-that no message goes out twice; items expire through TTL."""
+"""The deliveries table, keyed by ``pk`` alone; every item expires through TTL.
+
+Mostly claims: one item per message the bot means to send, put before sending so that none goes
+out twice, and webhook ids seen, so that a replayed webhook changes nothing. Beside them, the
+short codes of "I've switched it off" links (``short#<code>``), rate-limit windows and the first
+click on each tracked link.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ LEFT = "left"  # a claim refused: the subscriber is no longer reached by the cam
 
 
 class DeliveryStore:
-    """Claims on messages: a transaction that puts the claim only if there is none and the
-    subscriber is still reached makes "send at most once" hold across retries."""
+    """A claim is a put on condition that there is none yet, so "at most once" holds across
+    retries. A reminder's claim is also a transaction that checks the subscriber is still
+    reached (`claim_or_state`); notices, feedback replies and webhook ids use `claim`."""
 
     def __init__(self, settings: Settings) -> None:
         self._table = aws.table(settings.deliveries_table)
