@@ -53,7 +53,7 @@ from optout.clock import iso, parse_iso
 from optout.models import Consent, Status, Subscriber
 from optout.settings import Settings
 
-DEFAULT_SUBSCRIBERS = 100_000  # about 2.5 hours against moto on 2 shared cores (README)
+DEFAULT_SUBSCRIBERS = 100_000  # about 2 hours against moto on 2 shared cores (README)
 CI_SUBSCRIBERS = 2_000  # --ci: a run of a few minutes
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD = ROOT / "events/payloads/policy-changed.linkedin.json"
@@ -694,9 +694,11 @@ def _traffic_table(figures: dict[str, Any]) -> str:
         f"The second process's traffic ran for {traffic_figures['seconds']:.0f} s, at most "
         f"{TRAFFIC_WORKERS} requests at once. 5xx: none allowed. 429: the subscribe rate limit "
         "per network address (everything here comes from 127.0.0.1), expected. The stack runs "
-        "one invocation at a time, as one Lambda execution environment does, so a request that "
-        "arrives during a send batch waits for that invocation to end (a few seconds), not for "
-        "the whole tick: that is the slowest answers."
+        "one invocation at a time, as one Lambda execution environment does, so a request "
+        "waits for the invocation in progress, and for any others that take the lock before it "
+        "(Python's lock is not fair), though not for the whole tick: that is the slowest "
+        "answers. The longest invocations are the fan-outs at the start of a reminder, which "
+        "page moto's whole table."
     )
     return intro + "\n\n" + report.table(header, rows)
 
