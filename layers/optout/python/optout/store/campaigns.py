@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from optout import aws
 from optout.clock import iso
 from optout.settings import Settings
-from optout.store.dynamo import conditional_failed, update_if
+from optout.store.dynamo import conditional_failed, every_item, update_if
 
 FANOUT_DONE = "#done"  # a shard's progress once all its pages are queued (else: where to resume)
 
@@ -39,14 +39,7 @@ class CampaignStore:
     def campaigns(self) -> list[dict[str, Any]]:
         """Every campaign item. A scan, filtered: organisers list campaigns rarely, and a
         deployment has tens of them, beside their reminders and counters."""
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {"FilterExpression": Attr("sk").eq("CAMPAIGN")}
-        while True:
-            page = self._table.scan(**request)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return items
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return every_item(self._table.scan, FilterExpression=Attr("sk").eq("CAMPAIGN"))
 
     def get_campaign(self, campaign_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"pk": campaign_pk(campaign_id), "sk": "CAMPAIGN"}).get(
@@ -364,13 +357,7 @@ class CampaignStore:
             )
 
     def _query(self, **query: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self._table.query(**query)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return items
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return every_item(self._table.query, **query)
 
 
 def campaign_pk(campaign_id: str) -> str:

@@ -1,7 +1,8 @@
-"""What the table stores share: conditional writes, and items as JSON has them."""
+"""What the table stores share: conditional writes, reading every page, items as JSON has them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -33,3 +34,14 @@ def plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+def every_item(read: Callable[..., Any], **request: Any) -> list[dict[str, Any]]:
+    """Every item a Query or Scan (`read`, a table's method) finds, page after page."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = read(**request)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
