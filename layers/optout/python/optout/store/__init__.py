@@ -11,7 +11,7 @@
 from optout.store.campaigns import FANOUT_DONE, CampaignStore
 from optout.store.deliveries import LEFT, DeliveryStore
 from optout.store.dynamo import plain
-from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore, audience_key
+from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore
 
 __all__ = [
     "AUDIENCE_SHARDS",
@@ -20,6 +20,5 @@ __all__ = [
     "CampaignStore",
     "DeliveryStore",
     "SubscriberStore",
-    "audience_key",
     "plain",
 ]
