@@ -109,3 +109,69 @@ def test_what_is_not_a_json_object_is_invalid(body: bytes) -> None:
 def test_a_body_over_64_kib_is_too_large() -> None:
     with pytest.raises(PayloadTooLarge):
         policy.parse(b" " * (64 * 1024 + 1))
+
+
+CONTRACT_EXAMPLE = (PAYLOADS / "policy-changed.contract-example.json").read_bytes()
+
+
+def test_the_contract_s_example_parses_as_published() -> None:
+    # Given the body of DESIGN.md section 1.3, with no short title
+    change = policy.parse(CONTRACT_EXAMPLE)
+    # Then its text messages get one made from the title, naming the platform
+    assert change.policy.text.short_title == "LinkedIn uses member data to train"
+    assert [deadline.region.code for deadline in change.regions] == ["EU", "CA"]
+
+
+@pytest.mark.parametrize(
+    ("title", "platform", "short"),
+    [
+        # short enough: the title itself, tidied
+        ("AI training", "linkedin", "LinkedIn: AI training"),
+        ("LinkedIn  AI training ", "linkedin", "LinkedIn AI training"),
+        # long: cut at the last whole word within 40 characters
+        (
+            "Meta will train AI models on your public posts and photos (Instagram, Facebook)",
+            "meta",
+            "Meta will train AI models on your public",
+        ),
+        # never with a dangling punctuation mark, nor a bracket that closes nothing kept
+        ("LinkedIn (AI) opt-out, now!", "linkedin", "LinkedIn (AI) opt-out, now"),
+        (
+            "LinkedIn: AI, training, and more words, here",
+            "linkedin",
+            "LinkedIn: AI, training, and more words",
+        ),
+        # the platform's name leads when the cut drops it
+        (
+            "Données des membres utilisées pour entraîner l’IA générative de LinkedIn",  # noqa: RUF001
+            "linkedin",
+            "LinkedIn: Données des membres utilisées",
+        ),
+        # a script without spaces: cut between its characters, at 20 (UCS-2 halves a text)
+        (
+            "領英將使用會員資料訓練生成式人工智能模型，預設為開啟",  # noqa: RUF001
+            "linkedin",
+            "LinkedIn: 領英將使用會員資料訓",
+        ),
+        ("領英：會員資料訓練人工智能", "", "領英：會員資料訓練人工智能"),  # noqa: RUF001
+        # one word longer than the limit: the platform's name stands for it
+        ("Supercalifragilisticexpialidociousextraordinarily", "x", "X"),
+    ],
+)
+def test_a_missing_short_title_is_made_from_the_title(
+    title: str, platform: str, short: str
+) -> None:
+    made = policy.short_title_for(title, platform)
+    assert made == short
+    assert len(made) <= 40
+
+
+def test_a_translation_without_a_short_title_gets_one_from_its_own_title() -> None:
+    body = json.loads(CONTRACT_EXAMPLE)
+    body["policy"]["translations"] = {
+        "de": {"title": "LinkedIn nutzt Mitgliederdaten zum Training generativer KI"},
+        "fr": {"summary": "Résumé seulement"},
+    }
+    change = policy.parse(json.dumps(body).encode())
+    assert change.policy.in_language("de").short_title == "LinkedIn nutzt Mitgliederdaten zum"
+    assert change.policy.in_language("fr").short_title == "LinkedIn uses member data to train"

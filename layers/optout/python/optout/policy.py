@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -18,6 +20,18 @@ from optout.errors import InvalidInput, PayloadTooLarge
 
 MAX_BODY_BYTES = 64 * 1024
 CHANGED, WITHDRAWN = "policy.changed", "policy.withdrawn"
+# A short title fits the schema's 40 characters; in a script that writes no spaces between
+# words (Chinese, Japanese, Thai) a character carries a word and a text message in it holds
+# half as many characters (UCS-2), so half as many.
+SHORT_TITLE_CHARS, SHORT_TITLE_CHARS_UNSPACED = 40, 20
+# Platforms whose names are not their slug capitalised.
+_PLATFORM_NAMES = {
+    "linkedin": "LinkedIn",
+    "tiktok": "TikTok",
+    "youtube": "YouTube",
+    "whatsapp": "WhatsApp",
+    "x": "X",
+}
 
 
 @dataclass(frozen=True)
@@ -146,7 +160,7 @@ def _build(document: dict[str, Any]) -> PolicyChange:
     return PolicyChange(
         type=document["type"],
         platform=document["platform"],
-        policy=policy_from(raw_policy),
+        policy=policy_from(raw_policy, document["platform"]),
         regions=tuple(
             RegionDeadline(regions.resolve(entry["region"]), parse_iso(entry["effective_at"]))
             for entry in document.get("regions", [])
@@ -158,18 +172,84 @@ def _build(document: dict[str, Any]) -> PolicyChange:
     )
 
 
-def policy_from(raw: dict[str, Any]) -> Policy:
-    """A `Policy` from its JSON form (a webhook's, or a stored campaign's)."""
+def platform_name(platform: str) -> str:
+    """How people write a platform's name: LinkedIn for linkedin, Meta for meta."""
+    return _PLATFORM_NAMES.get(platform) or platform.replace("-", " ").title()
+
+
+def short_title_for(title: str, platform: str = "") -> str:
+    """The short title a text message uses when the sender gives none (the schema's rule):
+    the title cut at the last word boundary within 40 characters (20 when it is written in a
+    script without spaces between words, such as Chinese), never mid-word, without a dangling
+    punctuation mark or space at its end; led by the platform's name when what is left of the
+    title does not name it. Only a title that is one word longer than the limit is cut inside
+    it, and only when there is no platform name to stand for it."""
+    title = " ".join(title.split())
+    limit = (
+        SHORT_TITLE_CHARS_UNSPACED if any(map(_is_unspaced_script, title)) else SHORT_TITLE_CHARS
+    )
+    short = _cut(title, limit)
+    name = platform_name(platform) if platform else ""
+    if name and _squash(name) not in _squash(short):
+        short = _cut(f"{name}: {title}", limit) or name
+    return short or title[:limit]
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text`, or its longest start of at most `limit` characters that ends at a word boundary
+    (a space, or between two characters of a script without spaces), tidied; "" if none."""
+    if len(text) > limit:
+        ends = [
+            i
+            for i in range(1, limit + 1)
+            if text[i] == " " or (_is_unspaced_script(text[i - 1]) and _is_unspaced_script(text[i]))
+        ]
+        text = text[: ends[-1]] if ends else ""
+    return _strip_dangling(text)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s-]", "", text).casefold()
+
+
+def _is_unspaced_script(char: str) -> bool:
+    name = unicodedata.name(char, "")
+    return name.startswith(("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR"))
+
+
+def _strip_dangling(text: str) -> str:
+    """`text` without spaces, punctuation marks or symbols at its end (a closing bracket or
+    quote that closes something kept stays)."""
+    while text and (
+        text[-1].isspace() or (unicodedata.category(text[-1])[0] in "PS" and not _closes(text))
+    ):
+        text = text[:-1]
+    return text
+
+
+def _closes(text: str) -> bool:
+    """Whether `text` ends with a closing bracket or quote whose opening one it keeps."""
+    closing = unicodedata.category(text[-1]) in ("Pe", "Pf")
+    return closing and any(unicodedata.category(c) in ("Ps", "Pi") for c in text[:-1])
+
+
+def policy_from(raw: dict[str, Any], platform: str = "") -> Policy:
+    """A `Policy` from its JSON form (a webhook's, or a stored campaign's). A missing short
+    title is made from the title (`short_title_for`), in English and in each translation that
+    gives its own title."""
     english = PolicyText(
         title=raw.get("title", ""),
-        short_title=raw.get("short_title", "") or raw.get("title", ""),
+        short_title=raw.get("short_title") or short_title_for(raw.get("title", ""), platform),
         summary=raw.get("summary", ""),
         steps=tuple(raw.get("steps", ())),
     )
     translations = {
         locale: PolicyText(
             title=text.get("title", english.title),
-            short_title=text.get("short_title", english.short_title),
+            short_title=text.get("short_title")
+            or (
+                short_title_for(text["title"], platform) if "title" in text else english.short_title
+            ),
             summary=text.get("summary", english.summary),
             steps=tuple(text.get("steps", english.steps)),
         )
@@ -222,4 +302,5 @@ def _message(error: ValidationError) -> str:
     if not error.absolute_path:
         return "must be a JSON object"
     described = error.schema.get("description") if isinstance(error.schema, dict) else None
-    return f"must be {described}" if described else str(error.message)
+    # A description's first sentence says what is valid; the rest, what a default is.
+    return f"must be {described.split('. ')[0]}" if described else str(error.message)
