@@ -233,3 +233,32 @@ def test_the_local_routes_as_published(stack: StackClient) -> None:
     assert isinstance(outbox, list) and all(set(m) >= OUTBOX_FIELDS for m in outbox)
     sent = [m["sent_at"] for m in outbox]
     assert sent == sorted(sent)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (("{day}T00:00:00-05:00", "0001-01-01T00:00:00-05:00"), "regions[1].effective_at"),
+        (("{day}T00:00:00-05:00", "9999-11-03T00:00:00-05:00"), "regions[1].effective_at"),
+        (('"title": "LinkedIn', '"title": "a\\ud800b LinkedIn'), "policy.title"),
+        (('"title": "LinkedIn', '"title": "\\u000bLinkedIn'), "policy.title"),
+    ],
+)
+def test_a_hostile_body_is_a_400_naming_its_field_and_writes_nothing(
+    stack: StackClient, change: tuple[str, str], field: str
+) -> None:
+    # Given the example with one hostile value (found by an attacker against make run)
+    policy_id = f"contract-{uuid.uuid4().hex[:8]}"
+    day = START + timedelta(days=20)
+    old, new = change[0].format(day=f"{day:%Y-%m-%d}"), change[1]
+    body = example_body(day, policy_id)
+    assert old in body
+    body = body.replace(old, new)
+    # When it is posted, signed
+    answer = post_signed(stack, body)
+    # Then it is refused by name, no campaign exists, and the dashboard still answers
+    assert answer.status_code == 400, answer.text
+    assert field in answer.json()["problems"]
+    assert stack.get(f"/admin/campaigns/{policy_id}", headers=ADMIN).status_code == 404
+    assert stack.get("/admin", headers=ADMIN).status_code == 200
+    assert stack.get("/admin/campaigns", headers=ADMIN).status_code == 200

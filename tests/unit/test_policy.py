@@ -1,6 +1,7 @@
 """Webhook bodies: the published schema and the region catalogue, every problem at once."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,70 @@ def test_a_translation_without_a_short_title_gets_one_from_its_own_title() -> No
     change = policy.parse(json.dumps(body).encode())
     assert change.policy.in_language("de").short_title == "LinkedIn nutzt Mitgliederdaten zum"
     assert change.policy.in_language("fr").short_title == "LinkedIn uses member data to train"
+
+
+# -- what an attacker tried (issue 13, section 4): each a 400 naming the field ----------------
+
+
+@pytest.mark.parametrize(
+    "effective_at",
+    ["0001-01-01T00:00:00-05:00", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"],
+)
+def test_a_deadline_out_of_range_is_refused_by_name(effective_at: str) -> None:
+    body = json.loads(CONTRACT_EXAMPLE)
+    body["regions"][1]["effective_at"] = effective_at
+    with pytest.raises(InvalidInput) as caught:
+        policy.parse(json.dumps(body).encode(), datetime(2025, 10, 27, 9, 0, tzinfo=UTC))
+    found = caught.value.problems
+    assert list(found) == ["regions[1].effective_at"]
+    assert (
+        "between" in found["regions[1].effective_at"]
+        or "real date" in found["regions[1].effective_at"]
+    )
+
+
+def test_a_deadline_more_than_five_years_ahead_or_a_year_back_is_refused() -> None:
+    now = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)  # the stack's clock
+
+    def problems_at(effective_at: str) -> dict[str, str]:
+        body = json.loads(CONTRACT_EXAMPLE)
+        body["regions"][0]["effective_at"] = effective_at
+        with pytest.raises(InvalidInput) as caught:
+            policy.parse(json.dumps(body).encode(), now)
+        return caught.value.problems
+
+    assert (
+        "between 2024-10-27" in problems_at("2024-10-01T00:00:00+01:00")["regions[0].effective_at"]
+    )
+    assert "and 2030-10-" in problems_at("2031-01-01T00:00:00+01:00")["regions[0].effective_at"]
+    # And four years and a half ahead, or ten months back, are real campaigns
+    for fine in ("2030-06-01T00:00:00+01:00", "2025-01-01T00:00:00+01:00"):
+        body = json.loads(CONTRACT_EXAMPLE)
+        body["regions"][0]["effective_at"] = fine
+        policy.parse(json.dumps(body).encode(), now)
+
+
+def test_a_lone_surrogate_is_refused_by_name() -> None:
+    body = CONTRACT_EXAMPLE.replace(b'"title": "LinkedIn', b'"title": "a\\ud800b LinkedIn')
+    with pytest.raises(InvalidInput) as caught:
+        policy.parse(body)
+    assert caught.value.problems == {
+        "policy.title": "is not UTF-8 text (it holds a lone surrogate escape)"
+    }
+
+
+@pytest.mark.parametrize("control", ["\\u0000", "\\u000b", "\\u000c", "\\u001b"])
+def test_control_characters_in_a_title_are_refused(control: str) -> None:
+    body = CONTRACT_EXAMPLE.replace(b'"title": "LinkedIn', f'"title": "{control}LinkedIn'.encode())
+    with pytest.raises(InvalidInput) as caught:
+        policy.parse(body)
+    assert "control character" in caught.value.problems["policy.title"]
+
+
+def test_a_key_given_twice_is_refused() -> None:
+    body = CONTRACT_EXAMPLE.replace(
+        b'"platform": "linkedin",', b'"platform": "linkedin", "platform": "meta",'
+    )
+    with pytest.raises(InvalidInput) as caught:
+        policy.parse(body)
+    assert caught.value.problems == {"body": "not valid JSON: the key 'platform' is given twice"}

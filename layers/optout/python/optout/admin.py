@@ -133,7 +133,7 @@ def create_campaign(
 ) -> dict[str, Any]:
     """A campaign from a policy-change document, exactly as the webhook would make it; as a
     draft, it is planned but sends nothing until it is launched."""
-    change = policy.parse(body)
+    change = policy.parse(body, now)
     if CampaignStore(settings).get_campaign(change.policy.id) is not None:
         raise Conflict(f"campaign {change.policy.id!r} exists: edit it instead")
     status = "draft" if draft else "active"
@@ -177,7 +177,7 @@ def edit_text(
             "local_hour": int(campaign["local_hour"]),
         },
     }
-    change = policy.parse(json.dumps(document).encode())
+    change = policy.parse(json.dumps(document).encode(), now)
     return campaigns.apply(settings, change, base_url=campaign["base_url"], now=now)
 
 

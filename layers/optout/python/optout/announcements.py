@@ -10,13 +10,12 @@ anything is stored: it must render in every language, and its text message fit t
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from optout import plan, policy, regions, reminders
+from optout import json_body, plan, policy, regions, reminders
 from optout.campaigns import reminder_sk
 from optout.clock import iso, parse_iso
 from optout.contacts import CHANNELS
@@ -35,7 +34,7 @@ FIELDS = {"id", "send_at", "regions", "platforms", "channel", "locales", "messag
 
 def create(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> dict[str, Any]:
     """Validate an ad-hoc send, check that it renders, and plan it; a summary."""
-    document = _object(body)
+    document = json_body.parse_object(body)
     problems: dict[str, str] = {}
     unknown = sorted(set(document) - FIELDS)
     for name in unknown:
@@ -77,16 +76,6 @@ def create(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> 
         store.save_unsent_reminder(campaign_id, item)
     logger.info("ad-hoc send planned", extra={"campaign_id": campaign_id, "regions": len(planned)})
     return {"campaign_id": campaign_id, "send_at": iso(send_at), "regions": len(planned)}
-
-
-def _object(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body or b"null")
-    except (ValueError, RecursionError):
-        raise InvalidInput({"body": "not valid JSON"}) from None
-    if not isinstance(document, dict):
-        raise InvalidInput({"body": "must be a JSON object"})
-    return document
 
 
 def _send_at(raw: object, now: datetime, problems: dict[str, str]) -> datetime | None:

@@ -44,6 +44,7 @@ def apply(
     existing = store.get_campaign(campaign_id)
     if existing is not None and existing["status"] in HELD:
         status = existing["status"]
+    planned = _plan(change, now)  # before anything is written: a plan that fails writes nothing
     store.save_campaign(
         campaign_id,
         {
@@ -57,7 +58,6 @@ def apply(
         },
         now,
     )
-    planned = _plan(change, now)
     kept = [
         sk
         for sk, reminder in planned.items()
@@ -87,7 +87,7 @@ def receive(
     days, with fresh timestamps) answers as before and changes nothing. The body is validated
     first, so a bad one writes nothing; the id is recorded after the change is applied, which
     is idempotent, so a crash in between is healed by the sender's retry."""
-    change = policy.parse(body)
+    change = policy.parse(body, now)
     seen = DeliveryStore(settings)
     key = f"webhook#{webhook_id}"
     if seen.get(key) is not None:

@@ -26,7 +26,8 @@ def set_source(source: Callable[[], datetime] | None) -> None:
 
 def iso(moment: datetime) -> str:
     """A UTC timestamp as stored and shown: `2025-10-27T09:00:00Z`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: strftime writes the year 1 as "1", which nothing reads back.
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def parse_iso(text: str) -> datetime:

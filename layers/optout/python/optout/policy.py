@@ -7,15 +7,15 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from optout import plan, regions
-from optout.clock import parse_iso
+from optout import json_body, plan, regions
+from optout.clock import iso, parse_iso
 from optout.errors import InvalidInput, PayloadTooLarge
 
 MAX_BODY_BYTES = 64 * 1024
@@ -24,6 +24,8 @@ CHANGED, WITHDRAWN = "policy.changed", "policy.withdrawn"
 # words (Chinese, Japanese, Thai) a character carries a word and a text message in it holds
 # half as many characters (UCS-2), so half as many.
 SHORT_TITLE_CHARS, SHORT_TITLE_CHARS_UNSPACED = 40, 20
+# How far from today a region's deadline may lie.
+DEADLINE_PAST, DEADLINE_AHEAD = timedelta(days=365), timedelta(days=5 * 366)
 # Platforms whose names are not their slug capitalised.
 _PLATFORM_NAMES = {
     "linkedin": "LinkedIn",
@@ -93,19 +95,17 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema())
 
 
-def parse(body: bytes) -> PolicyChange:
-    """The change a webhook body describes; `InvalidInput` lists every problem by its path."""
+def parse(body: bytes, now: datetime | None = None) -> PolicyChange:
+    """The change a webhook body describes; `InvalidInput` lists every problem by its path.
+    Given `now` (the stack's clock), each deadline must also lie a year back to five years
+    ahead of it; the CLI, which cannot know a stack's clock, checks without it."""
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
-    try:
-        document = json.loads(body)
-    except RecursionError:
-        raise InvalidInput({"body": "JSON nested too deeply"}) from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput({"body": f"not valid JSON: {error}"}) from None
+    document = json_body.parse_object(body)
     problems = {_path(error): _message(error) for error in _validator().iter_errors(document)}
     entries = document.get("regions") if isinstance(document, dict) else None
-    for path, problem in _check_regions(entries if isinstance(entries, list) else []).items():
+    regions_given = entries if isinstance(entries, list) else []
+    for path, problem in _check_regions(regions_given, now).items():
         problems.setdefault(path, problem)
     if problems:
         raise InvalidInput(dict(sorted(problems.items())))
@@ -126,7 +126,7 @@ def parse_text(raw: Any, *, where: str, required: tuple[str, ...]) -> Policy:
     return policy_from(raw)
 
 
-def _check_regions(entries: list[Any]) -> dict[str, str]:
+def _check_regions(entries: list[Any], now: datetime | None) -> dict[str, str]:
     """What the schema can't know: the region catalogue, real dates, and no region twice.
     Entries of the wrong shape are left to the schema's report."""
     problems: dict[str, str] = {}
@@ -145,13 +145,25 @@ def _check_regions(entries: list[Any]) -> dict[str, str]:
                     problems[f"{where}.region"] = f"{code} is listed twice"
                 seen.add(code)
         if isinstance(entry.get("effective_at"), str):
-            try:
-                parse_iso(entry["effective_at"])
-            except ValueError as error:
-                problems[f"{where}.effective_at"] = (
-                    f"not a real date and time with an offset: {error}"
-                )
+            problem = _deadline_problem(entry["effective_at"], now)
+            if problem:
+                problems[f"{where}.effective_at"] = problem
     return problems
+
+
+def _deadline_problem(text: str, now: datetime | None) -> str | None:
+    """Why `text` cannot be a region's deadline, or None. A deadline far from today is a
+    typing error (0001 or 9999), and its reminders could not be planned or shown."""
+    try:
+        deadline = parse_iso(text)
+    except (ValueError, OverflowError) as error:
+        return f"not a real date and time with an offset: {error}"
+    if now is not None and not now - DEADLINE_PAST <= deadline <= now + DEADLINE_AHEAD:
+        return (
+            f"must lie between {iso(now - DEADLINE_PAST)} and {iso(now + DEADLINE_AHEAD)} "
+            "(a year back, five years ahead)"
+        )
+    return None
 
 
 def _build(document: dict[str, Any]) -> PolicyChange:

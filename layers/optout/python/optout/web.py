@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from optout import locales, render
+from optout import json_body, locales, render
 from optout.errors import (
     InvalidInput,
     NotFound,
@@ -52,17 +52,7 @@ def read_fields(event: APIGatewayProxyEvent) -> dict[str, Any]:
     if len(body.encode("utf-8")) > MAX_FORM_BYTES:
         raise PayloadTooLarge(f"the request body is larger than {MAX_FORM_BYTES // 1024} KiB")
     if wants_json(event):
-        try:
-            fields = json.loads(body or "null")
-        except RecursionError:
-            raise InvalidInput({"body": "JSON nested too deeply"}) from None
-        except json.JSONDecodeError as error:
-            raise InvalidInput(
-                {"body": f"not valid JSON ({error.msg} at character {error.pos})"}
-            ) from None
-        if not isinstance(fields, dict):
-            raise InvalidInput({"body": "must be a JSON object"})
-        return fields
+        return json_body.parse_object(body)
     try:
         form = parse_qs(body, keep_blank_values=True, max_num_fields=64)
     except ValueError:
