@@ -206,6 +206,66 @@ def test_after_an_outage_only_the_latest_due_reminder_goes_out(
     assert reminders(stack)["REMINDER#EU#14"]["state"] == "superseded"
 
 
+# An outage that ends at 22:30 on the last day where the region's reference zone is, 90
+# minutes before its deadline (local midnight on 3 November): Berlin (UTC+1), Toronto (UTC-5)
+# and Hong Kong (UTC+8), whose deadline falls in the UTC afternoon before.
+OUTAGE_ENDS = {
+    "DE": datetime(2025, 11, 2, 21, 30, tzinfo=UTC),
+    "CA": datetime(2025, 11, 3, 3, 30, tzinfo=UTC),
+    "HK": datetime(2025, 11, 2, 14, 30, tzinfo=UTC),
+}
+
+
+@pytest.mark.parametrize("region", sorted(OUTAGE_ENDS))
+def test_after_an_outage_that_ends_on_the_last_evening_the_last_day_email_still_goes_out(
+    stack: Stack, test_clock, region: str
+) -> None:
+    # Given a subscriber in the region and the campaign planned weeks ahead
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    contact = f"{region.lower()}-outage@example.org"
+    active(contact, region)
+    stack.post_webhook(LINKEDIN)
+    # When nothing ran until 22:30 on the last day there, 90 minutes before the deadline
+    test_clock.now = OUTAGE_ENDS[region]
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    # Then they get the "last day" email now, not the next morning's "live now" instead
+    (message,) = [m for m in stack.outbox() if m.to == contact]
+    assert message.subject.startswith("Last day to opt out")
+    # And "live now" still follows the next morning
+    test_clock.now = OUTAGE_ENDS[region] + timedelta(hours=12)
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    subjects = [m.subject for m in stack.outbox() if m.to == contact]
+    assert len(subjects) == 2 and subjects[1].startswith("Now live")
+
+
+def test_after_an_outage_that_ends_past_the_deadline_the_last_day_gives_way_to_live_now(
+    stack: Stack, test_clock
+) -> None:
+    # Given a subscriber in Berlin and the campaign planned weeks ahead
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    active("de-late@example.org", "DE")
+    stack.post_webhook(LINKEDIN)
+    # When nothing ran until half past midnight on 3 November in Berlin, past the deadline
+    test_clock.now = datetime(2025, 11, 2, 23, 30, tzinfo=UTC)
+    ticked = schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    # Then no stale "last day" goes out; "live now" comes at 09:00
+    assert [m for m in stack.outbox() if m.to == "de-late@example.org"] == []
+    assert reminders(stack)["REMINDER#EU#01"]["state"] == "superseded"
+    assert ticked["reminders_started"] <= 3  # the regions whose deadline has not passed
+    test_clock.now = datetime(2025, 11, 3, 8, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    (message,) = [m for m in stack.outbox() if m.to == "de-late@example.org"]
+    assert message.subject.startswith("Now live")
+
+
 def test_a_campaign_created_late_sends_only_the_latest_past_reminder(
     stack: Stack, test_clock, people
 ) -> None:

@@ -112,6 +112,20 @@ def test_last_day_and_live_now_a_day_apart_both_go_out() -> None:
     assert plan.supersede(within_soon, now) == ([last_day], [])
 
 
+def test_a_reminder_ahead_of_its_deadline_never_gives_way_to_one_due_after_it() -> None:
+    # The scheduler comes back at 22:30 in Berlin on 2 November, 90 minutes before the deadline
+    now = datetime(2025, 11, 2, 21, 30, tzinfo=UTC)
+    deadline = "2025-11-02T23:00:00Z"
+    last_day = {"campaign_id": "c", "region": "EU", "due_at": "2025-11-02T08:00:00Z",
+                "deadline": deadline, "sk": "01"}  # fmt: skip
+    live_now = {"campaign_id": "c", "region": "EU", "due_at": "2025-11-03T08:00:00Z",
+                "deadline": deadline, "sk": "00"}  # fmt: skip
+    assert plan.supersede([last_day, live_now], now) == ([last_day], [])
+    # Half an hour past the deadline, "last day" is stale and gives way to "live now"
+    later = datetime(2025, 11, 2, 23, 30, tzinfo=UTC)
+    assert plan.supersede([last_day, live_now], later) == ([], [last_day])
+
+
 @pytest.mark.parametrize(
     "days, name",
     [

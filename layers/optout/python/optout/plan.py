@@ -135,10 +135,13 @@ def supersede(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Choose, per campaign and region, which due reminder goes out.
 
-    `candidates` are the reminders due now or within `SOON` (ISO ``due_at``). Of those due
-    now, only the latest goes out, and only if no later one is due within `SOON`: after an
-    outage, or a campaign planned late, nobody gets "two weeks left" a week before the
-    deadline, nor two reminders a few hours apart. The others are superseded.
+    `candidates` are the reminders due now or within `SOON` (ISO ``due_at`` and, for those
+    of campaigns, ``deadline``). Of those due now, only the latest goes out, and only if no
+    later one is due within `SOON`: after an outage, or a campaign planned late, nobody gets
+    "two weeks left" a week before the deadline, nor two reminders a few hours apart. The
+    others are superseded. But a reminder still ahead of its region's deadline never gives way
+    to one due after it: after an outage that ends late on the last day, "last day" is the most
+    useful message of the campaign, and the next morning's "live now" comes too late for it.
     """
     by_region: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for reminder in candidates:
@@ -151,9 +154,18 @@ def supersede(
         due_now = [reminder for reminder in reminders if str(reminder["due_at"]) <= cutoff]
         if not due_now:
             continue
-        if reminders[-1] is due_now[-1]:
-            send.append(due_now[-1])
-            superseded.extend(due_now[:-1])
-        else:
+        latest = due_now[-1]
+        later = reminders[len(due_now) :]
+        if later and not _ahead_of_deadline_and_the_next_is_not(latest, later[0], cutoff):
             superseded.extend(due_now)
+        else:
+            send.append(latest)
+            superseded.extend(due_now[:-1])
     return send, superseded
+
+
+def _ahead_of_deadline_and_the_next_is_not(
+    reminder: dict[str, Any], following: dict[str, Any], now: str
+) -> bool:
+    deadline = str(reminder.get("deadline") or "")
+    return bool(deadline) and now < deadline <= str(following["due_at"])
