@@ -452,6 +452,9 @@ class StackServer(ThreadingHTTPServer):
     """A threading HTTP server that hands every request to the stack's `Frontend`."""
 
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of about 50 connections at once (a
+    # load test, a browser opening a page's links) was reset. API Gateway queues far more.
+    request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], stack: LocalStack) -> None:
         super().__init__(address, _RequestHandler)

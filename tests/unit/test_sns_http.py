@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
+import requests.adapters
 
 from optout import sns_http
 from optout.errors import InvalidInput
@@ -63,6 +65,8 @@ def test_a_subscription_confirmation_signs_its_subscribe_url_and_token() -> None
         "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-1.pem",
         "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-1.pem",
         "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-1.pem",
+        "https://sns.ap-southeast-4.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://sns.il-central-1.amazonaws.com/SimpleNotificationService-1.pem",
     ],
 )
 def test_sns_urls_of_every_partition_are_accepted(url: str) -> None:
@@ -79,6 +83,11 @@ def test_sns_urls_of_every_partition_are_accepted(url: str) -> None:
         "https://sns.eu-west-1.amazonaws.com:444/x.pem",
         "https://s3.eu-west-1.amazonaws.com/x.pem",
         "https://sns.amazonaws.com/x.pem",
+        # an S3 bucket named "sns" (anyone's), and other services' hosts (found by an attacker)
+        "https://sns.s3.amazonaws.com/x.pem",
+        "https://sns.s3-website.amazonaws.com/x.pem",
+        "https://sns.execute-api.amazonaws.com/x.pem",
+        "https://sns.eu-west.amazonaws.com/x.pem",
         "file:///etc/passwd",
         "",
     ],
@@ -119,3 +128,33 @@ def test_a_complete_message_parses_to_its_fields() -> None:
 def test_an_oversized_body_is_refused_before_it_is_parsed() -> None:
     with pytest.raises(sns_http.PayloadTooLarge):
         sns_http.parse(b" " * (sns_http.MAX_BODY_BYTES + 1))
+
+
+def test_a_certificate_url_that_redirects_is_refused_and_not_followed() -> None:
+    # Given SNS's host answering the certificate URL with a redirect to someone else's
+    asked: list[str] = []
+
+    class Redirecting(requests.adapters.BaseAdapter):
+        def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+            asked.append(request.url)
+            answer = requests.Response()
+            answer.status_code, answer.url = 302, request.url
+            answer.headers["Location"] = "https://attacker.example/key.pem"
+            answer.request = request
+            return answer
+
+        def close(self) -> None:
+            pass
+
+    sns_http.forget_certificates()
+    session = sns_http.session()
+    session.mount("https://", Redirecting())
+    try:
+        url = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-r.pem"
+        with pytest.raises(sns_http.SnsMessageRefused, match="redirects"):
+            sns_http.signing_key(url)
+    finally:
+        sns_http.session.cache_clear()
+        sns_http.forget_certificates()
+    # Then only SNS's host was asked
+    assert asked == ["https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-r.pem"]

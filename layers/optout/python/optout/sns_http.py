@@ -58,7 +58,10 @@ _SIGNED_FIELDS = {
     "UnsubscribeConfirmation": _CONFIRMATION_FIELDS,
 }
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
-_SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
+# SNS's own hosts: sns.<a region>.amazonaws.com(.cn), the region spelt as AWS spells them
+# (eu-west-1, us-gov-west-1, cn-north-1). A looser pattern let in sns.s3.amazonaws.com, the
+# S3 address of a bucket named "sns" that anyone can create.
+_SNS_HOST = re.compile(r"sns\.[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[1-9][0-9]?\.amazonaws\.com(\.cn)?")
 _ENVELOPE = ("Type", "TopicArn", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL")
 
 
@@ -211,7 +214,12 @@ def _certificate(certificate_url: str) -> x509.Certificate:
     """SNS's certificate, fetched once per URL and execution environment (SNS rotates it by
     changing the URL, so a cached one never goes stale under its URL)."""
     try:
-        response = session().get(certificate_url, timeout=CERTIFICATE_TIMEOUT_SECONDS)
+        # Never followed: a redirect could lead off SNS's hosts, where anyone's key waits.
+        response = session().get(
+            certificate_url, timeout=CERTIFICATE_TIMEOUT_SECONDS, allow_redirects=False
+        )
+        if 300 <= response.status_code < 400:
+            raise SnsMessageRefused("the SigningCertURL redirects: SNS serves its certificates")
         if 400 <= response.status_code < 500:
             # SNS has no certificate there: a made-up URL on its host, not an outage.
             raise SnsMessageRefused("there is no certificate at the SigningCertURL")
@@ -234,7 +242,8 @@ def confirm_subscription(message: SnsMessage) -> None:
     """Visit the SubscribeURL of a verified confirmation (only if it leads to SNS itself)."""
     url = sns_url(message.subscribe_url, "SubscribeURL")
     try:
-        session().get(url, timeout=CERTIFICATE_TIMEOUT_SECONDS).raise_for_status()
+        answer = session().get(url, timeout=CERTIFICATE_TIMEOUT_SECONDS, allow_redirects=False)
+        answer.raise_for_status()
     except requests.RequestException as error:
         logger.warning("SNS subscription not confirmed", extra={"reason": str(error)})
         raise SnsUnreachable(
