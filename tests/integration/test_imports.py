@@ -410,3 +410,31 @@ def test_two_rows_of_one_contact_that_do_not_fit_together_leave_the_first_alone(
     assert "earlier row of the same contact" in report["rejected"][0]["reason"]
     assert report["confirmation_sent"] == 1 and report["merged_duplicates"] == 0
     assert len(record("email", "mo@example.org")["platforms"]) == 12  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("cell", "column", "size"),
+    [
+        ("consent_proof", "consent_proof", 200 * 1024),  # over the csv module's 128 KiB
+        ("consent_proof", "consent_proof", 390 * 1000),  # a row near DynamoDB's 400 KB item
+        ("consent_source", "consent_source", 501),
+    ],
+)
+def test_a_cell_too_long_for_its_column_refuses_the_file_naming_line_and_column(
+    stack: Stack, organiser: Organiser, cell: str, column: str, size: int
+) -> None:
+    # Given a file whose third line has one cell too long (found by an attacker: a 500, or a
+    # 390 KB row accepted)
+    source, at, form, proof = PROVEN.split(",")
+    values = {"consent_source": source, "consent_proof": proof}
+    values[cell] = "x" * size
+    long_row = (
+        f"long@example.org,DE,,,,{values['consent_source']},{at},{form},{values['consent_proof']}"
+    )
+    # When it is imported
+    reply = import_csv(organiser, f"ok@example.org,DE,,,,{PROVEN}", long_row)
+    # Then the whole file is refused, naming the line and the column, and nothing is written
+    assert reply.status == 400, reply.text
+    assert f"line 3, {column}" in reply.json()["problems"]
+    assert record("email", "ok@example.org") is None
+    assert record("email", "long@example.org") is None

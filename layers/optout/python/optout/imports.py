@@ -41,6 +41,19 @@ COLUMNS = (
     "consent_proof",
 )
 REQUIRED_COLUMNS = ("contact", "region")
+# The longest cell each column may hold, in characters: generous for what it says, and a row
+# stays far below DynamoDB's 400 KB item (a 390 KB consent_proof was accepted before).
+CELL_LIMITS = {
+    "contact": 320,
+    "region": 8,
+    "locale": 16,
+    "timezone": 64,
+    "platforms": 1000,
+    "consent_source": 500,
+    "consent_at": 64,
+    "consent_form": 200,
+    "consent_proof": 1000,
+}
 EXPORT_COLUMNS = (
     "contact",
     "channel",
@@ -154,6 +167,9 @@ def _rows(body: bytes) -> Iterator[tuple[int, dict[str, str]]]:
         text = body.decode("utf-8-sig")  # spreadsheets often start their UTF-8 with a BOM
     except UnicodeDecodeError:
         raise InvalidInput({"body": "the file is not UTF-8 text"}) from None
+    # The csv module refuses a cell over its process-wide limit (128 KiB) with an error that
+    # names neither line nor column; lift it to the body's size, and let CELL_LIMITS say which.
+    csv.field_size_limit(max(len(text), csv.field_size_limit()))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [name.strip().lower() for name in next(reader)]
@@ -171,10 +187,21 @@ def _rows(body: bytes) -> Iterator[tuple[int, dict[str, str]]]:
         if len(cells) > len(header):
             yield first_line, {"": f"{len(cells)} cells in a row of {len(header)} columns"}
             continue
+        _check_cell_sizes(first_line, header, cells)
         yield (
             first_line,
             {name: _unneutralised(cell.strip()) for name, cell in zip(header, cells, strict=False)},
         )
+
+
+def _check_cell_sizes(line: int, header: list[str], cells: list[str]) -> None:
+    """A cell too long for its column refuses the whole file, naming the line and column: it
+    is a file made by mistake (or on purpose), not a person to import."""
+    for name, cell in zip(header, cells, strict=False):
+        if len(cell) > CELL_LIMITS[name]:
+            raise InvalidInput(
+                {f"line {line}, {name}": f"{len(cell):,} characters; at most {CELL_LIMITS[name]:,}"}
+            )
 
 
 def _check_header(header: list[str]) -> None:
