@@ -64,3 +64,30 @@ def test_a_privacy_link_for_someone_else_purpose_is_refused(stack: Stack) -> Non
     assert stack.call("privacy-erase", path=forged).status == 404
     (record,) = stack.items("SUBSCRIBERS_TABLE")
     assert record["status"] == "active"
+
+
+def test_links_issued_before_an_erasure_do_not_reach_the_contact_s_new_record(
+    stack: Stack, test_clock
+) -> None:
+    # Given a person who erased their data, keeping their old privacy link (found by an
+    # attacker: a recycled number's previous owner kept access for up to 90 days)
+    old_privacy = privacy_path(stack)
+    old_confirm = confirm_path(stack.outbox()[0].text)
+    stack.call("privacy-erase", path=old_privacy)
+    # When the same contact subscribes and confirms again, later
+    test_clock.advance(minutes=11)
+    assert stack.call("subscribe-json").status == 202
+    stack.drain_notices()
+    new_page = stack.call("confirm", path=confirm_path(stack.outbox()[-1].text))
+    assert new_page.status == 200
+    # Then the old links show and change nothing of the new record
+    shown = stack.call("privacy-page", path=old_privacy, headers={"Accept": "application/json"})
+    assert shown.status in (403, 404, 410) and "ada@example.org" not in shown.text
+    assert stack.call("privacy-erase", path=old_privacy).status in (403, 404, 410)
+    assert stack.call("confirm", path=old_confirm).status in (403, 404, 410)
+    (record,) = stack.items("SUBSCRIBERS_TABLE")
+    assert record["status"] == "active" and record["contact"] == "ada@example.org"
+    # And the new privacy link works
+    found = re.search(r'href="https://[^"]+(/privacy/[\w.-]+)"', new_page.text)
+    assert found
+    assert stack.call("privacy-page", path=found.group(1)).status == 200

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from optout import contacts, keys, locales, queues, regions, tokens
+from optout import contacts, keys, locales, queues, regions, tokens, tracking
 from optout.clock import iso
 from optout.errors import InvalidInput, NotFound, OptoutError, TokenInvalid, TooManyRequests
 from optout.models import Consent, Status, Subscriber
@@ -176,6 +176,9 @@ def _parts(settings: Settings, token: str, now: datetime) -> tuple[str, ...]:
     parts = tokens.verify(keys.token_keyring(settings), token, tokens.Purpose.CONFIRM, now)
     if len(parts) != 1:
         raise TokenInvalid("this link is not one of ours")
+    tracking.not_ended_by_erasure(
+        settings, parts[0], tokens.issued_at(token, tokens.Purpose.CONFIRM)
+    )
     return parts
 
 

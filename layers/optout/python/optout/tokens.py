@@ -94,6 +94,13 @@ def verify(keyring: Keyring, token: str, purpose: Purpose, now: datetime) -> tup
     return tuple(fields[3:])
 
 
+def issued_at(token: str, purpose: Purpose) -> datetime:
+    """When a token that `verify` accepted for `purpose` was minted (its expiry less its
+    lifetime), to tell links issued before an erasure from those issued after."""
+    expiry = int(token.split(".")[2], 36)
+    return datetime.fromtimestamp(expiry, UTC) - LIFETIMES[purpose]
+
+
 def _sign(key: bytes, body: str) -> str:
     digest = hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

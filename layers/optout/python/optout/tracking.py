@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from optout import keys, tokens
-from optout.errors import NotFound, TokenInvalid
+from optout.errors import NotFound, TokenExpired, TokenInvalid
 from optout.locales import DEFAULT_LOCALE
 from optout.observability import MetricUnit, metrics
 from optout.policy import policy_from
@@ -48,10 +48,22 @@ class Done:
 def _parts(
     settings: Settings, token: str, purpose: tokens.Purpose, now: datetime, count: int
 ) -> tuple[str, ...]:
+    """The parts of a valid link of `purpose` with `count` parts, whose subscriber (the
+    last part but for a click's link name, or the only one) has not erased it since."""
     parts = tokens.verify(keys.token_keyring(settings), token, purpose, now)
     if len(parts) != count:
         raise TokenInvalid("this link is not one of ours")
+    subscriber_id = parts[2] if count >= 3 else parts[0]
+    not_ended_by_erasure(settings, subscriber_id, tokens.issued_at(token, purpose))
     return parts
+
+
+def not_ended_by_erasure(settings: Settings, subscriber_id: str, issued: datetime) -> None:
+    """Refuse a link issued before the person erased their data: the same contact may have
+    subscribed again since (a recycled phone number), and the old link must not reach them."""
+    ended = SubscriberStore(settings).links_ended_at(subscriber_id)
+    if ended is not None and issued <= ended:
+        raise TokenExpired("this link ended when the data it led to was erased")
 
 
 def click(settings: Settings, token: str, now: datetime) -> str:
@@ -87,6 +99,11 @@ def short_link(settings: Settings, code: str, now: datetime) -> str:
     campaign = CampaignStore(settings).get_campaign(stored["campaign_id"]) if stored else None
     if stored is None or campaign is None:
         raise NotFound("this link leads nowhere any more")
+    # Short codes are stored to expire with a done link sent with them.
+    sent = datetime.fromtimestamp(int(stored["expires_at"]), UTC)
+    not_ended_by_erasure(
+        settings, stored["subscriber_id"], sent - tokens.LIFETIMES[tokens.Purpose.DONE]
+    )
     expires = now + tokens.LIFETIMES[tokens.Purpose.DONE]
     parts = [stored["campaign_id"], stored["region"], stored["subscriber_id"]]
     return f"{campaign['base_url']}/done/{tokens.mint(keys.token_keyring(settings), tokens.Purpose.DONE, parts, expires)}"
@@ -152,6 +169,7 @@ def check_unsubscribe(settings: Settings, token: str, now: datetime) -> tuple[st
     parts = tokens.verify(keys.token_keyring(settings), token, tokens.Purpose.UNSUBSCRIBE, now)
     if len(parts) not in (1, 3):
         raise TokenInvalid("this link is not one of ours")
+    not_ended_by_erasure(settings, parts[0], tokens.issued_at(token, tokens.Purpose.UNSUBSCRIBE))
     return parts
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from optout import aws
-from optout.clock import iso
+from optout.clock import iso, parse_iso
 from optout.models import Consent, Status, Subscriber
 from optout.settings import Settings
 from optout.store.dynamo import update_if
@@ -53,6 +53,20 @@ class SubscriberStore:
             "Item"
         )
         return dict(item) if item and item.get("status") != Status.ERASED.value else None
+
+    def links_ended_at(self, subscriber_id: str) -> datetime | None:
+        """When an erasure ended every link issued to this subscriber id before it, if the
+        contact has subscribed again since (a recycled phone number's new owner): links older
+        than that must not reach the new record. None when no erasure came before this record."""
+        item = self._table.get_item(
+            Key={"subscriber_id": subscriber_id},
+            ConsistentRead=True,
+            ProjectionExpression="#status, erased_at",
+            ExpressionAttributeNames={"#status": "status"},
+        ).get("Item")
+        if not item or "erased_at" not in item or item.get("status") == Status.ERASED.value:
+            return None
+        return parse_iso(str(item["erased_at"]))
 
     def erase(self, subscriber_id: str, reason: str, now: datetime) -> bool:
         """Remove the contact and profile; keep the id (a keyed hash of the contact, useless
