@@ -34,7 +34,8 @@ def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware
     event = app.current_event
     if event.path not in OPEN:
         headers = {name.lower(): value for name, value in event.headers.items()}
-        if admin.authorise(settings.get(), headers, clock.now()) == "session":
+        address = event.request_context.identity.source_ip or ""
+        if admin.authorise(settings.get(), headers, clock.now(), address) == "session":
             admin_http.check_same_origin(event)
     return next_middleware(app)
 
@@ -51,13 +52,16 @@ def home() -> Response[str]:
 @app.post("/admin/sign-in")
 def sign_in() -> Response[str]:
     token = str(web.read_fields(app.current_event).get("token", ""))
-    session = admin.sign_in(settings.get(), token, clock.now())
+    address = app.current_event.request_context.identity.source_ip or ""
+    session = admin.sign_in(settings.get(), token, clock.now(), address)
     return admin_http.signed_in(settings.get(), app.current_event, session)
 
 
 @app.post("/admin/sign-out")
 def sign_out() -> Response[str]:
-    return admin_http.signed_in(settings.get(), app.current_event, "")
+    event = app.current_event
+    admin.sign_out(settings.get(), {k.lower(): v for k, v in event.headers.items()}, clock.now())
+    return admin_http.signed_in(settings.get(), event, "")
 
 
 @app.get("/admin/campaigns")

@@ -500,3 +500,53 @@ def test_a_webhook_update_does_not_unpause_a_paused_campaign(
     organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/pause")
     stack.post_webhook(LINKEDIN, webhook_id="msg_update")
     assert organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}").json()["status"] == "paused"
+
+
+def sign_in(organiser: Organiser) -> str:
+    signed_in = organiser.browse("POST", "/admin/sign-in", body=f"token={ADMIN_TOKEN}")
+    assert signed_in.status == 303, signed_in.text
+    return signed_in.headers["Set-Cookie"].split(";", 1)[0]
+
+
+def test_two_sign_ins_in_the_same_second_get_different_sessions(
+    stack: Stack, organiser: Organiser
+) -> None:
+    # Found by an attacker: two sign-ins in one second got the same session value
+    assert sign_in(organiser) != sign_in(organiser)
+
+
+def test_signing_out_ends_the_session_and_any_copy_of_its_cookie(
+    stack: Stack, organiser: Organiser
+) -> None:
+    # Given an organiser signed in twice (a laptop and a phone), and a copy of the first cookie
+    laptop, phone = sign_in(organiser), sign_in(organiser)
+    copied = laptop
+    # When they sign out on the laptop
+    out = organiser.browse(
+        "POST", "/admin/sign-out", cookie=laptop, headers={"Origin": "http://127.0.0.1:3000"}
+    )
+    assert out.status < 400
+    # Then the copied cookie no longer signs in (found by an attacker: it did for 12 hours),
+    # and the phone's session goes on
+    assert organiser.browse("GET", "/admin", cookie=copied).status == 401
+    assert organiser.browse("GET", "/admin", cookie=phone).status == 200
+
+
+def test_wrong_tokens_are_throttled_per_address_even_the_right_one_after(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    # Given ten wrong tokens from one address, by the API and by the sign-in form
+    for attempt in range(10):
+        if attempt % 2:
+            assert organiser.call("GET", "/admin/campaigns", token=f"guess{attempt}").status == 401
+        else:
+            reply = organiser.browse("POST", "/admin/sign-in", body=f"token=guess{attempt}")
+            assert reply.status == 401
+    # When it presents the right one
+    refused = organiser.call("GET", "/admin/campaigns")
+    # Then it is refused without a look (found by an attacker: 100 tries in 0.48 s)
+    assert refused.status == 429 and "too many wrong admin tokens" in refused.text
+    assert organiser.browse("POST", "/admin/sign-in", body=f"token={ADMIN_TOKEN}").status == 429
+    # And after the window the right token works again
+    test_clock.now = test_clock.now + timedelta(minutes=31)
+    assert organiser.call("GET", "/admin/campaigns").status == 200

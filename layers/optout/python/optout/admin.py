@@ -3,7 +3,9 @@
 An organiser proves who they are with the admin token: as ``Authorization: Bearer <token>``
 (the API, the CLI), or once on the dashboard's sign-in form, which answers with a session
 cookie. The session is a purpose-bound token (`optout.tokens`) signed with a key derived from
-the admin token itself, so rotating the admin token ends every session at once.
+the admin token itself, so rotating the admin token ends every session at once; it names a
+random session id recorded in the deliveries table, so signing out ends that one. Wrong tokens
+are counted per network address: after ten in fifteen minutes, it is refused without a look.
 
 Campaigns made here are the same as the webhook's: the same document, validated by the same
 schema, planned by the same code. Editing a campaign's text is allowed until its first
@@ -15,18 +17,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from datetime import datetime
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from optout import campaigns, keys, policy, tokens
-from optout.errors import Conflict, InvalidInput, NotFound, TokenError, Unauthorized
+from optout.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    TokenError,
+    TooManyRequests,
+    Unauthorized,
+)
 from optout.observability import logger
 from optout.settings import Settings
-from optout.store import CampaignStore, plain
+from optout.store import CampaignStore, DeliveryStore, plain
 
 SESSION_COOKIE = "optout_admin"
+# Wrong admin tokens an address may present in a window before it is refused without a look.
+FAILED_SIGN_INS, FAILED_SIGN_IN_WINDOW = 10, timedelta(minutes=15)
 _ORGANISER = "organiser"  # the one part of a session token: sessions carry no identity
 # Reminder states after which people have read the campaign's text.
 _STARTED = ("fanning-out", "fanned-out")
@@ -44,19 +57,18 @@ EDITABLE_TEXT = (
 # -- who is asking --------------------------------------------------------------------------
 
 
-def authorise(settings: Settings, headers: Mapping[str, str], now: datetime) -> str:
+def authorise(
+    settings: Settings, headers: Mapping[str, str], now: datetime, address: str = ""
+) -> str:
     """How a request proved it comes from an organiser: "bearer" (the API) or "session" (the
-    dashboard's cookie). Unauthorized otherwise. `headers` are lower-cased."""
+    dashboard's cookie). Unauthorized otherwise; TooManyRequests for an `address` (the
+    client's network address) that has presented wrong tokens too often. `headers` are
+    lower-cased."""
     if "authorization" in headers:
-        check_bearer(settings, headers["authorization"])
+        with _throttled(settings, address, now):
+            check_bearer(settings, headers["authorization"])
         return "bearer"
-    cookies = SimpleCookie()
-    try:
-        cookies.load(headers.get("cookie", ""))
-    except CookieError:
-        raise Unauthorized("sign in with the admin token") from None
-    session = cookies.get(SESSION_COOKIE)
-    check_session(settings, session.value if session else None, now)
+    check_session(settings, _session_cookie(headers), now)
     return "session"
 
 
@@ -67,23 +79,70 @@ def check_bearer(settings: Settings, authorization: str | None) -> None:
         raise Unauthorized("an admin token is needed")
 
 
-def sign_in(settings: Settings, presented: str, now: datetime) -> str:
-    """A dashboard session for someone who typed the admin token; Unauthorized otherwise."""
-    if not _is_admin_token(settings, presented.strip()):
-        logger.warning("admin sign-in refused")
-        raise Unauthorized("that is not the admin token")
+def sign_in(settings: Settings, presented: str, now: datetime, address: str = "") -> str:
+    """A dashboard session for someone who typed the admin token; Unauthorized otherwise.
+    Each session has a random id, recorded until it expires or its organiser signs out."""
+    with _throttled(settings, address, now):
+        if not _is_admin_token(settings, presented.strip()):
+            logger.warning("admin sign-in refused")
+            raise Unauthorized("that is not the admin token")
     expires = now + tokens.LIFETIMES[tokens.Purpose.ADMIN]
-    return tokens.mint(_session_keyring(settings), tokens.Purpose.ADMIN, [_ORGANISER], expires)
+    session_id = secrets.token_urlsafe(18)
+    DeliveryStore(settings).open_session(session_id, expires, now)
+    return tokens.mint(
+        _session_keyring(settings), tokens.Purpose.ADMIN, [_ORGANISER, session_id], expires
+    )
+
+
+def sign_out(settings: Settings, headers: Mapping[str, str], now: datetime) -> None:
+    """End the session of the request's cookie, so that a copy of it no longer signs in."""
+    session_id = _session_id(settings, _session_cookie(headers), now)
+    if session_id:
+        DeliveryStore(settings).close_session(session_id)
 
 
 def check_session(settings: Settings, session: str | None, now: datetime) -> None:
-    """Accept a session cookie signed with the current admin token and not yet expired."""
+    """Accept a session cookie signed with the current admin token, not yet expired and not
+    signed out."""
+    session_id = _session_id(settings, session, now)
+    if session_id is None or not DeliveryStore(settings).session_open(session_id, now):
+        raise Unauthorized("your session has ended: sign in again")
+
+
+def _session_id(settings: Settings, session: str | None, now: datetime) -> str | None:
     if not session or not keys.admin_tokens(settings):
-        raise Unauthorized("sign in with the admin token")
+        return None
     try:
-        tokens.verify(_session_keyring(settings), session, tokens.Purpose.ADMIN, now)
+        parts = tokens.verify(_session_keyring(settings), session, tokens.Purpose.ADMIN, now)
     except TokenError:
-        raise Unauthorized("your session has ended: sign in again") from None
+        return None
+    return parts[1] if len(parts) == 2 and parts[0] == _ORGANISER else None
+
+
+def _session_cookie(headers: Mapping[str, str]) -> str | None:
+    cookies = SimpleCookie()
+    try:
+        cookies.load(headers.get("cookie", ""))
+    except CookieError:
+        return None
+    session = cookies.get(SESSION_COOKIE)
+    return session.value if session else None
+
+
+@contextmanager
+def _throttled(settings: Settings, address: str, now: datetime) -> Iterator[None]:
+    """Refuse an address that presented a wrong token `FAILED_SIGN_INS` times in the current
+    window before comparing another, and count each wrong one: guessing the token by trying
+    is stopped after a handful (the limit is per keyed hash of the address, which is not kept)."""
+    store = DeliveryStore(settings)
+    key = "ratelimit#admin#" + keys.contact_id(settings, "address", address or "unknown")
+    if store.counted_in_window(key, FAILED_SIGN_IN_WINDOW, now) >= FAILED_SIGN_INS:
+        raise TooManyRequests("too many wrong admin tokens from your network; try again later")
+    try:
+        yield
+    except Unauthorized:
+        store.count_in_window(key, FAILED_SIGN_IN_WINDOW, now)
+        raise
 
 
 def _is_admin_token(settings: Settings, presented: str) -> bool:

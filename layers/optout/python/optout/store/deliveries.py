@@ -156,7 +156,7 @@ class DeliveryStore:
 
     def count_in_window(self, key: str, window: timedelta, now: datetime) -> int:
         """Count one more event in the current window of `key` (a rate limit); the count."""
-        start = int(now.timestamp()) // int(window.total_seconds()) * int(window.total_seconds())
+        start = _window_start(window, now)
         response = self._table.update_item(
             Key={"pk": f"{key}#{start}"},
             UpdateExpression="ADD hits :one SET expires_at = :expires",
@@ -167,6 +167,31 @@ class DeliveryStore:
             ReturnValues="UPDATED_NEW",
         )
         return int(response["Attributes"]["hits"])
+
+    def counted_in_window(self, key: str, window: timedelta, now: datetime) -> int:
+        """How many events `count_in_window` has counted in the current window of `key`."""
+        item = self.get(f"{key}#{_window_start(window, now)}")
+        return int(item["hits"]) if item else 0
+
+    def open_session(self, session_id: str, expires: datetime, now: datetime) -> None:
+        """Record an organiser's dashboard session, which lives until `expires` or sign-out."""
+        self._table.put_item(
+            Item={
+                "pk": f"session#{session_id}",
+                "opened_at": iso(now),
+                "expires_at": int(expires.timestamp()),
+            },
+            ConditionExpression=Attr("pk").not_exists(),
+        )
+
+    def session_open(self, session_id: str, now: datetime) -> bool:
+        """Whether the session is open: recorded, not signed out, not past its expiry (the
+        table's TTL removes expired items only eventually)."""
+        item = self.get(f"session#{session_id}")
+        return item is not None and int(item["expires_at"]) > int(now.timestamp())
+
+    def close_session(self, session_id: str) -> None:
+        self._table.delete_item(Key={"pk": f"session#{session_id}"})
 
     def record_click(self, key: str, now: datetime, **attributes: str) -> bool:
         """Count a click on a tracked link (`attributes` say whose and which); True if it is
@@ -195,3 +220,8 @@ class DeliveryStore:
     def get(self, key: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
         return dict(item) if item else None
+
+
+def _window_start(window: timedelta, now: datetime) -> int:
+    seconds = int(window.total_seconds())
+    return int(now.timestamp()) // seconds * seconds
