@@ -33,6 +33,10 @@ def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) ->
     subscriber = SubscriberStore(settings).get(job["subscriber_id"])
     if subscriber is None or subscriber.status is not Status.PENDING:
         return "skipped: no longer pending"
+    if subscriber.confirmation_sent_at != job["requested_at"]:
+        # Every subscribe request is queued, owed or not; only the one whose request reserved
+        # the confirmation (within the resend window, the first) sends it.
+        return "skipped: no confirmation reserved by this request"
     if subscriber.channel == "sms" and (morning := in_quiet_hours(subscriber, now)):
         CampaignStore(settings).put_deferred_notice(job, morning)
         metrics.add_metric(name="NoticeDeferred", unit=MetricUnit.Count, value=1)

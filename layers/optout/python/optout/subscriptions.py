@@ -96,15 +96,18 @@ def subscribe(
     store = SubscriberStore(settings)
     resend_after = timedelta(minutes=settings.confirm_resend_minutes)
     metrics.add_metric(name="SubscribeRequested", unit=MetricUnit.Count, value=1)
-    if not store.request_confirmation(subscriber, resend_after, now):
-        return
+    reserved = store.request_confirmation(subscriber, resend_after, now)
+    # Queued whether or not a confirmation is owed, so that the answer to a known contact takes
+    # as long as the answer to a new one (the time would tell who is subscribed): the notifier
+    # sends only the confirmation a request reserved (`notices.send_confirmation`).
     subscriber_id = subscriber.subscriber_id
     job = confirmation_job(subscriber_id, base_url=base_url, now=now)
     try:
         queues.enqueue(settings.notice_queue_url, job)
     except Exception as error:
-        # The write above reserved the resend window; give it back so that trying again works.
-        store.forget_confirmation_request(subscriber_id)
+        if reserved:
+            # The write above reserved the resend window; give it back so that trying again works.
+            store.forget_confirmation_request(subscriber_id)
         raise ServiceUnavailable(
             "we could not send your confirmation just now; try again shortly"
         ) from error
