@@ -59,18 +59,19 @@ def _check_text(value: Any, path: str, problems: dict[str, str]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             _check_text(key, f"{path}.<key>".lstrip("."), problems)
-            _check_text(item, f"{path}.{key}".lstrip(".") if _is_text(key) else path, problems)
+            _check_text(item, f"{path}.{key}".lstrip(".") if is_utf8(key) else path, problems)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_text(item, f"{path}[{index}]", problems)
     elif isinstance(value, str):
-        if not _is_text(value):
+        if not is_utf8(value):
             problems[path or "body"] = "is not UTF-8 text (it holds a lone surrogate escape)"
         elif _CONTROL.search(value):
             problems[path or "body"] = "holds a control character (NUL, VT, FF...): remove it"
 
 
-def _is_text(value: str) -> bool:
+def is_utf8(value: str) -> bool:
+    """Whether `value` can be written as UTF-8 (a lone surrogate cannot)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

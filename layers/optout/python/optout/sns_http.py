@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from optout import feedback
+from optout import feedback, json_body
 from optout.clock import parse_iso
 from optout.errors import InvalidInput, OptoutError, PayloadTooLarge
 from optout.observability import logger
@@ -127,19 +127,11 @@ def parse(body: bytes) -> dict[str, str]:
         problems["Subject"] = "not a string"
     for name, value in fields.items():
         # JSON may escape half a UTF-16 pair; SNS never signs one, and it has no UTF-8 bytes.
-        if isinstance(value, str) and not _encodes(value):
+        if isinstance(value, str) and not json_body.is_utf8(value):
             problems[name] = "not UTF-8 text"
     if problems:
         raise InvalidInput(problems)
     return {name: value for name, value in fields.items() if isinstance(value, str)}
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def verified(fields: dict[str, str], accepted_topics: tuple[str, ...], now: datetime) -> SnsMessage:
