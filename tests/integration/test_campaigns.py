@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from optout import clock, fanout, keys, regions, schedule, settings
+from optout import reminders as reminders_module
 from optout.clock import parse_iso
 from optout.models import Consent, Status, Subscriber
 from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
@@ -448,3 +449,32 @@ def test_a_title_on_two_lines_is_refused(stack: Stack) -> None:
     bad["policy"]["title"] = "LinkedIn\r\nBcc: everyone@example.org"
     reply = stack.post_webhook(bad)
     assert reply.status == 400 and "policy.title" in reply.json()["problems"]
+
+
+def test_a_made_short_title_fits_a_text_s_two_segments_in_every_language(
+    stack: Stack, test_clock
+) -> None:
+    # Given the contract's example (no short title), with long titles in German and Chinese
+    example = json.loads(
+        (
+            Path(__file__).resolve().parents[2]
+            / "events/payloads/policy-changed.contract-example.json"
+        ).read_text(encoding="utf-8")
+    )
+    example["policy"]["translations"] = {
+        "de": {"title": "LinkedIn verwendet Mitgliederdaten zum Training generativer KI-Modelle"},
+        # 100 characters of a script without spaces: as a short title uncut, a text of 3 segments
+        "zh-HK": {"title": "領英將使用會員資料訓練生成式人工智能模型" * 5},
+    }
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    assert stack.post_webhook(example).status == 200
+    # When every reminder's first text is rendered in every language
+    campaign_id = example["policy"]["id"]
+    store = CampaignStore(settings.get())
+    campaign = store.get_campaign(campaign_id)
+    for reminder in store.reminders(campaign_id):
+        # Then none takes more than two segments (RenderError names the language otherwise)
+        reminders_module.check_templates(
+            settings.get(), campaign, reminder, clock.now(),
+            max_sms_segments=reminders_module.MAX_SMS_SEGMENTS,
+        )  # fmt: skip
