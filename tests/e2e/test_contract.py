@@ -53,19 +53,20 @@ def example_body(deadline_day: datetime, policy_id: str) -> str:
     return text.replace('"linkedin-genai-contract-example"', f'"{policy_id}"')
 
 
-def post_signed(stack: StackClient, body: str) -> requests.Response:
+def signed_headers(body: str) -> dict[str, str]:
+    """A Standard Webhooks delivery's headers for `body`, signed by the reference library."""
     message_id = f"msg_{uuid.uuid4().hex}"
     now = datetime.now(UTC)  # webhook timestamps are checked against real time
-    return stack.post(
-        "/webhooks/policy-change",
-        data=body.encode(),
-        headers={
-            "Content-Type": "application/json",
-            "webhook-id": message_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": standardwebhooks.Webhook(SECRET).sign(message_id, now, body),
-        },
-    )
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": standardwebhooks.Webhook(SECRET).sign(message_id, now, body),
+    }
+
+
+def post_signed(stack: StackClient, body: str) -> requests.Response:
+    return stack.post("/webhooks/policy-change", data=body.encode(), headers=signed_headers(body))
 
 
 def messages_to(stack: StackClient, contact: str) -> list[dict[str, Any]]:
@@ -121,13 +122,7 @@ def test_the_published_example_body_creates_a_campaign_with_reminders_per_region
 
 def test_the_same_delivery_twice_and_a_changed_byte(stack: StackClient) -> None:
     body = example_body(START + timedelta(days=30), f"contract-{uuid.uuid4().hex[:8]}")
-    message_id, now = f"msg_{uuid.uuid4().hex}", datetime.now(UTC)
-    headers = {
-        "Content-Type": "application/json",
-        "webhook-id": message_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": standardwebhooks.Webhook(SECRET).sign(message_id, now, body),
-    }
+    headers = signed_headers(body)
     first = stack.post("/webhooks/policy-change", data=body.encode(), headers=headers)
     again = stack.post("/webhooks/policy-change", data=body.encode(), headers=headers)
     forged = stack.post("/webhooks/policy-change", data=(body + " ").encode(), headers=headers)
