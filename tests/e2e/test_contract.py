@@ -69,6 +69,13 @@ def post_signed(stack: StackClient, body: str) -> requests.Response:
     return stack.post("/webhooks/policy-change", data=body.encode(), headers=signed_headers(body))
 
 
+def at_one_week_left(stack: StackClient) -> None:
+    """The stack's clock at the example's "one week left", a weekday afternoon in both
+    regions, with everything due sent."""
+    stack.move_clock(set=(START + timedelta(days=13)).isoformat().replace("+00:00", "Z"))
+    stack.tick()
+
+
 def messages_to(stack: StackClient, contact: str) -> list[dict[str, Any]]:
     return [m for m in stack.outbox() if m["to"] == contact]
 
@@ -135,8 +142,7 @@ def test_reminders_of_the_example_reach_email_and_text_subscribers(
     stack: StackClient, campaign: dict[str, Any]
 ) -> None:
     # When the clock reaches the week before the deadline, a weekday afternoon in both regions
-    stack.move_clock(set=(START + timedelta(days=13)).isoformat().replace("+00:00", "Z"))
-    stack.tick()
+    at_one_week_left(stack)
     # Then the German email names the example's title and carries RFC 8058's headers
     (email,) = [m for m in messages_to(stack, campaign["email"]) if "/unsubscribe/" in m["text"]]
     assert email["channel"] == "email"
@@ -153,8 +159,7 @@ def test_reminders_of_the_example_reach_email_and_text_subscribers(
 
 def test_a_reminder_s_links_work_as_published(stack: StackClient, campaign: dict[str, Any]) -> None:
     # Given the reminder email of the test above (the clock is already there)
-    stack.move_clock(set=(START + timedelta(days=13)).isoformat().replace("+00:00", "Z"))
-    stack.tick()
+    at_one_week_left(stack)
     (email,) = [m for m in messages_to(stack, campaign["email"]) if "/unsubscribe/" in m["text"]]
     tracked = [path for path in links_in(email, "r")]
     (done,) = set(links_in(email, "done"))
@@ -183,8 +188,7 @@ def test_a_reminder_s_links_work_as_published(stack: StackClient, campaign: dict
 def test_a_text_s_short_link_leads_to_the_done_page(
     stack: StackClient, campaign: dict[str, Any]
 ) -> None:
-    stack.move_clock(set=(START + timedelta(days=13)).isoformat().replace("+00:00", "Z"))
-    stack.tick()
+    at_one_week_left(stack)
     texts = [m for m in messages_to(stack, campaign["phone"]) if "/s/" in m["text"]]
     (short,) = re.findall(r"https?://[^\s]*(/s/[^\s]+)", texts[0]["text"])
     answer = stack.get(short, allow_redirects=False)
