@@ -12,7 +12,7 @@ LAMBDA_PLATFORM := manylinux2014_aarch64
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv chromium test lint fuzz run build bench messages clean
+.PHONY: help venv chromium test lint fuzz fuzz-api run build bench messages clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,6 +57,13 @@ fuzz: venv ## atheris over every parser, 200,000 runs each (FUZZ_RUNS=N); logs a
 		grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_OUT)/$$target.log | sed 's/^/                  /'; \
 		if [ $$status -ne 0 ]; then tail -40 $(FUZZ_OUT)/$$target.log; exit $$status; fi; \
 	done
+
+# schemathesis against a local stack of its own; `make test` runs 20 examples an operation.
+FUZZ_API_EXAMPLES ?= 500
+FUZZ_API_SECONDS ?= 600
+fuzz-api: venv ## schemathesis over every route, 500 examples each, rounds for 10 min; log in test-artifacts/schemathesis.log
+	OPTOUT_FUZZ_EXAMPLES=$(FUZZ_API_EXAMPLES) OPTOUT_FUZZ_SECONDS=$(FUZZ_API_SECONDS) \
+		$(PY) -m pytest -p no:cacheprovider -s tests/e2e/test_openapi_fuzz.py
 
 run: venv ## The local stack on http://127.0.0.1:$(PORT) (PORT=3100, DEMO=0 to start empty)
 	$(PY) -m local --port $(PORT) $(if $(filter 0,$(DEMO)),--no-demo,)

@@ -19,7 +19,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from local import demo, moto_speedups, provision
+from local import demo, moto_speedups, provision, template
 from local.stack import (
     PUMP_INTERVAL_SECONDS,
     LocalStack,
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         host, port = moto.get_host_and_port()
         _point_aws_at(f"http://{host}:{port}")
-        os.environ.update(provision.provision(PREFIX))
+        os.environ.update(provision.provision(PREFIX, dict(options.parameter)))
         local_secrets = [
             _secret("OPTOUT_WEBHOOK_SECRET", lambda: "whsec_" + _random_base64(24)),
             _secret("OPTOUT_ADMIN_TOKEN", lambda: secrets.token_urlsafe(32)),
@@ -82,7 +82,26 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="how often queues are drained and the schedule checked, in real seconds; "
         "0: only on POST /_local/tick (default %(default)s)",
     )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        type=_parameter,
+        metavar="NAME=VALUE",
+        help="a template.yaml parameter, as `sam deploy --parameter-overrides` takes it; "
+        "repeat for more (e.g. --parameter WrongAdminTokensPerAddress=100)",
+    )
     return parser.parse_args(argv)
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    declared = template.load()["Parameters"]
+    if not equals or name not in declared:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NAME=VALUE with a NAME of template.yaml's: {', '.join(declared)}"
+        )
+    return name, value
 
 
 def _start_moto() -> ThreadedMotoServer:

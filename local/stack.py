@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -59,7 +59,12 @@ class LocalError(Exception):
 
 
 class StackClock:
-    """Real time shifted by an offset: it keeps ticking between jumps, like a real clock."""
+    """Real time shifted by an offset: it keeps ticking between jumps, like a real clock.
+
+    It stays within `RANGE`: found by schemathesis, a clock set to 9999-12-31 ran past the
+    last date Python has a few seconds later, and every request answered 500 from then on."""
+
+    RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
     def __init__(self) -> None:
         self._offset = timedelta(0)
@@ -68,15 +73,22 @@ class StackClock:
         return datetime.now(UTC) + self._offset
 
     def set(self, moment: datetime) -> None:
+        earliest, latest = self.RANGE
+        if not earliest <= moment < latest:
+            raise ValueError(f"the stack's clock stays in {earliest.year} to {latest.year - 1}")
         self._offset = moment - datetime.now(UTC)
 
     def advance(self, delta: timedelta) -> None:
-        self._offset += delta
+        try:
+            moment = self.now() + delta
+        except OverflowError:
+            moment = self.RANGE[0] if delta < timedelta(0) else self.RANGE[1]
+        self.set(moment)
 
 
 _DURATION = re.compile(
-    r"(?P<sign>-)?P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
+    r"(?P<sign>-)?P(?:(?P<weeks>[0-9]+)W)?(?:(?P<days>[0-9]+)D)?"
+    r"(?:T(?:(?P<hours>[0-9]+)H)?(?:(?P<minutes>[0-9]+)M)?(?:(?P<seconds>[0-9]+(?:\.[0-9]+)?)S)?)?"
 )
 
 
@@ -85,7 +97,7 @@ def parse_duration(text: str) -> timedelta:
 
     Years and months are refused rather than guessed: they have no fixed length.
     """
-    found = _DURATION.fullmatch(text.strip().upper())
+    found = _DURATION.fullmatch(text)
     parts = {
         unit: float(amount)
         for unit, amount in (found.groupdict() if found else {}).items()
@@ -96,7 +108,10 @@ def parse_duration(text: str) -> timedelta:
             f"{text!r} is not a duration; use ISO 8601 weeks, days, hours, minutes or seconds, "
             "like P7D, PT30M or P1DT12H (years and months have no fixed length)"
         )
-    delta = timedelta(**parts)
+    try:
+        delta = timedelta(**parts)
+    except OverflowError:  # found by schemathesis: {"advance": "P17744909322D"} was a 500
+        raise ValueError(f"{text!r} is further than the stack's clock goes") from None
     return -delta if found["sign"] else delta
 
 
@@ -350,20 +365,25 @@ class Frontend:
     """What the HTTP server answers: template.yaml's API routes, through their functions, and
     the `/_local/` routes with which a person or a test drives the stack."""
 
+    # The stack's own routes (path -> method -> the method of this class that answers), which
+    # openapi.json describes as local-only.
+    LOCAL_ROUTES: ClassVar[dict[str, dict[str, str]]] = {
+        "/_local/outbox": {"GET": "_outbox"},
+        "/_local/tick": {"POST": "_tick"},
+        "/_local/clock": {"GET": "_clock", "POST": "_move_clock"},
+    }
+
     def __init__(self, stack: LocalStack, public_host: str) -> None:
         self._stack = stack
         self._public_host = public_host  # what API Gateway would call its domain name
-        self._local: dict[str, dict[str, Callable[[Request], Response]]] = {
-            "/_local/outbox": {"GET": self._outbox},
-            "/_local/tick": {"POST": self._tick},
-            "/_local/clock": {"GET": self._clock, "POST": self._move_clock},
-        }
 
     def respond(self, request: Request) -> Response:
-        local = self._local.get(request.path)
+        local = self.LOCAL_ROUTES.get(request.path)
         if local is not None:
-            handler = local.get(request.method)
-            return handler(request) if handler else _method_not_allowed(request, list(local))
+            if request.method not in local:
+                return _method_not_allowed(request, list(local))
+            handler: Callable[[Request], Response] = getattr(self, local[request.method])
+            return handler(request)
         found = invoke.find_route(request.method, request.path)
         if found is not None:
             route, parameters = found
@@ -466,10 +486,13 @@ class StackServer(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     server: StackServer
 
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers 501 to a method it has no `do_<METHOD>` for (TRACE, QUERY...):
+        # every method reaches the routes instead, which answer 405 and `Allow` to the ones
+        # they do not serve, as a client can act on.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _serve(self) -> None:
         try:
@@ -512,4 +535,5 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":  # the length of the body a GET would have, and no body
+            self.wfile.write(body)

@@ -23,10 +23,11 @@ from optout import (
     stats,
     web,
 )
-from optout.errors import OptoutError
+from optout.errors import InvalidInput, NotFound, OptoutError
 from optout.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver()
+web.refuse_unmatched_paths(app, lambda: NotFound("no such campaign"))
 OPEN = {"/admin/sign-in"}  # the only route that needs no credentials
 
 
@@ -137,8 +138,11 @@ def _acted(result: dict) -> Response[str]:
 
 @app.get("/admin/campaigns/<campaign_id>/stats")
 def campaign_stats(campaign_id: str) -> Response[str]:
+    report = app.current_event.get_query_string_value("format", "json")
+    if report not in ("json", "csv"):
+        raise InvalidInput({"format": "json, or csv for a spreadsheet"})
     numbers = stats.campaign_stats(settings.get(), campaign_id)
-    if app.current_event.get_query_string_value("format") == "csv":
+    if report == "csv":
         return admin_http.csv_response(stats.as_csv(numbers), f"{campaign_id}-stats.csv")
     return web.json_response(200, numbers)
 
@@ -203,7 +207,7 @@ def import_subscribers() -> Response[str]:
 @app.get("/admin/subscribers/export")
 def export_subscribers() -> Response[str]:
     query = app.current_event.get_query_string_value
-    part = imports.export_csv(settings.get(), query("format") or "csv", query("after") or "")
+    part = imports.export_csv(settings.get(), query("format", "csv"), query("after", ""))
     response = admin_http.csv_response(part.text, "subscribers.csv")
     if part.next_after:  # more than one Lambda response holds: ask again with ?after=
         response.headers["X-Next-After"] = part.next_after

@@ -11,10 +11,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from optout import clock, settings, tracking, web
-from optout.errors import OptoutError
+from optout.errors import OptoutError, TokenInvalid
 from optout.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver()
+web.refuse_unmatched_paths(app, lambda: TokenInvalid("this link is not one of ours"))
 
 
 @app.get("/r/<token>")

@@ -61,17 +61,20 @@ class Stack:
         name: str,
         *,
         path: str | None = None,
-        body: str | None = None,
+        body: str | bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        """Invoke the handler of a route with events/<name>.json, optionally changed."""
+        """Invoke the handler of a route with events/<name>.json, optionally changed; a `body`
+        in bytes arrives base64-encoded, as API Gateway passes a body that is not text."""
         event = sample_event(name)
         if path is not None:
             _route, params = invoke.find_route(event["httpMethod"], path)  # type: ignore[misc]
             event["path"] = path
             event["requestContext"]["path"] = "/dev" + path
             event["pathParameters"] = params or None
-        if body is not None:
+        if isinstance(body, bytes):
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+        elif body is not None:
             event["body"] = body
         if headers is not None:
             event["headers"].update(headers)

@@ -35,11 +35,12 @@ from optout.errors import (
 )
 from optout.observability import logger
 from optout.settings import Settings
-from optout.store import CampaignStore, DeliveryStore, plain
+from optout.store import CampaignStore, DeliveryStore, plain, seconds_left_in_window
 
 SESSION_COOKIE = "optout_admin"
-# Wrong admin tokens an address may present in a window before it is refused without a look.
-FAILED_SIGN_INS, FAILED_SIGN_IN_WINDOW = 10, timedelta(minutes=15)
+# The window in which an address may present `Settings.wrong_admin_tokens_per_address` wrong
+# admin tokens (template.yaml's WrongAdminTokensPerAddress) before it is refused without a look.
+WRONG_TOKENS_WINDOW = timedelta(minutes=15)
 _ORGANISER = "organiser"  # the one part of a session token: sessions carry no identity
 # Reminder states after which people have read the campaign's text.
 _STARTED = ("fanning-out", "fanned-out")
@@ -131,17 +132,23 @@ def _session_cookie(headers: Mapping[str, str]) -> str | None:
 
 @contextmanager
 def _throttled(settings: Settings, address: str, now: datetime) -> Iterator[None]:
-    """Refuse an address that presented a wrong token `FAILED_SIGN_INS` times in the current
-    window before comparing another, and count each wrong one: guessing the token by trying
-    is stopped after a handful (the limit is per keyed hash of the address, which is not kept)."""
+    """Refuse an address that presented too many wrong tokens in the current window before
+    comparing another, and count each wrong one: guessing the token by trying is stopped
+    after a handful (the limit is per keyed hash of the address, which is not kept)."""
     store = DeliveryStore(settings)
     key = "ratelimit#admin#" + keys.contact_id(settings, "address", address or "unknown")
-    if store.counted_in_window(key, FAILED_SIGN_IN_WINDOW, now) >= FAILED_SIGN_INS:
-        raise TooManyRequests("too many wrong admin tokens from your network; try again later")
+    if (
+        store.counted_in_window(key, WRONG_TOKENS_WINDOW, now)
+        >= settings.wrong_admin_tokens_per_address
+    ):
+        raise TooManyRequests(
+            "too many wrong admin tokens from your network; try again later",
+            retry_after=seconds_left_in_window(WRONG_TOKENS_WINDOW, now),
+        )
     try:
         yield
     except Unauthorized:
-        store.count_in_window(key, FAILED_SIGN_IN_WINDOW, now)
+        store.count_in_window(key, WRONG_TOKENS_WINDOW, now)
         raise
 
 

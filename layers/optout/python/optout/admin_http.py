@@ -97,7 +97,9 @@ def problem(error: OptoutError, event: APIGatewayProxyEvent) -> Response[str]:
         return web.json_problem(error)
     if isinstance(error, Unauthorized):
         return page(401, "sign_in", {"message": error.message}, event)
-    return page(error.status, "problem", {"message": error.message}, event)
+    return web.with_retry_after(
+        error, page(error.status, "problem", {"message": error.message}, event)
+    )
 
 
 def _admin_root(event: APIGatewayProxyEvent) -> str:

@@ -47,7 +47,13 @@ class TokenWrongPurpose(TokenError):
 
 
 class TooManyRequests(OptoutError):
+    """A rate limit is reached; `retry_after` is how many seconds until it lets this through."""
+
     status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(retry_after, 1)
 
 
 class NotFound(OptoutError):

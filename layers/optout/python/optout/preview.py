@@ -18,7 +18,7 @@ from optout.errors import InvalidInput, NotFound, TooManyRequests
 from optout.locales import SUPPORTED_LOCALES
 from optout.models import Consent, Status, Subscriber
 from optout.settings import Settings
-from optout.store import CampaignStore, DeliveryStore
+from optout.store import CampaignStore, DeliveryStore, seconds_left_in_window
 
 SAMPLE_ID = "spreview"
 SAMPLE_CONTACTS = {"email": "preview@example.org", "sms": "+15555550100"}
@@ -97,11 +97,14 @@ def send_test(
     except InvalidInput as error:
         raise InvalidInput({"to": next(iter(error.problems.values()))}) from None
     channel, address = contact.channel, contact.address
-    window = DeliveryStore(settings).count_in_window(
-        f"ratelimit#test#{campaign_id}", timedelta(hours=1), now
-    )
-    if window > TEST_SENDS_PER_HOUR:
-        raise TooManyRequests(f"at most {TEST_SENDS_PER_HOUR} test sends an hour per campaign")
+    hour = timedelta(hours=1)
+    if DeliveryStore(settings).count_in_window(f"ratelimit#test#{campaign_id}", hour, now) > (
+        TEST_SENDS_PER_HOUR
+    ):
+        raise TooManyRequests(
+            f"at most {TEST_SENDS_PER_HOUR} test sends an hour per campaign",
+            retry_after=seconds_left_in_window(hour, now),
+        )
     shown = preview(
         settings,
         campaign_id,

@@ -51,6 +51,7 @@ class Settings:
     # Texts a second all senders together may send: the origination numbers' throughput.
     sms_rate_per_second: float
     subscribes_per_hour_per_address: int  # subscribe requests from one network address
+    wrong_admin_tokens_per_address: int  # in 15 minutes, before that address is refused
     sender_concurrency: int
     # SMS: "sns" (Amazon SNS), or "http" (a Twilio-compatible REST API).
     sms_provider: str
@@ -108,6 +109,7 @@ _RATES = {
 _NUMBERS = {
     "sender_concurrency": ("SENDER_CONCURRENCY", 2),
     "subscribes_per_hour_per_address": ("SUBSCRIBES_PER_HOUR_PER_ADDRESS", 20),
+    "wrong_admin_tokens_per_address": ("WRONG_ADMIN_TOKENS_PER_ADDRESS", 10),
     "sms_http_timeout_seconds": ("SMS_HTTP_TIMEOUT_SECONDS", 10),
     "confirm_token_days": ("CONFIRM_TOKEN_DAYS", 7),
     "confirm_resend_minutes": ("CONFIRM_RESEND_MINUTES", 10),

@@ -44,7 +44,7 @@ def campaign_stats(settings: Settings, campaign_id: str) -> dict[str, Any]:
     regions = sorted(set(counters) | set(audience))
     rows = [_row(region, counters.get(region, {}), audience[region]) for region in regions]
     total: Counter[str] = Counter()
-    for row in rows:
+    for row in [_row("all", {}, 0), *rows]:  # the first: every column, at 0 before anything is sent
         total.update({k: v for k, v in row.items() if isinstance(v, int)})
     return {
         "campaign_id": campaign_id,

@@ -20,7 +20,7 @@ from optout.errors import InvalidInput, NotFound, OptoutError, TokenInvalid, Too
 from optout.models import Consent, Status, Subscriber
 from optout.observability import MetricUnit, metrics
 from optout.settings import Settings
-from optout.store import DeliveryStore, SubscriberStore
+from optout.store import DeliveryStore, SubscriberStore, seconds_left_in_window
 
 T = TypeVar("T")
 _PLATFORM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -85,12 +85,14 @@ def subscribe(
     if address:
         # One address may not make the bot write to the world; kept as a keyed hash, not the address.
         key = "ratelimit#subscribe#" + keys.contact_id(settings, "address", address)
+        window = timedelta(hours=1)
         if (
-            DeliveryStore(settings).count_in_window(key, timedelta(hours=1), now)
+            DeliveryStore(settings).count_in_window(key, window, now)
             > settings.subscribes_per_hour_per_address
         ):
             raise TooManyRequests(
-                "too many subscriptions from your network in the last hour; try again later"
+                "too many subscriptions from your network in the last hour; try again later",
+                retry_after=seconds_left_in_window(window, now),
             )
     subscriber = pending_subscriber(settings, request, source=source, now=now)
     store = SubscriberStore(settings)

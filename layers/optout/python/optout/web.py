@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from optout import json_body, locales, render
@@ -50,9 +51,13 @@ def wants_json(event: APIGatewayProxyEvent) -> bool:
 
 def read_fields(event: APIGatewayProxyEvent) -> dict[str, Any]:
     """The body of a JSON or url-encoded form request as a dict of fields."""
-    body = event.decoded_body or ""
-    if len(body.encode("utf-8")) > MAX_FORM_BYTES:
+    raw = raw_body(event)
+    if len(raw) > MAX_FORM_BYTES:
         raise PayloadTooLarge(f"the request body is larger than {MAX_FORM_BYTES // 1024} KiB")
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:  # found by schemathesis: Powertools' decoded_body raised, a 500
+        raise InvalidInput({"body": "is not UTF-8 text"}) from None
     if wants_json(event):
         return json_body.parse_object(body)
     try:
@@ -142,7 +147,14 @@ def json_problem(error: OptoutError) -> Response[str]:
     data: dict[str, Any] = {"error": type(error).__name__, "message": error.message}
     if isinstance(error, InvalidInput):
         data["problems"] = error.problems
-    return json_response(error.status, data)
+    return with_retry_after(error, json_response(error.status, data))
+
+
+def with_retry_after(error: OptoutError, response: Response[str]) -> Response[str]:
+    """A rate limit's answer says when to try again (RFC 9110 section 10.2.3), as a page too."""
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def problem(
@@ -160,7 +172,7 @@ def problem(
         "message": error.message,
         "subscribe_url": subscribe_url,
     }
-    return page(error.status, "problem", context, locale)
+    return with_retry_after(error, page(error.status, "problem", context, locale))
 
 
 def _problem_kind(error: OptoutError) -> str:
@@ -174,6 +186,18 @@ def _problem_kind(error: OptoutError) -> str:
     if isinstance(error, TooManyRequests):
         return "too-many"
     return "other"
+
+
+def refuse_unmatched_paths(app: APIGatewayRestResolver, error: Callable[[], OptoutError]) -> None:
+    """Answer a path that API Gateway routed to `app` but none of its routes match (a path
+    parameter with characters Powertools' patterns leave out, such as U+00B4) by raising
+    `error()`: the app's own error handler then answers it like every other refusal, not with
+    Powertools' bare `{"statusCode": 404}` that no client of ours expects (found by schemathesis)."""
+
+    def unmatched(_: NotFoundError) -> Response[str]:
+        raise error()
+
+    app.not_found(unmatched)
 
 
 def form_context(

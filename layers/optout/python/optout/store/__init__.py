@@ -9,7 +9,7 @@
 """
 
 from optout.store.campaigns import FANOUT_DONE, CampaignStore
-from optout.store.deliveries import LEFT, DeliveryStore
+from optout.store.deliveries import LEFT, DeliveryStore, seconds_left_in_window
 from optout.store.dynamo import plain
 from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore
 
@@ -21,4 +21,5 @@ __all__ = [
     "DeliveryStore",
     "SubscriberStore",
     "plain",
+    "seconds_left_in_window",
 ]

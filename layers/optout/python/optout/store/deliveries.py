@@ -225,3 +225,8 @@ class DeliveryStore:
 def _window_start(window: timedelta, now: datetime) -> int:
     seconds = int(window.total_seconds())
     return int(now.timestamp()) // seconds * seconds
+
+
+def seconds_left_in_window(window: timedelta, now: datetime) -> int:
+    """Until the window of `count_in_window` that holds `now` ends and counting starts again."""
+    return _window_start(window, now) + int(window.total_seconds()) - int(now.timestamp())
