@@ -119,3 +119,23 @@ def test_the_demo_reminders_reach_each_subscriber_in_their_language(demo_stack: 
         if m["to"] == "lena.schmidt@example.org" and "1 Woche" in m["subject"]
     ]
     assert len(one_week) == 1
+
+
+def test_after_an_outage_on_the_last_evening_toronto_texts_get_live_now_not_a_stale_last_day(
+    demo_stack: DemoStack,
+) -> None:
+    stack, toronto = demo_stack.client, "+14165550123"
+    before = len([m for m in stack.outbox() if m["to"] == toronto])
+    # Given nothing ran after "one week left" until 22:30 in Toronto on the last day, 90
+    # minutes before the deadline: "last day" starts, but a text must wait for 08:00, and
+    # 08:00 is after the deadline
+    stack.move_clock(set="2025-11-03T03:30:00Z").raise_for_status()
+    stack.tick()
+    # When the morning comes, then 09:00, when "live now" is due
+    for moment in ("2025-11-03T13:05:00Z", "2025-11-03T14:05:00Z"):
+        stack.move_clock(set=moment).raise_for_status()
+        stack.tick()
+    # Then the phone got "live now" since (from each campaign it is in: the demo's, and the
+    # one a test above posted), never a stale "last day" an hour before it
+    texts = [m["text"] for m in stack.outbox() if m["to"] == toronto][before:]
+    assert len(texts) == 2 and all(text.startswith("Now live") for text in texts), texts

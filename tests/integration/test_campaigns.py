@@ -15,6 +15,7 @@ from optout.clock import parse_iso
 from optout.models import Consent, Status, Subscriber
 from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
 from tests.integration.conftest import Stack
+from tests.integration.test_sender import active as subscriber_in
 
 LINKEDIN = json.loads(
     (
@@ -241,6 +242,57 @@ def test_after_an_outage_that_ends_on_the_last_evening_the_last_day_email_still_
     stack.run_sender()
     subjects = [m.subject for m in stack.outbox() if m.to == contact]
     assert len(subjects) == 2 and subjects[1].startswith("Now live")
+
+
+MOBILES = {"DE": "+4915123456789", "CA": "+14165550123", "HK": "+85291234567"}
+
+
+def play(stack: Stack, test_clock, until: datetime) -> None:
+    """Move the clock to `until` and run a tick and everything it queues."""
+    test_clock.now = until
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+
+
+@pytest.mark.parametrize("region", sorted(OUTAGE_ENDS))
+def test_a_last_day_text_held_over_the_night_past_the_deadline_gives_way_to_live_now(
+    stack: Stack, test_clock, region: str
+) -> None:
+    # Given a subscriber by text and the campaign planned weeks ahead
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    subscriber_in(MOBILES[region], region, "en")
+    stack.post_webhook(LINKEDIN)
+    # When nothing ran until 22:30 on the last day there: "last day" starts, but its text
+    # waits for 08:00, which is after the midnight deadline
+    play(stack, test_clock, OUTAGE_ENDS[region])
+    assert stack.outbox() == []
+    # Then at 08:00 they get no stale "last day" text ...
+    play(stack, test_clock, OUTAGE_ENDS[region] + timedelta(hours=9, minutes=30))
+    assert stack.outbox() == []
+    # ... but "live now" at 09:00, alone
+    play(stack, test_clock, OUTAGE_ENDS[region] + timedelta(hours=10, minutes=30))
+    (text,) = stack.outbox()
+    assert text.channel == "sms" and text.text.startswith("Now live"), text.text
+    # And the organiser sees why "last day" reached nobody
+    group = regions.resolve(region).group
+    stats = CampaignStore(settings.get()).stats(CAMPAIGN)
+    assert stats[group]["skipped_superseded"] == 1 and stats[group]["deferred"] == 1
+
+
+def test_a_text_held_over_the_night_past_the_deadline_still_goes_when_nothing_follows_it(
+    stack: Stack, test_clock
+) -> None:
+    # Given a campaign without a "live now" reminder, and a subscriber by text in Berlin
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    subscriber_in(MOBILES["DE"], "DE", "en")
+    stack.post_webhook(linkedin(plan={"offsets_days": [14, 7, 1]}))
+    # When "last day" started at 22:30, its text held back until after the deadline
+    play(stack, test_clock, OUTAGE_ENDS["DE"])
+    play(stack, test_clock, OUTAGE_ENDS["DE"] + timedelta(hours=9, minutes=30))
+    # Then it still goes out at 08:00: nothing else would tell them
+    (text,) = stack.outbox()
+    assert text.text.startswith("Last day"), text.text
 
 
 def test_after_an_outage_that_ends_past_the_deadline_the_last_day_gives_way_to_live_now(

@@ -1,6 +1,6 @@
 """Reminder instants: a morning hour in each region's reference zone, DST included."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -124,6 +124,27 @@ def test_a_reminder_ahead_of_its_deadline_never_gives_way_to_one_due_after_it() 
     # Half an hour past the deadline, "last day" is stale and gives way to "live now"
     later = datetime(2025, 11, 2, 23, 30, tzinfo=UTC)
     assert plan.supersede([last_day, live_now], later) == ([], [last_day])
+
+
+def test_texts_held_over_the_night_give_way_only_past_the_deadline_to_a_reminder_that_comes() -> (
+    None
+):
+    deadline = "2025-11-02T23:00:00Z"  # midnight in Berlin
+    last_day = {"region": "EU", "due_at": "2025-11-02T08:00:00Z", "deadline": deadline,
+                "state": "fanning-out", "sk": "01"}  # fmt: skip
+    live_now = {"region": "EU", "due_at": "2025-11-03T08:00:00Z", "deadline": deadline,
+                "state": "pending", "sk": "00"}  # fmt: skip
+    elsewhere = {**live_now, "region": "CA"}
+    morning = datetime(2025, 11, 3, 7, 0, tzinfo=UTC)  # 08:00 in Berlin, an hour before live now
+    assert plan.overtaken(last_day, [last_day, live_now], morning)
+    # before the deadline, the text is still news
+    assert not plan.overtaken(last_day, [last_day, live_now], datetime(2025, 11, 2, 7, tzinfo=UTC))
+    # no next reminder of its own region, or one that will not go out: the text goes
+    assert not plan.overtaken(last_day, [last_day, elsewhere], morning)
+    assert not plan.overtaken(last_day, [last_day, {**live_now, "state": "cancelled"}], morning)
+    # a next reminder further away than SOON does not take its place either
+    far = {**live_now, "due_at": iso(morning + plan.SOON + timedelta(minutes=1))}
+    assert not plan.overtaken(last_day, [last_day, far], morning)
 
 
 @pytest.mark.parametrize(

@@ -164,6 +164,28 @@ def supersede(
     return send, superseded
 
 
+# A reminder in one of these states never goes out, so it cannot take another's place.
+_NEVER_SENT = ("cancelled", "superseded", "skipped", "failed")
+
+
+def overtaken(
+    reminder: dict[str, Any], region_reminders: Sequence[dict[str, Any]], now: datetime
+) -> bool:
+    """Whether texts of `reminder` held back over their readers' night, released at `now`,
+    give way to the region's next reminder: the deadline passed while they waited, and that
+    next one is due within `SOON`. Nobody then gets a stale "last day" text in the morning and
+    "live now" an hour later; they get "live now" alone."""
+    deadline = str(reminder.get("deadline") or "")
+    if not deadline or deadline > iso(now):
+        return False
+    due, soon = str(reminder["due_at"]), iso(now + SOON)
+    return any(
+        due < str(other["due_at"]) <= soon and other.get("state") not in _NEVER_SENT
+        for other in region_reminders
+        if other["region"] == reminder["region"]
+    )
+
+
 def _ahead_of_deadline_and_the_next_is_not(
     reminder: dict[str, Any], following: dict[str, Any], now: str
 ) -> bool:

@@ -2,7 +2,8 @@
 
 Due are reminders (queued as one fan-out job per audience shard of each home group they reach;
 those of a draft or paused campaign wait), deferred send batches (text messages held back over
-someone's night, queued to the sender as they are) and deferred notices (confirmation texts asked for at night, queued back to the
+someone's night, queued to the sender as they are, unless the deadline passed meanwhile and
+the region's next reminder comes within hours: then they give way to it) and deferred notices (confirmation texts asked for at night, queued back to the
 notifier). When several reminders of one campaign and region are due at once (the scheduler
 was down, or the clock jumped), only the latest goes out; the others are superseded, so that
 nobody reads "two weeks left" a week before the deadline. A reminder whose templates do not
@@ -51,6 +52,7 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         "reminders_failed": 0,
         "reminders_held": 0,
         "deferred_batches_released": 0,
+        "deferred_batches_superseded": 0,
         "deferred_notices_released": 0,
     }
     held = _held(campaigns, {reminder["campaign_id"] for reminder in to_send})
@@ -61,16 +63,11 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         elif campaigns.lease_reminder(reminder, now, LEASE):
             outcome = _start(settings, campaigns, reminder, now)
             result[f"reminders_{outcome}"] += 1
+    plans: dict[str, list[dict[str, Any]]] = {}  # each campaign's reminders, read once a tick
     for batch in deferred:
         if campaigns.lease_reminder(batch, now, LEASE):
-            job = {
-                "campaign_id": batch["campaign_id"],
-                "reminder": batch["reminder"],
-                "ids": batch["ids"],
-            }
-            queues.enqueue(settings.send_queue_url, job)
-            campaigns.release_deferred(batch)
-            result["deferred_batches_released"] += 1
+            outcome = _release(settings, campaigns, batch, plans, now)
+            result[f"deferred_batches_{outcome}"] += 1
     for notice in notices:
         if campaigns.lease_reminder(notice, now, LEASE):
             queues.enqueue(settings.notice_queue_url, notice["job"])
@@ -79,6 +76,30 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
     for name, value in result.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     return result
+
+
+def _release(
+    settings: Settings,
+    campaigns: CampaignStore,
+    batch: dict[str, Any],
+    plans: dict[str, list[dict[str, Any]]],
+    now: datetime,
+) -> str:
+    """Queue a batch of texts held back over the night to the sender ("released"), unless the
+    deadline passed meanwhile and the region's next reminder comes soon ("superseded": its
+    people are counted skipped, and that next reminder reaches them)."""
+    campaign_id = batch["campaign_id"]
+    if campaign_id not in plans:
+        plans[campaign_id] = campaigns.reminders(campaign_id)
+    reminder = next((r for r in plans[campaign_id] if r["sk"] == batch["reminder"]), None)
+    if reminder is not None and plan.overtaken(reminder, plans[campaign_id], now):
+        campaigns.add_stats(campaign_id, batch["region"], {"skipped_superseded": len(batch["ids"])})
+        campaigns.release_deferred(batch)
+        return "superseded"
+    job = {"campaign_id": campaign_id, "reminder": batch["reminder"], "ids": batch["ids"]}
+    queues.enqueue(settings.send_queue_url, job)
+    campaigns.release_deferred(batch)
+    return "released"
 
 
 def _held(campaigns: CampaignStore, campaign_ids: set[str]) -> set[str]:
