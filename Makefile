@@ -80,6 +80,7 @@ bench: venv ## Fan-out, sender, load and summary benchmarks on the local moto st
 	$(PY) -m bench.fanout --sizes $(FANOUT_SIZES) && \
 	$(PY) -m bench.sender && \
 	$(PY) -m bench.load --subscribers $(LOAD_SUBSCRIBERS) && \
+	$(PY) -m bench.subscribe_timing && \
 	$(PY) -m bench.summary; status=$$?; rm -rf "$$results"; exit $$status
 
 LOCALES := layers/optout/python/optout/locales

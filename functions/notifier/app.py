@@ -1,4 +1,5 @@
-"""Notifier: sends the one-off messages on the notice queue (subscription confirmations).
+"""Notifier: the one-off messages on the notice queue. A subscribe request ("subscribe") is
+recorded as a pending subscriber and confirmed; an import's "confirm" is confirmed.
 
 SQS with partial batch failures: a job that fails is retried alone, and lands in the
 dead-letter queue after the attempts template.yaml allows.
@@ -14,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, notices, settings
+from optout import clock, notices, settings, subscriptions
 from optout.observability import logger, metrics, tracer
 
 # Report every failed record, even when all fail, rather than failing the invocation: Lambda
@@ -25,10 +26,12 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @tracer.capture_method
 def handle(record: SQSRecord) -> None:
     job = json.loads(record.body)
-    if job.get("kind") != "confirm":
+    if job.get("kind") not in ("subscribe", "confirm"):
         # Retried, then kept in the dead-letter queue for a person to look at.
         raise ValueError(f"unknown notice kind {job.get('kind')!r}")
     try:
+        if job["kind"] == "subscribe":
+            job = subscriptions.record_request(settings.get(), job)
         outcome = notices.send_confirmation(settings.get(), job, clock.now())
     except Exception:
         # The batch processor reports the failure to SQS but does not say why; the log does.
