@@ -160,6 +160,7 @@ def _print_banner(
         "optout-bot local stack: the handlers of template.yaml against an embedded moto",
         f"  subscribe form   {base_url}/subscribe",
         f"  dashboard        {base_url}/admin   (sign in with OPTOUT_ADMIN_TOKEN below)",
+        f"  API described    {base_url}/openapi.json   (OpenAPI 3.1)",
         f"  outbox           {base_url}/_local/outbox",
         f'  clock            {base_url}/_local/clock   POST {{"advance": "P7D"}} moves it',
         f"  tick             curl -X POST {base_url}/_local/tick",
