@@ -73,14 +73,14 @@ class FunctionFigures:
 
 
 class Measurements:
-    """API calls through botocore's events on boto3's default session, which every client made
-    afterwards copies, and invocations through a wrapper of `local.invoke.invoke`."""
+    """API calls through botocore's events on boto3's default session (the one `local.iam`
+    set up when the stack was provisioned), which every client made afterwards copies, and
+    invocations through a wrapper of `local.invoke.invoke`."""
 
     def __init__(self) -> None:
         self.by_function: dict[str, FunctionFigures] = defaultdict(FunctionFigures)
         self._current = POLLER
-        boto3.setup_default_session()
-        assert boto3.DEFAULT_SESSION is not None
+        assert boto3.DEFAULT_SESSION is not None, "provision the stack first"
         boto3.DEFAULT_SESSION.events.register("provide-client-params", self._count)
         boto3.DEFAULT_SESSION.events.register("after-call.dynamodb.Query", self._query_items)
         self.counting = False  # the seeding's calls are not the campaign's
@@ -178,13 +178,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, required=True)
     options = parser.parse_args(argv)
 
-    measurements = Measurements()
     moto = _start_moto()
     try:
         host, port = moto.get_host_and_port()
         _point_aws_at(f"http://{host}:{port}")
         # WARNING: at INFO the handlers would log a line or more for every batch they work on.
         os.environ.update(provision.provision(PREFIX, {"LogLevel": "WARNING"}))
+        measurements = Measurements()
         stack_clock = StackClock()
         clock.set_source(stack_clock.now)
         stack_clock.set(CLOCK_START)

@@ -1,5 +1,7 @@
-"""Create template.yaml's tables, queues and email identity in moto, and the environment the
-functions would have in AWS. Used by the local stack and by the integration tests."""
+"""Create template.yaml's tables, queues, email identity and functions' roles in moto, and the
+environment the functions would have in AWS. Used by the local stack, the integration tests and
+the benchmarks: from then on every function's calls are checked against its role
+(`local.iam`)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import json
 import secrets
 
 import boto3
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from local import template
+from local import iam, template
 
 LOCAL_PARAMETERS = {
     "Stage": "local",
@@ -29,6 +32,7 @@ def provision(
 ) -> dict[str, str]:
     """Create every table and queue of the template under `prefix`; return the functions'
     environment (table names, queue URLs, parameters, and fresh local secrets)."""
+    iam.stand_down()  # the resources are made by an unchecked administrator
     params = {**LOCAL_PARAMETERS, **(parameters or {})}
     physical: dict[str, str] = {}
     dynamodb = boto3.client("dynamodb")
@@ -66,6 +70,14 @@ def provision(
     sesv2.create_configuration_set(ConfigurationSetName=configuration_set)
     physical["EmailConfigurationSet"] = configuration_set
     env = template.environment(physical, params)
+    declared = template.load()["Parameters"]
+    values = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
+    region = boto3.session.Session().region_name or "eu-west-1"
+    iam.enforce(
+        template.Deployment(
+            prefix, region, DEFAULT_ACCOUNT_ID, {**values, **params}, physical, arns
+        )
+    )
     env["OPTOUT_TOKEN_SECRET"] = secrets.token_urlsafe(32)
     env["OPTOUT_CONTACT_SECRET"] = secrets.token_urlsafe(32)
     return env

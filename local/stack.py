@@ -33,8 +33,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
-from local import invoke, template
-from optout import aws
+from local import iam, invoke, template
 from optout.clock import iso, parse_iso
 
 # template.yaml's SchedulerFunction runs on `rate(5 minutes)`.
@@ -182,7 +181,7 @@ class Queue:
 
 def consumed_queues(prefix: str) -> list[Queue]:
     """The queues `local.provision.provision(prefix)` created that some function consumes."""
-    sqs = aws.client("sqs")
+    sqs = iam.enforcer().operator_session().client("sqs")
     queues = []
     for logical_id, consumer in template.queue_consumers().items():
         url = sqs.get_queue_url(QueueName=f"{prefix}-{logical_id}")["QueueUrl"]
@@ -221,6 +220,9 @@ class LocalStack:
         self._invocation = threading.Lock()  # one handler at a time
         self._pass = threading.Lock()  # one pass of the schedule and the queues at a time
         self._last_tick = clock.now()
+        # What Lambda's event source mappings do is the stack's own doing: the operator's,
+        # never taken for the function running meanwhile on another thread.
+        self._sqs = iam.enforcer().operator_session().client("sqs")
 
     def call_api(self, function: str, event: dict[str, Any]) -> Response:
         """Run an API Gateway event through `function`; its status, headers and body."""
@@ -309,7 +311,7 @@ class LocalStack:
         A failed message is not deleted: it comes back after the queue's visibility timeout and
         goes to the dead-letter queue after the template's maxReceiveCount, as in AWS.
         """
-        sqs = aws.client("sqs")
+        sqs = self._sqs
         processed = failed = 0
         while True:
             messages = sqs.receive_message(
@@ -319,7 +321,7 @@ class LocalStack:
                 return processed, failed
             refused = self._deliver(queue, messages)
             done = [message for message in messages if message["MessageId"] not in refused]
-            _delete(queue, done)
+            _delete(sqs, queue, done)
             processed += len(done)
             failed += len(refused)
             if not done:
@@ -338,14 +340,14 @@ class LocalStack:
         return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
 
 
-def _delete(queue: Queue, messages: list[dict[str, Any]]) -> None:
+def _delete(sqs: Any, queue: Queue, messages: list[dict[str, Any]]) -> None:
     if not messages:
         return
     entries = [
         {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
         for index, message in enumerate(messages)
     ]
-    response = aws.client("sqs").delete_message_batch(QueueUrl=queue.url, Entries=entries)
+    response = sqs.delete_message_batch(QueueUrl=queue.url, Entries=entries)
     if response.get("Failed"):
         raise RuntimeError(
             f"SQS kept processed messages of {queue.logical_id}: {response['Failed']}"

@@ -164,3 +164,119 @@ def environment(physical: dict[str, str], parameters: dict[str, str]) -> dict[st
         else:
             env[name] = str(value)
     return env
+
+
+# CloudFormation's `AWS::NoValue`: an entry that resolves to it is left out.
+NO_VALUE = object()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the template's resources are called where the local stack made them: enough to
+    resolve `!Ref`, `!GetAtt`, `!Sub`, `!If` and `!Join` as CloudFormation would."""
+
+    prefix: str
+    region: str
+    account: str
+    parameters: dict[str, str]  # every parameter's value (defaults filled in)
+    physical: dict[str, str]  # logical id -> what `!Ref` gives, for the resources made locally
+    arns: dict[str, str]  # logical id -> `!GetAtt X.Arn`, where it is not built from the name
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with every intrinsic function worked out; `NO_VALUE` entries dropped."""
+        if isinstance(value, list):
+            items = [self.resolve(item) for item in value]
+            return [item for item in items if item is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((name, argument),) = value.items()
+            if name == "Ref":
+                return self.ref(argument)
+            if name == "Fn::GetAtt":
+                return self.get_att(*argument)
+            if name == "Fn::Sub":
+                return self._sub(argument)
+            if name == "Fn::If":
+                condition, if_true, if_false = argument
+                return self.resolve(if_true if self.condition(condition) else if_false)
+            if name == "Fn::Join":
+                separator, parts = argument
+                return separator.join(str(part) for part in self.resolve(parts))
+            if name.startswith("Fn::"):
+                raise ValueError(f"local/template.py does not resolve {name}: {value}")
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def ref(self, name: str) -> Any:
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account,
+            "AWS::Partition": "aws",
+            "AWS::StackName": self.prefix,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.physical:
+            return self.physical[name]
+        kind = load()["Resources"].get(name, {}).get("Type", "")
+        if kind in ("AWS::SecretsManager::Secret", "AWS::SNS::Topic"):  # Ref gives the ARN
+            return self.get_att(name, "Arn")
+        if kind:
+            return f"{self.prefix}-{name}"
+        raise ValueError(f"!Ref {name}: template.yaml has no such parameter or resource")
+
+    def get_att(self, name: str, attribute: str) -> str:
+        if attribute in ("Arn", "TopicArn") and name in self.arns:
+            return self.arns[name]
+        kind = load()["Resources"].get(name, {}).get("Type", "")
+        where = f"{self.region}:{self.account}"
+        if attribute == "Arn" and kind == "AWS::DynamoDB::Table":
+            return f"arn:aws:dynamodb:{where}:table/{self.ref(name)}"
+        if attribute == "Arn" and kind == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{where}:{self.prefix}-{name}"
+        if attribute == "QueueName" and kind == "AWS::SQS::Queue":
+            return str(self.ref(name)).rsplit("/", 1)[-1]
+        if attribute in ("Arn", "TopicArn") and kind == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{where}:{self.prefix}-{name}"
+        if attribute in ("Arn", "Id") and kind == "AWS::SecretsManager::Secret":
+            return f"arn:aws:secretsmanager:{where}:secret:{self.prefix}-{name}"
+        raise ValueError(f"!GetAtt {name}.{attribute}: local/template.py cannot work it out")
+
+    def condition(self, name: str) -> bool:
+        return bool(self._truth(load()["Conditions"][name]))
+
+    def _truth(self, expression: Any) -> Any:
+        ((function, argument),) = expression.items()
+        if function == "Condition":
+            return self.condition(argument)
+        if function == "Fn::Not":
+            return not self._truth(argument[0])
+        if function == "Fn::And":
+            return all(self._truth(part) for part in argument)
+        if function == "Fn::Or":
+            return any(self._truth(part) for part in argument)
+        if function == "Fn::Equals":
+            left, right = (self.resolve(part) for part in argument)
+            return str(left) == str(right)
+        raise ValueError(f"local/template.py does not evaluate the condition {expression}")
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        values = {key: self.resolve(value) for key, value in variables.items()}
+
+        def substitute(found: re.Match[str]) -> str:
+            name = found.group(1)
+            if name.startswith("!"):  # ${!Literal} is written as ${Literal}
+                return "${" + name[1:] + "}"
+            if name in values:
+                return str(values[name])
+            if "." in name and not name.startswith("AWS::"):
+                return self.get_att(*name.split(".", 1))
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", substitute, text)

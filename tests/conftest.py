@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
+from local import iam
 from optout import aws, clock, sender, settings
 
 
@@ -58,6 +59,7 @@ def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     parameters.clear_caches()
     sender.forget_campaigns()
     yield
+    iam.stand_down()
     settings.get.cache_clear()
     aws.reset()
     parameters.clear_caches()

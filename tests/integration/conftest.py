@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import standardwebhooks
 from moto import mock_aws
 
-from local import invoke, provision
+from local import iam, invoke, provision
 from local.stack import Outbox
 from optout import clock, settings
 
@@ -53,7 +52,9 @@ class Stack:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
-        self.sqs = boto3.client("sqs")
+        # The harness's own calls are the operator's, even from inside a handler (a race).
+        self._aws = iam.enforcer().operator_session()
+        self.sqs = self._aws.client("sqs")
         self._outbox = Outbox("eu-west-1")
 
     def call(
@@ -170,7 +171,7 @@ class Stack:
         ]
 
     def items(self, table_env: str) -> list[dict[str, Any]]:
-        return boto3.resource("dynamodb").Table(self.env[table_env]).scan()["Items"]
+        return self._aws.resource("dynamodb").Table(self.env[table_env]).scan()["Items"]
 
     def _take(self, url: str) -> list[dict[str, Any]]:
         taken = []
@@ -201,6 +202,8 @@ def stack(monkeypatch: pytest.MonkeyPatch, test_clock: Any) -> Iterator[Stack]:
             monkeypatch.setenv(name, value)
         settings.get.cache_clear()
         yield Stack(env)
+        refused = iam.enforcer().denials()
+        assert not refused, "AWS would refuse:\n" + "\n".join(map(str, refused))
 
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"

@@ -8,6 +8,7 @@ import json
 import boto3
 import pytest
 
+from local import iam
 from optout import keys, settings, tokens
 from optout.clock import now
 from tests.integration.conftest import Stack
@@ -17,9 +18,14 @@ from tests.integration.conftest import Stack
 def secrets_from_aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> boto3.client:
     client = boto3.client("secretsmanager")
     token_arn = client.create_secret(
-        Name="token", SecretString=json.dumps({"kid": "k1", "key": "a" * 48})
+        Name="optout-test-TokenSigningSecret",
+        SecretString=json.dumps({"kid": "k1", "key": "a" * 48}),
     )["ARN"]
-    contact_arn = client.create_secret(Name="contact", SecretString="c" * 48)["ARN"]
+    contact_arn = client.create_secret(Name="optout-test-ContactHashSecret", SecretString="c" * 48)[
+        "ARN"
+    ]
+    # The functions' roles name these secrets, as `!Ref` names them on AWS.
+    iam.enforcer().made({"TokenSigningSecret": token_arn, "ContactHashSecret": contact_arn})
     monkeypatch.delenv("OPTOUT_TOKEN_SECRET")
     monkeypatch.delenv("OPTOUT_CONTACT_SECRET")
     monkeypatch.setenv("TOKEN_SECRET_ARN", token_arn)

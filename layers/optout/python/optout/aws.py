@@ -39,6 +39,15 @@ def send_client(service: str) -> Any:
 
 
 @cache
+def secrets() -> Any:
+    """Powertools' Secrets Manager provider (its cache included), on a client made here: every
+    AWS call of the layer goes through this module's clients."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=client("secretsmanager"))
+
+
+@cache
 def table(name: str) -> Any:
     """A DynamoDB Table resource for the table called `name`."""
     return boto3.resource("dynamodb", config=_CONFIG).Table(name)
@@ -48,4 +57,5 @@ def reset() -> None:
     """Forget every client (tests that switch endpoints or credentials)."""
     client.cache_clear()
     send_client.cache_clear()
+    secrets.cache_clear()
     table.cache_clear()

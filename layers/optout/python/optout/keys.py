@@ -1,8 +1,8 @@
 """The secrets: link-token signing keys, the key that turns a contact into its id, the
 webhook keys, the organisers' admin token and the SMS provider's token.
 
-In AWS each is a Secrets Manager secret named by ARN in the settings, read through Powertools
-parameters and cached for five minutes (a rotated key reaches warm functions within that).
+In AWS each is a Secrets Manager secret named by ARN in the settings, read through Powertools'
+SecretsProvider and cached for five minutes (a rotated key reaches warm functions within that).
 Locally the value itself is in the environment. A token secret is either a plain string (key id
 ``k1``) or JSON ``{"kid": "k2", "key": "...", "previous": {"k1": "..."}}``.
 
@@ -19,9 +19,7 @@ import hmac
 import json
 from functools import lru_cache
 
-from aws_lambda_powertools.utilities import parameters
-
-from optout import webhooks
+from optout import aws, webhooks
 from optout.settings import Settings, SettingsError
 from optout.tokens import Keyring
 
@@ -76,5 +74,5 @@ def sms_http_token(settings: Settings) -> str:
 
 def _secret(arn: str, value: str) -> str:
     if arn:
-        return str(parameters.get_secret(arn, max_age=_CACHE_SECONDS))
+        return str(aws.secrets().get(arn, max_age=_CACHE_SECONDS))
     return value

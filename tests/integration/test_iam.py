@@ -1,0 +1,131 @@
+"""IAM as AWS enforces it: every function runs as its own role, made from template.yaml, and a
+permission missing from the template fails here, naming the function, action and resource."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from local import iam, template
+from tests.integration.conftest import Stack
+from tests.integration.test_sender import active, at, campaign  # noqa: F401 (a fixture)
+
+
+def changed_template(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of template.yaml with `old` (found exactly once) replaced by `new`."""
+    text = template.TEMPLATE.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"template.yaml no longer has exactly one {old!r}"
+    copy = tmp_path / "template.yaml"
+    copy.write_text(text.replace(old, new), encoding="utf-8")
+    return copy
+
+
+def table_arn(stack: Stack, table_env: str) -> str:
+    return f"arn:aws:dynamodb:eu-west-1:123456789012:table/{stack.env[table_env]}"
+
+
+def test_without_condition_check_item_the_sender_is_refused_and_sends_nothing(
+    stack: Stack,
+    test_clock,
+    campaign,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    # Given SenderFunction's policy as it was before the claim became a transaction
+    mutated = changed_template(
+        tmp_path,
+        "Action: [dynamodb:BatchGetItem, dynamodb:UpdateItem, dynamodb:ConditionCheckItem]",
+        "Action: [dynamodb:BatchGetItem, dynamodb:UpdateItem]",
+    )
+    active("lena@example.org", "DE", "de")
+    with iam.enforcer().policies_of(mutated):
+        at(stack, test_clock, "2025-10-27T08:00:00Z")  # "one week left" is due
+    # Then the claim is refused as AWS refuses it, naming what is missing, and nobody is sent
+    refused = iam.enforcer().take_denials()
+    assert (
+        iam.Denial(
+            "SenderFunction",
+            "dynamodb:ConditionCheckItem",
+            table_arn(stack, "SUBSCRIBERS_TABLE"),
+            explicit=False,
+        )
+        in refused
+    )
+    assert "SenderFunction may not dynamodb:ConditionCheckItem on arn:aws:dynamodb:" in str(
+        refused[0]
+    )
+    assert stack.outbox() == []
+
+
+def test_a_table_arn_narrowed_to_another_table_refuses_the_notifier(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # Given NotifierFunction's subscribers statement naming the deliveries table instead
+    mutated = changed_template(
+        tmp_path,
+        "Action: [dynamodb:GetItem, dynamodb:UpdateItem]\n              Resource: !GetAtt "
+        "SubscribersTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:GetItem,"
+        " dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]",
+        "Action: [dynamodb:GetItem, dynamodb:UpdateItem]\n              Resource: !GetAtt "
+        "DeliveriesTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:GetItem,"
+        " dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]",
+    )
+    assert stack.call("subscribe-json").status == 202
+    with iam.enforcer().policies_of(mutated):
+        result = stack.drain_notices()
+    # Then recording the request is refused and the job stays on the queue for a retry
+    refused = iam.enforcer().take_denials()
+    assert refused and {(d.function, d.action) for d in refused} == {
+        ("NotifierFunction", "dynamodb:UpdateItem")
+    }
+    assert refused[0].resource == table_arn(stack, "SUBSCRIBERS_TABLE")
+    assert len(result["batchItemFailures"]) == 1
+    assert stack.items("SUBSCRIBERS_TABLE") == []
+    # And with the template's real policy the retry goes through
+    stack.drain_notices()
+    assert [item["status"] for item in stack.items("SUBSCRIBERS_TABLE")] == ["pending"]
+
+
+def test_the_refusal_is_the_error_aws_answers(stack: Stack) -> None:
+    arn = table_arn(stack, "SUBSCRIBERS_TABLE")
+    # ApiDescriptionFunction has no policy at all
+    with iam.enforcer().acting_as("ApiDescriptionFunction"), pytest.raises(ClientError) as refused:
+        boto3.client("dynamodb").get_item(
+            TableName=stack.env["SUBSCRIBERS_TABLE"], Key={"subscriber_id": {"S": "s1"}}
+        )
+    error = refused.value.response["Error"]
+    assert error["Code"] == "AccessDeniedException"
+    assert error["Message"] == (
+        "User: arn:aws:sts::123456789012:assumed-role/optout-test-ApiDescriptionFunctionRole/"
+        f"ApiDescriptionFunction is not authorized to perform: dynamodb:GetItem on resource: {arn}"
+        " because no identity-based policy allows the dynamodb:GetItem action"
+    )
+    iam.enforcer().take_denials()
+
+
+def test_a_client_with_other_credentials_is_refused_by_moto(stack: Stack) -> None:
+    stranger = boto3.Session(
+        aws_access_key_id="AKIAEXAMPLESTRANGER1",
+        aws_secret_access_key="not-a-key-moto-issued",
+        region_name="eu-west-1",
+    ).client("sqs")
+    with pytest.raises(ClientError) as refused:
+        stranger.get_queue_url(QueueName="optout-test-NoticeQueue")
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "InvalidClientTokenId" in str(refused.value.response)
+
+
+def test_every_function_keeps_least_privilege() -> None:
+    deployment = template.Deployment(
+        "optout-test", "eu-west-1", "123456789012", {"SmsHttpTokenSecretArn": ""}, {}, {}
+    )
+    # The actions AWS authorises on no resource narrower than "*".
+    resourceless = {"ses:GetSendQuota"}
+    for role in iam.roles(deployment).values():
+        for statement in role.statements:
+            assert statement.effect == "Allow" and not statement.not_action
+            assert all("*" not in action for action in statement.actions), role.function
+            if "*" in statement.resources and not statement.not_resource:
+                assert set(statement.actions) <= resourceless, (role.function, statement)
