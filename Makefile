@@ -12,16 +12,21 @@ LAMBDA_PLATFORM := manylinux2014_aarch64
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv chromium test lint fuzz fuzz-api run build bench messages clean
+.PHONY: help venv chromium test lint fuzz fuzz-api run smoke build bench messages clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create .venv with the project and its dev tools
 
-$(VENV)/.installed: pyproject.toml
+# In two steps, so that `make run` on a fresh clone waits only for what the stack runs on.
+$(VENV)/.runtime: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e . --group local
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e . --group dev
 	touch $@
 
@@ -65,8 +70,15 @@ fuzz-api: venv ## schemathesis over every route, 500 examples each, rounds for 1
 	OPTOUT_FUZZ_EXAMPLES=$(FUZZ_API_EXAMPLES) OPTOUT_FUZZ_SECONDS=$(FUZZ_API_SECONDS) \
 		$(PY) -m pytest -p no:cacheprovider -s tests/e2e/test_openapi_fuzz.py
 
-run: venv ## The local stack on http://127.0.0.1:$(PORT) (PORT=3100, DEMO=0 to start empty)
+run: $(VENV)/.runtime ## The local stack on http://127.0.0.1:$(PORT) (PORT=3100, DEMO=0 to start empty)
 	$(PY) -m local --port $(PORT) $(if $(filter 0,$(DEMO)),--no-demo,)
+
+# After `sam deploy`: URL is its ApiUrl output; TOKEN and WEBHOOK_SECRET are the values of the
+# AdminTokenSecret and WebhookSigningSecret secrets (or OPTOUT_ADMIN_TOKEN, OPTOUT_WEBHOOK_SECRET).
+smoke: $(VENV)/.runtime ## The whole path on a deployed stack, SES's test recipients only (URL=... TOKEN=... WEBHOOK_SECRET=...)
+	@test -n "$(URL)" || { echo "usage: make smoke URL=https://... TOKEN=... WEBHOOK_SECRET=whsec_..."; exit 2; }
+	$(VENV)/bin/optout --url "$(URL)" $(if $(TOKEN),--token "$(TOKEN)") \
+		$(if $(WEBHOOK_SECRET),--webhook-secret "$(WEBHOOK_SECRET)") smoke
 
 build: venv ## sam build: functions and layers for Lambda, into .aws-sam/build
 	$(VENV)/bin/sam build --template template.yaml

@@ -2,7 +2,8 @@
 
 Starts an embedded moto server and points boto3 at it, creates template.yaml's tables and queues
 there, seeds the demo subscribers (unless `--no-demo`), then serves the API on 127.0.0.1 until
-Ctrl-C or SIGTERM.
+Ctrl-C or SIGTERM. The functions' log lines go to a file and, in short, to the terminal
+(`local.console`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from local import demo, moto_speedups, provision, template
+from local import console, demo, moto_speedups, provision, template
 from local.stack import (
     PUMP_INTERVAL_SECONDS,
     LocalStack,
@@ -44,6 +46,7 @@ class Secret:
 
 def main(argv: Sequence[str] | None = None) -> None:
     options = _arguments(argv)
+    output = console.route_function_output(options.log_file, options.verbose)
     moto = _start_moto()
     try:
         host, port = moto.get_host_and_port()
@@ -57,15 +60,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         clock.set_source(stack_clock.now)
         if options.demo:
             stack_clock.set(demo.CLOCK_START)
-        seeded = demo.seed(settings.get(), stack_clock.now()) if options.demo else []
         stack = LocalStack(stack_clock, consumed_queues(PREFIX), REGION)
+        seeded = demo.seed(settings.get(), stack_clock.now()) if options.demo else []
         server = _listen(options.host, options.port, stack)
         campaign = demo.start_campaign(stack, server.public_host) if options.demo else None
-        _print_banner(f"http://{server.public_host}", local_secrets, len(seeded), campaign)
+        _print_banner(f"http://{server.public_host}", local_secrets, len(seeded), campaign, options)
+        output.show()
         _serve_until_stopped(server, stack, options.pump_seconds)
     finally:
         moto.stop()
-    print("local stack stopped", flush=True)
+    console.say("local stack stopped")
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -81,6 +85,18 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         default=PUMP_INTERVAL_SECONDS,
         help="how often queues are drained and the schedule checked, in real seconds; "
         "0: only on POST /_local/tick (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=Path("local-stack.log"),
+        help="where the functions' log lines go in full, as CloudWatch would keep them "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the functions' log lines in full on the terminal too, not one short line each",
     )
     parser.add_argument(
         "--parameter",
@@ -154,7 +170,11 @@ def _listen(host: str, port: int, stack: LocalStack) -> StackServer:
 
 
 def _print_banner(
-    base_url: str, local_secrets: list[Secret], seeded: int, campaign: dict[str, Any] | None
+    base_url: str,
+    local_secrets: list[Secret],
+    seeded: int,
+    campaign: dict[str, Any] | None,
+    options: argparse.Namespace,
 ) -> None:
     lines = [
         "optout-bot local stack: the handlers of template.yaml against an embedded moto",
@@ -164,6 +184,8 @@ def _print_banner(
         f"  outbox           {base_url}/_local/outbox",
         f'  clock            {base_url}/_local/clock   POST {{"advance": "P7D"}} moves it',
         f"  tick             curl -X POST {base_url}/_local/tick",
+        f"  function logs    {options.log_file.resolve()}"
+        + ("" if options.verbose else "   (one short line each below; --verbose for all)"),
     ]
     for secret in local_secrets:
         origin = "generated" if secret.generated else "from the environment"
@@ -185,7 +207,7 @@ def _print_banner(
         """       -d '{"contact": "ada@example.org", "region": "DE", "locale": "de"}'""",
         "Ctrl-C stops.",
     ]
-    print("\n".join(lines), flush=True)
+    console.say("\n".join(lines))
 
 
 def _serve_until_stopped(server: StackServer, stack: LocalStack, pump_seconds: float) -> None:

@@ -29,11 +29,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
+import boto3
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
 from local import iam, invoke, template
+from local.simulator import MailboxSimulator
 from optout.clock import iso, parse_iso
 
 # template.yaml's SchedulerFunction runs on `rate(5 minutes)`.
@@ -129,8 +131,8 @@ class Outbox:
         self._emails_seen = 0
         self._texts_seen = 0
 
-    def collect(self, now: datetime) -> None:
-        """Take in the messages sent since the last call."""
+    def collect(self, now: datetime) -> list[Any]:
+        """Take in the messages sent since the last call; moto's emails among them."""
         # Looked up on every call: moto replaces its backends when it is reset.
         emails = ses_backends[DEFAULT_ACCOUNT_ID][self._region].sent_messages[self._emails_seen :]
         texts = list(sns_backends[DEFAULT_ACCOUNT_ID][self._region].sms_messages.values())
@@ -140,6 +142,7 @@ class Outbox:
         sent_at = iso(now)
         self._messages += [{**_email_entry(message), "sent_at": sent_at} for message in emails]
         self._messages += [{**_sms_entry(to, text), "sent_at": sent_at} for to, text in texts]
+        return list(emails)
 
     def messages(self) -> list[dict[str, Any]]:
         return list(self._messages)
@@ -217,6 +220,9 @@ class LocalStack:
         self.clock = clock
         self._queues = queues
         self._outbox = Outbox(region)
+        # Made before any function's first call: a client keeps the hooks its session had.
+        self._simulator = MailboxSimulator(boto3.DEFAULT_SESSION.events, DEFAULT_ACCOUNT_ID, region)
+        self._feedback_topic = f"arn:aws:sns:{region}:{DEFAULT_ACCOUNT_ID}:FeedbackTopic"
         self._invocation = threading.Lock()  # one handler at a time
         self._pass = threading.Lock()  # one pass of the schedule and the queues at a time
         self._last_tick = clock.now()
@@ -268,12 +274,19 @@ class LocalStack:
             return self.clock.now()
 
     def _invoke(self, function: str, event: dict[str, Any]) -> Any:
-        """Run one handler, then stamp what it sent with the time it ran."""
-        with self._invocation:
-            try:
-                return invoke.invoke(function, event)
-            finally:
-                self._outbox.collect(self.clock.now())
+        """Run one handler, then stamp what it sent with the time it ran; then what SES's
+        mailbox simulator answers to it reaches FeedbackFunction, as through FeedbackTopic."""
+        answers: list[str] = []
+        try:
+            with self._invocation:
+                try:
+                    return invoke.invoke(function, event)
+                finally:
+                    sent = self._outbox.collect(self.clock.now())
+                    answers = self._simulator.answers(sent, self.clock.now())
+        finally:
+            for answer in answers:
+                self._invoke("FeedbackFunction", invoke.sns_event(self._feedback_topic, answer))
 
     def _schedule_due(self) -> bool:
         """True when the schedule's rate has passed on the stack's clock, or the clock was moved

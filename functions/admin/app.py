@@ -21,6 +21,7 @@ from optout import (
     preview,
     settings,
     stats,
+    test_recipients,
     web,
 )
 from optout.errors import InvalidInput, NotFound, OptoutError
@@ -212,6 +213,22 @@ def export_subscribers() -> Response[str]:
     if part.next_after:  # more than one Lambda response holds: ask again with ?after=
         response.headers["X-Next-After"] = part.next_after
     return response
+
+
+@app.post("/admin/subscribers/test-links")
+def test_recipient_links() -> Response[str]:
+    """The links in the messages to SES's mailbox simulator, for `optout smoke` (only those)."""
+    event = app.current_event
+    fields = web.read_fields(event)
+    found = test_recipients.links(
+        settings.get(),
+        fields.get("contact", ""),
+        campaign_id=str(fields.get("campaign_id", "")),
+        region=str(fields.get("region", "")),
+        base_url=web.base_url(settings.get(), event),
+        now=clock.now(),
+    )
+    return web.json_response(200, found)
 
 
 @app.exception_handler(OptoutError)

@@ -88,7 +88,9 @@ def running_stack(
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         **(env or {}),
     }
-    command = [sys.executable, "-m", "local", "--port", str(port), *options]
+    # The functions' log lines beside `log` (by default the stack keeps them in the checkout).
+    log_file = ["--log-file", str(log.with_name("functions.log"))]
+    command = [sys.executable, "-m", "local", "--port", str(port), *log_file, *options]
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT

@@ -384,6 +384,42 @@ def test_the_banner_shows_the_form_and_the_secrets_it_was_given(demo_stack: Demo
     assert all(value in banner for value in demo_stack.secrets.values())
 
 
+def test_the_banner_comes_first_and_the_functions_log_in_full_to_their_file(
+    demo_stack: DemoStack,
+) -> None:
+    # Given the stack started as `make run` starts it, its demo campaign planned before the banner
+    terminal = demo_stack.log.read_text(encoding="utf-8").splitlines()
+    function_log = demo_stack.log.with_name("functions.log").read_text(encoding="utf-8")
+
+    # Then the terminal opens with the banner, and no JSON log line is mixed into it
+    assert terminal[0].startswith("optout-bot local stack:")
+    assert not [line for line in terminal if line.startswith("{")]
+    assert "No application metrics to publish" not in "\n".join(terminal)
+    # And the banner says where the functions' lines are, which holds each of them whole
+    assert any(str(demo_stack.log.with_name("functions.log")) in line for line in terminal)
+    planned = [json.loads(line) for line in function_log.splitlines() if "campaign planned" in line]
+    assert planned and planned[0]["function_name"] == "WebhooksFunction"
+
+
+def test_after_the_banner_each_log_record_is_one_short_line_or_whole_with_verbose(
+    start_stack: Callable[..., AbstractContextManager[StackClient]], tmp_path: Path
+) -> None:
+    for verbose in (False, True):
+        log = tmp_path / f"verbose-{verbose}.log"
+        with start_stack(log, *(["--verbose"] if verbose else [])) as stack:
+            # When the demo's first reminders fall due
+            stack.move_clock(advance="P7D").raise_for_status()
+            stack.post("/_local/tick").raise_for_status()
+        shown = [line for line in log.read_text(encoding="utf-8").splitlines() if "fan-out" in line]
+        # Then each record is on the terminal: short, or whole with --verbose
+        assert shown, log.read_text(encoding="utf-8")
+        if verbose:
+            assert json.loads(shown[0])["function_name"] == "SchedulerFunction"
+        else:
+            expected = r"\d\d:\d\d:\d\d SchedulerFunction INFO reminder fan-out queued"
+            assert re.fullmatch(expected, shown[0])
+
+
 def test_the_stack_stops_cleanly_on_sigterm(
     start_stack: Callable[..., AbstractContextManager[StackClient]], tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from optout import clock, schedule, sender, settings
-from optout.store import CampaignStore
+from optout.store import CampaignStore, SubscriberStore
 from tests.integration.conftest import ADMIN_TOKEN, Organiser, Stack
 from tests.integration.test_campaigns import CAMPAIGN, LINKEDIN, active, linkedin
 from tests.integration.test_sender import active as one_of_segment
@@ -536,6 +536,30 @@ def test_a_draft_is_planned_but_sends_nothing_until_it_is_launched(
     assert [sent.to for sent in stack.outbox()] == ["de@example.org"]
 
 
+def test_a_webhook_with_draft_true_makes_a_draft_that_waits_for_its_launch(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    active("de@example.org", "DE")
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)  # "one week left" is due
+    assert stack.post_webhook({**LINKEDIN, "draft": True}).json()["status"] == "draft"
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    assert stack.outbox() == []
+
+    organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/launch")
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    assert [sent.to for sent in stack.outbox()] == ["de@example.org"]
+
+
+def test_a_webhook_refuses_a_draft_that_is_not_true_or_false(stack: Stack) -> None:
+    reply = stack.post_webhook({**LINKEDIN, "draft": "yes"})
+    assert reply.status == 400
+    assert "draft" in reply.json()["problems"]
+
+
 def test_a_webhook_update_does_not_unpause_a_paused_campaign(
     stack: Stack, organiser: Organiser
 ) -> None:
@@ -599,3 +623,48 @@ def test_wrong_tokens_are_throttled_per_address_even_the_right_one_after(
     # And then the right token works again
     test_clock.now = test_clock.now + timedelta(seconds=1)
     assert organiser.call("GET", "/admin/campaigns").status == 200
+
+
+# -- the links `optout smoke` needs, for SES's mailbox simulator only -------------------------
+
+
+def test_test_links_are_given_for_a_simulator_address_and_work(
+    stack: Stack, organiser: Organiser
+) -> None:
+    address = "success+run1@simulator.amazonses.com"
+    subscribe = json.dumps({"contact": address, "region": "ZZ", "locale": "en"})
+    assert stack.call("subscribe-json", body=subscribe).status == 202
+    stack.drain_notices()
+
+    reply = organiser.call(
+        "POST", "/admin/subscribers/test-links", body=json.dumps({"contact": address})
+    )
+
+    assert reply.status == 200, reply.text
+    links = reply.json()
+    confirm_path = "/" + links["confirm"].split("/", 3)[3]
+    assert stack.call("confirm", path=confirm_path).status == 200
+    assert SubscriberStore(settings.get()).get(links["subscriber_id"]).status == "active"
+
+
+@pytest.mark.parametrize("contact", ["ada@example.org", "+4915123456789", "success@amazonses.com"])
+def test_test_links_are_refused_for_anyone_else(
+    stack: Stack, organiser: Organiser, contact: str
+) -> None:
+    reply = organiser.call(
+        "POST", "/admin/subscribers/test-links", body=json.dumps({"contact": contact})
+    )
+    assert reply.status in (400, 403), reply.text
+    if reply.status == 403:
+        assert "only for SES's mailbox simulator" in reply.json()["message"]
+    assert "confirm" not in reply.text
+
+
+def test_the_test_region_is_refused_to_a_person_and_never_offered(stack: Stack) -> None:
+    body = json.dumps({"contact": "ada@example.org", "region": "ZZ", "locale": "en"})
+    reply = stack.call("subscribe-json", body=body)
+    assert reply.status == 400
+    assert reply.json()["problems"]["region"].startswith("unknown region 'ZZ'; use one of EU,")
+    assert "ZZ" not in reply.json()["problems"]["region"].split(";")[1]
+    form = stack.call("subscribe-form-page").text
+    assert 'value="ZZ"' not in form and "Test recipients" not in form

@@ -202,7 +202,7 @@ def create_campaign(
     change = policy.parse(body, now)
     if CampaignStore(settings).get_campaign(change.policy.id) is not None:
         raise Conflict(f"campaign {change.policy.id!r} exists: edit it instead")
-    status = "draft" if draft else "active"
+    status = "draft" if draft or change.draft else "active"
     return campaigns.apply(settings, change, base_url=base_url, now=now, status=status)
 
 

@@ -92,7 +92,8 @@ def receive(
     key = f"webhook#{webhook_id}"
     if seen.get(key) is not None:
         return {"campaign_id": change.policy.id, "status": "duplicate"}
-    summary = apply(settings, change, base_url=base_url, now=now)
+    status = "draft" if change.draft else "active"
+    summary = apply(settings, change, base_url=base_url, now=now, status=status)
     seen.claim(key, now, kind="webhook", campaign_id=change.policy.id)
     return summary
 

@@ -5,6 +5,7 @@
     optout export [-o FILE]                  the active subscribers as CSV
     optout stats CAMPAIGN [--csv]            a campaign's numbers per region
     optout preview CAMPAIGN --region EU --reminder one-week-left [--channel sms] [--locale de]
+    optout smoke [--wait 600]                the whole path with SES's test recipients
 
 It lives in the layer package, beside the code it reuses, rather than in a package of its
 own: it checks a webhook body with the server's own schema (`optout.policy`) and signs it with
@@ -38,6 +39,8 @@ DEFAULT_URL = "http://127.0.0.1:3000"
 ROWS_PER_REQUEST = 500  # about 50 KB a request, well under API Gateway's and Lambda's limits
 TIMEOUT_SECONDS = 120  # an import request writes 500 rows
 REFUSED, MISUSED, UNREACHABLE = 1, 2, 3
+# The schedule runs every 5 minutes, then the fan-out and the sender; SES's feedback follows.
+SMOKE_WAIT_SECONDS = 600.0
 
 
 class Failure(Exception):
@@ -110,6 +113,17 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--channel", choices=("email", "sms"), default="email")
     preview.add_argument("--locale", default="en")
     preview.set_defaults(run=show_preview)
+
+    smoke = commands.add_parser(
+        "smoke", help="walk the whole path on a stack with SES's test recipients, then clean up"
+    )
+    smoke.add_argument(
+        "--wait",
+        type=float,
+        default=SMOKE_WAIT_SECONDS,
+        help="how long to wait for reminders and SES's feedback, in seconds (default %(default)s)",
+    )
+    smoke.set_defaults(run=run_smoke)
     return parser
 
 
@@ -128,6 +142,12 @@ class Client:
         if not self.token:
             raise Failure(
                 "no admin token: pass --token or set OPTOUT_ADMIN_TOKEN (make run prints it)",
+                MISUSED,
+            )
+        if any(character.isspace() or not character.isprintable() for character in self.token):
+            raise Failure(
+                "the admin token has a space, a line break or a control character in it: "
+                "copy it again, alone",
                 MISUSED,
             )
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
@@ -385,6 +405,12 @@ def show_preview(options: argparse.Namespace, client: Client) -> int:
         print(f"Email ({what})\nSubject: {message['subject']}\n")
         print(message["text"])
     return 0
+
+
+def run_smoke(options: argparse.Namespace, client: Client) -> int:
+    from optout import smoke  # it builds on this module
+
+    return smoke.main(options, client)
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -49,6 +49,15 @@ class Contact:
         return self.address[:5] + "*" * max(len(self.address) - 8, 0) + self.address[-3:]
 
 
+# SES's mailbox simulator: mail there reaches no person (`optout smoke` sends to it).
+SIMULATOR_DOMAIN = "simulator.amazonses.com"
+
+
+def is_test_recipient(address: str) -> bool:
+    """Whether `address` is one of AWS's test recipients (`success+run1@simulator...`)."""
+    return address.rpartition("@")[2].lower() == SIMULATOR_DOMAIN
+
+
 def parse(
     raw: object,
     *,

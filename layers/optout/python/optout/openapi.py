@@ -22,7 +22,10 @@ from optout.admin import EDITABLE_TEXT, SESSION_COOKIE
 JsonObject = dict[str, Any]
 
 _REGION_CODES = sorted(
-    [*regions.GROUPS, *{c for group in regions.GROUPS.values() for c in group.countries}]
+    [
+        *regions.PUBLIC_GROUPS,
+        *{c for group in regions.PUBLIC_GROUPS.values() for c in group.countries},
+    ]
 )
 _KINDS = [plan.kind(days) for days in plan.DEFAULT_OFFSETS] + [announcements.KIND]
 _KIND = {
@@ -617,6 +620,20 @@ def _admin_routes() -> dict[str, JsonObject]:
                 ],
             )
         },
+        "/admin/subscribers/test-links": {
+            "post": _operation(
+                "The links in the messages to an SES mailbox simulator address (`optout smoke`)",
+                "organisers",
+                {
+                    "200": _answer("The links", _json(_schema("TestRecipientLinks"))),
+                    **_refusals("400", "413", pages=False),
+                },
+                operation_id="testRecipientLinks",
+                description="403 for any address outside `simulator.amazonses.com`: a real "
+                "person's links reach them only in their own messages.",
+                body={"required": True, "content": _json(_schema("TestRecipientLinksRequest"))},
+            )
+        },
     }
 
 
@@ -900,6 +917,29 @@ def _schemas() -> JsonObject:
                         )
                     },
                 },
+            },
+        },
+        "TestRecipientLinksRequest": {
+            "type": "object",
+            "required": ["contact"],
+            "properties": {
+                "contact": {
+                    "type": "string",
+                    "examples": ["success+smoke@simulator.amazonses.com"],
+                },
+                "campaign_id": {
+                    "type": "string",
+                    "description": "with `region`: the unsubscribe link counts for this campaign",
+                },
+                "region": {"type": "string"},
+            },
+        },
+        "TestRecipientLinks": {
+            "type": "object",
+            "required": ["contact", "subscriber_id", "confirm", "unsubscribe", "privacy"],
+            "properties": {
+                name: {"type": "string"}
+                for name in ("contact", "subscriber_id", "confirm", "unsubscribe", "privacy")
             },
         },
         "ImportReport": {

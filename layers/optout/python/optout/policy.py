@@ -77,6 +77,7 @@ class PolicyChange:
     regions: tuple[RegionDeadline, ...]
     offsets_days: tuple[int, ...]
     local_hour: int
+    draft: bool = False  # a new campaign waits for an organiser's launch
 
 
 @lru_cache(maxsize=1)
@@ -181,6 +182,7 @@ def _build(document: dict[str, Any]) -> PolicyChange:
             sorted(raw_plan.get("offsets_days", plan.DEFAULT_OFFSETS), reverse=True)
         ),
         local_hour=raw_plan.get("local_hour", plan.DEFAULT_LOCAL_HOUR),
+        draft=document.get("draft", False),
     )
 
 

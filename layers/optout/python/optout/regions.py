@@ -20,6 +20,9 @@ def N_(name: str) -> str:  # gettext's name for this, which `make messages` look
     return name
 
 
+TEST_REGION = "ZZ"
+
+
 @dataclass(frozen=True)
 class Group:
     code: str
@@ -43,8 +46,14 @@ GROUPS: dict[str, Group] = {
         Group("CA", N_("Canada"), "America/Toronto", frozenset({"CA"})),
         Group("HK", N_("Hong Kong"), "Asia/Hong_Kong", frozenset({"HK"})),
         Group("US", N_("United States"), "America/New_York", frozenset({"US"})),
+        # ISO 3166's user-assigned ZZ: where `optout smoke` puts AWS's test recipients, and only
+        # them (`subscriptions` refuses it for anyone else), so that a smoke campaign launched
+        # to it can reach no person, whatever they subscribed to.
+        Group(TEST_REGION, "Test recipients", "UTC", frozenset()),
     )
 }
+# The groups a person may choose from; a page or a refusal never offers the test region.
+PUBLIC_GROUPS = {code: group for code, group in GROUPS.items() if code != TEST_REGION}
 
 _HOME_GROUP = {country: g.code for g in GROUPS.values() for country in g.countries}
 
@@ -68,10 +77,12 @@ def resolve(code: str, *, field: str = "region") -> Region:
         return Region(normalised, normalised)
     if normalised in _HOME_GROUP:
         return Region(normalised, _HOME_GROUP[normalised])
-    choices = ", ".join(GROUPS)
-    raise InvalidInput(
-        {field: f"unknown region {code!r}; use one of {choices} or a country in them"}
-    )
+    raise InvalidInput({field: unknown_region(code)})
+
+
+def unknown_region(code: object) -> str:
+    choices = ", ".join(PUBLIC_GROUPS)
+    return f"unknown region {code!r}; use one of {choices} or a country in them"
 
 
 def audience_groups(region: Region) -> tuple[str, ...]:

@@ -66,9 +66,23 @@ def parse_request(fields: Mapping[str, object]) -> SubscribeRequest:
     locale = check(lambda: locales.resolve(_text(fields, "locale")))
     timezone = check(lambda: _timezone(_text(fields, "timezone"), region))
     platforms = check(lambda: _platforms(fields.get("platforms")))
+    if _test_region_for_a_person(region, contact):
+        problems["region"] = regions.unknown_region(_text(fields, "region"))
     if problems or not (contact and region and locale and timezone and platforms is not None):
         raise InvalidInput(problems)
     return SubscribeRequest(contact, region, locale, timezone, platforms)
+
+
+def _test_region_for_a_person(
+    region: regions.Region | None, contact: contacts.Contact | None
+) -> bool:
+    """The test region is for AWS's test recipients only: no person is ever sent to it."""
+    return bool(
+        region
+        and region.code == regions.TEST_REGION
+        and contact
+        and not contacts.is_test_recipient(contact.address)
+    )
 
 
 def subscribe(

@@ -24,7 +24,7 @@ from optout.errors import (
     TokenExpired,
     TooManyRequests,
 )
-from optout.regions import GROUPS
+from optout.regions import PUBLIC_GROUPS
 from optout.settings import Settings
 
 MAX_FORM_BYTES = 16 * 1024
@@ -208,11 +208,13 @@ def form_context(
     """What the subscribe form needs, in `locale`: choices, the values sent back, and what was
     wrong. The reminders' language starts as the page's."""
     territories = render.babel_locale(locale).territories
-    regions = [(code, render.translate(locale, group.name)) for code, group in GROUPS.items()]
+    regions = [
+        (code, render.translate(locale, group.name)) for code, group in PUBLIC_GROUPS.items()
+    ]
     countries = sorted(
         (
             (country, territories.get(country, country))
-            for group in GROUPS.values()
+            for group in PUBLIC_GROUPS.values()
             for country in group.countries
         ),
         key=lambda pair: collation_key(pair[1]),
