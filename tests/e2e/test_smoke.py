@@ -48,6 +48,9 @@ def test_smoke_walks_the_whole_path_with_test_recipients_only_and_cleans_up(
     assert ran.returncode == 0, ran.stdout + ran.stderr
     steps = re.findall(r"^ +\d+/13 .+ ok \(\d+\.\d s\): .+$", ran.stdout, flags=re.MULTILINE)
     assert len(steps) == 13, ran.stdout
+    assert (
+        "texts not checked: --sms-to +NUMBER sends one test text to a phone of yours" in ran.stdout
+    )
     assert "4 sent, 2 bounced, 1 complained, 1 unsubscribed" in ran.stdout
     assert re.search(r"^ZZ +4 +4 ", ran.stdout, flags=re.MULTILINE), ran.stdout
     # And nobody but SES's mailbox simulator got anything: not the demo's subscribers
@@ -67,6 +70,21 @@ def test_smoke_walks_the_whole_path_with_test_recipients_only_and_cleans_up(
     ).json()
     privacy = "/" + links["privacy"].split("/", 3)[3]
     assert stack.get(privacy, headers={"Accept": "application/json"}).status_code == 404
+
+
+def test_with_sms_to_one_test_text_goes_to_that_phone_and_no_other(
+    demo_stack: DemoStack,
+) -> None:
+    stack = demo_stack.client
+    before = len(stack.get("/_local/outbox").json())
+
+    ran = smoke(stack.base_url, "--sms-to", "+4915123456789")
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert re.search(r"9/14 a test text to the phone given +ok .+: to \+4915123456789", ran.stdout)
+    texts = [m for m in stack.get("/_local/outbox").json()[before:] if m["channel"] == "sms"]
+    assert [text["to"] for text in texts] == ["+4915123456789"]
+    assert "texts not checked" not in ran.stdout
 
 
 def test_a_wrong_webhook_secret_stops_at_that_step_with_what_to_check(

@@ -5,7 +5,7 @@
     optout export [-o FILE]                  the active subscribers as CSV
     optout stats CAMPAIGN [--csv]            a campaign's numbers per region
     optout preview CAMPAIGN --region EU --reminder one-week-left [--channel sms] [--locale de]
-    optout smoke [--wait 600]                the whole path with SES's test recipients
+    optout smoke [--sms-to +NUMBER]          the whole path with SES's test recipients
 
 It lives in the layer package, beside the code it reuses, rather than in a package of its
 own: it checks a webhook body with the server's own schema (`optout.policy`) and signs it with
@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=SMOKE_WAIT_SECONDS,
         help="how long to wait for reminders and SES's feedback, in seconds (default %(default)s)",
+    )
+    smoke.add_argument(
+        "--sms-to",
+        default="",
+        metavar="+NUMBER",
+        help="a phone of yours, in E.164: one test text goes to it (default: no text)",
     )
     smoke.set_defaults(run=run_smoke)
     return parser

@@ -11,8 +11,9 @@ failure.
 
 Nobody else can be reached: the subscribers and the campaign live in the test region
 (`regions.TEST_REGION`), which only simulator addresses may join, and every address carries
-this run's label (`success+smoke-7f3a@...`), so runs never meet. Texts are not walked: End
-User Messaging's simulator numbers are not reachable through SNS, the stack's SMS path.
+this run's label (`success+smoke-7f3a@...`), so runs never meet. Texts: AWS End User
+Messaging's simulator numbers are not reachable through SNS, the stack's SMS path, so with
+`--sms-to` one test text goes to a phone the organiser names, and without it none.
 
 Each step prints a line with its result and how long it took; the first failure ends the walk
 with what to check, and the exit code 1 (3 when the stack cannot be reached).
@@ -47,6 +48,7 @@ class Run:
     client: Client
     webhook_secret: str
     wait_seconds: float
+    sms_to: str = ""  # a phone of the organiser's, for one test text
     label: str = field(default_factory=lambda: f"smoke-{secrets.token_hex(3)}")
     local: bool = False  # a local stack: it is ticked while a step waits
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -224,6 +226,15 @@ def test_send(run: Run) -> str:
     return f"SES message {sent['message_id']}"
 
 
+def test_text(run: Run) -> str:
+    sent = run.json(
+        "POST",
+        f"/admin/campaigns/{run.campaign_id}/test",
+        json={"to": run.sms_to, "region": TEST_REGION, "reminder": run.reminder},
+    )
+    return f"to {sent['to']}, message {sent['message_id']}: check the phone"
+
+
 def launch(run: Run) -> str:
     run.json("POST", f"/admin/campaigns/{run.campaign_id}/launch")
     return "active"
@@ -324,14 +335,27 @@ STEPS = (
 )
 
 
-def walk(client: Client, *, webhook_secret: str, wait_seconds: float, out: TextIO) -> int:
+# Sent only when the organiser names a phone (`--sms-to`): AWS End User Messaging's simulator
+# numbers are not reachable through SNS, the stack's SMS path, so a text reaches a person.
+TEST_TEXT = Step(
+    "a test text to the phone given",
+    test_text,
+    "the SMS path: SNS's SMS sandbox (verify the number there, or leave the sandbox), the "
+    "spending limit, and the origination number of the destination's country",
+)
+
+
+def walk(
+    client: Client, *, webhook_secret: str, wait_seconds: float, sms_to: str, out: TextIO
+) -> int:
     """Every step in turn, then the clean-up; 0 when all passed."""
-    run = Run(client, webhook_secret, wait_seconds)
+    run = Run(client, webhook_secret, wait_seconds, sms_to=sms_to)
+    steps = [*STEPS[:8], TEST_TEXT, *STEPS[8:]] if sms_to else list(STEPS)
     out.write(f"optout smoke {run.label} against {client.base_url}\n")
     started = time.monotonic()
     failed: tuple[Step, Failure] | None = None
-    for number, step in enumerate(STEPS, start=1):
-        out.write(f"  {number:>2}/{len(STEPS)} {step.title:<52} ")
+    for number, step in enumerate(steps, start=1):
+        out.write(f"  {number:>2}/{len(steps)} {step.title:<52} ")
         out.flush()
         began = time.monotonic()
         try:
@@ -347,7 +371,9 @@ def walk(client: Client, *, webhook_secret: str, wait_seconds: float, out: TextI
         out.write(f"\n{failed_step.title}: {reason}\nCheck {failed_step.check}.\n")
         return int(reason.code)
     out.write(f"\n{run.numbers}\n")
-    out.write(f"all {len(STEPS)} steps passed in {time.monotonic() - started:.1f} s\n")
+    out.write(f"all {len(steps)} steps passed in {time.monotonic() - started:.1f} s\n")
+    if not sms_to:
+        out.write("texts not checked: --sms-to +NUMBER sends one test text to a phone of yours\n")
     return 0
 
 
@@ -382,5 +408,6 @@ def main(options: Any, client: Client) -> int:
         client,
         webhook_secret=options.webhook_secret,
         wait_seconds=options.wait,
+        sms_to=options.sms_to,
         out=sys.stdout,
     )
