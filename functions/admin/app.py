@@ -221,12 +221,7 @@ def test_recipient_links() -> Response[str]:
     event = app.current_event
     fields = web.read_fields(event)
     found = test_recipients.links(
-        settings.get(),
-        fields.get("contact", ""),
-        campaign_id=str(fields.get("campaign_id", "")),
-        region=str(fields.get("region", "")),
-        base_url=web.base_url(settings.get(), event),
-        now=clock.now(),
+        settings.get(), fields, base_url=web.base_url(settings.get(), event), now=clock.now()
     )
     return web.json_response(200, found)
 

@@ -9,6 +9,7 @@ only, which lets nobody subscribe, unsubscribe or erase a real person.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from optout import contacts, keys, subscriptions, tokens
@@ -18,18 +19,16 @@ from optout.tracking import privacy_link
 
 
 def links(
-    settings: Settings,
-    contact: object,
-    *,
-    campaign_id: str,
-    region: str,
-    base_url: str,
-    now: datetime,
+    settings: Settings, fields: Mapping[str, object], *, base_url: str, now: datetime
 ) -> dict[str, str]:
-    """The confirm, unsubscribe and privacy links of a test recipient, as its messages carry
-    them (the unsubscribe link counts against `campaign_id` and `region` when given)."""
+    """The confirm, unsubscribe and privacy links of a test recipient (`fields["contact"]`), as
+    its messages carry them: the unsubscribe link counts for `campaign_id` and `region` when
+    both are given."""
+    campaign_id, region = fields.get("campaign_id", ""), fields.get("region", "")
+    if not isinstance(campaign_id, str) or not isinstance(region, str):
+        raise InvalidInput({"campaign_id": "campaign_id and region are texts, when given"})
     try:
-        parsed = contacts.parse(contact, channel="email")
+        parsed = contacts.parse(fields.get("contact", ""), channel="email")
     except InvalidInput as error:
         raise InvalidInput({"contact": next(iter(error.problems.values()))}) from None
     if not contacts.is_test_recipient(parsed.address):
