@@ -264,3 +264,14 @@ def test_preview_prints_a_text_with_its_segment_count(
     code, out = preview(stub, "sms", capsys)
     assert code == 0
     assert "2 segments, GSM-7" in out and "Noch 7 Tage: LinkedIn-KI abschalten" in out
+
+
+def test_a_token_pasted_with_its_line_break_is_refused_before_any_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Nothing listens on port 9: a request would be "cannot reach", exit code 3
+    code = cli.main(["--url", "http://127.0.0.1:9", "--token", "abc\n", "stats", "linkedin"])
+    assert code == cli.MISUSED
+    assert "the admin token has a space, a line break or a control character" in (
+        capsys.readouterr().err
+    )
