@@ -211,3 +211,18 @@ def test_sam_build_produces_functions_that_import_their_handlers(tmp_path: Path)
         )
         assert imported.returncode == 0, f"{name}: {imported.stderr}"
         assert imported.stdout.strip() == str(build_dir / name / f"{module}.py")
+
+
+def test_samconfig_leaves_the_required_parameters_to_the_guided_deploy() -> None:
+    deploy = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))["default"][
+        "deploy"
+    ]["parameters"]
+    overrides = dict(
+        pair.split("=", 1) for pair in deploy["parameter_overrides"].replace('"', "").split()
+    )
+    declared = template.load()["Parameters"]
+    required = {name for name, spec in declared.items() if "Default" not in spec}
+    assert required == {"SenderAddress", "OrganisationAddress"}
+    # Every override is a parameter of the template, and none is one only the operator knows
+    assert set(overrides) <= set(declared) and not set(overrides) & required
+    assert deploy["capabilities"] == "CAPABILITY_IAM" and deploy["confirm_changeset"] is True
