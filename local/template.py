@@ -205,7 +205,8 @@ class Deployment:
                 return separator.join(str(part) for part in self.resolve(parts))
             if name.startswith("Fn::"):
                 raise ValueError(f"local/template.py does not resolve {name}: {value}")
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
     def ref(self, name: str) -> Any:
         pseudo = {

@@ -226,3 +226,36 @@ def test_samconfig_leaves_the_required_parameters_to_the_guided_deploy() -> None
     # Every override is a parameter of the template, and none is one only the operator knows
     assert set(overrides) <= set(declared) and not set(overrides) & required
     assert deploy["capabilities"] == "CAPABILITY_IAM" and deploy["confirm_changeset"] is True
+
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize("key", ["", KEY], ids=["aws-managed", "customer-key"])
+def test_topics_and_queues_are_encrypted_with_keys_their_publishers_may_use(key: str) -> None:
+    declared = template.load()["Parameters"]
+    values = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
+    deployment = template.Deployment(
+        "optout", "eu-west-1", "123456789012", {**values, "EncryptionKeyArn": key}, {}, {}
+    )
+    # Topics that SES, the SMS service and CloudWatch publish to: never alias/aws/sns, whose
+    # policy cannot let them; the customer key, or else the stack's own key, which lets them
+    topic_keys = {
+        deployment.resolve(props["KmsMasterKeyId"])
+        for props in template.resources("AWS::SNS::Topic").values()
+    }
+    assert topic_keys == {key or "optout-TopicKey"}
+    statement = template.resources("AWS::KMS::Key")["TopicKey"]["KeyPolicy"]["Statement"][1]
+    assert set(statement["Principal"]["Service"]) == {
+        "ses.amazonaws.com",
+        "sms-voice.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+    }
+    assert set(statement["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    # Queues that SNS and EventBridge send to: SSE-SQS, or the customer key; never alias/aws/sqs
+    for name, props in template.queue_definitions().items():
+        resolved = deployment.resolve(props)
+        if key:
+            assert resolved["KmsMasterKeyId"] == key and not resolved["SqsManagedSseEnabled"], name
+        else:
+            assert resolved["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in resolved
