@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from botocore.awsrequest import AWSResponse
 
+from optout import aws
 from optout.observability import logger as powertools_logger
 from tests.integration.conftest import Organiser, Stack
 from tests.integration.test_feedback import deliver
@@ -144,3 +146,36 @@ def test_a_whole_campaign_logs_no_contact_token_or_message(
         if needle and needle.lower() in line.lower()
     ]
     assert not leaks, "\n".join(leaks[:20])
+
+
+def test_a_provider_error_naming_the_address_is_logged_without_it(
+    stack: Stack, logged: Callable[[], list[str]]
+) -> None:
+    # Given SES refusing the first confirmation with an error text that names the recipient
+    # (as its sandbox and suspension errors do), which the notifier logs with its traceback
+    refusals = []
+
+    def refuse_once(**_: object) -> tuple[AWSResponse, dict] | None:
+        if refusals:
+            return None
+        refusals.append(1)
+        return AWSResponse("https://ses.invalid", 400, {}, None), {
+            "Error": {
+                "Code": "AccountSuspendedException",
+                "Message": f"Sending to {EMAIL.lower()} is paused for this account",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+
+    aws.send_client("sesv2").meta.events.register("before-call.sesv2.SendEmail", refuse_once)
+    body = {"contact": EMAIL, "region": "DE", "locale": "de", "platforms": ["linkedin"]}
+    assert stack.call("subscribe-json", body=json.dumps(body)).status == 202
+    # When the notifier fails on it, and the queue's retry then sends it
+    assert len(stack.drain_notices()["batchItemFailures"]) == 1
+    stack.drain_notices()
+    assert [message.to for message in stack.outbox()] == [EMAIL.lower()]
+    # Then the failure is in the log, for an operator to see why, without the address
+    lines = logged()
+    failures = [line for line in lines if "notice failed" in line]
+    assert failures and all("AccountSuspendedException" in line for line in failures)
+    assert not [line for line in lines if EMAIL.lower() in line.lower()]
