@@ -17,7 +17,7 @@ export SAM_CLI_TELEMETRY := 0
 .PHONY: help venv checkov-venv chromium test lint fuzz fuzz-api run build bench messages clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create .venv with the project and its dev tools
 
