@@ -4,6 +4,8 @@
 ROOT := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 VENV := $(ROOT).venv
 PY := $(VENV)/bin/python
+# checkov pins a boto3 older than the project's, so it has a virtual environment of its own.
+CHECKOV_VENV := $(ROOT).venv-checkov
 PORT ?= 3000
 DEMO ?= 1
 # The Lambda runtime in template.yaml, for which the dependencies layer is built.
@@ -12,10 +14,10 @@ LAMBDA_PLATFORM := manylinux2014_aarch64
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv chromium test lint fuzz fuzz-api run smoke build bench messages clean
+.PHONY: help venv checkov-venv chromium test lint fuzz fuzz-api run smoke build bench messages clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create .venv with the project and its dev tools
 
@@ -30,23 +32,33 @@ $(VENV)/.installed: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e . --group dev
 	touch $@
 
+checkov-venv: $(CHECKOV_VENV)/.installed ## Create .venv-checkov with checkov (its own boto3)
+
+$(CHECKOV_VENV)/.installed: pyproject.toml
+	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --group "$(ROOT)pyproject.toml:checkov"
+	touch $@
+
 # The browser test drives Debian's chromium (never Playwright's downloads); CI runs as root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 chromium: ## Install Debian's chromium for the browser test, if it is missing
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
-test: venv chromium ## Lint, then the whole test suite (unit, integration, local stack and browser, template build)
+test: venv checkov-venv chromium ## Lint, then the whole test suite (unit, integration, local stack and browser, template build)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
-lint: venv ## ruff, mypy (strict on the layer), cfn-lint and sam validate --lint on template.yaml
+lint: venv checkov-venv ## ruff, mypy (strict on the layer), cfn-lint (+ serverless rules), sam validate --lint, checkov
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	@# .cfnlintrc appends the serverless rules (cfn-lint-serverless).
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # atheris (libFuzzer) over each parser; `make test` runs 10,000 seeded runs a target, this many more.
 FUZZ_RUNS ?= 200000
@@ -101,7 +113,7 @@ messages: venv ## After changing a template: extract its strings and merge them 
 	$(VENV)/bin/pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete
 
 clean: ## Remove the virtual environment and build output
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 # ---------------------------------------------------------------------------------------------
 # Called by `sam build` (BuildMethod: makefile). Each runs in a scratch copy of the resource's

@@ -205,7 +205,8 @@ class Deployment:
                 return separator.join(str(part) for part in self.resolve(parts))
             if name.startswith("Fn::"):
                 raise ValueError(f"local/template.py does not resolve {name}: {value}")
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
     def ref(self, name: str) -> Any:
         pseudo = {
@@ -226,6 +227,8 @@ class Deployment:
         kind = load()["Resources"].get(name, {}).get("Type", "")
         if kind in ("AWS::SecretsManager::Secret", "AWS::SNS::Topic"):  # Ref gives the ARN
             return self.get_att(name, "Arn")
+        if kind == "AWS::Logs::LogGroup" and "LogGroupName" in resources(kind)[name]:
+            return self.resolve(resources(kind)[name]["LogGroupName"])
         if kind:
             return f"{self.prefix}-{name}"
         raise ValueError(f"!Ref {name}: template.yaml has no such parameter or resource")
@@ -245,6 +248,12 @@ class Deployment:
             return f"arn:aws:sns:{where}:{self.prefix}-{name}"
         if attribute in ("Arn", "Id") and kind == "AWS::SecretsManager::Secret":
             return f"arn:aws:secretsmanager:{where}:secret:{self.prefix}-{name}"
+        # Not made locally (moto's SQS, SNS and Lambda use no key, and logs go to stdout), but
+        # named where a policy would name them.
+        if attribute == "Arn" and kind == "AWS::KMS::Key":
+            return f"arn:aws:kms:{where}:key/{self.ref(name)}"
+        if attribute == "Arn" and kind == "AWS::Logs::LogGroup":
+            return f"arn:aws:logs:{where}:log-group:{self.ref(name)}:*"
         raise ValueError(f"!GetAtt {name}.{attribute}: local/template.py cannot work it out")
 
     def condition(self, name: str) -> bool:

@@ -117,10 +117,17 @@ def test_a_client_with_other_credentials_is_refused_by_moto(stack: Stack) -> Non
     assert "InvalidClientTokenId" in str(refused.value.response)
 
 
-def test_every_function_keeps_least_privilege() -> None:
-    deployment = template.Deployment(
-        "optout-test", "eu-west-1", "123456789012", {"SmsHttpTokenSecretArn": ""}, {}, {}
-    )
+CUSTOMER_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def deployment_with(**parameters: str) -> template.Deployment:
+    values = {"SmsHttpTokenSecretArn": "", "EncryptionKeyArn": "", **parameters}
+    return template.Deployment("optout-test", "eu-west-1", "123456789012", values, {}, {})
+
+
+@pytest.mark.parametrize("key", ["", CUSTOMER_KEY], ids=["aws-managed", "customer-key"])
+def test_every_function_keeps_least_privilege(key: str) -> None:
+    deployment = deployment_with(EncryptionKeyArn=key)
     # The actions AWS authorises on no resource narrower than "*".
     resourceless = {"ses:GetSendQuota"}
     for role in iam.roles(deployment).values():
@@ -129,3 +136,27 @@ def test_every_function_keeps_least_privilege() -> None:
             assert all("*" not in action for action in statement.actions), role.function
             if "*" in statement.resources and not statement.not_resource:
                 assert set(statement.actions) <= resourceless, (role.function, statement)
+
+
+def test_under_the_customer_key_every_function_that_touches_a_queue_or_secret_may_use_it() -> None:
+    # Given the customer key: SQS, Secrets Manager and Lambda's destinations use it with the
+    # calling function's own permissions, so a function without them fails on AWS alone.
+    roles = iam.roles(deployment_with(EncryptionKeyArn=CUSTOMER_KEY))
+    needs_the_key = {
+        name
+        for name, role in roles.items()
+        if any(
+            action.startswith(("sqs:", "secretsmanager:"))
+            for statement in role.statements
+            for action in statement.actions
+        )
+    } | set(template.queue_consumers().values())
+    assert "ApiDescriptionFunction" not in needs_the_key and len(needs_the_key) == 10
+    for name in needs_the_key:
+        for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+            assert roles[name].decide(action, CUSTOMER_KEY) == "allowed", (name, action)
+            # narrowed to the key: no other key of the account
+            assert roles[name].decide(action, CUSTOMER_KEY[:-4] + "ffff") == "not allowed"
+    # And without it no function has any KMS permission
+    for role in iam.roles(deployment_with()).values():
+        assert not any(a.startswith("kms:") for s in role.statements for a in s.actions)

@@ -2,15 +2,46 @@
 
 Service name, metrics namespace and log level come from the POWERTOOLS_* environment that
 template.yaml sets, so nothing here repeats them.
+
+Logs are kept (`LogRetentionDays`) and read by operators, who have no business knowing who
+subscribed: no log line names a contact or carries a link token, which would be a working link
+to that person's data. The code logs ids and counts only; this formatter also blanks what a
+provider's error message or an exception's text may carry (SES names the refused address).
 """
 
 from __future__ import annotations
 
+import logging
+import re
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 
-logger = Logger()
+from optout.tokens import Purpose
+
+_EMAIL = r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+"
+# E.164 and the ways people write it ("+1 416 555 0123", "+1 (416) 555-0123"); at least 8
+# digits, so that a time zone offset ("+0000") is left alone.
+_PHONE = r"\+\d(?:[ ().-]?\d){7,14}"
+_TOKEN = rf"[\w-]+\.(?:{'|'.join(purpose.value for purpose in Purpose)})\.[\w.-]+"
+_PERSONAL = re.compile(f"{_EMAIL}|{_PHONE}|{_TOKEN}")
+
+
+def redact(text: str) -> str:
+    """`text` with every email address, phone number and link token replaced by a marker."""
+    return _PERSONAL.sub("[redacted]", text)
+
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON log line, with `redact` applied to all of it (tracebacks included)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+logger = Logger(logger_formatter=RedactingFormatter())
 tracer = Tracer()
 metrics = Metrics()
 
-__all__ = ["MetricUnit", "logger", "metrics", "tracer"]
+__all__ = ["MetricUnit", "logger", "metrics", "redact", "tracer"]
