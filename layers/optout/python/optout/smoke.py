@@ -309,8 +309,8 @@ STEPS = (
     Step(
         "a test send",
         test_send,
-        "SES: the sender identity (SenderAddress) is verified, and the account is out of the "
-        "sandbox or the simulator's addresses are verified too",
+        "SES in the stack's region: the domain of SenderAddress is a verified identity, and "
+        "the day's sending quota is not used up (the simulator works in the SES sandbox too)",
     ),
     Step("launch it", launch, "AdminFunction's log group"),
     Step(
