@@ -379,7 +379,12 @@ class FirstRequest:
     signature and id, a new contact) from the sample events of events/."""
 
     label: str
-    event: Callable[[int], dict[str, Any]]
+    event: Callable[[int], dict[str, Any] | None]
+
+
+# A function whose first request this module cannot make (a send batch: its first claim would
+# make every later start's batch a duplicate, which is not the same work): its import alone.
+IMPORT_ONLY = FirstRequest("(the import alone)", lambda _: None)
 
 
 @dataclass(frozen=True)
@@ -645,7 +650,7 @@ def cold_starts(
         progress("building the functions and layers as sam build does (pip --no-compile)")
         built = build(Path(scratch))
         for function in chosen:
-            request = place.requests[function]
+            request = place.requests.get(function, IMPORT_ONLY)
             environment = place.environment(function)
             progress(f"{function}: {repeat} cold starts, {request.label}")
             starts, boto3_seconds = [], []
