@@ -11,6 +11,10 @@ translations are gettext catalogues in ``optout/locales/<locale>/LC_MESSAGES/mes
 read with Babel. The language is the ``locale`` of each render's context, so one compiled
 template serves every language. Missing translations fall back from ``fr-CA`` to ``fr`` to
 English. Undefined variables are errors, not empty strings, so a broken template fails loudly.
+
+Jinja2 and Babel are imported on first use, not with this module: they take a third of a second
+to import from source at a cold start, which a function pays only when it renders something
+(a JSON answer, a webhook, the OpenAPI document never do).
 """
 
 from __future__ import annotations
@@ -23,17 +27,15 @@ from collections.abc import Mapping
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from babel import Locale
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, pass_context
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from optout.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
+
+if TYPE_CHECKING:
+    from babel import Locale
+    from babel.support import NullTranslations
+    from jinja2.runtime import Context
+    from jinja2.sandbox import SandboxedEnvironment
 
 _TEMPLATES = str(resources.files("optout") / "templates")
 
@@ -44,12 +46,18 @@ class RenderError(Exception):
 
 def babel_locale(locale: str) -> Locale:
     """Babel's locale for one of ours (``zh-HK`` is written in Traditional characters)."""
+    from babel import Locale
+
     return Locale.parse("zh_Hant_HK" if locale == "zh-HK" else locale.replace("-", "_"))
 
 
 @cache
 def translations(locale: str) -> NullTranslations:
     """The gettext catalogue of `locale`, falling back to its language, then to English."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import NullTranslations, Translations
+
     fallback: NullTranslations = NullTranslations()
     language = locale.split("-")[0]
     if language != locale and language in SUPPORTED_LOCALES:
@@ -82,18 +90,19 @@ def text_direction(locale: str) -> str:
     return "rtl" if babel_locale(locale).character_order == "right-to-left" else "ltr"
 
 
-@pass_context
 def _gettext(context: Context, message: str) -> str:
     return translations(context["locale"]).gettext(message)
 
 
-@pass_context
 def _ngettext(context: Context, singular: str, plural: str, number: int) -> str:
     return translations(context["locale"]).ngettext(singular, plural, number)
 
 
 @lru_cache(maxsize=2)
 def _environment(html: bool) -> SandboxedEnvironment:
+    from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+    from jinja2.sandbox import SandboxedEnvironment
+
     environment = SandboxedEnvironment(
         loader=FileSystemLoader(_TEMPLATES),
         autoescape=html,
@@ -103,12 +112,16 @@ def _environment(html: bool) -> SandboxedEnvironment:
         keep_trailing_newline=False,
         extensions=["jinja2.ext.i18n"],
     )
-    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        pass_context(_gettext), pass_context(_ngettext), newstyle=True
+    )
     return environment
 
 
 def message_part(message: str, locale: str, part: str, context: Mapping[str, Any]) -> str:
     """Render one part of a message in `locale`."""
+    from jinja2 import TemplateNotFound
+
     name = f"messages/{message}/{part}"
     try:
         template = _environment(part.endswith(".html")).get_template(name)
@@ -134,6 +147,8 @@ def admin_page(name: str, context: Mapping[str, Any]) -> str:
 
 
 def _render(template: Any, context: Mapping[str, Any]) -> str:
+    from jinja2 import TemplateError
+
     try:
         return str(template.render(**context))
     except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as error:
