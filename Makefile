@@ -85,9 +85,11 @@ bench: venv ## Fan-out, sender, load, cold-start and summary benchmarks on the l
 	$(PY) -m bench.summary; status=$$?; rm -rf "$$results"; exit $$status
 
 LOCALES := layers/optout/python/optout/locales
-messages: venv ## After changing a template: extract its strings and merge them into every catalogue
+messages: venv ## After changing a template or a catalogue: extract, merge into every catalogue, compile
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -o $(LOCALES)/messages.pot --no-location --omit-header .
 	$(VENV)/bin/pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete
+	@# The pages read the compiled catalogues (messages.mo): compiling one at a cold start is slow.
+	$(VENV)/bin/pybabel -q compile -d $(LOCALES)
 
 clean: ## Remove the virtual environment and build output
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

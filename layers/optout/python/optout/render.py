@@ -8,8 +8,10 @@ parts ``subject.txt``, ``body.txt``, ``body.html`` and ``sms.txt``; pages as
 
 Templates are written in English with Jinja2's i18n extension (``{% trans %}``, ``_()``); the
 translations are gettext catalogues in ``optout/locales/<locale>/LC_MESSAGES/messages.po``,
-read with Babel. The language is the ``locale`` of each render's context, so one compiled
-template serves every language. Missing translations fall back from ``fr-CA`` to ``fr`` to
+which `make messages` compiles into the ``messages.mo`` beside each (Babel's compiler, checked
+by tests/unit/test_catalogues.py); the standard library's gettext reads those, as compiling a
+catalogue with Babel at a cold start took a tenth of a second. The language is the ``locale``
+of each render's context, so one compiled template serves every language. Missing translations fall back from ``fr-CA`` to ``fr`` to
 English. Undefined variables are errors, not empty strings, so a broken template fails loudly.
 
 Jinja2 and Babel are imported on first use, not with this module: they take a third of a second
@@ -20,8 +22,8 @@ to import from source at a cold start, which a function pays only when it render
 from __future__ import annotations
 
 import base64
+import gettext
 import hashlib
-import io
 import re
 from collections.abc import Mapping
 from functools import cache, lru_cache
@@ -33,7 +35,6 @@ from optout.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
 
 if TYPE_CHECKING:
     from babel import Locale
-    from babel.support import NullTranslations
     from jinja2.runtime import Context
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -52,30 +53,23 @@ def babel_locale(locale: str) -> Locale:
 
 
 @cache
-def translations(locale: str) -> NullTranslations:
+def translations(locale: str) -> gettext.NullTranslations:
     """The gettext catalogue of `locale`, falling back to its language, then to English."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-    from babel.support import NullTranslations, Translations
-
-    fallback: NullTranslations = NullTranslations()
+    fallback = gettext.NullTranslations()
     language = locale.split("-")[0]
     if language != locale and language in SUPPORTED_LOCALES:
         fallback = translations(language)
-    catalogue = (
+    compiled = (
         resources.files("optout")
         / "locales"
         / locale.replace("-", "_")
         / "LC_MESSAGES"
-        / "messages.po"
+        / "messages.mo"
     )
-    if locale == DEFAULT_LOCALE or not catalogue.is_file():
+    if locale == DEFAULT_LOCALE or not compiled.is_file():
         return fallback
-    with catalogue.open("rb") as po_file:
-        compiled = io.BytesIO()
-        write_mo(compiled, read_po(po_file, locale=babel_locale(locale)))
-    compiled.seek(0)
-    loaded = Translations(fp=compiled)
+    with compiled.open("rb") as mo_file:
+        loaded = gettext.GNUTranslations(mo_file)
     loaded.add_fallback(fallback)
     return loaded
 
