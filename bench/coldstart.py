@@ -456,13 +456,8 @@ def world() -> Iterator[World]:
         campaign = campaigns.apply(settings, policy.parse(body), base_url=base_url, now=now)
         campaign_id = change["policy"]["id"]
         reminder = min(CampaignStore(settings).reminders(campaign_id), key=lambda r: r["sk"])
-        # As the scheduler leaves a reminder it started, so that the fan-out has work to do.
-        boto3.resource("dynamodb").Table(settings.campaigns_table).update_item(
-            Key={"pk": reminder["pk"], "sk": reminder["sk"]},
-            UpdateExpression="SET #state = :fanning",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":fanning": "fanning-out"},
-        )
+        # Started as the scheduler starts it, so that the fan-out has a shard to page.
+        CampaignStore(settings).start_fanout(reminder, store.AUDIENCE_SHARDS, now)
         keyring = keys.token_keyring(settings)
         done = tokens.mint(
             keyring,
