@@ -26,6 +26,7 @@ without bytecode: `bench.sender` uses it for the sender's import in detail.
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import json
 import os
 import secrets
@@ -297,6 +298,14 @@ class Build:
 
     def task(self, function: str) -> Path:
         return self.root / "task" / function
+
+    def versions(self, *names: str) -> str:
+        """The versions of `names` in the dependencies layer, which pip picked afresh."""
+        found = {
+            dist.metadata["Name"].lower().replace("_", "-"): dist.version
+            for dist in importlib.metadata.distributions(path=[str(self.opt)])
+        }
+        return ", ".join(f"{name} {found.get(name, '?')}" for name in names)
 
 
 def build(directory: Path) -> Build:
@@ -673,10 +682,10 @@ class Measured:
 
 def cold_starts(
     repeat: int, functions: Sequence[str] | None = None, progress: Callable[[str], None] = print
-) -> tuple[list[Measured], dict[str, Counter[str]]]:
+) -> tuple[list[Measured], dict[str, Counter[str]], str]:
     """`repeat` cold starts of each function (all of template.yaml's by default), each beside
-    an ``import boto3``, on a fresh build, then of `FLOOR`; and one start of each under
-    ``-X importtime``."""
+    an ``import boto3``, on a fresh build, then of `FLOOR`; one start of each under
+    ``-X importtime``; and the versions of the main packages of the build's dependencies."""
     chosen = [*(functions or template.functions()), FLOOR]
     measured, trees = [], {}
     with tempfile.TemporaryDirectory() as scratch, world() as place:
@@ -697,7 +706,8 @@ def cold_starts(
             trees[function] = import_tree(traced, handler_module(function))
         traced = start(built, None, place.environment(chosen[0]), None, ["-X", "importtime"])
         trees["boto3"] = import_tree(traced, "boto3")
-    return measured, trees
+        layer = built.versions("boto3", "botocore", "aws-lambda-powertools", "jinja2", "babel")
+    return measured, trees, layer
 
 
 def _row(item: Measured) -> list[str]:
@@ -718,7 +728,11 @@ def _row(item: Measured) -> list[str]:
 
 
 def render(
-    measured: list[Measured], trees: dict[str, Counter[str]], minutes: float, command: str
+    measured: list[Measured],
+    trees: dict[str, Counter[str]],
+    layer: str,
+    minutes: float,
+    command: str,
 ) -> str:
     from bench import report
 
@@ -747,9 +761,9 @@ def render(
     ]
     return "\n\n".join(
         [
-            f"`{command}` on {date.today().isoformat()}; {report.machine()}. {repeat} cold starts "
-            f"of each function, each beside an `import boto3`, the medians; the whole run took "
-            f"{minutes:.1f} min.",
+            f"`{command}` on {date.today().isoformat()}; {report.machine()}; the dependencies "
+            f"layer as pip built it: {layer}. {repeat} cold starts of each function, each beside "
+            f"an `import boto3`, the medians; the whole run took {minutes:.1f} min.",
             report.table(header, rows),
             "How it is measured (`bench/coldstart.py`): the functions and layers as `sam build` "
             "makes them (the function's `*.py`; the shared layer without `__pycache__`; the "
@@ -822,12 +836,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     functions = [name for name in options.functions.split(",") if name]
     started = time.perf_counter()
-    measured, trees = cold_starts(
+    measured, trees, layer = cold_starts(
         options.repeat, functions, lambda line: print(line, file=sys.stderr, flush=True)
     )
     body = render(
         measured,
         trees,
+        layer,
         (time.perf_counter() - started) / 60,
         report.command("bench.coldstart", argv),
     )
