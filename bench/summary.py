@@ -443,9 +443,9 @@ def render(
             "that botocore validates, serialises, signs and parses (a canned answer instead of "
             "the network). *Cold starts*: the section of that name (bench.coldstart): each "
             "function started as Lambda starts it, its layers compiled from source, its first "
-            "request answered by moto, beside `import boto3` started the same way. *Peak memory*: the interpreter's peak "
-            "resident memory after importing the handler (ru_maxrss; compiling the layers from "
-            "source sets it, much the same for every function), plus the most an "
+            "request answered by moto, beside `import boto3` started the same way. *Peak "
+            "memory*: the interpreter's peak resident memory after importing the handler "
+            "(VmHWM, in bench.coldstart's starts), plus the most an "
             "invocation of it allocated in the load run (tracemalloc); its limit is the "
             "function's MemorySize. Functions the load run never invoked show their import "
             "alone.",
