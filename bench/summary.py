@@ -198,7 +198,7 @@ def _canned(client: Any, body: bytes) -> Callable[..., AWSResponse]:
     return answer
 
 
-# -- cold starts ----------------------------------------------------------------------------------
+# -- cold starts ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
