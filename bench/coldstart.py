@@ -710,6 +710,17 @@ def cold_starts(
     return measured, trees, layer
 
 
+_WATCHED = (
+    "aws_xray_sdk",
+    "jinja2",
+    "babel",
+    "jsonschema",
+    "cryptography",
+    "requests",
+    "phonenumbers",
+)
+
+
 def _row(item: Measured) -> list[str]:
     floor = item.function == FLOOR
     return [
@@ -750,7 +761,12 @@ def render(
         "met",
     ]
     packages = ["boto3", *(item.function for item in measured)]
-    shown = [name for name, _ in sum((trees[name] for name in packages), Counter()).most_common(9)]
+    totals = sum((trees[name] for name in packages), Counter())
+    # The heaviest, and the packages this project defers or keeps to the functions that use them.
+    shown = sorted(
+        {name for name, _ in totals.most_common(8)} | set(_WATCHED) & set(totals),
+        key=lambda name: -totals[name],
+    )
     where = [
         [
             name,
@@ -804,7 +820,8 @@ def _shortfall(measured: list[Measured], trees: dict[str, Counter[str]]) -> list
         trees[item.function]["aws_lambda_powertools"] / 1000 for item in missed
     )
     return [
-        f"Missed: {', '.join(f'{item.function} by {item.ratio / item.target:.2f} times' for item in missed)}. "
+        "Missed, by the ratio over its target: "
+        f"{', '.join(f'{item.function} {item.ratio / item.target:.2f}' for item in missed)}. "
         f"What no handler can leave out: the floor, {floor.median_ms:,.0f} ms "
         f"({floor.ratio:.2f} times `import boto3`: botocore parses its 1.25 MB endpoints.json "
         "and each service's model when the first client is made), and Powertools' own import "

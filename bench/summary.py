@@ -41,6 +41,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from bench import load, report
+from bench.coldstart import IMPORT_ONLY
 from bench.fanout import PAYLOAD, PLANNED_AT
 from bench.load_stack import POLLER
 from bench.sender import _isolate_from_aws, stubbed_aws
@@ -208,6 +209,7 @@ class FunctionImport:
     boto3_ms: float  # `import boto3`, started the same way beside it
     target: float
     max_rss_mib: float  # after the import
+    invoked: bool  # False: the import alone (a function bench.coldstart has no request for)
 
 
 def cold_starts(figures: dict[str, Any]) -> list[FunctionImport]:
@@ -219,6 +221,7 @@ def cold_starts(figures: dict[str, Any]) -> list[FunctionImport]:
             item["boto3_ms"],
             item["target"],
             item["max_rss_mib"],
+            item["request"] != IMPORT_ONLY.label,
         )
         for item in figures["functions"]
     ]
@@ -398,8 +401,9 @@ def render(
         ),
         *(
             _row(
-                f"cold start of {item.function}: import and first request (ms; target ≤ "
-                f"{item.target} times boto3)",
+                f"cold start of {item.function}: "
+                f"{'import and first request' if item.invoked else 'import alone'} (ms; target "
+                f"≤ {item.target} times boto3)",
                 item.median_ms,
                 "`import boto3` (ms)",
                 item.boto3_ms,
