@@ -98,19 +98,22 @@ build: venv ## sam build: functions and layers for Lambda, into .aws-sam/build
 # The full run's sizes; `make bench FANOUT_SIZES=10000 LOAD_SUBSCRIBERS=3000` is a smaller one.
 FANOUT_SIZES ?= 10000,100000
 LOAD_SUBSCRIBERS ?= 100000
-bench: venv ## Fan-out, sender, load and summary benchmarks on the local moto stack; writes BENCHMARKS.md
+bench: venv ## Fan-out, sender, load, cold-start and summary benchmarks on the local moto stack; writes BENCHMARKS.md
 	@# One fresh directory per run: the summary reads only figures measured in this run.
 	results=$$(mktemp -d) && export OPTOUT_BENCH_RESULTS=$$results && \
 	$(PY) -m bench.fanout --sizes $(FANOUT_SIZES) && \
 	$(PY) -m bench.sender && \
 	$(PY) -m bench.load --subscribers $(LOAD_SUBSCRIBERS) && \
 	$(PY) -m bench.subscribe_timing && \
+	$(PY) -m bench.coldstart && \
 	$(PY) -m bench.summary; status=$$?; rm -rf "$$results"; exit $$status
 
 LOCALES := layers/optout/python/optout/locales
-messages: venv ## After changing a template: extract its strings and merge them into every catalogue
+messages: venv ## After changing a template or a catalogue: extract, merge into every catalogue, compile
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -o $(LOCALES)/messages.pot --no-location --omit-header .
 	$(VENV)/bin/pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete
+	@# The pages read the compiled catalogues (messages.mo): compiling one at a cold start is slow.
+	$(VENV)/bin/pybabel -q compile -d $(LOCALES)
 
 clean: ## Remove the virtual environment and build output
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

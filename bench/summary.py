@@ -9,9 +9,9 @@ the rest itself, side by side:
   templates, build its MIME message, and make the two calls no sender can avoid (the claim's
   PutItem and SES's SendEmail), with botocore doing everything but the network (validating,
   serialising, signing, parsing a canned answer);
-- every function's handler imported in fresh interpreters beside ``import boto3``
-  (`bench.coldstart`, which `bench.sender` uses for the sender in detail), with the
-  interpreter's peak resident memory afterwards;
+- every function's cold start (its import and first request, started as Lambda starts it)
+  beside ``import boto3``, and the interpreter's peak resident memory after the import, which
+  `bench.coldstart` measured earlier in the run;
 - the cost of a million email reminders on AWS list prices, from the load run's calls,
   invocations and durations, beside what SES alone charges for them.
 """
@@ -40,7 +40,8 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSResponse
 
-from bench import coldstart, load, report
+from bench import load, report
+from bench.coldstart import IMPORT_ONLY
 from bench.fanout import PAYLOAD, PLANNED_AT
 from bench.load_stack import POLLER
 from bench.sender import _isolate_from_aws, stubbed_aws
@@ -53,7 +54,6 @@ from optout.settings import Settings
 from optout.store import CampaignStore
 
 DEFAULT_RENDERS = 300
-DEFAULT_IMPORT_REPEAT = 3
 FLOOR_CALLS = 2  # a claim and a send: each message needs both, whatever else amortises
 
 # -- AWS list prices, US East (N. Virginia), USD; looked up 2026-11-29 ------------------------
@@ -97,10 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fanout = report.load(options.results, "fanout")
     sender = report.load(options.results, "sender")
     loaded = report.load(options.results, "load")
+    imports = cold_starts(report.load(options.results, "coldstart"))
     _progress(f"bare cost of a message: {options.renders} renders")
     bare_ms = bare_message_ms(options.renders)
-    _progress(f"imports: every function's handler, {options.import_repeat} fresh interpreters each")
-    imports = import_every_handler(options.import_repeat)
     minutes = (perf_counter() - started) / 60
     body = render(
         fanout,
@@ -130,7 +129,6 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "their figures (default $OPTOUT_BENCH_RESULTS)",
     )
     parser.add_argument("--renders", type=int, default=DEFAULT_RENDERS)
-    parser.add_argument("--import-repeat", type=int, default=DEFAULT_IMPORT_REPEAT)
     options = parser.parse_args(argv)
     if options.results is None:
         parser.error("--results (or OPTOUT_BENCH_RESULTS) is needed: `make bench` sets it")
@@ -201,37 +199,32 @@ def _canned(client: Any, body: bytes) -> Callable[..., AWSResponse]:
     return answer
 
 
-# -- imports ----------------------------------------------------------------------------------
+# -- cold starts ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class FunctionImport:
     function: str
-    median_ms: float
-    max_rss_mib: float
+    median_ms: float  # the cold start: import and first request
+    boto3_ms: float  # `import boto3`, started the same way beside it
+    target: float
+    max_rss_mib: float  # after the import
+    invoked: bool  # False: the import alone (a function bench.coldstart has no request for)
 
 
-def import_every_handler(repeat: int) -> tuple[float, list[FunctionImport]]:
-    """The median of `import boto3`, and each function's handler import, in fresh interpreters
-    where only the standard library has bytecode (as on Lambda, from `make build`)."""
-    functions = list(template.functions())
-    targets = [coldstart.handler(function) for function in functions]
-    for target in targets:
-        coldstart.run(target)  # any bytecode missing in this checkout, outside the measurement
-    boto3_seconds: list[float] = []
-    measured = []
-    with coldstart.stdlib_bytecode_only([*targets, coldstart.BOTO3]) as flags:
-        for function, target in zip(functions, targets, strict=True):
-            imports = coldstart.imports(target, repeat, flags, by_package=False)
-            boto3_seconds += imports.boto3
-            measured.append(
-                FunctionImport(
-                    function,
-                    statistics.median(imports.handler) * 1000,
-                    max(imports.max_rss_kib) / 1024,
-                )
-            )
-    return statistics.median(boto3_seconds) * 1000, measured
+def cold_starts(figures: dict[str, Any]) -> list[FunctionImport]:
+    """Each function's cold start as `bench.coldstart` measured it in this run."""
+    return [
+        FunctionImport(
+            item["function"],
+            item["median_ms"],
+            item["boto3_ms"],
+            item["target"],
+            item["max_rss_mib"],
+            item["request"] != IMPORT_ONLY.label,
+        )
+        for item in figures["functions"]
+    ]
 
 
 # -- the cost of a million email reminders ----------------------------------------------------
@@ -349,11 +342,10 @@ def render(
     sender: dict[str, Any],
     loaded: dict[str, Any],
     bare: tuple[float, int],
-    imports: tuple[float, list[FunctionImport]],
+    functions: list[FunctionImport],
     minutes: float,
     command: str,
 ) -> str:
-    boto3_ms, functions = imports
     bare_ms, renders = bare
     largest = max(fanout["sizes"], key=lambda size: size["subscribers"])
     own_ms = sender["own_ms_median"] + sender["botocore_ms_median"]
@@ -409,10 +401,12 @@ def render(
         ),
         *(
             _row(
-                f"import of {item.function}'s handler (ms)",
+                f"cold start of {item.function}: "
+                f"{'import and first request' if item.invoked else 'import alone'} (ms; target "
+                f"≤ {item.target} times boto3)",
                 item.median_ms,
                 "`import boto3` (ms)",
-                boto3_ms,
+                item.boto3_ms,
                 0,
             )
             for item in functions
@@ -451,10 +445,11 @@ def render(
             f"median of {renders} renders of the LinkedIn reminder with the layer's "
             "templates, each built into MIME and followed by a PutItem and an SES SendEmail "
             "that botocore validates, serialises, signs and parses (a canned answer instead of "
-            "the network). *Imports*: fresh interpreters where only the standard library has "
-            "bytecode, as on Lambda (bench.coldstart). *Peak memory*: the interpreter's peak "
-            "resident memory after importing the handler (ru_maxrss; compiling the layers from "
-            "source sets it, much the same for every function), plus the most an "
+            "the network). *Cold starts*: the section of that name (bench.coldstart): each "
+            "function started as Lambda starts it, its layers compiled from source, its first "
+            "request answered by moto, beside `import boto3` started the same way. *Peak "
+            "memory*: the interpreter's peak resident memory after importing the handler "
+            "(VmHWM, in bench.coldstart's starts), plus the most an "
             "invocation of it allocated in the load run (tracemalloc); its limit is the "
             "function's MemorySize. Functions the load run never invoked show their import "
             "alone.",

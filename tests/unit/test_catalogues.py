@@ -4,6 +4,7 @@ Every catalogue must translate exactly the template's messages, fully, with the 
 ``%(name)s`` placeholders, and keep the SMS keywords the phone networks act on.
 """
 
+import io
 import json
 import re
 from gettext import c2py
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from optout.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
@@ -97,6 +99,18 @@ def test_a_catalogue_header_names_its_language_and_project(path: Path) -> None:
     assert headers["Language-Team"] == "optout-bot"
     assert "optout-bot" in headers["Project-Id-Version"]
     assert "EMAIL@ADDRESS" not in f"{headers['Last-Translator']} {headers['Report-Msgid-Bugs-To']}"
+
+
+@catalogue_paths
+def test_the_compiled_catalogue_is_the_one_its_source_compiles_to(path: Path) -> None:
+    # Given a catalogue as translators edit it, compiled as `make messages` compiles it
+    compiled = io.BytesIO()
+    with path.open("rb") as po_file:
+        write_mo(compiled, read_po(po_file, locale=directory_of(path)))
+    # Then the messages.mo beside it, which the pages read, is exactly that
+    assert path.with_suffix(".mo").read_bytes() == compiled.getvalue(), (
+        f"{path.with_suffix('.mo')} is out of date: run `make messages`"
+    )
 
 
 @catalogue_paths

@@ -34,25 +34,17 @@ from optout.errors import (
     Unauthorized,
 )
 from optout.observability import logger
+from optout.policy import EDITABLE_TEXT
 from optout.settings import Settings
 from optout.store import CampaignStore, DeliveryStore, plain, seconds_left_in_window
+from optout.tokens import SESSION_COOKIE
 
-SESSION_COOKIE = "optout_admin"
 # The window in which an address may present `Settings.wrong_admin_tokens_per_address` wrong
 # admin tokens (template.yaml's WrongAdminTokensPerAddress) before it is refused without a look.
 WRONG_TOKENS_WINDOW = timedelta(minutes=15)
 _ORGANISER = "organiser"  # the one part of a session token: sessions carry no identity
 # Reminder states after which people have read the campaign's text.
 _STARTED = ("fanning-out", "fanned-out")
-EDITABLE_TEXT = (
-    "title",
-    "short_title",
-    "summary",
-    "steps",
-    "setting_url",
-    "source_url",
-    "translations",
-)
 
 
 # -- who is asking --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from optout import admin, render, tokens, web
+from optout import render, tokens, web
 from optout.errors import Forbidden, OptoutError, Unauthorized
 from optout.settings import Settings
 
@@ -41,7 +41,7 @@ def signed_in(settings: Settings, event: APIGatewayProxyEvent, session: str) -> 
     secure = web.base_url(settings, event).startswith("https://")
     lifetime = int(tokens.LIFETIMES[tokens.Purpose.ADMIN].total_seconds()) if session else 0
     cookie = Cookie(
-        admin.SESSION_COOKIE,
+        tokens.SESSION_COOKIE,
         session,
         path=_admin_root(event),
         secure=secure,

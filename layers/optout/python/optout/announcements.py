@@ -27,7 +27,7 @@ from optout.settings import Settings
 from optout.store import CampaignStore
 
 TEMPLATE = "announcement"
-KIND = "announcement"
+KIND = plan.ANNOUNCEMENT_KIND
 LATEST_START = timedelta(days=365)
 FIELDS = {"id", "send_at", "regions", "platforms", "channel", "locales", "message"}
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from babel.dates import format_datetime, format_timedelta
-
 from optout import admin, charts, render, stats
 from optout.clock import iso, parse_iso
 from optout.locales import SUPPORTED_LOCALES
@@ -89,6 +87,9 @@ def _deadlines(regions: dict[str, str], now: datetime) -> list[dict[str, Any]]:
 
 def _time_left(moment: datetime, now: datetime) -> str:
     """ "12 days 5 h left", "5 h 20 min left", or "passed 2 days ago": a countdown to read."""
+    # Babel on first use, as in `optout.render`: the admin API's JSON answers need none of it.
+    from babel.dates import format_timedelta
+
     if moment <= now:
         return "passed " + format_timedelta(now - moment, locale="en") + " ago"
     return _duration(moment - now) + " left"
@@ -107,6 +108,8 @@ def _in(moment: datetime, now: datetime) -> str:
 
 
 def _when(moment: datetime) -> dict[str, str]:
+    from babel.dates import format_datetime
+
     return {
         "iso": iso(moment),
         "text": format_datetime(moment, "d MMM y, HH:mm 'UTC'", locale="en"),

@@ -16,8 +16,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from optout import announcements, locales, plan, regions
-from optout.admin import EDITABLE_TEXT, SESSION_COOKIE
+# Only modules that make no AWS client and render nothing: the function serving this document
+# starts without boto3, Jinja2 or Babel.
+from optout import locales, plan, regions
+from optout.policy import EDITABLE_TEXT
+from optout.tokens import SESSION_COOKIE
 
 JsonObject = dict[str, Any]
 
@@ -27,7 +30,7 @@ _REGION_CODES = sorted(
         *{c for group in regions.PUBLIC_GROUPS.values() for c in group.countries},
     ]
 )
-_KINDS = [plan.kind(days) for days in plan.DEFAULT_OFFSETS] + [announcements.KIND]
+_KINDS = [plan.kind(days) for days in plan.DEFAULT_OFFSETS] + [plan.ANNOUNCEMENT_KIND]
 _KIND = {
     "type": "string",
     "description": "A reminder of a plan (`N-days-left` for a day other than these), or an "

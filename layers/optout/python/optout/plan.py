@@ -25,6 +25,7 @@ DEFAULT_LOCAL_HOUR = 9
 SOON = timedelta(hours=12)
 
 _KINDS = {14: "two-weeks-left", 7: "one-week-left", 1: "last-day", 0: "live-now"}
+ANNOUNCEMENT_KIND = "announcement"  # the one reminder of an ad-hoc send (`optout.announcements`)
 
 
 def kind(days_before: int) -> str:

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from optout import json_body, plan, regions
 from optout.clock import iso, parse_iso
 from optout.errors import InvalidInput, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
 
 MAX_BODY_BYTES = 64 * 1024
 CHANGED, WITHDRAWN = "policy.changed", "policy.withdrawn"
@@ -34,6 +35,18 @@ _PLATFORM_NAMES = {
     "whatsapp": "WhatsApp",
     "x": "X",
 }
+
+
+# The parts of a campaign's text an organiser may change by hand (`optout.admin.edit_text`).
+EDITABLE_TEXT = (
+    "title",
+    "short_title",
+    "summary",
+    "steps",
+    "setting_url",
+    "source_url",
+    "translations",
+)
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,18 @@ def schema() -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+def _validator_for(rules: dict[str, Any]) -> Draft202012Validator:
+    # Deferred: jsonschema (and the referencing and attrs it imports) takes a quarter of a
+    # second to import from source, and only a webhook body or an organiser's text needs it,
+    # not the links, pages and queues that read a campaign's policy (`policy_from`).
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(rules)
+
+
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(schema())
+    return _validator_for(schema())
 
 
 def parse(body: bytes, now: datetime | None = None) -> PolicyChange:
@@ -117,7 +139,7 @@ def parse_text(raw: Any, *, where: str, required: tuple[str, ...]) -> Policy:
     """A policy's text on its own (an organiser's ad-hoc message), checked by the schema's
     rules for ``policy``, with `required` fields; problems are named from `where`."""
     rules = {**schema()["properties"]["policy"], "required": list(required)}
-    validator = Draft202012Validator(rules)
+    validator = _validator_for(rules)
     problems = {
         f"{where}.{_path(error)}".removesuffix(".body"): _message(error)
         for error in validator.iter_errors(raw)

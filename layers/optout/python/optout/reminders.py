@@ -16,8 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_date, format_time, format_timedelta, get_timezone_name
-
 from optout import keys, render, tokens
 from optout.channels.email import Email
 from optout.channels.email import build as build_email
@@ -96,6 +94,10 @@ def context(
 
     The time left is the true one at sending, rounded as people say it (13 days and 15 hours
     is "2 weeks"), so that a reminder that goes out late never overstates it."""
+    # Deferred, as Jinja2 and Babel are in `optout.render`: functions that import this module
+    # for its links or checks (the admin API, the scheduler's template check) start without it.
+    from babel.dates import format_date, format_time, format_timedelta, get_timezone_name
+
     language = render.babel_locale(subscriber.locale)
     zone = subscriber_zone(subscriber)
     deadline = parse_iso(reminder["deadline"]).astimezone(zone)

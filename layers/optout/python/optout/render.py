@@ -8,32 +8,35 @@ parts ``subject.txt``, ``body.txt``, ``body.html`` and ``sms.txt``; pages as
 
 Templates are written in English with Jinja2's i18n extension (``{% trans %}``, ``_()``); the
 translations are gettext catalogues in ``optout/locales/<locale>/LC_MESSAGES/messages.po``,
-read with Babel. The language is the ``locale`` of each render's context, so one compiled
-template serves every language. Missing translations fall back from ``fr-CA`` to ``fr`` to
+which `make messages` compiles into the ``messages.mo`` beside each (Babel's compiler, checked
+by tests/unit/test_catalogues.py); the standard library's gettext reads those, as compiling a
+catalogue with Babel at a cold start took a tenth of a second. The language is the ``locale``
+of each render's context, so one compiled template serves every language. Missing translations fall back from ``fr-CA`` to ``fr`` to
 English. Undefined variables are errors, not empty strings, so a broken template fails loudly.
+
+Jinja2 and Babel are imported on first use, not with this module: they take a third of a second
+to import from source at a cold start, which a function pays only when it renders something
+(a JSON answer, a webhook, the OpenAPI document never do).
 """
 
 from __future__ import annotations
 
 import base64
+import gettext
 import hashlib
-import io
 import re
 from collections.abc import Mapping
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from babel import Locale
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, pass_context
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from optout.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
+
+if TYPE_CHECKING:
+    from babel import Locale
+    from jinja2.runtime import Context
+    from jinja2.sandbox import SandboxedEnvironment
 
 _TEMPLATES = str(resources.files("optout") / "templates")
 
@@ -44,30 +47,29 @@ class RenderError(Exception):
 
 def babel_locale(locale: str) -> Locale:
     """Babel's locale for one of ours (``zh-HK`` is written in Traditional characters)."""
+    from babel import Locale
+
     return Locale.parse("zh_Hant_HK" if locale == "zh-HK" else locale.replace("-", "_"))
 
 
 @cache
-def translations(locale: str) -> NullTranslations:
+def translations(locale: str) -> gettext.NullTranslations:
     """The gettext catalogue of `locale`, falling back to its language, then to English."""
-    fallback: NullTranslations = NullTranslations()
+    fallback = gettext.NullTranslations()
     language = locale.split("-")[0]
     if language != locale and language in SUPPORTED_LOCALES:
         fallback = translations(language)
-    catalogue = (
+    compiled = (
         resources.files("optout")
         / "locales"
         / locale.replace("-", "_")
         / "LC_MESSAGES"
-        / "messages.po"
+        / "messages.mo"
     )
-    if locale == DEFAULT_LOCALE or not catalogue.is_file():
+    if locale == DEFAULT_LOCALE or not compiled.is_file():
         return fallback
-    with catalogue.open("rb") as po_file:
-        compiled = io.BytesIO()
-        write_mo(compiled, read_po(po_file, locale=babel_locale(locale)))
-    compiled.seek(0)
-    loaded = Translations(fp=compiled)
+    with compiled.open("rb") as mo_file:
+        loaded = gettext.GNUTranslations(mo_file)
     loaded.add_fallback(fallback)
     return loaded
 
@@ -82,18 +84,19 @@ def text_direction(locale: str) -> str:
     return "rtl" if babel_locale(locale).character_order == "right-to-left" else "ltr"
 
 
-@pass_context
 def _gettext(context: Context, message: str) -> str:
     return translations(context["locale"]).gettext(message)
 
 
-@pass_context
 def _ngettext(context: Context, singular: str, plural: str, number: int) -> str:
     return translations(context["locale"]).ngettext(singular, plural, number)
 
 
 @lru_cache(maxsize=2)
 def _environment(html: bool) -> SandboxedEnvironment:
+    from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+    from jinja2.sandbox import SandboxedEnvironment
+
     environment = SandboxedEnvironment(
         loader=FileSystemLoader(_TEMPLATES),
         autoescape=html,
@@ -103,12 +106,16 @@ def _environment(html: bool) -> SandboxedEnvironment:
         keep_trailing_newline=False,
         extensions=["jinja2.ext.i18n"],
     )
-    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        pass_context(_gettext), pass_context(_ngettext), newstyle=True
+    )
     return environment
 
 
 def message_part(message: str, locale: str, part: str, context: Mapping[str, Any]) -> str:
     """Render one part of a message in `locale`."""
+    from jinja2 import TemplateNotFound
+
     name = f"messages/{message}/{part}"
     try:
         template = _environment(part.endswith(".html")).get_template(name)
@@ -134,6 +141,8 @@ def admin_page(name: str, context: Mapping[str, Any]) -> str:
 
 
 def _render(template: Any, context: Mapping[str, Any]) -> str:
+    from jinja2 import TemplateError
+
     try:
         return str(template.render(**context))
     except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as error:

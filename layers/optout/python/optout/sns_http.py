@@ -32,8 +32,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from optout import feedback, json_body
 from optout.clock import parse_iso
 from optout.errors import InvalidInput, OptoutError, PayloadTooLarge
-from optout.observability import logger
+from optout.observability import logger, trace_requests
 from optout.settings import Settings
+
+trace_requests()
 
 # SNS messages are at most 256 KiB; their JSON envelope adds a little.
 MAX_BODY_BYTES = 300 * 1024

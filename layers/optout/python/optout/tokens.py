@@ -31,6 +31,9 @@ class Purpose(StrEnum):
     ADMIN = "admin"  # an organiser's dashboard session, signed with the admin token
 
 
+SESSION_COOKIE = "optout_admin"  # the cookie that carries an organiser's `Purpose.ADMIN` token
+
+
 # How long each kind of link keeps working. Unsubscribe links must outlive any reminder they
 # were sent in by a wide margin (RFC 8058 senders are expected to honour them for months).
 LIFETIMES: Mapping[Purpose, timedelta] = {

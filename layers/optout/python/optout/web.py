@@ -7,6 +7,7 @@ import base64
 import json
 import unicodedata
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -222,7 +223,7 @@ def form_context(
     return {
         "regions": regions,
         "countries": countries,
-        "languages": LANGUAGES,
+        "languages": languages(),
         "values": {"locale": locale, **(values or {})},
         "problems": dict(problems or {}),
     }
@@ -238,5 +239,9 @@ def _own_name(code: str) -> str:
     return name[:1].upper() + name[1:]  # "Français" at the head of a list, as menus write it
 
 
-# Each language named in itself, so that a reader finds theirs whatever the page's language.
-LANGUAGES = [(code, _own_name(code)) for code in locales.SUPPORTED_LOCALES]
+@cache
+def languages() -> list[tuple[str, str]]:
+    """Each language named in itself, so that a reader finds theirs whatever the page's
+    language. Made on first use: it reads Babel's data of every language, a fifth of a second,
+    which only the subscribe form needs."""
+    return [(code, _own_name(code)) for code in locales.SUPPORTED_LOCALES]

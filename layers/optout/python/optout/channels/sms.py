@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from optout import aws
-from optout.channels import PermanentFailure, send_once, sms_http
+from optout.channels import PermanentFailure, send_once
 from optout.settings import Settings
 
 _PERMANENT = {"InvalidParameter", "InvalidParameterValue", "OptedOut"}
@@ -88,6 +88,9 @@ class Sms:
 def send(settings: Settings, sms: Sms) -> str:
     """Send `sms` through the configured provider; returns its message id."""
     if settings.sms_provider == "http":
+        # Deferred: only an HTTP provider needs `requests`, and most stacks send through SNS.
+        from optout.channels import sms_http
+
         return sms_http.send(settings, sms.to, sms.text)
     return _send_sns(sms)
 

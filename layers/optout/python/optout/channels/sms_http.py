@@ -19,7 +19,10 @@ from urllib3.util.retry import Retry
 
 from optout import keys
 from optout.channels import PermanentFailure, ProviderUnsure
+from optout.observability import trace_requests
 from optout.settings import Settings
+
+trace_requests()
 
 # Twilio's error codes for a message that no retry can deliver.
 _PERMANENT_CODES = {
