@@ -658,7 +658,17 @@ class Measured:
 
     @property
     def ratio(self) -> float:
+        """The cold start (import and first request) over `import boto3`."""
         return self.median_ms / self.boto3_ms
+
+    @property
+    def import_ratio(self) -> float:
+        """The handler's import over `import boto3`: what the issue's target is set on."""
+        return self.import_ms / self.boto3_ms
+
+    @property
+    def met(self) -> bool:
+        return self.import_ratio <= self.target
 
     @property
     def max_rss_mib(self) -> float:
@@ -674,6 +684,7 @@ class Measured:
             "invoke_ms": self.invoke_ms,
             "boto3_ms": self.boto3_ms,
             "ratio": self.ratio,
+            "import_ratio": self.import_ratio,
             "target": self.target,
             "max_rss_mib": self.max_rss_mib,
             "outcomes": sorted({start.outcome for start in self.starts}),
@@ -732,9 +743,10 @@ def _row(item: Measured) -> list[str]:
         f"{item.invoke_ms:,.0f}",
         f"{item.median_ms:,.0f}",
         f"{item.boto3_ms:,.0f}",
-        f"{item.ratio:.2f}",
+        f"{item.import_ratio:.2f}",
         "" if floor else f"{item.target:.1f}",
-        "" if floor else "yes" if item.ratio <= item.target else "**no**",
+        "" if floor else "yes" if item.met else "**no**",
+        f"{item.ratio:.2f}",
     ]
 
 
@@ -756,9 +768,10 @@ def render(
         "first invocation ms",
         "cold start ms",
         "`import boto3` ms",
-        "ratio",
+        "import ratio",
         "target ≤",
         "met",
+        "cold start ratio",
     ]
     packages = ["boto3", *(item.function for item in measured)]
     totals = sum((trees[name] for name in packages), Counter())
@@ -793,10 +806,12 @@ def render(
             "handler's answer to the request shown, whose AWS calls a moto server answers (so "
             "the clients' creation, botocore's loading of service models, the secrets' reads "
             "and the first page's templates and translations count). *Cold start* is their "
-            "sum, timed inside the interpreter (its own start, the same for both, left out), "
-            "and the ratio divides its median by that of `import boto3` started in the same "
-            f"way. Targets: {HTTP_TARGET} for a function API Gateway invokes, {OTHER_TARGET} "
-            "for the others. The *floor* is no function's: a handler that only imports boto3 "
+            "sum, timed inside the interpreter (its own start, the same for both, left out). "
+            "The *import ratio* divides the import's median by that of `import boto3` started "
+            "in the same way, and is what the targets are set on (issue 14: each function's "
+            f"import at most {HTTP_TARGET} times `import boto3` for a function API Gateway "
+            f"invokes, {OTHER_TARGET} for the others); the *cold start ratio* divides the "
+            "whole cold start by it. The *floor* is no function's: a handler that only imports boto3 "
             "and makes the clients of LinksFunction's first request (Secrets Manager, and "
             "DynamoDB as a resource) without calling them; any function whose first request "
             "reads a secret and a table starts in at least that time, before any code of ours "
@@ -812,7 +827,7 @@ def render(
 
 def _shortfall(measured: list[Measured], trees: dict[str, Counter[str]]) -> list[str]:
     """Why targets are missed, in this run's figures: what no handler of ours can avoid."""
-    missed = [item for item in measured if item.function != FLOOR and item.ratio > item.target]
+    missed = [item for item in measured if item.function != FLOOR and not item.met]
     floor = next((item for item in measured if item.function == FLOOR), None)
     if not missed or floor is None:
         return []
@@ -821,7 +836,7 @@ def _shortfall(measured: list[Measured], trees: dict[str, Counter[str]]) -> list
     )
     return [
         "Missed, by the ratio over its target: "
-        f"{', '.join(f'{item.function} {item.ratio / item.target:.2f}' for item in missed)}. "
+        f"{', '.join(f'{item.function} {item.import_ratio / item.target:.2f}' for item in missed)}. "
         f"What no handler can leave out: the floor, {floor.median_ms:,.0f} ms "
         f"({floor.ratio:.2f} times `import boto3`: botocore parses its 1.25 MB endpoints.json "
         "and each service's model when the first client is made), and Powertools' own import "

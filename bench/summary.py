@@ -206,6 +206,7 @@ def _canned(client: Any, body: bytes) -> Callable[..., AWSResponse]:
 class FunctionImport:
     function: str
     median_ms: float  # the cold start: import and first request
+    import_ms: float  # the handler's import alone, on which the target is set
     boto3_ms: float  # `import boto3`, started the same way beside it
     target: float
     max_rss_mib: float  # after the import
@@ -218,6 +219,7 @@ def cold_starts(figures: dict[str, Any]) -> list[FunctionImport]:
         FunctionImport(
             item["function"],
             item["median_ms"],
+            item["import_ms"],
             item["boto3_ms"],
             item["target"],
             item["max_rss_mib"],
@@ -401,15 +403,25 @@ def render(
         ),
         *(
             _row(
-                f"cold start of {item.function}: "
-                f"{'import and first request' if item.invoked else 'import alone'} (ms; target "
-                f"≤ {item.target} times boto3)",
+                f"import of {item.function}, started cold (ms; target ≤ {item.target} times "
+                "boto3's)",
+                item.import_ms,
+                "`import boto3` (ms)",
+                item.boto3_ms,
+                0,
+            )
+            for item in functions
+        ),
+        *(
+            _row(
+                f"cold start of {item.function}: import and first request (ms)",
                 item.median_ms,
                 "`import boto3` (ms)",
                 item.boto3_ms,
                 0,
             )
             for item in functions
+            if item.invoked
         ),
         *_memory_rows(loaded, functions),
         _row(
