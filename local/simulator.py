@@ -16,8 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from optout.clock import iso
-
-DOMAIN = "simulator.amazonses.com"
+from optout.contacts import SIMULATOR_DOMAIN
 
 # What SES reports for each simulator mailbox (bounceSubType and the remote server's words).
 _BOUNCES = {
@@ -34,7 +33,7 @@ _BOUNCES = {
 def mailbox(address: str) -> str:
     """The simulator mailbox an address names ("bounce" for bounce+run7@...), or ""."""
     local, _, domain = address.strip().lower().rpartition("@")
-    return local.split("+", 1)[0] if domain == DOMAIN else ""
+    return local.split("+", 1)[0] if domain == SIMULATOR_DOMAIN else ""
 
 
 class MailboxSimulator:
