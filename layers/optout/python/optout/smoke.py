@@ -386,14 +386,13 @@ def clean_up(run: Run) -> str:
     except Failure:
         pass  # not made yet, or made and already over
     erased = 0
-    for mailbox in MAILBOXES:
-        link = run.links.get(mailbox)
-        if link:
-            try:
+    for mailbox, link in run.links.items():
+        try:
+            if run.holds(mailbox):  # an erasure of nobody answers as one of somebody
                 run.client.request("POST", _path(link["privacy"]), data={})
                 erased += 1
-            except Failure:
-                pass  # never subscribed: nothing to erase
+        except Failure:
+            pass  # the stack stopped answering: the run's label names what is left
     done.append(f"{erased} test subscribers erased")
     return ", ".join(done)
 
