@@ -39,8 +39,15 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any
 _Loader.add_multi_constructor("!", _tag)
 
 
-@lru_cache(maxsize=1)
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    """template.yaml (or a copy of it, as a test mutates one), parsed once."""
+    return _parsed(path.resolve())
+
+
+# Keyed on the resolved path: `load()` and `load(TEMPLATE)` are one entry, and a test's copy
+# another (with one entry, each call of the other kind parsed the YAML again: 0.27 s a time).
+@lru_cache(maxsize=4)
+def _parsed(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         return dict(yaml.load(handle, Loader=_Loader))  # noqa: S506 (a SafeLoader subclass)
 
