@@ -189,14 +189,7 @@ def lambda_environment(function: str) -> dict[str, str]:
 def import_time_by_package(target: Importable, flags: list[str]) -> Counter[str]:
     """One import of `target` under ``-X importtime``: microseconds of each top-level
     package's own import work (the interpreter's instrumentation adds a little to each)."""
-    stderr = _run_import(target, ["-X", "importtime", *flags]).stderr
-    ours = stderr.partition(f"-- importing {target.module}\n")[2]  # not the interpreter's start
-    microseconds: Counter[str] = Counter()
-    for line in ours.splitlines():
-        fields = line.removeprefix("import time:").split("|")
-        if len(fields) == 3 and fields[0].strip().isdigit():
-            microseconds[fields[2].strip().split(".")[0]] += int(fields[0])
-    return microseconds
+    return import_tree(_run_import(target, ["-X", "importtime", *flags]), target.module)
 
 
 @contextmanager
