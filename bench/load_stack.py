@@ -183,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         host, port = moto.get_host_and_port()
         _point_aws_at(f"http://{host}:{port}")
         # WARNING: at INFO the handlers would log a line or more for every batch they work on.
-        os.environ.update(provision.provision(PREFIX, {"LogLevel": "WARNING"}))
+        given = provision.organiser_secrets_from(os.environ)  # bench.load signs with them
+        os.environ.update(provision.provision(PREFIX, {"LogLevel": "WARNING"}, given))
         measurements = Measurements()
         stack_clock = StackClock()
         clock.set_source(stack_clock.now)

@@ -51,11 +51,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         host, port = moto.get_host_and_port()
         _point_aws_at(f"http://{host}:{port}")
-        os.environ.update(provision.provision(PREFIX, dict(options.parameter)))
-        local_secrets = [
-            _secret("OPTOUT_WEBHOOK_SECRET", lambda: "whsec_" + _random_base64(24)),
-            _secret("OPTOUT_ADMIN_TOKEN", lambda: secrets.token_urlsafe(32)),
-        ]
+        webhook_secret = _secret("OPTOUT_WEBHOOK_SECRET", lambda: "whsec_" + _random_base64(24))
+        admin_token = _secret("OPTOUT_ADMIN_TOKEN", lambda: secrets.token_urlsafe(32))
+        given = provision.organiser_secrets_from(os.environ)
+        os.environ.update(provision.provision(PREFIX, dict(options.parameter), given))
         stack_clock = StackClock()
         clock.set_source(stack_clock.now)
         if options.demo:
@@ -64,7 +63,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         seeded = demo.seed(settings.get(), stack_clock.now()) if options.demo else []
         server = _listen(options.host, options.port, stack)
         campaign = demo.start_campaign(stack, server.public_host) if options.demo else None
-        _print_banner(f"http://{server.public_host}", local_secrets, len(seeded), campaign, options)
+        _print_banner(
+            f"http://{server.public_host}",
+            [webhook_secret, admin_token],
+            len(seeded),
+            campaign,
+            options,
+        )
         output.show()
         _serve_until_stopped(server, stack, options.pump_seconds)
     finally:
@@ -149,8 +154,8 @@ def _point_aws_at(endpoint: str) -> None:
 
 
 def _secret(name: str, make: Callable[[], str]) -> Secret:
-    """The secret in environment variable `name`, made up and put there if it is not set
-    (the handlers read it from the environment)."""
+    """The secret in environment variable `name`, made up and put there if it is not set:
+    `provision` stores it in Secrets Manager, where the functions read it."""
     given = os.environ.get(name, "")
     if given:
         return Secret(name, given, generated=False)

@@ -157,16 +157,30 @@ def scheduled_functions() -> list[str]:
 
 def environment(physical: dict[str, str], parameters: dict[str, str]) -> dict[str, str]:
     """The Globals environment with every !Ref resolved: resources through `physical`
-    (logical id -> table name or queue URL), parameters through `parameters` or their defaults."""
+    (logical id -> table name, queue URL or secret ARN), parameters through `parameters` or
+    their defaults."""
     declared = load()["Parameters"]
     values = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
     values.update(parameters)
     values.update(physical)
+    variables = dict(load()["Globals"]["Function"]["Environment"]["Variables"])
+    # One process runs every function locally: a function's own `!Ref` variables (the admin
+    # token's ARN) join the shared environment; its roles keep the others from using them.
+    for function in load()["Resources"].values():
+        if function["Type"] == "AWS::Serverless::Function":
+            own = function["Properties"].get("Environment", {}).get("Variables", {})
+            variables.update(
+                {
+                    name: value
+                    for name, value in own.items()
+                    if isinstance(value, dict) and "Ref" in value
+                }
+            )
     env = {}
-    for name, value in load()["Globals"]["Function"]["Environment"]["Variables"].items():
+    for name, value in variables.items():
         if isinstance(value, dict) and "Ref" in value:
             if value["Ref"] not in values:
-                continue  # a resource the local stack does not have (a secret: given directly)
+                continue  # a resource the local stack does not have
             env[name] = values[value["Ref"]]
         else:
             env[name] = str(value)

@@ -15,7 +15,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from local import invoke
-from optout import imports, settings
+from optout import imports
 from optout.feedback import HELP_WORDS, START_WORDS, STOP_WORDS, keyword
 from tests.fuzz.hostile import hostile_text
 from tests.fuzz.test_parsers import PATHS, json_values
@@ -279,10 +279,9 @@ cell_values = st.one_of(
     rows=st.lists(st.lists(cell_values, min_size=0, max_size=11), max_size=6),
 )
 def test_csv_imports_of_any_content_never_fail_and_write_only_accepted_rows(
-    stack: Stack, monkeypatch: Any, header: list[str], rows: list[list[str]]
+    stack: Stack, header: list[str], rows: list[list[str]]
 ) -> None:
-    monkeypatch.setenv("OPTOUT_ADMIN_TOKEN", "fuzz-admin-token-0123456789")
-    settings.get.cache_clear()
+    stack.put_secret("AdminTokenSecret", "fuzz-admin-token-0123456789")
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from local import iam, invoke, provision
 from local.stack import Outbox
-from optout import clock, settings
+from optout import aws, clock, settings
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"integration-test-key-0123").decode()
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -56,6 +56,15 @@ class Stack:
         self._aws = iam.enforcer().operator_session()
         self.sqs = self._aws.client("sqs")
         self._outbox = Outbox("eu-west-1")
+
+    def put_secret(self, name: str, value: str) -> None:
+        """Store a new value of one of template.yaml's secrets (a logical id), as an operator
+        rotating it does; the functions read it at once (on AWS: within their five minutes of
+        cache)."""
+        self._aws.client("secretsmanager").put_secret_value(
+            SecretId=f"optout-test-{name}", SecretString=value
+        )
+        aws.secrets().clear_cache()
 
     def call(
         self,
@@ -98,7 +107,7 @@ class Stack:
         """POST a policy-change delivery, signed by the reference Standard Webhooks library."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         sent_at = timestamp or datetime.now(UTC)  # real time, as the sender's clock
-        signer = standardwebhooks.Webhook(secret or self.env["OPTOUT_WEBHOOK_SECRET"])
+        signer = standardwebhooks.Webhook(secret or WEBHOOK_SECRET)
         headers = {
             "webhook-id": webhook_id,
             "webhook-timestamp": str(int(sent_at.timestamp())),
@@ -196,8 +205,7 @@ class Stack:
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch, test_clock: Any) -> Iterator[Stack]:
     with mock_aws():
-        env = provision.provision(prefix="optout-test")
-        env["OPTOUT_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+        env = provision.provision("optout-test", secrets={"WebhookSigningSecret": WEBHOOK_SECRET})
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         settings.get.cache_clear()
@@ -210,10 +218,9 @@ ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"
 
 
 @pytest.fixture
-def organiser(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Organiser:
+def organiser(stack: Stack) -> Organiser:
     """An organiser with the admin token, on the stack."""
-    monkeypatch.setenv("OPTOUT_ADMIN_TOKEN", ADMIN_TOKEN)
-    settings.get.cache_clear()
+    stack.put_secret("AdminTokenSecret", ADMIN_TOKEN)
     return Organiser()
 
 

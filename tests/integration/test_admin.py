@@ -62,19 +62,16 @@ def test_the_sample_events_work_with_the_real_token(stack: Stack, organiser: Org
     assert stack.call("admin-campaigns-list").status == 401  # the placeholder is no token
 
 
-def test_no_configured_token_lets_nobody_in(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPTOUT_ADMIN_TOKEN", "")
-    settings.get.cache_clear()
+def test_a_secret_that_holds_no_token_lets_nobody_in(stack: Stack) -> None:
+    stack.put_secret("AdminTokenSecret", " ")
     assert Organiser().call("GET", "/admin/campaigns", token="").status == 401
+    assert Organiser().call("GET", "/admin/campaigns", token=" ").status == 401
 
 
 def test_a_rotated_token_lets_both_the_new_and_the_old_in_while_both_are_stored(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack,
 ) -> None:
-    monkeypatch.setenv(
-        "OPTOUT_ADMIN_TOKEN", "new-token-abcdefghijklmnop old-token-abcdefghijklmnop"
-    )
-    settings.get.cache_clear()
+    stack.put_secret("AdminTokenSecret", "new-token-abcdefghijklmnop old-token-abcdefghijklmnop")
     for token in ("new-token-abcdefghijklmnop", "old-token-abcdefghijklmnop"):
         assert Organiser().call("GET", "/admin/campaigns", token=token).status == 200
     assert Organiser().call("GET", "/admin/campaigns", token="new-token").status == 401

@@ -1,57 +1,76 @@
-"""In AWS the two secrets come from Secrets Manager (as template.yaml creates them), not the
-environment; a rotated token key keeps old links working."""
+"""The functions read their secrets from Secrets Manager by the ARNs template.yaml gives them,
+each with its own role, as on AWS: no secret's value is in their environment. A rotated token
+key keeps the links signed before it working."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 
-import boto3
 import pytest
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-from local import iam
-from optout import keys, settings, tokens
-from optout.clock import now
+from local import iam, provision
+from optout import keys, settings
 from tests.integration.conftest import Stack
+from tests.integration.test_subscriptions import confirm_path
 
 
-@pytest.fixture
-def secrets_from_aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> boto3.client:
-    client = boto3.client("secretsmanager")
-    token_arn = client.create_secret(
-        Name="optout-test-TokenSigningSecret",
-        SecretString=json.dumps({"kid": "k1", "key": "a" * 48}),
-    )["ARN"]
-    contact_arn = client.create_secret(Name="optout-test-ContactHashSecret", SecretString="c" * 48)[
-        "ARN"
-    ]
-    # The functions' roles name these secrets, as `!Ref` names them on AWS.
-    iam.enforcer().made({"TokenSigningSecret": token_arn, "ContactHashSecret": contact_arn})
-    monkeypatch.delenv("OPTOUT_TOKEN_SECRET")
-    monkeypatch.delenv("OPTOUT_CONTACT_SECRET")
-    monkeypatch.setenv("TOKEN_SECRET_ARN", token_arn)
-    monkeypatch.setenv("CONTACT_SECRET_ARN", contact_arn)
-    settings.get.cache_clear()
-    return client
+def stored(stack: Stack, name: str) -> str:
+    """A secret's value as Secrets Manager holds it, read by the operator."""
+    client = iam.enforcer().operator_session().client("secretsmanager")
+    return str(client.get_secret_value(SecretId=f"optout-test-{name}")["SecretString"])
 
 
-def test_subscribe_and_confirm_work_with_secrets_from_secrets_manager(
-    stack: Stack, secrets_from_aws
+def test_the_functions_environment_names_the_secrets_and_holds_none_of_their_values(
+    stack: Stack,
 ) -> None:
-    from tests.integration.test_subscriptions import confirm_path
+    values = [stored(stack, name) for name in provision.SECRETS]
+    arns = {name: value for name, value in stack.env.items() if name.endswith("_ARN")}
+    assert {
+        "TOKEN_SECRET_ARN",
+        "CONTACT_SECRET_ARN",
+        "WEBHOOK_SECRET_ARN",
+        "ADMIN_TOKEN_ARN",
+    } <= set(arns)
+    assert all(arn.startswith("arn:aws:secretsmanager:") for arn in arns.values() if arn)
+    assert not [name for name, value in stack.env.items() if value in values]
 
+
+def test_a_subscriber_id_is_the_keyed_hash_under_the_stored_contact_key(stack: Stack) -> None:
     assert stack.call("subscribe-json").status == 202
     stack.drain_notices()
     assert stack.call("confirm", path=confirm_path(stack.outbox()[0].text)).status == 200
     (record,) = stack.items("SUBSCRIBERS_TABLE")
-    assert record["subscriber_id"] == keys.contact_id(settings.get(), "email", "ada@example.org")
+    key = stored(stack, "ContactHashSecret").encode()
+    digest = hmac.new(key, b"email:ada@example.org", hashlib.sha256).digest()
+    assert (
+        record["subscriber_id"] == "s" + base64.b32encode(digest).decode().rstrip("=").lower()[:31]
+    )
     assert record["status"] == "active"
 
 
-def test_a_link_signed_before_a_key_rotation_still_works(stack: Stack, secrets_from_aws) -> None:
-    keyring = keys.token_keyring(settings.get())
-    assert keyring.current == "k1"
-    old_link = tokens.mint(keyring, tokens.Purpose.CONFIRM, ["sabc"], now().replace(year=2026))
-    rotated = tokens.Keyring("k2", {"k1": b"a" * 48, "k2": b"b" * 48})
-    document = {"kid": "k2", "key": "b" * 48, "previous": {"k1": "a" * 48}}
-    assert keys.token_keyring_from(json.dumps(document)) == rotated
-    assert tokens.verify(rotated, old_link, tokens.Purpose.CONFIRM, now()) == ("sabc",)
+def test_a_link_signed_before_a_key_rotation_still_works(stack: Stack) -> None:
+    assert stack.call("subscribe-json").status == 202
+    stack.drain_notices()
+    signed_with_k1 = confirm_path(stack.outbox()[0].text)
+    old = json.loads(stored(stack, "TokenSigningSecret"))
+    assert old["kid"] == "k1"
+    rotated = {"kid": "k2", "key": "b" * 48, "previous": {"k1": old["key"]}}
+    stack.put_secret("TokenSigningSecret", json.dumps(rotated))
+
+    assert keys.token_keyring(settings.get()).current == "k2"
+    assert stack.call("confirm", path=signed_with_k1).status == 200
+    (record,) = stack.items("SUBSCRIBERS_TABLE")
+    assert record["status"] == "active"
+
+
+def test_a_function_may_not_read_a_secret_its_role_does_not_name(stack: Stack) -> None:
+    with iam.enforcer().acting_as("LinksFunction"), pytest.raises(GetParameterError) as refused:
+        keys.webhook_keys(settings.get())
+    assert "(AccessDeniedException) when calling the GetSecretValue operation" in str(refused.value)
+    (denial,) = iam.enforcer().take_denials()
+    assert "LinksFunction" in str(denial) and "secretsmanager:GetSecretValue" in str(denial)
+    assert "WebhookSigningSecret" in str(denial)

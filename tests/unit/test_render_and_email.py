@@ -86,6 +86,19 @@ def test_an_email_is_multipart_with_our_headers_and_refuses_header_injection() -
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_a_pages_text_direction_is_cldrs_for_its_language(locale: str) -> None:
+    # Babel's (CLDR's) character order is the truth; pages read it from locales.RIGHT_TO_LEFT
+    cldr = render.babel_locale(locale).character_order
+    assert cldr in ("left-to-right", "right-to-left")
+    assert render.text_direction(locale) == ("rtl" if cldr == "right-to-left" else "ltr")
+
+
+def test_babel_tells_a_right_to_left_language_apart() -> None:
+    # What the test above relies on: were Arabic supported, Babel would say so.
+    assert render.babel_locale("ar").character_order == "right-to-left"
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_every_page_renders_in_every_language_with_its_lang_and_direction(locale: str) -> None:
     # Given the context each page is rendered with
     contexts = {

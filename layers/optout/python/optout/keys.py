@@ -1,9 +1,10 @@
 """The secrets: link-token signing keys, the key that turns a contact into its id, the
 webhook keys, the organisers' admin token and the SMS provider's token.
 
-In AWS each is a Secrets Manager secret named by ARN in the settings, read through Powertools'
-SecretsProvider and cached for five minutes (a rotated key reaches warm functions within that).
-Locally the value itself is in the environment. A token secret is either a plain string (key id
+Each is a Secrets Manager secret named by ARN in the settings (the local stack makes them in
+moto), read through Powertools' SecretsProvider and cached for five minutes (a rotated key
+reaches warm functions within that). Without an ARN the value itself may be in the
+environment (unit tests, fuzzers). A token secret is either a plain string (key id
 ``k1``) or JSON ``{"kid": "k2", "key": "...", "previous": {"k1": "..."}}``.
 
 The contact key must never change: subscriber ids and erasure suppressions are keyed hashes of

@@ -31,7 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optout.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
+from optout.locales import DEFAULT_LOCALE, RIGHT_TO_LEFT, SUPPORTED_LOCALES
 
 if TYPE_CHECKING:
     from babel import Locale
@@ -81,7 +81,7 @@ def translate(locale: str, text: str) -> str:
 
 def text_direction(locale: str) -> str:
     """``ltr`` or ``rtl``, for the ``dir`` attribute of a page in `locale`."""
-    return "rtl" if babel_locale(locale).character_order == "right-to-left" else "ltr"
+    return "rtl" if locale in RIGHT_TO_LEFT else "ltr"
 
 
 def _gettext(context: Context, message: str) -> str:
