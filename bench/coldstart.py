@@ -676,15 +676,22 @@ class Measured:
     def target(self) -> float:
         return HTTP_TARGET if is_http(self.function) else OTHER_TARGET
 
+    # Each start is divided by the `import boto3` made just before it, and the ratios' median
+    # taken: a shared machine's speed drifts over a run by more than the differences measured,
+    # and the pair shares the moment.
     @property
     def ratio(self) -> float:
         """The cold start (import and first request) over `import boto3`."""
-        return self.median_ms / self.boto3_ms
+        return statistics.median(
+            s.seconds / b for s, b in zip(self.starts, self.boto3, strict=True)
+        )
 
     @property
     def import_ratio(self) -> float:
         """The handler's import over `import boto3`: what the issue's target is set on."""
-        return self.import_ms / self.boto3_ms
+        return statistics.median(
+            s.import_seconds / b for s, b in zip(self.starts, self.boto3, strict=True)
+        )
 
     @property
     def met(self) -> bool:
@@ -830,11 +837,13 @@ def render(
             "the clients' creation, botocore's loading of service models, the secrets' reads "
             "and the first page's templates and translations count). *Cold start* is their "
             "sum, timed inside the interpreter (its own start, the same for both, left out). "
-            "The *import ratio* divides the import's median by that of `import boto3` started "
-            "in the same way, and is what the targets are set on (issue 14: each function's "
+            "The *import ratio* is the median, over the starts, of each import divided by "
+            "that of an `import boto3` started in the same way just before it (a pair shares "
+            "the moment: these shared machines' speed drifts within a run), and is what the "
+            "targets are set on (issue 14: each function's "
             f"import at most {HTTP_TARGET} times `import boto3` for a function API Gateway "
-            f"invokes, {OTHER_TARGET} for the others); the *cold start ratio* divides the "
-            "whole cold start by it. The *floor* is no function's: a handler that only imports boto3 "
+            f"invokes, {OTHER_TARGET} for the others); the *cold start ratio* does the same "
+            "with the whole cold start. The *floor* is no function's: a handler that only imports boto3 "
             "and makes the clients of LinksFunction's first request (Secrets Manager, and "
             "DynamoDB as a resource) without calling them; any function whose first request "
             "reads a secret and a table starts in at least that time, before any code of ours "
