@@ -36,6 +36,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.credentials import CredentialProvider, CredentialResolver, ReadOnlyCredentials
 from moto import settings as moto_settings
@@ -45,6 +47,22 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from local import template
 
 log = logging.getLogger("local.iam")
+
+# One loader of botocore's service models and endpoints for every session made here: a session
+# of its own would parse the same JSON files again, 60 ms a client, and a test makes a dozen.
+_MODELS = botocore.loaders.create_loader()
+
+
+def session(**options: Any) -> boto3.Session:
+    """A boto3 session (`options` as boto3.Session takes them) sharing this process's models."""
+    botocore_session = botocore.session.get_session()
+    botocore_session.register_component("data_loader", _MODELS)
+    made = boto3.Session(botocore_session=botocore_session, **options)
+    # boto3 adds its resource models' folder to the loader's path at every session: once is
+    # enough.
+    _MODELS.search_paths[:] = dict.fromkeys(_MODELS.search_paths)
+    return made
+
 
 # What AWS calls its refusal, per service (the IAM action prefix).
 _DENIED_CODES = {"sns": "AuthorizationError", "sqs": "AccessDenied"}
@@ -297,15 +315,15 @@ class Enforcer:
                 PolicyName="moto-authenticates-only",
                 PolicyDocument=json.dumps(_EVERYTHING),
             )
-            session = sts.assume_role(RoleArn=arn, RoleSessionName=function)["Credentials"]
+            assumed = sts.assume_role(RoleArn=arn, RoleSessionName=function)["Credentials"]
             self._credentials[function] = ReadOnlyCredentials(
-                session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"]
+                assumed["AccessKeyId"], assumed["SecretAccessKey"], assumed["SessionToken"]
             )
 
     def operator_session(self) -> boto3.Session:
         """A session with the operator's credentials, for the stack's own calls: it is never
         taken for a function's, whichever function runs meanwhile."""
-        return boto3.Session(
+        return session(
             aws_access_key_id=self.operator.access_key,
             aws_secret_access_key=self.operator.secret_key,
             region_name=self.region,
@@ -462,15 +480,13 @@ def enforce(deployment: template.Deployment, path: Path = template.TEMPLATE) -> 
     global _enforcer, _moto_auth_before
     stand_down()
     enforcer = Enforcer(deployment, path)
-    boto3.setup_default_session(region_name=deployment.region)
-    session = boto3.DEFAULT_SESSION
-    assert session is not None
-    botocore_session = session._session  # boto3 exposes no other way
+    default = boto3.DEFAULT_SESSION = session(region_name=deployment.region)
+    botocore_session = default._session  # boto3 exposes no other way
     botocore_session.register_component(
         "credential_provider", CredentialResolver([_Provider(enforcer)])
     )
-    session.events.register("before-parameter-build", enforcer.check)
-    session.events.register("before-call", enforcer.refuse)
+    default.events.register("before-parameter-build", enforcer.check)
+    default.events.register("before-call", enforcer.refuse)
     _moto_auth_before = (
         moto_settings.INITIAL_NO_AUTH_ACTION_COUNT,
         ActionAuthenticatorMixin.request_count,
@@ -490,8 +506,8 @@ def stand_down() -> None:
             _moto_auth_before
         )
         _moto_auth_before = None
+    boto3.DEFAULT_SESSION = session()  # as boto3 would make it, sharing the models
     if _enforcer is not None:
-        boto3.DEFAULT_SESSION = None
         _enforcer = None
         _forget_clients()
 

@@ -97,7 +97,7 @@ def provision(
     env = template.environment(physical, params)
     declared = template.load()["Parameters"]
     values = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
-    region = boto3.session.Session().region_name or "eu-west-1"
+    region = iam.session().region_name or "eu-west-1"
     iam.enforce(
         template.Deployment(
             prefix, region, DEFAULT_ACCOUNT_ID, {**values, **params}, physical, arns
