@@ -14,7 +14,7 @@ LAMBDA_PLATFORM := manylinux2014_aarch64
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv checkov-venv chromium test lint fuzz fuzz-api run smoke build bench messages clean
+.PHONY: help venv checkov-venv chromium test typecheck lint fuzz fuzz-api run smoke build bench messages clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,15 +46,20 @@ chromium: ## Install Debian's chromium for the browser test, if it is missing
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
-test: venv checkov-venv chromium ## Lint, then the whole test suite (unit, integration, local stack and browser, template build)
+test: venv checkov-venv chromium ## Lint and type-check, then the whole test suite (unit, integration, local stack and browser, template build)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 	$(PY) -m pytest
 
-lint: venv checkov-venv ## ruff, mypy (strict on the layer), cfn-lint (+ serverless rules), sam validate --lint, checkov
+typecheck: venv ## mypy --strict over the layer, local/ and bench/, then each function's handler on its own
+	$(PY) -m mypy
+	@for handler in functions/*/app.py; do $(PY) -m mypy "$$handler" || exit 1; done
+
+lint: venv checkov-venv ## ruff, mypy (strict, the whole tree), cfn-lint (+ serverless rules), sam validate --lint, checkov
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy
+	$(MAKE) --no-print-directory typecheck
 	@# .cfnlintrc appends the serverless rules (cfn-lint-serverless).
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml

@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         # (measured apart, in fresh interpreters, by bench.coldstart).
         for logical_id in template.functions():
             invoke.handler_module(logical_id)
-        invoke.invoke = measurements.invoke(invoke.invoke)  # type: ignore[method-assign]
+        invoke.invoke = measurements.invoke(invoke.invoke)
         measurements.counting = True
         stack = LocalStack(stack_clock, consumed_queues(PREFIX), REGION)
         server = StackServer(("127.0.0.1", options.port), stack)

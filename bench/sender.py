@@ -550,7 +550,7 @@ def drain_through_handler(settings: Settings, now: datetime) -> Drain:
 def _fresh_execution_environment() -> None:
     """Forget the handler's pacer (one per execution environment) and the rate it was made
     with, as a new Lambda execution environment starts without them."""
-    invoke.handler_module(SENDER)._pacers.clear()  # type: ignore[attr-defined]
+    invoke.handler_module(SENDER)._pacers.clear()
     sender.send_rate.cache_clear()
 
 

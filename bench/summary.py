@@ -39,6 +39,7 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 from bench import load, report
 from bench.coldstart import IMPORT_ONLY
@@ -185,7 +186,7 @@ def _campaign(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
     return campaign, first
 
 
-def _canned(client: Any, body: bytes) -> Callable[..., AWSResponse]:
+def _canned(client: Any, body: bytes) -> Callable[..., Any]:
     """A before-send handler that answers every request with `body`, so that botocore does all
     its own work, signing included, and only the network is left out."""
 
@@ -194,7 +195,8 @@ def _canned(client: Any, body: bytes) -> Callable[..., AWSResponse]:
             yield body
 
     def answer(request: Any, **_: Any) -> AWSResponse:
-        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, Raw())
+        headers = HTTPHeaders.from_dict({"Content-Type": "application/x-amz-json-1.0"})
+        return AWSResponse(request.url, 200, headers, Raw())
 
     return answer
 

@@ -74,7 +74,7 @@ def route_function_output(log_path: Path, verbose: bool) -> FunctionOutput:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("a", encoding="utf-8")
     output = FunctionOutput(log, sys.__stdout__ or sys.stdout, verbose)
-    sys.stdout = output  # type: ignore[assignment]
+    sys.stdout = output
     # A page view or a tick that counts nothing makes Powertools warn; true, and noise here.
     warnings.filterwarnings("ignore", "No application metrics to publish")
     return output

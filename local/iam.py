@@ -39,6 +39,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.credentials import CredentialProvider, CredentialResolver, ReadOnlyCredentials
 from moto import settings as moto_settings
 from moto.core.authorization import ActionAuthenticatorMixin
@@ -429,10 +430,10 @@ class Enforcer:
             },
             "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
         }
-        return AWSResponse(model.name, status, {}, None), parsed
+        return AWSResponse(model.name, status, HTTPHeaders(), None), parsed
 
 
-class _Provider(CredentialProvider):  # type: ignore[misc]
+class _Provider(CredentialProvider):
     METHOD = "local-iam"
 
     def __init__(self, enforcer: Enforcer) -> None:
@@ -458,11 +459,11 @@ class _SwitchingCredentials:
         return lambda: getattr(self, name, None)
 
     @property
-    def access_key(self) -> str:
+    def access_key(self) -> str | None:
         return self.get_frozen_credentials().access_key
 
     @property
-    def secret_key(self) -> str:
+    def secret_key(self) -> str | None:
         return self.get_frozen_credentials().secret_key
 
     @property

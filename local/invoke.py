@@ -10,6 +10,7 @@ import base64
 import importlib.util
 import sys
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
@@ -116,7 +117,7 @@ def api_event(
     }
 
 
-def sqs_event(queue_arn: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+def sqs_event(queue_arn: str, messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """An SQS event for messages as ReceiveMessage returns them."""
     return {
         "Records": [

@@ -10,11 +10,15 @@ import base64
 import json
 from collections.abc import Mapping
 from secrets import token_bytes, token_urlsafe
+from typing import TYPE_CHECKING
 
 import boto3
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from local import iam, template
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 LOCAL_PARAMETERS = {
     "Stage": "local",
@@ -73,7 +77,9 @@ def provision(
     sqs = boto3.client("sqs")
     arns: dict[str, str] = {}
     for name, props in template.queue_definitions().items():
-        attributes = {"VisibilityTimeout": str(props.get("VisibilityTimeout", 30))}
+        attributes: dict[QueueAttributeNameType, str] = {
+            "VisibilityTimeout": str(props.get("VisibilityTimeout", 30))
+        }
         if "RedrivePolicy" in props:
             redrive = props["RedrivePolicy"]
             dead_letter = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]

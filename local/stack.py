@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -221,7 +221,9 @@ class LocalStack:
         self._queues = queues
         self._outbox = Outbox(region)
         # Made before any function's first call: a client keeps the hooks its session had.
-        self._simulator = MailboxSimulator(boto3.DEFAULT_SESSION.events, DEFAULT_ACCOUNT_ID, region)
+        session = boto3.DEFAULT_SESSION
+        assert session is not None, "provision the stack first (local.provision.provision)"
+        self._simulator = MailboxSimulator(session.events, DEFAULT_ACCOUNT_ID, region)
         self._feedback_topic = f"arn:aws:sns:{region}:{DEFAULT_ACCOUNT_ID}:FeedbackTopic"
         self._invocation = threading.Lock()  # one handler at a time
         self._pass = threading.Lock()  # one pass of the schedule and the queues at a time
@@ -340,7 +342,7 @@ class LocalStack:
             if not done:
                 return processed, failed
 
-    def _deliver(self, queue: Queue, messages: list[dict[str, Any]]) -> set[str]:
+    def _deliver(self, queue: Queue, messages: Sequence[Mapping[str, Any]]) -> set[str]:
         """Run the consumer on a batch; the ids of the messages it did not process.
 
         A function error fails the whole batch, as it does under Lambda's event source mapping.
@@ -353,7 +355,7 @@ class LocalStack:
         return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
 
 
-def _delete(sqs: Any, queue: Queue, messages: list[dict[str, Any]]) -> None:
+def _delete(sqs: Any, queue: Queue, messages: Sequence[Mapping[str, Any]]) -> None:
     if not messages:
         return
     entries = [

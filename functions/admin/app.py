@@ -5,6 +5,8 @@ dashboard's session cookie. Without it the answer is 401 and nothing else. The d
 forms post with the cookie, which is SameSite=Strict; a POST from another origin is refused.
 """
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
@@ -32,7 +34,7 @@ web.refuse_unmatched_paths(app, lambda: NotFound("no such campaign"))
 OPEN = {"/admin/sign-in"}  # the only route that needs no credentials
 
 
-def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     event = app.current_event
     if event.path not in OPEN:
         headers = {name.lower(): value for name, value in event.headers.items()}
@@ -132,7 +134,7 @@ def cancel(campaign_id: str) -> Response[str]:
     return _acted(admin.cancel(settings.get(), campaign_id, clock.now()))
 
 
-def _acted(result: dict) -> Response[str]:
+def _acted(result: dict[str, Any]) -> Response[str]:
     """The API gets the result; the dashboard goes back to the campaign's page."""
     return admin_http.done_or_back(app.current_event, result, f"campaigns/{result['campaign_id']}")
 
@@ -226,7 +228,8 @@ def test_recipient_links() -> Response[str]:
     return web.json_response(200, found)
 
 
-@app.exception_handler(OptoutError)
+# Powertools' exception_handler is not annotated: mypy cannot see through it.
+@app.exception_handler(OptoutError)  # type: ignore[untyped-decorator]
 def refused(error: OptoutError) -> Response[str]:
     logger.info("admin request refused", extra={"error": type(error).__name__})
     return admin_http.problem(error, app.current_event)
@@ -235,5 +238,5 @@ def refused(error: OptoutError) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,6 +1,8 @@
 """Feedback from the networks, through SNS: texts people send to our number (STOP, HELP,
 START), and SES's bounce and complaint notifications."""
 
+from typing import Any
+
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -12,7 +14,7 @@ from optout.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=SNSEvent)
-def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict:
+def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     outcomes = [
         feedback.handle(settings.get(), record.sns.message, clock.now()) for record in event.records
     ]
