@@ -33,6 +33,7 @@ from optout.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from optout.models import STARTED, CampaignStatus
 from optout.observability import logger
 from optout.policy import EDITABLE_TEXT
 from optout.settings import Settings
@@ -43,8 +44,6 @@ from optout.tokens import SESSION_COOKIE
 # admin tokens (template.yaml's WrongAdminTokensPerAddress) before it is refused without a look.
 WRONG_TOKENS_WINDOW = timedelta(minutes=15)
 _ORGANISER = "organiser"  # the one part of a session token: sessions carry no identity
-# Reminder states after which people have read the campaign's text.
-_STARTED = ("fanning-out", "fanned-out")
 
 
 # -- who is asking --------------------------------------------------------------------------
@@ -194,7 +193,7 @@ def create_campaign(
     change = policy.parse(body, now)
     if CampaignStore(settings).get_campaign(change.policy.id) is not None:
         raise Conflict(f"campaign {change.policy.id!r} exists: edit it instead")
-    status = "draft" if draft or change.draft else "active"
+    status = CampaignStatus.DRAFT if draft or change.draft else CampaignStatus.ACTIVE
     return campaigns.apply(settings, change, base_url=base_url, now=now, status=status)
 
 
@@ -202,11 +201,11 @@ def launch(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any
     """Start a draft: its due reminders go out at the next tick (the latest of each region)."""
     store = CampaignStore(settings)
     campaign = _existing(store, campaign_id)
-    if campaign["status"] != "draft":
+    if campaign["status"] != CampaignStatus.DRAFT:
         raise Conflict(f"the campaign is {campaign['status']}, not a draft")
-    store.set_status(campaign_id, "active", now)
+    store.set_status(campaign_id, CampaignStatus.ACTIVE, now)
     logger.info("campaign launched", extra={"campaign_id": campaign_id})
-    return {"campaign_id": campaign_id, "status": "active"}
+    return {"campaign_id": campaign_id, "status": CampaignStatus.ACTIVE}
 
 
 def edit_text(
@@ -219,7 +218,7 @@ def edit_text(
     unknown = sorted(set(changes) - set(EDITABLE_TEXT))
     if unknown:
         raise InvalidInput({name: "cannot be edited here" for name in unknown})
-    started = [r["sk"] for r in store.reminders(campaign_id) if r["state"] in _STARTED]
+    started = [r["sk"] for r in store.reminders(campaign_id) if r["state"] in STARTED]
     if started:
         raise Conflict("reminders have gone out: their text can no longer change")
     document = {
@@ -243,11 +242,11 @@ def pause(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
     """Stop sending: due reminders wait, batches already queued are held, nothing is lost."""
     store = CampaignStore(settings)
     campaign = _existing(store, campaign_id)
-    if campaign["status"] != "active":
+    if campaign["status"] != CampaignStatus.ACTIVE:
         raise Conflict(f"the campaign is {campaign['status']}, not active")
-    store.set_status(campaign_id, "paused", now, "paused by an organiser")
+    store.set_status(campaign_id, CampaignStatus.PAUSED, now, "paused by an organiser")
     logger.info("campaign paused", extra={"campaign_id": campaign_id})
-    return {"campaign_id": campaign_id, "status": "paused"}
+    return {"campaign_id": campaign_id, "status": CampaignStatus.PAUSED}
 
 
 def resume(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
@@ -255,12 +254,16 @@ def resume(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any
     reminders go out, the latest of each region only, as after any pause in the schedule."""
     store = CampaignStore(settings)
     campaign = _existing(store, campaign_id)
-    if campaign["status"] != "paused":
+    if campaign["status"] != CampaignStatus.PAUSED:
         raise Conflict(f"the campaign is {campaign['status']}, not paused")
-    store.set_status(campaign_id, "active", now)
+    store.set_status(campaign_id, CampaignStatus.ACTIVE, now)
     released = store.release_held_batches(campaign_id, now)
     logger.info("campaign resumed", extra={"campaign_id": campaign_id, "batches": released})
-    return {"campaign_id": campaign_id, "status": "active", "held_batches_released": released}
+    return {
+        "campaign_id": campaign_id,
+        "status": CampaignStatus.ACTIVE,
+        "held_batches_released": released,
+    }
 
 
 def cancel(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from optout.clock import iso, parse_iso
 from optout.contacts import CHANNELS
 from optout.errors import Conflict, InvalidInput
 from optout.locales import SUPPORTED_LOCALES
+from optout.models import CampaignStatus, ReminderState
 from optout.observability import logger
 from optout.render import RenderError
 from optout.settings import Settings
@@ -64,7 +65,7 @@ def create(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> 
         "campaign_id": campaign_id,
         "platform": ",".join(segment["platforms"]) or "all",
         "policy": policy.policy_document(text),
-        "status": "active",
+        "status": CampaignStatus.ACTIVE,
         "regions": {place.code: iso(send_at) for place in places},
         "offsets_days": [0],
         "local_hour": 0,
@@ -151,7 +152,7 @@ def _reminders(
             "kind": KIND,
             "deadline": iso(send_at),
             "due_at": iso(send_at),
-            "state": "pending",
+            "state": ReminderState.PENDING,
             "platform": "",
             "segment": {k: v for k, v in segment.items() if k != "regions"},
             "audience": {key: list(value) for key, value in asdict(audiences[place.code]).items()},

@@ -12,6 +12,7 @@ from typing import Any
 
 from optout import plan, policy
 from optout.clock import iso
+from optout.models import HELD, CampaignStatus, ReminderState
 from optout.observability import MetricUnit, logger, metrics
 from optout.policy import WITHDRAWN, PolicyChange
 from optout.settings import Settings
@@ -22,17 +23,13 @@ def reminder_sk(region: str, days_before: int) -> str:
     return f"REMINDER#{region}#{days_before:02d}"
 
 
-# Statuses an update leaves as they are: the organisers decide when these send.
-HELD = ("draft", "paused")
-
-
 def apply(
     settings: Settings,
     change: PolicyChange,
     *,
     base_url: str,
     now: datetime,
-    status: str = "active",
+    status: CampaignStatus = CampaignStatus.ACTIVE,
 ) -> dict[str, Any]:
     """Create, update or withdraw the campaign of `change`; a summary of what changed. A new
     campaign gets `status` ("draft": planned, but nothing is sent until it is launched); an
@@ -43,7 +40,7 @@ def apply(
     campaign_id = change.policy.id
     existing = store.get_campaign(campaign_id)
     if existing is not None and existing["status"] in HELD:
-        status = existing["status"]
+        status = CampaignStatus(existing["status"])
     planned = _plan(change, now)  # before anything is written: a plan that fails writes nothing
     store.save_campaign(
         campaign_id,
@@ -66,7 +63,8 @@ def apply(
     cancelled = [
         reminder["sk"]
         for reminder in store.reminders(campaign_id)
-        if reminder["sk"] not in planned and store.end_reminder(reminder, "cancelled", now)
+        if reminder["sk"] not in planned
+        and store.end_reminder(reminder, ReminderState.CANCELLED, now)
     ]
     summary = {
         "campaign_id": campaign_id,
@@ -92,7 +90,7 @@ def receive(
     key = f"webhook#{webhook_id}"
     if seen.get(key) is not None:
         return {"campaign_id": change.policy.id, "status": "duplicate"}
-    status = "draft" if change.draft else "active"
+    status = CampaignStatus.DRAFT if change.draft else CampaignStatus.ACTIVE
     summary = apply(settings, change, base_url=base_url, now=now, status=status)
     seen.claim(key, now, kind="webhook", campaign_id=change.policy.id)
     return summary
@@ -103,12 +101,13 @@ def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, A
     store = CampaignStore(settings)
     if store.get_campaign(campaign_id) is None:
         return {"campaign_id": campaign_id, "status": "unknown", "cancelled": 0}
-    store.save_campaign(campaign_id, {"status": "withdrawn"}, now)
+    store.save_campaign(campaign_id, {"status": CampaignStatus.WITHDRAWN}, now)
     cancelled = sum(
-        store.end_reminder(reminder, "cancelled", now) for reminder in store.reminders(campaign_id)
+        store.end_reminder(reminder, ReminderState.CANCELLED, now)
+        for reminder in store.reminders(campaign_id)
     )
     logger.info("campaign withdrawn", extra={"campaign_id": campaign_id, "cancelled": cancelled})
-    return {"campaign_id": campaign_id, "status": "withdrawn", "cancelled": cancelled}
+    return {"campaign_id": campaign_id, "status": CampaignStatus.WITHDRAWN, "cancelled": cancelled}
 
 
 def _plan(change: PolicyChange, now: datetime) -> dict[str, dict[str, Any]]:

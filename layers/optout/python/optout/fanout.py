@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from optout import queues
+from optout.models import STARTED
 from optout.observability import MetricUnit, metrics
 from optout.plan import Audience
 from optout.settings import Settings
@@ -36,7 +37,7 @@ def run(
     reminder = campaigns.get_reminder(job["campaign_id"], job["reminder"])
     if reminder is None:
         raise ValueError(f"no reminder {job['reminder']!r} in campaign {job['campaign_id']!r}")
-    if reminder["state"] not in ("fanning-out", "fanned-out"):
+    if reminder["state"] not in STARTED:
         # Not started as far as this read sees: let SQS bring the job back rather than drop it.
         raise RuntimeError(f"reminder {job['reminder']!r} is {reminder['state']}, not fanning out")
     shard = shard_key(job)

@@ -22,6 +22,7 @@ from typing import Any
 
 from optout import keys, render
 from optout.channels import PermanentFailure, ProviderUnsure, sms
+from optout.models import CampaignStatus
 from optout.observability import MetricUnit, logger, metrics
 from optout.settings import Settings
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore
@@ -178,7 +179,7 @@ def _count_and_maybe_pause(
         reason = (
             f"bounce rate {bounce_rate:.1%}, complaint rate {complaint_rate:.2%} of {sent} sent"
         )
-        campaigns.set_status(campaign_id, "paused", now, reason)
+        campaigns.set_status(campaign_id, CampaignStatus.PAUSED, now, reason)
         metrics.add_metric(name="SenderReputationPause", unit=MetricUnit.Count, value=1)
         logger.error(
             "campaign paused to protect the sender's reputation",

@@ -20,6 +20,7 @@ from typing import Any
 from optout import aws, fanout, plan, regions
 from optout.clock import iso, parse_iso
 from optout.errors import NotFound
+from optout.models import ReminderState
 from optout.plan import Audience
 from optout.quiet_hours import QUIET_FROM
 from optout.settings import Settings
@@ -44,7 +45,7 @@ def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
     counted: dict[str, Counter[str]] = {}
     rows = []
     for reminder in sorted(store.reminders(campaign_id), key=lambda r: r["due_at"]):
-        if reminder["state"] != "pending":
+        if reminder["state"] != ReminderState.PENDING:
             continue
         if reminder["region"] not in counted:  # a region's reminders share one audience
             counted[reminder["region"]] = audience_by_channel(settings, reminder)

@@ -17,6 +17,43 @@ class Status(StrEnum):
     ERASED = "erased"  # only the keyed hash of the contact is left, with why and when
 
 
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"  # planned; nothing is sent until an organiser launches it
+    ACTIVE = "active"
+    PAUSED = "paused"  # by an organiser, or by the sender when the email provider refuses
+    WITHDRAWN = "withdrawn"  # the policy change was withdrawn: nothing more goes out
+
+
+# Statuses whose reminders wait, and that a policy update leaves as they are: organisers decide
+# when these send.
+HELD = frozenset({CampaignStatus.DRAFT, CampaignStatus.PAUSED})
+
+
+class ReminderState(StrEnum):
+    """Where a reminder is: pending (in the due index) -> fanning-out -> fanned-out, or it ends
+    unsent: skipped (already past when planned), superseded (a later one of its region was due
+    at the same tick), cancelled (re-planned away, or the campaign withdrawn) or failed (its
+    templates do not render)."""
+
+    PENDING = "pending"
+    FANNING_OUT = "fanning-out"
+    FANNED_OUT = "fanned-out"
+    SKIPPED = "skipped"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+# After these, people have read the reminder's text.
+STARTED = frozenset({ReminderState.FANNING_OUT, ReminderState.FANNED_OUT})
+# These never go out, so they cannot take another reminder's place.
+NEVER_SENT = frozenset(
+    {ReminderState.CANCELLED, ReminderState.SUPERSEDED, ReminderState.SKIPPED, ReminderState.FAILED}
+)
+# What a re-plan may still overwrite: nothing of these has gone out.
+REPLANNABLE = (ReminderState.PENDING, ReminderState.SKIPPED, ReminderState.CANCELLED)
+
+
 @dataclass(frozen=True)
 class Consent:
     """Proof of the subscription request: when, on which form text, from where.

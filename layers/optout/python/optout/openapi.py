@@ -19,6 +19,7 @@ from typing import Any
 # Only modules that make no AWS client and render nothing: the function serving this document
 # starts without boto3, Jinja2 or Babel.
 from optout import locales, plan, regions
+from optout.models import CampaignStatus
 from optout.policy import EDITABLE_TEXT
 from optout.tokens import SESSION_COOKIE
 
@@ -791,7 +792,7 @@ def _schemas() -> JsonObject:
             "properties": {
                 "campaign_id": text,
                 # cancelling withdraws the campaign, as `policy.withdrawn` does
-                "status": {"enum": ["draft", "active", "paused", "withdrawn"]},
+                "status": {"enum": [status.value for status in CampaignStatus]},
             },
         },
         "Campaign": {

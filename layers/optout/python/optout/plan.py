@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from optout.clock import iso
+from optout.models import NEVER_SENT, ReminderState
 from optout.regions import GROUPS, Region, audience_groups
 
 DEFAULT_OFFSETS = (14, 7, 1, 0)
@@ -54,7 +55,7 @@ class PlannedReminder:
     days_before: int
     due_at: datetime  # UTC
     deadline: datetime  # UTC
-    state: str  # "pending" or "skipped" (already in the past when planned)
+    state: ReminderState  # pending, or skipped (already in the past when planned)
 
     @property
     def kind(self) -> str:
@@ -104,7 +105,9 @@ def plan_region(
             days_before=days,
             due_at=due,
             deadline=deadline,
-            state="skipped" if due <= now and due != latest_past else "pending",
+            state=ReminderState.SKIPPED
+            if due <= now and due != latest_past
+            else ReminderState.PENDING,
         )
         for due, days in times
     ]
@@ -165,10 +168,6 @@ def supersede(
     return send, superseded
 
 
-# A reminder in one of these states never goes out, so it cannot take another's place.
-_NEVER_SENT = ("cancelled", "superseded", "skipped", "failed")
-
-
 def overtaken(
     reminder: dict[str, Any], region_reminders: Sequence[dict[str, Any]], now: datetime
 ) -> bool:
@@ -181,7 +180,7 @@ def overtaken(
         return False
     due, soon = str(reminder["due_at"]), iso(now + SOON)
     return any(
-        due < str(other["due_at"]) <= soon and other.get("state") not in _NEVER_SENT
+        due < str(other["due_at"]) <= soon and other.get("state") not in NEVER_SENT
         for other in region_reminders
         if other["region"] == reminder["region"]
     )

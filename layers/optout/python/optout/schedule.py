@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from optout import plan, queues, reminders
-from optout.campaigns import HELD
 from optout.clock import iso
+from optout.models import HELD, ReminderState
 from optout.observability import MetricUnit, logger, metrics
 from optout.render import RenderError
 from optout.settings import Settings
@@ -46,7 +46,7 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
     ]
     result = {
         "reminders_superseded": sum(
-            campaigns.end_reminder(item, "superseded", now) for item in superseded
+            campaigns.end_reminder(item, ReminderState.SUPERSEDED, now) for item in superseded
         ),
         "reminders_started": 0,
         "reminders_failed": 0,

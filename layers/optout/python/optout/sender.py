@@ -23,7 +23,7 @@ from typing import Any
 
 from optout import aws, clock, queues, reminders, tokens
 from optout.channels import PermanentFailure, ProviderUnsure, QuotaExhausted, email, sms
-from optout.models import Status, Subscriber
+from optout.models import CampaignStatus, Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.quiet_hours import in_quiet_hours
 from optout.settings import Settings
@@ -102,9 +102,9 @@ def send_batch(
         raise ValueError(f"no campaign {job['campaign_id']!r} with reminder {job['reminder']!r}")
     counts: Counter[str] = Counter()
     try:
-        if campaign["status"] == "withdrawn":
+        if campaign["status"] == CampaignStatus.WITHDRAWN:
             counts["skipped_withdrawn"] = len(job["ids"])
-        elif campaign["status"] == "paused":
+        elif campaign["status"] == CampaignStatus.PAUSED:
             campaigns.put_deferred(job, reminder["region"], None, "campaign paused")
             counts["deferred"] = len(job["ids"])
         else:
@@ -185,7 +185,9 @@ def _send(
             remaining.pop(0)
     except QuotaExhausted as error:
         # The rest waits for the organiser: a paused campaign, its batch kept, an alarm.
-        CampaignStore(settings).set_status(campaign["campaign_id"], "paused", now, str(error))
+        CampaignStore(settings).set_status(
+            campaign["campaign_id"], CampaignStatus.PAUSED, now, str(error)
+        )
         CampaignStore(settings).put_deferred(
             {**job, "ids": remaining}, reminder["region"], None, "daily quota"
         )

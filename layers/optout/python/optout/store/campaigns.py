@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from optout import aws
 from optout.clock import iso
+from optout.models import REPLANNABLE, CampaignStatus, ReminderState
 from optout.settings import Settings
 from optout.store.dynamo import conditional_failed, every_item, update_if
 
@@ -79,18 +80,16 @@ class CampaignStore:
     def save_unsent_reminder(self, campaign_id: str, reminder: dict[str, Any]) -> bool:
         """Write a planned reminder unless it has gone out already; True if written."""
         item = {"pk": campaign_pk(campaign_id), "campaign_id": campaign_id, **reminder}
-        if item["state"] == "pending":
+        if item["state"] == ReminderState.PENDING:
             item["due_pk"] = self.DUE
         try:
             self._table.put_item(
                 Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR #state IN (:pending, :skipped, :cancelled)",
+                ConditionExpression="attribute_not_exists(pk) OR #state IN ("
+                + ", ".join(f":{state.name}" for state in REPLANNABLE)
+                + ")",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":pending": "pending",
-                    ":skipped": "skipped",
-                    ":cancelled": "cancelled",
-                },
+                ExpressionAttributeValues={f":{state.name}": state.value for state in REPLANNABLE},
             )
         except ClientError as error:
             if conditional_failed(error):
@@ -98,7 +97,7 @@ class CampaignStore:
             raise
         return True
 
-    def end_reminder(self, reminder: dict[str, Any], state: str, now: datetime) -> bool:
+    def end_reminder(self, reminder: dict[str, Any], state: ReminderState, now: datetime) -> bool:
         """Take an unsent reminder out of the due index for good (cancelled, superseded)."""
         return (
             update_if(
@@ -108,10 +107,10 @@ class CampaignStore:
                 ConditionExpression="#state IN (:pending, :skipped)",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={
-                    ":state": state,
+                    ":state": state.value,
                     ":now": iso(now),
-                    ":pending": "pending",
-                    ":skipped": "skipped",
+                    ":pending": ReminderState.PENDING.value,
+                    ":skipped": ReminderState.SKIPPED.value,
                 },
             )
             is not None
@@ -123,7 +122,11 @@ class CampaignStore:
             Key={"pk": reminder["pk"], "sk": reminder["sk"]},
             UpdateExpression="SET #state = :failed, reason = :reason, ended_at = :now REMOVE due_pk, leased_until",
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":failed": "failed", ":reason": reason, ":now": iso(now)},
+            ExpressionAttributeValues={
+                ":failed": ReminderState.FAILED.value,
+                ":reason": reason,
+                ":now": iso(now),
+            },
         )
 
     def due_reminders(self, until: datetime) -> list[dict[str, Any]]:
@@ -169,7 +172,7 @@ class CampaignStore:
             "shards_done = if_not_exists(shards_done, :zero), progress = if_not_exists(progress, :empty)",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={
-                ":state": "fanning-out",
+                ":state": ReminderState.FANNING_OUT.value,
                 ":jobs": jobs,
                 ":now": iso(now),
                 ":zero": 0,
@@ -298,8 +301,10 @@ class CampaignStore:
             for item in items
         }
 
-    def set_status(self, campaign_id: str, status: str, now: datetime, reason: str = "") -> None:
-        self.save_campaign(campaign_id, {"status": status, "status_reason": reason}, now)
+    def set_status(
+        self, campaign_id: str, status: CampaignStatus, now: datetime, reason: str = ""
+    ) -> None:
+        self.save_campaign(campaign_id, {"status": status.value, "status_reason": reason}, now)
 
     # -- fan-out progress -----------------------------------------------------------------
 
@@ -353,7 +358,10 @@ class CampaignStore:
                 Key={"pk": reminder["pk"], "sk": reminder["sk"]},
                 UpdateExpression="SET finished_at = :now, #state = :state",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":now": iso(now), ":state": "fanned-out"},
+                ExpressionAttributeValues={
+                    ":now": iso(now),
+                    ":state": ReminderState.FANNED_OUT.value,
+                },
             )
 
     def _query(self, **query: Any) -> list[dict[str, Any]]:
