@@ -45,7 +45,7 @@ from optout.clock import parse_iso
 from optout.models import Consent, Status, Subscriber
 from optout.observability import logger, metrics
 from optout.settings import Settings
-from optout.store import CampaignStore
+from optout.store import CampaignStore, layout
 from optout.store.subscribers import active_item
 
 DEFAULT_SIZES = (10_000, 100_000)
@@ -87,13 +87,13 @@ class Reminder:
     """A reminder the scheduler has started, with the fan-out jobs it queued."""
 
     campaign_id: str
-    sk: str
+    reminder_id: str
     due: datetime
     jobs: list[dict[str, Any]]
 
     @property
     def shards(self) -> list[str]:
-        return [fanout.shard_key(job) for job in self.jobs]
+        return [layout.audience_pk(job["group"], int(job["shard"])) for job in self.jobs]
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,7 @@ def start_reminder(settings: Settings, campaign_id: str) -> Reminder:
     if started != 1:
         raise RuntimeError(f"the tick at {first['due_at']} started {started} reminders, not 1")
     jobs = [json.loads(body) for body in take_all(settings.fanout_queue_url)]
-    return Reminder(campaign_id, first["sk"], due, jobs)
+    return Reminder(campaign_id, first["reminder_id"], due, jobs)
 
 
 def take_all(queue_url: str) -> list[str]:
@@ -327,7 +327,7 @@ def time_bare_loop(settings: Settings, reminder: Reminder) -> Run:
     them: the same requests as the fan-out's, without its filter and its bookkeeping."""
     table = aws.table(settings.subscribers_table)
     sqs = aws.client("sqs")
-    header = {"campaign_id": reminder.campaign_id, "reminder": reminder.sk}
+    header = {"campaign_id": reminder.campaign_id, "reminder": reminder.reminder_id}
 
     def every_shard() -> None:
         for shard in reminder.shards:
@@ -393,7 +393,10 @@ def check_fanout(settings: Settings, population: Population, reminder: Reminder)
     queued: Counter[str] = Counter()
     for body in take_all(settings.send_queue_url):
         message = json.loads(body)
-        if (message["campaign_id"], message["reminder"]) != (reminder.campaign_id, reminder.sk):
+        if (message["campaign_id"], message["reminder"]) != (
+            reminder.campaign_id,
+            reminder.reminder_id,
+        ):
             problems.append(f"a message for {message['campaign_id']} {message['reminder']}")
         if len(message["ids"]) > fanout.IDS_PER_MESSAGE:
             problems.append(f"a message of {len(message['ids'])} ids")
@@ -408,7 +411,7 @@ def check_fanout(settings: Settings, population: Population, reminder: Reminder)
             ),
         }
     )
-    stored = CampaignStore(settings).get_reminder(reminder.campaign_id, reminder.sk) or {}
+    stored = CampaignStore(settings).get_reminder(reminder.campaign_id, reminder.reminder_id) or {}
     expected = {
         "state": "fanned-out",
         "audience_size": len(population.reached),

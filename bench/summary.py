@@ -160,7 +160,7 @@ def bare_message_ms(renders: int) -> float:
         mime = email.build(settings, reminders.email(subscriber, values, links))
         table.put_item(
             Item={
-                "pk": f"{campaign['campaign_id']}#{reminder['sk']}#{number}#email",
+                "pk": f"{campaign['campaign_id']}#{reminder['reminder_id']}#{number}#email",
                 "state": "claimed",
                 "claimed_at": reminder["due_at"],
                 "expires_at": 1_800_000_000,

@@ -32,14 +32,14 @@ def test_two_ticks_at_once_on_two_threads_reach_everyone_once(
         active(address, region, "en")
     test_clock.now = datetime(2025, 10, 20, 7, 0, tzinfo=UTC)
     both_read = threading.Barrier(2, timeout=30)
-    real_read = CampaignStore.due_reminders
+    real_read = CampaignStore.due
 
     def read_together(self, until):  # type: ignore[no-untyped-def]
         due = real_read(self, until)
         both_read.wait()
         return due
 
-    monkeypatch.setattr(CampaignStore, "due_reminders", read_together)
+    monkeypatch.setattr(CampaignStore, "due", read_together)
     results: list[dict[str, int]] = []
     ticks = [
         threading.Thread(target=lambda: results.append(schedule.tick(settings.get(), clock.now())))

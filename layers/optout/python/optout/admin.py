@@ -37,7 +37,7 @@ from optout.models import STARTED, CampaignStatus
 from optout.observability import logger
 from optout.policy import EDITABLE_TEXT
 from optout.settings import Settings
-from optout.store import CampaignStore, DeliveryStore, plain, seconds_left_in_window
+from optout.store import CampaignStore, DeliveryStore, layout, plain, seconds_left_in_window
 from optout.tokens import SESSION_COOKIE
 
 # The window in which an address may present `Settings.wrong_admin_tokens_per_address` wrong
@@ -127,7 +127,7 @@ def _throttled(settings: Settings, address: str, now: datetime) -> Iterator[None
     comparing another, and count each wrong one: guessing the token by trying is stopped
     after a handful (the limit is per keyed hash of the address, which is not kept)."""
     store = DeliveryStore(settings)
-    key = "ratelimit#admin#" + keys.contact_id(settings, "address", address or "unknown")
+    key = layout.rate_limit("admin", keys.contact_id(settings, "address", address or "unknown"))
     if (
         store.counted_in_window(key, WRONG_TOKENS_WINDOW, now)
         >= settings.wrong_admin_tokens_per_address
@@ -218,7 +218,7 @@ def edit_text(
     unknown = sorted(set(changes) - set(EDITABLE_TEXT))
     if unknown:
         raise InvalidInput({name: "cannot be edited here" for name in unknown})
-    started = [r["sk"] for r in store.reminders(campaign_id) if r["state"] in STARTED]
+    started = [r for r in store.reminders(campaign_id) if r["state"] in STARTED]
     if started:
         raise Conflict("reminders have gone out: their text can no longer change")
     document = {

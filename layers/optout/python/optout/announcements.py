@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from optout import json_body, plan, policy, regions, reminders
-from optout.campaigns import reminder_sk
 from optout.clock import iso, parse_iso
 from optout.contacts import CHANNELS
 from optout.errors import Conflict, InvalidInput
@@ -146,7 +145,6 @@ def _reminders(
     audiences = plan.audiences(places)
     return [
         {
-            "sk": reminder_sk(place.code, 0),
             "region": place.code,
             "days_before": 0,
             "kind": KIND,

@@ -12,15 +12,11 @@ from typing import Any
 
 from optout import plan, policy
 from optout.clock import iso
-from optout.models import HELD, CampaignStatus, ReminderState
+from optout.models import HELD, CampaignStatus, ReminderState, reminder_id
 from optout.observability import MetricUnit, logger, metrics
 from optout.policy import WITHDRAWN, PolicyChange
 from optout.settings import Settings
-from optout.store import CampaignStore, DeliveryStore
-
-
-def reminder_sk(region: str, days_before: int) -> str:
-    return f"REMINDER#{region}#{days_before:02d}"
+from optout.store import CampaignStore, DeliveryStore, layout
 
 
 def apply(
@@ -56,14 +52,14 @@ def apply(
         now,
     )
     kept = [
-        sk
-        for sk, reminder in planned.items()
+        reminder_id
+        for reminder_id, reminder in planned.items()
         if not store.save_unsent_reminder(campaign_id, reminder)
     ]
     cancelled = [
-        reminder["sk"]
+        reminder["reminder_id"]
         for reminder in store.reminders(campaign_id)
-        if reminder["sk"] not in planned
+        if reminder["reminder_id"] not in planned
         and store.end_reminder(reminder, ReminderState.CANCELLED, now)
     ]
     summary = {
@@ -87,7 +83,7 @@ def receive(
     is idempotent, so a crash in between is healed by the sender's retry."""
     change = policy.parse(body, now)
     seen = DeliveryStore(settings)
-    key = f"webhook#{webhook_id}"
+    key = layout.webhook_delivery(webhook_id)
     if seen.get(key) is not None:
         return {"campaign_id": change.policy.id, "status": "duplicate"}
     status = CampaignStatus.DRAFT if change.draft else CampaignStatus.ACTIVE
@@ -111,15 +107,14 @@ def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, A
 
 
 def _plan(change: PolicyChange, now: datetime) -> dict[str, dict[str, Any]]:
-    """Reminder sort key -> reminder item, for every region of the change."""
+    """Reminder id -> reminder, for every region of the change."""
     audiences = plan.audiences(entry.region for entry in change.regions)
     reminders = {}
     for entry in change.regions:
         for planned in plan.plan_region(
             entry.region, entry.deadline, now, change.offsets_days, change.local_hour
         ):
-            reminders[reminder_sk(planned.region, planned.days_before)] = {
-                "sk": reminder_sk(planned.region, planned.days_before),
+            reminders[reminder_id(planned.region, planned.days_before)] = {
                 "region": planned.region,
                 "days_before": planned.days_before,
                 "kind": planned.kind,

@@ -64,7 +64,7 @@ def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[s
 
 def upcoming(settings: Settings, now: datetime) -> list[dict[str, Any]]:
     """Reminders due from now on (and any overdue), soonest first."""
-    due = CampaignStore(settings).due_reminders(now + UPCOMING)
+    due = CampaignStore(settings).due(now + UPCOMING).reminders
     return [
         {
             "campaign_id": item["campaign_id"],
@@ -74,7 +74,6 @@ def upcoming(settings: Settings, now: datetime) -> list[dict[str, Any]]:
             "in": _in(parse_iso(item["due_at"]), now),
         }
         for item in sorted(due, key=lambda item: item["due_at"])
-        if item["sk"].startswith("REMINDER#")
     ]
 
 

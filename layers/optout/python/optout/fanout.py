@@ -18,15 +18,11 @@ from optout.models import STARTED
 from optout.observability import MetricUnit, metrics
 from optout.plan import Audience
 from optout.settings import Settings
-from optout.store import FANOUT_DONE, CampaignStore, SubscriberStore
+from optout.store import FANOUT_DONE, CampaignStore, SubscriberStore, layout
 
 PAGE_SIZE = 2000  # subscribers per query page, and per checkpoint
 IDS_PER_MESSAGE = 200  # subscriber ids per send-queue message (about 7 KiB)
 MIN_REMAINING_MS = 30_000  # below this, hand the rest of the shard to a continuation
-
-
-def shard_key(job: dict[str, Any]) -> str:
-    return f"{job['group']}#{int(job['shard']):02d}"
 
 
 def run(
@@ -40,7 +36,8 @@ def run(
     if reminder["state"] not in STARTED:
         # Not started as far as this read sees: let SQS bring the job back rather than drop it.
         raise RuntimeError(f"reminder {job['reminder']!r} is {reminder['state']}, not fanning out")
-    shard = shard_key(job)
+    group, shard_number = str(job["group"]), int(job["shard"])
+    shard = layout.audience_pk(group, shard_number)  # how the reminder's progress names it
     checkpoint = reminder.get("progress", {}).get(shard, "")
     if checkpoint == FANOUT_DONE:
         return {"outcome": "skipped", "reason": "shard already done"}
@@ -49,10 +46,10 @@ def run(
     subscribers = SubscriberStore(settings)
     queued = pages = 0
     while True:
-        items, more = subscribers.audience_page(shard, after=cursor, limit=PAGE_SIZE)
+        items, more = subscribers.audience_page(group, shard_number, after=cursor, limit=PAGE_SIZE)
         pages += 1
         ids = [
-            item["audience_sk"]
+            item["subscriber_id"]
             for item in items
             if reached(item, audience, reminder["platform"], reminder.get("segment", {}))
         ]
@@ -64,7 +61,7 @@ def run(
             metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
             return {"outcome": "done", "shard": shard, "queued": queued, "pages": pages}
         if items:
-            cursor = items[-1]["audience_sk"]
+            cursor = items[-1]["subscriber_id"]
             campaigns.record_fanout_page(reminder, shard, cursor, len(ids), batches)
         if remaining_ms() < MIN_REMAINING_MS:
             queues.enqueue(settings.fanout_queue_url, {**job, "cursor": cursor})

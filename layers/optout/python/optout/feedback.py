@@ -25,7 +25,7 @@ from optout.channels import PermanentFailure, ProviderUnsure, sms
 from optout.models import CampaignStatus
 from optout.observability import MetricUnit, logger, metrics
 from optout.settings import Settings
-from optout.store import CampaignStore, DeliveryStore, SubscriberStore
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
 STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "ARRET"}
@@ -102,7 +102,7 @@ def _reply(
 ) -> None:
     """One reply to one inbound text, however often SNS delivers it."""
     if not DeliveryStore(settings).claim(
-        f"reply#{kind}#{inbound_id or number}", now, channel="sms"
+        layout.reply_delivery(kind, inbound_id or number), now, channel="sms"
     ):
         return
     context = {

@@ -91,7 +91,7 @@ def audience_by_channel(settings: Settings, reminder: dict[str, Any]) -> Counter
             cursor = ""
             while True:
                 items, more = subscribers.audience_page(
-                    f"{group}#{shard:02d}", after=cursor, limit=fanout.PAGE_SIZE
+                    group, shard, after=cursor, limit=fanout.PAGE_SIZE
                 )
                 counts.update(
                     item.get("channel", "email")
@@ -102,7 +102,7 @@ def audience_by_channel(settings: Settings, reminder: dict[str, Any]) -> Counter
                 )
                 if not more or not items:
                     break
-                cursor = items[-1]["audience_sk"]
+                cursor = items[-1]["subscriber_id"]
     return counts
 
 

@@ -54,6 +54,16 @@ NEVER_SENT = frozenset(
 REPLANNABLE = (ReminderState.PENDING, ReminderState.SKIPPED, ReminderState.CANCELLED)
 
 
+def reminder_id(region: str, days_before: int) -> str:
+    """A reminder's id within its campaign (``EU-07``): in queue jobs, click tokens and logs."""
+    return f"{region}-{days_before:02d}"
+
+
+def reminder_region(reminder: str) -> str:
+    """The region of a reminder's id."""
+    return reminder.rpartition("-")[0]
+
+
 @dataclass(frozen=True)
 class Consent:
     """Proof of the subscription request: when, on which form text, from where.

@@ -25,7 +25,7 @@ from optout.observability import MetricUnit, logger, metrics
 from optout.quiet_hours import in_quiet_hours
 from optout.regions import GROUPS
 from optout.settings import Settings
-from optout.store import CampaignStore, DeliveryStore, SubscriberStore
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
 
 def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) -> str:
@@ -52,7 +52,7 @@ def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) ->
     # Rendered before the claim: a failure here leaves no claim behind, and the retry sends it.
     message = _render(subscriber, context)
     deliveries = DeliveryStore(settings)
-    key = f"notice#confirm#{subscriber.subscriber_id}#{job['requested_at']}"
+    key = layout.confirmation_delivery(subscriber.subscriber_id, job["requested_at"])
     if not deliveries.claim(key, now, channel=subscriber.channel):
         return "skipped: already sent"
     try:

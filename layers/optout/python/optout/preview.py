@@ -18,7 +18,7 @@ from optout.errors import InvalidInput, NotFound, TooManyRequests
 from optout.locales import SUPPORTED_LOCALES
 from optout.models import Consent, Status, Subscriber
 from optout.settings import Settings
-from optout.store import CampaignStore, DeliveryStore, seconds_left_in_window
+from optout.store import CampaignStore, DeliveryStore, layout, seconds_left_in_window
 
 SAMPLE_ID = "spreview"
 SAMPLE_CONTACTS = {"email": "preview@example.org", "sms": "+15555550100"}
@@ -98,9 +98,9 @@ def send_test(
         raise InvalidInput({"to": next(iter(error.problems.values()))}) from None
     channel, address = contact.channel, contact.address
     hour = timedelta(hours=1)
-    if DeliveryStore(settings).count_in_window(f"ratelimit#test#{campaign_id}", hour, now) > (
-        TEST_SENDS_PER_HOUR
-    ):
+    if DeliveryStore(settings).count_in_window(
+        layout.rate_limit("test", campaign_id), hour, now
+    ) > (TEST_SENDS_PER_HOUR):
         raise TooManyRequests(
             f"at most {TEST_SENDS_PER_HOUR} test sends an hour per campaign",
             retry_after=seconds_left_in_window(hour, now),

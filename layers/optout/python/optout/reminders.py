@@ -22,7 +22,7 @@ from optout.channels.email import build as build_email
 from optout.channels.sms import Sms, plain, segments
 from optout.clock import parse_iso
 from optout.locales import SUPPORTED_LOCALES
-from optout.models import Consent, Status, Subscriber
+from optout.models import Consent, Status, Subscriber, reminder_id
 from optout.policy import policy_from
 from optout.regions import GROUPS
 from optout.render import RenderError
@@ -59,13 +59,13 @@ def links(
     """The subscriber's own tracked links for this reminder."""
     keyring = keys.token_keyring(settings)
     base = campaign["base_url"]
-    reminder_id = f"{reminder['region']}-{int(reminder['days_before']):02d}"
+    clicked_in = reminder_id(reminder["region"], int(reminder["days_before"]))
 
     def mint(purpose: tokens.Purpose, *parts: str) -> str:
         return tokens.mint(keyring, purpose, parts, now + tokens.LIFETIMES[purpose])
 
     return Links(
-        setting=f"{base}/r/{mint(tokens.Purpose.CLICK, campaign['campaign_id'], reminder_id, subscriber_id, 'setting')}",
+        setting=f"{base}/r/{mint(tokens.Purpose.CLICK, campaign['campaign_id'], clicked_in, subscriber_id, 'setting')}",
         done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign['campaign_id'], reminder['region'], subscriber_id)}",
         # Campaign and region say where an unsubscribe is counted; the subscriber is what ends.
         unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id, campaign['campaign_id'], reminder['region'])}",

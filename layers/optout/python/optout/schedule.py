@@ -30,20 +30,10 @@ LEASE = timedelta(minutes=10)
 def tick(settings: Settings, now: datetime) -> dict[str, int]:
     """Queue everything due that this tick can lease; how much of each kind."""
     campaigns = CampaignStore(settings)
-    upcoming = campaigns.due_reminders(now + plan.SOON)
-    to_send, superseded = plan.supersede(
-        [item for item in upcoming if item["sk"].startswith("REMINDER#")], now
-    )
-    deferred = [
-        item
-        for item in upcoming
-        if item["sk"].startswith("DEFERRED#") and item["due_at"] <= iso(now)
-    ]
-    notices = [
-        item
-        for item in upcoming
-        if item["sk"].startswith(CampaignStore.DEFERRED_NOTICE) and item["due_at"] <= iso(now)
-    ]
+    upcoming = campaigns.due(now + plan.SOON)
+    to_send, superseded = plan.supersede(upcoming.reminders, now)
+    deferred = [item for item in upcoming.batches if item["due_at"] <= iso(now)]
+    notices = [item for item in upcoming.notices if item["due_at"] <= iso(now)]
     result = {
         "reminders_superseded": sum(
             campaigns.end_reminder(item, ReminderState.SUPERSEDED, now) for item in superseded
@@ -91,12 +81,14 @@ def _release(
     campaign_id = batch["campaign_id"]
     if campaign_id not in plans:
         plans[campaign_id] = campaigns.reminders(campaign_id)
-    reminder = next((r for r in plans[campaign_id] if r["sk"] == batch["reminder"]), None)
+    reminder = next(
+        (r for r in plans[campaign_id] if r["reminder_id"] == batch["reminder_id"]), None
+    )
     if reminder is not None and plan.overtaken(reminder, plans[campaign_id], now):
         campaigns.add_stats(campaign_id, batch["region"], {"skipped_superseded": len(batch["ids"])})
         campaigns.release_deferred(batch)
         return "superseded"
-    job = {"campaign_id": campaign_id, "reminder": batch["reminder"], "ids": batch["ids"]}
+    job = {"campaign_id": campaign_id, "reminder": batch["reminder_id"], "ids": batch["ids"]}
     queues.enqueue(settings.send_queue_url, job)
     campaigns.release_deferred(batch)
     return "released"
@@ -121,13 +113,13 @@ def _start(
         campaigns.fail_reminder(reminder, str(error), now)
         logger.error(
             "reminder cannot be rendered: nothing sent",
-            extra={"reminder": reminder["sk"], "error": str(error)},
+            extra={"reminder": reminder["reminder_id"], "error": str(error)},
         )
         return "failed"
     jobs = [
         {
             "campaign_id": reminder["campaign_id"],
-            "reminder": reminder["sk"],
+            "reminder": reminder["reminder_id"],
             "group": group,
             "shard": shard,
         }
@@ -141,7 +133,7 @@ def _start(
         "reminder fan-out queued",
         extra={
             "campaign_id": reminder["campaign_id"],
-            "reminder": reminder["sk"],
+            "reminder": reminder["reminder_id"],
             "jobs": len(jobs),
         },
     )

@@ -27,7 +27,7 @@ from optout.models import CampaignStatus, Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.quiet_hours import in_quiet_hours
 from optout.settings import Settings
-from optout.store import LEFT, CampaignStore, DeliveryStore, SubscriberStore
+from optout.store import LEFT, CampaignStore, DeliveryStore, SubscriberStore, layout
 
 MIN_REMAINING_MS = 30_000  # below this, a sender hands the rest of its batch on
 READ_CHUNK = 100  # subscribers a read (BatchGetItem takes up to 100 keys) ...
@@ -129,11 +129,16 @@ def forget_campaigns() -> None:
     _campaign_cache.clear()
 
 
-def _campaign_and_reminder(campaigns: CampaignStore, campaign_id: str, sk: str) -> tuple[Any, Any]:
-    key = (campaign_id, sk)
+def _campaign_and_reminder(
+    campaigns: CampaignStore, campaign_id: str, reminder_id: str
+) -> tuple[Any, Any]:
+    key = (campaign_id, reminder_id)
     cached = _campaign_cache.get(key)
     if cached is None or cached[0] < time.monotonic():
-        found = (campaigns.get_campaign(campaign_id), campaigns.get_reminder(campaign_id, sk))
+        found = (
+            campaigns.get_campaign(campaign_id),
+            campaigns.get_reminder(campaign_id, reminder_id),
+        )
         cached = (time.monotonic() + CAMPAIGN_CACHE_SECONDS, *found)
         _campaign_cache[key] = cached
     return cached[1], cached[2]
@@ -273,7 +278,13 @@ def _deliver(
     """Render, claim, send one message; its outcome ("sent", "failed", "duplicate",
     "unknown"). Everything that can fail before the provider is reached happens before the
     claim, so that a failure there leaves nothing behind and the batch's retry sends it."""
-    key = f"{campaign['campaign_id']}#{reminder['sk'].removeprefix('REMINDER#')}#{subscriber.subscriber_id}#{subscriber.channel}"
+    key = layout.reminder_delivery(
+        campaign["campaign_id"],
+        reminder["region"],
+        int(reminder["days_before"]),
+        subscriber.subscriber_id,
+        subscriber.channel,
+    )
     attributes = {
         "campaign_id": campaign["campaign_id"],
         "region": reminder["region"],

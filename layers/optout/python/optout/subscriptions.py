@@ -20,7 +20,7 @@ from optout.errors import InvalidInput, NotFound, OptoutError, TokenInvalid, Too
 from optout.models import Consent, Status, Subscriber
 from optout.observability import MetricUnit, metrics
 from optout.settings import Settings
-from optout.store import DeliveryStore, SubscriberStore, seconds_left_in_window
+from optout.store import DeliveryStore, SubscriberStore, layout, seconds_left_in_window
 
 T = TypeVar("T")
 _PLATFORM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -101,7 +101,7 @@ def subscribe(
     same work on both paths, a known contact was still answered about 5 ms sooner)."""
     if address:
         # One address may not make the bot write to the world; kept as a keyed hash, not the address.
-        key = "ratelimit#subscribe#" + keys.contact_id(settings, "address", address)
+        key = layout.rate_limit("subscribe", keys.contact_id(settings, "address", address))
         window = timedelta(hours=1)
         if (
             DeliveryStore(settings).count_in_window(key, window, now)

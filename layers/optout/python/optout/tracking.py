@@ -17,10 +17,11 @@ from typing import Any
 from optout import keys, tokens
 from optout.errors import NotFound, TokenExpired, TokenInvalid
 from optout.locales import DEFAULT_LOCALE
+from optout.models import reminder_region
 from optout.observability import MetricUnit, metrics
 from optout.policy import policy_from
 from optout.settings import Settings
-from optout.store import CampaignStore, DeliveryStore, SubscriberStore, plain
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout, plain
 
 # The destinations a click token may name, and where each is stored with the campaign.
 _DESTINATIONS = {"setting": "setting_url", "source": "source_url"}
@@ -76,7 +77,7 @@ def click(settings: Settings, token: str, now: datetime) -> str:
     if not destination:
         raise NotFound("this link leads nowhere any more")
     first = DeliveryStore(settings).record_click(
-        f"click#{campaign_id}#{reminder_id}#{subscriber_id}#{link}",
+        layout.click(campaign_id, reminder_id, subscriber_id, link),
         now,
         campaign_id=campaign_id,
         reminder=reminder_id,
@@ -84,9 +85,7 @@ def click(settings: Settings, token: str, now: datetime) -> str:
         link=link,
     )
     if first:
-        CampaignStore(settings).add_stats(
-            campaign_id, reminder_id.rsplit("-", 1)[0], {"clicked": 1}
-        )
+        CampaignStore(settings).add_stats(campaign_id, reminder_region(reminder_id), {"clicked": 1})
     return str(destination)
 
 
@@ -144,8 +143,7 @@ def stored_data(settings: Settings, token: str, now: datetime) -> dict[str, Any]
     stored = SubscriberStore(settings).stored(subscriber_id)
     if stored is None:
         raise NotFound("we hold nothing about you under this link")
-    internal = {"audience_pk", "audience_sk"}  # where they sit in an index, not about them
-    return {name: plain(value) for name, value in sorted(stored.items()) if name not in internal}
+    return {name: plain(value) for name, value in sorted(stored.items())}
 
 
 def erase(settings: Settings, token: str, now: datetime) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,9 @@ from optout import aws
 from optout.clock import iso
 from optout.models import REPLANNABLE, CampaignStatus, ReminderState
 from optout.settings import Settings
+from optout.store import layout
 from optout.store.dynamo import conditional_failed, every_item, update_if
+from optout.store.layout import campaign_pk
 
 FANOUT_DONE = "#done"  # a shard's progress once all its pages are queued (else: where to resume)
 
@@ -29,7 +32,6 @@ class CampaignStore:
     """
 
     DUE = "due"
-    DEFERRED_NOTICE = "NOTICE#"  # sort key prefix of a deferred notice (pk NOTICE#<subscriber>)
     UNSENT = ("pending", "skipped", "cancelled")  # the states a re-plan may still change
 
     def __init__(self, settings: Settings) -> None:
@@ -40,12 +42,12 @@ class CampaignStore:
     def campaigns(self) -> list[dict[str, Any]]:
         """Every campaign item. A scan, filtered: organisers list campaigns rarely, and a
         deployment has tens of them, beside their reminders and counters."""
-        return every_item(self._table.scan, FilterExpression=Attr("sk").eq("CAMPAIGN"))
+        return every_item(self._table.scan, FilterExpression=Attr("sk").eq(layout.CAMPAIGN))
 
     def get_campaign(self, campaign_id: str) -> dict[str, Any] | None:
-        item = self._table.get_item(Key={"pk": campaign_pk(campaign_id), "sk": "CAMPAIGN"}).get(
-            "Item"
-        )
+        item = self._table.get_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.CAMPAIGN}
+        ).get("Item")
         return dict(item) if item else None
 
     def save_campaign(self, campaign_id: str, fields: dict[str, Any], now: datetime) -> None:
@@ -53,7 +55,7 @@ class CampaignStore:
         values = {**fields, "campaign_id": campaign_id, "updated_at": iso(now)}
         names = {f"#{key}": key for key in values}
         self._table.update_item(
-            Key={"pk": campaign_pk(campaign_id), "sk": "CAMPAIGN"},
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.CAMPAIGN},
             UpdateExpression="SET "
             + ", ".join(f"#{key} = :{key}" for key in values)
             + ", created_at = if_not_exists(created_at, :updated_at)",
@@ -65,21 +67,32 @@ class CampaignStore:
 
     def reminders(self, campaign_id: str) -> list[dict[str, Any]]:
         """Every reminder of a campaign, by region and days before the deadline."""
-        return self._query(
+        items = self._query(
             KeyConditionExpression=Key("pk").eq(campaign_pk(campaign_id))
-            & Key("sk").begins_with("REMINDER#"),
+            & Key("sk").begins_with(layout.REMINDER),
             ConsistentRead=True,
         )
+        return [layout.with_reminder_id(item) for item in items]
 
-    def get_reminder(self, campaign_id: str, sk: str) -> dict[str, Any] | None:
+    def get_reminder(self, campaign_id: str, reminder_id: str) -> dict[str, Any] | None:
+        """A campaign's reminder by its id (``EU-07``); None if there is none."""
+        try:
+            sk = layout.reminder_sk_of(reminder_id)
+        except ValueError:
+            return None
         item = self._table.get_item(
             Key={"pk": campaign_pk(campaign_id), "sk": sk}, ConsistentRead=True
         ).get("Item")
-        return dict(item) if item else None
+        return layout.with_reminder_id(item) if item else None
 
     def save_unsent_reminder(self, campaign_id: str, reminder: dict[str, Any]) -> bool:
         """Write a planned reminder unless it has gone out already; True if written."""
-        item = {"pk": campaign_pk(campaign_id), "campaign_id": campaign_id, **reminder}
+        item = {
+            "pk": campaign_pk(campaign_id),
+            "sk": layout.reminder_sk(reminder["region"], reminder["days_before"]),
+            "campaign_id": campaign_id,
+            **{key: value for key, value in reminder.items() if key != "reminder_id"},
+        }
         if item["state"] == ReminderState.PENDING:
             item["due_pk"] = self.DUE
         try:
@@ -129,14 +142,20 @@ class CampaignStore:
             },
         )
 
-    def due_reminders(self, until: datetime) -> list[dict[str, Any]]:
-        """Everything in the due index due by `until`: reminders not yet fanned out, deferred
-        send batches and deferred notices (sort keys ``REMINDER#...``, ``DEFERRED#...`` and
-        ``NOTICE#...``)."""
-        return self._query(
+    def due(self, until: datetime) -> Due:
+        """Everything in the due index due by `until`, by kind, soonest first."""
+        due = Due()
+        for item in self._query(
             IndexName="due",
             KeyConditionExpression=Key("due_pk").eq(self.DUE) & Key("due_at").lte(iso(until)),
-        )
+        ):
+            if item["sk"].startswith(layout.REMINDER):
+                due.reminders.append(layout.with_reminder_id(item))
+            elif item["sk"].startswith(layout.DEFERRED_BATCH):
+                due.batches.append(layout.with_batch_reminder_id(item))
+            elif item["sk"].startswith(layout.DEFERRED_NOTICE):
+                due.notices.append(item)
+        return due
 
     def lease_reminder(self, reminder: dict[str, Any], now: datetime, lease: timedelta) -> bool:
         """Take the exclusive right to fan a reminder out for `lease`; False if another tick
@@ -198,7 +217,7 @@ class CampaignStore:
         digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]
         item: dict[str, Any] = {
             "pk": campaign_pk(job["campaign_id"]),
-            "sk": f"DEFERRED#{job['reminder']}#{digest}",
+            "sk": layout.deferred_batch_sk(job["reminder"], digest),
             "campaign_id": job["campaign_id"],
             "reminder": job["reminder"],
             "region": region,
@@ -216,7 +235,7 @@ class CampaignStore:
             item
             for item in self._query(
                 KeyConditionExpression=Key("pk").eq(campaign_pk(campaign_id))
-                & Key("sk").begins_with("DEFERRED#"),
+                & Key("sk").begins_with(layout.DEFERRED_BATCH),
                 ConsistentRead=True,
             )
             if "due_pk" not in item
@@ -243,8 +262,8 @@ class CampaignStore:
         text, not one per request."""
         self._table.put_item(
             Item={
-                "pk": f"NOTICE#{job['subscriber_id']}",
-                "sk": f"{self.DEFERRED_NOTICE}{job['kind']}",
+                "pk": layout.notice_pk(job["subscriber_id"]),
+                "sk": layout.deferred_notice_sk(job["kind"]),
                 "job": job,
                 "state": "deferred",
                 "due_pk": self.DUE,
@@ -260,19 +279,19 @@ class CampaignStore:
 
     def add_stats(self, campaign_id: str, region: str, counts: dict[str, int]) -> None:
         """Add a batch's outcome to the campaign's counters for a region (one write a batch)."""
-        self._add(campaign_id, f"STATS#{region}", counts)
+        self._add(campaign_id, f"{layout.STATS}{region}", counts)
 
     def stats(self, campaign_id: str) -> dict[str, dict[str, int]]:
         """Region -> counters."""
-        return self._counters(campaign_id, "STATS#")
+        return self._counters(campaign_id, layout.STATS)
 
     def add_to_timeline(self, campaign_id: str, now: datetime, counts: dict[str, int]) -> None:
         """Count events of a campaign by the hour they happened in (UTC), for its charts."""
-        self._add(campaign_id, f"TIMELINE#{now:%Y-%m-%dT%H}", counts)
+        self._add(campaign_id, f"{layout.TIMELINE}{now:%Y-%m-%dT%H}", counts)
 
     def timeline(self, campaign_id: str) -> dict[str, dict[str, int]]:
         """Hour ("2025-10-27T09", UTC) -> counts, oldest first."""
-        return self._counters(campaign_id, "TIMELINE#")
+        return self._counters(campaign_id, layout.TIMELINE)
 
     def _add(self, campaign_id: str, sk: str, counts: dict[str, int]) -> None:
         """Add to the counters of one item of the campaign (one write, however many)."""
@@ -368,5 +387,11 @@ class CampaignStore:
         return every_item(self._table.query, **query)
 
 
-def campaign_pk(campaign_id: str) -> str:
-    return f"CAMPAIGN#{campaign_id}"
+@dataclass
+class Due:
+    """What the due index holds that is due: reminders to fan out, send batches held back over
+    someone's night, and notices (confirmation texts asked for at night)."""
+
+    reminders: list[dict[str, Any]] = field(default_factory=list)
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)

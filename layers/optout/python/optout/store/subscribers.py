@@ -18,6 +18,7 @@ from optout import aws
 from optout.clock import iso, parse_iso
 from optout.models import Consent, Status, Subscriber
 from optout.settings import Settings
+from optout.store import layout
 from optout.store.dynamo import update_if
 
 AUDIENCE_SHARDS = 16
@@ -33,7 +34,10 @@ def audience_shard(subscriber_id: str) -> int:
 
 
 def audience_key(home_group: str, subscriber_id: str) -> str:
-    return f"{home_group}#{audience_shard(subscriber_id):02d}"
+    return layout.audience_pk(home_group, audience_shard(subscriber_id))
+
+
+_AUDIENCE_INDEX_KEYS = ("audience_pk", "audience_sk")
 
 
 class SubscriberStore:
@@ -48,7 +52,13 @@ class SubscriberStore:
         return subscriber_from(item) if item and item.get("status") != Status.ERASED.value else None
 
     def stored(self, subscriber_id: str) -> dict[str, Any] | None:
-        """Everything kept about a subscriber, as stored (for the person's own privacy page)."""
+        """Everything kept about a subscriber, as stored (for the person's own privacy page),
+        but where they sit in the audience index, which says nothing about them."""
+        item = self._item(subscriber_id)
+        return _without_keys(item) if item is not None else None
+
+    def _item(self, subscriber_id: str) -> dict[str, Any] | None:
+        """The subscriber's whole item, unless there is none or it is erased."""
         item = self._table.get_item(Key={"subscriber_id": subscriber_id}, ConsistentRead=True).get(
             "Item"
         )
@@ -73,7 +83,7 @@ class SubscriberStore:
         without the key) with the reason and date, so that the contact stays out until it
         subscribes and confirms again. True if this call erased it."""
         kept = {"subscriber_id", "status", "erased_at", "erased_reason"}
-        current = self.stored(subscriber_id)
+        current = self._item(subscriber_id)
         if current is None:
             return False
         removed = sorted(name for name in current if name not in kept)
@@ -181,17 +191,21 @@ class SubscriberStore:
         raise RuntimeError(f"subscriber {subscriber_id} kept changing while being confirmed")
 
     def audience_page(
-        self, shard: str, after: str, limit: int
+        self, group: str, shard: int, after: str, limit: int
     ) -> tuple[list[dict[str, Any]], bool]:
-        """Up to `limit` active subscribers of an audience shard (``EU#07``) whose ids sort
-        after `after`, with their platforms and region; and whether more may follow."""
-        condition: Any = Key("audience_pk").eq(shard)
+        """Up to `limit` active subscribers of one shard of a home group's audience whose ids
+        sort after `after`, with their ids, platforms and region; and whether more may
+        follow."""
+        condition: Any = Key("audience_pk").eq(layout.audience_pk(group, shard))
         if after:
             condition = condition & Key("audience_sk").gt(after)
         page = self._table.query(
             IndexName="audience", KeyConditionExpression=condition, Limit=limit
         )
-        return page["Items"], "LastEvaluatedKey" in page
+        items = [
+            {"subscriber_id": item["audience_sk"], **_without_keys(item)} for item in page["Items"]
+        ]
+        return items, "LastEvaluatedKey" in page
 
     def get_many(self, subscriber_ids: list[str]) -> dict[str, Subscriber]:
         """The subscribers with these ids that exist, read 100 to a request."""
@@ -362,6 +376,10 @@ class SubscriberStore:
     def put_active(self, subscriber: Subscriber) -> None:
         """Write an already-confirmed subscriber (demo data and imports with proof of consent)."""
         self._table.put_item(Item=active_item(subscriber))
+
+
+def _without_keys(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if name not in _AUDIENCE_INDEX_KEYS}
 
 
 def subscriber_item(subscriber: Subscriber) -> dict[str, Any]:
