@@ -47,7 +47,6 @@ LIFETIMES: Mapping[Purpose, timedelta] = {
 
 MAX_TOKEN_LENGTH = 400
 _PART = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SIGNATURE_LENGTH = 22  # 16 bytes of HMAC-SHA256 in unpadded base64url
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ class CampaignStore:
 
     DUE = "due"
     DEFERRED_NOTICE = "NOTICE#"  # sort key prefix of a deferred notice (pk NOTICE#<subscriber>)
-    UNSENT = ("pending", "skipped", "cancelled")  # the states a re-plan may still change
 
     def __init__(self, settings: Settings) -> None:
         self._table = aws.table(settings.campaigns_table)
