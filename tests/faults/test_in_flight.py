@@ -3,6 +3,7 @@ unsubscribe (or "I've switched it off") lands before their message goes out."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -71,9 +72,11 @@ def test_switched_it_off_after_the_read_stops_that_message(
     assert stats["sent"] == 1 and stats["skipped_already_done"] == 1
 
 
-def test_a_confirmation_clicked_twice_at_once_activates_once(stack: Stack, monkeypatch) -> None:
-    # Given a pending subscriber who presses "confirm" twice: the second request runs whole
-    # between the first one's read and its conditional write, which then fails its condition
+def test_a_confirmation_clicked_twice_at_once_activates_once(
+    stack: Stack, test_clock, monkeypatch
+) -> None:
+    # Given a pending subscriber who presses "confirm" twice: the second request, a second
+    # later, runs whole between the first one's read and its conditional write
     from optout.store import SubscriberStore
     from tests.integration.test_subscriptions import confirm_path
 
@@ -87,6 +90,7 @@ def test_a_confirmation_clicked_twice_at_once_activates_once(stack: Stack, monke
         found = real_get(self, subscriber_id)
         if not started:
             started.append(1)
+            test_clock.advance(seconds=1)
             replies.append(stack.call("confirm", path=path))
         return found
 
@@ -96,3 +100,12 @@ def test_a_confirmation_clicked_twice_at_once_activates_once(stack: Stack, monke
     assert [first.status, replies[0].status] == [200, 200]
     (record,) = stack.items("SUBSCRIBERS_TABLE")
     assert record["status"] == "active" and record["audience_sk"] == record["subscriber_id"]
+    # And the one activation is the one on record: the first request's write, landing after
+    # the second's, found the subscriber active and changed nothing. The person's own data
+    # says they confirmed when the second click did it, not a second earlier
+    privacy = re.search(r'href="https://[^"]+(/privacy/[\w.-]+)"', first.text)
+    assert privacy, first.text
+    shown = stack.call(
+        "privacy-page", path=privacy.group(1), headers={"Accept": "application/json"}
+    )
+    assert shown.json()["confirmed_at"] == "2025-10-27T09:00:01Z"
