@@ -11,15 +11,8 @@ import pytest
 from local import invoke
 from optout import settings, subscriptions
 from optout.store import SubscriberStore
+from tests.helpers import confirm_path
 from tests.integration.conftest import Stack
-
-CONFIRM_LINK = re.compile(r"https://[^\s\"<>]+/confirm/([A-Za-z0-9._-]+)")
-
-
-def confirm_path(text: str) -> str:
-    found = CONFIRM_LINK.search(text)
-    assert found, f"no confirmation link in: {text!r}"
-    return f"/confirm/{found.group(1)}"
 
 
 def subscriber(stack: Stack) -> dict:
