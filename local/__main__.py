@@ -1,4 +1,4 @@
-"""`python -m local`: the local stack of DESIGN.md 1.4, as `make run` starts it.
+"""`python -m local`: the local stack (README, "Try it: the local stack"), as `make run` starts it.
 
 Starts an embedded moto server and points boto3 at it, creates template.yaml's tables and queues
 there, seeds the demo subscribers (unless `--no-demo`), then serves the API on 127.0.0.1 until

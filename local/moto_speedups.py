@@ -49,6 +49,11 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 
+# The moto these patches were written and tested against: they replace moto's internals, which
+# any release may change. pyproject.toml pins moto to it, and tests/integration/
+# test_moto_speedups.py fails, naming both versions, when another moto is installed.
+MOTO_VERSION = "5.2.5"
+
 # What `installed()` puts back: moto's module uses the standard `copy`.
 _MOTO = (
     copy,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -29,15 +28,10 @@ from botocore.retries import standard
 from moto.core.botocore_stubber import BotocoreStubber
 
 from optout import aws, channels
-from tests.integration.conftest import Stack, stack  # noqa: F401  (the fixture, for this folder)
-from tests.integration.test_sender import LINKEDIN
-
-
-@pytest.fixture
-def campaign(stack: Stack, test_clock) -> None:  # noqa: F811
-    """The LinkedIn campaign, created on 13 October 2025."""
-    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
-    assert stack.post_webhook(LINKEDIN).status == 200
+from tests.integration.conftest import (  # noqa: F401  (the fixtures, for this folder)
+    campaign,
+    stack,
+)
 
 
 @pytest.fixture(autouse=True)

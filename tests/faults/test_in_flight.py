@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from optout import clock, keys, sender, settings, tokens
-from optout.store import CampaignStore
+from optout.store import CampaignStore, SubscriberStore
+from tests.helpers import CAMPAIGN, active, at, confirm_path, link, to
 from tests.integration.conftest import Stack
-from tests.integration.test_sender import CAMPAIGN, active, at, to
 
 
 def token(purpose: tokens.Purpose, *parts: str) -> str:
@@ -71,12 +71,11 @@ def test_switched_it_off_after_the_read_stops_that_message(
     assert stats["sent"] == 1 and stats["skipped_already_done"] == 1
 
 
-def test_a_confirmation_clicked_twice_at_once_activates_once(stack: Stack, monkeypatch) -> None:
-    # Given a pending subscriber who presses "confirm" twice: the second request runs whole
-    # between the first one's read and its conditional write, which then fails its condition
-    from optout.store import SubscriberStore
-    from tests.integration.test_subscriptions import confirm_path
-
+def test_a_confirmation_clicked_twice_at_once_activates_once(
+    stack: Stack, test_clock, monkeypatch
+) -> None:
+    # Given a pending subscriber who presses "confirm" twice: the second request, a second
+    # later, runs whole between the first one's read and its conditional write
     assert stack.call("subscribe-json").status == 202
     stack.drain_notices()
     (confirmation,) = stack.outbox()
@@ -87,6 +86,7 @@ def test_a_confirmation_clicked_twice_at_once_activates_once(stack: Stack, monke
         found = real_get(self, subscriber_id)
         if not started:
             started.append(1)
+            test_clock.advance(seconds=1)
             replies.append(stack.call("confirm", path=path))
         return found
 
@@ -96,3 +96,10 @@ def test_a_confirmation_clicked_twice_at_once_activates_once(stack: Stack, monke
     assert [first.status, replies[0].status] == [200, 200]
     (record,) = stack.items("SUBSCRIBERS_TABLE")
     assert record["status"] == "active" and record["audience_sk"] == record["subscriber_id"]
+    # And the one activation is the one on record: the first request's write, landing after
+    # the second's, found the subscriber active and changed nothing. The person's own data
+    # says they confirmed when the second click did it, not a second earlier
+    shown = stack.call(
+        "privacy-page", path=link(first.text, "privacy"), headers={"Accept": "application/json"}
+    )
+    assert shown.json()["confirmed_at"] == "2025-10-27T09:00:01Z"

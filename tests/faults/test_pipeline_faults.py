@@ -13,9 +13,8 @@ import pytest
 from optout import clock, fanout, schedule, settings
 from optout.channels.sms_http import _session
 from optout.store import CampaignStore, DeliveryStore
+from tests.helpers import CAMPAIGN, LINKEDIN, FakeProvider, active, at
 from tests.integration.conftest import Stack
-from tests.integration.test_sender import CAMPAIGN, LINKEDIN, active, at
-from tests.integration.test_sms_http import FakeProvider
 
 
 def received(stack: Stack) -> Counter[str]:
@@ -114,24 +113,19 @@ def test_a_webhook_delivered_three_times_over_three_days_makes_one_campaign_and_
 @pytest.fixture
 def slow_provider(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A Twilio-compatible provider that takes every text and answers after the timeout."""
-    server = FakeProvider()
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    _session.cache_clear()
-    for name, value in {
-        "SMS_PROVIDER": "http",
-        "SMS_HTTP_URL": server.url,
-        "SMS_HTTP_ACCOUNT": "AC123",
-        "OPTOUT_SMS_HTTP_TOKEN": "secret-token",
-        "SMS_FROM": "+15005550006",
-        "SMS_HTTP_TIMEOUT_SECONDS": "1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings.get.cache_clear()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with FakeProvider().serving() as server:
+        _session.cache_clear()
+        for name, value in {
+            "SMS_PROVIDER": "http",
+            "SMS_HTTP_URL": server.url,
+            "SMS_HTTP_ACCOUNT": "AC123",
+            "OPTOUT_SMS_HTTP_TOKEN": "secret-token",
+            "SMS_FROM": "+15005550006",
+            "SMS_HTTP_TIMEOUT_SECONDS": "1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        settings.get.cache_clear()
+        yield server
     _session.cache_clear()
 
 

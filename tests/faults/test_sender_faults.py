@@ -30,8 +30,8 @@ from tests.faults.conftest import (
     ses,
     sns,
 )
+from tests.helpers import CAMPAIGN, active, at
 from tests.integration.conftest import Stack
-from tests.integration.test_sender import CAMPAIGN, active, at
 
 ONE_WEEK_LEFT_EU = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
 

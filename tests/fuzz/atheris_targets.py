@@ -46,7 +46,7 @@ with atheris.instrument_imports(include=["optout"]):
     from optout.errors import InvalidInput, PayloadTooLarge, TokenError
     from optout.settings import from_environ
 
-from tests.unit.test_settings import COMPLETE as COMPLETE_ENVIRONMENT  # a full settings set
+from tests.helpers import COMPLETE as COMPLETE_ENVIRONMENT  # a full settings set
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -1,4 +1,5 @@
-"""Hostile text: what attackers and accidents put in fields, mixed into random text."""
+"""Hostile input for the fuzz tests: what attackers and accidents put in fields, mixed into
+random text; any JSON value, and the fields of a webhook body to put it in."""
 
 from __future__ import annotations
 
@@ -71,3 +72,29 @@ def hostile_text(max_size: int = 300, lines: bool = True) -> st.SearchStrategy[s
             lambda t: "".join(c for c in t if c not in "\r\n\x85\u2028\u2029\x0b\x0c\x1c\x1d\x1e")
         )
     return text.map(lambda t: t[:max_size])
+
+
+# Any JSON document, hostile text in its strings.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | hostile_text(60),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+# Every field of the LinkedIn webhook body (tests.helpers.LINKEDIN), as paths into it.
+PATHS = [
+    ("type",),
+    ("platform",),
+    ("policy",),
+    ("policy", "id"),
+    ("policy", "title"),
+    ("policy", "short_title"),
+    ("policy", "summary"),
+    ("policy", "steps"),
+    ("policy", "setting_url"),
+    ("policy", "translations"),
+    ("regions",),
+    ("plan",),
+]

@@ -14,21 +14,14 @@ from hypothesis import strategies as st
 from optout import policy, tokens, webhooks
 from optout.errors import InvalidInput, PayloadTooLarge, TokenError
 from optout.feedback import keyword
-from tests.fuzz.hostile import hostile_text
-from tests.integration.test_sender import LINKEDIN
+from tests.fuzz.hostile import PATHS, hostile_text, json_values
+from tests.helpers import LINKEDIN
 
 KEYS = webhooks.parse_secrets("whsec_" + base64.b64encode(b"fuzz-key-0123456789abcd").decode())
 NOW = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)
 KEYRING = tokens.Keyring("k1", {"k1": b"0123456789abcdef0123456789abcdef"})
 
 header_values = st.one_of(st.text(max_size=200), hostile_text(), st.just(""))
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | hostile_text(60),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 
 
 @given(
@@ -81,22 +74,6 @@ def test_the_payload_parser_takes_any_bytes(body: bytes) -> None:
 @given(document=json_values)
 def test_the_payload_parser_takes_any_json(document) -> None:  # type: ignore[no-untyped-def]
     _parse(json.dumps(document).encode())
-
-
-PATHS = [
-    ("type",),
-    ("platform",),
-    ("policy",),
-    ("policy", "id"),
-    ("policy", "title"),
-    ("policy", "short_title"),
-    ("policy", "summary"),
-    ("policy", "steps"),
-    ("policy", "setting_url"),
-    ("policy", "translations"),
-    ("regions",),
-    ("plan",),
-]
 
 
 @given(path=st.sampled_from(PATHS), value=json_values)

@@ -22,10 +22,8 @@ from optout.locales import SUPPORTED_LOCALES
 from optout.models import Consent, Status, Subscriber
 from optout.policy import Policy, PolicyText, policy_document
 from tests.fuzz.hostile import LINE_BREAKS, MARKUP, ODD, SANDBOX_ESCAPES, hostile_text
+from tests.helpers import CAMPAIGN, COMPLETE, LINKEDIN, active, at, link, to
 from tests.integration.conftest import Stack
-from tests.integration.test_links import link
-from tests.integration.test_sender import CAMPAIGN, LINKEDIN, active, at, to
-from tests.unit.test_settings import COMPLETE
 
 SETTINGS = settings.from_environ({**COMPLETE, "OPTOUT_TOKEN_SECRET": "x" * 32})
 NOW = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)

@@ -17,10 +17,9 @@ from hypothesis import strategies as st
 from local import invoke
 from optout import imports
 from optout.feedback import HELP_WORDS, START_WORDS, STOP_WORDS, keyword
-from tests.fuzz.hostile import hostile_text
-from tests.fuzz.test_parsers import PATHS, json_values
-from tests.integration.conftest import Stack, sample_event
-from tests.integration.test_sender import LINKEDIN, active
+from tests.fuzz.hostile import PATHS, hostile_text, json_values
+from tests.helpers import LINKEDIN, active, sample_event
+from tests.integration.conftest import Stack
 
 TABLES = ("SUBSCRIBERS_TABLE", "CAMPAIGNS_TABLE", "DELIVERIES_TABLE")
 # What must never come back raw in a page: each markup fragment we send, with its "<" (escaped,

@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,14 +17,9 @@ from moto import mock_aws
 from local import iam, invoke, provision
 from local.stack import Outbox
 from optout import aws, clock, settings
+from tests.helpers import LINKEDIN, sample_event
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"integration-test-key-0123").decode()
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-def sample_event(name: str) -> dict[str, Any]:
-    """A copy of events/<name>.json."""
-    return json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -212,6 +206,13 @@ def stack(monkeypatch: pytest.MonkeyPatch, test_clock: Any) -> Iterator[Stack]:
         yield Stack(env)
         refused = iam.enforcer().denials()
         assert not refused, "AWS would refuse:\n" + "\n".join(map(str, refused))
+
+
+@pytest.fixture
+def campaign(stack: Stack, test_clock: Any) -> None:
+    """The LinkedIn campaign, created on 13 October 2025."""
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    assert stack.post_webhook(LINKEDIN).status == 200
 
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"

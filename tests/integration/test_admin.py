@@ -14,9 +14,8 @@ import pytest
 
 from optout import clock, schedule, sender, settings
 from optout.store import CampaignStore, SubscriberStore
+from tests.helpers import CAMPAIGN, LINKEDIN, active, linkedin
 from tests.integration.conftest import ADMIN_TOKEN, Organiser, Stack
-from tests.integration.test_campaigns import CAMPAIGN, LINKEDIN, active, linkedin
-from tests.integration.test_sender import active as one_of_segment
 
 
 def _campaign_writes(stack: Stack) -> list[dict[str, Any]]:
@@ -425,14 +424,12 @@ def test_an_ad_hoc_send_reaches_exactly_its_segment_once_at_its_time(
     stack: Stack, organiser: Organiser, test_clock: Any
 ) -> None:
     test_clock.now = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)
-    target = one_of_segment("anna@example.org", "DE", "de", platforms=("linkedin",))
-    one_of_segment("any@example.org", "AT", "de", platforms=())  # every platform: in the segment
-    one_of_segment("+4915123456789", "DE", "de", platforms=("linkedin",))  # texts: not this channel
-    one_of_segment(
-        "fr@example.org", "FR", "fr", platforms=("linkedin",)
-    )  # French: not this language
-    one_of_segment("meta@example.org", "DE", "de", platforms=("meta",))  # another platform
-    one_of_segment("ca@example.org", "CA", "de", platforms=("linkedin",))  # another region
+    target = active("anna@example.org", "DE", "de", platforms=("linkedin",))
+    active("any@example.org", "AT", "de", platforms=())  # every platform: in the segment
+    active("+4915123456789", "DE", "de", platforms=("linkedin",))  # texts: not this channel
+    active("fr@example.org", "FR", "fr", platforms=("linkedin",))  # French: not this language
+    active("meta@example.org", "DE", "de", platforms=("meta",))  # another platform
+    active("ca@example.org", "CA", "de", platforms=("linkedin",))  # another region
     reply = organiser.call("POST", "/admin/sends", body=json.dumps(THANKS))
     assert reply.status == 201, reply.text
     assert reply.json() == {
@@ -499,7 +496,7 @@ def test_an_ad_hoc_text_without_a_short_title_uses_one_made_from_the_title(
     stack: Stack, organiser: Organiser, test_clock: Any
 ) -> None:
     test_clock.now = datetime(2025, 10, 28, 9, 0, tzinfo=UTC)
-    one_of_segment("+4915123456789", "DE", "de", platforms=("linkedin",))
+    active("+4915123456789", "DE", "de", platforms=("linkedin",))
     message = {key: value for key, value in THANKS["message"].items() if key != "short_title"}
     body = {**THANKS, "channel": "sms", "send_at": "2025-10-28T10:00:00Z", "message": message}
     reply = organiser.call("POST", "/admin/sends", body=json.dumps(body))

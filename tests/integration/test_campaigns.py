@@ -9,50 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from optout import clock, fanout, keys, regions, schedule, settings
+from optout import clock, fanout, regions, schedule, settings
 from optout import reminders as reminders_module
 from optout.clock import parse_iso
-from optout.models import Consent, Status, Subscriber, reminder_region
+from optout.models import reminder_region
 from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
+from tests.helpers import CAMPAIGN, LINKEDIN, active, linkedin
 from tests.integration.conftest import Stack
-from tests.integration.test_sender import active as subscriber_in
-
-LINKEDIN = json.loads(
-    (
-        Path(__file__).resolve().parents[2] / "events/payloads/policy-changed.linkedin.json"
-    ).read_text(encoding="utf-8")
-)
-CAMPAIGN = "linkedin-genai-2025"
-
-
-def active(contact: str, region: str, platforms: tuple[str, ...] = ("linkedin",)) -> str:
-    """Write an active subscriber; their id."""
-    place = regions.resolve(region)
-    subscriber_id = keys.contact_id(settings.get(), "email", contact)
-    SubscriberStore(settings.get()).put_active(
-        Subscriber(
-            subscriber_id=subscriber_id,
-            channel="email",
-            contact=contact,
-            region=place.code,
-            home_group=place.group,
-            locale="en",
-            timezone=regions.default_timezone(place),
-            platforms=platforms,
-            status=Status.ACTIVE,
-            consent=Consent(
-                requested_at="2025-10-01T00:00:00Z", form_version="test", source="test"
-            ),
-            created_at="2025-10-01T00:00:00Z",
-        )
-    )
-    return subscriber_id
-
-
-def linkedin(**changes: object) -> dict:
-    payload = json.loads(json.dumps(LINKEDIN))
-    payload.update(changes)
-    return payload
 
 
 def reminders(stack: Stack) -> dict[str, dict]:
@@ -260,7 +223,7 @@ def test_a_last_day_text_held_over_the_night_past_the_deadline_gives_way_to_live
 ) -> None:
     # Given a subscriber by text and the campaign planned weeks ahead
     test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
-    subscriber_in(MOBILES[region], region, "en")
+    active(MOBILES[region], region, "en")
     stack.post_webhook(LINKEDIN)
     # When nothing ran until 22:30 on the last day there: "last day" starts, but its text
     # waits for 08:00, which is after the midnight deadline
@@ -284,7 +247,7 @@ def test_a_text_held_over_the_night_past_the_deadline_still_goes_when_nothing_fo
 ) -> None:
     # Given a campaign without a "live now" reminder, and a subscriber by text in Berlin
     test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
-    subscriber_in(MOBILES["DE"], "DE", "en")
+    active(MOBILES["DE"], "DE", "en")
     stack.post_webhook(linkedin(plan={"offsets_days": [14, 7, 1]}))
     # When "last day" started at 22:30, its text held back until after the deadline
     play(stack, test_clock, OUTAGE_ENDS["DE"])

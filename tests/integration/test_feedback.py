@@ -3,7 +3,6 @@ our number, and SES's bounce and complaint notifications."""
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import UTC, datetime
 
@@ -12,22 +11,8 @@ import pytest
 from local import invoke
 from optout import clock, settings
 from optout.store import CampaignStore
-from tests.integration.conftest import Stack, sample_event
-from tests.integration.test_sender import CAMPAIGN, LINKEDIN, active, at, to
-
-
-def deliver(name: str, **changes: object) -> dict:
-    """Run the feedback function on events/<name>.json with its SNS message changed."""
-    event = copy.deepcopy(sample_event(name))
-    message = json.loads(event["Records"][0]["Sns"]["Message"])
-    for path, value in changes.items():
-        target = message
-        *parents, leaf = path.split("__")
-        for parent in parents:
-            target = target[parent]
-        target[leaf] = value
-    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
-    return invoke.invoke("FeedbackFunction", event)
+from tests.helpers import CAMPAIGN, LINKEDIN, active, at, deliver, sample_event, to
+from tests.integration.conftest import Stack
 
 
 def record(stack: Stack, contact: str) -> dict:

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from optout import settings
-from tests.integration.conftest import Reply, Stack, sample_event
-from tests.integration.test_sender import active, to
+from tests.helpers import active, sample_event, to
+from tests.integration.conftest import Reply, Stack
 from tests.sns_signing import CERT_URL, LocalSns, SnsSigner, local_sns
 
 FEEDBACK_TOPIC = "arn:aws:sns:eu-west-1:123456789012:optout-bot-dev-FeedbackTopic"

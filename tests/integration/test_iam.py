@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local import iam, template
+from tests.helpers import active, at
 from tests.integration.conftest import Stack
-from tests.integration.test_sender import active, at, campaign  # noqa: F401 (a fixture)
 
 
 def changed_template(tmp_path: Path, old: str, new: str) -> Path:
@@ -30,7 +30,7 @@ def table_arn(stack: Stack, table_env: str) -> str:
 def test_without_condition_check_item_the_sender_is_refused_and_sends_nothing(
     stack: Stack,
     test_clock,
-    campaign,  # noqa: F811 (the fixture)
+    campaign,
     tmp_path: Path,
 ) -> None:
     # Given SenderFunction's policy as it was before the claim became a transaction

@@ -3,23 +3,14 @@ unsubscribe with one click. Through the real links handler, from a reminder real
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import pytest
 
 from optout import settings
 from optout.store import CampaignStore
+from tests.helpers import BASE, CAMPAIGN, LINKEDIN, active, at, link, to
 from tests.integration.conftest import Stack
-from tests.integration.test_sender import CAMPAIGN, LINKEDIN, active, at, to
-
-BASE = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
-
-
-def link(message_text: str, kind: str) -> str:
-    found = re.search(rf"{re.escape(BASE)}(/{kind}/[\w.-]+)", message_text)
-    assert found, f"no /{kind}/ link in {message_text!r}"
-    return found.group(1)
 
 
 @pytest.fixture

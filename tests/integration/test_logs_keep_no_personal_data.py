@@ -20,11 +20,8 @@ from botocore.awsrequest import AWSResponse
 
 from optout import aws
 from optout.observability import logger as powertools_logger
+from tests.helpers import BASE, CAMPAIGN, LINKEDIN, at, confirm_path, deliver, link, to
 from tests.integration.conftest import Organiser, Stack
-from tests.integration.test_feedback import deliver
-from tests.integration.test_links import BASE, link
-from tests.integration.test_sender import CAMPAIGN, LINKEDIN, at, to
-from tests.integration.test_subscriptions import confirm_path
 
 EMAIL = "Ada.Lovelace@Example.org"  # as typed on the form; stored lower-cased
 PHONE = "+1 416 555 0123"  # as typed; stored and texted as E.164

@@ -1,7 +1,11 @@
 """The local stack's TransactWriteItems (local.moto_speedups) is moto's, all or nothing, with a
 backup of the items a transaction names instead of whole tables."""
 
+import importlib.metadata
+import re
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -193,3 +197,29 @@ def test_answers_read_the_same_with_the_speed_ups_as_without() -> None:
     assert as_moto_answers[0]["Item"] == EVERY_KIND
     scanned = as_moto_answers[3]["Items"]
     assert {"pk": {"S": "bob"}, "sk": {"S": "-"}, "blob": {"B": b"\x00\xff"}} in scanned
+
+
+def test_the_installed_moto_is_the_one_the_speedups_were_written_for() -> None:
+    installed = importlib.metadata.version("moto")
+    assert installed == moto_speedups.MOTO_VERSION, (
+        f"moto {installed} is installed, but local/moto_speedups.py patches the internals of "
+        f"moto {moto_speedups.MOTO_VERSION}: check each patch against moto {installed} (its "
+        "tests here and the local stack's), then move MOTO_VERSION and pyproject.toml's pins"
+    )
+
+
+def test_pyproject_pins_moto_to_the_speedups_version_in_every_group() -> None:
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    pins = [
+        requirement
+        for group in project["dependency-groups"].values()
+        for requirement in group
+        if isinstance(requirement, str) and re.match(r"moto\b", requirement)
+    ]
+    assert len(pins) == 2, f"moto is named in the local and dev groups, once each: {pins}"
+    wanted = f"=={moto_speedups.MOTO_VERSION}"
+    unpinned = [pin for pin in pins if not re.fullmatch(rf"moto(\[[a-z,]+\])?{wanted}", pin)]
+    assert not unpinned, (
+        f"pyproject.toml must pin moto to {moto_speedups.MOTO_VERSION}, the version "
+        f"local/moto_speedups.py was written for: {unpinned}"
+    )

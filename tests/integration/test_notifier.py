@@ -9,7 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from optout import aws
-from tests.integration.conftest import Stack, sample_event
+from tests.helpers import confirm_path, sample_event
+from tests.integration.conftest import Stack
 
 
 def refuse(code: str, message: str):  # type: ignore[no-untyped-def]
@@ -72,8 +73,6 @@ def test_no_confirmation_goes_to_someone_who_confirmed_meanwhile(stack: Stack) -
     stack.call("subscribe-json")
     stack.drain_notices()
     first = stack.outbox()[0]
-    from tests.integration.test_subscriptions import confirm_path
-
     stack.call("confirm", path=confirm_path(first.text))
     jobs_before = len(stack.outbox())
     # the same job again, as if stuck in the queue until now

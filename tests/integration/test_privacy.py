@@ -3,10 +3,11 @@ until it subscribes and confirms again."""
 
 from __future__ import annotations
 
-import re
+import pytest
 
+from optout import settings
+from tests.helpers import confirm_path, link
 from tests.integration.conftest import Stack
-from tests.integration.test_subscriptions import confirm_path
 
 
 def privacy_path(stack: Stack) -> str:
@@ -14,9 +15,7 @@ def privacy_path(stack: Stack) -> str:
     stack.call("subscribe-json")
     stack.drain_notices()
     page = stack.call("confirm", path=confirm_path(stack.outbox()[0].text))
-    found = re.search(r'href="https://[^"]+(/privacy/[\w.-]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
+    return link(page.text, "privacy")
 
 
 def test_the_person_sees_everything_kept_as_a_page_and_as_json(stack: Stack) -> None:
@@ -88,6 +87,26 @@ def test_links_issued_before_an_erasure_do_not_reach_the_contact_s_new_record(
     (record,) = stack.items("SUBSCRIBERS_TABLE")
     assert record["status"] == "active" and record["contact"] == "ada@example.org"
     # And the new privacy link works
-    found = re.search(r'href="https://[^"]+(/privacy/[\w.-]+)"', new_page.text)
-    assert found
-    assert stack.call("privacy-page", path=found.group(1)).status == 200
+    assert stack.call("privacy-page", path=link(new_page.text, "privacy")).status == 200
+
+
+def test_a_confirmation_link_from_before_an_erasure_stays_refused_whatever_its_lifetime(
+    stack: Stack, test_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given confirmation links that live longer than the default week, and a person who
+    # erased their data a day after subscribing, keeping the first confirmation link
+    monkeypatch.setenv("CONFIRM_TOKEN_DAYS", "30")
+    settings.get.cache_clear()
+    old_privacy = privacy_path(stack)
+    old_confirm = confirm_path(stack.outbox()[0].text)
+    test_clock.advance(days=1)
+    stack.call("privacy-erase", path=old_privacy)
+    # When the same contact subscribes again and that old link is used before the new one
+    test_clock.advance(minutes=11)
+    assert stack.call("subscribe-json").status == 202
+    stack.drain_notices()
+    reply = stack.call("confirm", path=old_confirm)
+    # Then the old link is refused (when it was issued is read with the lifetime it had)
+    assert reply.status in (403, 404, 410)
+    (record,) = stack.items("SUBSCRIBERS_TABLE")
+    assert record["status"] == "pending"

@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 
 from local import iam, provision
 from optout import keys, settings
+from tests.helpers import confirm_path
 from tests.integration.conftest import Stack
-from tests.integration.test_subscriptions import confirm_path
 
 
 def stored(stack: Stack, name: str) -> str:

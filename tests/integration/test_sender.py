@@ -5,73 +5,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from botocore.exceptions import ClientError
 
-from optout import aws, clock, keys, regions, render, schedule, settings
-from optout.models import Consent, Status, Subscriber
-from optout.store import CampaignStore, DeliveryStore, SubscriberStore
+from optout import aws, clock, render, schedule, settings
+from optout.models import Status
+from optout.store import CampaignStore, DeliveryStore
+from tests.helpers import CAMPAIGN, active, at, to
 from tests.integration.conftest import Stack
-
-LINKEDIN = json.loads(
-    (
-        Path(__file__).resolve().parents[2] / "events/payloads/policy-changed.linkedin.json"
-    ).read_text(encoding="utf-8")
-)
-CAMPAIGN = "linkedin-genai-2025"
-
-
-def active(
-    contact: str,
-    region: str,
-    locale: str,
-    timezone: str | None = None,
-    status: Status = Status.ACTIVE,
-    platforms: tuple[str, ...] = ("linkedin",),
-) -> str:
-    """An active (or `status`) subscriber by email or text; their id."""
-    place = regions.resolve(region)
-    channel = "email" if "@" in contact else "sms"
-    subscriber_id = keys.contact_id(settings.get(), channel, contact)
-    SubscriberStore(settings.get()).put_active(
-        Subscriber(
-            subscriber_id=subscriber_id,
-            channel=channel,
-            contact=contact,
-            region=place.code,
-            home_group=place.group,
-            locale=locale,
-            timezone=timezone or regions.default_timezone(place),
-            platforms=platforms,
-            status=status,
-            consent=Consent(
-                requested_at="2025-10-01T00:00:00Z", form_version="test", source="test"
-            ),
-            created_at="2025-10-01T00:00:00Z",
-        )
-    )
-    return subscriber_id
-
-
-def at(stack: Stack, test_clock, moment: str) -> dict:
-    """Move the clock, tick, and run fan-out and sender to the end; the tick's answer."""
-    test_clock.now = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    ticked = schedule.tick(settings.get(), clock.now())
-    stack.run_fanout()
-    stack.run_sender()
-    return ticked
-
-
-@pytest.fixture
-def campaign(stack: Stack, test_clock) -> None:
-    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
-    assert stack.post_webhook(LINKEDIN).status == 200
-
-
-def to(stack: Stack, address: str) -> list:
-    return [message for message in stack.outbox() if message.to == address]
 
 
 def test_each_subscriber_gets_the_reminder_in_their_language_with_their_local_deadline(

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import base64
-import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -18,55 +14,14 @@ from optout.channels import PermanentFailure, ProviderUnsure
 from optout.channels.sms import Sms, send
 from optout.channels.sms_http import _session
 from optout.settings import from_environ
-from tests.unit.test_settings import COMPLETE
-
-
-class FakeProvider(ThreadingHTTPServer):
-    """Answers each POST with the next scripted (status, body, delay) and records it."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.script: list[tuple[int, dict, float]] = []
-        self.received: list[dict] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/2010-04-01/Accounts/AC123/Messages.json"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: FakeProvider
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        self.server.received.append({"form": parse_qs(body), "auth": self.headers["Authorization"]})
-        status, answer, delay = (
-            self.server.script.pop(0) if self.server.script else (201, {"sid": "SM1"}, 0)
-        )
-        time.sleep(delay)
-        payload = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *_: object) -> None:  # keep test output quiet
-        pass
+from tests.helpers import COMPLETE, FakeProvider
 
 
 @pytest.fixture
 def provider() -> Iterator[FakeProvider]:
-    server = FakeProvider()
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    _session.cache_clear()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with FakeProvider().serving() as server:
+        _session.cache_clear()
+        yield server
 
 
 def settings_for(url: str):  # type: ignore[no-untyped-def]

@@ -11,15 +11,8 @@ import pytest
 from local import invoke
 from optout import settings, subscriptions
 from optout.store import SubscriberStore
+from tests.helpers import confirm_path
 from tests.integration.conftest import Stack
-
-CONFIRM_LINK = re.compile(r"https://[^\s\"<>]+/confirm/([A-Za-z0-9._-]+)")
-
-
-def confirm_path(text: str) -> str:
-    found = CONFIRM_LINK.search(text)
-    assert found, f"no confirmation link in: {text!r}"
-    return f"/confirm/{found.group(1)}"
 
 
 def subscriber(stack: Stack) -> dict:
@@ -184,6 +177,24 @@ def test_a_confirmation_link_expires_after_seven_days(stack: Stack, test_clock) 
     assert reply.status == 410
     assert "This link has expired" in reply.text and "Subscribe again" in reply.text
     assert subscriber(stack)["status"] == "pending"
+
+
+def test_a_confirmation_link_lives_as_long_as_confirm_token_days_says(
+    stack: Stack, test_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an operator who gives confirmation links a fortnight
+    monkeypatch.setenv("CONFIRM_TOKEN_DAYS", "14")
+    settings.get.cache_clear()
+    stack.call("subscribe-json")
+    stack.drain_notices()
+    link = confirm_path(stack.outbox()[0].text)
+    # When the person confirms on the tenth day, after the default week
+    test_clock.advance(days=10)
+    reply = stack.call("confirm", path=link)
+    # Then the link still works, and it stops at the end of the fortnight
+    assert reply.status == 200 and subscriber(stack)["status"] == "active"
+    test_clock.advance(days=4, seconds=1)
+    assert stack.call("confirm", path=link).status == 410
 
 
 @pytest.mark.parametrize(

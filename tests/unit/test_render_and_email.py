@@ -6,7 +6,7 @@ from optout import render, web
 from optout.channels.email import Email, build
 from optout.locales import SUPPORTED_LOCALES
 from optout.settings import from_environ
-from tests.unit.test_settings import COMPLETE
+from tests.helpers import COMPLETE
 
 CONTEXT = {
     "organisation": "Data Rights Watch",

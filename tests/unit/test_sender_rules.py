@@ -16,7 +16,7 @@ from optout.models import Consent, Status, Subscriber
 from optout.quiet_hours import in_quiet_hours
 from optout.sender import Pacer, ReadAhead
 from optout.settings import from_environ
-from tests.unit.test_settings import COMPLETE
+from tests.helpers import COMPLETE
 
 
 def subscriber(timezone: str, locale: str = "en", channel: str = "sms") -> Subscriber:

@@ -1,21 +1,7 @@
 import pytest
 
 from optout.settings import SettingsError, from_environ
-
-COMPLETE = {
-    "STAGE": "dev",
-    "SUBSCRIBERS_TABLE": "s",
-    "CAMPAIGNS_TABLE": "c",
-    "DELIVERIES_TABLE": "d",
-    "NOTICE_QUEUE_URL": "n",
-    "FANOUT_QUEUE_URL": "f",
-    "SEND_QUEUE_URL": "q",
-    "SENDER_ADDRESS": "reminders@example.org",
-    "ORGANISATION_NAME": "Org",
-    "ORGANISATION_ADDRESS": "1 Street",
-    "OPTOUT_TOKEN_SECRET": "t" * 32,
-    "OPTOUT_CONTACT_SECRET": "c" * 32,
-}
+from tests.helpers import COMPLETE
 
 
 def test_complete_settings_load_with_their_defaults() -> None:

@@ -1,6 +1,6 @@
 """The one source of "now" for domain code.
 
-In AWS it is the real UTC time. The local stack and tests move it (`set_now`) to play a
+In AWS it is the real UTC time. The local stack and tests move it (`set_source`) to play a
 campaign's timeline in seconds; everything that depends on time (token expiry, reminder due
 dates, quiet hours, resend limits) reads it here, never from `datetime.now()` directly.
 """

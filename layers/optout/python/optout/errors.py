@@ -1,5 +1,6 @@
-"""Domain errors. Each carries the HTTP status a client should see; `web.error_response` is the
-one place that turns them into responses, so handlers never pick status codes themselves."""
+"""Domain errors. Each carries the HTTP status a client should see; `optout.web` is the one
+place that turns them into responses (`web.problem`, a page or JSON, and `web.json_problem`), so
+handlers never pick status codes themselves."""
 
 from __future__ import annotations
 

@@ -258,7 +258,3 @@ def check_templates(
                 f"the text message in {locale} takes {segments(text.text)[1]} segments, "
                 f"more than {max_sms_segments}: shorten short_title or summary"
             )
-
-
-def sms_fits(message: Sms) -> bool:
-    return segments(message.text)[1] <= MAX_SMS_SEGMENTS

@@ -184,9 +184,14 @@ def confirmation_job(subscriber_id: str, *, base_url: str, now: datetime) -> dic
     }
 
 
+def confirmation_lifetime(settings: Settings) -> timedelta:
+    """How long a confirmation link works: CONFIRM_TOKEN_DAYS, the operator's setting."""
+    return timedelta(days=settings.confirm_token_days)
+
+
 def confirmation_token(settings: Settings, subscriber_id: str, now: datetime) -> str:
-    """The token of a subscriber's confirmation link, valid for CONFIRM_TOKEN_DAYS."""
-    expires_at = now + timedelta(days=settings.confirm_token_days)
+    """The token of a subscriber's confirmation link, valid for `confirmation_lifetime`."""
+    expires_at = now + confirmation_lifetime(settings)
     return tokens.mint(
         keys.token_keyring(settings), tokens.Purpose.CONFIRM, [subscriber_id], expires_at
     )
@@ -219,7 +224,7 @@ def _parts(settings: Settings, token: str, now: datetime) -> tuple[str, ...]:
     if len(parts) != 1:
         raise TokenInvalid("this link is not one of ours")
     tracking.not_ended_by_erasure(
-        settings, parts[0], tokens.issued_at(token, tokens.Purpose.CONFIRM)
+        settings, parts[0], tokens.issued_at(token, confirmation_lifetime(settings))
     )
     return parts
 

@@ -35,9 +35,10 @@ SESSION_COOKIE = "optout_admin"  # the cookie that carries an organiser's `Purpo
 
 
 # How long each kind of link keeps working. Unsubscribe links must outlive any reminder they
-# were sent in by a wide margin (RFC 8058 senders are expected to honour them for months).
+# were sent in by a wide margin (RFC 8058 senders are expected to honour them for months). A
+# confirmation link's lifetime is not here: an operator sets it (CONFIRM_TOKEN_DAYS, read by
+# `optout.settings`), and `optout.subscriptions.confirmation_lifetime` is its one source.
 LIFETIMES: Mapping[Purpose, timedelta] = {
-    Purpose.CONFIRM: timedelta(days=7),
     Purpose.UNSUBSCRIBE: timedelta(days=180),
     Purpose.CLICK: timedelta(days=90),
     Purpose.DONE: timedelta(days=90),
@@ -47,7 +48,6 @@ LIFETIMES: Mapping[Purpose, timedelta] = {
 
 MAX_TOKEN_LENGTH = 400
 _PART = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SIGNATURE_LENGTH = 22  # 16 bytes of HMAC-SHA256 in unpadded base64url
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,11 @@ def verify(keyring: Keyring, token: str, purpose: Purpose, now: datetime) -> tup
     return tuple(fields[3:])
 
 
-def issued_at(token: str, purpose: Purpose) -> datetime:
-    """When a token that `verify` accepted for `purpose` was minted (its expiry less its
-    lifetime), to tell links issued before an erasure from those issued after."""
+def issued_at(token: str, lifetime: timedelta) -> datetime:
+    """When a token that `verify` accepted was minted, given the `lifetime` it was minted
+    with (its expiry less that), to tell links issued before an erasure from those after."""
     expiry = int(token.split(".")[2], 36)
-    return datetime.fromtimestamp(expiry, UTC) - LIFETIMES[purpose]
+    return datetime.fromtimestamp(expiry, UTC) - lifetime
 
 
 def _sign(key: bytes, body: str) -> str:

@@ -55,7 +55,9 @@ def _parts(
     if len(parts) != count:
         raise TokenInvalid("this link is not one of ours")
     subscriber_id = parts[2] if count >= 3 else parts[0]
-    not_ended_by_erasure(settings, subscriber_id, tokens.issued_at(token, purpose))
+    not_ended_by_erasure(
+        settings, subscriber_id, tokens.issued_at(token, tokens.LIFETIMES[purpose])
+    )
     return parts
 
 
@@ -167,7 +169,8 @@ def check_unsubscribe(settings: Settings, token: str, now: datetime) -> tuple[st
     parts = tokens.verify(keys.token_keyring(settings), token, tokens.Purpose.UNSUBSCRIBE, now)
     if len(parts) not in (1, 3):
         raise TokenInvalid("this link is not one of ours")
-    not_ended_by_erasure(settings, parts[0], tokens.issued_at(token, tokens.Purpose.UNSUBSCRIBE))
+    issued = tokens.issued_at(token, tokens.LIFETIMES[tokens.Purpose.UNSUBSCRIBE])
+    not_ended_by_erasure(settings, parts[0], issued)
     return parts
 
 

@@ -32,7 +32,6 @@ class CampaignStore:
     """
 
     DUE = "due"
-    UNSENT = ("pending", "skipped", "cancelled")  # the states a re-plan may still change
 
     def __init__(self, settings: Settings) -> None:
         self._table = aws.table(settings.campaigns_table)

@@ -44,14 +44,7 @@ class DeliveryStore:
 
         One transaction checks the subscriber and puts the claim, so that an unsubscribe or an
         "I've switched it off" that lands while a batch is in flight stops that message."""
-        item = {
-            "pk": key,
-            "state": "claimed",
-            "claimed_at": iso(now),
-            "expires_at": int((now + self._ttl).timestamp()),
-            "campaign_id": campaign_id,
-            **attributes,
-        }
+        item = self._claim_item(key, now, campaign_id=campaign_id, **attributes)
         try:
             self._table.meta.client.transact_write_items(
                 TransactItems=[
@@ -110,20 +103,25 @@ class DeliveryStore:
 
     def claim(self, key: str, now: datetime, **attributes: Any) -> bool:
         """Claim the message `key`; False if it was claimed before (sent, or in doubt)."""
-        item = {
+        try:
+            self._table.put_item(
+                Item=self._claim_item(key, now, **attributes),
+                ConditionExpression=Attr("pk").not_exists(),
+            )
+        except ClientError as error:
+            if conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def _claim_item(self, key: str, now: datetime, **attributes: Any) -> dict[str, Any]:
+        return {
             "pk": key,
             "state": "claimed",
             "claimed_at": iso(now),
             "expires_at": int((now + self._ttl).timestamp()),
             **attributes,
         }
-        try:
-            self._table.put_item(Item=item, ConditionExpression=Attr("pk").not_exists())
-        except ClientError as error:
-            if conditional_failed(error):
-                return False
-            raise
-        return True
 
     def record_sent(self, key: str, message_id: str, now: datetime) -> None:
         self._table.update_item(

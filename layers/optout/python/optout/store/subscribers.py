@@ -209,20 +209,11 @@ class SubscriberStore:
 
     def get_many(self, subscriber_ids: list[str]) -> dict[str, Subscriber]:
         """The subscribers with these ids that exist, read 100 to a request."""
-        found: dict[str, Subscriber] = {}
-        client = self._table.meta.client
-        for start in range(0, len(subscriber_ids), 100):
-            keys = [
-                {"subscriber_id": sid} for sid in dict.fromkeys(subscriber_ids[start : start + 100])
-            ]
-            request = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table.name, []):
-                    if item.get("status") != Status.ERASED.value:
-                        found[item["subscriber_id"]] = subscriber_from(item)
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        return {
+            subscriber_id: profile
+            for subscriber_id, (_status, profile) in self.states(subscriber_ids).items()
+            if profile is not None
+        }
 
     def mark_done(self, subscriber_id: str, campaign_id: str, now: datetime) -> bool | None:
         """Record "I've switched it off" for a campaign: True the first time, False after that,
