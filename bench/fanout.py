@@ -42,6 +42,7 @@ from bench.calls import ApiCalls
 from bench.stack import fresh_stack, moto_endpoint
 from optout import aws, campaigns, fanout, keys, policy, regions, schedule
 from optout.clock import parse_iso
+from optout.jobs import FanoutJob, read
 from optout.models import Consent, Status, Subscriber
 from optout.observability import logger, metrics
 from optout.settings import Settings
@@ -89,11 +90,11 @@ class Reminder:
     campaign_id: str
     reminder_id: str
     due: datetime
-    jobs: list[dict[str, Any]]
+    jobs: list[FanoutJob]
 
     @property
     def shards(self) -> list[str]:
-        return [layout.audience_pk(job["group"], int(job["shard"])) for job in self.jobs]
+        return [layout.audience_pk(job.group, job.shard) for job in self.jobs]
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ def start_reminder(settings: Settings, campaign_id: str) -> Reminder:
     started = schedule.tick(settings, due)["reminders_started"]
     if started != 1:
         raise RuntimeError(f"the tick at {first['due_at']} started {started} reminders, not 1")
-    jobs = [json.loads(body) for body in take_all(settings.fanout_queue_url)]
+    jobs = [read(FanoutJob, body) for body in take_all(settings.fanout_queue_url)]
     return Reminder(campaign_id, first["reminder_id"], due, jobs)
 
 

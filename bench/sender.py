@@ -67,6 +67,7 @@ from bench.coldstart import ColdStart
 from bench.fanout import Population, Reminder, seed, start_reminder, take_all
 from local import invoke, moto_speedups, provision
 from optout import aws, clock, fanout, keys, sender, settings
+from optout.jobs import SendJob, read
 from optout.observability import logger, metrics
 from optout.settings import Settings
 from optout.store import CampaignStore
@@ -349,7 +350,7 @@ def measure_cost(messages: int) -> Cost:
     """Fan a reminder out to `messages` subscribers and time the sender on every batch."""
     with stubbed_aws("bench-cost") as settings:
         campaign = seed_and_fan_out(settings, messages, "bench-sender-cost")
-        jobs = [json.loads(body) for body in take_all(settings.send_queue_url)]
+        jobs = [read(SendJob, body) for body in take_all(settings.send_queue_url)]
         _progress(f"cost: sending {len(jobs)} batches with a pacer that never waits")
         batches, calls, outcomes = time_batches(settings, jobs, campaign.reminder.due)
         arrived = delivery(settings, campaign.population)
@@ -358,7 +359,7 @@ def measure_cost(messages: int) -> Cost:
 
 
 def time_batches(
-    settings: Settings, jobs: list[dict[str, Any]], now: datetime
+    settings: Settings, jobs: list[SendJob], now: datetime
 ) -> tuple[list[BatchCost], Counter[str], Counter[str]]:
     """Send each batch as the handler would, with a pacer that never waits; the cost of each,
     the API calls of all, and the outcomes of all."""

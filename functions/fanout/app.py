@@ -1,7 +1,6 @@
 """Fan-out worker: turns each fan-out job (one audience shard of one reminder) into packed
 batches of subscriber ids on the send queue."""
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -13,7 +12,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, fanout, settings
+from optout import clock, fanout, jobs, settings
 from optout.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -21,13 +20,19 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 @tracer.capture_method
 def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    job = json.loads(record.body)
+    try:
+        job = jobs.read(jobs.FanoutJob, record.body)
+    except jobs.MalformedJob as error:
+        logger.error(
+            "malformed fan-out job: SQS will retry it, then keep it", extra={"error": str(error)}
+        )
+        raise
     try:
         result = fanout.run(
             settings.get(), job, lambda_context.get_remaining_time_in_millis, clock.now()
         )
     except Exception:
-        logger.exception("fan-out job failed; SQS will retry it", extra={"job": job})
+        logger.exception("fan-out job failed; SQS will retry it", extra={"job": jobs.body(job)})
         raise
     logger.info("fan-out job handled", extra=result)
 

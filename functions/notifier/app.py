@@ -5,7 +5,6 @@ SQS with partial batch failures: a job that fails is retried alone, and lands in
 dead-letter queue after the attempts template.yaml allows.
 """
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -17,7 +16,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, notices, settings, subscriptions
+from optout import clock, jobs, notices, settings, subscriptions
 from optout.observability import logger, metrics, tracer
 
 # Report every failed record, even when all fail, rather than failing the invocation: Lambda
@@ -27,17 +26,20 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 @tracer.capture_method
 def handle(record: SQSRecord) -> None:
-    job = json.loads(record.body)
-    if job.get("kind") not in ("subscribe", "confirm"):
-        # Retried, then kept in the dead-letter queue for a person to look at.
-        raise ValueError(f"unknown notice kind {job.get('kind')!r}")
     try:
-        if job["kind"] == "subscribe":
+        job = jobs.read_notice(record.body)
+    except jobs.MalformedJob as error:
+        logger.error(
+            "malformed notice: SQS will retry it, then keep it", extra={"error": str(error)}
+        )
+        raise
+    try:
+        if isinstance(job, jobs.SubscribeJob):
             job = subscriptions.record_request(settings.get(), job)
         outcome = notices.send_confirmation(settings.get(), job, clock.now())
     except Exception:
         # The batch processor reports the failure to SQS but does not say why; the log does.
-        logger.exception("notice failed; SQS will retry it", extra={"kind": job.get("kind")})
+        logger.exception("notice failed; SQS will retry it", extra={"kind": job.kind})
         raise
     logger.info("notice handled", extra={"outcome": outcome})
 

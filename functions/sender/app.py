@@ -1,7 +1,6 @@
 """Sender: each send-queue message is a packed batch of subscriber ids for one reminder; each
 becomes at most one email or text message."""
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -13,7 +12,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, sender, settings
+from optout import clock, jobs, sender, settings
 from optout.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -29,21 +28,22 @@ def pacers() -> dict[str, sender.Pacer]:
 
 @tracer.capture_method
 def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    job = json.loads(record.body)
+    try:
+        job = jobs.read(jobs.SendJob, record.body)
+    except jobs.MalformedJob as error:
+        logger.error(
+            "malformed send batch: SQS will retry it, then keep it", extra={"error": str(error)}
+        )
+        raise
+    named = {"campaign_id": job.campaign_id, "reminder": job.reminder}
     try:
         counts = sender.send_batch(
             settings.get(), job, clock.now(), pacers(), lambda_context.get_remaining_time_in_millis
         )
     except Exception:
-        logger.exception(
-            "send batch failed; SQS will retry it",
-            extra={"campaign_id": job.get("campaign_id"), "reminder": job.get("reminder")},
-        )
+        logger.exception("send batch failed; SQS will retry it", extra=named)
         raise
-    logger.info(
-        "send batch done",
-        extra={"campaign_id": job["campaign_id"], "reminder": job["reminder"], **counts},
-    )
+    logger.info("send batch done", extra={**named, **counts})
 
 
 @logger.inject_lambda_context

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from optout import clock, schedule, sender, settings
+from optout import clock, jobs, schedule, sender, settings
 from optout.store import CampaignStore, DeliveryStore
 from tests.faults.conftest import (
     DAILY_QUOTA,
@@ -85,7 +85,13 @@ def test_a_sender_killed_after_ses_took_the_message_never_resends_it(
     ses().meta.events.register("after-call.sesv2.SendEmail", freeze_after_second)
     killed = threading.Thread(
         target=_quietly,
-        args=(sender.send_batch, settings.get(), batches[0], clock.now(), sender.unpaced()),
+        args=(
+            sender.send_batch,
+            settings.get(),
+            jobs.read(jobs.SendJob, batches[0]),
+            clock.now(),
+            sender.unpaced(),
+        ),
         daemon=True,
     )
     killed.start()
@@ -127,7 +133,8 @@ def test_the_same_batch_delivered_twice_at_once_sends_each_message_once(
 
     def deliver() -> None:
         for batch in batches:
-            counts.append(sender.send_batch(settings.get(), batch, clock.now(), sender.unpaced()))
+            job = jobs.read(jobs.SendJob, batch)
+            counts.append(sender.send_batch(settings.get(), job, clock.now(), sender.unpaced()))
 
     threads = [threading.Thread(target=deliver) for _ in range(2)]
     for thread in threads:

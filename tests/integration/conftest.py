@@ -119,6 +119,10 @@ class Stack:
         """Run the sender over every batch on the send queue."""
         return self.drain("SEND_QUEUE_URL", "SenderFunction")
 
+    def fanout_jobs(self) -> list[dict[str, Any]]:
+        """Take every job off the fan-out queue."""
+        return self._take(self.env["FANOUT_QUEUE_URL"])
+
     def send_batches(self) -> list[dict[str, Any]]:
         """Take every packed batch off the send queue (there is no sender yet to consume it)."""
         return self._take(self.env["SEND_QUEUE_URL"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from optout import clock, fanout, regions, schedule, settings
+from optout import clock, fanout, jobs, regions, schedule, settings
 from optout import reminders as reminders_module
 from optout.clock import parse_iso
 from optout.models import reminder_region
@@ -411,21 +411,18 @@ def test_a_fan_out_short_of_time_continues_and_a_redelivered_job_resumes(
     )
     test_clock.now = datetime(2025, 10, 20, 7, 0, tzinfo=UTC)
     schedule.tick(settings.get(), clock.now())
-    jobs = stack._take(stack.env["FANOUT_QUEUE_URL"])
+    queued_jobs = [jobs.read(jobs.FanoutJob, job) for job in stack.fanout_jobs()]
     busiest = max(
-        jobs,
-        key=lambda job: sum(
-            1
-            for _ in SubscriberStore(settings.get()).audience_page(
-                job["group"], int(job["shard"]), "", 1000
-            )[0]
+        queued_jobs,
+        key=lambda job: len(
+            SubscriberStore(settings.get()).audience_page(job.group, job.shard, "", 1000)[0]
         ),
     )
     # a job that runs out of time after its first page hands on a continuation
     first = fanout.run(settings.get(), busiest, lambda: 0, clock.now())
     assert first["outcome"] == "continued" and first["queued"] == 3
     # SQS redelivers the original job too (as after a crash): it resumes at the checkpoint
-    for job in jobs:
+    for job in queued_jobs:
         fanout.run(settings.get(), job, lambda: 60_000, clock.now())
     stack.run_fanout()  # the continuation finds the shard done
     queued = Counter(i for batch in stack.send_batches() for i in batch["ids"])
@@ -451,7 +448,7 @@ def test_a_fan_out_job_that_arrives_before_its_reminder_started_is_retried_not_d
 ) -> None:
     test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
     stack.post_webhook(LINKEDIN)
-    job = {"campaign_id": CAMPAIGN, "reminder": "REMINDER#EU#14", "group": "EU", "shard": 0}
+    job = jobs.FanoutJob(CAMPAIGN, "EU-14", group="EU", shard=0)
     with pytest.raises(RuntimeError, match="not fanning out"):
         fanout.run(settings.get(), job, lambda: 60_000, clock.now())
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
 from datetime import UTC, datetime
 
+import pytest
 from botocore.exceptions import ClientError
 
-from optout import aws, clock, render, schedule, settings
+from optout import aws, clock, jobs, render, schedule, settings
 from optout.models import Status
+from optout.observability import logger
 from optout.store import CampaignStore, DeliveryStore
 from tests.helpers import CAMPAIGN, active, at, to
 from tests.integration.conftest import Stack
@@ -293,7 +297,7 @@ def test_a_sender_short_of_time_hands_the_rest_of_its_batch_on(
     schedule.tick(settings.get(), clock.now())
     stack.run_fanout()
     batches = stack.send_batches()  # one batch with everyone, as a big shard would give
-    batch = {**batches[0], "ids": [i for b in batches for i in b["ids"]]}
+    batch = jobs.read(jobs.SendJob, {**batches[0], "ids": [i for b in batches for i in b["ids"]]})
     budget = iter([60_000, 60_000, 1_000])  # time for two sends, then the Lambda is nearly out
     counts = sender.send_batch(
         settings.get(), batch, clock.now(), sender.unpaced(), lambda: next(budget, 1_000)
@@ -318,3 +322,46 @@ def test_a_number_opted_out_at_the_provider_is_unsubscribed_everywhere(
     (item,) = stack.items("SUBSCRIBERS_TABLE")
     assert item["status"] == "unsubscribed" and "audience_pk" not in item
     assert CampaignStore(settings.get()).stats(CAMPAIGN)["CA"]["failed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("queue", "function", "body", "why"),
+    [
+        (
+            "SEND_QUEUE_URL",
+            "SenderFunction",
+            '{"campaign_id": "c", "reminder": "EU-07"}',
+            "not a SendJob: ids is missing",
+        ),
+        (
+            "FANOUT_QUEUE_URL",
+            "FanoutFunction",
+            '{"campaign_id": "c", "reminder": "EU-07", "group": "EU", "shard": "1"}',
+            "shard must be a whole number",
+        ),
+        (
+            "NOTICE_QUEUE_URL",
+            "NotifierFunction",
+            '{"kind": "welcome"}',
+            "unknown notice kind 'welcome'",
+        ),
+    ],
+)
+def test_a_malformed_job_fails_at_the_handler_s_edge_with_its_reason_logged_and_stays_queued(
+    stack: Stack, queue: str, function: str, body: str, why: str
+) -> None:
+    stack.sqs.send_message(QueueUrl=stack.env[queue], MessageBody=body)
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(logger.registered_formatter)  # the JSON lines CloudWatch would keep
+    logger.addHandler(handler)
+    try:
+        assert stack.drain(queue, function) == {"processed": 0, "failed": 1}
+    finally:
+        logger.removeHandler(handler)
+    logged = [json.loads(line) for line in lines.getvalue().splitlines()]
+    errors = [line["error"] for line in logged if "error" in line]
+    assert len(errors) == 1 and why in errors[0], errors
+    assert stack.outbox() == []
+    (kept,) = stack._take(stack.env[queue])  # back on the queue for its retries, then the DLQ
+    assert kept == json.loads(body)

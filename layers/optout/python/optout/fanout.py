@@ -10,10 +10,12 @@ stopped; when the Lambda's time runs low it queues a continuation instead of fai
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from optout import queues
+from optout.jobs import FanoutJob, SendJob
 from optout.models import STARTED
 from optout.observability import MetricUnit, metrics
 from optout.plan import Audience
@@ -26,27 +28,26 @@ MIN_REMAINING_MS = 30_000  # below this, hand the rest of the shard to a continu
 
 
 def run(
-    settings: Settings, job: dict[str, Any], remaining_ms: Callable[[], int], now: datetime
+    settings: Settings, job: FanoutJob, remaining_ms: Callable[[], int], now: datetime
 ) -> dict[str, Any]:
     """Fan one shard of one reminder out to the send queue; what was done, for the log."""
     campaigns = CampaignStore(settings)
-    reminder = campaigns.get_reminder(job["campaign_id"], job["reminder"])
+    reminder = campaigns.get_reminder(job.campaign_id, job.reminder)
     if reminder is None:
-        raise ValueError(f"no reminder {job['reminder']!r} in campaign {job['campaign_id']!r}")
+        raise ValueError(f"no reminder {job.reminder!r} in campaign {job.campaign_id!r}")
     if reminder["state"] not in STARTED:
         # Not started as far as this read sees: let SQS bring the job back rather than drop it.
-        raise RuntimeError(f"reminder {job['reminder']!r} is {reminder['state']}, not fanning out")
-    group, shard_number = str(job["group"]), int(job["shard"])
-    shard = layout.audience_pk(group, shard_number)  # how the reminder's progress names it
+        raise RuntimeError(f"reminder {job.reminder!r} is {reminder['state']}, not fanning out")
+    shard = layout.audience_pk(job.group, job.shard)  # how the reminder's progress names it
     checkpoint = reminder.get("progress", {}).get(shard, "")
     if checkpoint == FANOUT_DONE:
         return {"outcome": "skipped", "reason": "shard already done"}
-    cursor = max(str(job.get("cursor") or ""), checkpoint)  # ids sort, so the later one wins
+    cursor = max(job.cursor, checkpoint)  # ids sort, so the later one wins
     audience = Audience(**{key: tuple(value) for key, value in reminder["audience"].items()})
     subscribers = SubscriberStore(settings)
     queued = pages = 0
     while True:
-        items, more = subscribers.audience_page(group, shard_number, after=cursor, limit=PAGE_SIZE)
+        items, more = subscribers.audience_page(job.group, job.shard, after=cursor, limit=PAGE_SIZE)
         pages += 1
         ids = [
             item["subscriber_id"]
@@ -64,7 +65,7 @@ def run(
             cursor = items[-1]["subscriber_id"]
             campaigns.record_fanout_page(reminder, shard, cursor, len(ids), batches)
         if remaining_ms() < MIN_REMAINING_MS:
-            queues.enqueue(settings.fanout_queue_url, {**job, "cursor": cursor})
+            queues.enqueue(settings.fanout_queue_url, replace(job, cursor=cursor))
             metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
             return {"outcome": "continued", "shard": shard, "queued": queued, "cursor": cursor}
 
@@ -88,14 +89,10 @@ def reached(
     )
 
 
-def _enqueue(settings: Settings, job: dict[str, Any], ids: list[str]) -> int:
+def _enqueue(settings: Settings, job: FanoutJob, ids: list[str]) -> int:
     """Queue `ids` for the sender in packed messages; how many messages."""
     messages = [
-        {
-            "campaign_id": job["campaign_id"],
-            "reminder": job["reminder"],
-            "ids": ids[start : start + IDS_PER_MESSAGE],
-        }
+        SendJob(job.campaign_id, job.reminder, tuple(ids[start : start + IDS_PER_MESSAGE]))
         for start in range(0, len(ids), IDS_PER_MESSAGE)
     ]
     queues.enqueue_many(settings.send_queue_url, messages)

@@ -20,6 +20,7 @@ from typing import Any
 from optout import render, subscriptions
 from optout.channels import PermanentFailure, ProviderUnsure, email, sms
 from optout.clock import iso
+from optout.jobs import NoticeJob
 from optout.models import Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.quiet_hours import in_quiet_hours
@@ -28,12 +29,12 @@ from optout.settings import Settings
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
 
-def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) -> str:
+def send_confirmation(settings: Settings, job: NoticeJob, now: datetime) -> str:
     """Send the confirmation a subscribe request queued; returns what happened, for the log."""
-    subscriber = SubscriberStore(settings).get(job["subscriber_id"])
+    subscriber = SubscriberStore(settings).get(job.subscriber_id)
     if subscriber is None or subscriber.status is not Status.PENDING:
         return "skipped: no longer pending"
-    if subscriber.confirmation_sent_at != job["requested_at"]:
+    if subscriber.confirmation_sent_at != job.requested_at:
         # Every subscribe request is queued, owed or not; only the one whose request reserved
         # the confirmation (within the resend window, the first) sends it.
         return "skipped: no confirmation reserved by this request"
@@ -45,14 +46,14 @@ def send_confirmation(settings: Settings, job: dict[str, Any], now: datetime) ->
     context = {
         "organisation": settings.organisation_name,
         "organisation_address": settings.organisation_address,
-        "confirm_url": f"{job['base_url']}/confirm/{token}",
+        "confirm_url": f"{job.base_url}/confirm/{token}",
         "region_name": render.translate(subscriber.locale, GROUPS[subscriber.home_group].name),
         "days_valid": settings.confirm_token_days,
     }
     # Rendered before the claim: a failure here leaves no claim behind, and the retry sends it.
     message = _render(subscriber, context)
     deliveries = DeliveryStore(settings)
-    key = layout.confirmation_delivery(subscriber.subscriber_id, job["requested_at"])
+    key = layout.confirmation_delivery(subscriber.subscriber_id, job.requested_at)
     if not deliveries.claim(key, now, channel=subscriber.channel):
         return "skipped: already sent"
     try:

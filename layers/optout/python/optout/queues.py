@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections.abc import Sequence
 
 from optout import aws
+from optout.jobs import Job, body
 
 
-def enqueue(queue_url: str, job: dict[str, Any]) -> None:
-    """Put one JSON job on a queue."""
-    aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(job, sort_keys=True))
+def enqueue(queue_url: str, job: Job) -> None:
+    """Put one job on a queue."""
+    aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=body(job))
 
 
-def enqueue_many(queue_url: str, jobs: list[dict[str, Any]]) -> None:
-    """Put JSON jobs on a queue, ten to a request; raises if SQS refused any of them."""
+def enqueue_many(queue_url: str, jobs: Sequence[Job]) -> None:
+    """Put jobs on a queue, ten to a request; raises if SQS refused any of them."""
     sqs = aws.client("sqs")
     for start in range(0, len(jobs), 10):
         entries = [
-            {"Id": str(index), "MessageBody": json.dumps(job, sort_keys=True)}
+            {"Id": str(index), "MessageBody": body(job)}
             for index, job in enumerate(jobs[start : start + 10])
         ]
         failed = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
@@ -26,14 +26,14 @@ def enqueue_many(queue_url: str, jobs: list[dict[str, Any]]) -> None:
             raise RuntimeError(f"SQS refused {len(failed)} jobs: {failed[0].get('Message', '')}")
 
 
-def enqueue_each(queue_url: str, jobs: list[dict[str, Any]]) -> list[int]:
-    """Put JSON jobs on a queue, ten to a request; the positions of those SQS did not take
+def enqueue_each(queue_url: str, jobs: Sequence[Job]) -> list[int]:
+    """Put jobs on a queue, ten to a request; the positions of those SQS did not take
     (none of a request that failed as a whole), so that the caller can undo their part."""
     sqs = aws.client("sqs")
     refused: list[int] = []
     for start in range(0, len(jobs), 10):
         entries = [
-            {"Id": str(start + offset), "MessageBody": json.dumps(job, sort_keys=True)}
+            {"Id": str(start + offset), "MessageBody": body(job)}
             for offset, job in enumerate(jobs[start : start + 10])
         ]
         try:

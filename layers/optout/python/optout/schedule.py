@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from optout import plan, queues, reminders
+from optout import jobs, plan, queues, reminders
 from optout.clock import iso
 from optout.models import HELD, ReminderState
 from optout.observability import MetricUnit, logger, metrics
@@ -60,7 +60,7 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
             result[f"deferred_batches_{outcome}"] += 1
     for notice in notices:
         if campaigns.lease_reminder(notice, now, LEASE):
-            queues.enqueue(settings.notice_queue_url, notice["job"])
+            queues.enqueue(settings.notice_queue_url, jobs.read(jobs.NoticeJob, notice["job"]))
             campaigns.release_deferred(notice)
             result["deferred_notices_released"] += 1
     for name, value in result.items():
@@ -88,7 +88,7 @@ def _release(
         campaigns.add_stats(campaign_id, batch["region"], {"skipped_superseded": len(batch["ids"])})
         campaigns.release_deferred(batch)
         return "superseded"
-    job = {"campaign_id": campaign_id, "reminder": batch["reminder_id"], "ids": batch["ids"]}
+    job = jobs.SendJob(campaign_id, batch["reminder_id"], tuple(batch["ids"]))
     queues.enqueue(settings.send_queue_url, job)
     campaigns.release_deferred(batch)
     return "released"
@@ -116,25 +116,20 @@ def _start(
             extra={"reminder": reminder["reminder_id"], "error": str(error)},
         )
         return "failed"
-    jobs = [
-        {
-            "campaign_id": reminder["campaign_id"],
-            "reminder": reminder["reminder_id"],
-            "group": group,
-            "shard": shard,
-        }
+    fanouts = [
+        jobs.FanoutJob(reminder["campaign_id"], reminder["reminder_id"], group, shard)
         for group in reminder["audience"]["groups"]
         for shard in range(AUDIENCE_SHARDS)
     ]
-    campaigns.start_fanout(reminder, len(jobs), now)
-    queues.enqueue_many(settings.fanout_queue_url, jobs)
+    campaigns.start_fanout(reminder, len(fanouts), now)
+    queues.enqueue_many(settings.fanout_queue_url, fanouts)
     campaigns.fanout_queued(reminder)
     logger.info(
         "reminder fan-out queued",
         extra={
             "campaign_id": reminder["campaign_id"],
             "reminder": reminder["reminder_id"],
-            "jobs": len(jobs),
+            "jobs": len(fanouts),
         },
     )
     return "started"

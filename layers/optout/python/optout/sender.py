@@ -17,12 +17,14 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from optout import aws, clock, queues, reminders, tokens
 from optout.channels import PermanentFailure, ProviderUnsure, QuotaExhausted, email, sms
+from optout.jobs import SendJob
 from optout.models import CampaignStatus, Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.quiet_hours import in_quiet_hours
@@ -90,23 +92,23 @@ def skip_reason(subscriber: Subscriber | None, campaign_id: str) -> str | None:
 
 def send_batch(
     settings: Settings,
-    job: dict[str, Any],
+    job: SendJob,
     now: datetime,
     pacers: Mapping[str, Pacer],
     remaining_ms: Callable[[], int] = lambda: 10**9,
 ) -> Counter[str]:
     """Send one batch; what happened to its subscribers, counted by outcome."""
     campaigns = CampaignStore(settings)
-    campaign, reminder = _campaign_and_reminder(campaigns, job["campaign_id"], job["reminder"])
+    campaign, reminder = _campaign_and_reminder(campaigns, job.campaign_id, job.reminder)
     if campaign is None or reminder is None:
-        raise ValueError(f"no campaign {job['campaign_id']!r} with reminder {job['reminder']!r}")
+        raise ValueError(f"no campaign {job.campaign_id!r} with reminder {job.reminder!r}")
     counts: Counter[str] = Counter()
     try:
         if campaign["status"] == CampaignStatus.WITHDRAWN:
-            counts["skipped_withdrawn"] = len(job["ids"])
+            counts["skipped_withdrawn"] = len(job.ids)
         elif campaign["status"] == CampaignStatus.PAUSED:
             campaigns.put_deferred(job, reminder["region"], None, "campaign paused")
-            counts["deferred"] = len(job["ids"])
+            counts["deferred"] = len(job.ids)
         else:
             _send(settings, campaign, reminder, job, now, pacers, remaining_ms, counts)
     finally:
@@ -148,7 +150,7 @@ def _send(
     settings: Settings,
     campaign: dict[str, Any],
     reminder: dict[str, Any],
-    job: dict[str, Any],
+    job: SendJob,
     now: datetime,
     pacers: Mapping[str, Pacer],
     remaining_ms: Callable[[], int],
@@ -159,7 +161,7 @@ def _send(
     drafts = reminders.Drafts(settings, campaign, reminder, now)
     deferred: dict[datetime, list[str]] = defaultdict(list)
     sent: list[tuple[str, str, dict[str, Any]]] = []
-    remaining = list(dict.fromkeys(job["ids"]))
+    remaining = list(dict.fromkeys(job.ids))
 
     def read(chunk: list[str]) -> dict[str, Subscriber]:
         found = subscribers.get_many(chunk)
@@ -171,7 +173,7 @@ def _send(
         while remaining:
             if remaining_ms() < MIN_REMAINING_MS:
                 # A slow account rate: hand the rest on rather than be stopped mid-send.
-                queues.enqueue(settings.send_queue_url, {**job, "ids": remaining})
+                queues.enqueue(settings.send_queue_url, replace(job, ids=tuple(remaining)))
                 logger.info("send batch continued", extra={"left": len(remaining)})
                 break
             subscriber_id = remaining[0]
@@ -194,7 +196,7 @@ def _send(
             campaign["campaign_id"], CampaignStatus.PAUSED, now, str(error)
         )
         CampaignStore(settings).put_deferred(
-            {**job, "ids": remaining}, reminder["region"], None, "daily quota"
+            replace(job, ids=tuple(remaining)), reminder["region"], None, "daily quota"
         )
         counts["deferred"] += len(remaining)
         metrics.add_metric(name="DailyQuotaExceeded", unit=MetricUnit.Count, value=1)
@@ -208,7 +210,7 @@ def _send(
         deliveries.record_sent_many(sent, now)
         for later, ids in deferred.items():
             CampaignStore(settings).put_deferred(
-                {**job, "ids": ids}, reminder["region"], later, "quiet hours"
+                replace(job, ids=tuple(ids)), reminder["region"], later, "quiet hours"
             )
 
 

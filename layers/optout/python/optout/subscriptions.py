@@ -11,12 +11,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from optout import contacts, keys, locales, queues, regions, tokens, tracking
 from optout.clock import iso, parse_iso
 from optout.errors import InvalidInput, NotFound, OptoutError, TokenInvalid, TooManyRequests
+from optout.jobs import NoticeJob, SubscribeJob
 from optout.models import Consent, Status, Subscriber
 from optout.observability import MetricUnit, metrics
 from optout.settings import Settings
@@ -112,18 +113,17 @@ def subscribe(
                 retry_after=seconds_left_in_window(window, now),
             )
     metrics.add_metric(name="SubscribeRequested", unit=MetricUnit.Count, value=1)
-    job = {
-        "kind": "subscribe",
-        "channel": request.contact.channel,
-        "contact": request.contact.address,
-        "region": request.region.code,
-        "locale": request.locale,
-        "timezone": request.timezone,
-        "platforms": list(request.platforms),
-        "source": source,
-        "requested_at": iso(now),
-        "base_url": base_url,
-    }
+    job = SubscribeJob(
+        channel=request.contact.channel,
+        contact=request.contact.address,
+        region=request.region.code,
+        locale=request.locale,
+        timezone=request.timezone,
+        platforms=request.platforms,
+        source=source,
+        requested_at=iso(now),
+        base_url=base_url,
+    )
     try:
         queues.enqueue(settings.notice_queue_url, job)
     except Exception as error:
@@ -132,24 +132,24 @@ def subscribe(
         ) from error
 
 
-def record_request(settings: Settings, job: Mapping[str, Any]) -> dict[str, str]:
+def record_request(settings: Settings, job: SubscribeJob) -> NoticeJob:
     """The notifier's half of a subscribe request: record the pending subscriber and reserve
     a confirmation, unless one went out in the last minutes or the contact is active or
     suppressed; the confirmation job, which `notices.send_confirmation` sends only if this
     request reserved it. Run again (SQS delivers a job twice, or retries it), it changes
     nothing and returns the same job, so a confirmation reserved but not sent still goes."""
-    requested_at = parse_iso(job["requested_at"])
+    requested_at = parse_iso(job.requested_at)
     request = SubscribeRequest(
-        contact=contacts.Contact(job["channel"], job["contact"]),
-        region=regions.resolve(job["region"]),
-        locale=job["locale"],
-        timezone=job["timezone"],
-        platforms=tuple(job["platforms"]),
+        contact=contacts.Contact(job.channel, job.contact),  # type: ignore[arg-type]
+        region=regions.resolve(job.region),
+        locale=job.locale,
+        timezone=job.timezone,
+        platforms=job.platforms,
     )
-    subscriber = pending_subscriber(settings, request, source=job["source"], now=requested_at)
+    subscriber = pending_subscriber(settings, request, source=job.source, now=requested_at)
     resend_after = timedelta(minutes=settings.confirm_resend_minutes)
     SubscriberStore(settings).request_confirmation(subscriber, resend_after, requested_at)
-    return confirmation_job(subscriber.subscriber_id, base_url=job["base_url"], now=requested_at)
+    return confirmation_job(subscriber.subscriber_id, base_url=job.base_url, now=requested_at)
 
 
 def pending_subscriber(
@@ -174,14 +174,9 @@ def pending_subscriber(
     )
 
 
-def confirmation_job(subscriber_id: str, *, base_url: str, now: datetime) -> dict[str, str]:
+def confirmation_job(subscriber_id: str, *, base_url: str, now: datetime) -> NoticeJob:
     """The notice-queue job that sends a pending subscriber their confirmation link."""
-    return {
-        "kind": "confirm",
-        "subscriber_id": subscriber_id,
-        "requested_at": iso(now),
-        "base_url": base_url,
-    }
+    return NoticeJob(subscriber_id=subscriber_id, requested_at=iso(now), base_url=base_url)
 
 
 def confirmation_lifetime(settings: Settings) -> timedelta:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from optout import aws
 from optout.clock import iso
+from optout.jobs import NoticeJob, SendJob
 from optout.models import REPLANNABLE, CampaignStatus, ReminderState
 from optout.settings import Settings
 from optout.store import layout
@@ -207,18 +208,16 @@ class CampaignStore:
 
     # -- deferred send batches -----------------------------------------------------------
 
-    def put_deferred(
-        self, job: dict[str, Any], region: str, due_at: datetime | None, reason: str
-    ) -> None:
+    def put_deferred(self, job: SendJob, region: str, due_at: datetime | None, reason: str) -> None:
         """Keep a send batch for later: in the due index at `due_at` (the next morning of
         someone's quiet hours), or out of it (None: a paused campaign, resumed by hand)."""
-        ids = sorted(job["ids"])
+        ids = sorted(job.ids)
         digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]
         item: dict[str, Any] = {
-            "pk": campaign_pk(job["campaign_id"]),
-            "sk": layout.deferred_batch_sk(job["reminder"], digest),
-            "campaign_id": job["campaign_id"],
-            "reminder": job["reminder"],
+            "pk": campaign_pk(job.campaign_id),
+            "sk": layout.deferred_batch_sk(job.reminder, digest),
+            "campaign_id": job.campaign_id,
+            "reminder": job.reminder,
             "region": region,
             "ids": ids,
             "reason": reason,
@@ -254,16 +253,16 @@ class CampaignStore:
             )
         return len(held)
 
-    def put_deferred_notice(self, job: dict[str, Any], due_at: datetime) -> None:
+    def put_deferred_notice(self, job: NoticeJob, due_at: datetime) -> None:
         """Keep a notice job (a confirmation text asked for at night) in the due index until
         `due_at`, when the scheduler puts it back on the notice queue. One per person and kind:
         a later request in the same night replaces the earlier one, so the morning brings one
         text, not one per request."""
         self._table.put_item(
             Item={
-                "pk": layout.notice_pk(job["subscriber_id"]),
-                "sk": layout.deferred_notice_sk(job["kind"]),
-                "job": job,
+                "pk": layout.notice_pk(job.subscriber_id),
+                "sk": layout.deferred_notice_sk(job.kind),
+                "job": asdict(job),
                 "state": "deferred",
                 "due_pk": self.DUE,
                 "due_at": iso(due_at),

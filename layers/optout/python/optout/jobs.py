@@ -1,0 +1,140 @@
+"""The jobs on the three queues, as the code passes them around.
+
+Each is a frozen dataclass. A handler reads its queue's message bodies into them at its edge
+(`read`), so that a malformed body fails there with a message naming what is wrong, before any
+work starts (SQS then retries it and, after the attempts template.yaml allows, keeps it in the
+queue's dead-letter queue for a person to read; the handler logs why, as the batch processor
+reports a failed record without its reason); `body` is what goes on a queue.
+
+- `FanoutJob` (fan-out queue): one audience shard of one reminder, from the scheduler.
+- `SendJob` (send queue): a packed batch of subscriber ids for one reminder.
+- `SubscribeJob` and `NoticeJob` (notice queue): a subscribe request from the form, and the
+  confirmation it reserved (imports queue `NoticeJob`s directly).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any, ClassVar, TypeVar, get_type_hints
+
+
+class MalformedJob(ValueError):
+    """A queue message that is not the job its queue carries."""
+
+
+@dataclass(frozen=True)
+class FanoutJob:
+    campaign_id: str
+    reminder: str  # the reminder's id (``EU-07``)
+    group: str  # the home group whose audience it pages
+    shard: int  # one of the group's `store.AUDIENCE_SHARDS` partitions
+    cursor: str = ""  # a continuation's place: the last subscriber id its predecessor queued
+
+
+@dataclass(frozen=True)
+class SendJob:
+    campaign_id: str
+    reminder: str  # the reminder's id (``EU-07``)
+    ids: tuple[str, ...]  # subscriber ids, up to `fanout.IDS_PER_MESSAGE`
+
+
+@dataclass(frozen=True)
+class SubscribeJob:
+    """A subscribe request, queued by the form so that its answer does not wait for a write
+    and tells nobody whether the contact was known."""
+
+    KIND: ClassVar[str] = "subscribe"
+    channel: str
+    contact: str
+    region: str
+    locale: str
+    timezone: str
+    platforms: tuple[str, ...]
+    source: str
+    requested_at: str
+    base_url: str
+    kind: str = KIND
+
+
+@dataclass(frozen=True)
+class NoticeJob:
+    """The confirmation message a subscribe request (or an import) reserved."""
+
+    KIND: ClassVar[str] = "confirm"
+    subscriber_id: str
+    requested_at: str  # the request's time: only the request that reserved it sends it
+    base_url: str
+    kind: str = KIND
+
+
+Job = FanoutJob | SendJob | SubscribeJob | NoticeJob
+J = TypeVar("J", FanoutJob, SendJob, SubscribeJob, NoticeJob)
+
+
+def body(job: Job) -> str:
+    """The job as a queue message's body (JSON, keys sorted)."""
+    return json.dumps(asdict(job), sort_keys=True)
+
+
+def read(kind: type[J], message: str | dict[str, Any]) -> J:
+    """A job of `kind` from a message body (or its parsed JSON); MalformedJob says what is
+    missing or of the wrong type. Fields it does not know are ignored, so that a job written
+    by a newer version still reads."""
+    values = _parsed(kind, message)
+    hints = get_type_hints(kind)
+    problems: list[str] = []
+    arguments: dict[str, Any] = {}
+    for field in fields(kind):
+        if field.name not in values:
+            if field.default is MISSING:
+                problems.append(f"{field.name} is missing")
+            continue
+        value, expected = values[field.name], hints[field.name]
+        if (expected is int and isinstance(value, int) and not isinstance(value, bool)) or (
+            expected is str and isinstance(value, str)
+        ):
+            arguments[field.name] = value
+        elif expected == tuple[str, ...] and isinstance(value, list | tuple):
+            if all(isinstance(item, str) for item in value):
+                arguments[field.name] = tuple(value)
+            else:
+                problems.append(f"{field.name} must be a list of strings")
+        else:
+            # The type, not the value: a notice job carries a contact, and this message is logged.
+            problems.append(
+                f"{field.name} must be {_described(expected)}, not {type(value).__name__}"
+            )
+    expected_kind = getattr(kind, "KIND", None)
+    if expected_kind is not None and arguments.get("kind", expected_kind) != expected_kind:
+        problems.append(f"kind must be {expected_kind!r}, not {arguments['kind']!r}")
+    if problems:
+        raise MalformedJob(f"not a {kind.__name__}: " + "; ".join(problems))
+    return kind(**arguments)
+
+
+def read_notice(message: str) -> SubscribeJob | NoticeJob:
+    """A job from the notice queue, which carries two kinds."""
+    values = _parsed(NoticeJob, message)
+    if values.get("kind") == SubscribeJob.KIND:
+        return read(SubscribeJob, values)
+    if values.get("kind") == NoticeJob.KIND:
+        return read(NoticeJob, values)
+    raise MalformedJob(f"unknown notice kind {values.get('kind')!r}")
+
+
+def _parsed(kind: type, message: str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(message, dict):
+        return message
+    try:
+        values = json.loads(message)
+    except json.JSONDecodeError as error:
+        raise MalformedJob(f"not a {kind.__name__}: not JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise MalformedJob(f"not a {kind.__name__}: a JSON object is expected")
+    return values
+
+
+def _described(expected: object) -> str:
+    names = {"str": "a string", "int": "a whole number"}
+    return names.get(getattr(expected, "__name__", ""), "a list of strings")

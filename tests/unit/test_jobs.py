@@ -1,0 +1,103 @@
+"""Queue jobs are read at the handler's edge: what a queue carries reads back as it was queued,
+and a malformed body is refused there, naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from optout.jobs import (
+    FanoutJob,
+    MalformedJob,
+    NoticeJob,
+    SendJob,
+    SubscribeJob,
+    body,
+    read,
+    read_notice,
+)
+
+SUBSCRIBE = SubscribeJob(
+    channel="email",
+    contact="ada@example.org",
+    region="DE",
+    locale="de",
+    timezone="Europe/Berlin",
+    platforms=("linkedin",),
+    source="web-form",
+    requested_at="2025-10-27T09:00:00Z",
+    base_url="https://example.org",
+)
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        FanoutJob("linkedin-genai-2025", "EU-07", "EU", 3),
+        FanoutJob("linkedin-genai-2025", "EU-07", "EU", 3, cursor="abc"),
+        SendJob("linkedin-genai-2025", "EU-07", ("a", "b")),
+        NoticeJob("sub-1", "2025-10-27T09:00:00Z", "https://example.org"),
+    ],
+)
+def test_a_job_reads_back_as_it_was_queued(job: FanoutJob | SendJob | NoticeJob) -> None:
+    assert read(type(job), body(job)) == job
+
+
+def test_the_notice_queue_s_two_kinds_read_back_as_themselves() -> None:
+    confirm = NoticeJob("sub-1", "2025-10-27T09:00:00Z", "https://example.org")
+    assert read_notice(body(SUBSCRIBE)) == SUBSCRIBE
+    assert read_notice(body(confirm)) == confirm
+    assert json.loads(body(confirm))["kind"] == "confirm"
+
+
+def test_a_send_job_queued_before_reminders_had_ids_still_reads() -> None:
+    queued = '{"campaign_id": "c", "ids": ["a"], "reminder": "REMINDER#EU#07"}'
+    assert read(SendJob, queued) == SendJob("c", "REMINDER#EU#07", ("a",))
+
+
+def test_fields_a_newer_version_added_are_ignored() -> None:
+    queued = '{"campaign_id": "c", "ids": ["a"], "reminder": "EU-07", "priority": 1}'
+    assert read(SendJob, queued) == SendJob("c", "EU-07", ("a",))
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "named"),
+    [
+        (SendJob, "not json", "not JSON"),
+        (SendJob, '["c", "EU-07"]', "a JSON object is expected"),
+        (SendJob, '{"campaign_id": "c", "reminder": "EU-07"}', "ids is missing"),
+        (SendJob, '{"campaign_id": "c", "reminder": "EU-07", "ids": [1]}', "ids must be a list"),
+        (
+            SendJob,
+            '{"campaign_id": 7, "reminder": "EU-07", "ids": []}',
+            "campaign_id must be a string",
+        ),
+        (
+            FanoutJob,
+            '{"campaign_id": "c", "reminder": "EU-07", "group": "EU", "shard": "3"}',
+            "shard must be a whole number",
+        ),
+        (
+            FanoutJob,
+            '{"campaign_id": "c", "reminder": "EU-07", "group": "EU", "shard": true}',
+            "shard must be a whole number",
+        ),
+        (
+            NoticeJob,
+            '{"kind": "subscribe", "subscriber_id": "s", "requested_at": "t", "base_url": "u"}',
+            "kind must be 'confirm'",
+        ),
+    ],
+)
+def test_a_malformed_job_is_refused_naming_what_is_wrong(
+    kind: type, message: str, named: str
+) -> None:
+    with pytest.raises(MalformedJob, match=named) as refused:
+        read(kind, message)
+    assert kind.__name__ in str(refused.value)
+
+
+def test_an_unknown_notice_kind_is_refused() -> None:
+    with pytest.raises(MalformedJob, match="unknown notice kind 'welcome'"):
+        read_notice('{"kind": "welcome", "subscriber_id": "s"}')
