@@ -71,7 +71,9 @@ def _subscriber(
         platforms=PLATFORMS,
         status=Status.ACTIVE,
         consent=Consent(
-            requested_at=iso(now), form_version=settings.consent_text_version, source="demo"
+            requested_at=iso(now),
+            form_version=settings.confirmations.consent_text_version,
+            source="demo",
         ),
         created_at=iso(now),
         confirmed_at=iso(now),

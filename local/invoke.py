@@ -17,7 +17,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs
 
-from local import iam, template
+from local import environments, iam, template
+from optout import settings as optout_settings
 
 
 @dataclass
@@ -43,7 +44,8 @@ _modules: dict[str, ModuleType] = {}
 
 
 def handler_module(logical_id: str) -> ModuleType:
-    """Import a function's handler module once, under a name of its own (every one is `app`)."""
+    """Import a function's handler module once, under a name of its own (every one is `app`),
+    its settings read from its own environment (`local.environments`)."""
     if logical_id not in _modules:
         function = template.functions()[logical_id]
         module_file, _ = function.handler.split(".")
@@ -54,6 +56,8 @@ def handler_module(logical_id: str) -> ModuleType:
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
+        if getattr(module, "settings", None) is optout_settings:
+            module.settings = environments.OwnSettings(logical_id)  # type: ignore[attr-defined]
         _modules[logical_id] = module
     return _modules[logical_id]
 

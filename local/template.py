@@ -95,19 +95,28 @@ class Function:
     code_dir: Path
     handler: str  # "app.lambda_handler"
     events: dict[str, dict[str, Any]]  # event name -> {"Type": ..., "Properties": ...}
+    variables: frozenset[str]  # its environment's names: the Globals' and its own
 
 
 def functions() -> dict[str, Function]:
     handler_default = load()["Globals"]["Function"].get("Handler", "app.lambda_handler")
+    shared = load()["Globals"]["Function"].get("Environment", {}).get("Variables", {})
     return {
         name: Function(
             logical_id=name,
             code_dir=ROOT / props["CodeUri"],
             handler=props.get("Handler", handler_default),
             events=props.get("Events", {}),
+            variables=frozenset(shared)
+            | frozenset(props.get("Environment", {}).get("Variables", {})),
         )
         for name, props in resources("AWS::Serverless::Function").items()
     }
+
+
+def environment_variables() -> frozenset[str]:
+    """Every variable template.yaml gives some function."""
+    return frozenset().union(*(function.variables for function in functions().values()))
 
 
 @dataclass(frozen=True)
@@ -160,16 +169,17 @@ def scheduled_functions() -> list[str]:
 
 
 def environment(physical: dict[str, str], parameters: dict[str, str]) -> dict[str, str]:
-    """The Globals environment with every !Ref resolved: resources through `physical`
-    (logical id -> table name, queue URL or secret ARN), parameters through `parameters` or
-    their defaults."""
+    """Every function's environment together, with every !Ref resolved: resources through
+    `physical` (logical id -> table name, queue URL or secret ARN), parameters through
+    `parameters` or their defaults."""
     declared = load()["Parameters"]
     values = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
     values.update(parameters)
     values.update(physical)
     variables = dict(load()["Globals"]["Function"]["Environment"]["Variables"])
-    # One process runs every function locally: a function's own `!Ref` variables (the admin
-    # token's ARN) join the shared environment; its roles keep the others from using them.
+    # One process runs every function locally: each function's own variables (plain values
+    # and `!Ref`s) join the shared environment; `local.environments` shows each function only
+    # its own, and its role keeps it from the others' resources.
     for function in load()["Resources"].values():
         if function["Type"] == "AWS::Serverless::Function":
             own = function["Properties"].get("Environment", {}).get("Variables", {})
@@ -177,7 +187,7 @@ def environment(physical: dict[str, str], parameters: dict[str, str]) -> dict[st
                 {
                     name: value
                     for name, value in own.items()
-                    if isinstance(value, dict) and "Ref" in value
+                    if not isinstance(value, dict) or "Ref" in value
                 }
             )
     env = {}

@@ -14,7 +14,7 @@ import pytest
 import standardwebhooks
 from moto import mock_aws
 
-from local import iam, invoke, provision
+from local import environments, iam, invoke, provision
 from local.stack import Outbox
 from optout import aws, clock, settings
 from tests.helpers import LINKEDIN, sample_event
@@ -207,9 +207,12 @@ def stack(monkeypatch: pytest.MonkeyPatch, test_clock: Any) -> Iterator[Stack]:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         settings.get.cache_clear()
+        environments.forget_missing_variables()
         yield Stack(env)
         refused = iam.enforcer().denials()
         assert not refused, "AWS would refuse:\n" + "\n".join(map(str, refused))
+        missing = environments.missing_variables()
+        assert not missing, "On AWS:\n" + "\n".join(missing)
 
 
 @pytest.fixture

@@ -132,7 +132,7 @@ def test_the_resend_window_holds_for_imports_too(
     report = report_of(organiser, "eve@example.org,DE,,,,,,,")
     assert report["confirmation_sent"] == 0 and report["unchanged"] == 1
     assert confirmations(stack).count("eve@example.org") == 1  # the form's
-    test_clock.advance(minutes=settings.get().confirm_resend_minutes + 1)
+    test_clock.advance(minutes=settings.get().confirmations.confirm_resend_minutes + 1)
     assert report_of(organiser, "eve@example.org,DE,,,,,,,")["confirmation_sent"] == 1
     assert confirmations(stack).count("eve@example.org") == 2  # the form's, then the import's
 

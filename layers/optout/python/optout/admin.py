@@ -40,7 +40,7 @@ from optout.settings import Settings
 from optout.store import CampaignStore, DeliveryStore, layout, plain, seconds_left_in_window
 from optout.tokens import SESSION_COOKIE
 
-# The window in which an address may present `Settings.wrong_admin_tokens_per_address` wrong
+# The window in which an address may present `Settings.admin.wrong_tokens_per_address` wrong
 # admin tokens (template.yaml's WrongAdminTokensPerAddress) before it is refused without a look.
 WRONG_TOKENS_WINDOW = timedelta(minutes=15)
 _ORGANISER = "organiser"  # the one part of a session token: sessions carry no identity
@@ -130,7 +130,7 @@ def _throttled(settings: Settings, address: str, now: datetime) -> Iterator[None
     key = layout.rate_limit("admin", keys.contact_id(settings, "address", address or "unknown"))
     if (
         store.counted_in_window(key, WRONG_TOKENS_WINDOW, now)
-        >= settings.wrong_admin_tokens_per_address
+        >= settings.admin.wrong_tokens_per_address
     ):
         raise TooManyRequests(
             "too many wrong admin tokens from your network; try again later",

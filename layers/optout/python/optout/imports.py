@@ -463,7 +463,7 @@ def _request_confirmations(
 ) -> None:
     """Known contacts without proof get the form's double opt-in: the same conditional write
     as /subscribe (not twice within the resend window, never over an active subscriber)."""
-    resend_after = timedelta(minutes=settings.confirm_resend_minutes)
+    resend_after = timedelta(minutes=settings.confirmations.confirm_resend_minutes)
     for candidate in candidates:
         if store.request_confirmation(_pending(settings, candidate, now), resend_after, now):
             report.reserved.append(candidate)

@@ -21,7 +21,7 @@ import json
 from functools import lru_cache
 
 from optout import aws, webhooks
-from optout.settings import Settings, SettingsError
+from optout.settings import Secret, Settings, SettingsError
 from optout.tokens import Keyring
 
 _CACHE_SECONDS = 300
@@ -29,7 +29,7 @@ _CACHE_SECONDS = 300
 
 def token_keyring(settings: Settings) -> Keyring:
     """The keyring that signs and verifies link tokens."""
-    return token_keyring_from(_secret(settings.token_secret_arn, settings.token_secret))
+    return token_keyring_from(_secret(settings.token_secret))
 
 
 @lru_cache(maxsize=4)
@@ -48,7 +48,7 @@ def token_keyring_from(raw: str) -> Keyring:
 
 def contact_id(settings: Settings, channel: str, address: str) -> str:
     """The subscriber id of a normalised contact: a keyed hash, useless without the key."""
-    key = _secret(settings.contact_secret_arn, settings.contact_secret).encode()
+    key = _secret(settings.contact_secret).encode()
     digest = hmac.new(key, f"{channel}:{address}".encode(), hashlib.sha256).digest()
     return "s" + base64.b32encode(digest).decode("ascii").rstrip("=").lower()[:31]
 
@@ -56,7 +56,7 @@ def contact_id(settings: Settings, channel: str, address: str) -> str:
 def webhook_keys(settings: Settings) -> list[bytes]:
     """The keys policy-change webhooks may be signed with: one or more ``whsec_`` secrets,
     separated by spaces while a sender rotates."""
-    raw = _secret(settings.webhook_secret_arn, settings.webhook_secret)
+    raw = _secret(settings.webhook_secret)
     if not raw.strip():
         raise SettingsError("missing setting: WEBHOOK_SECRET_ARN or OPTOUT_WEBHOOK_SECRET")
     return webhooks.parse_secrets(raw)
@@ -65,15 +65,15 @@ def webhook_keys(settings: Settings) -> list[bytes]:
 def admin_tokens(settings: Settings) -> list[str]:
     """The bearer tokens organisers may use: one, or two separated by a space while the
     secret is rotated. None configured: nobody is let in."""
-    return _secret(settings.admin_token_arn, settings.admin_token).split()
+    return _secret(settings.admin.token).split()
 
 
 def sms_http_token(settings: Settings) -> str:
     """The auth token of the HTTP SMS provider."""
-    return _secret(settings.sms_http_token_arn, settings.sms_http_token)
+    return _secret(settings.sms.http_token)
 
 
-def _secret(arn: str, value: str) -> str:
-    if arn:
-        return str(aws.secrets().get(arn, max_age=_CACHE_SECONDS))
-    return value
+def _secret(secret: Secret) -> str:
+    if secret.arn:
+        return str(aws.secrets().get(secret.arn, max_age=_CACHE_SECONDS))
+    return secret.value

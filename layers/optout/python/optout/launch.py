@@ -67,9 +67,10 @@ def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
 
 def sending_rates(settings: Settings) -> Rates:
     """What all senders together may send: SES's own figures unless a rate is configured."""
-    sms = settings.sms_rate_per_second
-    if settings.send_rate_per_second > 0:
-        email = settings.send_rate_per_second * settings.sender_concurrency
+    sending = settings.sending
+    sms = sending.sms_rate_per_second
+    if sending.send_rate_per_second > 0:
+        email = sending.send_rate_per_second * sending.sender_concurrency
         return Rates(email, sms, math.inf, "SendRatePerSecond times SenderConcurrency")
     quota = aws.client("ses").get_send_quota()
     daily = float(quota.get("Max24HourSend", -1))

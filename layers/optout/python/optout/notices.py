@@ -48,7 +48,7 @@ def send_confirmation(settings: Settings, job: NoticeJob, now: datetime) -> str:
         "organisation_address": settings.organisation_address,
         "confirm_url": f"{job.base_url}/confirm/{token}",
         "region_name": render.translate(subscriber.locale, GROUPS[subscriber.home_group].name),
-        "days_valid": settings.confirm_token_days,
+        "days_valid": settings.confirmations.confirm_token_days,
     }
     # Rendered before the claim: a failure here leaves no claim behind, and the retry sends it.
     message = _render(subscriber, context)

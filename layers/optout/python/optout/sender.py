@@ -3,7 +3,9 @@ at most once.
 
 For each subscriber of the batch (read 100 to a request, a step ahead of the sends): skip, with a reason, anyone
 no longer active or who already said "I've switched it off"; defer a text message that would
-arrive at night to the next 08:00 in their time zone; otherwise claim the delivery with a
+arrive at night to the next 08:00 in their time zone, and while the SMS channel's settings are
+wrong, every text to half an hour later (with the error naming them as its reason; the emails
+go on); otherwise claim the delivery with a
 conditional write (campaign, reminder, subscriber, channel), send it, and record the provider's
 message id (written together after the batch). A claim found without a record — a crash
 between the send and the record — is counted "unknown" and never resent.
@@ -18,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -28,9 +30,11 @@ from optout.jobs import SendJob
 from optout.models import CampaignStatus, Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.quiet_hours import in_quiet_hours
-from optout.settings import Settings
+from optout.settings import SendingSettings, Settings, SettingsError
 from optout.store import LEFT, CampaignStore, DeliveryStore, SubscriberStore, layout
 
+# Texts wait while the SMS channel's settings are wrong, and are tried again this much later.
+SMS_SETTINGS_RETRY = timedelta(minutes=30)
 MIN_REMAINING_MS = 30_000  # below this, a sender hands the rest of its batch on
 READ_CHUNK = 100  # subscribers a read (BatchGetItem takes up to 100 keys) ...
 FIRST_READ = 20  # ... but the first read is short: the first send waits for it
@@ -61,8 +65,9 @@ class Pacer:
 def pacers(settings: Settings) -> dict[str, Pacer]:
     """A pacer per channel: emails at this sender's share of the SES rate, texts at its share
     of the SMS throughput of the origination numbers (SmsRatePerSecond)."""
-    texts = settings.sms_rate_per_second / max(settings.sender_concurrency, 1)
-    return {"email": Pacer(send_rate(settings)), "sms": Pacer(texts)}
+    sending = settings.sending
+    texts = sending.sms_rate_per_second / max(sending.sender_concurrency, 1)
+    return {"email": Pacer(send_rate(sending)), "sms": Pacer(texts)}
 
 
 def unpaced() -> dict[str, Pacer]:
@@ -71,13 +76,13 @@ def unpaced() -> dict[str, Pacer]:
 
 
 @lru_cache(maxsize=1)
-def send_rate(settings: Settings) -> float:
+def send_rate(sending: SendingSettings) -> float:
     """This sender's share of the account's rate: the setting, or SES's MaxSendRate divided
     among the senders template.yaml allows to run at once."""
-    if settings.send_rate_per_second > 0:
-        return settings.send_rate_per_second
+    if sending.send_rate_per_second > 0:
+        return sending.send_rate_per_second
     quota = aws.client("ses").get_send_quota()
-    return float(quota.get("MaxSendRate", 1.0)) / max(settings.sender_concurrency, 1)
+    return float(quota.get("MaxSendRate", 1.0)) / max(sending.sender_concurrency, 1)
 
 
 def skip_reason(subscriber: Subscriber | None, campaign_id: str) -> str | None:
@@ -159,7 +164,7 @@ def _send(
     subscribers = SubscriberStore(settings)
     deliveries = DeliveryStore(settings)
     drafts = reminders.Drafts(settings, campaign, reminder, now)
-    deferred: dict[datetime, list[str]] = defaultdict(list)
+    deferred: dict[tuple[datetime, str], list[str]] = defaultdict(list)  # (when, why) -> ids
     sent: list[tuple[str, str, dict[str, Any]]] = []
     remaining = list(dict.fromkeys(job.ids))
 
@@ -182,7 +187,11 @@ def _send(
             if reason or subscriber is None:
                 counts[f"skipped_{reason}"] += 1
             elif subscriber.channel == "sms" and (later := in_quiet_hours(subscriber, clock.now())):
-                deferred[later].append(subscriber_id)
+                deferred[(later, "quiet hours")].append(subscriber_id)
+                counts["deferred"] += 1
+            elif subscriber.channel == "sms" and (problem := _sms_settings_problem(settings)):
+                # Not claimed: the text goes once the settings are put right; emails go on.
+                deferred[(now + SMS_SETTINGS_RETRY, problem)].append(subscriber_id)
                 counts["deferred"] += 1
             else:
                 outcome = _deliver(
@@ -208,10 +217,28 @@ def _send(
         found.close()
         # Whatever happens next, what went out is on record (a crash here leaves "unknown").
         deliveries.record_sent_many(sent, now)
-        for later, ids in deferred.items():
+        for (later, reason), ids in deferred.items():
             CampaignStore(settings).put_deferred(
-                replace(job, ids=tuple(ids)), reminder["region"], later, "quiet hours"
+                replace(job, ids=tuple(ids)), reminder["region"], later, reason
             )
+            if reason != "quiet hours":
+                logger.error(
+                    "texts held back: the SMS channel cannot send",
+                    extra={
+                        "campaign_id": campaign["campaign_id"],
+                        "texts": len(ids),
+                        "reason": reason,
+                    },
+                )
+
+
+def _sms_settings_problem(settings: Settings) -> str | None:
+    """Why no text can be sent (the SMS channel's settings are wrong), or None."""
+    try:
+        settings.sms  # noqa: B018 (read and checked on first use)
+    except SettingsError as error:
+        return str(error)
+    return None
 
 
 class ReadAhead:

@@ -147,7 +147,7 @@ def record_request(settings: Settings, job: SubscribeJob) -> NoticeJob:
         platforms=job.platforms,
     )
     subscriber = pending_subscriber(settings, request, source=job.source, now=requested_at)
-    resend_after = timedelta(minutes=settings.confirm_resend_minutes)
+    resend_after = timedelta(minutes=settings.confirmations.confirm_resend_minutes)
     SubscriberStore(settings).request_confirmation(subscriber, resend_after, requested_at)
     return confirmation_job(subscriber.subscriber_id, base_url=job.base_url, now=requested_at)
 
@@ -167,7 +167,9 @@ def pending_subscriber(
         platforms=request.platforms,
         status=Status.PENDING,
         consent=Consent(
-            requested_at=iso(now), form_version=settings.consent_text_version, source=source
+            requested_at=iso(now),
+            form_version=settings.confirmations.consent_text_version,
+            source=source,
         ),
         created_at=iso(now),
         confirmation_sent_at=iso(now),
@@ -181,7 +183,7 @@ def confirmation_job(subscriber_id: str, *, base_url: str, now: datetime) -> Not
 
 def confirmation_lifetime(settings: Settings) -> timedelta:
     """How long a confirmation link works: CONFIRM_TOKEN_DAYS, the operator's setting."""
-    return timedelta(days=settings.confirm_token_days)
+    return timedelta(days=settings.confirmations.confirm_token_days)
 
 
 def confirmation_token(settings: Settings, subscriber_id: str, now: datetime) -> str:

@@ -87,7 +87,7 @@ class Sms:
 
 def send(settings: Settings, sms: Sms) -> str:
     """Send `sms` through the configured provider; returns its message id."""
-    if settings.sms_provider == "http":
+    if settings.sms.provider == "http":
         # Deferred: only an HTTP provider needs `requests`, and most stacks send through SNS.
         from optout.channels import sms_http
 

@@ -55,12 +55,13 @@ def _session() -> requests.Session:
 
 def send(settings: Settings, to: str, text: str) -> str:
     """Send one text; the provider's message id."""
+    provider = settings.sms
     try:
         response = _session().post(
-            settings.sms_http_url,
-            data={"To": to, "From": settings.sms_from, "Body": text},
-            auth=(settings.sms_http_account, keys.sms_http_token(settings)),
-            timeout=(3.05, settings.sms_http_timeout_seconds),
+            provider.http_url,
+            data={"To": to, "From": provider.sender, "Body": text},
+            auth=(provider.http_account, keys.sms_http_token(settings)),
+            timeout=(3.05, provider.http_timeout_seconds),
         )
     except requests.ConnectTimeout:
         raise  # never reached the provider: the queue's retry may send it
