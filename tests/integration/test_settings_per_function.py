@@ -14,9 +14,8 @@ from local import environments, invoke
 from optout import settings
 from optout.settings import SettingsError
 from optout.store import CampaignStore
+from tests.helpers import BASE, CAMPAIGN, LINKEDIN, active, to
 from tests.integration.conftest import Organiser, Stack
-from tests.integration.test_links import BASE
-from tests.integration.test_sender import CAMPAIGN, LINKEDIN, active, to
 
 BROKEN = {
     # An HTTP SMS provider without its URL.
