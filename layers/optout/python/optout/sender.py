@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from optout import aws, clock, queues, reminders, tokens
+from optout import clock, queues, reminders, tokens
 from optout.channels import PermanentFailure, ProviderUnsure, QuotaExhausted, email, sms
 from optout.models import CampaignStatus, Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
@@ -74,8 +74,7 @@ def send_rate(settings: Settings) -> float:
     among the senders template.yaml allows to run at once."""
     if settings.send_rate_per_second > 0:
         return settings.send_rate_per_second
-    quota = aws.client("ses").get_send_quota()
-    return float(quota.get("MaxSendRate", 1.0)) / max(settings.sender_concurrency, 1)
+    return email.send_quota().max_send_rate / max(settings.sender_concurrency, 1)
 
 
 def skip_reason(subscriber: Subscriber | None, campaign_id: str) -> str | None:
