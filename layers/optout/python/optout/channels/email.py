@@ -135,7 +135,7 @@ def send_raw(
     if settings.ses_configuration_set:
         request["ConfigurationSetName"] = settings.ses_configuration_set
     try:
-        response = send_once(aws.send_client("sesv2").send_email, **request)
+        return send_once(aws.send_client("sesv2").send_email, **request)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         message = error.response.get("Error", {}).get("Message", "")
@@ -144,4 +144,3 @@ def send_raw(
         if code in _PERMANENT:
             raise PermanentFailure(f"SES refused the message: {code}") from error
         raise
-    return str(response["MessageId"])
