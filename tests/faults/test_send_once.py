@@ -179,3 +179,27 @@ def test_an_interrupt_after_the_provider_took_the_text_keeps_the_claim_and_never
     # and delivering its job again sends nothing more
     assert once() == "done"
     assert texts(stack) == 1
+
+
+@pytest.mark.parametrize("word", ["STOP", "START"])
+def test_a_keyword_whose_answer_the_provider_did_not_take_is_answered_when_sns_delivers_again(
+    stack: Stack, test_clock, inject: Injector, word: str
+) -> None:
+    # Given someone who texts STOP, or START after a STOP, while the provider throttles
+    test_clock.now = MORNING
+    active(NUMBER, "CA", "en")
+    if word == "START":
+        deliver("feedback-sms-stop", messageBody="STOP", inboundMessageId="stop-1")
+    answered_before = texts(stack)
+    inject.before_call(sns(), "Publish", lambda n: SNS_THROTTLED if n <= SEND_ATTEMPTS else None)
+    with pytest.raises(Exception, match="Throttling"):
+        deliver("feedback-sms-stop", messageBody=word, inboundMessageId="text-1")
+    # When SNS (or Lambda's retry) delivers the text again, twice
+    for _ in range(2):
+        assert deliver("feedback-sms-stop", messageBody=word, inboundMessageId="text-1") == {
+            "outcomes": [word.lower()]
+        }
+    # Then it is answered, once, and the keyword took effect once
+    assert texts(stack) == answered_before + 1
+    (person,) = stack.items("SUBSCRIBERS_TABLE")
+    assert person["status"] == ("unsubscribed" if word == "STOP" else "active")

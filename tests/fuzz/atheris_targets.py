@@ -211,7 +211,7 @@ class _Subscribers:
         WRITES.append(f"unsubscribe {subscriber_id}")
         return True
 
-    def resubscribe(self, subscriber_id: str, now: datetime) -> bool:
+    def resubscribe(self, subscriber_id: str, now: datetime, by: str = "") -> bool:
         WRITES.append(f"resubscribe {subscriber_id}")
         return True
 

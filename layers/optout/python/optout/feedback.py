@@ -66,6 +66,7 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
         _text(message.get("originationNumber", "")),
         _text(message.get("messageBody", "")),
     )
+    inbound_id = _text(message.get("inboundMessageId", ""))
     word = keyword(body)
     kind = (
         "stop"
@@ -85,16 +86,9 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
     if kind == "stop":
         subscribers.unsubscribe(subscriber_id, now)
         metrics.add_metric(name="UnsubscribedBySms", unit=MetricUnit.Count, value=1)
-    elif kind == "start" and not subscribers.resubscribe(subscriber_id, now):
+    elif kind == "start" and not subscribers.resubscribe(subscriber_id, now, by=inbound_id):
         return "ignored: not stopped by text"
-    _reply(
-        settings,
-        kind,
-        subscriber.contact,
-        subscriber.locale,
-        str(message.get("inboundMessageId", "")),
-        now,
-    )
+    _reply(settings, kind, subscriber.contact, subscriber.locale, inbound_id, now)
     return kind
 
 
