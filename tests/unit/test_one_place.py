@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers/optout/python/optout"
 
@@ -32,3 +34,20 @@ def test_ses_sending_quota_is_read_only_by_the_email_channel() -> None:
     # The sender's pace and the launch check both start from it: one reading, one meaning.
     (where,) = calls_of("get_send_quota")
     assert where.startswith("optout/channels/email.py:"), where
+
+
+@pytest.mark.parametrize("method", ["claim_or_state", "record_sent", "record_failed", "release"])
+def test_messages_are_claimed_recorded_and_released_only_by_the_send_once_path(
+    method: str,
+) -> None:
+    # One failure policy for every message to a person: a caller that claims or releases by
+    # itself has a policy of its own (the sender's batch writes its "sent" through
+    # `record_sent_many`, the record `send_once.deliver` hands it).
+    outside = [where for where in calls_of(method) if not where.startswith("optout/send_once.py:")]
+    assert outside == [], f"{method} called outside optout/send_once.py: {outside}"
+
+
+def test_the_plain_claim_is_left_to_webhook_ids() -> None:
+    # `DeliveryStore.claim` keeps a webhook id seen; a message claimed with it would be sent
+    # without the send-once path's records and releases.
+    assert all(where.startswith("optout/campaigns.py:") for where in calls_of("claim"))
