@@ -163,13 +163,14 @@ def deliver(name: str, **changes: object) -> dict[str, Any]:
 
 
 class FakeProvider(ThreadingHTTPServer):
-    """Answers each POST with the next scripted (status, body, delay) and records it."""
+    """Answers each POST with the next scripted (status, body, delay) and records it (a body in
+    bytes is sent as it is, any other as JSON)."""
 
     daemon_threads = True
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _ProviderHandler)
-        self.script: list[tuple[int, dict[str, Any], float]] = []
+        self.script: list[tuple[int, dict[str, Any] | bytes, float]] = []
         self.received: list[dict[str, Any]] = []
 
     @property
@@ -199,7 +200,7 @@ class _ProviderHandler(BaseHTTPRequestHandler):
             self.server.script.pop(0) if self.server.script else (201, {"sid": "SM1"}, 0)
         )
         time.sleep(delay)
-        payload = json.dumps(answer).encode()
+        payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

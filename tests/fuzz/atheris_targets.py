@@ -211,7 +211,7 @@ class _Subscribers:
         WRITES.append(f"unsubscribe {subscriber_id}")
         return True
 
-    def resubscribe(self, subscriber_id: str, now: datetime) -> bool:
+    def resubscribe(self, subscriber_id: str, now: datetime, by: str = "") -> bool:
         WRITES.append(f"resubscribe {subscriber_id}")
         return True
 
@@ -239,9 +239,12 @@ class _Deliveries:
     def __init__(self, settings: object) -> None:
         pass
 
-    def claim(self, key: str, now: datetime, **attributes: Any) -> bool:
+    def claim_or_state(self, key: str, now: datetime, **attributes: Any) -> str | None:
         WRITES.append(f"claim {key}")
-        return True
+        return None
+
+    def record_sent(self, key: str, message_id: str, now: datetime) -> None:
+        WRITES.append(f"record {key}")
 
 
 class _Sms:
@@ -249,9 +252,10 @@ class _Sms:
     Sms = feedback.sms.Sms
 
     @staticmethod
-    def send(settings: object, message: Any) -> None:
+    def send(settings: object, message: Any) -> str:
         assert message.to == KNOWN_NUMBER and message.text, message
         WRITES.append("reply")
+        return "SM-fuzz"
 
 
 def _without_aws() -> None:
@@ -281,7 +285,13 @@ def feedback_message(data: bytes) -> None:
     if outcome.startswith("ignored"):
         assert WRITES in ([], [f"resubscribe {KNOWN_ID}"]), (outcome, WRITES)
     elif outcome in ("stop", "help", "start"):
-        allowed = (f"unsubscribe {KNOWN_ID}", f"resubscribe {KNOWN_ID}", "claim reply#", "reply")
+        allowed = (
+            f"unsubscribe {KNOWN_ID}",
+            f"resubscribe {KNOWN_ID}",
+            "claim reply#",
+            "reply",
+            "record reply#",
+        )
         assert all(write.startswith(allowed) for write in WRITES), WRITES
     else:
         assert outcome in ("bounced", "complained"), outcome

@@ -85,6 +85,18 @@ def test_an_answer_too_late_or_a_500_is_unsure_and_never_repeated(
     assert len(provider.received) == 1
 
 
+@pytest.mark.parametrize("body", [b"<html>Created</html>", {"status": "queued"}, {"sid": ""}])
+def test_a_text_taken_without_a_message_id_is_unsure_and_never_repeated(
+    provider: FakeProvider, body
+) -> None:  # type: ignore[no-untyped-def]
+    # Given a provider that takes the text (201) but names no message in its answer
+    provider.script = [(201, body, 0)]
+    # Then the text may have gone out: never "not sent", which the caller's retry would repeat
+    with pytest.raises(ProviderUnsure, match="without a message id"):
+        send(settings_for(provider.url), TEXT)
+    assert len(provider.received) == 1
+
+
 def test_a_provider_that_cannot_be_reached_is_an_error_to_retry_later() -> None:
     with socket.socket() as probe:  # a port with nobody listening
         probe.bind(("127.0.0.1", 0))

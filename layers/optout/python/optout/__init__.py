@@ -4,7 +4,8 @@
 Modules by responsibility:
 - plumbing: `settings` (environment, read once), `clock`, `observability`, `aws` (boto3 clients),
   `keys` (the secrets), `store` (the only DynamoDB speaker), `queues`, `channels` (SES email;
-  SMS by SNS or an HTTP provider), `render` (Jinja2 sandbox, translations), `errors` (domain
+  SMS by SNS or an HTTP provider), `send_once` (claim, send, record or release: the one path
+  of every message to a person), `render` (Jinja2 sandbox, translations), `errors` (domain
   errors and their HTTP statuses), `json_body` (JSON bodies read strictly), `web` (HTTP answers);
 - the domain: `regions`, `locales`, `contacts`, `tokens`, `models`, `subscriptions` (double
   opt-in), `notices` (confirmations), `quiet_hours` (no text at night), `webhooks` and `policy`

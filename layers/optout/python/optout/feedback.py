@@ -20,10 +20,11 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from optout import keys, render
-from optout.channels import PermanentFailure, ProviderUnsure, sms
+from optout import keys, render, send_once
+from optout.channels import sms
 from optout.models import CampaignStatus
 from optout.observability import MetricUnit, logger, metrics
+from optout.send_once import Outcome
 from optout.settings import Settings
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
@@ -65,6 +66,7 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
         _text(message.get("originationNumber", "")),
         _text(message.get("messageBody", "")),
     )
+    inbound_id = _text(message.get("inboundMessageId", ""))
     word = keyword(body)
     kind = (
         "stop"
@@ -84,36 +86,36 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
     if kind == "stop":
         subscribers.unsubscribe(subscriber_id, now)
         metrics.add_metric(name="UnsubscribedBySms", unit=MetricUnit.Count, value=1)
-    elif kind == "start" and not subscribers.resubscribe(subscriber_id, now):
+    elif kind == "start" and not subscribers.resubscribe(subscriber_id, now, by=inbound_id):
         return "ignored: not stopped by text"
-    _reply(
-        settings,
-        kind,
-        subscriber.contact,
-        subscriber.locale,
-        str(message.get("inboundMessageId", "")),
-        now,
-    )
+    _reply(settings, kind, subscriber.contact, subscriber.locale, inbound_id, now)
     return kind
 
 
 def _reply(
     settings: Settings, kind: str, number: str, locale: str, inbound_id: str, now: datetime
 ) -> None:
-    """One reply to one inbound text, however often SNS delivers it."""
-    if not DeliveryStore(settings).claim(
-        layout.reply_delivery(kind, inbound_id or number), now, channel="sms"
-    ):
-        return
+    """One reply to one inbound text, however often SNS delivers it: through the send-once
+    path, so that a reply the provider did not take is released, and the error raised for SNS
+    (or Lambda) to deliver the text again, which then answers it."""
     context = {
         "organisation": settings.organisation_name,
         "contact": settings.support_contact or settings.sender_address,
     }
+    # Rendered before the claim: a failure here leaves no claim behind.
     text = sms.plain(render.message_part("sms_replies", locale, f"{kind}.txt", context))
-    try:
-        sms.send(settings, sms.Sms(to=number, text=text))
-    except (PermanentFailure, ProviderUnsure) as error:
-        logger.warning("reply not sent", extra={"keyword": kind, "reason": str(error)})
+    delivery = send_once.deliver(
+        DeliveryStore(settings),
+        layout.reply_delivery(kind, inbound_id or number),
+        now,
+        lambda: sms.send(settings, sms.Sms(to=number, text=text)),
+        channel="sms",
+    )
+    if delivery.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
+        logger.warning(
+            "reply not sent" if delivery.outcome is Outcome.FAILED else "reply perhaps not sent",
+            extra={"keyword": kind, "reason": delivery.reason},
+        )
 
 
 def ses_notification(settings: Settings, notification: dict[str, Any], now: datetime) -> str:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from optout import aws, fanout, plan, regions
+from optout import fanout, plan, regions
+from optout.channels import email
 from optout.clock import iso, parse_iso
 from optout.errors import NotFound
 from optout.models import ReminderState
@@ -70,16 +71,10 @@ def sending_rates(settings: Settings) -> Rates:
     sending = settings.sending
     sms = sending.sms_rate_per_second
     if sending.send_rate_per_second > 0:
-        email = sending.send_rate_per_second * sending.sender_concurrency
-        return Rates(email, sms, math.inf, "SendRatePerSecond times SenderConcurrency")
-    quota = aws.client("ses").get_send_quota()
-    daily = float(quota.get("Max24HourSend", -1))
-    return Rates(
-        float(quota.get("MaxSendRate", 1.0)),
-        sms,
-        math.inf if daily < 0 else daily,
-        "SES GetSendQuota",
-    )
+        emails = sending.send_rate_per_second * sending.sender_concurrency
+        return Rates(emails, sms, math.inf, "SendRatePerSecond times SenderConcurrency")
+    quota = email.send_quota()
+    return Rates(quota.max_send_rate, sms, quota.max_24_hour_send, "SES GetSendQuota")
 
 
 def audience_by_channel(settings: Settings, reminder: dict[str, Any]) -> Counter[str]:

@@ -1,7 +1,7 @@
 """One-off messages to one person (for now: the subscription confirmation).
 
 They travel on their own queue, apart from campaign sends, so that a confirmation never waits
-behind a million reminders. Each is claimed in the deliveries table before it is sent: a
+behind a million reminders. Each goes through the send-once path (`optout.send_once`): a
 redelivered job finds the claim and sends nothing.
 
 A confirmation text asked for between 21:00 and 08:00 where the person lives waits for 08:00,
@@ -17,14 +17,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from optout import render, subscriptions
-from optout.channels import PermanentFailure, ProviderUnsure, email, sms
+from optout import render, send_once, subscriptions
+from optout.channels import email, sms
 from optout.clock import iso
 from optout.jobs import NoticeJob
 from optout.models import Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.quiet_hours import in_quiet_hours
 from optout.regions import GROUPS
+from optout.send_once import Outcome
 from optout.settings import Settings
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
@@ -52,26 +53,27 @@ def send_confirmation(settings: Settings, job: NoticeJob, now: datetime) -> str:
     }
     # Rendered before the claim: a failure here leaves no claim behind, and the retry sends it.
     message = _render(subscriber, context)
-    deliveries = DeliveryStore(settings)
     key = layout.confirmation_delivery(subscriber.subscriber_id, job.requested_at)
-    if not deliveries.claim(key, now, channel=subscriber.channel):
+    delivery = send_once.deliver(
+        DeliveryStore(settings),
+        key,
+        now,
+        lambda: _send(settings, message),
+        channel=subscriber.channel,
+    )
+    if delivery.outcome is Outcome.DUPLICATE:
         return "skipped: already sent"
-    try:
-        message_id = _send(settings, message)
-    except PermanentFailure as error:
-        deliveries.record_failed(key, str(error), now)
+    if delivery.outcome is Outcome.IN_DOUBT:
+        return "skipped: claimed before and perhaps sent, never resent"
+    if delivery.outcome is Outcome.FAILED:
         metrics.add_metric(name="NoticeFailed", unit=MetricUnit.Count, value=1)
-        return f"failed: {error}"
-    except ProviderUnsure as error:
-        deliveries.record_failed(key, str(error), now, state="unknown")
-        return f"unknown: {error}"
-    except Exception:
-        deliveries.release(key)  # not accepted by the provider: let the queue retry
-        raise
-    deliveries.record_sent(key, message_id, now)
+        return f"failed: {delivery.reason}"
+    if delivery.outcome is Outcome.UNKNOWN:
+        return f"unknown: {delivery.reason}"
     metrics.add_metric(name="ConfirmationSent", unit=MetricUnit.Count, value=1)
     logger.info(
-        "confirmation sent", extra={"channel": subscriber.channel, "message_id": message_id}
+        "confirmation sent",
+        extra={"channel": subscriber.channel, "message_id": delivery.message_id},
     )
     return "sent"
 

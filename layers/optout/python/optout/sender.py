@@ -24,20 +24,29 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from optout import aws, clock, queues, reminders, tokens
-from optout.channels import PermanentFailure, ProviderUnsure, QuotaExhausted, email, sms
+from optout import clock, queues, reminders, send_once, tokens
+from optout.channels import QuotaExhausted, email, sms
 from optout.jobs import SendJob
 from optout.models import CampaignStatus, Status, Subscriber
 from optout.observability import MetricUnit, logger, metrics
 from optout.quiet_hours import in_quiet_hours
+from optout.send_once import Outcome
 from optout.settings import SendingSettings, Settings, SettingsError
-from optout.store import LEFT, CampaignStore, DeliveryStore, SubscriberStore, layout
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
 # Texts wait while the SMS channel's settings are wrong, and are tried again this much later.
 SMS_SETTINGS_RETRY = timedelta(minutes=30)
 MIN_REMAINING_MS = 30_000  # below this, a sender hands the rest of its batch on
 READ_CHUNK = 100  # subscribers a read (BatchGetItem takes up to 100 keys) ...
 FIRST_READ = 20  # ... but the first read is short: the first send waits for it
+# A delivery's outcome as the campaign's counters name it (LEFT counts its skip reason).
+COUNTED_AS = {
+    Outcome.SENT: "sent",
+    Outcome.FAILED: "failed",
+    Outcome.UNKNOWN: "unknown",
+    Outcome.IN_DOUBT: "unknown",  # claimed before, never recorded: it may have gone out
+    Outcome.DUPLICATE: "skipped_duplicate",
+}
 
 
 class Pacer:
@@ -81,8 +90,7 @@ def send_rate(sending: SendingSettings) -> float:
     among the senders template.yaml allows to run at once."""
     if sending.send_rate_per_second > 0:
         return sending.send_rate_per_second
-    quota = aws.client("ses").get_send_quota()
-    return float(quota.get("MaxSendRate", 1.0)) / max(sending.sender_concurrency, 1)
+    return email.send_quota().max_send_rate / max(sending.sender_concurrency, 1)
 
 
 def skip_reason(subscriber: Subscriber | None, campaign_id: str) -> str | None:
@@ -304,9 +312,10 @@ def _deliver(
     pacers: Mapping[str, Pacer],
     drafts: reminders.Drafts,
 ) -> str:
-    """Render, claim, send one message; its outcome ("sent", "failed", "duplicate",
-    "unknown"). Everything that can fail before the provider is reached happens before the
-    claim, so that a failure there leaves nothing behind and the batch's retry sends it."""
+    """Render one message, then send it through the send-once path; its outcome as counted
+    ("sent", "failed", "unknown", "skipped_..."). Everything that can fail before the provider
+    is reached happens before the claim, so that a failure there leaves nothing behind and the
+    batch's retry sends it."""
     key = layout.reminder_delivery(
         campaign["campaign_id"],
         reminder["region"],
@@ -324,10 +333,25 @@ def _deliver(
         mime = email.build(settings, drafts.email(subscriber, link))
     else:
         text = drafts.sms(subscriber, link, first=not subscriber.sms_introduced)
-    earlier = deliveries.claim_or_state(
-        key, now, subscriber_id=subscriber.subscriber_id, **attributes
+
+    def send() -> str:
+        pacers[subscriber.channel].wait()  # after the claim: a duplicate takes no turn
+        if subscriber.channel == "email":
+            tags = {"campaign": campaign["campaign_id"], "region": reminder["region"]}
+            return email.send_raw(settings, subscriber.contact, mime, tags)
+        return sms.send(settings, text)
+
+    delivery = send_once.deliver(
+        deliveries,
+        key,
+        now,
+        send,
+        # Written with the rest of the batch's (`record_sent_many`), one request for 25.
+        record_sent=lambda message_id: sent.append((key, message_id, attributes)),
+        subscriber_id=subscriber.subscriber_id,
+        **attributes,
     )
-    if earlier == LEFT:
+    if delivery.outcome is Outcome.LEFT:
         # They left, or said they are done, after this batch read them: it still counts.
         latest = (
             SubscriberStore(settings)
@@ -335,27 +359,12 @@ def _deliver(
             .get(subscriber.subscriber_id)
         )
         return f"skipped_{skip_reason(latest, campaign['campaign_id']) or 'changed'}"
-    if earlier is not None:
-        return "unknown" if earlier in ("claimed", "unknown") else "skipped_duplicate"
-    try:
-        pacers[subscriber.channel].wait()
-        if subscriber.channel == "email":
-            tags = {"campaign": campaign["campaign_id"], "region": reminder["region"]}
-            message_id = email.send_raw(settings, subscriber.contact, mime, tags)
-        else:
-            message_id = sms.send(settings, text)
-    except PermanentFailure as error:
-        deliveries.record_failed(key, str(error), now)
-        if error.opted_out:  # they said STOP to the provider: honour it everywhere
-            SubscriberStore(settings).unsubscribe(subscriber.subscriber_id, now)
-        return "failed"
-    except ProviderUnsure as error:
-        deliveries.record_failed(key, str(error), now, state="unknown")
-        return "unknown"
-    except BaseException:
-        deliveries.release(key)  # not accepted by the provider: the queue's retry may send it
-        raise
-    sent.append((key, message_id, attributes))
-    if subscriber.channel == "sms" and not subscriber.sms_introduced:
+    if delivery.opted_out:  # they said STOP to the provider: honour it everywhere
+        SubscriberStore(settings).unsubscribe(subscriber.subscriber_id, now)
+    if (
+        delivery.outcome is Outcome.SENT
+        and subscriber.channel == "sms"
+        and not subscriber.sms_introduced
+    ):
         SubscriberStore(settings).mark_sms_introduced(subscriber.subscriber_id)
-    return "sent"
+    return COUNTED_AS[delivery.outcome]

@@ -8,6 +8,7 @@ and an HTML part.
 from __future__ import annotations
 
 import base64
+import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,25 @@ from optout.settings import Settings
 # The account's 24-hour quota is used up, or SES paused the account's sending.
 _QUOTA = {"LimitExceededException", "SendingPausedException", "AccountSendingPausedException"}
 _PERMANENT = {"MessageRejected", "MailFromDomainNotVerifiedException", "BadRequestException"}
+
+
+@dataclass(frozen=True)
+class SendQuota:
+    """The account's SES sending limits."""
+
+    max_send_rate: float  # messages a second, all senders together
+    max_24_hour_send: float  # messages a rolling 24 hours; inf when SES does not say
+
+
+def send_quota() -> SendQuota:
+    """SES's limits for this account (GetSendQuota), read here and nowhere else: the sender's
+    pace and the launch check both start from them."""
+    quota = aws.client("ses").get_send_quota()
+    daily = float(quota.get("Max24HourSend", -1))
+    return SendQuota(
+        max_send_rate=float(quota.get("MaxSendRate", 1.0)),
+        max_24_hour_send=math.inf if daily < 0 else daily,
+    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +135,7 @@ def send_raw(
     if settings.ses_configuration_set:
         request["ConfigurationSetName"] = settings.ses_configuration_set
     try:
-        response = send_once(aws.send_client("sesv2").send_email, **request)
+        return send_once(aws.send_client("sesv2").send_email, **request)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         message = error.response.get("Error", {}).get("Message", "")
@@ -124,4 +144,3 @@ def send_raw(
         if code in _PERMANENT:
             raise PermanentFailure(f"SES refused the message: {code}") from error
         raise
-    return str(response["MessageId"])

@@ -100,7 +100,7 @@ def _send_sns(sms: Sms) -> str:  # SNS keeps its own opt-out list and drops thos
         "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
     }
     try:
-        response = send_once(
+        return send_once(
             aws.send_client("sns").publish,
             PhoneNumber=sms.to,
             Message=sms.text,
@@ -113,4 +113,3 @@ def _send_sns(sms: Sms) -> str:  # SNS keeps its own opt-out list and drops thos
                 f"SNS refused the message: {code}", opted_out=code == "OptedOut"
             ) from error
         raise
-    return str(response["MessageId"])

@@ -4,7 +4,8 @@ a JSON answer with the message ``sid``.
 
 Retries are careful, because a text sent twice is a real cost to a real person: a request that
 never reached the provider (connection refused) or that it refused for load (429, 503) is
-retried; one that may have been taken (a read timeout, a 500) is not, and is reported as
+retried; one that may have been taken (a read timeout, a 500, an answer that broke off or
+names no message) is not, and is reported as
 `ProviderUnsure` so that the sender counts it "unknown" instead of sending it again.
 """
 
@@ -71,8 +72,13 @@ def send(settings: Settings, to: str, text: str) -> str:
         raise ProviderUnsure(f"the SMS provider dropped the request: {error}") from error
     except requests.Timeout as error:
         raise ProviderUnsure(f"the SMS provider did not answer in time: {error}") from error
+    except (
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ContentDecodingError,
+    ) as error:
+        raise ProviderUnsure(f"the SMS provider's answer broke off: {error}") from error
     if response.status_code in (200, 201):
-        return str(response.json()["sid"])
+        return _sid(response)
     code = _error_code(response)
     if code in _PERMANENT_CODES:
         raise PermanentFailure(
@@ -103,6 +109,19 @@ def _never_connected(error: BaseException) -> bool:
             else nested or cause.__cause__ or cause.__context__
         )
     return False
+
+
+def _sid(response: requests.Response) -> str:
+    """The message id of an answer that took the text; one without it still took it."""
+    try:
+        sid = response.json()["sid"]
+    except (ValueError, TypeError, KeyError):
+        sid = None
+    if not isinstance(sid, str) or not sid:
+        raise ProviderUnsure(
+            f"the SMS provider took the text ({response.status_code}) without a message id"
+        )
+    return sid
 
 
 def _error_code(response: requests.Response) -> int | None:

@@ -25,8 +25,9 @@ LEFT = "left"  # a claim refused: the subscriber is no longer reached by the cam
 
 class DeliveryStore:
     """A claim is a put on condition that there is none yet, so "at most once" holds across
-    retries. A reminder's claim is also a transaction that checks the subscriber is still
-    reached (`claim_or_state`); notices, feedback replies and webhook ids use `claim`."""
+    retries. `claim_or_state` claims a message to a person (`optout.send_once` is its one
+    caller: a reminder's claim is also a transaction that checks the subscriber is still
+    reached); webhook ids use `claim`."""
 
     def __init__(self, settings: Settings) -> None:
         self._table = aws.table(settings.deliveries_table)
@@ -34,17 +35,29 @@ class DeliveryStore:
         self._ttl = timedelta(days=settings.deliveries_ttl_days)
 
     def claim_or_state(
-        self, key: str, now: datetime, *, subscriber_id: str, campaign_id: str, **attributes: Any
+        self, key: str, now: datetime, *, subscriber_id: str | None = None, **attributes: Any
     ) -> str | None:
-        """Claim the message `key` for a reminder of `campaign_id` to `subscriber_id`: None if
-        this call claimed it; `LEFT` if the subscriber is no longer reached (unsubscribed,
-        suppressed, erased, or done with the campaign since the sender read them); else the
-        state the earlier claim is in ("sent", "failed", or "claimed": sent or not, nobody
-        knows).
+        """Claim the message `key`: None if this call claimed it, else the state the earlier
+        claim is in ("sent", "failed", "unknown", or "claimed": sent or not, nobody knows).
 
-        One transaction checks the subscriber and puts the claim, so that an unsubscribe or an
-        "I've switched it off" that lands while a batch is in flight stops that message."""
-        item = self._claim_item(key, now, campaign_id=campaign_id, **attributes)
+        With `subscriber_id` (a reminder, whose `campaign_id` is among the attributes), one
+        transaction checks the subscriber and puts the claim, so that an unsubscribe or an
+        "I've switched it off" that lands while a batch is in flight stops that message: `LEFT`
+        if they are no longer reached (unsubscribed, suppressed, erased, or done with the
+        campaign since the sender read them)."""
+        item = self._claim_item(key, now, **attributes)
+        if subscriber_id is None:
+            try:
+                self._table.put_item(
+                    Item=item,
+                    ConditionExpression=Attr("pk").not_exists(),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if not conditional_failed(error):
+                    raise
+                return self._earlier_state(key, error.response.get("Item"))
+            return None
         try:
             self._table.meta.client.transact_write_items(
                 TransactItems=[
@@ -56,7 +69,7 @@ class DeliveryStore:
                             "ExpressionAttributeNames": {"#status": "status"},
                             "ExpressionAttributeValues": {
                                 ":active": Status.ACTIVE.value,
-                                ":campaign": campaign_id,
+                                ":campaign": attributes["campaign_id"],
                             },
                         }
                     },
@@ -76,14 +89,21 @@ class DeliveryStore:
             reasons = error.response.get("CancellationReasons") or []
             codes = [str(reason.get("Code", "")) for reason in reasons]
             if len(codes) == 2 and codes[1] == "ConditionalCheckFailed":
-                # DynamoDB returns the old item, in its wire format, with the failure.
-                old: dict[str, Any] = dict(reasons[1].get("Item") or {})
-                state = old.get("state", {}).get("S") if old else (self.get(key) or {}).get("state")
-                return str(state or "claimed")
+                return self._earlier_state(key, reasons[1].get("Item"))
             if codes and codes[0] == "ConditionalCheckFailed":
                 return LEFT
             raise  # a conflict with another write of the same items: the batch is retried
         return None
+
+    def _earlier_state(self, key: str, old: Any) -> str:
+        """The state of the claim a put found: DynamoDB returns the old item, in its wire
+        format, with the failure (read again if it did not)."""
+        state = (
+            old.get("state", {}).get("S")
+            if isinstance(old, dict) and old
+            else (self.get(key) or {}).get("state")
+        )
+        return str(state or "claimed")
 
     def record_sent_many(self, sent: list[tuple[str, str, dict[str, Any]]], now: datetime) -> None:
         """Record sent messages (key, provider message id, claim attributes), 25 a request."""
@@ -102,7 +122,7 @@ class DeliveryStore:
                 )
 
     def claim(self, key: str, now: datetime, **attributes: Any) -> bool:
-        """Claim the message `key`; False if it was claimed before (sent, or in doubt)."""
+        """Claim `key` (a webhook id seen); False if it was claimed before."""
         try:
             self._table.put_item(
                 Item=self._claim_item(key, now, **attributes),
@@ -124,6 +144,7 @@ class DeliveryStore:
         }
 
     def record_sent(self, key: str, message_id: str, now: datetime) -> None:
+        """A claimed message the provider took, with its message id."""
         self._table.update_item(
             Key={"pk": key},
             UpdateExpression="SET #state = :sent, message_id = :id, sent_at = :now",
@@ -211,8 +232,8 @@ class DeliveryStore:
         return "clicks" not in response.get("Attributes", {})
 
     def release(self, key: str) -> None:
-        """Give a claim back after a send failed before the provider accepted the message, so
-        that the queue's retry can send it."""
+        """Give a claim back after a send the provider certainly did not take, so that the
+        caller's retry can send it (only a claim still "claimed": never a recorded one)."""
         self._table.delete_item(Key={"pk": key}, ConditionExpression=Attr("state").eq("claimed"))
 
     def get(self, key: str) -> dict[str, Any] | None:

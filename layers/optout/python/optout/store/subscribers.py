@@ -263,23 +263,31 @@ class SubscriberStore:
             is not None
         )
 
-    def resubscribe(self, subscriber_id: str, now: datetime) -> bool:
+    def resubscribe(self, subscriber_id: str, now: datetime, by: str = "") -> bool:
         """Someone who unsubscribed by text asked to START again: active once more. True if
-        this call changed it (not for the suppressed, nor the unknown)."""
-        current = self.get(subscriber_id)
-        if current is None or current.status is not Status.UNSUBSCRIBED:
+        this call changed it, or if the text `by` names (its inbound message id) did before:
+        that START delivered again, whose answer may still be owed. Not for the suppressed,
+        nor the unknown."""
+        item = self._item(subscriber_id)
+        if item is None:
+            return False
+        if by and item.get("resubscribed_by") == by and item["status"] == Status.ACTIVE.value:
+            return True
+        current = subscriber_from(item)
+        if current.status is not Status.UNSUBSCRIBED:
             return False
         return (
             update_if(
                 self._table,
                 Key={"subscriber_id": subscriber_id},
-                UpdateExpression="SET #status = :active, resubscribed_at = :now, audience_pk = :audience, audience_sk = :id",
+                UpdateExpression="SET #status = :active, resubscribed_at = :now, resubscribed_by = :by, audience_pk = :audience, audience_sk = :id",
                 ConditionExpression="#status = :unsubscribed",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":active": Status.ACTIVE.value,
                     ":unsubscribed": Status.UNSUBSCRIBED.value,
                     ":now": iso(now),
+                    ":by": by,
                     ":audience": audience_key(current.home_group, subscriber_id),
                     ":id": subscriber_id,
                 },
