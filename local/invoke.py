@@ -49,6 +49,10 @@ def handler_module(logical_id: str) -> ModuleType:
     if logical_id not in _modules:
         function = template.functions()[logical_id]
         module_file, _ = function.handler.split(".")
+        # Lambda puts the task root on the path: a handler may import the modules beside it
+        # (whose names are unique across functions: admin_campaigns, not campaigns).
+        if str(function.code_dir) not in sys.path:
+            sys.path.append(str(function.code_dir))
         spec = importlib.util.spec_from_file_location(
             f"functions_{logical_id}", function.code_dir / f"{module_file}.py"
         )

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, render, settings, subscriptions, tracking, web
+from optout import clock, settings, subscriptions, web
 from optout.errors import OptoutError, TokenInvalid
 from optout.observability import logger, metrics, tracer
 
@@ -37,33 +37,23 @@ def subscribe() -> Response[str]:
         now=clock.now(),
         address=event.request_context.identity.source_ip or "",
     )
-    outcome = {
-        "status": "pending",
-        "message": "If this contact can receive reminders, a confirmation is on its way.",
-    }
-    return web.answer(202, event, outcome, "subscribed", {}, web.page_locale(event))
+    pending = subscriptions.PENDING_ANSWER
+    return web.answer(202, event, pending, "subscribed", {}, web.page_locale(event))
 
 
 @app.get("/confirm/<token>")
 def confirm_page(token: str) -> Response[str]:
     locale = subscriptions.confirmation_locale(settings.get(), token, clock.now())
-    return web.page(200, "confirm", {"organisation": settings.get().organisation_name}, locale)
+    return web.page(200, "confirm", subscriptions.confirm_page_context(settings.get()), locale)
 
 
 @app.post("/confirm/<token>")
 def confirm(token: str) -> Response[str]:
     subscriber = subscriptions.confirm(settings.get(), token, clock.now())
-    context = {
-        "privacy_url": tracking.privacy_link(
-            settings.get(),
-            subscriber.subscriber_id,
-            web.base_url(settings.get(), app.current_event),
-            clock.now(),
-        ),
-        "contact": subscriber.masked_contact,
-        "channel": subscriber.channel,
-        "region_name": render.translate(subscriber.locale, subscriber.region_name),
-    }
+    base_url = web.base_url(settings.get(), app.current_event)
+    context = subscriptions.confirmed_page_context(
+        settings.get(), subscriber, base_url, clock.now()
+    )
     return web.answer(
         200, app.current_event, {"status": "active"}, "confirmed", context, subscriber.locale
     )

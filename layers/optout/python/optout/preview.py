@@ -129,6 +129,15 @@ def send_test(
     return {**shown, "to": address, "message_id": message_id}
 
 
+def test_sent_notice(campaign_id: str, sent: dict[str, Any]) -> dict[str, str]:
+    """The dashboard's page after a test send: to whom, and the way back to the campaign."""
+    return {
+        "title": "Test sent",
+        "message": f"Sent to {sent['to']}.",
+        "back_to": f"campaigns/{campaign_id}",
+    }
+
+
 def _campaign_and_reminder(
     settings: Settings, campaign_id: str, region: str, reminder: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:

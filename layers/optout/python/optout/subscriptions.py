@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from optout import contacts, keys, locales, queues, regions, tokens, tracking
+from optout import contacts, keys, locales, queues, regions, render, tokens, tracking
 from optout.clock import iso, parse_iso
 from optout.errors import InvalidInput, NotFound, OptoutError, TokenInvalid, TooManyRequests
 from optout.jobs import NoticeJob, SubscribeJob
@@ -214,6 +214,30 @@ def confirm(settings: Settings, token: str, now: datetime) -> Subscriber:
         raise NotFound("there is no pending subscription for this link; subscribe again")
     metrics.add_metric(name="SubscriptionConfirmed", unit=MetricUnit.Count, value=1)
     return subscriber
+
+
+# The answer to every subscribe request, known contact or not: it tells nobody which it was.
+PENDING_ANSWER = {
+    "status": "pending",
+    "message": "If this contact can receive reminders, a confirmation is on its way.",
+}
+
+
+def confirm_page_context(settings: Settings) -> dict[str, str]:
+    """The page a confirmation link opens (a button, so that a mail scanner confirms no one)."""
+    return {"organisation": settings.organisation_name}
+
+
+def confirmed_page_context(
+    settings: Settings, subscriber: Subscriber, base_url: str, now: datetime
+) -> dict[str, str]:
+    """The page that says the subscription is active: whose, where, and their own data's link."""
+    return {
+        "privacy_url": tracking.privacy_link(settings, subscriber.subscriber_id, base_url, now),
+        "contact": subscriber.masked_contact,
+        "channel": subscriber.channel,
+        "region_name": render.translate(subscriber.locale, subscriber.region_name),
+    }
 
 
 def _parts(settings: Settings, token: str, now: datetime) -> tuple[str, ...]:
