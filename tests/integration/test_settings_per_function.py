@@ -71,7 +71,11 @@ def test_bad_settings_of_other_areas_stop_neither_the_scheduler_nor_the_links_no
 
 
 def test_a_text_waits_while_the_sms_settings_are_wrong_saying_which_and_goes_once_fixed(
-    stack: Stack, test_clock, broken, monkeypatch: pytest.MonkeyPatch
+    stack: Stack,
+    test_clock,
+    broken,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given "one week left" came due while the SMS provider has no URL
     tick(test_clock, ONE_WEEK_LEFT_IN_THE_EU)
@@ -84,6 +88,7 @@ def test_a_text_waits_while_the_sms_settings_are_wrong_saying_which_and_goes_onc
         item for item in stack.items("CAMPAIGNS_TABLE") if item["sk"].startswith("DEFERRED#")
     ]
     assert held["reason"] == "missing or invalid settings: SMS_HTTP_URL"
+    assert '"TextsHeldBack"' in capsys.readouterr().out  # the metric TextsHeldBackAlarm watches
     assert not [i for i in stack.items("DELIVERIES_TABLE") if i["pk"].endswith("#sms")]  # unclaimed
     # When the operator goes back to SNS, and the scheduler ticks half an hour later
     monkeypatch.setenv("SMS_PROVIDER", "sns")

@@ -259,3 +259,16 @@ def test_topics_and_queues_are_encrypted_with_keys_their_publishers_may_use(key:
             assert resolved["KmsMasterKeyId"] == key and not resolved["SqsManagedSseEnabled"], name
         else:
             assert resolved["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in resolved
+
+
+def test_every_alarm_on_the_bot_s_own_metrics_watches_one_the_code_emits() -> None:
+    # An alarm on a metric nobody emits never fires: its name must be one the layer adds.
+    layer = ROOT / "layers/optout/python/optout"
+    emitted = " ".join(path.read_text(encoding="utf-8") for path in layer.rglob("*.py"))
+    watched = {
+        props["MetricName"]
+        for props in template.resources("AWS::CloudWatch::Alarm").values()
+        if props.get("Namespace") == "OptoutBot"
+    }
+    assert {"DailyQuotaExceeded", "TextsHeldBack"} <= watched
+    assert [name for name in sorted(watched) if f'name="{name}"' not in emitted] == []

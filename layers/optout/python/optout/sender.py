@@ -230,6 +230,8 @@ def _send(
                 replace(job, ids=tuple(ids)), reminder["region"], later, reason
             )
             if reason != "quiet hours":
+                # The metric TextsHeldBackAlarm watches: an operator must fix the settings.
+                metrics.add_metric(name="TextsHeldBack", unit=MetricUnit.Count, value=len(ids))
                 logger.error(
                     "texts held back: the SMS channel cannot send",
                     extra={
