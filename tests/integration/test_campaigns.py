@@ -489,3 +489,35 @@ def test_a_made_short_title_fits_a_text_s_two_segments_in_every_language(
             settings.get(), campaign, reminder, clock.now(),
             max_sms_segments=reminders_module.MAX_SMS_SEGMENTS,
         )  # fmt: skip
+
+
+def test_a_batch_deferred_again_while_its_release_is_under_way_is_kept(stack: Stack) -> None:
+    # Given a held batch a tick has read and queued
+    campaigns = CampaignStore(settings.get())
+    job = jobs.SendJob(CAMPAIGN, "EU-07", ("someone",))
+    first, again = datetime(2025, 10, 27, 8, tzinfo=UTC), datetime(2025, 10, 27, 8, 30, tzinfo=UTC)
+    campaigns.put_deferred(job, "EU", first, "missing or invalid settings: SMS_HTTP_URL")
+    (released,) = campaigns.due(first).batches
+    # When a sender holds the same batch back again before the tick forgets the first one
+    campaigns.put_deferred(job, "EU", again, "missing or invalid settings: SMS_HTTP_URL")
+    campaigns.release_deferred(released)
+    # Then the new deferral stays, due at its own time
+    assert [batch["due_at"] for batch in campaigns.due(again).batches] == ["2025-10-27T08:30:00Z"]
+
+
+def test_a_malformed_deferred_notice_is_left_for_a_person_and_the_others_still_go(
+    stack: Stack,
+) -> None:
+    campaigns = CampaignStore(settings.get())
+    at = datetime(2025, 10, 27, 8, tzinfo=UTC)
+    good = jobs.NoticeJob("sub-good", "2025-10-27T01:00:00Z", "https://example.org")
+    campaigns.put_deferred_notice(good, at)
+    campaigns.put_deferred_notice(jobs.NoticeJob("sub-bad", "t", "u"), at)
+    stack._aws.resource("dynamodb").Table(stack.env["CAMPAIGNS_TABLE"]).update_item(
+        Key={"pk": "NOTICE#sub-bad", "sk": "NOTICE#confirm"},
+        UpdateExpression="REMOVE job.base_url",  # as a bad write might have left it
+    )
+    ticked = schedule.tick(settings.get(), at)
+    assert ticked["deferred_notices_released"] == 1
+    assert [job["subscriber_id"] for job in stack.notice_jobs()] == ["sub-good"]
+    assert [notice["pk"] for notice in campaigns.due(at).notices] == ["NOTICE#sub-bad"]

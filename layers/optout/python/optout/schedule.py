@@ -60,7 +60,14 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
             result[f"deferred_batches_{outcome}"] += 1
     for notice in notices:
         if campaigns.lease_reminder(notice, now, LEASE):
-            queues.enqueue(settings.notice_queue_url, jobs.read(jobs.NoticeJob, notice["job"]))
+            try:
+                job = jobs.read(jobs.NoticeJob, notice["job"])
+            except jobs.MalformedJob as error:
+                # Left where it is (leased, so retried after the lease) for a person to read;
+                # the notices after it still go.
+                logger.error("deferred notice malformed", extra={"error": str(error)})
+                continue
+            queues.enqueue(settings.notice_queue_url, job)
             campaigns.release_deferred(notice)
             result["deferred_notices_released"] += 1
     for name, value in result.items():

@@ -270,8 +270,17 @@ class CampaignStore:
         )
 
     def release_deferred(self, item: dict[str, Any]) -> None:
-        """A deferred batch or notice is back on its queue: forget it."""
-        self._table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+        """A deferred batch or notice is back on its queue: forget it, unless it was deferred
+        again meanwhile (the same batch held back once more by a sender, a later request in
+        the same night), which has a time of its own and must stay."""
+        try:
+            self._table.delete_item(
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                ConditionExpression=Attr("due_at").eq(item["due_at"]),
+            )
+        except ClientError as error:
+            if not conditional_failed(error):
+                raise
 
     # -- counters ---------------------------------------------------------------------------
 
