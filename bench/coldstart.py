@@ -85,12 +85,12 @@ print("-- importing", module, file=sys.stderr, flush=True)  # what -X importtime
 started = time.perf_counter()
 importlib.import_module(module)
 seconds = time.perf_counter() - started
-settings, aws = sys.modules.get("optout.settings"), sys.modules.get("optout.aws")
+settings, aws = sys.modules.get("optout.core.settings"), sys.modules.get("optout.core.aws")
 print(json.dumps({
     "seconds": seconds,
     "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     "settings_read": settings.get.cache_info().currsize if settings else 0,
-    "clients_made": sum(  # optout.aws makes clients on demand and caches them
+    "clients_made": sum(  # optout.core.aws makes clients on demand and caches them
         made.cache_info().currsize for made in vars(aws).values() if hasattr(made, "cache_info")
     ) if aws else 0,
 }))
@@ -455,9 +455,13 @@ def world() -> Iterator[World]:
     from bench.fanout import PAYLOAD
     from bench.stack import fresh_stack, moto_endpoint
     from local import demo, iam, invoke
-    from optout import campaigns, keys, policy, store, subscriptions, tokens, webhooks
-    from optout.clock import iso
+    from optout import store
+    from optout.campaigns import policy_changes
+    from optout.core import keys, signatures, tokens
+    from optout.core.clock import iso
+    from optout.domain import policy
     from optout.store import CampaignStore
+    from optout.subscribers import subscriptions
 
     now = datetime.now(UTC)
     with moto_endpoint() as endpoint:
@@ -472,7 +476,7 @@ def world() -> Iterator[World]:
             region["effective_at"] = iso(now + timedelta(days=30))
         body = json.dumps(change).encode()
         base_url = f"{endpoint}/coldstart"
-        campaign = campaigns.apply(settings, policy.parse(body), base_url=base_url, now=now)
+        campaign = policy_changes.apply(settings, policy.parse(body), base_url=base_url, now=now)
         campaign_id = change["policy"]["id"]
         reminder = min(
             CampaignStore(settings).reminders(campaign_id), key=lambda r: r["reminder_id"]
@@ -512,7 +516,7 @@ def world() -> Iterator[World]:
                     "Content-Type": "application/json",
                     "webhook-id": webhook_id,
                     "webhook-timestamp": str(sent_at),
-                    "webhook-signature": webhooks.sign(webhook_key, webhook_id, sent_at, body),
+                    "webhook-signature": signatures.sign(webhook_key, webhook_id, sent_at, body),
                 },
             )
 
@@ -855,7 +859,7 @@ def render(
             "reads a secret and a table starts in at least that time, before any code of ours "
             "or of Powertools. The *Powertools floor* is the same handler written with "
             "Powertools as ours are (its REST event handler with one route, its logger, "
-            "metrics and tracer set up and applied as in `optout.observability`), answering "
+            "metrics and tracer set up and applied as in `optout.core.observability`), answering "
             "LinksFunction's request with a fixed page: what an HTTP function of this stack "
             "starts in before any code of ours.",
             "Where the time goes, from one more start of each under `-X importtime` (each "

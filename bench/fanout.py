@@ -5,7 +5,7 @@ twenty of them following only Meta, whom a LinkedIn campaign must not reach. A o
 campaign is created through the webhook's code path and the scheduler's tick starts its first
 reminder, which queues one fan-out job per audience shard. The benchmark then times:
 
-- the fan-out: `optout.fanout.run` over every job, one after the other, in this process;
+- the fan-out: `optout.sending.fanout.run` over every job, one after the other, in this process;
 - a bare loop: the least any fan-out must do, paging the same shards of the same index with
   the same page size and queueing every id with the same packing, with no filtering and no
   checkpoints. The ratio of the two is what the layer's bookkeeping costs.
@@ -40,12 +40,15 @@ from boto3.dynamodb.conditions import ConditionBase, Key
 from bench import report
 from bench.calls import ApiCalls
 from bench.stack import fresh_stack, moto_endpoint
-from optout import aws, campaigns, fanout, keys, policy, regions, schedule
-from optout.clock import parse_iso
-from optout.jobs import FanoutJob, read
-from optout.models import Consent, Status, Subscriber
-from optout.observability import logger, metrics
-from optout.settings import Settings
+from optout.campaigns import policy_changes, schedule
+from optout.core import aws, keys
+from optout.core.clock import parse_iso
+from optout.core.jobs import FanoutJob, read
+from optout.core.observability import logger, metrics
+from optout.core.settings import Settings
+from optout.domain import policy, regions
+from optout.domain.models import Consent, Status, Subscriber
+from optout.sending import fanout
 from optout.store import CampaignStore, layout
 from optout.store.subscribers import active_item
 
@@ -265,7 +268,7 @@ def start_reminder(settings: Settings, campaign_id: str) -> Reminder:
     payload["policy"]["id"] = campaign_id
     payload["regions"] = [entry for entry in payload["regions"] if entry["region"] == REGION]
     change = policy.parse(json.dumps(payload).encode())
-    campaigns.apply(settings, change, base_url="https://bench.example.org", now=PLANNED_AT)
+    policy_changes.apply(settings, change, base_url="https://bench.example.org", now=PLANNED_AT)
     pending = [r for r in CampaignStore(settings).reminders(campaign_id) if r["state"] == "pending"]
     first = min(pending, key=lambda reminder: str(reminder["due_at"]))
     due = parse_iso(first["due_at"])
@@ -318,7 +321,7 @@ def time_fanout(settings: Settings, reminder: Reminder) -> Run:
 
 
 def _layer_clients(settings: Settings) -> list[Any]:
-    """Every client the layer's code can use: `optout.aws` caches one per service and table."""
+    """Every client the layer's code can use: `optout.core.aws` caches one per service and table."""
     tables = (settings.subscribers_table, settings.campaigns_table, settings.deliveries_table)
     return [aws.client("sqs"), *(aws.table(name).meta.client for name in tables)]
 

@@ -48,10 +48,11 @@ import requests
 
 from bench import report
 from local import template
-from optout import contacts, keys, regions, webhooks
-from optout.clock import iso, parse_iso
-from optout.models import Consent, Status, Subscriber
-from optout.settings import Settings
+from optout.core import keys, signatures
+from optout.core.clock import iso, parse_iso
+from optout.core.settings import Settings
+from optout.domain import contacts, regions
+from optout.domain.models import Consent, Status, Subscriber
 
 DEFAULT_SUBSCRIBERS = 100_000  # about 2 hours against moto on 2 shared cores (README)
 CI_SUBSCRIBERS = 2_000  # --ci: a run of a few minutes
@@ -319,13 +320,13 @@ class Tick:
 def post_campaign(session: requests.Session, url: str, webhook_secret: str) -> None:
     """The LinkedIn policy change, signed as a policy monitor signs it, through the route."""
     body = PAYLOAD.read_bytes()
-    key = webhooks.parse_secrets(webhook_secret)[0]
+    key = signatures.parse_secrets(webhook_secret)[0]
     webhook_id, sent_at = "msg_load_linkedin_genai_2025", int(time.time())
     headers = {
         "Content-Type": "application/json",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(sent_at),
-        "webhook-signature": webhooks.sign(key, webhook_id, sent_at, body),
+        "webhook-signature": signatures.sign(key, webhook_id, sent_at, body),
     }
     answer = session.post(f"{url}/webhooks/policy-change", data=body, headers=headers, timeout=60)
     answer.raise_for_status()

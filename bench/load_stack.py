@@ -51,8 +51,8 @@ from local.stack import (
     consumed_queues,
     json_response,
 )
-from optout import clock, settings
-from optout.observability import metrics
+from optout.core import clock, settings
+from optout.core.observability import metrics
 
 POLLER = "(SQS poller)"
 TRACED_FIRST = 10  # invocations of each function whose memory is traced, then one in:

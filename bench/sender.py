@@ -7,7 +7,7 @@ has it), with template.yaml's resources made by `local.provision`. Each seeds ac
 `bench.fanout` does, creates a campaign through the webhook's code path, lets the scheduler's
 tick start its first reminder and the fan-out queue its send batches.
 
-- Cost per message: every send batch through `optout.sender.send_batch`, with a pacer that
+- Cost per message: every send batch through `optout.sending.sender.send_batch`, with a pacer that
   never waits. The sender's own CPU time is this thread's CPU time outside AWS API calls
   (botocore's event hooks mark where each starts and ends), per message of each batch. The
   calls are counted by operation: one claim and one send per message should be all that does
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 
-# Powertools reads these when optout.observability is first imported (below); in Lambda,
+# Powertools reads these when optout.core.observability is first imported (below); in Lambda,
 # template.yaml's Globals set them before any code loads. Metrics need a namespace to flush.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "optout-bot")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OptoutBotBench")
@@ -66,10 +66,11 @@ from bench.calls import ApiCalls
 from bench.coldstart import ColdStart
 from bench.fanout import Population, Reminder, seed, start_reminder, take_all
 from local import invoke, moto_speedups, provision
-from optout import aws, clock, fanout, keys, sender, settings
-from optout.jobs import SendJob, read
-from optout.observability import logger, metrics
-from optout.settings import Settings
+from optout.core import aws, clock, keys, settings
+from optout.core.jobs import SendJob, read
+from optout.core.observability import logger, metrics
+from optout.core.settings import Settings
+from optout.sending import fanout, sender
 from optout.store import CampaignStore
 
 DEFAULT_MESSAGES = 2_000
@@ -379,7 +380,7 @@ def time_batches(
 
 
 def _sender_clients(settings: Settings) -> list[Any]:
-    """Every client the sender's code can use (`optout.aws` caches one per service and table),
+    """Every client the sender's code can use (`optout.core.aws` caches one per service and table),
     so that a call of any kind would be counted."""
     tables = (settings.subscribers_table, settings.campaigns_table, settings.deliveries_table)
     return [

@@ -11,8 +11,8 @@ import requests
 
 from local import provision
 from local.__main__ import _point_aws_at, _start_moto
-from optout import aws, settings
-from optout.settings import Settings
+from optout.core import aws, settings
+from optout.core.settings import Settings
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-# Powertools reads these when optout.observability is first imported (below), as in bench.sender.
+# Powertools reads these when optout.core.observability is first imported (below), as in bench.sender.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "optout-bot")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OptoutBotBench")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
@@ -47,11 +47,13 @@ from bench.fanout import PAYLOAD, PLANNED_AT
 from bench.load_stack import POLLER
 from bench.sender import _isolate_from_aws, stubbed_aws
 from local import template
-from optout import campaigns, policy, reminders
+from optout.campaigns import policy_changes
 from optout.channels import email
-from optout.clock import parse_iso
-from optout.observability import logger
-from optout.settings import Settings
+from optout.core.clock import parse_iso
+from optout.core.observability import logger
+from optout.core.settings import Settings
+from optout.domain import policy
+from optout.messages import reminders
 from optout.store import CampaignStore
 
 DEFAULT_RENDERS = 300
@@ -94,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = _arguments(argv)
     started = perf_counter()
     _isolate_from_aws()
-    logger.setLevel(logging.WARNING)  # campaigns.apply logs the plan at INFO
+    logger.setLevel(logging.WARNING)  # policy_changes.apply logs the plan at INFO
     fanout = report.load(options.results, "fanout")
     sender = report.load(options.results, "sender")
     loaded = report.load(options.results, "load")
@@ -179,7 +181,7 @@ def bare_message_ms(renders: int) -> float:
 def _campaign(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
     """The LinkedIn campaign as the webhook makes it, and its first reminder."""
     change = policy.parse(PAYLOAD.read_bytes())
-    campaigns.apply(settings, change, base_url="https://bench.example.org", now=PLANNED_AT)
+    policy_changes.apply(settings, change, base_url="https://bench.example.org", now=PLANNED_AT)
     store = CampaignStore(settings)
     campaign = store.get_campaign(change.policy.id) or {}
     first = min(store.reminders(change.policy.id), key=lambda reminder: str(reminder["due_at"]))

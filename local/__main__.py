@@ -30,8 +30,8 @@ from local.stack import (
     StopSignals,
     consumed_queues,
 )
-from optout import aws, clock, settings
-from optout.clock import iso
+from optout.core import aws, clock, settings
+from optout.core.clock import iso
 
 REGION = "eu-west-1"
 PREFIX = "optout-local"

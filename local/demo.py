@@ -19,10 +19,11 @@ from typing import Any
 
 from local import invoke
 from local.stack import LocalStack
-from optout import contacts, keys, regions, webhooks
-from optout.clock import iso
-from optout.models import Consent, Status, Subscriber
-from optout.settings import Settings
+from optout.core import keys, signatures
+from optout.core.clock import iso
+from optout.core.settings import Settings
+from optout.domain import contacts, regions
+from optout.domain.models import Consent, Status, Subscriber
 from optout.store import SubscriberStore
 
 PLATFORMS = ("linkedin",)
@@ -84,13 +85,13 @@ def start_campaign(stack: LocalStack, public_host: str) -> dict[str, Any]:
     """POST the LinkedIn policy change to the webhook route, signed as a policy monitor would
     sign it; the handler's answer (the campaign and how many reminders it planned)."""
     body = CAMPAIGN_PAYLOAD.read_bytes()
-    key = webhooks.parse_secrets(os.environ["OPTOUT_WEBHOOK_SECRET"])[0]
+    key = signatures.parse_secrets(os.environ["OPTOUT_WEBHOOK_SECRET"])[0]
     webhook_id, sent_at = "msg_demo_linkedin_genai_2025", int(datetime.now(UTC).timestamp())
     headers = {
         "Content-Type": "application/json",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(sent_at),
-        "webhook-signature": webhooks.sign(key, webhook_id, sent_at, body),
+        "webhook-signature": signatures.sign(key, webhook_id, sent_at, body),
     }
     found = invoke.find_route("POST", "/webhooks/policy-change")
     assert found is not None, "template.yaml has no policy-change route"

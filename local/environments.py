@@ -17,8 +17,8 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 
 from local import template
-from optout import settings
-from optout.settings import Settings
+from optout.core import settings
+from optout.core.settings import Settings
 
 _lock = threading.Lock()
 _missing: set[tuple[str, str]] = set()
@@ -67,7 +67,7 @@ class OwnEnvironment(Mapping[str, str]):
 
 
 class OwnSettings:
-    """Stands in for the `optout.settings` module in one function's handler: its `get()` gives
+    """Stands in for the `optout.core.settings` module in one function's handler: its `get()` gives
     the settings of that function's own environment."""
 
     def __init__(self, logical_id: str) -> None:

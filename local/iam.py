@@ -523,6 +523,6 @@ def enforcer() -> Enforcer:
 
 
 def _forget_clients() -> None:
-    from optout import aws
+    from optout.core import aws
 
     aws.reset()

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from local import environments, iam, template
-from optout import settings as optout_settings
+from optout.core import settings as optout_settings
 
 
 @dataclass

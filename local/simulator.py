@@ -15,8 +15,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from optout.clock import iso
-from optout.contacts import SIMULATOR_DOMAIN
+from optout.core.clock import iso
+from optout.domain.contacts import SIMULATOR_DOMAIN
 
 # What SES reports for each simulator mailbox (bounceSubType and the remote server's words).
 _BOUNCES = {

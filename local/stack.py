@@ -36,7 +36,7 @@ from moto.sns.models import sns_backends
 
 from local import iam, invoke, template
 from local.simulator import MailboxSimulator
-from optout.clock import iso, parse_iso
+from optout.core.clock import iso, parse_iso
 
 # template.yaml's SchedulerFunction runs on `rate(5 minutes)`.
 SCHEDULE_EVERY = timedelta(minutes=5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-# Powertools reads these when optout.observability is first imported, which test modules do at
+# Powertools reads these when optout.core.observability is first imported, which test modules do at
 # collection, before any fixture runs; in Lambda they are set before the code loads too.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "optout-bot")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OptoutBotTests")
@@ -17,11 +17,12 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from local import iam
-from optout import aws, clock, sender, settings
+from optout.core import aws, clock, settings
+from optout.sending import sender
 
 
 class TestClock:
-    """The time every layer module sees through `optout.clock.now()`; tests move it by hand."""
+    """The time every layer module sees through `optout.core.clock.now()`; tests move it by hand."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from local import invoke
-from optout import clock, keys, regions, schedule, settings
-from optout.models import Consent, Status, Subscriber
+from optout.campaigns import schedule
+from optout.core import clock, keys, settings
+from optout.domain import regions
+from optout.domain.models import Consent, Status, Subscriber
 from optout.store import SubscriberStore
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 
-# Every setting `optout.settings.from_environ` requires, with made-up values.
+# Every setting `optout.core.settings.from_environ` requires, with made-up values.
 COMPLETE = {
     "STAGE": "dev",
     "SUBSCRIBERS_TABLE": "s",

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from requests.adapters import HTTPAdapter
 
-from optout import sns_http
+from optout.feedback import sns_http
 
 # As in the sample events of events/feedback-http-*.json.
 CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem"

@@ -6,19 +6,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from optout import (
-    admin,
-    admin_http,
-    announcements,
-    clock,
-    dashboard,
-    launch,
-    preview,
-    settings,
-    stats,
-    web,
-)
-from optout.errors import InvalidInput
+from optout.campaigns import ad_hoc_sends, manage
+from optout.core import clock, settings
+from optout.core.errors import InvalidInput
+from optout.organisers import dashboard, launch_check, preview, stats
+from optout.web import admin, public
 
 # Its current_event is API Gateway's REST event; Powertools leaves its __init__ unannotated.
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
@@ -26,75 +18,73 @@ router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
 @router.get("/admin/campaigns")
 def campaigns() -> Response[str]:
-    return web.json_response(200, {"campaigns": admin.list_campaigns(settings.get())})
+    return public.json_response(200, {"campaigns": manage.list_campaigns(settings.get())})
 
 
 @router.post("/admin/campaigns")
 def create() -> Response[str]:
     event = router.current_event
-    created = admin.create_campaign(
+    created = manage.create_campaign(
         settings.get(),
-        web.raw_body(event),
-        base_url=web.base_url(settings.get(), event),
+        public.raw_body(event),
+        base_url=public.base_url(settings.get(), event),
         now=clock.now(),
         draft=event.get_query_string_value("draft") in ("yes", "true", "1"),
     )
-    return web.json_response(201, created)
+    return public.json_response(201, created)
 
 
 @router.post("/admin/sends")
 def ad_hoc_send() -> Response[str]:
     event = router.current_event
-    planned = announcements.create(
+    planned = ad_hoc_sends.create(
         settings.get(),
-        web.raw_body(event),
-        base_url=web.base_url(settings.get(), event),
+        public.raw_body(event),
+        base_url=public.base_url(settings.get(), event),
         now=clock.now(),
     )
-    return web.json_response(201, planned)
+    return public.json_response(201, planned)
 
 
 @router.get("/admin/campaigns/<campaign_id>")
 def campaign(campaign_id: str) -> Response[str]:
-    if admin_http.for_api(router.current_event):
-        return web.json_response(200, admin.show_campaign(settings.get(), campaign_id))
+    if admin.for_api(router.current_event):
+        return public.json_response(200, manage.show_campaign(settings.get(), campaign_id))
     page = dashboard.campaign_page(settings.get(), campaign_id, clock.now())
-    return admin_http.page(200, "campaign", page, router.current_event)
+    return admin.page(200, "campaign", page, router.current_event)
 
 
 @router.post("/admin/campaigns/<campaign_id>/text")
 def edit(campaign_id: str) -> Response[str]:
-    changes = web.read_fields(router.current_event)
-    return web.json_response(
-        200, admin.edit_text(settings.get(), campaign_id, changes, clock.now())
+    changes = public.read_fields(router.current_event)
+    return public.json_response(
+        200, manage.edit_text(settings.get(), campaign_id, changes, clock.now())
     )
 
 
 @router.post("/admin/campaigns/<campaign_id>/launch")
 def start(campaign_id: str) -> Response[str]:
-    return _acted(admin.launch(settings.get(), campaign_id, clock.now()))
+    return _acted(manage.launch(settings.get(), campaign_id, clock.now()))
 
 
 @router.post("/admin/campaigns/<campaign_id>/pause")
 def pause(campaign_id: str) -> Response[str]:
-    return _acted(admin.pause(settings.get(), campaign_id, clock.now()))
+    return _acted(manage.pause(settings.get(), campaign_id, clock.now()))
 
 
 @router.post("/admin/campaigns/<campaign_id>/resume")
 def resume(campaign_id: str) -> Response[str]:
-    return _acted(admin.resume(settings.get(), campaign_id, clock.now()))
+    return _acted(manage.resume(settings.get(), campaign_id, clock.now()))
 
 
 @router.post("/admin/campaigns/<campaign_id>/cancel")
 def cancel(campaign_id: str) -> Response[str]:
-    return _acted(admin.cancel(settings.get(), campaign_id, clock.now()))
+    return _acted(manage.cancel(settings.get(), campaign_id, clock.now()))
 
 
 def _acted(result: dict[str, Any]) -> Response[str]:
     """The API gets the result; the dashboard goes back to the campaign's page."""
-    return admin_http.done_or_back(
-        router.current_event, result, f"campaigns/{result['campaign_id']}"
-    )
+    return admin.done_or_back(router.current_event, result, f"campaigns/{result['campaign_id']}")
 
 
 @router.get("/admin/campaigns/<campaign_id>/stats")
@@ -104,16 +94,16 @@ def campaign_stats(campaign_id: str) -> Response[str]:
         raise InvalidInput({"format": "json, or csv for a spreadsheet"})
     numbers = stats.campaign_stats(settings.get(), campaign_id)
     if report == "csv":
-        return admin_http.csv_response(stats.as_csv(numbers), f"{campaign_id}-stats.csv")
-    return web.json_response(200, numbers)
+        return admin.csv_response(stats.as_csv(numbers), f"{campaign_id}-stats.csv")
+    return public.json_response(200, numbers)
 
 
 @router.get("/admin/campaigns/<campaign_id>/launch-check")
-def launch_check(campaign_id: str) -> Response[str]:
-    checked = launch.check(settings.get(), campaign_id, clock.now())
-    if admin_http.for_api(router.current_event):
-        return web.json_response(200, checked)
-    return admin_http.page(200, "launch_check", {"check": checked}, router.current_event)
+def check_launch(campaign_id: str) -> Response[str]:
+    checked = launch_check.check(settings.get(), campaign_id, clock.now())
+    if admin.for_api(router.current_event):
+        return public.json_response(200, checked)
+    return admin.page(200, "launch_check", {"check": checked}, router.current_event)
 
 
 @router.get("/admin/campaigns/<campaign_id>/preview")
@@ -128,14 +118,14 @@ def show_preview(campaign_id: str) -> Response[str]:
         locale=query("locale", "en") or "en",
         first_text=query("first", "yes") != "no",
     )
-    if admin_http.for_api(router.current_event):
-        return web.json_response(200, shown)
-    return admin_http.page(200, "preview", {"preview": shown}, router.current_event)
+    if admin.for_api(router.current_event):
+        return public.json_response(200, shown)
+    return admin.page(200, "preview", {"preview": shown}, router.current_event)
 
 
 @router.post("/admin/campaigns/<campaign_id>/test")
 def send_test(campaign_id: str) -> Response[str]:
-    fields = web.read_fields(router.current_event)
+    fields = public.read_fields(router.current_event)
     sent = preview.send_test(
         settings.get(),
         campaign_id,
@@ -145,8 +135,8 @@ def send_test(campaign_id: str) -> Response[str]:
         locale=str(fields.get("locale", "en")),
         now=clock.now(),
     )
-    if admin_http.for_api(router.current_event):
-        return web.json_response(200, sent)
-    return admin_http.page(
+    if admin.for_api(router.current_event):
+        return public.json_response(200, sent)
+    return admin.page(
         200, "notice", preview.test_sent_notice(campaign_id, sent), router.current_event
     )

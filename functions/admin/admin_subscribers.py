@@ -4,7 +4,9 @@ simulator's recipients (for `optout smoke`)."""
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from optout import admin_http, clock, imports, settings, test_recipients, web
+from optout.core import clock, settings
+from optout.subscribers import imports, test_recipients
+from optout.web import admin, public
 
 # Its current_event is API Gateway's REST event; Powertools leaves its __init__ unannotated.
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
@@ -13,18 +15,18 @@ router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 @router.post("/admin/subscribers/import")
 def import_subscribers() -> Response[str]:
     event = router.current_event
-    base_url = web.base_url(settings.get(), event)
+    base_url = public.base_url(settings.get(), event)
     report = imports.import_csv(
-        settings.get(), web.raw_body(event), base_url=base_url, now=clock.now()
+        settings.get(), public.raw_body(event), base_url=base_url, now=clock.now()
     )
-    return web.json_response(200, report)
+    return public.json_response(200, report)
 
 
 @router.get("/admin/subscribers/export")
 def export_subscribers() -> Response[str]:
     query = router.current_event.get_query_string_value
     part = imports.export_csv(settings.get(), query("format", "csv"), query("after", ""))
-    response = admin_http.csv_response(part.text, "subscribers.csv")
+    response = admin.csv_response(part.text, "subscribers.csv")
     if part.next_after:  # more than one Lambda response holds: ask again with ?after=
         response.headers["X-Next-After"] = part.next_after
     return response
@@ -34,8 +36,8 @@ def export_subscribers() -> Response[str]:
 def test_recipient_links() -> Response[str]:
     """The links in the messages to SES's mailbox simulator, for `optout smoke` (only those)."""
     event = router.current_event
-    fields = web.read_fields(event)
+    fields = public.read_fields(event)
     found = test_recipients.links(
-        settings.get(), fields, base_url=web.base_url(settings.get(), event), now=clock.now()
+        settings.get(), fields, base_url=public.base_url(settings.get(), event), now=clock.now()
     )
-    return web.json_response(200, found)
+    return public.json_response(200, found)

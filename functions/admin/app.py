@@ -15,12 +15,14 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import admin, admin_http, clock, dashboard, settings, web
-from optout.errors import NotFound, OptoutError
-from optout.observability import logger, metrics, tracer
+from optout.core import clock, settings
+from optout.core.errors import NotFound, OptoutError
+from optout.core.observability import logger, metrics, tracer
+from optout.organisers import access, dashboard
+from optout.web import admin, public
 
 app = APIGatewayRestResolver()
-web.refuse_unmatched_paths(app, lambda: NotFound("no such campaign"))
+public.refuse_unmatched_paths(app, lambda: NotFound("no such campaign"))
 OPEN = {"/admin/sign-in"}  # the only route that needs no credentials
 
 
@@ -29,8 +31,8 @@ def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware
     if event.path not in OPEN:
         headers = {name.lower(): value for name, value in event.headers.items()}
         address = event.request_context.identity.source_ip or ""
-        if admin.authorise(settings.get(), headers, clock.now(), address) == "session":
-            admin_http.check_same_origin(event)
+        if access.authorise(settings.get(), headers, clock.now(), address) == "session":
+            admin.check_same_origin(event)
     return next_middleware(app)
 
 
@@ -43,14 +45,14 @@ for area in (admin_session, admin_campaigns, admin_subscribers):
 @app.get("/admin")  # and /admin/: the resolver ignores a trailing slash
 def home() -> Response[str]:
     overview = dashboard.overview(settings.get(), clock.now())
-    return admin_http.page(200, "dashboard", overview, app.current_event)
+    return admin.page(200, "dashboard", overview, app.current_event)
 
 
 # Powertools' exception_handler is not annotated: mypy cannot see through it.
 @app.exception_handler(OptoutError)  # type: ignore[untyped-decorator]
 def refused(error: OptoutError) -> Response[str]:
     logger.info("admin request refused", extra={"error": type(error).__name__})
-    return admin_http.problem(error, app.current_event)
+    return admin.problem(error, app.current_event)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

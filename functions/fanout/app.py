@@ -12,8 +12,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, fanout, jobs, settings
-from optout.observability import logger, metrics, tracer
+from optout.core import clock, jobs, settings
+from optout.core.observability import logger, metrics, tracer
+from optout.sending import fanout
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

@@ -6,8 +6,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, feedback, settings
-from optout.observability import logger, metrics, tracer
+from optout.core import clock, settings
+from optout.core.observability import logger, metrics, tracer
+from optout.feedback import inbound
 
 
 @logger.inject_lambda_context
@@ -16,7 +17,7 @@ from optout.observability import logger, metrics, tracer
 @event_source(data_class=SNSEvent)
 def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     outcomes = [
-        feedback.handle(settings.get(), record.sns.message, clock.now()) for record in event.records
+        inbound.handle(settings.get(), record.sns.message, clock.now()) for record in event.records
     ]
     logger.info("feedback handled", extra={"outcomes": outcomes})
     return {"outcomes": outcomes}

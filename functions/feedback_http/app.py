@@ -10,9 +10,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, settings, sns_http, web
-from optout.errors import OptoutError
-from optout.observability import logger, metrics, tracer
+from optout.core import clock, settings
+from optout.core.errors import OptoutError
+from optout.core.observability import logger, metrics, tracer
+from optout.feedback import sns_http
+from optout.web import public
 
 app = APIGatewayRestResolver()
 
@@ -21,12 +23,12 @@ app = APIGatewayRestResolver()
 def sns_delivery() -> Response[str]:
     outcome = sns_http.receive(
         settings.get(),
-        web.raw_body(app.current_event),
+        public.raw_body(app.current_event),
         received_at=datetime.now(UTC),  # SNS's clock, not the local stack's
         now=clock.now(),
     )
     logger.info("SNS message handled", extra={"outcome": outcome})
-    return web.json_response(200, {"outcome": outcome})
+    return public.json_response(200, {"outcome": outcome})
 
 
 # Powertools' exception_handler is not annotated: mypy cannot see through it.
@@ -36,7 +38,7 @@ def refused(error: OptoutError) -> Response[str]:
     logger.warning(
         "SNS message refused", extra={"error": type(error).__name__, "reason": error.message}
     )
-    return web.json_problem(error)
+    return public.json_problem(error)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

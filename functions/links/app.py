@@ -12,17 +12,19 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, settings, tracking, web
-from optout.errors import OptoutError, TokenInvalid
-from optout.observability import logger, metrics, tracer
+from optout.core import clock, settings
+from optout.core.errors import OptoutError, TokenInvalid
+from optout.core.observability import logger, metrics, tracer
+from optout.links import clicks, privacy, unsubscribe
+from optout.web import public
 
 app = APIGatewayRestResolver()
-web.refuse_unmatched_paths(app, lambda: TokenInvalid("this link is not one of ours"))
+public.refuse_unmatched_paths(app, lambda: TokenInvalid("this link is not one of ours"))
 
 
 @app.get("/r/<token>")
 def follow(token: str) -> Response[str]:
-    destination = tracking.click(settings.get(), token, clock.now())
+    destination = clicks.click(settings.get(), token, clock.now())
     return Response(
         302,
         "text/plain",
@@ -33,20 +35,20 @@ def follow(token: str) -> Response[str]:
 
 @app.get("/s/<code>")
 def short(code: str) -> Response[str]:
-    destination = tracking.short_link(settings.get(), code, clock.now())
+    destination = clicks.short_link(settings.get(), code, clock.now())
     return Response(302, "text/plain", "", {"Location": destination, "Cache-Control": "no-store"})
 
 
 @app.get("/done/<token>")
 def done_page(token: str) -> Response[str]:
-    done = tracking.done_link(settings.get(), token, clock.now())
-    return web.page(200, "done", done.page_context(), done.locale)
+    done = clicks.done_link(settings.get(), token, clock.now())
+    return public.page(200, "done", done.page_context(), done.locale)
 
 
 @app.post("/done/<token>")
 def done(token: str) -> Response[str]:
-    confirmed = tracking.confirm_done(settings.get(), token, clock.now())
-    return web.answer(
+    confirmed = clicks.confirm_done(settings.get(), token, clock.now())
+    return public.answer(
         200,
         app.current_event,
         {"status": "done"},
@@ -58,31 +60,31 @@ def done(token: str) -> Response[str]:
 
 @app.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str) -> Response[str]:
-    locale = tracking.unsubscribe_locale(settings.get(), token, clock.now())
-    return web.page(200, "unsubscribe", {}, locale)
+    locale = unsubscribe.unsubscribe_locale(settings.get(), token, clock.now())
+    return public.page(200, "unsubscribe", {}, locale)
 
 
 @app.post("/unsubscribe/<token>")
-def unsubscribe(token: str) -> Response[str]:
+def one_click_unsubscribe(token: str) -> Response[str]:
     # Any POST will do: a mail client's one-click body (List-Unsubscribe=One-Click, url-encoded
     # or multipart) or the page's button. No cookies, no redirect.
-    locale = tracking.unsubscribe(settings.get(), token, clock.now())
-    return web.answer(
+    locale = unsubscribe.unsubscribe(settings.get(), token, clock.now())
+    return public.answer(
         200, app.current_event, {"status": "unsubscribed"}, "unsubscribed", {}, locale
     )
 
 
 @app.get("/privacy/<token>")
-def privacy(token: str) -> Response[str]:
-    data = tracking.stored_data(settings.get(), token, clock.now())
-    locale = data.get("locale", web.page_locale(app.current_event))
-    return web.answer(200, app.current_event, data, "privacy", {"data": data}, locale)
+def privacy_page(token: str) -> Response[str]:
+    data = privacy.stored_data(settings.get(), token, clock.now())
+    locale = data.get("locale", public.page_locale(app.current_event))
+    return public.answer(200, app.current_event, data, "privacy", {"data": data}, locale)
 
 
 @app.post("/privacy/<token>")
 def erase(token: str) -> Response[str]:
-    locale = tracking.erase(settings.get(), token, clock.now())
-    return web.answer(200, app.current_event, {"status": "erased"}, "erased", {}, locale)
+    locale = privacy.erase(settings.get(), token, clock.now())
+    return public.answer(200, app.current_event, {"status": "erased"}, "erased", {}, locale)
 
 
 # Powertools' exception_handler is not annotated: mypy cannot see through it.
@@ -92,7 +94,7 @@ def refused(error: OptoutError) -> Response[str]:
     logger.info(
         "link refused", extra={"error": type(error).__name__, "route": app.current_event.resource}
     )
-    return web.problem(error, app.current_event)
+    return public.problem(error, app.current_event)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -16,8 +16,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, jobs, notices, settings, subscriptions
-from optout.observability import logger, metrics, tracer
+from optout.core import clock, jobs, settings
+from optout.core.observability import logger, metrics, tracer
+from optout.subscribers import confirmations, subscriptions
 
 # Report every failed record, even when all fail, rather than failing the invocation: Lambda
 # then retries exactly those records, with the same outcome and clearer logs.
@@ -36,7 +37,7 @@ def handle(record: SQSRecord) -> None:
     try:
         if isinstance(job, jobs.SubscribeJob):
             job = subscriptions.record_request(settings.get(), job)
-        outcome = notices.send_confirmation(settings.get(), job, clock.now())
+        outcome = confirmations.send_confirmation(settings.get(), job, clock.now())
     except Exception:
         # The batch processor reports the failure to SQS but does not say why; the log does.
         logger.exception("notice failed; SQS will retry it", extra={"kind": job.kind})

@@ -1,4 +1,4 @@
-"""GET /openapi.json: the OpenAPI 3.1 description of every route (built by `optout.openapi`).
+"""GET /openapi.json: the OpenAPI 3.1 description of every route (built by `optout.web.openapi`).
 
 Its server is where this request came in (the stage prefix on the execute-api host), so a
 client or fuzzer pointed at the document reaches the same API."""
@@ -10,15 +10,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import openapi, web
-from optout.observability import logger
+from optout.core.observability import logger
+from optout.web import openapi, public
 
 app = APIGatewayRestResolver()
 
 
 @app.get("/openapi.json")
 def describe() -> Response[str]:
-    described = openapi.document(web.stage_prefix(app.current_event) or "/")
+    described = openapi.document(public.stage_prefix(app.current_event) or "/")
     # A public, unchanging document: caches may keep it for a while, unlike every other answer.
     headers = {"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}
     return Response(200, "application/json", json.dumps(described), headers)

@@ -4,8 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, schedule, settings
-from optout.observability import logger, metrics, tracer
+from optout.campaigns import schedule
+from optout.core import clock, settings
+from optout.core.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context

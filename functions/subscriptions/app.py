@@ -11,50 +11,52 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import clock, settings, subscriptions, web
-from optout.errors import OptoutError, TokenInvalid
-from optout.observability import logger, metrics, tracer
+from optout.core import clock, settings
+from optout.core.errors import OptoutError, TokenInvalid
+from optout.core.observability import logger, metrics, tracer
+from optout.subscribers import subscriptions
+from optout.web import public
 
 app = APIGatewayRestResolver()
-web.refuse_unmatched_paths(app, lambda: TokenInvalid("this link is not one of ours"))
+public.refuse_unmatched_paths(app, lambda: TokenInvalid("this link is not one of ours"))
 
 
 @app.get("/subscribe")
 def subscribe_form() -> Response[str]:
-    locale = web.page_locale(app.current_event)
-    return web.page(200, "subscribe", web.form_context(locale), locale)
+    locale = public.page_locale(app.current_event)
+    return public.page(200, "subscribe", public.form_context(locale), locale)
 
 
 @app.post("/subscribe")
 def subscribe() -> Response[str]:
     event = app.current_event
-    request = subscriptions.parse_request(web.read_fields(event))
+    request = subscriptions.parse_request(public.read_fields(event))
     subscriptions.subscribe(
         settings.get(),
         request,
-        source="api" if web.wants_json(event) else "web-form",
-        base_url=web.base_url(settings.get(), event),
+        source="api" if public.wants_json(event) else "web-form",
+        base_url=public.base_url(settings.get(), event),
         now=clock.now(),
         address=event.request_context.identity.source_ip or "",
     )
     pending = subscriptions.PENDING_ANSWER
-    return web.answer(202, event, pending, "subscribed", {}, web.page_locale(event))
+    return public.answer(202, event, pending, "subscribed", {}, public.page_locale(event))
 
 
 @app.get("/confirm/<token>")
 def confirm_page(token: str) -> Response[str]:
     locale = subscriptions.confirmation_locale(settings.get(), token, clock.now())
-    return web.page(200, "confirm", subscriptions.confirm_page_context(settings.get()), locale)
+    return public.page(200, "confirm", subscriptions.confirm_page_context(settings.get()), locale)
 
 
 @app.post("/confirm/<token>")
 def confirm(token: str) -> Response[str]:
     subscriber = subscriptions.confirm(settings.get(), token, clock.now())
-    base_url = web.base_url(settings.get(), app.current_event)
+    base_url = public.base_url(settings.get(), app.current_event)
     context = subscriptions.confirmed_page_context(
         settings.get(), subscriber, base_url, clock.now()
     )
-    return web.answer(
+    return public.answer(
         200, app.current_event, {"status": "active"}, "confirmed", context, subscriber.locale
     )
 
@@ -65,8 +67,8 @@ def client_error(error: OptoutError) -> Response[str]:
     logger.info("request refused", extra={"error": type(error).__name__, "field": error.field})
     form = None
     if app.current_event.path == "/subscribe" and app.current_event.http_method == "POST":
-        form = web.read_fields_quietly(app.current_event)
-    return web.problem(error, app.current_event, form)
+        form = public.read_fields_quietly(app.current_event)
+    return public.problem(error, app.current_event, form)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

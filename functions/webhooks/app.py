@@ -11,9 +11,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from optout import campaigns, clock, keys, settings, web, webhooks
-from optout.errors import OptoutError
-from optout.observability import logger, metrics, tracer
+from optout.campaigns import policy_changes
+from optout.core import clock, keys, settings, signatures
+from optout.core.errors import OptoutError
+from optout.core.observability import logger, metrics, tracer
+from optout.web import public
 
 app = APIGatewayRestResolver()
 
@@ -21,25 +23,25 @@ app = APIGatewayRestResolver()
 @app.post("/webhooks/policy-change")
 def policy_change() -> Response[str]:
     event = app.current_event
-    body = web.raw_body(event)
-    webhook_id = webhooks.verify(
+    body = public.raw_body(event)
+    webhook_id = signatures.verify(
         event.headers, body, keys.webhook_keys(settings.get()), datetime.now(UTC)
     )
-    result = campaigns.receive(
+    result = policy_changes.receive(
         settings.get(),
         webhook_id,
         body,
-        base_url=web.base_url(settings.get(), event),
+        base_url=public.base_url(settings.get(), event),
         now=clock.now(),
     )
-    return web.json_response(200, result)
+    return public.json_response(200, result)
 
 
 # Powertools' exception_handler is not annotated: mypy cannot see through it.
 @app.exception_handler(OptoutError)  # type: ignore[untyped-decorator]
 def refused(error: OptoutError) -> Response[str]:
     logger.info("webhook refused", extra={"error": type(error).__name__, "reason": error.message})
-    return web.json_problem(error)
+    return public.json_problem(error)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

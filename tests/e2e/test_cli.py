@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from optout import cli
+from optout.organisers import cli
 from tests.e2e.conftest import DEMO_SECRETS, StackClient, running_stack
 
 pytestmark = pytest.mark.slow

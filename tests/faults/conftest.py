@@ -27,7 +27,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.retries import standard
 from moto.core.botocore_stubber import BotocoreStubber
 
-from optout import aws, channels
+from optout import channels
+from optout.core import aws
 from tests.integration.conftest import (  # noqa: F401  (the fixtures, for this folder)
     campaign,
     stack,

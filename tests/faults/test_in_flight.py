@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from optout import clock, keys, sender, settings, tokens
+from optout.core import clock, keys, settings, tokens
+from optout.sending import sender
 from optout.store import CampaignStore, SubscriberStore
 from tests.helpers import CAMPAIGN, active, at, confirm_path, link, to
 from tests.integration.conftest import Stack

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from optout import clock, fanout, schedule, settings
+from optout.campaigns import schedule
 from optout.channels.sms_http import _session
+from optout.core import clock, settings
+from optout.sending import fanout
 from optout.store import CampaignStore, DeliveryStore
 from tests.helpers import CAMPAIGN, LINKEDIN, FakeProvider, active, at
 from tests.integration.conftest import Stack

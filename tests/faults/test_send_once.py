@@ -1,4 +1,4 @@
-"""The send-once policy (`optout.send_once`, RELIABILITY.md "Sending once"), on each of its three
+"""The send-once policy (`optout.sending.send_once`, RELIABILITY.md "Sending once"), on each of its three
 callers through its handler: a reminder (SenderFunction, a batch from the send queue), a
 subscription confirmation (NotifierFunction, a job from the notice queue) and the answer to a
 text (FeedbackFunction, a text to our number from SNS). All three go by text, so that one seam,
@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from local import invoke
-from optout import clock, schedule, settings
+from optout.campaigns import schedule
+from optout.core import clock, settings
 from tests.faults.conftest import SNS_5XX, SNS_THROTTLED, Fault, Injector, sns
 from tests.helpers import LINKEDIN, active, deliver, to
 from tests.integration.conftest import Stack

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from optout import clock, jobs, schedule, sender, settings
+from optout.campaigns import schedule
+from optout.core import clock, jobs, settings
+from optout.sending import sender
 from optout.store import CampaignStore, DeliveryStore
 from tests.faults.conftest import (
     DAILY_QUOTA,

@@ -32,19 +32,13 @@ import atheris
 with atheris.instrument_imports(include=["optout"]):
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-    from optout import (
-        feedback,
-        imports,
-        keys,
-        policy,
-        sns_http,
-        subscriptions,
-        tokens,
-        web,
-        webhooks,
-    )
-    from optout.errors import InvalidInput, PayloadTooLarge, TokenError
-    from optout.settings import from_environ
+    from optout.core import keys, signatures, tokens
+    from optout.core.errors import InvalidInput, PayloadTooLarge, TokenError
+    from optout.core.settings import from_environ
+    from optout.domain import policy
+    from optout.feedback import inbound, sns_http
+    from optout.subscribers import imports, subscriptions
+    from optout.web import public
 
 from tests.helpers import COMPLETE as COMPLETE_ENVIRONMENT  # a full settings set
 
@@ -77,7 +71,7 @@ def _delivery(headers: dict[str, str], body: bytes) -> bytes:
 
 def _signed(webhook_id: str, timestamp: int, body: bytes) -> bytes:
     SIGNED.add((webhook_id, timestamp, body))
-    signature = webhooks.sign(WEBHOOK_KEY, webhook_id, timestamp, body)
+    signature = signatures.sign(WEBHOOK_KEY, webhook_id, timestamp, body)
     return _delivery(
         {
             "webhook-id": webhook_id,
@@ -104,8 +98,8 @@ def webhook_verify(data: bytes) -> None:
         name, _, value = line.partition(":")
         headers[name] = value.strip()
     try:
-        webhook_id = webhooks.verify(headers, body, WEBHOOK_KEYS, NOW)
-    except webhooks.WebhookUnauthorized as refused:
+        webhook_id = signatures.verify(headers, body, WEBHOOK_KEYS, NOW)
+    except signatures.WebhookUnauthorized as refused:
         assert refused.status == 401
         return
     timestamp = int({k.lower(): v for k, v in headers.items()}["webhook-timestamp"])
@@ -168,7 +162,7 @@ def token(data: bytes) -> None:
 
 # -- texts to our number, SES notifications, SNS over HTTP -------------------------------------
 
-KEYWORDS = feedback.STOP_WORDS | feedback.HELP_WORDS | feedback.START_WORDS
+KEYWORDS = inbound.STOP_WORDS | inbound.HELP_WORDS | inbound.START_WORDS
 
 
 def _sms_seeds() -> Iterator[bytes]:
@@ -178,9 +172,9 @@ def _sms_seeds() -> Iterator[bytes]:
 
 def sms_keyword(data: bytes) -> None:
     """Any text reduces to ASCII capitals, and reducing again changes nothing."""
-    word = feedback.keyword(data.decode("utf-8", "surrogateescape"))
+    word = inbound.keyword(data.decode("utf-8", "surrogateescape"))
     assert word.isascii() and (word == "" or (word.isalpha() and word.isupper())), word
-    assert feedback.keyword(word) == word
+    assert inbound.keyword(word) == word
 
 
 KNOWN_NUMBER = "+14165550123"
@@ -248,8 +242,8 @@ class _Deliveries:
 
 
 class _Sms:
-    plain = staticmethod(feedback.sms.plain)
-    Sms = feedback.sms.Sms
+    plain = staticmethod(inbound.sms.plain)
+    Sms = inbound.sms.Sms
 
     @staticmethod
     def send(settings: object, message: Any) -> str:
@@ -261,12 +255,12 @@ class _Sms:
 def _without_aws() -> None:
     """The feedback module's tables, SMS provider, logger and metrics replaced by the fakes
     above: the fuzzer runs the real parsing and decisions, and sees every write."""
-    feedback.SubscriberStore = _Subscribers  # type: ignore[assignment,misc]
-    feedback.CampaignStore = _Campaigns  # type: ignore[assignment,misc]
-    feedback.DeliveryStore = _Deliveries  # type: ignore[assignment,misc]
-    feedback.sms = _Sms  # type: ignore[assignment]
-    feedback.logger = _Quiet()  # type: ignore[assignment]
-    feedback.metrics = _Quiet()  # type: ignore[assignment]
+    inbound.SubscriberStore = _Subscribers  # type: ignore[assignment,misc]
+    inbound.CampaignStore = _Campaigns  # type: ignore[assignment,misc]
+    inbound.DeliveryStore = _Deliveries  # type: ignore[assignment,misc]
+    inbound.sms = _Sms  # type: ignore[assignment]
+    inbound.logger = _Quiet()  # type: ignore[assignment]
+    inbound.metrics = _Quiet()  # type: ignore[assignment]
 
 
 def _feedback_seeds() -> Iterator[bytes]:
@@ -280,7 +274,7 @@ def feedback_message(data: bytes) -> None:
     """Any SNS Message to the feedback function: one outcome; nothing written unless it is a
     keyword from a known number, a permanent bounce or a complaint."""
     WRITES.clear()
-    outcome = feedback.handle(SETTINGS, data.decode("utf-8", "surrogateescape"), NOW)
+    outcome = inbound.handle(SETTINGS, data.decode("utf-8", "surrogateescape"), NOW)
     assert isinstance(outcome, str), outcome
     if outcome.startswith("ignored"):
         assert WRITES in ([], [f"resubscribe {KNOWN_ID}"]), (outcome, WRITES)
@@ -332,7 +326,7 @@ def subscribe_form(data: bytes) -> None:
         {"headers": {"Content-Type": content_type}, "body": body, "isBase64Encoded": False}
     )
     try:
-        request = subscriptions.parse_request(web.read_fields(event))
+        request = subscriptions.parse_request(public.read_fields(event))
     except REFUSALS as refused:
         assert refused.status in (400, 413)
         return

@@ -11,13 +11,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from optout import policy, tokens, webhooks
-from optout.errors import InvalidInput, PayloadTooLarge, TokenError
-from optout.feedback import keyword
+from optout.core import signatures, tokens
+from optout.core.errors import InvalidInput, PayloadTooLarge, TokenError
+from optout.domain import policy
+from optout.feedback.inbound import keyword
 from tests.fuzz.hostile import PATHS, hostile_text, json_values
 from tests.helpers import LINKEDIN
 
-KEYS = webhooks.parse_secrets("whsec_" + base64.b64encode(b"fuzz-key-0123456789abcd").decode())
+KEYS = signatures.parse_secrets("whsec_" + base64.b64encode(b"fuzz-key-0123456789abcd").decode())
 NOW = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)
 KEYRING = tokens.Keyring("k1", {"k1": b"0123456789abcdef0123456789abcdef"})
 
@@ -34,8 +35,8 @@ header_values = st.one_of(st.text(max_size=200), hostile_text(), st.just(""))
     body=st.binary(max_size=300),
 )
 def test_the_webhook_verifier_refuses_anything_unsigned_with_a_401(headers, body) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(webhooks.WebhookUnauthorized) as refused:
-        webhooks.verify(headers, body, KEYS, NOW)
+    with pytest.raises(signatures.WebhookUnauthorized) as refused:
+        signatures.verify(headers, body, KEYS, NOW)
     assert refused.value.status == 401
 
 
@@ -51,11 +52,11 @@ def test_a_signature_holds_for_its_own_body_only(webhook_id, body, other, skew) 
     headers = {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": webhooks.sign(KEYS[0], webhook_id, timestamp, body),
+        "webhook-signature": signatures.sign(KEYS[0], webhook_id, timestamp, body),
     }
-    assert webhooks.verify(headers, body, KEYS, NOW) == webhook_id
-    with pytest.raises(webhooks.WebhookUnauthorized):
-        webhooks.verify(headers, other, KEYS, NOW)
+    assert signatures.verify(headers, body, KEYS, NOW) == webhook_id
+    with pytest.raises(signatures.WebhookUnauthorized):
+        signatures.verify(headers, other, KEYS, NOW)
 
 
 def _parse(body: bytes) -> policy.PolicyChange | None:

@@ -16,11 +16,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optout import plan, reminders, settings
 from optout.channels.email import build
-from optout.locales import SUPPORTED_LOCALES
-from optout.models import Consent, Status, Subscriber
-from optout.policy import Policy, PolicyText, policy_document
+from optout.core import settings
+from optout.domain import plan
+from optout.domain.locales import SUPPORTED_LOCALES
+from optout.domain.models import Consent, Status, Subscriber
+from optout.domain.policy import Policy, PolicyText, policy_document
+from optout.messages import reminders
 from tests.fuzz.hostile import LINE_BREAKS, MARKUP, ODD, SANDBOX_ESCAPES, hostile_text
 from tests.helpers import CAMPAIGN, COMPLETE, LINKEDIN, active, at, link, to
 from tests.integration.conftest import Stack

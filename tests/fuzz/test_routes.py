@@ -15,8 +15,8 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from local import invoke
-from optout import imports
-from optout.feedback import HELP_WORDS, START_WORDS, STOP_WORDS, keyword
+from optout.feedback.inbound import HELP_WORDS, START_WORDS, STOP_WORDS, keyword
+from optout.subscribers import imports
 from tests.fuzz.hostile import PATHS, hostile_text, json_values
 from tests.helpers import LINKEDIN, active, sample_event
 from tests.integration.conftest import Stack

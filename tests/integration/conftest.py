@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from local import environments, iam, invoke, provision
 from local.stack import Outbox
-from optout import aws, clock, settings
+from optout.core import aws, clock, settings
 from tests.helpers import LINKEDIN, sample_event
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"integration-test-key-0123").decode()

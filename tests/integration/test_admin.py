@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from optout import clock, schedule, sender, settings
+from optout.campaigns import schedule
+from optout.core import clock, settings
+from optout.sending import sender
 from optout.store import CampaignStore, SubscriberStore
 from tests.helpers import CAMPAIGN, LINKEDIN, active, linkedin
 from tests.integration.conftest import ADMIN_TOKEN, Organiser, Stack

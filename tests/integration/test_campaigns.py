@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from optout import clock, fanout, jobs, regions, schedule, settings
-from optout import reminders as reminders_module
-from optout.clock import parse_iso
-from optout.models import reminder_region
+from optout.campaigns import schedule
+from optout.core import clock, jobs, settings
+from optout.core.clock import parse_iso
+from optout.domain import regions
+from optout.domain.models import reminder_region
+from optout.messages import reminders as reminders_module
+from optout.sending import fanout
 from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
 from tests.helpers import CAMPAIGN, LINKEDIN, active, linkedin
 from tests.integration.conftest import Stack

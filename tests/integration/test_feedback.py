@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from local import invoke
-from optout import clock, settings
+from optout.core import clock, settings
 from optout.store import CampaignStore
 from tests.helpers import CAMPAIGN, LINKEDIN, active, at, deliver, sample_event, to
 from tests.integration.conftest import Stack

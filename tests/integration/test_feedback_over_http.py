@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from optout import settings
+from optout.core import settings
 from tests.helpers import active, sample_event, to
 from tests.integration.conftest import Reply, Stack
 from tests.sns_signing import CERT_URL, LocalSns, SnsSigner, local_sns

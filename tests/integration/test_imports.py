@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from optout import clock, imports, keys, settings, subscriptions
+from optout.core import clock, keys, settings
 from optout.store import SubscriberStore
+from optout.subscribers import imports, subscriptions
 from tests.integration.conftest import ADMIN_TOKEN, Organiser, Reply, Stack
 
 HEADER = (

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from optout import settings
+from optout.core import settings
 from optout.store import CampaignStore
 from tests.helpers import BASE, CAMPAIGN, LINKEDIN, active, at, link, to
 from tests.integration.conftest import Stack

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from optout import aws
-from optout.observability import logger as powertools_logger
+from optout.core import aws
+from optout.core.observability import logger as powertools_logger
 from tests.helpers import BASE, CAMPAIGN, LINKEDIN, at, confirm_path, deliver, link, to
 from tests.integration.conftest import Organiser, Stack
 

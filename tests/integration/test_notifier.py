@@ -8,7 +8,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from optout import aws
+from optout.core import aws
 from tests.helpers import confirm_path, sample_event
 from tests.integration.conftest import Stack
 

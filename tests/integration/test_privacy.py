@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from optout import settings
+from optout.core import settings
 from tests.helpers import confirm_path, link
 from tests.integration.conftest import Stack
 

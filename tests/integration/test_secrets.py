@@ -13,7 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from local import iam, provision
-from optout import keys, settings
+from optout.core import keys, settings
 from tests.helpers import confirm_path
 from tests.integration.conftest import Stack
 

@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from optout import aws, clock, jobs, render, schedule, settings
-from optout.models import Status
-from optout.observability import logger
+from optout.campaigns import schedule
+from optout.core import aws, clock, jobs, settings
+from optout.core.observability import logger
+from optout.domain.models import Status
+from optout.messages import render
 from optout.store import CampaignStore, DeliveryStore
 from tests.helpers import CAMPAIGN, active, at, to
 from tests.integration.conftest import Stack
@@ -269,7 +271,7 @@ def test_a_send_that_timed_out_is_counted_unknown_and_never_resent(
 def test_a_failure_before_the_send_leaves_no_claim_and_the_retry_sends(
     stack: Stack, test_clock, campaign, monkeypatch
 ) -> None:
-    from optout import reminders
+    from optout.messages import reminders
 
     active("ana@example.org", "ES", "es")
     real_links, calls = reminders.links, {"n": 0}
@@ -289,7 +291,7 @@ def test_a_failure_before_the_send_leaves_no_claim_and_the_retry_sends(
 def test_a_sender_short_of_time_hands_the_rest_of_its_batch_on(
     stack: Stack, test_clock, campaign
 ) -> None:
-    from optout import sender
+    from optout.sending import sender
 
     for n in range(3):
         active(f"r{n}@example.org", "FR", "fr")

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local import environments, invoke
-from optout import settings
-from optout.settings import SettingsError
+from optout.core import settings
+from optout.core.settings import SettingsError
 from optout.store import CampaignStore
 from tests.helpers import BASE, CAMPAIGN, LINKEDIN, active, to
 from tests.integration.conftest import Organiser, Stack

@@ -13,7 +13,7 @@ import requests
 from optout.channels import PermanentFailure, ProviderUnsure
 from optout.channels.sms import Sms, send
 from optout.channels.sms_http import _session
-from optout.settings import from_environ
+from optout.core.settings import from_environ
 from tests.helpers import COMPLETE, FakeProvider
 
 

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from local import invoke
-from optout import settings, subscriptions
+from optout.core import settings
 from optout.store import SubscriberStore
+from optout.subscribers import subscriptions
 from tests.helpers import confirm_path
 from tests.integration.conftest import Stack
 
@@ -219,8 +220,8 @@ def test_a_forged_link_shows_a_page_and_changes_nothing(
 
 
 def test_a_link_of_another_purpose_does_not_confirm(stack: Stack) -> None:
-    from optout import keys, settings, tokens
-    from optout.clock import now
+    from optout.core import keys, settings, tokens
+    from optout.core.clock import now
 
     stack.call("subscribe-json")
     subscriber_id = subscriber(stack)["subscriber_id"]

@@ -15,7 +15,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from optout.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
+from optout.domain.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "layers" / "optout" / "python" / "optout" / "locales"

@@ -1,7 +1,7 @@
 import pytest
 
-from optout.contacts import parse
-from optout.errors import InvalidInput
+from optout.core.errors import InvalidInput
+from optout.domain.contacts import parse
 
 
 @pytest.mark.parametrize(

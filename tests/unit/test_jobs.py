@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from optout.jobs import (
+from optout.core.jobs import (
     FanoutJob,
     MalformedJob,
     NoticeJob,

@@ -9,7 +9,7 @@ import logging
 from botocore.exceptions import ClientError
 
 from optout.channels import PermanentFailure
-from optout.observability import logger, redact
+from optout.core.observability import logger, redact
 
 TOKEN = "k1.privacy.t9eu80.syx36lomhc265z4el5bxpwmgqeayhfyb.0h0P4GdTPFmFVnaZUF7Ilw"
 

@@ -43,11 +43,15 @@ def test_messages_are_claimed_recorded_and_released_only_by_the_send_once_path(
     # One failure policy for every message to a person: a caller that claims or releases by
     # itself has a policy of its own (the sender's batch writes its "sent" through
     # `record_sent_many`, the record `send_once.deliver` hands it).
-    outside = [where for where in calls_of(method) if not where.startswith("optout/send_once.py:")]
-    assert outside == [], f"{method} called outside optout/send_once.py: {outside}"
+    outside = [
+        where for where in calls_of(method) if not where.startswith("optout/sending/send_once.py:")
+    ]
+    assert outside == [], f"{method} called outside optout/sending/send_once.py: {outside}"
 
 
 def test_the_plain_claim_is_left_to_webhook_ids() -> None:
     # `DeliveryStore.claim` keeps a webhook id seen; a message claimed with it would be sent
     # without the send-once path's records and releases.
-    assert all(where.startswith("optout/campaigns.py:") for where in calls_of("claim"))
+    assert all(
+        where.startswith("optout/campaigns/policy_changes.py:") for where in calls_of("claim")
+    )

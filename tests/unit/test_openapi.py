@@ -7,7 +7,7 @@ from openapi_spec_validator import validate
 
 from local import template
 from local.stack import Frontend
-from optout import openapi
+from optout.web import openapi
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 

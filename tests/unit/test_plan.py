@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from optout import plan, regions
-from optout.clock import iso, parse_iso
+from optout.core.clock import iso, parse_iso
+from optout.domain import plan, regions
 
 DEADLINES = {  # the LinkedIn case: 3 November 2025, local midnight
     "EU": "2025-11-03T00:00:00+01:00",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from optout import policy
-from optout.errors import InvalidInput, PayloadTooLarge
+from optout.core.errors import InvalidInput, PayloadTooLarge
+from optout.domain import policy
 
 PAYLOADS = Path(__file__).resolve().parents[2] / "events" / "payloads"
 LINKEDIN = json.loads((PAYLOADS / "policy-changed.linkedin.json").read_text(encoding="utf-8"))

@@ -1,8 +1,9 @@
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from optout import locales, regions, web
-from optout.errors import InvalidInput
+from optout.core.errors import InvalidInput
+from optout.domain import locales, regions
+from optout.web import public
 
 
 @pytest.mark.parametrize(
@@ -122,4 +123,4 @@ def test_a_page_without_a_subscriber_takes_lang_then_accept_language(
             "queryStringParameters": query,
         }
     )
-    assert web.page_locale(event) == locale
+    assert public.page_locale(event) == locale

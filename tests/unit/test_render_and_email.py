@@ -2,10 +2,11 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from optout import render, web
 from optout.channels.email import Email, build
-from optout.locales import SUPPORTED_LOCALES
-from optout.settings import from_environ
+from optout.core.settings import from_environ
+from optout.domain.locales import SUPPORTED_LOCALES
+from optout.messages import render
+from optout.web import public
 from tests.helpers import COMPLETE
 
 CONTEXT = {
@@ -102,7 +103,7 @@ def test_babel_tells_a_right_to_left_language_apart() -> None:
 def test_every_page_renders_in_every_language_with_its_lang_and_direction(locale: str) -> None:
     # Given the context each page is rendered with
     contexts = {
-        "subscribe": web.form_context(locale, {}, {"contact": "not an address"}),
+        "subscribe": public.form_context(locale, {}, {"contact": "not an address"}),
         "subscribed": {},
         "confirm": {"organisation": "Digital Rights Now"},
         "confirmed": {

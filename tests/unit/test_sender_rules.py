@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from optout import reminders
 from optout.channels.sms import plain, segments
-from optout.locales import SUPPORTED_LOCALES
-from optout.models import Consent, Status, Subscriber
-from optout.quiet_hours import in_quiet_hours
-from optout.sender import Pacer, ReadAhead
-from optout.settings import from_environ
+from optout.core.settings import from_environ
+from optout.domain.locales import SUPPORTED_LOCALES
+from optout.domain.models import Consent, Status, Subscriber
+from optout.domain.quiet_hours import in_quiet_hours
+from optout.messages import reminders
+from optout.sending.sender import Pacer, ReadAhead
 from tests.helpers import COMPLETE
 
 

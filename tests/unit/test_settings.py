@@ -1,6 +1,6 @@
 import pytest
 
-from optout.settings import Secret, SettingsError, from_environ
+from optout.core.settings import Secret, SettingsError, from_environ
 from tests.helpers import COMPLETE
 
 SMS_OVER_HTTP = {

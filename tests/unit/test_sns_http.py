@@ -10,8 +10,8 @@ import pytest
 import requests
 import requests.adapters
 
-from optout import sns_http
-from optout.errors import InvalidInput
+from optout.core.errors import InvalidInput
+from optout.feedback import sns_http
 
 NOTIFICATION = {
     "Type": "Notification",

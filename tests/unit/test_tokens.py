@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from optout.errors import TokenExpired, TokenInvalid, TokenWrongPurpose
-from optout.tokens import Keyring, Purpose, mint, verify
+from optout.core.errors import TokenExpired, TokenInvalid, TokenWrongPurpose
+from optout.core.tokens import Keyring, Purpose, mint, verify
 
 NOW = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)
 KEYS = Keyring("k1", {"k1": b"0123456789abcdef0123456789abcdef"})

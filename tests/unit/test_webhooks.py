@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import standardwebhooks
 
-from optout.webhooks import WebhookUnauthorized, parse_secrets, verify
+from optout.core.signatures import WebhookUnauthorized, parse_secrets, verify
 
 SECRET = "whsec_" + base64.b64encode(b"a-test-key-of-24-bytes!!").decode()
 OTHER = "whsec_" + base64.b64encode(b"another-key-of-24-bytes!").decode()

@@ -1,21 +1,19 @@
 """optout-bot's shared code, deployed to Lambda as the `SharedLayer` and installed locally by
 `pip install -e .`.
 
-Modules by responsibility:
-- plumbing: `settings` (environment, read once), `clock`, `observability`, `aws` (boto3 clients),
-  `keys` (the secrets), `store` (the only DynamoDB speaker), `queues`, `channels` (SES email;
-  SMS by SNS or an HTTP provider), `send_once` (claim, send, record or release: the one path
-  of every message to a person), `render` (Jinja2 sandbox, translations), `errors` (domain
-  errors and their HTTP statuses), `json_body` (JSON bodies read strictly), `web` (HTTP answers);
-- the domain: `regions`, `locales`, `contacts`, `tokens`, `models`, `subscriptions` (double
-  opt-in), `notices` (confirmations), `quiet_hours` (no text at night), `webhooks` and `policy`
-  (policy-change deliveries), `plan` (deadlines to reminders), `campaigns`, `schedule`,
-  `fanout`, `reminders` (one person's message), `sender`, `tracking` (links people follow),
-  `feedback` (STOP texts, bounces), `sns_http` (SNS messages over HTTP: their signatures, then
-  `feedback`);
-- for organisers: `admin` (who may, campaigns by hand), `admin_http` (its pages and answers),
-  `imports` (subscribers in and out as CSV), `stats`, `charts` (SVG), `dashboard`, `preview`,
-  `launch` (can every reminder go out in time), `announcements` (ad-hoc sends),
-  `test_recipients` (SES's mailbox simulator), `openapi` (the API's description), `cli` and
-  `smoke` (the `optout` command).
+A folder a feature, each named for what it does (the README's Layout says the same):
+- `core/`: plumbing every feature uses (settings, clock, errors, aws, observability, keys,
+  tokens, queues and their jobs, json_body, signatures);
+- `domain/`: what the bot knows without AWS (models, regions, locales, contacts, policy, plan,
+  quiet_hours);
+- `store/`: the only DynamoDB speaker, and the one place its keys are built and read;
+- `channels/`: email by SES, texts by SNS or an HTTP provider;
+- `messages/`: what people read (render, reminders), with `templates/` and `locales/`;
+- `subscribers/`: double opt-in, confirmations, imports and exports, SES's test recipients;
+- `campaigns/`: policy changes applied, organisers' own changes, the scheduler, ad-hoc sends;
+- `sending/`: the fan-out, the sender, and the one send-once path of every message;
+- `links/`: what people do with their links (clicks, unsubscribe, privacy; tokens verified);
+- `feedback/`: texts to our number, bounces and complaints, SNS over HTTPS;
+- `organisers/`: access, dashboard, stats, charts, preview, launch check, the `optout` command;
+- `web/`: HTTP answers for the public and admin routes, and the OpenAPI description.
 """

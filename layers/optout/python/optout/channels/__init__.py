@@ -1,7 +1,7 @@
 """Message channels: each sends one rendered message and returns the provider's message id.
 
 Only these modules (and `store`, `queues`) speak to AWS. What a send raises says what became of
-the message, and `optout.send_once` (the claim around every send) acts on exactly that:
+the message, and `optout.sending.send_once` (the claim around every send) acts on exactly that:
 
 - `PermanentFailure`: the provider refused it for good (a bad address, an opted-out number).
 - `ProviderUnsure`: the request reached the provider and no answer said "no" (a timeout, a

@@ -17,9 +17,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from optout import aws
 from optout.channels import PermanentFailure, QuotaExhausted, send_once
-from optout.settings import Settings
+from optout.core import aws
+from optout.core.settings import Settings
 
 # SES answers these for a message that no retry can deliver.
 # The account's 24-hour quota is used up, or SES paused the account's sending.

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from optout import aws
 from optout.channels import PermanentFailure, send_once
-from optout.settings import Settings
+from optout.core import aws
+from optout.core.settings import Settings
 
 _PERMANENT = {"InvalidParameter", "InvalidParameterValue", "OptedOut"}
 

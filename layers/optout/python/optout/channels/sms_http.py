@@ -18,10 +18,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from optout import keys
 from optout.channels import PermanentFailure, ProviderUnsure
-from optout.observability import trace_requests
-from optout.settings import Settings
+from optout.core import keys
+from optout.core.observability import trace_requests
+from optout.core.settings import Settings
 
 trace_requests()
 

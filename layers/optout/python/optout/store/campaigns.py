@@ -10,11 +10,11 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from optout import aws
-from optout.clock import iso
-from optout.jobs import NoticeJob, SendJob
-from optout.models import REPLANNABLE, CampaignStatus, ReminderState
-from optout.settings import Settings
+from optout.core import aws
+from optout.core.clock import iso
+from optout.core.jobs import NoticeJob, SendJob
+from optout.core.settings import Settings
+from optout.domain.models import REPLANNABLE, CampaignStatus, ReminderState
 from optout.store import layout
 from optout.store.dynamo import conditional_failed, every_item, update_if
 from optout.store.layout import campaign_pk

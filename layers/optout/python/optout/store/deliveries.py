@@ -14,10 +14,10 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from optout import aws
-from optout.clock import iso
-from optout.models import Status
-from optout.settings import Settings
+from optout.core import aws
+from optout.core.clock import iso
+from optout.core.settings import Settings
+from optout.domain.models import Status
 from optout.store.dynamo import conditional_failed
 
 LEFT = "left"  # a claim refused: the subscriber is no longer reached by the campaign
@@ -25,7 +25,7 @@ LEFT = "left"  # a claim refused: the subscriber is no longer reached by the cam
 
 class DeliveryStore:
     """A claim is a put on condition that there is none yet, so "at most once" holds across
-    retries. `claim_or_state` claims a message to a person (`optout.send_once` is its one
+    retries. `claim_or_state` claims a message to a person (`optout.sending.send_once` is its one
     caller: a reminder's claim is also a transaction that checks the subscriber is still
     reached); webhook ids use `claim`."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optout.models import reminder_id
+from optout.domain.models import reminder_id
 
 # -- the campaigns table: one partition per campaign, one per subscriber's deferred notices --
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from optout import aws
-from optout.clock import iso, parse_iso
-from optout.models import Consent, Status, Subscriber
-from optout.settings import Settings
+from optout.core import aws
+from optout.core.clock import iso, parse_iso
+from optout.core.settings import Settings
+from optout.domain.models import Consent, Status, Subscriber
 from optout.store import layout
 from optout.store.dynamo import update_if
 

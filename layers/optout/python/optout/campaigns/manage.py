@@ -1,0 +1,171 @@
+"""What organisers do to campaigns by hand: list, show, create, launch, edit, pause, resume and
+cancel them.
+
+Campaigns made here are the same as the webhook's: the same document, validated by the same
+schema, planned by the same code. Editing a campaign's text is allowed until its first
+reminder has gone out; after that, what people read must stay what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from optout.campaigns import policy_changes
+from optout.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+)
+from optout.core.observability import logger
+from optout.core.settings import Settings
+from optout.domain import policy
+from optout.domain.models import STARTED, CampaignStatus
+from optout.domain.policy import EDITABLE_TEXT
+from optout.store import CampaignStore, plain
+
+# The window in which an address may present `Settings.admin.wrong_tokens_per_address` wrong
+# admin tokens (template.yaml's WrongAdminTokensPerAddress) before it is refused without a look.
+WRONG_TOKENS_WINDOW = timedelta(minutes=15)
+_ORGANISER = "organiser"  # the one part of a session token: sessions carry no identity
+
+
+def list_campaigns(settings: Settings) -> list[dict[str, Any]]:
+    """Every campaign, newest first, with its regions' deadlines."""
+    found = CampaignStore(settings).campaigns()
+    return sorted(
+        (_summary(item) for item in found), key=lambda c: c["created_at"] or "", reverse=True
+    )
+
+
+def show_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
+    """A campaign, its plan per region (each reminder's state and counts) and its counters."""
+    store = CampaignStore(settings)
+    campaign = _existing(store, campaign_id)
+    regions: dict[str, list[dict[str, Any]]] = {code: [] for code in campaign["regions"]}
+    for reminder in sorted(store.reminders(campaign_id), key=lambda r: r["due_at"]):
+        regions.setdefault(reminder["region"], []).append(_reminder_view(reminder))
+    return {
+        **_summary(campaign),
+        "policy": plain(campaign["policy"]),
+        "plan": regions,
+        "stats": store.stats(campaign_id),
+        "held_batches": store.count_held_batches(campaign_id),
+    }
+
+
+def create_campaign(
+    settings: Settings, body: bytes, *, base_url: str, now: datetime, draft: bool = False
+) -> dict[str, Any]:
+    """A campaign from a policy-change document, exactly as the webhook would make it; as a
+    draft, it is planned but sends nothing until it is launched."""
+    change = policy.parse(body, now)
+    if CampaignStore(settings).get_campaign(change.policy.id) is not None:
+        raise Conflict(f"campaign {change.policy.id!r} exists: edit it instead")
+    status = CampaignStatus.DRAFT if draft or change.draft else CampaignStatus.ACTIVE
+    return policy_changes.apply(settings, change, base_url=base_url, now=now, status=status)
+
+
+def launch(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """Start a draft: its due reminders go out at the next tick (the latest of each region)."""
+    store = CampaignStore(settings)
+    campaign = _existing(store, campaign_id)
+    if campaign["status"] != CampaignStatus.DRAFT:
+        raise Conflict(f"the campaign is {campaign['status']}, not a draft")
+    store.set_status(campaign_id, CampaignStatus.ACTIVE, now)
+    logger.info("campaign launched", extra={"campaign_id": campaign_id})
+    return {"campaign_id": campaign_id, "status": CampaignStatus.ACTIVE}
+
+
+def edit_text(
+    settings: Settings, campaign_id: str, changes: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Change what reminders say (title, summary, steps, links, translations), until the
+    first reminder has gone out. The result is validated as a whole by the webhook schema."""
+    store = CampaignStore(settings)
+    campaign = _existing(store, campaign_id)
+    unknown = sorted(set(changes) - set(EDITABLE_TEXT))
+    if unknown:
+        raise InvalidInput({name: "cannot be edited here" for name in unknown})
+    started = [r for r in store.reminders(campaign_id) if r["state"] in STARTED]
+    if started:
+        raise Conflict("reminders have gone out: their text can no longer change")
+    document = {
+        "type": policy.CHANGED,
+        "platform": campaign["platform"],
+        "policy": {**plain(campaign["policy"]), **changes, "id": campaign_id},
+        "regions": [
+            {"region": code, "effective_at": deadline}
+            for code, deadline in campaign["regions"].items()
+        ],
+        "plan": {
+            "offsets_days": [int(days) for days in campaign["offsets_days"]],
+            "local_hour": int(campaign["local_hour"]),
+        },
+    }
+    change = policy.parse(json.dumps(document).encode(), now)
+    return policy_changes.apply(settings, change, base_url=campaign["base_url"], now=now)
+
+
+def pause(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """Stop sending: due reminders wait, batches already queued are held, nothing is lost."""
+    store = CampaignStore(settings)
+    campaign = _existing(store, campaign_id)
+    if campaign["status"] != CampaignStatus.ACTIVE:
+        raise Conflict(f"the campaign is {campaign['status']}, not active")
+    store.set_status(campaign_id, CampaignStatus.PAUSED, now, "paused by an organiser")
+    logger.info("campaign paused", extra={"campaign_id": campaign_id})
+    return {"campaign_id": campaign_id, "status": CampaignStatus.PAUSED}
+
+
+def resume(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """Send again: held batches go back in the due index (the next tick sends them), and due
+    reminders go out, the latest of each region only, as after any pause in the schedule."""
+    store = CampaignStore(settings)
+    campaign = _existing(store, campaign_id)
+    if campaign["status"] != CampaignStatus.PAUSED:
+        raise Conflict(f"the campaign is {campaign['status']}, not paused")
+    store.set_status(campaign_id, CampaignStatus.ACTIVE, now)
+    released = store.release_held_batches(campaign_id, now)
+    logger.info("campaign resumed", extra={"campaign_id": campaign_id, "batches": released})
+    return {
+        "campaign_id": campaign_id,
+        "status": CampaignStatus.ACTIVE,
+        "held_batches_released": released,
+    }
+
+
+def cancel(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """End the campaign: no reminder that has not gone out will."""
+    _existing(CampaignStore(settings), campaign_id)
+    return policy_changes.withdraw(settings, campaign_id, now)
+
+
+def _existing(store: CampaignStore, campaign_id: str) -> dict[str, Any]:
+    campaign = store.get_campaign(campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign {campaign_id!r}")
+    return campaign
+
+
+def _summary(campaign: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "campaign_id": campaign["campaign_id"],
+        "title": campaign["policy"].get("title", ""),
+        "platform": campaign["platform"],
+        "status": campaign["status"],
+        "status_reason": campaign.get("status_reason", ""),
+        "regions": dict(sorted(campaign["regions"].items(), key=lambda pair: pair[1])),
+        "created_at": campaign.get("created_at"),
+        "updated_at": campaign.get("updated_at"),
+    }
+
+
+def _reminder_view(reminder: Mapping[str, Any]) -> dict[str, Any]:
+    shown = ("kind", "days_before", "due_at", "deadline", "state", "reason")
+    counts = ("audience_size", "batches", "shards_done", "fanout_jobs")
+    view = {name: plain(reminder[name]) for name in shown if name in reminder}
+    view.update({name: int(reminder[name]) for name in counts if name in reminder})
+    return view

@@ -1,0 +1,129 @@
+"""Campaigns from policy changes: a campaign per policy, a reminder per region and offset.
+
+Applying a change is idempotent, so a webhook delivered twice, or a retry after a crash,
+leaves the same campaign. A change re-plans only the reminders that have not gone out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from optout.core.clock import iso
+from optout.core.observability import MetricUnit, logger, metrics
+from optout.core.settings import Settings
+from optout.domain import plan, policy
+from optout.domain.models import HELD, CampaignStatus, ReminderState, reminder_id
+from optout.domain.policy import WITHDRAWN, PolicyChange
+from optout.store import CampaignStore, DeliveryStore, layout
+
+
+def apply(
+    settings: Settings,
+    change: PolicyChange,
+    *,
+    base_url: str,
+    now: datetime,
+    status: CampaignStatus = CampaignStatus.ACTIVE,
+) -> dict[str, Any]:
+    """Create, update or withdraw the campaign of `change`; a summary of what changed. A new
+    campaign gets `status` ("draft": planned, but nothing is sent until it is launched); an
+    update keeps a draft a draft and a paused campaign paused."""
+    if change.type == WITHDRAWN:
+        return withdraw(settings, change.policy.id, now)
+    store = CampaignStore(settings)
+    campaign_id = change.policy.id
+    existing = store.get_campaign(campaign_id)
+    if existing is not None and existing["status"] in HELD:
+        status = CampaignStatus(existing["status"])
+    planned = _plan(change, now)  # before anything is written: a plan that fails writes nothing
+    store.save_campaign(
+        campaign_id,
+        {
+            "platform": change.platform,
+            "policy": policy.policy_document(change.policy),
+            "status": status,
+            "regions": {entry.region.code: iso(entry.deadline) for entry in change.regions},
+            "offsets_days": list(change.offsets_days),
+            "local_hour": change.local_hour,
+            "base_url": base_url,
+        },
+        now,
+    )
+    kept = [
+        reminder_id
+        for reminder_id, reminder in planned.items()
+        if not store.save_unsent_reminder(campaign_id, reminder)
+    ]
+    cancelled = [
+        reminder["reminder_id"]
+        for reminder in store.reminders(campaign_id)
+        if reminder["reminder_id"] not in planned
+        and store.end_reminder(reminder, ReminderState.CANCELLED, now)
+    ]
+    summary = {
+        "campaign_id": campaign_id,
+        "status": status,
+        "planned": len(planned) - len(kept),
+        "already_sent": len(kept),
+        "cancelled": len(cancelled),
+    }
+    logger.info("campaign planned", extra=summary)
+    metrics.add_metric(name="CampaignPlanned", unit=MetricUnit.Count, value=1)
+    return summary
+
+
+def receive(
+    settings: Settings, webhook_id: str, body: bytes, *, base_url: str, now: datetime
+) -> dict[str, Any]:
+    """Apply a verified policy-change delivery once: a repeated webhook id (senders retry for
+    days, with fresh timestamps) answers as before and changes nothing. The body is validated
+    first, so a bad one writes nothing; the id is recorded after the change is applied, which
+    is idempotent, so a crash in between is healed by the sender's retry."""
+    change = policy.parse(body, now)
+    seen = DeliveryStore(settings)
+    key = layout.webhook_delivery(webhook_id)
+    if seen.get(key) is not None:
+        return {"campaign_id": change.policy.id, "status": "duplicate"}
+    status = CampaignStatus.DRAFT if change.draft else CampaignStatus.ACTIVE
+    summary = apply(settings, change, base_url=base_url, now=now, status=status)
+    seen.claim(key, now, kind="webhook", campaign_id=change.policy.id)
+    return summary
+
+
+def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """Cancel every reminder of a campaign that has not gone out."""
+    store = CampaignStore(settings)
+    if store.get_campaign(campaign_id) is None:
+        return {"campaign_id": campaign_id, "status": "unknown", "cancelled": 0}
+    store.save_campaign(campaign_id, {"status": CampaignStatus.WITHDRAWN}, now)
+    cancelled = sum(
+        store.end_reminder(reminder, ReminderState.CANCELLED, now)
+        for reminder in store.reminders(campaign_id)
+    )
+    logger.info("campaign withdrawn", extra={"campaign_id": campaign_id, "cancelled": cancelled})
+    return {"campaign_id": campaign_id, "status": CampaignStatus.WITHDRAWN, "cancelled": cancelled}
+
+
+def _plan(change: PolicyChange, now: datetime) -> dict[str, dict[str, Any]]:
+    """Reminder id -> reminder, for every region of the change."""
+    audiences = plan.audiences(entry.region for entry in change.regions)
+    reminders = {}
+    for entry in change.regions:
+        for planned in plan.plan_region(
+            entry.region, entry.deadline, now, change.offsets_days, change.local_hour
+        ):
+            reminders[reminder_id(planned.region, planned.days_before)] = {
+                "region": planned.region,
+                "days_before": planned.days_before,
+                "kind": planned.kind,
+                "deadline": iso(planned.deadline),
+                "due_at": iso(planned.due_at),
+                "state": planned.state,
+                "platform": change.platform,
+                "audience": {
+                    key: list(value) for key, value in asdict(audiences[planned.region]).items()
+                },
+            }
+    return reminders

@@ -1,0 +1,195 @@
+"""Deadlines -> reminders. Pure logic: no AWS, no templates.
+
+Each region of a campaign has a deadline (when the new data use switches on). Its reminders fall
+a number of days before that deadline, at a morning hour in the region's reference time zone, so
+"one week left" reaches Brussels at 09:00 Brussels time whether or not summer time ended in
+between. The day-0 reminder ("it is live now: switching off still stops future use") goes out on
+the first such morning at or after the deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from optout.core.clock import iso
+from optout.domain.models import NEVER_SENT, ReminderState
+from optout.domain.regions import GROUPS, Region, audience_groups
+
+DEFAULT_OFFSETS = (14, 7, 1, 0)
+DEFAULT_LOCAL_HOUR = 9
+# A due reminder gives way to a later one of its region due within this time. Less than a day,
+# so that "last day" and "live now", a day apart, both go out.
+SOON = timedelta(hours=12)
+
+_KINDS = {14: "two-weeks-left", 7: "one-week-left", 1: "last-day", 0: "live-now"}
+ANNOUNCEMENT_KIND = (
+    "announcement"  # the one reminder of an ad-hoc send (`optout.campaigns.ad_hoc_sends`)
+)
+
+
+def kind(days_before: int) -> str:
+    """A readable name for a reminder `days_before` the deadline."""
+    return _KINDS.get(days_before, f"{days_before}-days-left")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom a campaign region reaches: home groups, narrowed to some countries or without the
+    countries that have a region entry of their own in the same campaign."""
+
+    groups: tuple[str, ...]
+    only_regions: tuple[str, ...] = ()
+    except_regions: tuple[str, ...] = ()
+
+    def includes(self, subscriber_region: str) -> bool:
+        if self.only_regions:
+            return subscriber_region in self.only_regions
+        return subscriber_region not in self.except_regions
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    region: str
+    days_before: int
+    due_at: datetime  # UTC
+    deadline: datetime  # UTC
+    state: ReminderState  # pending, or skipped (already in the past when planned)
+
+    @property
+    def kind(self) -> str:
+        return kind(self.days_before)
+
+
+def due_time(deadline: datetime, days_before: int, zone: ZoneInfo, local_hour: int) -> datetime:
+    """When a reminder `days_before` the deadline is due, in UTC."""
+    local_deadline = deadline.astimezone(zone)
+    morning = time(hour=local_hour)
+    if days_before == 0:
+        candidate = datetime.combine(local_deadline.date(), morning, tzinfo=zone)
+        if candidate < local_deadline:
+            candidate = datetime.combine(
+                local_deadline.date() + timedelta(days=1), morning, tzinfo=zone
+            )
+    else:
+        day = local_deadline.date() - timedelta(days=days_before)
+        candidate = datetime.combine(day, morning, tzinfo=zone)
+    # Through UTC, so that a local time in a DST gap or overlap resolves by zoneinfo's rules.
+    return candidate.astimezone(ZoneInfo("UTC"))
+
+
+def reference_zone(region: Region) -> ZoneInfo:
+    return ZoneInfo(GROUPS[region.group].reference_zone)
+
+
+def plan_region(
+    region: Region,
+    deadline: datetime,
+    now: datetime,
+    offsets: Sequence[int] = DEFAULT_OFFSETS,
+    local_hour: int = DEFAULT_LOCAL_HOUR,
+) -> list[PlannedReminder]:
+    """The reminders of one region, earliest first. Of those already due at `now`, only the
+    latest stays pending (it goes out at the next tick); the earlier ones are skipped, so nobody
+    gets "two weeks left" a week before the deadline."""
+    zone = reference_zone(region)
+    times = sorted(
+        ((due_time(deadline, days, zone, local_hour), days) for days in set(offsets)),
+    )
+    past = [due for due, _ in times if due <= now]
+    latest_past = past[-1] if past else None
+    return [
+        PlannedReminder(
+            region=region.code,
+            days_before=days,
+            due_at=due,
+            deadline=deadline,
+            state=ReminderState.SKIPPED
+            if due <= now and due != latest_past
+            else ReminderState.PENDING,
+        )
+        for due, days in times
+    ]
+
+
+def audiences(regions: Iterable[Region]) -> dict[str, Audience]:
+    """Region code -> its audience, so that no subscriber is reached by two regions of one
+    campaign: a country with an entry of its own leaves its group's audience, and "EEA" next to
+    "EU" reaches only the EEA countries outside the EU."""
+    listed = list(regions)
+    codes = {region.code for region in listed}
+    result = {}
+    for region in listed:
+        if region.is_country:
+            result[region.code] = Audience(groups=(region.group,), only_regions=(region.code,))
+            continue
+        groups = tuple(
+            group for group in audience_groups(region) if group == region.code or group not in codes
+        )
+        carved_out = tuple(
+            sorted(other.code for other in listed if other.is_country and other.group in groups)
+        )
+        result[region.code] = Audience(groups=groups, except_regions=carved_out)
+    return result
+
+
+def supersede(
+    candidates: Sequence[dict[str, Any]], now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Choose, per campaign and region, which due reminder goes out.
+
+    `candidates` are the reminders due now or within `SOON` (ISO ``due_at`` and, for those
+    of campaigns, ``deadline``). Of those due now, only the latest goes out, and only if no
+    later one is due within `SOON`: after an outage, or a campaign planned late, nobody gets
+    "two weeks left" a week before the deadline, nor two reminders a few hours apart. The
+    others are superseded. But a reminder still ahead of its region's deadline never gives way
+    to one due after it: after an outage that ends late on the last day, "last day" is the most
+    useful message of the campaign, and the next morning's "live now" comes too late for it.
+    """
+    by_region: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for reminder in candidates:
+        by_region.setdefault((reminder["campaign_id"], reminder["region"]), []).append(reminder)
+    send: list[dict[str, Any]] = []
+    superseded: list[dict[str, Any]] = []
+    cutoff = iso(now)
+    for reminders in by_region.values():
+        reminders.sort(key=lambda reminder: str(reminder["due_at"]))
+        due_now = [reminder for reminder in reminders if str(reminder["due_at"]) <= cutoff]
+        if not due_now:
+            continue
+        latest = due_now[-1]
+        later = reminders[len(due_now) :]
+        if later and not _ahead_of_deadline_and_the_next_is_not(latest, later[0], cutoff):
+            superseded.extend(due_now)
+        else:
+            send.append(latest)
+            superseded.extend(due_now[:-1])
+    return send, superseded
+
+
+def overtaken(
+    reminder: dict[str, Any], region_reminders: Sequence[dict[str, Any]], now: datetime
+) -> bool:
+    """Whether texts of `reminder` held back over their readers' night, released at `now`,
+    give way to the region's next reminder: the deadline passed while they waited, and that
+    next one is due within `SOON`. Nobody then gets a stale "last day" text in the morning and
+    "live now" an hour later; they get "live now" alone."""
+    deadline = str(reminder.get("deadline") or "")
+    if not deadline or deadline > iso(now):
+        return False
+    due, soon = str(reminder["due_at"]), iso(now + SOON)
+    return any(
+        due < str(other["due_at"]) <= soon and other.get("state") not in NEVER_SENT
+        for other in region_reminders
+        if other["region"] == reminder["region"]
+    )
+
+
+def _ahead_of_deadline_and_the_next_is_not(
+    reminder: dict[str, Any], following: dict[str, Any], now: str
+) -> bool:
+    deadline = str(reminder.get("deadline") or "")
+    return bool(deadline) and now < deadline <= str(following["due_at"])

@@ -1,0 +1,191 @@
+"""What the networks report back: texts people send to our number (STOP, HELP, START), and
+SES's bounce and complaint notifications. Both arrive as SNS messages: from SNS invoking the
+feedback function, or over HTTP (`sns_http`), and take the same path, `handle`.
+
+STOP (and STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPT OUT, OPTOUT, ARRET, in any case
+and with any punctuation) unsubscribes the number and answers with exactly one confirmation;
+HELP answers with who we are and how to stop; START or UNSTOP subscribes a number that stopped
+by text again. Anything else, or an unknown number, is logged and not answered.
+
+A permanent bounce or a complaint suppresses the address for good; a transient bounce does not.
+When a campaign's bounces pass 4% or its complaints 0.08% of what it sent, the campaign pauses
+and an alarm metric fires, before SES's own review thresholds (5% and 0.1%).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from optout.channels import sms
+from optout.core import keys
+from optout.core.observability import MetricUnit, logger, metrics
+from optout.core.settings import Settings
+from optout.domain.models import CampaignStatus
+from optout.messages import render
+from optout.sending import send_once
+from optout.sending.send_once import Outcome
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
+
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "ARRET"}
+)
+HELP_WORDS = frozenset({"HELP"})
+START_WORDS = frozenset({"START", "UNSTOP"})
+BOUNCE_RATE_LIMIT = 0.04
+COMPLAINT_RATE_LIMIT = 0.0008
+MIN_SENT_FOR_RATES = 100  # below this, one bounce is noise, not a rate
+
+
+def keyword(body: str) -> str:
+    """A text reduced to the letters of a keyword: " Stop! " -> "STOP", "Arrêt" -> "ARRET",
+    "opt-out" -> "OPTOUT"."""
+    plain = "".join(c for c in unicodedata.normalize("NFD", body) if not unicodedata.combining(c))
+    return re.sub(r"[^A-Z]", "", plain.upper())
+
+
+def handle(settings: Settings, message_text: str, now: datetime) -> str:
+    """Act on the Message of one SNS notification, a text received or an SES notification;
+    what was done."""
+    try:
+        message = json.loads(message_text)
+    except ValueError:
+        logger.warning("feedback that is not JSON ignored")
+        return "ignored: not JSON"
+    if not isinstance(message, dict):
+        return "ignored: not a JSON object"
+    if "originationNumber" in message:
+        return inbound_sms(settings, message, now)
+    return ses_notification(settings, message, now)
+
+
+def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> str:
+    """Act on one text received (AWS End User Messaging's two-way SMS format); what was done."""
+    number, body = (
+        _text(message.get("originationNumber", "")),
+        _text(message.get("messageBody", "")),
+    )
+    inbound_id = _text(message.get("inboundMessageId", ""))
+    word = keyword(body)
+    kind = (
+        "stop"
+        if word in STOP_WORDS
+        else "help"
+        if word in HELP_WORDS
+        else "start"
+        if word in START_WORDS
+        else ""
+    )
+    subscriber_id = keys.contact_id(settings, "sms", number)
+    subscribers = SubscriberStore(settings)
+    subscriber = subscribers.get(subscriber_id) if kind else None
+    if subscriber is None:
+        logger.info("inbound text ignored", extra={"keyword": kind or "none", "known": False})
+        return "ignored"
+    if kind == "stop":
+        subscribers.unsubscribe(subscriber_id, now)
+        metrics.add_metric(name="UnsubscribedBySms", unit=MetricUnit.Count, value=1)
+    elif kind == "start" and not subscribers.resubscribe(subscriber_id, now, by=inbound_id):
+        return "ignored: not stopped by text"
+    _reply(settings, kind, subscriber.contact, subscriber.locale, inbound_id, now)
+    return kind
+
+
+def _reply(
+    settings: Settings, kind: str, number: str, locale: str, inbound_id: str, now: datetime
+) -> None:
+    """One reply to one inbound text, however often SNS delivers it: through the send-once
+    path, so that a reply the provider did not take is released, and the error raised for SNS
+    (or Lambda) to deliver the text again, which then answers it."""
+    context = {
+        "organisation": settings.organisation_name,
+        "contact": settings.support_contact or settings.sender_address,
+    }
+    # Rendered before the claim: a failure here leaves no claim behind.
+    text = sms.plain(render.message_part("sms_replies", locale, f"{kind}.txt", context))
+    delivery = send_once.deliver(
+        DeliveryStore(settings),
+        layout.reply_delivery(kind, inbound_id or number),
+        now,
+        lambda: sms.send(settings, sms.Sms(to=number, text=text)),
+        channel="sms",
+    )
+    if delivery.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
+        logger.warning(
+            "reply not sent" if delivery.outcome is Outcome.FAILED else "reply perhaps not sent",
+            extra={"keyword": kind, "reason": delivery.reason},
+        )
+
+
+def ses_notification(settings: Settings, notification: dict[str, Any], now: datetime) -> str:
+    """Act on one SES bounce or complaint notification (feedback or event-publishing format)."""
+    kind = _text(notification.get("notificationType") or notification.get("eventType") or "")
+    tags = _mapping(_mapping(notification.get("mail")).get("tags"))
+    campaign, region = _first(tags.get("campaign")), _first(tags.get("region"))
+    if kind == "Bounce":
+        bounce = _mapping(notification.get("bounce"))
+        if bounce.get("bounceType") != "Permanent":
+            return "ignored: transient bounce"
+        listed, reason, counter = bounce.get("bouncedRecipients"), "bounce", "bounced"
+    elif kind == "Complaint":
+        listed = _mapping(notification.get("complaint")).get("complainedRecipients")
+        reason, counter = "complaint", "complained"
+    else:
+        return f"ignored: {kind[:40] or 'unknown'} notification"
+    # A notification of another shape (a test publish to the topic, a format from the future)
+    # is read as far as it makes sense, never failed on: SNS would only deliver it again.
+    recipients = [_mapping(entry) for entry in listed] if isinstance(listed, list) else []
+    subscribers = SubscriberStore(settings)
+    for recipient in recipients:
+        address = _text(recipient.get("emailAddress", "")).strip().lower()
+        if address:
+            subscribers.suppress(keys.contact_id(settings, "email", address), reason, now)
+    if campaign and region:
+        _count_and_maybe_pause(settings, campaign, region, counter, len(recipients), now)
+    metrics.add_metric(name=f"Email_{counter}", unit=MetricUnit.Count, value=len(recipients))
+    return counter
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """`value` as text that encodes (JSON may carry lone surrogates, which do not)."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
+def _first(value: Any) -> str:
+    """The first of an SES tag's values (a list of strings), or ""."""
+    return _text(value[0]) if isinstance(value, list) and value else ""
+
+
+def _count_and_maybe_pause(
+    settings: Settings, campaign_id: str, region: str, counter: str, number: int, now: datetime
+) -> None:
+    campaigns = CampaignStore(settings)
+    campaigns.add_stats(campaign_id, region, {counter: number})
+    totals: dict[str, int] = {}
+    for counts in campaigns.stats(campaign_id).values():
+        for name, value in counts.items():
+            totals[name] = totals.get(name, 0) + value
+    sent = totals.get("sent", 0)
+    if sent < MIN_SENT_FOR_RATES:
+        return
+    bounce_rate, complaint_rate = (
+        totals.get("bounced", 0) / sent,
+        totals.get("complained", 0) / sent,
+    )
+    if bounce_rate > BOUNCE_RATE_LIMIT or complaint_rate > COMPLAINT_RATE_LIMIT:
+        reason = (
+            f"bounce rate {bounce_rate:.1%}, complaint rate {complaint_rate:.2%} of {sent} sent"
+        )
+        campaigns.set_status(campaign_id, CampaignStatus.PAUSED, now, reason)
+        metrics.add_metric(name="SenderReputationPause", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "campaign paused to protect the sender's reputation",
+            extra={"campaign_id": campaign_id, "reason": reason},
+        )

@@ -1,0 +1,111 @@
+"""The links of a reminder that count: a tracked click on the setting (or the source), and "I've
+switched it off" (a conversion).
+
+A click is redirected to the destination stored with the campaign, whatever is appended to the
+link, so the bot is no open redirect. A click is never a conversion by itself (mail scanners
+follow links); only a POST from the "done" page is. Each is idempotent and counted once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from optout.core import keys, tokens
+from optout.core.errors import NotFound
+from optout.core.observability import MetricUnit, metrics
+from optout.core.settings import Settings
+from optout.domain.models import reminder_region
+from optout.domain.policy import policy_from
+from optout.links import verified
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
+
+# The destinations a click token may name, and where each is stored with the campaign.
+_DESTINATIONS = {"setting": "setting_url", "source": "source_url"}
+
+
+@dataclass(frozen=True)
+class Done:
+    """What the "I've switched it off" page shows."""
+
+    campaign_id: str
+    region: str
+    subscriber_id: str
+    campaign: dict[str, Any]
+    locale: str
+
+    def page_context(self) -> dict[str, Any]:
+        text = policy_from(self.campaign["policy"]).in_language(self.locale)
+        return {
+            "title": text.title,
+            "steps": list(text.steps),
+            "setting_url": self.campaign["policy"]["setting_url"],
+        }
+
+
+def click(settings: Settings, token: str, now: datetime) -> str:
+    """Record a click on a tracked link; where to send the person."""
+    campaign_id, reminder_id, subscriber_id, link = verified.parts(
+        settings, token, tokens.Purpose.CLICK, now, 4
+    )
+    campaign = CampaignStore(settings).get_campaign(campaign_id)
+    destination = (campaign or {}).get("policy", {}).get(_DESTINATIONS.get(link, ""), "")
+    if not destination:
+        raise NotFound("this link leads nowhere any more")
+    first = DeliveryStore(settings).record_click(
+        layout.click(campaign_id, reminder_id, subscriber_id, link),
+        now,
+        campaign_id=campaign_id,
+        reminder=reminder_id,
+        subscriber_id=subscriber_id,
+        link=link,
+    )
+    if first:
+        CampaignStore(settings).add_stats(campaign_id, reminder_region(reminder_id), {"clicked": 1})
+    return str(destination)
+
+
+_SHORT_CODE = re.compile(r"^[a-z2-7]{16}$")
+
+
+def short_link(settings: Settings, code: str, now: datetime) -> str:
+    """Where a text's short link leads: the person's done page, with a fresh done token."""
+    stored = DeliveryStore(settings).short_link(code) if _SHORT_CODE.match(code) else None
+    campaign = CampaignStore(settings).get_campaign(stored["campaign_id"]) if stored else None
+    if stored is None or campaign is None:
+        raise NotFound("this link leads nowhere any more")
+    # Short codes are stored to expire with a done link sent with them.
+    sent = datetime.fromtimestamp(int(stored["expires_at"]), UTC)
+    verified.not_ended_by_erasure(
+        settings, stored["subscriber_id"], sent - tokens.LIFETIMES[tokens.Purpose.DONE]
+    )
+    expires = now + tokens.LIFETIMES[tokens.Purpose.DONE]
+    parts = [stored["campaign_id"], stored["region"], stored["subscriber_id"]]
+    return f"{campaign['base_url']}/done/{tokens.mint(keys.token_keyring(settings), tokens.Purpose.DONE, parts, expires)}"
+
+
+def done_link(settings: Settings, token: str, now: datetime) -> Done:
+    """What a "done" link names; raises if the link or its campaign is not valid."""
+    campaign_id, region, subscriber_id = verified.parts(
+        settings, token, tokens.Purpose.DONE, now, 3
+    )
+    campaign = CampaignStore(settings).get_campaign(campaign_id)
+    subscriber = SubscriberStore(settings).get(subscriber_id)
+    if campaign is None or subscriber is None:
+        raise NotFound("we no longer hold this subscription")
+    return Done(campaign_id, region, subscriber_id, campaign, subscriber.locale)
+
+
+def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
+    """The person switched it off: no more reminders of this campaign, one conversion."""
+    done = done_link(settings, token, now)
+    first = SubscriberStore(settings).mark_done(done.subscriber_id, done.campaign_id, now)
+    if first is None:
+        raise NotFound("we no longer hold this subscription")
+    if first:
+        CampaignStore(settings).add_stats(done.campaign_id, done.region, {"confirmed": 1})
+        CampaignStore(settings).add_to_timeline(done.campaign_id, now, {"confirmed": 1})
+        metrics.add_metric(name="SwitchedOff", unit=MetricUnit.Count, value=1)
+    return done

@@ -1,0 +1,38 @@
+"""A person's own data: the link to their privacy page, what is kept about them, and its erasure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from optout.core import keys, tokens
+from optout.core.errors import NotFound
+from optout.core.observability import MetricUnit, metrics
+from optout.core.settings import Settings
+from optout.links import verified
+from optout.store import SubscriberStore, plain
+
+
+def privacy_link(settings: Settings, subscriber_id: str, base_url: str, now: datetime) -> str:
+    """A link to the person's own privacy page."""
+    expires = now + tokens.LIFETIMES[tokens.Purpose.PRIVACY]
+    return f"{base_url}/privacy/{tokens.mint(keys.token_keyring(settings), tokens.Purpose.PRIVACY, [subscriber_id], expires)}"
+
+
+def stored_data(settings: Settings, token: str, now: datetime) -> dict[str, Any]:
+    """Everything the bot keeps about the person the link names."""
+    (subscriber_id,) = verified.parts(settings, token, tokens.Purpose.PRIVACY, now, 1)
+    stored = SubscriberStore(settings).stored(subscriber_id)
+    if stored is None:
+        raise NotFound("we hold nothing about you under this link")
+    return {name: plain(value) for name, value in sorted(stored.items())}
+
+
+def erase(settings: Settings, token: str, now: datetime) -> str:
+    """Erase the person the link names (idempotent: a second erasure finds nothing). Returns
+    the language they read, learnt before it is erased, for the page that answers."""
+    (subscriber_id,) = verified.parts(settings, token, tokens.Purpose.PRIVACY, now, 1)
+    locale = verified.locale_of(settings, subscriber_id)
+    if SubscriberStore(settings).erase(subscriber_id, "erased at the person's request", now):
+        metrics.add_metric(name="Erased", unit=MetricUnit.Count, value=1)
+    return locale

@@ -1,0 +1,2 @@
+"""What people read: the Jinja2 sandbox and translations (`render`), and a reminder as one
+subscriber reads it, with their own links (`reminders`)."""

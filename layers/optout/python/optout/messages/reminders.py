@@ -1,0 +1,251 @@
+"""A reminder as one subscriber reads it: their language, their time zone, their own links.
+
+Links carry signed tokens, never contact data: the setting link goes through ``/r/`` (a click
+is recorded, then a redirect to the destination stored with the campaign), "I've switched it
+off" through ``/done/``, and every email offers a one-click unsubscribe (RFC 8058) in its
+headers and its footer, and beside it a link to the person's own data (``/privacy/``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from optout.channels.email import Email
+from optout.channels.email import build as build_email
+from optout.channels.sms import Sms, plain, segments
+from optout.core import keys, tokens
+from optout.core.clock import parse_iso
+from optout.core.settings import Settings
+from optout.domain.locales import SUPPORTED_LOCALES
+from optout.domain.models import Consent, Status, Subscriber, reminder_id
+from optout.domain.policy import policy_from
+from optout.messages import render
+from optout.messages.render import RenderError
+
+MAX_SMS_SEGMENTS = 2
+
+
+@dataclass(frozen=True)
+class Links:
+    setting: str
+    done: str
+    unsubscribe: str
+    privacy: str = ""  # emails: the person's own data, to see or erase (texts have no room)
+    short: str = ""  # texts: the done page behind a short code (/s/...), so a text stays short
+
+
+def short_code(settings: Settings, campaign_id: str, region: str, subscriber_id: str) -> str:
+    """The short code of a subscriber's done link in a campaign: keyed, so nobody can guess
+    another's, and the same for every text of the campaign, so it is stored once."""
+    keyring = keys.token_keyring(settings)
+    message = f"short:{campaign_id}:{region}:{subscriber_id}".encode()
+    digest = hmac.new(keyring.keys[keyring.current], message, hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode("ascii").lower()
+
+
+def links(
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    subscriber_id: str,
+    now: datetime,
+) -> Links:
+    """The subscriber's own tracked links for this reminder."""
+    keyring = keys.token_keyring(settings)
+    base = campaign["base_url"]
+    clicked_in = reminder_id(reminder["region"], int(reminder["days_before"]))
+
+    def mint(purpose: tokens.Purpose, *parts: str) -> str:
+        return tokens.mint(keyring, purpose, parts, now + tokens.LIFETIMES[purpose])
+
+    return Links(
+        setting=f"{base}/r/{mint(tokens.Purpose.CLICK, campaign['campaign_id'], clicked_in, subscriber_id, 'setting')}",
+        done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign['campaign_id'], reminder['region'], subscriber_id)}",
+        # Campaign and region say where an unsubscribe is counted; the subscriber is what ends.
+        unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id, campaign['campaign_id'], reminder['region'])}",
+        privacy=f"{base}/privacy/{mint(tokens.Purpose.PRIVACY, subscriber_id)}",
+        short=f"{base}/s/{short_code(settings, campaign['campaign_id'], reminder['region'], subscriber_id)}",
+    )
+
+
+def context(
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    subscriber: Subscriber,
+    link: Links,
+    now: datetime,
+) -> dict[str, Any]:
+    """Everything the reminder templates use, in the subscriber's language and zone.
+
+    The time left is the true one at sending, rounded as people say it (13 days and 15 hours
+    is "2 weeks"), so that a reminder that goes out late never overstates it."""
+    # Deferred, as Jinja2 and Babel are in `optout.messages.render`: functions that import this module
+    # for its links or checks (the admin API, the scheduler's template check) start without it.
+    from babel.dates import format_date, format_time, format_timedelta, get_timezone_name
+
+    language = render.babel_locale(subscriber.locale)
+    zone = subscriber.zone
+    deadline = parse_iso(reminder["deadline"]).astimezone(zone)
+    text = policy_from({"id": campaign["campaign_id"], **campaign["policy"]}).in_language(
+        subscriber.locale
+    )
+    left = max(parse_iso(reminder["deadline"]) - now, timedelta(days=1))
+    return {
+        # Which templates: messages/reminder/ for campaigns, messages/announcement/ for ad-hoc
+        # sends (optout.campaigns.ad_hoc_sends).
+        "template": campaign.get("message", "reminder"),
+        "has_setting_link": bool(campaign["policy"].get("setting_url")),
+        "organisation": settings.organisation_name,
+        "organisation_address": settings.organisation_address,
+        "kind": reminder["kind"],
+        "title": text.title,
+        "short_title": text.short_title,
+        "summary": text.summary,
+        "steps": list(text.steps),
+        "time_left": format_timedelta(left, granularity="day", locale=language),
+        "deadline_date": format_date(deadline, format="long", locale=language),
+        "deadline_time": format_time(deadline, format="short", locale=language),
+        "deadline_zone": get_timezone_name(deadline, width="long", locale=language),
+        "setting_url": link.setting,
+        "done_url": link.done,
+        "unsubscribe_url": link.unsubscribe,
+        "privacy_url": link.privacy,
+    }
+
+
+def email(subscriber: Subscriber, values: dict[str, Any], link: Links) -> Email:
+    def part(name: str) -> str:
+        return render.message_part(values["template"], subscriber.locale, name, values)
+
+    return Email(
+        to=subscriber.contact,
+        subject=part("subject.txt"),
+        text=part("body.txt"),
+        html=part("body.html"),
+        headers={
+            "List-Unsubscribe": f"<{link.unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def sms(subscriber: Subscriber, values: dict[str, Any], first: bool) -> Sms:
+    """The text message; the first one to a number says how to stop (STOP) and get help."""
+    text = render.message_part(
+        values["template"], subscriber.locale, "sms.txt", {**values, "first_sms": first}
+    )
+    return Sms(to=subscriber.contact, text=plain(text))
+
+
+# Stand-ins for a subscriber's own links while a draft is rendered: plain URL characters, so
+# that escaping leaves them as they are and each is found again to be replaced.
+_STAND_INS = Links(
+    setting="https://links.invalid/setting-stand-in",
+    done="https://links.invalid/done-stand-in",
+    unsubscribe="https://links.invalid/unsubscribe-stand-in",
+    privacy="https://links.invalid/privacy-stand-in",
+)
+
+
+class Drafts:
+    """One batch's messages, rendered once per language, time zone and channel with stand-in
+    links, then given each subscriber's own links by plain replacement: a batch of 200 in two
+    languages renders its templates a handful of times, not 600."""
+
+    def __init__(
+        self, settings: Settings, campaign: dict[str, Any], reminder: dict[str, Any], now: datetime
+    ) -> None:
+        self._settings, self._campaign, self._reminder, self._now = (
+            settings,
+            campaign,
+            reminder,
+            now,
+        )
+        self._emails: dict[tuple[str, str], Email] = {}
+        self._texts: dict[tuple[str, str, bool], str] = {}
+
+    def email(self, subscriber: Subscriber, link: Links) -> Email:
+        key = (subscriber.locale, subscriber.timezone)
+        if key not in self._emails:
+            self._emails[key] = email(subscriber, self._values(subscriber), _STAND_INS)
+        draft = self._emails[key]
+        return Email(
+            to=subscriber.contact,
+            subject=draft.subject,
+            text=_with_links(draft.text, link),
+            html=_with_links(draft.html, link),
+            headers={name: _with_links(value, link) for name, value in draft.headers.items()},
+        )
+
+    def sms(self, subscriber: Subscriber, link: Links, first: bool) -> Sms:
+        key = (subscriber.locale, subscriber.timezone, first)
+        if key not in self._texts:
+            self._texts[key] = sms(subscriber, self._values(subscriber), first).text
+        # A text carries one link, to the done page (steps, setting, button), behind a short code.
+        return Sms(
+            to=subscriber.contact,
+            text=_with_links(self._texts[key], replace(link, done=link.short or link.done)),
+        )
+
+    def _values(self, subscriber: Subscriber) -> dict[str, Any]:
+        return context(
+            self._settings, self._campaign, self._reminder, subscriber, _STAND_INS, self._now
+        )
+
+
+def _with_links(text: str, link: Links) -> str:
+    return (
+        text.replace(_STAND_INS.setting, link.setting)
+        .replace(_STAND_INS.done, link.done)
+        .replace(_STAND_INS.unsubscribe, link.unsubscribe)
+        .replace(_STAND_INS.privacy, link.privacy)
+    )
+
+
+def check_templates(
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    now: datetime,
+    max_sms_segments: int | None = None,
+) -> None:
+    """Render the reminder in every language and channel for a sample subscriber; raises
+    `RenderError` naming the template and line, so that a broken one stops it before any send,
+    and, given `max_sms_segments`, naming a language whose first text would be longer."""
+    sample_links = Links(
+        setting="https://example.org/r/t",
+        done="https://example.org/done/t",
+        unsubscribe="https://example.org/unsubscribe/t",
+        privacy="https://example.org/privacy/t",
+    )
+    for locale in SUPPORTED_LOCALES:
+        sample = Subscriber(
+            subscriber_id="ssample",
+            channel="email",
+            contact="sample@example.org",
+            region=reminder["region"],
+            home_group=reminder["audience"]["groups"][0],
+            locale=locale,
+            timezone="UTC",
+            platforms=(),
+            status=Status.ACTIVE,
+            consent=Consent(requested_at="", form_version="", source="check"),
+            created_at="",
+        )
+        values = context(settings, campaign, reminder, sample, sample_links, now)
+        try:
+            build_email(settings, email(sample, values, sample_links))
+        except ValueError as error:  # a line break in a subject: header injection refused
+            raise RenderError(f"reminder email in {locale}: {error}") from error
+        text = sms(sample, values, first=True)
+        if max_sms_segments and segments(text.text)[1] > max_sms_segments:
+            raise RenderError(
+                f"the text message in {locale} takes {segments(text.text)[1]} segments, "
+                f"more than {max_sms_segments}: shorten short_title or summary"
+            )

@@ -1,0 +1,432 @@
+"""`optout`: the organisers' command line, against a running stack (local or in AWS).
+
+    optout webhook send FILE.json            sign a policy-change body and post it
+    optout import FILE.csv                   subscribers from a CSV file (500 rows a request)
+    optout export [-o FILE]                  the active subscribers as CSV
+    optout stats CAMPAIGN [--csv]            a campaign's numbers per region
+    optout preview CAMPAIGN --region EU --reminder one-week-left [--channel sms] [--locale de]
+    optout smoke [--sms-to +NUMBER]          the whole path with SES's test recipients
+
+It lives in the layer package, beside the code it reuses, rather than in a package of its
+own: it checks a webhook body with the server's own schema (`optout.domain.policy`) and signs it with
+the server's own signer (`optout.core.signatures.sign`), so client and server cannot disagree, and
+`pip install -e .` installs it with them. It speaks HTTP only (`requests`), never to AWS.
+
+Exit codes: 0 done; 1 refused (a bad file, a wrong token, rows of an import rejected, any 4xx);
+2 used wrongly (a missing option or setting); 3 the stack could not be reached or failed (5xx).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+import requests
+
+from optout.core import signatures
+from optout.core.errors import InvalidInput, OptoutError
+from optout.domain import policy
+
+DEFAULT_URL = "http://127.0.0.1:3000"
+ROWS_PER_REQUEST = 500  # about 50 KB a request, well under API Gateway's and Lambda's limits
+TIMEOUT_SECONDS = 120  # an import request writes 500 rows
+REFUSED, MISUSED, UNREACHABLE = 1, 2, 3
+# The schedule runs every 5 minutes, then the fan-out and the sender; SES's feedback follows.
+SMOKE_WAIT_SECONDS = 600.0
+
+
+class Failure(Exception):
+    """Ends the command with a message on stderr and an exit code."""
+
+    def __init__(self, message: str, code: int = REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code."""
+    options = _parser().parse_args(argv)
+    try:
+        return int(options.run(options, Client(options)))
+    except Failure as failure:
+        print(f"optout: {failure}", file=sys.stderr)
+        return failure.code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="optout",
+        description="optout-bot for organisers: webhooks, subscriber imports and exports, stats.",
+        epilog="make run prints the URL, the webhook secret and the admin token of a local stack.",
+    )
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("OPTOUT_URL", DEFAULT_URL),
+        help="the stack's base URL (env OPTOUT_URL, default %(default)s)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("OPTOUT_ADMIN_TOKEN", ""),
+        help="the admin token (env OPTOUT_ADMIN_TOKEN)",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("OPTOUT_WEBHOOK_SECRET", ""),
+        help="the whsec_... webhook secret (env OPTOUT_WEBHOOK_SECRET)",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    webhook = commands.add_parser("webhook", help="policy-change webhooks")
+    webhook_commands = webhook.add_subparsers(required=True, metavar="ACTION")
+    send = webhook_commands.add_parser("send", help="check, sign and post a policy-change body")
+    send.add_argument("file", type=Path, help="the JSON body (see events/payloads/)")
+    send.set_defaults(run=send_webhook)
+
+    importing = commands.add_parser("import", help="import subscribers from a CSV file")
+    importing.add_argument("file", type=Path, help="CSV with a header row (see README)")
+    importing.add_argument(
+        "--rows-per-request", type=int, default=ROWS_PER_REQUEST, help="default %(default)s"
+    )
+    importing.set_defaults(run=import_file)
+
+    export = commands.add_parser("export", help="the active subscribers as CSV")
+    export.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    export.set_defaults(run=export_file)
+
+    stats = commands.add_parser("stats", help="a campaign's numbers per region")
+    stats.add_argument("campaign")
+    stats.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    stats.set_defaults(run=show_stats)
+
+    preview = commands.add_parser("preview", help="what one reminder says")
+    preview.add_argument("campaign")
+    preview.add_argument("--region", required=True, help="EU, CH, CA...")
+    preview.add_argument("--reminder", required=True, help="two-weeks-left, one-week-left...")
+    preview.add_argument("--channel", choices=("email", "sms"), default="email")
+    preview.add_argument("--locale", default="en")
+    preview.set_defaults(run=show_preview)
+
+    smoke = commands.add_parser(
+        "smoke", help="walk the whole path on a stack with SES's test recipients, then clean up"
+    )
+    smoke.add_argument(
+        "--wait",
+        type=float,
+        default=SMOKE_WAIT_SECONDS,
+        help="how long to wait for reminders and SES's feedback, in seconds (default %(default)s)",
+    )
+    smoke.add_argument(
+        "--sms-to",
+        default="",
+        metavar="+NUMBER",
+        help="a phone of yours, in E.164: one test text goes to it (default: no text)",
+    )
+    smoke.set_defaults(run=run_smoke)
+    return parser
+
+
+# -- talking to the stack -------------------------------------------------------------------
+
+
+class Client:
+    """HTTP to the stack, with its failures turned into messages a person can act on."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        self.base_url = options.url.rstrip("/")
+        self.token = options.token
+        self.http = requests.Session()
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        if not self.token:
+            raise Failure(
+                "no admin token: pass --token or set OPTOUT_ADMIN_TOKEN (make run prints it)",
+                MISUSED,
+            )
+        if any(character.isspace() or not character.isprintable() for character in self.token):
+            raise Failure(
+                "the admin token has a space, a line break or a control character in it: "
+                "copy it again, alone",
+                MISUSED,
+            )
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return self.request(method, path, headers=headers, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        url = self.base_url + path
+        try:
+            response = self.http.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
+        except requests.ConnectionError:
+            raise Failure(
+                f"cannot reach {self.base_url}: is the stack running? try make run "
+                "(or give its address with --url or OPTOUT_URL)",
+                UNREACHABLE,
+            ) from None
+        except requests.Timeout:
+            raise Failure(f"{url} did not answer within {TIMEOUT_SECONDS} s", UNREACHABLE) from None
+        if response.status_code == 401 and path.startswith("/admin"):
+            raise Failure("wrong or missing admin token (--token or OPTOUT_ADMIN_TOKEN)")
+        if response.status_code >= 400:
+            raise Failure(
+                _explain(response), UNREACHABLE if response.status_code >= 500 else REFUSED
+            )
+        return response
+
+
+def _explain(response: requests.Response) -> str:
+    """The server's own words for a refusal: its message and every problem it listed."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return f"{response.status_code} {response.reason}: {response.text[:200].strip()}"
+    if not isinstance(answer, dict):
+        return f"{response.status_code} {response.reason}"
+    lines = [f"{response.status_code} {answer.get('message') or answer.get('error', '')}"]
+    problems = answer.get("problems") or {}
+    lines += [f"  {where}: {problem}" for where, problem in problems.items()]
+    return "\n".join(lines)
+
+
+# -- webhook send ---------------------------------------------------------------------------
+
+
+def send_webhook(options: argparse.Namespace, client: Client) -> int:
+    """Check the body against the schema here (every problem at once), then sign it as a
+    Standard Webhooks sender does and post it; print the server's answer."""
+    body = _read_bytes(options.file)
+    try:
+        policy.parse(body)
+    except InvalidInput as error:
+        problems = "\n".join(f"  {path}: {problem}" for path, problem in error.problems.items())
+        raise Failure(f"{options.file} is not a valid policy change:\n{problems}") from None
+    except OptoutError as error:
+        raise Failure(f"{options.file}: {error.message}") from None
+    headers = {"Content-Type": "application/json", **signed_headers(options.webhook_secret, body)}
+    response = client.request("POST", "/webhooks/policy-change", data=body, headers=headers)
+    print(json.dumps(response.json(), indent=2))
+    return 0
+
+
+def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` for `body`."""
+    if not secret:
+        raise Failure(
+            "no webhook secret: pass --webhook-secret or set OPTOUT_WEBHOOK_SECRET "
+            "(make run prints it)",
+            MISUSED,
+        )
+    try:
+        key = signatures.parse_secrets(secret)[0]
+    except ValueError as error:
+        raise Failure(f"the webhook secret: {error}", MISUSED) from None
+    webhook_id = "msg_" + secrets.token_hex(12)
+    timestamp = int(time.time() if now is None else now)
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signatures.sign(key, webhook_id, timestamp, body),
+    }
+
+
+# -- import and export ----------------------------------------------------------------------
+
+
+def import_file(options: argparse.Namespace, client: Client) -> int:
+    """Send the file in parts, each with the header; report with the file's own line numbers.
+    Exit 1 if any row was rejected, so that a script notices (the others are imported)."""
+    header, rows = _read_csv(options.file)
+    total = len(rows)
+    merged: dict[str, Any] = {}
+    progress = Progress(total, sys.stderr)
+    for part, lines in _parts(header, rows, max(options.rows_per_request, 1)):
+        response = client.admin(
+            "POST",
+            "/admin/subscribers/import",
+            data=part.encode("utf-8"),
+            headers={"Content-Type": "text/csv; charset=utf-8"},
+        )
+        _add_report(merged, response.json(), lines)
+        progress.advance(len(lines))
+    progress.finish()
+    print(json.dumps(merged, indent=2))
+    return REFUSED if merged.get("rejected") else 0
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header, and each non-blank row with the file line it starts on (header: line 1)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise Failure(f"cannot read {path}: {error.strerror}", MISUSED) from None
+    except UnicodeDecodeError:
+        raise Failure(f"{path} is not UTF-8 text; save it as CSV UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header:
+        raise Failure(f"{path} is empty: it needs a header row")
+    rows, line = [], reader.line_num
+    for cells in reader:
+        first_line, line = line + 1, reader.line_num
+        if any(cell.strip() for cell in cells):
+            rows.append((first_line, cells))
+    return header, rows
+
+
+def _parts(
+    header: list[str], rows: list[tuple[int, list[str]]], size: int
+) -> Iterator[tuple[str, dict[int, int]]]:
+    """CSV text of `size` rows at a time with the header, and for each part which of its lines
+    is which line of the file."""
+    for start in range(0, len(rows), size):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(header)
+        lines: dict[int, int] = {}
+        for file_line, cells in rows[start : start + size]:
+            lines[out.getvalue().count("\n") + 1] = file_line
+            writer.writerow(cells)
+        yield out.getvalue(), lines
+
+
+def _add_report(merged: dict[str, Any], report: dict[str, Any], lines: dict[int, int]) -> None:
+    for name, value in report.items():
+        if isinstance(value, int):
+            merged[name] = merged.get(name, 0) + value
+        elif isinstance(value, list):
+            merged.setdefault(name, []).extend(
+                {**entry, "line": lines.get(entry.get("line"), entry.get("line"))}
+                for entry in value
+            )
+
+
+def export_file(options: argparse.Namespace, client: Client) -> int:
+    """Every part of the export (each a Lambda response of at most 20,000 rows), one header."""
+    parts: list[str] = []
+    after = ""
+    while True:
+        query = {"format": "csv", **({"after": after} if after else {})}
+        response = client.admin("GET", "/admin/subscribers/export", params=query)
+        text = response.content.decode("utf-8")
+        parts.append(text if not parts else text.partition("\n")[2])
+        after = response.headers.get("X-Next-After", "")
+        if not after:
+            break
+    text = "".join(parts)
+    if options.output:
+        options.output.write_text(text, encoding="utf-8", newline="")
+        print(
+            f"{max(text.count(chr(10)) - 1, 0)} subscribers written to {options.output}",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+class Progress:
+    """A bar on stderr: redrawn in place on a terminal, a line per step in a log."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total, self.done, self.stream = total, 0, stream
+        self.in_place = stream.isatty()
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        filled = self.WIDTH * self.done // max(self.total, 1)
+        bar = (
+            f"importing [{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{self.total} rows"
+        )
+        self.stream.write(("\r" + bar) if self.in_place else (bar + "\n"))
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.in_place:
+            self.stream.write("\n")
+        if not self.total:
+            self.stream.write("no rows to import\n")
+
+
+# -- stats and preview ----------------------------------------------------------------------
+
+
+def show_stats(options: argparse.Namespace, client: Client) -> int:
+    path = f"/admin/campaigns/{options.campaign}/stats"
+    if options.csv:
+        sys.stdout.write(client.admin("GET", path, params={"format": "csv"}).text)
+        return 0
+    numbers = client.admin("GET", path, headers={"Accept": "application/json"}).json()
+    print(table([*numbers["regions"], numbers["total"]]))
+    return 0
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Rows as aligned columns, the first left-aligned and numbers right-aligned; columns
+    every row lacks are left out, missing cells are 0."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [name for name in row if name not in columns]
+    cells = [[_cell(row.get(name, 0)) for name in columns] for row in rows]
+    widths = [max(len(text) for text in column) for column in zip(columns, *cells, strict=True)]
+
+    def line(values: Sequence[str]) -> str:
+        first, *rest = (
+            value.ljust(width) if index == 0 else value.rjust(width)
+            for index, (value, width) in enumerate(zip(values, widths, strict=True))
+        )
+        return "  ".join([first, *rest]).rstrip()
+
+    return "\n".join([line(columns), *(line(row) for row in cells)])
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.1%}"
+    return str(value)
+
+
+def show_preview(options: argparse.Namespace, client: Client) -> int:
+    query = {
+        "region": options.region,
+        "reminder": options.reminder,
+        "channel": options.channel,
+        "locale": options.locale,
+    }
+    path = f"/admin/campaigns/{options.campaign}/preview"
+    message = client.admin("GET", path, params=query, headers={"Accept": "application/json"}).json()
+    what = f"{message.get('reminder')} · {message.get('region')} · {message.get('locale')}"
+    if message.get("sms"):
+        sms = message["sms"]
+        print(f"SMS ({what}): {sms['segments']} segments, {sms['encoding']}\n")
+        print(sms["text"])
+    else:
+        print(f"Email ({what})\nSubject: {message['subject']}\n")
+        print(message["text"])
+    return 0
+
+
+def run_smoke(options: argparse.Namespace, client: Client) -> int:
+    from optout.organisers import smoke  # it builds on this module
+
+    return smoke.main(options, client)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise Failure(f"cannot read {path}: {error.strerror}", MISUSED) from None
+
+
+def run() -> NoReturn:
+    """The console script's entry point."""
+    sys.exit(main())

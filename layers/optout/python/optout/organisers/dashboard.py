@@ -1,0 +1,121 @@
+"""What the dashboard's pages show: campaigns with their deadlines and the time left per
+region, each campaign's funnel per region and confirmations over time (charts from
+`optout.organisers.charts`), and the reminders due next. Pages render these with templates/admin/."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from optout.campaigns import manage
+from optout.core.clock import iso, parse_iso
+from optout.core.settings import Settings
+from optout.domain.locales import SUPPORTED_LOCALES
+from optout.messages import render
+from optout.organisers import charts, stats
+from optout.store import CampaignStore
+
+UPCOMING = timedelta(days=60)  # how far ahead "next reminders" looks
+
+
+def overview(settings: Settings, now: datetime) -> dict[str, Any]:
+    """The dashboard's front page: every campaign, and the reminders due next."""
+    campaigns = []
+    for campaign in manage.list_campaigns(settings):
+        numbers = stats.campaign_stats(settings, campaign["campaign_id"])["total"]
+        campaigns.append(
+            {**campaign, "deadlines": _deadlines(campaign["regions"], now), "total": numbers}
+        )
+    return {"campaigns": campaigns, "upcoming": upcoming(settings, now), "now": _when(now)}
+
+
+def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """One campaign: its deadlines, funnel chart, confirmations over time, plan and actions."""
+    campaign = manage.show_campaign(settings, campaign_id)
+    planned = [reminder for reminders in campaign["plan"].values() for reminder in reminders]
+    numbers = stats.campaign_stats(settings, campaign_id)
+    rows = [(row["region"], [row[stage] for stage in stats.FUNNEL]) for row in numbers["regions"]]
+    confirmations = {
+        hour: counts.get("confirmed", 0) for hour, counts in numbers["timeline"].items()
+    }
+    since = (
+        parse_iso(campaign["created_at"]) if campaign["created_at"] else now - timedelta(days=14)
+    )
+    until = max([now, *(parse_iso(deadline) for deadline in campaign["regions"].values())])
+    return {
+        "campaign": campaign,
+        "deadlines": _deadlines(campaign["regions"], now),
+        "stats": numbers,
+        "stages": stats.FUNNEL,
+        "funnel_chart": charts.funnel(rows, _stage_names(), "Funnel per region"),
+        "timeline_chart": charts.timeline(
+            confirmations, "Confirmations over time", since, min(until, now)
+        ),
+        "plan": [
+            {**reminder, "region": region, "due": _when(parse_iso(reminder["due_at"]))}
+            for region, reminders in campaign["plan"].items()
+            for reminder in sorted(reminders, key=lambda r: r["due_at"])
+        ],
+        "reminder_kinds": list(
+            dict.fromkeys(r["kind"] for r in sorted(planned, key=lambda r: -r["days_before"]))
+        ),
+        "languages": [(code, render.babel_locale(code).display_name) for code in SUPPORTED_LOCALES],
+        "now": _when(now),
+    }
+
+
+def upcoming(settings: Settings, now: datetime) -> list[dict[str, Any]]:
+    """Reminders due from now on (and any overdue), soonest first."""
+    due = CampaignStore(settings).due(now + UPCOMING).reminders
+    return [
+        {
+            "campaign_id": item["campaign_id"],
+            "region": item["region"],
+            "kind": item["kind"],
+            "due": _when(parse_iso(item["due_at"])),
+            "in": _in(parse_iso(item["due_at"]), now),
+        }
+        for item in sorted(due, key=lambda item: item["due_at"])
+    ]
+
+
+def _deadlines(regions: dict[str, str], now: datetime) -> list[dict[str, Any]]:
+    return [
+        {"region": region, "deadline": _when(parse_iso(at)), "left": _time_left(parse_iso(at), now)}
+        for region, at in sorted(regions.items(), key=lambda pair: pair[1])
+    ]
+
+
+def _time_left(moment: datetime, now: datetime) -> str:
+    """ "12 days 5 h left", "5 h 20 min left", or "passed 2 days ago": a countdown to read."""
+    # Babel on first use, as in `optout.messages.render`: the admin API's JSON answers need none of it.
+    from babel.dates import format_timedelta
+
+    if moment <= now:
+        return "passed " + format_timedelta(now - moment, locale="en") + " ago"
+    return _duration(moment - now) + " left"
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, hours, minutes = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def _in(moment: datetime, now: datetime) -> str:
+    return "in " + _duration(moment - now) if moment > now else "due now"
+
+
+def _when(moment: datetime) -> dict[str, str]:
+    from babel.dates import format_datetime
+
+    return {
+        "iso": iso(moment),
+        "text": format_datetime(moment, "d MMM y, HH:mm 'UTC'", locale="en"),
+    }
+
+
+def _stage_names() -> list[str]:
+    return ["people reached", "messages sent", "clicked a link", "switched it off"]

@@ -1,0 +1,175 @@
+"""The launch check: can every reminder of a campaign go out within its window?
+
+For each reminder that has not gone out: how many people it reaches by email and by text (the
+audience index, filtered as the fan-out filters it), how fast each channel may send (SES's
+maximum send rate, or the configured one; the SMS throughput setting), and so how long the
+sending takes, against the window it has: from its due time to 21:00 in the region's reference
+zone (texts may not go out later, and a reminder read at night is a reminder wasted), and for
+the reminders before the deadline, not past the deadline. Also: whether one day's emails fit in
+SES's 24-hour quota. Problems come back as sentences an organiser can act on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from optout.channels import email
+from optout.core.clock import iso, parse_iso
+from optout.core.errors import NotFound
+from optout.core.settings import Settings
+from optout.domain import plan, regions
+from optout.domain.models import ReminderState
+from optout.domain.plan import Audience
+from optout.domain.quiet_hours import QUIET_FROM
+from optout.sending import fanout
+from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
+
+
+@dataclass(frozen=True)
+class Rates:
+    email_per_second: float
+    sms_per_second: float
+    email_per_day: float  # SES's 24-hour quota; inf when unknown
+    source: str
+
+
+def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """Every unsent reminder of the campaign with its audience, time needed, window, problems."""
+    store = CampaignStore(settings)
+    campaign = store.get_campaign(campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign {campaign_id!r}")
+    rates = sending_rates(settings)
+    counted: dict[str, Counter[str]] = {}
+    rows = []
+    for reminder in sorted(store.reminders(campaign_id), key=lambda r: r["due_at"]):
+        if reminder["state"] != ReminderState.PENDING:
+            continue
+        if reminder["region"] not in counted:  # a region's reminders share one audience
+            counted[reminder["region"]] = audience_by_channel(settings, reminder)
+        rows.append(_assess(reminder, counted[reminder["region"]], rates))
+    _check_daily_quota(rows, rates)
+    return {
+        "campaign_id": campaign_id,
+        "checked_at": iso(now),
+        "rates": {
+            "email_per_second": rates.email_per_second,
+            "sms_per_second": rates.sms_per_second,
+            "email_per_day": None if math.isinf(rates.email_per_day) else rates.email_per_day,
+            "source": rates.source,
+        },
+        "reminders": rows,
+        "ok": all(not row["problems"] for row in rows),
+    }
+
+
+def sending_rates(settings: Settings) -> Rates:
+    """What all senders together may send: SES's own figures unless a rate is configured."""
+    sending = settings.sending
+    sms = sending.sms_rate_per_second
+    if sending.send_rate_per_second > 0:
+        emails = sending.send_rate_per_second * sending.sender_concurrency
+        return Rates(emails, sms, math.inf, "SendRatePerSecond times SenderConcurrency")
+    quota = email.send_quota()
+    return Rates(quota.max_send_rate, sms, quota.max_24_hour_send, "SES GetSendQuota")
+
+
+def audience_by_channel(settings: Settings, reminder: dict[str, Any]) -> Counter[str]:
+    """People the reminder reaches, by channel: the fan-out's own filter over the index."""
+    audience = Audience(**{key: tuple(value) for key, value in reminder["audience"].items()})
+    subscribers = SubscriberStore(settings)
+    counts: Counter[str] = Counter()
+    for group in audience.groups:
+        for shard in range(AUDIENCE_SHARDS):
+            cursor = ""
+            while True:
+                items, more = subscribers.audience_page(
+                    group, shard, after=cursor, limit=fanout.PAGE_SIZE
+                )
+                counts.update(
+                    item.get("channel", "email")
+                    for item in items
+                    if fanout.reached(
+                        item, audience, reminder["platform"], reminder.get("segment", {})
+                    )
+                )
+                if not more or not items:
+                    break
+                cursor = items[-1]["subscriber_id"]
+    return counts
+
+
+def _assess(reminder: dict[str, Any], audience: Counter[str], rates: Rates) -> dict[str, Any]:
+    due = parse_iso(reminder["due_at"])
+    window_end = _window_end(reminder, due)
+    window = max((window_end - due).total_seconds(), 0.0)
+    needs = {
+        "email": audience["email"] / rates.email_per_second if rates.email_per_second else math.inf,
+        "sms": audience["sms"] / rates.sms_per_second if rates.sms_per_second else math.inf,
+    }
+    problems = []
+    for channel, seconds in needs.items():
+        if audience[channel] and seconds > window:
+            rate = rates.email_per_second if channel == "email" else rates.sms_per_second
+            late = audience[channel] - int(window * rate)
+            noun = "emails" if channel == "email" else "texts"
+            problems.append(
+                f"{reminder['region']} {reminder['kind']}: {audience[channel]:,} {noun} at "
+                f"{rate:g} a second take {_duration(seconds)}, but the window until "
+                f"{_clock(window_end)} is {_duration(window)}: about {late:,} would go out late. "
+                + (
+                    "Ask AWS to raise the SES sending rate, or plan it earlier in the day."
+                    if channel == "email"
+                    else "Add origination numbers (raise SmsRatePerSecond), or plan it earlier."
+                )
+            )
+    return {
+        "region": reminder["region"],
+        "kind": reminder["kind"],
+        "due_at": reminder["due_at"],
+        "window_ends_at": iso(window_end),
+        "audience": {"email": audience["email"], "sms": audience["sms"]},
+        "seconds_needed": {
+            channel: None if math.isinf(s) else round(s) for channel, s in needs.items()
+        },
+        "window_seconds": round(window),
+        "problems": problems,
+    }
+
+
+def _window_end(reminder: dict[str, Any], due: datetime) -> datetime:
+    """21:00 on the due day in the region's reference zone; not past the deadline either."""
+    zone = plan.reference_zone(regions.resolve(reminder["region"]))
+    local_due = due.astimezone(zone)
+    evening = datetime.combine(local_due.date(), QUIET_FROM, tzinfo=zone)
+    if evening <= local_due:
+        evening += timedelta(days=1)
+    deadline = parse_iso(reminder["deadline"])
+    return min(evening, deadline) if deadline > due else evening
+
+
+def _check_daily_quota(rows: list[dict[str, Any]], rates: Rates) -> None:
+    """Emails due on the same UTC day must fit in SES's 24-hour quota."""
+    by_day: Counter[str] = Counter()
+    for row in rows:
+        by_day[row["due_at"][:10]] += row["audience"]["email"]
+    for day, emails in by_day.items():
+        if emails > rates.email_per_day:
+            first = next(row for row in rows if row["due_at"].startswith(day))
+            first["problems"].append(
+                f"{emails:,} emails are due on {day}, over SES's quota of "
+                f"{rates.email_per_day:,.0f} in 24 hours: ask AWS to raise it before then."
+            )
+
+
+def _duration(seconds: float) -> str:
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _clock(moment: datetime) -> str:
+    return moment.strftime("%H:%M %Z").strip()

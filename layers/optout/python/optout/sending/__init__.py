@@ -1,0 +1,3 @@
+"""A reminder on its way to everyone: the fan-out over the audience (`fanout`), the sender of
+each batch (`sender`), and the one path every message to a person takes (`send_once`: claim,
+send, then record or release)."""

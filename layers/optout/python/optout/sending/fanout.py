@@ -1,0 +1,99 @@
+"""Fan-out: one job pages one audience shard and turns it into send batches.
+
+A job names a reminder, a home group and a shard. It pages the shard's active subscribers in
+id order, keeps those the campaign reaches (platform and region), and queues them to the sender
+in packed messages (many ids per message, ten messages per SendMessageBatch). After each page
+it checkpoints its position on the reminder, so a redelivered job resumes where the last one
+stopped; when the Lambda's time runs low it queues a continuation instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from optout.core import queues
+from optout.core.jobs import FanoutJob, SendJob
+from optout.core.observability import MetricUnit, metrics
+from optout.core.settings import Settings
+from optout.domain.models import STARTED
+from optout.domain.plan import Audience
+from optout.store import FANOUT_DONE, CampaignStore, SubscriberStore, layout
+
+PAGE_SIZE = 2000  # subscribers per query page, and per checkpoint
+IDS_PER_MESSAGE = 200  # subscriber ids per send-queue message (about 7 KiB)
+MIN_REMAINING_MS = 30_000  # below this, hand the rest of the shard to a continuation
+
+
+def run(
+    settings: Settings, job: FanoutJob, remaining_ms: Callable[[], int], now: datetime
+) -> dict[str, Any]:
+    """Fan one shard of one reminder out to the send queue; what was done, for the log."""
+    campaigns = CampaignStore(settings)
+    reminder = campaigns.get_reminder(job.campaign_id, job.reminder)
+    if reminder is None:
+        raise ValueError(f"no reminder {job.reminder!r} in campaign {job.campaign_id!r}")
+    if reminder["state"] not in STARTED:
+        # Not started as far as this read sees: let SQS bring the job back rather than drop it.
+        raise RuntimeError(f"reminder {job.reminder!r} is {reminder['state']}, not fanning out")
+    shard = layout.audience_pk(job.group, job.shard)  # how the reminder's progress names it
+    checkpoint = reminder.get("progress", {}).get(shard, "")
+    if checkpoint == FANOUT_DONE:
+        return {"outcome": "skipped", "reason": "shard already done"}
+    cursor = max(job.cursor, checkpoint)  # ids sort, so the later one wins
+    audience = Audience(**{key: tuple(value) for key, value in reminder["audience"].items()})
+    subscribers = SubscriberStore(settings)
+    queued = pages = 0
+    while True:
+        items, more = subscribers.audience_page(job.group, job.shard, after=cursor, limit=PAGE_SIZE)
+        pages += 1
+        ids = [
+            item["subscriber_id"]
+            for item in items
+            if reached(item, audience, reminder["platform"], reminder.get("segment", {}))
+        ]
+        batches = _enqueue(settings, job, ids)
+        queued += len(ids)
+        if not more:
+            # The last page's counts ride on the write that marks the shard done.
+            campaigns.finish_shard(reminder, shard, now, audience=len(ids), batches=batches)
+            metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
+            return {"outcome": "done", "shard": shard, "queued": queued, "pages": pages}
+        if items:
+            cursor = items[-1]["subscriber_id"]
+            campaigns.record_fanout_page(reminder, shard, cursor, len(ids), batches)
+        if remaining_ms() < MIN_REMAINING_MS:
+            queues.enqueue(settings.fanout_queue_url, replace(job, cursor=cursor))
+            metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
+            return {"outcome": "continued", "shard": shard, "queued": queued, "cursor": cursor}
+
+
+def reached(
+    item: dict[str, Any], audience: Audience, platform: str, segment: dict[str, Any]
+) -> bool:
+    """Whether a reminder for `platform` to `audience` goes to the subscriber of an index item
+    (who gave no platforms asked about every platform); an ad-hoc send's `segment` narrows it
+    to some platforms, one channel, some languages."""
+    platforms = item.get("platforms") or []
+    if not audience.includes(item.get("region", "")):
+        return False
+    if platform and platforms and platform not in platforms:
+        return False
+    wanted = segment.get("platforms") or []
+    return (
+        (not wanted or not platforms or bool(set(wanted) & set(platforms)))
+        and segment.get("channel") in (None, item.get("channel"))
+        and (not segment.get("locales") or item.get("locale") in segment["locales"])
+    )
+
+
+def _enqueue(settings: Settings, job: FanoutJob, ids: list[str]) -> int:
+    """Queue `ids` for the sender in packed messages; how many messages."""
+    messages = [
+        SendJob(job.campaign_id, job.reminder, tuple(ids[start : start + IDS_PER_MESSAGE]))
+        for start in range(0, len(ids), IDS_PER_MESSAGE)
+    ]
+    queues.enqueue_many(settings.send_queue_url, messages)
+    return len(messages)

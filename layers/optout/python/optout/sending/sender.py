@@ -1,0 +1,374 @@
+"""The sender: turns one batch of subscriber ids from the send queue into messages, each sent
+at most once.
+
+For each subscriber of the batch (read 100 to a request, a step ahead of the sends): skip, with a reason, anyone
+no longer active or who already said "I've switched it off"; defer a text message that would
+arrive at night to the next 08:00 in their time zone, and while the SMS channel's settings are
+wrong, every text to half an hour later (with the error naming them as its reason; the emails
+go on); otherwise claim the delivery with a
+conditional write (campaign, reminder, subscriber, channel), send it, and record the provider's
+message id (written together after the batch). A claim found without a record — a crash
+between the send and the record — is counted "unknown" and never resent.
+
+Counters go to the campaign once per batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from optout.channels import QuotaExhausted, email, sms
+from optout.core import clock, queues, tokens
+from optout.core.jobs import SendJob
+from optout.core.observability import MetricUnit, logger, metrics
+from optout.core.settings import SendingSettings, Settings, SettingsError
+from optout.domain.models import CampaignStatus, Status, Subscriber
+from optout.domain.quiet_hours import in_quiet_hours
+from optout.messages import reminders
+from optout.sending import send_once
+from optout.sending.send_once import Outcome
+from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
+
+# Texts wait while the SMS channel's settings are wrong, and are tried again this much later.
+SMS_SETTINGS_RETRY = timedelta(minutes=30)
+MIN_REMAINING_MS = 30_000  # below this, a sender hands the rest of its batch on
+READ_CHUNK = 100  # subscribers a read (BatchGetItem takes up to 100 keys) ...
+FIRST_READ = 20  # ... but the first read is short: the first send waits for it
+# A delivery's outcome as the campaign's counters name it (LEFT counts its skip reason).
+COUNTED_AS = {
+    Outcome.SENT: "sent",
+    Outcome.FAILED: "failed",
+    Outcome.UNKNOWN: "unknown",
+    Outcome.IN_DOUBT: "unknown",  # claimed before, never recorded: it may have gone out
+    Outcome.DUPLICATE: "skipped_duplicate",
+}
+
+
+class Pacer:
+    """Spaces sends to at most `rate` a second (a token bucket one message deep), so that the
+    senders together stay under the account's SES rate instead of bouncing off throttling."""
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next = 0.0
+
+    def wait(self) -> None:
+        now = self._clock()
+        if self._next > now:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self._interval
+
+
+def pacers(settings: Settings) -> dict[str, Pacer]:
+    """A pacer per channel: emails at this sender's share of the SES rate, texts at its share
+    of the SMS throughput of the origination numbers (SmsRatePerSecond)."""
+    sending = settings.sending
+    texts = sending.sms_rate_per_second / max(sending.sender_concurrency, 1)
+    return {"email": Pacer(send_rate(sending)), "sms": Pacer(texts)}
+
+
+def unpaced() -> dict[str, Pacer]:
+    """Pacers that never wait (tests and benchmarks that measure everything but the pace)."""
+    return {"email": Pacer(0), "sms": Pacer(0)}
+
+
+@lru_cache(maxsize=1)
+def send_rate(sending: SendingSettings) -> float:
+    """This sender's share of the account's rate: the setting, or SES's MaxSendRate divided
+    among the senders template.yaml allows to run at once."""
+    if sending.send_rate_per_second > 0:
+        return sending.send_rate_per_second
+    return email.send_quota().max_send_rate / max(sending.sender_concurrency, 1)
+
+
+def skip_reason(subscriber: Subscriber | None, campaign_id: str) -> str | None:
+    if subscriber is None:
+        return "erased"
+    if subscriber.status is not Status.ACTIVE:
+        return str(subscriber.status.value)
+    if campaign_id in subscriber.done_campaigns:
+        return "already_done"
+    return None
+
+
+def send_batch(
+    settings: Settings,
+    job: SendJob,
+    now: datetime,
+    pacers: Mapping[str, Pacer],
+    remaining_ms: Callable[[], int] = lambda: 10**9,
+) -> Counter[str]:
+    """Send one batch; what happened to its subscribers, counted by outcome."""
+    campaigns = CampaignStore(settings)
+    campaign, reminder = _campaign_and_reminder(campaigns, job.campaign_id, job.reminder)
+    if campaign is None or reminder is None:
+        raise ValueError(f"no campaign {job.campaign_id!r} with reminder {job.reminder!r}")
+    counts: Counter[str] = Counter()
+    try:
+        if campaign["status"] == CampaignStatus.WITHDRAWN:
+            counts["skipped_withdrawn"] = len(job.ids)
+        elif campaign["status"] == CampaignStatus.PAUSED:
+            campaigns.put_deferred(job, reminder["region"], None, "campaign paused")
+            counts["deferred"] = len(job.ids)
+        else:
+            _send(settings, campaign, reminder, job, now, pacers, remaining_ms, counts)
+    finally:
+        # A batch that fails part-way still counts what went out; its redelivery then counts
+        # those as duplicates, so every message is counted once as sent.
+        campaigns.add_stats(campaign["campaign_id"], reminder["region"], counts)
+        for outcome, number in counts.items():
+            metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
+    return counts
+
+
+# A warm sender reuses what it read of a campaign for a few seconds: two reads less a batch,
+# and a pause or withdrawal still reaches every sender within this time.
+CAMPAIGN_CACHE_SECONDS = 10.0
+_campaign_cache: dict[tuple[str, str], tuple[float, Any, Any]] = {}
+
+
+def forget_campaigns() -> None:
+    """Drop what this execution environment remembers of campaigns (tests start afresh)."""
+    _campaign_cache.clear()
+
+
+def _campaign_and_reminder(
+    campaigns: CampaignStore, campaign_id: str, reminder_id: str
+) -> tuple[Any, Any]:
+    key = (campaign_id, reminder_id)
+    cached = _campaign_cache.get(key)
+    if cached is None or cached[0] < time.monotonic():
+        found = (
+            campaigns.get_campaign(campaign_id),
+            campaigns.get_reminder(campaign_id, reminder_id),
+        )
+        cached = (time.monotonic() + CAMPAIGN_CACHE_SECONDS, *found)
+        _campaign_cache[key] = cached
+    return cached[1], cached[2]
+
+
+def _send(
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    job: SendJob,
+    now: datetime,
+    pacers: Mapping[str, Pacer],
+    remaining_ms: Callable[[], int],
+    counts: Counter[str],
+) -> None:
+    subscribers = SubscriberStore(settings)
+    deliveries = DeliveryStore(settings)
+    drafts = reminders.Drafts(settings, campaign, reminder, now)
+    deferred: dict[tuple[datetime, str], list[str]] = defaultdict(list)  # (when, why) -> ids
+    sent: list[tuple[str, str, dict[str, Any]]] = []
+    remaining = list(dict.fromkeys(job.ids))
+
+    def read(chunk: list[str]) -> dict[str, Subscriber]:
+        found = subscribers.get_many(chunk)
+        _store_short_links(campaign, reminder, found, deliveries, settings, now)
+        return found
+
+    found = ReadAhead(remaining, read)
+    try:
+        while remaining:
+            if remaining_ms() < MIN_REMAINING_MS:
+                # A slow account rate: hand the rest on rather than be stopped mid-send.
+                queues.enqueue(settings.send_queue_url, replace(job, ids=tuple(remaining)))
+                logger.info("send batch continued", extra={"left": len(remaining)})
+                break
+            subscriber_id = remaining[0]
+            subscriber = found.get(subscriber_id)
+            reason = skip_reason(subscriber, campaign["campaign_id"])
+            if reason or subscriber is None:
+                counts[f"skipped_{reason}"] += 1
+            elif subscriber.channel == "sms" and (later := in_quiet_hours(subscriber, clock.now())):
+                deferred[(later, "quiet hours")].append(subscriber_id)
+                counts["deferred"] += 1
+            elif subscriber.channel == "sms" and (problem := _sms_settings_problem(settings)):
+                # Not claimed: the text goes once the settings are put right; emails go on.
+                deferred[(now + SMS_SETTINGS_RETRY, problem)].append(subscriber_id)
+                counts["deferred"] += 1
+            else:
+                outcome = _deliver(
+                    settings, campaign, reminder, subscriber, deliveries, sent, now, pacers, drafts
+                )
+                counts[outcome] += 1
+            remaining.pop(0)
+    except QuotaExhausted as error:
+        # The rest waits for the organiser: a paused campaign, its batch kept, an alarm.
+        CampaignStore(settings).set_status(
+            campaign["campaign_id"], CampaignStatus.PAUSED, now, str(error)
+        )
+        CampaignStore(settings).put_deferred(
+            replace(job, ids=tuple(remaining)), reminder["region"], None, "daily quota"
+        )
+        counts["deferred"] += len(remaining)
+        metrics.add_metric(name="DailyQuotaExceeded", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "daily sending quota exhausted: campaign paused",
+            extra={"campaign_id": campaign["campaign_id"]},
+        )
+    finally:
+        found.close()
+        # Whatever happens next, what went out is on record (a crash here leaves "unknown").
+        deliveries.record_sent_many(sent, now)
+        for (later, reason), ids in deferred.items():
+            CampaignStore(settings).put_deferred(
+                replace(job, ids=tuple(ids)), reminder["region"], later, reason
+            )
+            if reason != "quiet hours":
+                # The metric TextsHeldBackAlarm watches: an operator must fix the settings.
+                metrics.add_metric(name="TextsHeldBack", unit=MetricUnit.Count, value=len(ids))
+                logger.error(
+                    "texts held back: the SMS channel cannot send",
+                    extra={
+                        "campaign_id": campaign["campaign_id"],
+                        "texts": len(ids),
+                        "reason": reason,
+                    },
+                )
+
+
+def _sms_settings_problem(settings: Settings) -> str | None:
+    """Why no text can be sent (the SMS channel's settings are wrong), or None."""
+    try:
+        settings.sms  # noqa: B018 (read and checked on first use)
+    except SettingsError as error:
+        return str(error)
+    return None
+
+
+class ReadAhead:
+    """A batch's subscribers, read on a second thread from the start, a few first and then
+    `READ_CHUNK` at a time, so that the wait for DynamoDB falls into the pacer's pauses between
+    sends instead of into the time before the first one (which no pacing makes up for)."""
+
+    def __init__(self, ids: list[str], read: Callable[[list[str]], dict[str, Subscriber]]) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+        self._chunk_of: dict[str, Future[dict[str, Subscriber]]] = {}
+        starts = [0, *range(FIRST_READ, len(ids), READ_CHUNK)]
+        for start, end in zip(starts, [*starts[1:], len(ids)], strict=True):
+            chunk = ids[start:end]
+            future = self._pool.submit(read, chunk)
+            self._chunk_of.update(dict.fromkeys(chunk, future))
+
+    def get(self, subscriber_id: str) -> Subscriber | None:
+        """The subscriber, once their chunk is read (None: erased); a failed read raises here."""
+        return self._chunk_of[subscriber_id].result().get(subscriber_id)
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+
+def _store_short_links(
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    found: dict[str, Subscriber],
+    deliveries: DeliveryStore,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Write the short codes of a chunk's texts before any of them goes out (one batch write)."""
+    texts = [
+        s
+        for s in found.values()
+        if s.channel == "sms" and skip_reason(s, campaign["campaign_id"]) is None
+    ]
+    if texts:
+        deliveries.put_short_links(
+            {
+                reminders.short_code(
+                    settings, campaign["campaign_id"], reminder["region"], s.subscriber_id
+                ): {
+                    "campaign_id": campaign["campaign_id"],
+                    "region": reminder["region"],
+                    "subscriber_id": s.subscriber_id,
+                }
+                for s in texts
+            },
+            now + tokens.LIFETIMES[tokens.Purpose.DONE],
+        )
+
+
+def _deliver(
+    settings: Settings,
+    campaign: dict[str, Any],
+    reminder: dict[str, Any],
+    subscriber: Subscriber,
+    deliveries: DeliveryStore,
+    sent: list[tuple[str, str, dict[str, Any]]],
+    now: datetime,
+    pacers: Mapping[str, Pacer],
+    drafts: reminders.Drafts,
+) -> str:
+    """Render one message, then send it through the send-once path; its outcome as counted
+    ("sent", "failed", "unknown", "skipped_..."). Everything that can fail before the provider
+    is reached happens before the claim, so that a failure there leaves nothing behind and the
+    batch's retry sends it."""
+    key = layout.reminder_delivery(
+        campaign["campaign_id"],
+        reminder["region"],
+        int(reminder["days_before"]),
+        subscriber.subscriber_id,
+        subscriber.channel,
+    )
+    attributes = {
+        "campaign_id": campaign["campaign_id"],
+        "region": reminder["region"],
+        "channel": subscriber.channel,
+    }
+    link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
+    if subscriber.channel == "email":
+        mime = email.build(settings, drafts.email(subscriber, link))
+    else:
+        text = drafts.sms(subscriber, link, first=not subscriber.sms_introduced)
+
+    def send() -> str:
+        pacers[subscriber.channel].wait()  # after the claim: a duplicate takes no turn
+        if subscriber.channel == "email":
+            tags = {"campaign": campaign["campaign_id"], "region": reminder["region"]}
+            return email.send_raw(settings, subscriber.contact, mime, tags)
+        return sms.send(settings, text)
+
+    delivery = send_once.deliver(
+        deliveries,
+        key,
+        now,
+        send,
+        # Written with the rest of the batch's (`record_sent_many`), one request for 25.
+        record_sent=lambda message_id: sent.append((key, message_id, attributes)),
+        subscriber_id=subscriber.subscriber_id,
+        **attributes,
+    )
+    if delivery.outcome is Outcome.LEFT:
+        # They left, or said they are done, after this batch read them: it still counts.
+        latest = (
+            SubscriberStore(settings)
+            .get_many([subscriber.subscriber_id])
+            .get(subscriber.subscriber_id)
+        )
+        return f"skipped_{skip_reason(latest, campaign['campaign_id']) or 'changed'}"
+    if delivery.opted_out:  # they said STOP to the provider: honour it everywhere
+        SubscriberStore(settings).unsubscribe(subscriber.subscriber_id, now)
+    if (
+        delivery.outcome is Outcome.SENT
+        and subscriber.channel == "sms"
+        and not subscriber.sms_introduced
+    ):
+        SubscriberStore(settings).mark_sms_introduced(subscriber.subscriber_id)
+    return COUNTED_AS[delivery.outcome]

@@ -1,0 +1,108 @@
+"""How the admin function answers: dashboard pages, JSON, CSV, its sign-in cookie and its
+errors. (`optout.web.public` does the same for the public routes; this adds what only organisers see.)"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from optout.core import tokens
+from optout.core.errors import Forbidden, OptoutError, Unauthorized
+from optout.core.settings import Settings
+from optout.messages import render
+from optout.web import public
+
+_PAGE_HEADERS = {
+    # The dashboard loads nothing from elsewhere; its one script is inline (the minute's
+    # refresh), allowed by its hash alone.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    f"script-src {render.script_sources('admin/layout.html')}; img-src 'self' data:; "
+    "form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def page(
+    status: int, name: str, context: Mapping[str, Any], event: APIGatewayProxyEvent
+) -> Response[str]:
+    """A dashboard page (templates/admin/<name>.html); links are relative to /admin/."""
+    body = render.admin_page(name, {**context, "admin_root": _admin_root(event)})
+    return Response(status, "text/html; charset=utf-8", body, dict(_PAGE_HEADERS))
+
+
+def signed_in(settings: Settings, event: APIGatewayProxyEvent, session: str) -> Response[str]:
+    """Back to the dashboard with the session cookie set (or cleared, when `session` is "")."""
+    secure = public.base_url(settings, event).startswith("https://")
+    lifetime = int(tokens.LIFETIMES[tokens.Purpose.ADMIN].total_seconds()) if session else 0
+    cookie = Cookie(
+        tokens.SESSION_COOKIE,
+        session,
+        path=_admin_root(event),
+        secure=secure,
+        http_only=True,
+        max_age=lifetime,
+        same_site=SameSite.STRICT_MODE,
+    )
+    headers = {"Location": _admin_root(event), "Cache-Control": "no-store"}
+    return Response(303, "text/plain", "", headers, cookies=[cookie])
+
+
+def check_same_origin(event: APIGatewayProxyEvent) -> None:
+    """A state-changing request made with the session cookie must come from our own pages."""
+    if event.http_method in ("GET", "HEAD"):
+        return
+    headers = {name.lower(): value for name, value in event.headers.items()}
+    origin = headers.get("origin") or headers.get("referer") or ""
+    if not origin or urlsplit(origin).netloc != headers.get("host", ""):
+        raise Forbidden("this form must be sent from the dashboard itself")
+
+
+def for_api(event: APIGatewayProxyEvent) -> bool:
+    """True for API clients (a bearer token, or JSON asked for); False for the dashboard."""
+    return public.wants_json(event) or "authorization" in {k.lower() for k in event.headers}
+
+
+def done_or_back(
+    event: APIGatewayProxyEvent, result: Mapping[str, Any], back_to: str
+) -> Response[str]:
+    """An action's result: JSON for the API, or back to the page the form was on."""
+    if for_api(event):
+        return public.json_response(200, result)
+    location = _admin_root(event) + "/" + back_to
+    return Response(303, "text/plain", "", {"Location": location, "Cache-Control": "no-store"})
+
+
+def csv_response(text: str, filename: str) -> Response[str]:
+    return Response(
+        200,
+        "text/csv; charset=utf-8",
+        text,
+        {
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def problem(error: OptoutError, event: APIGatewayProxyEvent) -> Response[str]:
+    """401 without credentials: the sign-in form for a browser, JSON for the API; other errors
+    as JSON for the API, or a short page for the dashboard."""
+    if for_api(event):
+        return public.json_problem(error)
+    if isinstance(error, Unauthorized):
+        return page(401, "sign_in", {"message": error.message}, event)
+    return public.with_retry_after(
+        error, page(error.status, "problem", {"message": error.message}, event)
+    )
+
+
+def _admin_root(event: APIGatewayProxyEvent) -> str:
+    return f"{public.stage_prefix(event)}/admin"

@@ -1,0 +1,1120 @@
+"""The OpenAPI 3.1 description of every HTTP route, served at ``GET /openapi.json``.
+
+Written once, here, in code: its lists of regions, languages and reminder kinds come from the
+modules that define them, and the webhook's body is the published JSON schema
+(``schemas/policy-change.schema.json``) placed under ``components`` as it is, never copied.
+template.yaml stays the source of paths and methods: ``tests/unit/test_openapi.py`` fails when
+this document and template.yaml's API events (and the local stack's own routes) differ.
+schemathesis fuzzes every operation described here against the local stack
+(``tests/e2e/test_openapi_fuzz.py``, ``make fuzz-api``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from optout.core.tokens import SESSION_COOKIE
+
+# Only modules that make no AWS client and render nothing: the function serving this document
+# starts without boto3, Jinja2 or Babel.
+from optout.domain import locales, plan, regions
+from optout.domain.models import CampaignStatus
+from optout.domain.policy import EDITABLE_TEXT
+
+JsonObject = dict[str, Any]
+
+_REGION_CODES = sorted(
+    [
+        *regions.PUBLIC_GROUPS,
+        *{c for group in regions.PUBLIC_GROUPS.values() for c in group.countries},
+    ]
+)
+_KINDS = [plan.kind(days) for days in plan.DEFAULT_OFFSETS] + [plan.ANNOUNCEMENT_KIND]
+_KIND = {
+    "type": "string",
+    "description": "A reminder of a plan (`N-days-left` for a day other than these), or an "
+    "organiser's ad-hoc send",
+    "examples": _KINDS,
+}
+
+
+def _ref(kind: str, name: str) -> JsonObject:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _schema(name: str) -> JsonObject:
+    return _ref("schemas", name)
+
+
+def _json(schema: JsonObject) -> JsonObject:
+    return {"application/json": {"schema": schema}}
+
+
+def _html() -> JsonObject:
+    return {"text/html": {"schema": {"type": "string"}}}
+
+
+def _json_or_page(schema: JsonObject) -> JsonObject:
+    """What the admin routes answer: JSON for the API, the page for the dashboard."""
+    return {**_json(schema), **_html()}
+
+
+def _no_store() -> JsonObject:
+    return {"Cache-Control": _ref("headers", "CacheControl")}
+
+
+def _answer(description: str, content: JsonObject, **headers: JsonObject) -> JsonObject:
+    return {"description": description, "content": content, "headers": {**_no_store(), **headers}}
+
+
+def _redirect(description: str, **headers: JsonObject) -> JsonObject:
+    location = {"Location": _ref("headers", "Location")}
+    return {"description": description, "headers": {**location, **_no_store(), **headers}}
+
+
+# Why each refusal happens, per status; an operation lists the ones it can answer.
+_REFUSALS = {
+    "400": "The request is malformed or a field is invalid; `problems` names every field",
+    "401": "No valid admin token or session",
+    "403": "A dashboard form sent from another origin",
+    "404": "No such thing, or a link that is not one of ours",
+    "409": "The thing named is in the wrong state for this",
+    "410": "The link has expired",
+    "413": "The body is larger than this route accepts",
+    "429": "Too many requests; `Retry-After` says when to try again",
+}
+
+
+def _refusals(*statuses: str, pages: bool = True) -> dict[str, JsonObject]:
+    """Error answers: JSON for API clients (a JSON body, or `Accept: application/json`), and a
+    page that says what to do for people, when the route has pages."""
+    content = {**_json(_schema("Problem")), **(_html() if pages else {})}
+    answers = {}
+    for status in statuses:
+        extra = {"Retry-After": _ref("headers", "RetryAfter")} if status == "429" else {}
+        answers[status] = _answer(_REFUSALS[status], content, **extra)
+    return answers
+
+
+def _operation(
+    summary: str,
+    tag: str,
+    responses: dict[str, JsonObject],
+    *,
+    operation_id: str,
+    parameters: list[JsonObject] | None = None,
+    body: JsonObject | None = None,
+    description: str = "",
+    open_to_all: bool = False,
+) -> JsonObject:
+    operation: JsonObject = {"tags": [tag], "summary": summary, "operationId": operation_id}
+    if description:
+        operation["description"] = description
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = body
+    if tag == "organisers" and not open_to_all:
+        operation["security"] = [{"adminToken": []}, {"adminSession": []}]
+        responses = {**responses, **_refusals("401", "403", "429")}
+    elif tag == "local-only":
+        operation["x-local-only"] = True
+    operation["responses"] = responses
+    return operation
+
+
+def _path_parameter(name: str, description: str) -> JsonObject:
+    schema = {"type": "string", "minLength": 1}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _query(name: str, description: str, schema: JsonObject) -> JsonObject:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+_TOKEN = _path_parameter("token", "The signed token of a link in a message")
+_CAMPAIGN = _path_parameter("campaign_id", "A campaign's id, the policy id it was made from")
+_LANG = _query(
+    "lang",
+    "The page's language; an unknown one falls back to Accept-Language, then English",
+    {"type": "string"},
+)
+
+
+def _form_or_json(schema: JsonObject, required: bool = True) -> JsonObject:
+    return {
+        "required": required,
+        "content": {"application/x-www-form-urlencoded": {"schema": schema}, **_json(schema)},
+    }
+
+
+def _status(*values: str) -> JsonObject:
+    return {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"enum": list(values)}},
+    }
+
+
+def _link_routes() -> dict[str, JsonObject]:
+    """The links in reminders: a GET never changes anything but a click count."""
+    refused = _refusals("404", "410")
+    page = {
+        "200": _answer(
+            "The page", _html(), **{"Content-Language": _ref("headers", "ContentLanguage")}
+        )
+    }
+
+    def page_then_post(noun: str, done: JsonObject, post_summary: str, **extra: Any) -> JsonObject:
+        return {
+            "get": _operation(
+                f"The {noun} page, with a button",
+                "subscribers",
+                {**page, **refused},
+                operation_id=f"show{noun.title().replace(' ', '')}Page",
+                parameters=[_TOKEN],
+            ),
+            "post": _operation(
+                post_summary,
+                "subscribers",
+                {"200": _answer("Done", {**_json(done), **_html()}), **refused, **extra},
+                operation_id=f"post{noun.title().replace(' ', '')}",
+                parameters=[_TOKEN],
+                body={"required": False, "content": {"*/*": {"schema": {}}}},
+            ),
+        }
+
+    return {
+        "/r/{token}": {
+            "get": _operation(
+                "A tracked link: counts the click, then redirects",
+                "subscribers",
+                {"302": _redirect("To the destination stored with the link"), **refused},
+                operation_id="followLink",
+                parameters=[_TOKEN],
+            )
+        },
+        "/s/{code}": {
+            "get": _operation(
+                "A text message's short link: redirects to that person's done page",
+                "subscribers",
+                {"302": _redirect("To the person's done page"), **_refusals("404", "410")},
+                operation_id="followShortLink",
+                parameters=[_path_parameter("code", "The short code in a text message")],
+            )
+        },
+        "/done/{token}": page_then_post(
+            "done", _status("done"), "\"I've switched it off\": ends this campaign's reminders"
+        ),
+        "/unsubscribe/{token}": page_then_post(
+            "unsubscribe",
+            _status("unsubscribed"),
+            "Unsubscribe (RFC 8058 one-click: any body, `List-Unsubscribe=One-Click`); never redirects",
+        ),
+        "/privacy/{token}": {
+            "get": _operation(
+                "What is kept about the person: a page, or JSON",
+                "subscribers",
+                {
+                    "200": _answer("What is kept", {**_json(_schema("StoredData")), **_html()}),
+                    **refused,
+                },
+                operation_id="showStoredData",
+                parameters=[_TOKEN],
+            ),
+            "post": _operation(
+                "Erase everything kept about the person",
+                "subscribers",
+                {"200": _answer("Erased", {**_json(_status("erased")), **_html()}), **refused},
+                operation_id="erase",
+                parameters=[_TOKEN],
+                body={"required": False, "content": {"*/*": {"schema": {}}}},
+            ),
+        },
+    }
+
+
+def _public_routes() -> dict[str, JsonObject]:
+    page = {"Content-Language": _ref("headers", "ContentLanguage")}
+    return {
+        "/subscribe": {
+            "get": _operation(
+                "The subscribe form",
+                "subscribers",
+                {"200": _answer("The form, in the page's language", _html(), **page)},
+                operation_id="showSubscribeForm",
+                parameters=[_LANG],
+            ),
+            "post": _operation(
+                "Subscribe: a confirmation goes to the contact (double opt-in)",
+                "subscribers",
+                {
+                    "202": _answer(
+                        "The same answer whether or not the contact was known",
+                        {**_json(_schema("SubscribeAccepted")), **_html()},
+                    ),
+                    **_refusals("400", "413", "429"),
+                },
+                operation_id="subscribe",
+                parameters=[_LANG],
+                body=_form_or_json(_schema("SubscribeRequest")),
+            ),
+        },
+        "/confirm/{token}": {
+            "get": _operation(
+                "The confirmation page: only a button, so link scanners confirm nobody",
+                "subscribers",
+                {"200": _answer("The page", _html(), **page), **_refusals("404", "410")},
+                operation_id="showConfirmPage",
+                parameters=[_TOKEN],
+            ),
+            "post": _operation(
+                "Confirm the subscription",
+                "subscribers",
+                {
+                    "200": _answer("Active", {**_json(_status("active")), **_html()}),
+                    **_refusals("404", "410"),
+                },
+                operation_id="confirm",
+                parameters=[_TOKEN],
+                body={"required": False, "content": {"*/*": {"schema": {}}}},
+            ),
+        },
+        **_link_routes(),
+        "/webhooks/policy-change": {
+            "post": _operation(
+                "A policy monitor reports a change (Standard Webhooks signed)",
+                "policy monitors",
+                {
+                    "200": _answer(
+                        "Applied, or a duplicate delivery", _json(_schema("CampaignSummary"))
+                    ),
+                    **_refusals("400", "401", "409", "413", pages=False),
+                },
+                operation_id="policyChanged",
+                parameters=[
+                    {
+                        "name": name,
+                        "in": "header",
+                        "required": True,
+                        "description": text,
+                        "schema": {"type": "string"},
+                    }
+                    for name, text in (
+                        ("webhook-id", "The delivery's id: a retry carries the same one"),
+                        ("webhook-timestamp", "Unix seconds; within five minutes of real time"),
+                        ("webhook-signature", "`v1,<base64 HMAC-SHA256>` with the whsec_ secret"),
+                    )
+                ],
+                body={"required": True, "content": _json(_schema("PolicyChange"))},
+            )
+        },
+        "/feedback/sns": {
+            "post": _operation(
+                "Amazon SNS delivers bounces, complaints and texts received",
+                "AWS",
+                {
+                    "200": _answer(
+                        "Handled (or a subscription confirmed)", _json(_schema("SnsOutcome"))
+                    ),
+                    **_refusals("400", "403", "413", pages=False),
+                },
+                operation_id="snsDelivery",
+                description="Only messages signed by SNS for an accepted topic are acted on. "
+                "SNS sends `Content-Type: text/plain` with a JSON body.",
+                body={
+                    "required": True,
+                    "content": {
+                        "text/plain": {"schema": {"type": "string"}},
+                        **_json(_schema("SnsMessage")),
+                    },
+                },
+            )
+        },
+        "/openapi.json": {
+            "get": _operation(
+                "This document",
+                "meta",
+                {
+                    "200": {
+                        "description": "OpenAPI 3.1; public, cached for five minutes",
+                        "content": _json({"type": "object", "required": ["openapi", "paths"]}),
+                        "headers": {"Cache-Control": {"schema": {"const": "public, max-age=300"}}},
+                    }
+                },
+                operation_id="describeApi",
+            )
+        },
+    }
+
+
+def _campaign_links() -> JsonObject:
+    """What a client can do next with the campaign it created (schemathesis' stateful phase
+    follows these links from one operation to the next)."""
+    following = (
+        "showCampaign",
+        "campaignStats",
+        "launchCheck",
+        "previewReminder",
+        "editCampaignText",
+        "sendTest",
+        "launchCampaign",
+        "pauseCampaign",
+        "resumeCampaign",
+        "cancelCampaign",
+    )
+    return {
+        name: {"operationId": name, "parameters": {"campaign_id": "$response.body#/campaign_id"}}
+        for name in following
+    }
+
+
+def _admin_routes() -> dict[str, JsonObject]:
+    def action(verb: str, summary: str) -> JsonObject:
+        return {
+            "post": _operation(
+                summary,
+                "organisers",
+                {
+                    "200": _answer("The campaign's new status", _json(_schema("CampaignStatus"))),
+                    "303": _redirect("A dashboard form: back to the campaign's page"),
+                    **_refusals("404", "409"),
+                },
+                operation_id=f"{verb}Campaign",
+                parameters=[_CAMPAIGN],
+            )
+        }
+
+    return {
+        "/admin": {
+            "get": _operation(
+                "The dashboard",
+                "organisers",
+                {"200": _answer("The dashboard page", _html())},
+                operation_id="dashboard",
+            )
+        },
+        "/admin/sign-in": {
+            "post": _operation(
+                "Sign in to the dashboard with the admin token",
+                "organisers",
+                {
+                    "303": _redirect(
+                        "To the dashboard, with the session cookie",
+                        **{"Set-Cookie": _ref("headers", "SetCookie")},
+                    ),
+                    **_refusals("400", "401", "413", "429"),
+                },
+                operation_id="signIn",
+                open_to_all=True,
+                body={
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["token"],
+                                "properties": {"token": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+            )
+        },
+        "/admin/sign-out": {
+            "post": _operation(
+                "End this dashboard session",
+                "organisers",
+                {
+                    "303": _redirect(
+                        "To the sign-in form; the cookie cleared",
+                        **{"Set-Cookie": _ref("headers", "SetCookie")},
+                    )
+                },
+                operation_id="signOut",
+            )
+        },
+        "/admin/campaigns": {
+            "get": _operation(
+                "Every campaign",
+                "organisers",
+                {"200": _answer("The campaigns", _json(_schema("CampaignList")))},
+                operation_id="listCampaigns",
+            ),
+            "post": _operation(
+                "Create a campaign from a policy-change body, as the webhook would",
+                "organisers",
+                {
+                    "201": {
+                        **_answer("Created and planned", _json(_schema("CampaignSummary"))),
+                        "links": _campaign_links(),
+                    },
+                    **_refusals("400", "409", "413", pages=False),
+                },
+                operation_id="createCampaign",
+                parameters=[
+                    _query(
+                        "draft", "`yes`: a draft, sent only once launched", {"enum": ["yes", "no"]}
+                    )
+                ],
+                body={"required": True, "content": _json(_schema("PolicyChange"))},
+            ),
+        },
+        "/admin/sends": {
+            "post": _operation(
+                "An ad-hoc message to a segment, at a time",
+                "organisers",
+                {
+                    "201": {
+                        **_answer("Planned", _json(_schema("PlannedSend"))),
+                        "links": _campaign_links(),
+                    },
+                    **_refusals("400", "409", "413", pages=False),
+                },
+                operation_id="createSend",
+                body={"required": True, "content": _json(_schema("AdHocSend"))},
+            )
+        },
+        "/admin/campaigns/{campaign_id}": {
+            "get": _operation(
+                "One campaign: JSON for the API, its page for the dashboard",
+                "organisers",
+                {
+                    "200": _answer("The campaign", _json_or_page(_schema("Campaign"))),
+                    **_refusals("404"),
+                },
+                operation_id="showCampaign",
+                parameters=[_CAMPAIGN],
+            )
+        },
+        "/admin/campaigns/{campaign_id}/text": {
+            "post": _operation(
+                "Edit what reminders say, until the first has gone out",
+                "organisers",
+                {
+                    "200": _answer("The campaign's new text", _json({"type": "object"})),
+                    **_refusals("400", "404", "409", "413", pages=False),
+                },
+                operation_id="editCampaignText",
+                parameters=[_CAMPAIGN],
+                body=_form_or_json(_schema("TextChanges")),
+            )
+        },
+        "/admin/campaigns/{campaign_id}/launch": action("launch", "Launch a draft"),
+        "/admin/campaigns/{campaign_id}/pause": action("pause", "Pause an active campaign"),
+        "/admin/campaigns/{campaign_id}/resume": action("resume", "Resume a paused campaign"),
+        "/admin/campaigns/{campaign_id}/cancel": action("cancel", "Cancel: nothing more is sent"),
+        "/admin/campaigns/{campaign_id}/stats": {
+            "get": _operation(
+                "The funnel per region: audience, sent, clicked, confirmed...",
+                "organisers",
+                {
+                    "200": _answer(
+                        "The numbers, as JSON or (`?format=csv`) CSV",
+                        {
+                            **_json(_schema("CampaignStats")),
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                        **{"Content-Disposition": _ref("headers", "ContentDisposition")},
+                    ),
+                    **_refusals("400", "404", pages=False),
+                },
+                operation_id="campaignStats",
+                parameters=[
+                    _CAMPAIGN,
+                    _query("format", "`csv` for a spreadsheet", {"enum": ["json", "csv"]}),
+                ],
+            )
+        },
+        "/admin/campaigns/{campaign_id}/launch-check": {
+            "get": _operation(
+                "Whether each reminder can reach its audience in its window",
+                "organisers",
+                {
+                    "200": _answer("The check", _json_or_page(_schema("LaunchCheck"))),
+                    **_refusals("404"),
+                },
+                operation_id="launchCheck",
+                parameters=[_CAMPAIGN],
+            )
+        },
+        "/admin/campaigns/{campaign_id}/preview": {
+            "get": _operation(
+                "A reminder as a subscriber would get it",
+                "organisers",
+                {
+                    "200": _answer("The rendered message", _json_or_page(_schema("Preview"))),
+                    **_refusals("400", "404"),
+                },
+                operation_id="previewReminder",
+                parameters=[
+                    _CAMPAIGN,
+                    _query("region", "A region of the campaign", {"type": "string"}),
+                    _query("reminder", "`<region> <kind>` or a kind", {"type": "string"}),
+                    _query("channel", "Which message", {"enum": ["email", "sms"]}),
+                    _query("locale", "The language", {"enum": list(locales.SUPPORTED_LOCALES)}),
+                    _query(
+                        "first",
+                        "`no`: a text as to someone who had one before",
+                        {"enum": ["yes", "no"]},
+                    ),
+                ],
+            )
+        },
+        "/admin/campaigns/{campaign_id}/test": {
+            "post": _operation(
+                "Send one reminder to an organiser's own address or number",
+                "organisers",
+                {
+                    "200": _answer("Sent", _json_or_page(_schema("TestSent"))),
+                    **_refusals("400", "404", "413"),
+                },
+                operation_id="sendTest",
+                parameters=[_CAMPAIGN],
+                body=_form_or_json(_schema("TestSend")),
+            )
+        },
+        "/admin/subscribers/import": {
+            "post": _operation(
+                "Import subscribers from CSV (consent proof, or a confirmation is sent)",
+                "organisers",
+                {
+                    "200": _answer(
+                        "What was imported, and each line refused", _json(_schema("ImportReport"))
+                    ),
+                    **_refusals("400", "413", pages=False),
+                },
+                operation_id="importSubscribers",
+                body={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
+            )
+        },
+        "/admin/subscribers/export": {
+            "get": _operation(
+                "Export subscribers as CSV, in parts",
+                "organisers",
+                {
+                    "200": _answer(
+                        "One part; `X-Next-After` when there is more",
+                        {"text/csv": {"schema": {"type": "string"}}},
+                        **{
+                            "X-Next-After": _ref("headers", "NextAfter"),
+                            "Content-Disposition": _ref("headers", "ContentDisposition"),
+                        },
+                    ),
+                    **_refusals("400", pages=False),
+                },
+                operation_id="exportSubscribers",
+                parameters=[
+                    _query("format", "CSV is the one format", {"enum": ["csv"]}),
+                    _query("after", "The `X-Next-After` of the previous part", {"type": "string"}),
+                ],
+            )
+        },
+        "/admin/subscribers/test-links": {
+            "post": _operation(
+                "The links in the messages to an SES mailbox simulator address (`optout smoke`)",
+                "organisers",
+                {
+                    "200": _answer("The links", _json(_schema("TestRecipientLinks"))),
+                    **_refusals("400", "413", pages=False),
+                },
+                operation_id="testRecipientLinks",
+                description="403 for any address outside `simulator.amazonses.com`: a real "
+                "person's links reach them only in their own messages.",
+                body={"required": True, "content": _json(_schema("TestRecipientLinksRequest"))},
+            )
+        },
+    }
+
+
+def _local_routes() -> dict[str, JsonObject]:
+    clock = _json(
+        {
+            "type": "object",
+            "required": ["now"],
+            "properties": {"now": {"type": "string", "format": "date-time"}},
+        }
+    )
+    return {
+        "/_local/outbox": {
+            "get": _operation(
+                "Every message sent, oldest first",
+                "local-only",
+                {
+                    "200": {
+                        "description": "The outbox",
+                        "content": _json({"type": "array", "items": _schema("OutboxEntry")}),
+                    }
+                },
+                operation_id="localOutbox",
+            )
+        },
+        "/_local/tick": {
+            "post": _operation(
+                "Run the scheduler now and drain every queue",
+                "local-only",
+                {"200": {"description": "What ran", "content": _json({"type": "object"})}},
+                operation_id="localTick",
+            )
+        },
+        "/_local/clock": {
+            "get": _operation(
+                "The stack's clock",
+                "local-only",
+                {"200": {"description": "Now", "content": clock}},
+                operation_id="localClock",
+            ),
+            "post": _operation(
+                "Set or advance the stack's clock",
+                "local-only",
+                {
+                    "200": {"description": "The new time", "content": clock},
+                    "400": {
+                        "description": "Neither `set` nor `advance`",
+                        "content": _json(_schema("Problem")),
+                    },
+                },
+                operation_id="localMoveClock",
+                body={"required": True, "content": _json(_schema("ClockChange"))},
+            ),
+        },
+    }
+
+
+# What local/stack.py's parse_duration takes, at least one part, as a regex without lookaheads.
+_DAYS = "([0-9]{1,6}W([0-9]{1,6}D)?|[0-9]{1,6}D)"
+_TIME = r"T([0-9]{1,6}H([0-9]{1,6}M)?([0-9]{1,6}(\.[0-9]{1,6})?S)?|[0-9]{1,6}M([0-9]{1,6}(\.[0-9]{1,6})?S)?|[0-9]{1,6}(\.[0-9]{1,6})?S)"
+_DURATION_PATTERN = f"^-?P({_DAYS}({_TIME})?|{_TIME})$"
+
+
+def _schemas() -> JsonObject:
+    text = {"type": "string"}
+    stamp = {"type": "string", "format": "date-time"}
+    counts = {"type": "integer", "minimum": 0}
+    campaign_fields = {
+        "campaign_id": text,
+        "title": text,
+        "platform": text,
+        "status": text,
+        "regions": {"type": "object", "additionalProperties": stamp},
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    return {
+        "PolicyChange": _published_schema("policy-change.schema.json"),
+        "Problem": {
+            "type": "object",
+            "required": ["error", "message"],
+            "properties": {
+                "error": {"type": "string", "description": "The kind: InvalidInput, NotFound..."},
+                "message": text,
+                "problems": {
+                    "type": "object",
+                    "additionalProperties": text,
+                    "description": "Field -> what is wrong",
+                },
+            },
+        },
+        "SubscribeRequest": {
+            "type": "object",
+            "required": ["contact", "region"],
+            "properties": {
+                "contact": {
+                    "type": "string",
+                    "description": "An email address, or a phone number of the region",
+                },
+                "region": {
+                    "enum": _REGION_CODES,
+                    "description": "A region group or a country in one",
+                },
+                "channel": {
+                    "enum": ["email", "sms"],
+                    "description": "Default: from the contact's shape",
+                },
+                "locale": {
+                    "enum": list(locales.SUPPORTED_LOCALES),
+                    "description": f"Default: {locales.DEFAULT_LOCALE}",
+                },
+                "timezone": {
+                    "type": "string",
+                    "description": "An IANA zone; default: the region's",
+                },
+                "platforms": {
+                    "description": "Platform slugs; default: every platform",
+                    "oneOf": [
+                        {
+                            "type": "array",
+                            "maxItems": 20,
+                            "items": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,31}$"},
+                        },
+                        {"type": "string"},
+                    ],
+                },
+            },
+        },
+        "SubscribeAccepted": {
+            "type": "object",
+            "required": ["status", "message"],
+            "properties": {"status": {"const": "pending"}, "message": text},
+        },
+        "StoredData": {
+            "type": "object",
+            "required": ["subscriber_id"],
+            "properties": {"subscriber_id": text},
+        },
+        "PlannedSend": {
+            "type": "object",
+            "required": ["campaign_id", "send_at", "regions"],
+            "properties": {"campaign_id": text, "send_at": stamp, "regions": counts},
+        },
+        "CampaignSummary": {
+            "type": "object",
+            "required": ["campaign_id", "status"],
+            "properties": {"campaign_id": text, "status": text},
+        },
+        "CampaignStatus": {
+            "type": "object",
+            "required": ["campaign_id", "status"],
+            "properties": {
+                "campaign_id": text,
+                # cancelling withdraws the campaign, as `policy.withdrawn` does
+                "status": {"enum": [status.value for status in CampaignStatus]},
+            },
+        },
+        "Campaign": {
+            "type": "object",
+            "required": [*campaign_fields, "policy"],
+            "properties": {**campaign_fields, "policy": {"type": "object"}},
+        },
+        "CampaignList": {
+            "type": "object",
+            "required": ["campaigns"],
+            "properties": {
+                "campaigns": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": list(campaign_fields),
+                        "properties": campaign_fields,
+                    },
+                }
+            },
+        },
+        "CampaignStats": {
+            "type": "object",
+            "required": ["campaign_id", "regions", "total"],
+            "properties": {
+                "campaign_id": text,
+                "regions": {"type": "array", "items": _schema("RegionFunnel")},
+                "total": _schema("RegionFunnel"),
+                "timeline": {"type": "object"},
+            },
+        },
+        "RegionFunnel": {
+            "type": "object",
+            "required": ["region", "audience", "sent", "clicked", "confirmed", "conversion_rate"],
+            "properties": {
+                "region": text,
+                "audience": counts,
+                "sent": counts,
+                "clicked": counts,
+                "confirmed": counts,
+                "unsubscribed": counts,
+                "conversion_rate": {"type": "number"},
+            },
+        },
+        "LaunchCheck": {
+            "type": "object",
+            "required": ["campaign_id", "reminders"],
+            "properties": {
+                "campaign_id": text,
+                "checked_at": stamp,
+                "reminders": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["region", "kind", "due_at", "problems"],
+                        "properties": {
+                            "region": text,
+                            "kind": _KIND,
+                            "due_at": stamp,
+                            "problems": {"type": "array"},
+                        },
+                    },
+                },
+            },
+        },
+        "Preview": {
+            "type": "object",
+            "required": ["subject", "text"],
+            "properties": {
+                "subject": {"type": ["string", "null"]},
+                "text": text,
+                "html": {"type": ["string", "null"]},
+            },
+        },
+        "TestSend": {
+            "type": "object",
+            "required": ["to"],
+            "properties": {
+                "to": {"type": "string", "description": "The organiser's own address or number"},
+                "region": text,
+                "reminder": text,
+                "locale": {"enum": list(locales.SUPPORTED_LOCALES)},
+            },
+        },
+        "TestSent": {
+            "type": "object",
+            "required": ["to", "message_id"],
+            "properties": {"to": text, "message_id": text},
+        },
+        "TextChanges": {
+            "type": "object",
+            "description": "Any of the policy's text fields, each as the PolicyChange schema has it",
+            "additionalProperties": False,  # any other field cannot be edited: refused
+            "properties": {
+                name: _ref("schemas", f"PolicyChange/properties/policy/properties/{name}")
+                for name in EDITABLE_TEXT
+            },
+        },
+        "AdHocSend": {
+            "type": "object",
+            "required": ["send_at", "regions", "message"],
+            "additionalProperties": False,  # a misspelt field is refused, not ignored
+            "properties": {
+                "id": _ref("schemas", "PolicyChange/properties/policy/properties/id"),
+                "send_at": stamp,
+                "regions": {"type": "array", "minItems": 1, "items": {"enum": _REGION_CODES}},
+                "platforms": {"type": "array", "items": text},
+                "channel": {
+                    "enum": ["email", "sms", None],
+                    "description": "null or left out: both",
+                },
+                "locales": {"type": "array", "items": {"enum": list(locales.SUPPORTED_LOCALES)}},
+                "message": {
+                    "type": "object",
+                    "description": "A policy's text, each field as the PolicyChange schema has it",
+                    "required": ["title"],
+                    "properties": {
+                        name: _ref("schemas", f"PolicyChange/properties/policy/properties/{name}")
+                        for name in (
+                            "title",
+                            "short_title",
+                            "summary",
+                            "steps",
+                            "setting_url",
+                            "translations",
+                        )
+                    },
+                },
+            },
+        },
+        "TestRecipientLinksRequest": {
+            "type": "object",
+            "required": ["contact"],
+            "properties": {
+                "contact": {
+                    "type": "string",
+                    "examples": ["success+smoke@simulator.amazonses.com"],
+                },
+                "campaign_id": {
+                    "type": "string",
+                    "description": "with `region`: the unsubscribe link counts for this campaign",
+                },
+                "region": {"type": "string"},
+            },
+        },
+        "TestRecipientLinks": {
+            "type": "object",
+            "required": ["contact", "subscriber_id", "confirm", "unsubscribe", "privacy"],
+            "properties": {
+                name: {"type": "string"}
+                for name in ("contact", "subscriber_id", "confirm", "unsubscribe", "privacy")
+            },
+        },
+        "ImportReport": {
+            "type": "object",
+            "required": [
+                "imported_active",
+                "confirmation_sent",
+                "updated",
+                "unchanged",
+                "rejected",
+                "warnings",
+            ],
+            "properties": {
+                **{
+                    name: counts
+                    for name in (
+                        "imported_active",
+                        "confirmation_sent",
+                        "updated",
+                        "unchanged",
+                        "merged_duplicates",
+                    )
+                },
+                "rejected": {"type": "array"},
+                "warnings": {"type": "array"},
+            },
+        },
+        "SnsMessage": {
+            "type": "object",
+            "required": [
+                "Type",
+                "MessageId",
+                "TopicArn",
+                "Timestamp",
+                "SignatureVersion",
+                "Signature",
+                "SigningCertURL",
+            ],
+            "properties": {
+                name: text
+                for name in (
+                    "Type",
+                    "MessageId",
+                    "TopicArn",
+                    "Message",
+                    "Timestamp",
+                    "SignatureVersion",
+                    "Signature",
+                    "SigningCertURL",
+                    "SubscribeURL",
+                    "Token",
+                )
+            },
+        },
+        "SnsOutcome": {"type": "object", "required": ["outcome"], "properties": {"outcome": text}},
+        "OutboxEntry": {
+            "type": "object",
+            "required": ["channel", "to", "text", "sent_at"],
+            "properties": {
+                "channel": {"enum": ["email", "sms"]},
+                "to": text,
+                "subject": {"type": ["string", "null"]},
+                "text": text,
+                "html": {"type": ["string", "null"]},
+                "headers": {"type": "object"},
+                "sent_at": stamp,
+            },
+        },
+        "ClockChange": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["set"],
+                    "additionalProperties": False,
+                    "properties": {"set": stamp},
+                },
+                {
+                    "type": "object",
+                    "required": ["advance"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "advance": {
+                            "type": "string",
+                            "description": "An ISO 8601 duration in weeks, days, hours, minutes "
+                            "and seconds (P7D, PT6H, -P1D): years and months have no fixed length",
+                            "pattern": _DURATION_PATTERN,
+                        }
+                    },
+                },
+            ],
+        },
+    }
+
+
+def _headers() -> JsonObject:
+    def header(description: str, schema: JsonObject | None = None) -> JsonObject:
+        return {"description": description, "schema": schema or {"type": "string"}}
+
+    return {
+        "CacheControl": header(
+            "`no-store`: answers hold personal data or one-time state", {"const": "no-store"}
+        ),
+        "Location": header("Where to go next"),
+        "RetryAfter": header(
+            "Seconds until a request may succeed", {"type": "string", "pattern": "^[0-9]{1,6}$"}
+        ),
+        "NextAfter": header("Ask again with `?after=` this for the next part"),
+        "ContentLanguage": header("The page's language"),
+        "ContentDisposition": header("`attachment; filename=...`"),
+        "SetCookie": header(f"The `{SESSION_COOKIE}` session cookie: HttpOnly, SameSite=Strict"),
+    }
+
+
+def _published_schema(name: str) -> JsonObject:
+    schema: JsonObject = json.loads(
+        resources.files("optout.schemas").joinpath(name).read_text("utf-8")
+    )
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _document() -> JsonObject:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "optout-bot",
+            "version": "1",
+            "description": "Opt-out reminders: subscriptions with double opt-in, policy-change "
+            "webhooks, tracked links and the organisers' API. Routes tagged `local-only` "
+            "(`x-local-only: true`) are served only by the local stack (`make run`).",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "tags": [
+            {
+                "name": "subscribers",
+                "description": "Pages and forms for the public, and the links in messages",
+            },
+            {"name": "policy monitors", "description": "Signed webhooks that start campaigns"},
+            {
+                "name": "organisers",
+                "description": "The admin API and dashboard: a bearer token, or the dashboard's session",
+            },
+            {"name": "AWS", "description": "What AWS services call"},
+            {"name": "meta", "description": "About the API itself"},
+            {
+                "name": "local-only",
+                "description": "Only on the local stack, to drive it in tests and demos",
+            },
+        ],
+        "paths": {**_public_routes(), **_admin_routes(), **_local_routes()},
+        "components": {
+            "schemas": _schemas(),
+            "headers": _headers(),
+            "securitySchemes": {
+                "adminToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The admin token",
+                },
+                "adminSession": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": SESSION_COOKIE,
+                    "description": "Set by POST /admin/sign-in",
+                },
+            },
+        },
+    }
+
+
+def document(base_url: str) -> JsonObject:
+    """The description, with `base_url` (where this API is reached) as its server."""
+    return {**_document(), "servers": [{"url": base_url}]}
