@@ -19,7 +19,7 @@ from optout.core import clock, settings
 from optout.core.errors import NotFound, OptoutError
 from optout.core.observability import logger, metrics, tracer
 from optout.organisers import access, dashboard
-from optout.web import admin, public
+from optout.web import admin, problems, public
 
 app = APIGatewayRestResolver()
 public.refuse_unmatched_paths(app, lambda: NotFound("no such campaign"))
@@ -52,7 +52,7 @@ def home() -> Response[str]:
 @app.exception_handler(OptoutError)  # type: ignore[untyped-decorator]
 def refused(error: OptoutError) -> Response[str]:
     logger.info("admin request refused", extra={"error": type(error).__name__})
-    return admin.problem(error, app.current_event)
+    return problems.for_organisers(error, app.current_event)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

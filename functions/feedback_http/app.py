@@ -14,7 +14,7 @@ from optout.core import clock, settings
 from optout.core.errors import OptoutError
 from optout.core.observability import logger, metrics, tracer
 from optout.feedback import sns_http
-from optout.web import public
+from optout.web import problems, public
 
 app = APIGatewayRestResolver()
 
@@ -38,7 +38,7 @@ def refused(error: OptoutError) -> Response[str]:
     logger.warning(
         "SNS message refused", extra={"error": type(error).__name__, "reason": error.message}
     )
-    return public.json_problem(error)
+    return problems.as_json(error)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -16,7 +16,7 @@ from optout.core import clock, settings
 from optout.core.errors import OptoutError, TokenInvalid
 from optout.core.observability import logger, metrics, tracer
 from optout.links import clicks, privacy, unsubscribe
-from optout.web import public
+from optout.web import problems, public
 
 app = APIGatewayRestResolver()
 public.refuse_unmatched_paths(app, lambda: TokenInvalid("this link is not one of ours"))
@@ -94,7 +94,7 @@ def refused(error: OptoutError) -> Response[str]:
     logger.info(
         "link refused", extra={"error": type(error).__name__, "route": app.current_event.resource}
     )
-    return public.problem(error, app.current_event)
+    return problems.for_public(error, app.current_event)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

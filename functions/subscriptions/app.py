@@ -15,7 +15,7 @@ from optout.core import clock, settings
 from optout.core.errors import OptoutError, TokenInvalid
 from optout.core.observability import logger, metrics, tracer
 from optout.subscribers import subscriptions
-from optout.web import public
+from optout.web import problems, public
 
 app = APIGatewayRestResolver()
 public.refuse_unmatched_paths(app, lambda: TokenInvalid("this link is not one of ours"))
@@ -68,7 +68,7 @@ def client_error(error: OptoutError) -> Response[str]:
     form = None
     if app.current_event.path == "/subscribe" and app.current_event.http_method == "POST":
         form = public.read_fields_quietly(app.current_event)
-    return public.problem(error, app.current_event, form)
+    return problems.for_public(error, app.current_event, form=form)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

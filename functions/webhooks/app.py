@@ -15,7 +15,7 @@ from optout.campaigns import policy_changes
 from optout.core import clock, keys, settings, signatures
 from optout.core.errors import OptoutError
 from optout.core.observability import logger, metrics, tracer
-from optout.web import public
+from optout.web import problems, public
 
 app = APIGatewayRestResolver()
 
@@ -41,7 +41,7 @@ def policy_change() -> Response[str]:
 @app.exception_handler(OptoutError)  # type: ignore[untyped-decorator]
 def refused(error: OptoutError) -> Response[str]:
     logger.info("webhook refused", extra={"error": type(error).__name__, "reason": error.message})
-    return public.json_problem(error)
+    return problems.as_json(error)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

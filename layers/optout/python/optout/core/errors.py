@@ -1,6 +1,6 @@
-"""Domain errors. Each carries the HTTP status a client should see; `optout.web.public` is the one
-place that turns them into responses (`web.problem`, a page or JSON, and `web.json_problem`), so
-handlers never pick status codes themselves."""
+"""Domain errors. Each carries the HTTP status a client should see; `optout.web.problems` is the
+one place that turns them into answers (JSON, a page, the subscribe form shown again, the
+dashboard's sign-in), so handlers never pick status codes themselves."""
 
 from __future__ import annotations
 

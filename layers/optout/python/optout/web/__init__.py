@@ -1,2 +1,3 @@
-"""HTTP answers: requests read and pages, JSON and problems answered for the public routes
-(`public`) and the organisers' (`admin`); the OpenAPI description of every route (`openapi`)."""
+"""HTTP answers: requests read and pages and JSON answered for the public routes (`public`) and
+the organisers' (`admin`); every refusal, a domain error made an answer, in one place
+(`problems`); the OpenAPI description of every route (`openapi`)."""

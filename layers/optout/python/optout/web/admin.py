@@ -1,5 +1,6 @@
-"""How the admin function answers: dashboard pages, JSON, CSV, its sign-in cookie and its
-errors. (`optout.web.public` does the same for the public routes; this adds what only organisers see.)"""
+"""How the admin function answers: dashboard pages, JSON, CSV and its sign-in cookie.
+(`optout.web.public` does the same for the public routes; this adds what only organisers see.
+Refusals, the sign-in form on a 401 among them, are answered by `optout.web.problems`.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from optout.core import tokens
-from optout.core.errors import Forbidden, OptoutError, Unauthorized
+from optout.core.errors import Forbidden
 from optout.core.settings import Settings
 from optout.messages import render
 from optout.web import public
@@ -89,18 +90,6 @@ def csv_response(text: str, filename: str) -> Response[str]:
             "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
         },
-    )
-
-
-def problem(error: OptoutError, event: APIGatewayProxyEvent) -> Response[str]:
-    """401 without credentials: the sign-in form for a browser, JSON for the API; other errors
-    as JSON for the API, or a short page for the dashboard."""
-    if for_api(event):
-        return public.json_problem(error)
-    if isinstance(error, Unauthorized):
-        return page(401, "sign_in", {"message": error.message}, event)
-    return public.with_retry_after(
-        error, page(error.status, "problem", {"message": error.message}, event)
     )
 
 

@@ -1,5 +1,5 @@
-"""What the HTTP handlers share: reading bodies, answering in JSON or HTML, and the one place
-where domain errors become status codes and pages."""
+"""What the public routes' handlers share: reading bodies, answering in JSON or HTML, the
+subscribe form's choices. (Refusals are answered by `optout.web.problems`.)"""
 
 from __future__ import annotations
 
@@ -16,15 +16,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from optout.core import json_body
-from optout.core.errors import (
-    InvalidInput,
-    NotFound,
-    OptoutError,
-    PayloadTooLarge,
-    TokenError,
-    TokenExpired,
-    TooManyRequests,
-)
+from optout.core.errors import InvalidInput, OptoutError, PayloadTooLarge
 from optout.core.settings import Settings
 from optout.domain import locales
 from optout.domain.regions import PUBLIC_GROUPS
@@ -143,52 +135,6 @@ def answer(
 
 def json_response(status: int, data: Mapping[str, Any]) -> Response[str]:
     return Response(status, "application/json", json.dumps(data), {"Cache-Control": "no-store"})
-
-
-def json_problem(error: OptoutError) -> Response[str]:
-    """A client error as JSON: its kind, a message, and for invalid input every problem."""
-    data: dict[str, Any] = {"error": type(error).__name__, "message": error.message}
-    if isinstance(error, InvalidInput):
-        data["problems"] = error.problems
-    return with_retry_after(error, json_response(error.status, data))
-
-
-def with_retry_after(error: OptoutError, response: Response[str]) -> Response[str]:
-    """A rate limit's answer says when to try again (RFC 9110 section 10.2.3), as a page too."""
-    if isinstance(error, TooManyRequests):
-        response.headers["Retry-After"] = str(error.retry_after)
-    return response
-
-
-def problem(
-    error: OptoutError, event: APIGatewayProxyEvent, form: Mapping[str, Any] | None = None
-) -> Response[str]:
-    """A client error as JSON, or as a page that says what happened and what to do next."""
-    if wants_json(event):
-        return json_problem(error)
-    locale = page_locale(event)
-    if form is not None and isinstance(error, InvalidInput):
-        return page(error.status, "subscribe", form_context(locale, form, error.problems), locale)
-    subscribe_url = "../" * max(event.path.count("/") - 1, 0) + "subscribe"
-    context = {
-        "kind": _problem_kind(error),
-        "message": error.message,
-        "subscribe_url": subscribe_url,
-    }
-    return with_retry_after(error, page(error.status, "problem", context, locale))
-
-
-def _problem_kind(error: OptoutError) -> str:
-    """What the problem page explains: its title and advice are written, translated, per kind."""
-    if isinstance(error, TokenExpired):
-        return "expired"
-    if isinstance(error, TokenError):
-        return "broken-link"
-    if isinstance(error, NotFound):
-        return "not-found"
-    if isinstance(error, TooManyRequests):
-        return "too-many"
-    return "other"
 
 
 def refuse_unmatched_paths(app: APIGatewayRestResolver, error: Callable[[], OptoutError]) -> None:
