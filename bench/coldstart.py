@@ -478,9 +478,7 @@ def world() -> Iterator[World]:
         base_url = f"{endpoint}/coldstart"
         campaign = policy_changes.apply(settings, policy.parse(body), base_url=base_url, now=now)
         campaign_id = change["policy"]["id"]
-        reminder = min(
-            CampaignStore(settings).reminders(campaign_id), key=lambda r: r["reminder_id"]
-        )
+        reminder = min(CampaignStore(settings).reminders(campaign_id), key=lambda r: r.reminder_id)
         # Started as the scheduler starts it, so that the fan-out has a shard to page.
         CampaignStore(settings).start_fanout(reminder, store.AUDIENCE_SHARDS, now)
         keyring = keys.token_keyring(settings)
@@ -545,7 +543,7 @@ def world() -> Iterator[World]:
         fanout_job = {
             "campaign_id": campaign_id,
             "group": "EU",
-            "reminder": reminder["reminder_id"],
+            "reminder": reminder.reminder_id,
         }
         requests = {
             "SubscriptionsFunction": FirstRequest(

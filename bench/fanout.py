@@ -269,14 +269,14 @@ def start_reminder(settings: Settings, campaign_id: str) -> Reminder:
     payload["regions"] = [entry for entry in payload["regions"] if entry["region"] == REGION]
     change = policy.parse(json.dumps(payload).encode())
     policy_changes.apply(settings, change, base_url="https://bench.example.org", now=PLANNED_AT)
-    pending = [r for r in CampaignStore(settings).reminders(campaign_id) if r["state"] == "pending"]
-    first = min(pending, key=lambda reminder: str(reminder["due_at"]))
-    due = parse_iso(first["due_at"])
+    pending = [r for r in CampaignStore(settings).reminders(campaign_id) if r.state == "pending"]
+    first = min(pending, key=lambda reminder: reminder.due_at)
+    due = parse_iso(first.due_at)
     started = schedule.tick(settings, due)["reminders_started"]
     if started != 1:
-        raise RuntimeError(f"the tick at {first['due_at']} started {started} reminders, not 1")
+        raise RuntimeError(f"the tick at {first.due_at} started {started} reminders, not 1")
     jobs = [read(FanoutJob, body) for body in take_all(settings.fanout_queue_url)]
-    return Reminder(campaign_id, first["reminder_id"], due, jobs)
+    return Reminder(campaign_id, first.reminder_id, due, jobs)
 
 
 def take_all(queue_url: str) -> list[str]:
@@ -415,13 +415,13 @@ def check_fanout(settings: Settings, population: Population, reminder: Reminder)
             ),
         }
     )
-    stored = CampaignStore(settings).get_reminder(reminder.campaign_id, reminder.reminder_id) or {}
+    stored = CampaignStore(settings).get_reminder(reminder.campaign_id, reminder.reminder_id)
     expected = {
         "state": "fanned-out",
         "audience_size": len(population.reached),
         "shards_done": len(reminder.jobs),
     }
-    recorded = {key: stored.get(key) for key in expected}
+    recorded = {key: getattr(stored, key, None) for key in expected}
     if recorded != expected:
         problems.append(f"the reminder records {recorded}, not {expected}")
     if continuations := take_all(settings.fanout_queue_url):

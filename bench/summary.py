@@ -53,6 +53,7 @@ from optout.core.clock import parse_iso
 from optout.core.observability import logger
 from optout.core.settings import Settings
 from optout.domain import policy
+from optout.domain.models import Campaign, Reminder
 from optout.messages import reminders
 from optout.store import CampaignStore
 
@@ -147,9 +148,9 @@ def bare_message_ms(renders: int) -> float:
     with stubbed_aws("bench-summary") as settings:
         campaign, reminder = _campaign(settings)
     subscriber = load.population(settings, 1)[0]
-    base = campaign["base_url"]
+    base = campaign.base_url
     links = reminders.Links(f"{base}/r/x", f"{base}/done/x", f"{base}/unsubscribe/x")
-    now = parse_iso(reminder["due_at"])
+    now = parse_iso(reminder.due_at)
     deliveries = _canned(boto3.resource("dynamodb").Table("deliveries").meta.client, b"{}")
     table = boto3.resource("dynamodb").Table("deliveries")
     table.meta.client.meta.events.register("before-send", deliveries)
@@ -162,9 +163,9 @@ def bare_message_ms(renders: int) -> float:
         mime = email.build(settings, reminders.email(subscriber, values, links))
         table.put_item(
             Item={
-                "pk": f"{campaign['campaign_id']}#{reminder['reminder_id']}#{number}#email",
+                "pk": f"{campaign.campaign_id}#{reminder.reminder_id}#{number}#email",
                 "state": "claimed",
-                "claimed_at": reminder["due_at"],
+                "claimed_at": reminder.due_at,
                 "expires_at": 1_800_000_000,
             },
             ConditionExpression="attribute_not_exists(pk)",
@@ -178,13 +179,15 @@ def bare_message_ms(renders: int) -> float:
     return statistics.median(timings[1:])  # the first one fills the template and client caches
 
 
-def _campaign(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+def _campaign(settings: Settings) -> tuple[Campaign, Reminder]:
     """The LinkedIn campaign as the webhook makes it, and its first reminder."""
     change = policy.parse(PAYLOAD.read_bytes())
     policy_changes.apply(settings, change, base_url="https://bench.example.org", now=PLANNED_AT)
     store = CampaignStore(settings)
-    campaign = store.get_campaign(change.policy.id) or {}
-    first = min(store.reminders(change.policy.id), key=lambda reminder: str(reminder["due_at"]))
+    campaign = store.get_campaign(change.policy.id)
+    if campaign is None:
+        raise RuntimeError(f"the campaign {change.policy.id!r} was not made")
+    first = min(store.reminders(change.policy.id), key=lambda reminder: reminder.due_at)
     return campaign, first
 
 

@@ -24,8 +24,19 @@ from urllib.parse import parse_qs
 from local import invoke
 from optout.campaigns import schedule
 from optout.core import clock, keys, settings
-from optout.domain import regions
-from optout.domain.models import Consent, Status, Subscriber
+from optout.domain import plan, regions
+from optout.domain.models import (
+    Audience,
+    Campaign,
+    CampaignStatus,
+    Consent,
+    Policy,
+    Reminder,
+    ReminderState,
+    Status,
+    Subscriber,
+)
+from optout.domain.policy import policy_document, policy_from
 from optout.store import SubscriberStore
 
 if TYPE_CHECKING:
@@ -70,6 +81,45 @@ def linkedin(**changes: object) -> dict[str, Any]:
     payload = copy.deepcopy(LINKEDIN)
     payload.update(changes)
     return payload
+
+
+def linkedin_campaign(policy: Policy | None = None) -> Campaign:
+    """The LinkedIn campaign as the store reads it back (its policy through the same mapping),
+    for tests that render its reminders without a table."""
+    document = policy_document(policy) if policy else LINKEDIN["policy"]
+    return Campaign(
+        campaign_id=CAMPAIGN,
+        platform="linkedin",
+        policy=policy_from({**document, "id": CAMPAIGN}),
+        status=CampaignStatus.ACTIVE,
+        regions={entry["region"]: entry["effective_at"] for entry in LINKEDIN["regions"]},
+        offsets_days=plan.DEFAULT_OFFSETS,
+        local_hour=plan.DEFAULT_LOCAL_HOUR,
+        base_url="https://optout.example.org",
+    )
+
+
+def planned_reminder(
+    region: str,
+    days_before: int,
+    due_at: str = "2025-10-27T08:00:00Z",
+    *,
+    campaign_id: str = CAMPAIGN,
+    deadline: str = "2025-11-02T23:00:00Z",
+    state: ReminderState = ReminderState.PENDING,
+) -> Reminder:
+    """A reminder of the LinkedIn campaign to one region, as planned."""
+    return Reminder(
+        campaign_id=campaign_id,
+        region=region,
+        days_before=days_before,
+        kind=plan.kind(days_before),
+        due_at=due_at,
+        deadline=deadline,
+        state=state,
+        platform="linkedin",
+        audience=Audience(groups=(regions.resolve(region).group,)),
+    )
 
 
 def active(

@@ -85,7 +85,7 @@ def test_a_fan_out_worker_that_dies_mid_shard_resumes_and_nobody_is_missed_or_se
     stats = CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]
     assert stats["sent"] == 30 and stats["skipped_duplicate"] == 1  # the one page queued twice
     reminder = CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#EU#07")
-    assert reminder["state"] == "fanned-out"
+    assert reminder is not None and reminder.state == "fanned-out"
 
 
 def test_a_webhook_delivered_three_times_over_three_days_makes_one_campaign_and_one_plan(
@@ -180,7 +180,7 @@ def test_one_webhook_delivered_twice_at_once_makes_one_campaign_and_one_plan(
     # Then both are answered 200, and the result is the one campaign a single delivery makes
     assert [reply.status for reply in replies] == [200, 200]
     reminders = CampaignStore(settings.get()).reminders(CAMPAIGN)
-    assert len(reminders) == 20 and {r["state"] for r in reminders} == {"pending"}
+    assert len(reminders) == 20 and {r.state for r in reminders} == {"pending"}
     assert len([i for i in stack.items("CAMPAIGNS_TABLE") if i["sk"] == "CAMPAIGN"]) == 1
     assert [i["pk"] for i in stack.items("DELIVERIES_TABLE")] == ["webhook#msg_twice"]
     # And its reminder still reaches a subscriber once

@@ -180,7 +180,8 @@ def test_the_daily_quota_mid_batch_pauses_keeps_the_rest_and_raises_the_alarm_me
     sent = set(received(stack))
     assert len(sent) == 2 and max(received(stack).values()) == 1
     campaign_now = CampaignStore(settings.get()).get_campaign(CAMPAIGN)
-    assert campaign_now["status"] == "paused" and "quota" in campaign_now["status_reason"]
+    assert campaign_now is not None
+    assert campaign_now.status == "paused" and "quota" in campaign_now.status_reason
     assert '"DailyQuotaExceeded"' in capsys.readouterr().out  # the metric the alarm watches
     kept = {
         i

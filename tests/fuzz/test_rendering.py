@@ -18,13 +18,21 @@ from hypothesis import strategies as st
 
 from optout.channels.email import build
 from optout.core import settings
-from optout.domain import plan
 from optout.domain.locales import SUPPORTED_LOCALES
-from optout.domain.models import Consent, Status, Subscriber
-from optout.domain.policy import Policy, PolicyText, policy_document
+from optout.domain.models import Campaign, Consent, Policy, PolicyText, Reminder, Status, Subscriber
 from optout.messages import reminders
 from tests.fuzz.hostile import LINE_BREAKS, MARKUP, ODD, SANDBOX_ESCAPES, hostile_text
-from tests.helpers import CAMPAIGN, COMPLETE, LINKEDIN, active, at, link, to
+from tests.helpers import (
+    CAMPAIGN,
+    COMPLETE,
+    LINKEDIN,
+    active,
+    at,
+    link,
+    linkedin_campaign,
+    planned_reminder,
+    to,
+)
 from tests.integration.conftest import Stack
 
 SETTINGS = settings.from_environ({**COMPLETE, "OPTOUT_TOKEN_SECRET": "x" * 32})
@@ -44,7 +52,7 @@ HEADERS = {
 EVALUATED = re.compile(r"<class '|<built-in|<function |<module |__builtins__|\b49\b")
 
 
-def campaign_with(text: PolicyText, translations: dict[str, PolicyText]) -> dict[str, Any]:
+def campaign_with(text: PolicyText, translations: dict[str, PolicyText]) -> Campaign:
     policy = Policy(
         id=CAMPAIGN,
         text=text,
@@ -52,20 +60,11 @@ def campaign_with(text: PolicyText, translations: dict[str, PolicyText]) -> dict
         setting_url="https://www.linkedin.com/settings",
         translations=translations,
     )
-    document = policy_document(policy)
-    document.pop("id")
-    return {"campaign_id": CAMPAIGN, "policy": document, "base_url": "https://optout.example.org"}
+    return linkedin_campaign(policy)
 
 
-def reminder(days_before: int) -> dict[str, Any]:
-    return {
-        "sk": f"REMINDER#EU#{days_before:02d}",
-        "region": "EU",
-        "days_before": days_before,
-        "kind": plan.kind(days_before),
-        "deadline": "2025-11-02T23:00:00Z",
-        "audience": {"groups": ["EU"], "regions": [], "excluded": []},
-    }
+def reminder(days_before: int) -> Reminder:
+    return planned_reminder("EU", days_before)
 
 
 def subscriber(

@@ -168,9 +168,7 @@ def test_a_paused_campaign_sends_nothing_and_resuming_sends_everyone_exactly_onc
     # While paused, due reminders ("last day" in Europe and Hong Kong) wait instead of starting.
     test_clock.now = datetime(2025, 11, 2, 8, 0, tzinfo=UTC)
     assert schedule.tick(settings.get(), clock.now())["reminders_held"] >= 3
-    assert (
-        CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#EU#01")["state"] == "pending"
-    )
+    assert CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#EU#01").state == "pending"
 
     resumed = organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/resume").json()
     assert resumed["held_batches_released"] == shown["held_batches"]
@@ -188,7 +186,7 @@ def test_cancel_ends_every_unsent_reminder(stack: Stack, organiser: Organiser) -
     organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
     reply = organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/cancel")
     assert reply.json()["status"] == "withdrawn"
-    states = {r["state"] for r in CampaignStore(settings.get()).reminders(CAMPAIGN)}
+    states = {r.state for r in CampaignStore(settings.get()).reminders(CAMPAIGN)}
     assert states <= {"cancelled"}
     assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/resume").status == 409
     assert organiser.call("POST", "/admin/campaigns/nope/pause").status == 404

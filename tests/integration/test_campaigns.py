@@ -13,7 +13,7 @@ from optout.campaigns import schedule
 from optout.core import clock, jobs, settings
 from optout.core.clock import parse_iso
 from optout.domain import regions
-from optout.domain.models import reminder_region
+from optout.domain.models import Reminder, reminder_region
 from optout.messages import reminders as reminders_module
 from optout.sending import fanout
 from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
@@ -21,8 +21,9 @@ from tests.helpers import CAMPAIGN, LINKEDIN, active, linkedin
 from tests.integration.conftest import Stack
 
 
-def reminders(stack: Stack) -> dict[str, dict]:
-    return {item["sk"]: item for item in CampaignStore(settings.get()).reminders(CAMPAIGN)}
+def reminders(stack: Stack) -> dict[str, Reminder]:
+    """The LinkedIn campaign's reminders by id (``EU-14``)."""
+    return {r.reminder_id: r for r in CampaignStore(settings.get()).reminders(CAMPAIGN)}
 
 
 def play_until(stack: Stack, test_clock, until: datetime) -> dict[str, Counter]:
@@ -30,7 +31,7 @@ def play_until(stack: Stack, test_clock, until: datetime) -> dict[str, Counter]:
     queued per reminder."""
     queued: dict[str, Counter] = {}
     for due_at in sorted(
-        {parse_iso(r["due_at"]) for r in reminders(stack).values() if r["state"] == "pending"}
+        {parse_iso(r.due_at) for r in reminders(stack).values() if r.state == "pending"}
     ):
         if due_at > until:
             break
@@ -70,15 +71,15 @@ def test_the_linkedin_webhook_plans_every_region_at_the_right_instants(
         "already_sent": 0,
         "cancelled": 0,
     }
-    planned = {sk: (r["due_at"], r["state"]) for sk, r in reminders(stack).items()}
-    assert planned["REMINDER#EU#14"] == ("2025-10-20T07:00:00Z", "pending")
-    assert planned["REMINDER#EEA#07"] == ("2025-10-27T08:00:00Z", "pending")
-    assert planned["REMINDER#CH#01"] == ("2025-11-02T08:00:00Z", "pending")
-    assert planned["REMINDER#CA#01"] == ("2025-11-02T14:00:00Z", "pending")
-    assert planned["REMINDER#HK#00"] == ("2025-11-03T01:00:00Z", "pending")
+    planned = {sk: (r.due_at, r.state) for sk, r in reminders(stack).items()}
+    assert planned["EU-14"] == ("2025-10-20T07:00:00Z", "pending")
+    assert planned["EEA-07"] == ("2025-10-27T08:00:00Z", "pending")
+    assert planned["CH-01"] == ("2025-11-02T08:00:00Z", "pending")
+    assert planned["CA-01"] == ("2025-11-02T14:00:00Z", "pending")
+    assert planned["HK-00"] == ("2025-11-03T01:00:00Z", "pending")
     campaign = CampaignStore(settings.get()).get_campaign(CAMPAIGN)
-    assert campaign["policy"]["setting_url"] == LINKEDIN["policy"]["setting_url"]
-    assert campaign["base_url"] == "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
+    assert campaign.policy.setting_url == LINKEDIN["policy"]["setting_url"]
+    assert campaign.base_url == "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
 
 
 def test_each_reminder_reaches_exactly_its_region_s_subscribers_once(
@@ -99,10 +100,10 @@ def test_each_reminder_reaches_exactly_its_region_s_subscribers_once(
         assert set(ids) == expected[reminder_region(reminder_id)], reminder_id
         assert max(ids.values()) == 1, f"{reminder_id} queued someone twice"
     for reminder in reminders(stack).values():
-        assert reminder["state"] == "fanned-out"
-        assert reminder["audience_size"] == len(expected[reminder["region"]])
-        assert reminder["shards_done"] == reminder["fanout_jobs"] == AUDIENCE_SHARDS
-        assert reminder["finished_at"]
+        assert reminder.state == "fanned-out"
+        assert reminder.audience_size == len(expected[reminder.region])
+        assert reminder.shards_done == reminder.fanout_jobs == AUDIENCE_SHARDS
+        assert reminder.finished_at
 
 
 def test_two_ticks_at_once_queue_each_fan_out_once(
@@ -151,7 +152,7 @@ def test_a_tick_that_died_holding_a_lease_is_redone_after_the_lease(
     test_clock.now = datetime(2025, 10, 20, 13, 0, tzinfo=UTC)
     campaigns = CampaignStore(settings.get())
     (due,) = campaigns.due(clock.now()).reminders
-    assert campaigns.lease_reminder(due, clock.now(), schedule.LEASE)  # then the tick died
+    assert campaigns.lease(due, clock.now(), schedule.LEASE)  # then the tick died
     assert schedule.tick(settings.get(), clock.now())["reminders_started"] == 0
     test_clock.advance(minutes=10)
     assert schedule.tick(settings.get(), clock.now())["reminders_started"] == 1
@@ -170,7 +171,7 @@ def test_after_an_outage_only_the_latest_due_reminder_goes_out(
     stack.run_fanout()
     sent = {batch["reminder"] for batch in stack.send_batches()}
     assert sent == {f"{region}-07" for region in ("EU", "EEA", "CH", "CA", "HK")}
-    assert reminders(stack)["REMINDER#EU#14"]["state"] == "superseded"
+    assert reminders(stack)["EU-14"].state == "superseded"
 
 
 # An outage that ends at 22:30 on the last day where the region's reference zone is, 90
@@ -274,7 +275,7 @@ def test_after_an_outage_that_ends_past_the_deadline_the_last_day_gives_way_to_l
     stack.run_sender()
     # Then no stale "last day" goes out; "live now" comes at 09:00
     assert [m for m in stack.outbox() if m.to == "de-late@example.org"] == []
-    assert reminders(stack)["REMINDER#EU#01"]["state"] == "superseded"
+    assert reminders(stack)["EU-01"].state == "superseded"
     assert ticked["reminders_started"] <= 3  # the regions whose deadline has not passed
     test_clock.now = datetime(2025, 11, 3, 8, 0, tzinfo=UTC)
     schedule.tick(settings.get(), clock.now())
@@ -289,8 +290,8 @@ def test_a_campaign_created_late_sends_only_the_latest_past_reminder(
 ) -> None:
     test_clock.now = datetime(2025, 10, 28, 9, 0, tzinfo=UTC)
     stack.post_webhook(LINKEDIN)
-    states = {sk: r["state"] for sk, r in reminders(stack).items()}
-    assert states["REMINDER#EU#14"] == "skipped" and states["REMINDER#EU#07"] == "pending"
+    states = {sk: r.state for sk, r in reminders(stack).items()}
+    assert states["EU-14"] == "skipped" and states["EU-07"] == "pending"
     assert schedule.tick(settings.get(), clock.now())["reminders_started"] == 5
 
 
@@ -312,14 +313,14 @@ def test_a_moved_deadline_re_plans_only_what_has_not_gone_out(
     )
     reply = stack.post_webhook(moved, webhook_id="msg_moved")
     assert reply.json()["already_sent"] == 5  # the d14 reminders of all five regions
-    eu = {sk: (r["due_at"], r["state"]) for sk, r in reminders(stack).items() if "#EU#" in sk}
+    eu = {sk: (r.due_at, r.state) for sk, r in reminders(stack).items() if sk.startswith("EU-")}
     assert eu == {
-        "REMINDER#EU#14": ("2025-10-20T07:00:00Z", "fanned-out"),
-        "REMINDER#EU#07": ("2025-11-03T08:00:00Z", "pending"),
-        "REMINDER#EU#01": ("2025-11-09T08:00:00Z", "pending"),
-        "REMINDER#EU#00": ("2025-11-10T08:00:00Z", "pending"),
+        "EU-14": ("2025-10-20T07:00:00Z", "fanned-out"),
+        "EU-07": ("2025-11-03T08:00:00Z", "pending"),
+        "EU-01": ("2025-11-09T08:00:00Z", "pending"),
+        "EU-00": ("2025-11-10T08:00:00Z", "pending"),
     }
-    assert reminders(stack)["REMINDER#CA#07"]["due_at"] == "2025-10-27T13:00:00Z"  # unchanged
+    assert reminders(stack)["CA-07"].due_at == "2025-10-27T13:00:00Z"  # unchanged
 
 
 def test_a_region_removed_cancels_its_pending_reminders(stack: Stack, test_clock, people) -> None:
@@ -329,7 +330,7 @@ def test_a_region_removed_cancels_its_pending_reminders(stack: Stack, test_clock
         regions=[entry for entry in LINKEDIN["regions"] if entry["region"] != "HK"]
     )
     assert stack.post_webhook(without_hk, webhook_id="msg_second").json()["cancelled"] == 4
-    assert {r["state"] for sk, r in reminders(stack).items() if "#HK#" in sk} == {"cancelled"}
+    assert {r.state for sk, r in reminders(stack).items() if sk.startswith("HK-")} == {"cancelled"}
     queued = play_until(stack, test_clock, datetime(2025, 11, 4, tzinfo=UTC))
     assert people["hk"] not in {i for ids in queued.values() for i in ids}
 
@@ -348,7 +349,7 @@ def test_a_withdrawal_cancels_every_pending_reminder_and_is_idempotent(
     assert stack.post_webhook(withdrawal, webhook_id="msg_w2").json()["cancelled"] == 0
     test_clock.now = datetime(2025, 11, 4, tzinfo=UTC)
     assert schedule.tick(settings.get(), clock.now())["reminders_started"] == 0
-    assert CampaignStore(settings.get()).get_campaign(CAMPAIGN)["status"] == "withdrawn"
+    assert CampaignStore(settings.get()).get_campaign(CAMPAIGN).status == "withdrawn"
 
 
 def test_a_replayed_delivery_answers_200_and_changes_nothing(stack: Stack, test_clock) -> None:
@@ -430,8 +431,8 @@ def test_a_fan_out_short_of_time_continues_and_a_redelivered_job_resumes(
     stack.run_fanout()  # the continuation finds the shard done
     queued = Counter(i for batch in stack.send_batches() for i in batch["ids"])
     assert set(queued) == everyone and max(queued.values()) == 1
-    reminder = reminders(stack)["REMINDER#EU#14"]
-    assert reminder["audience_size"] == 40 and reminder["state"] == "fanned-out"
+    reminder = reminders(stack)["EU-14"]
+    assert reminder.audience_size == 40 and reminder.state == "fanned-out"
 
 
 def test_a_withdrawn_campaign_changed_again_is_planned_again(stack: Stack, test_clock) -> None:
@@ -443,7 +444,7 @@ def test_a_withdrawn_campaign_changed_again_is_planned_again(stack: Stack, test_
     )
     again = stack.post_webhook(LINKEDIN, webhook_id="msg_3")
     assert again.json()["planned"] == 20
-    assert {r["state"] for r in reminders(stack).values()} == {"pending"}
+    assert {r.state for r in reminders(stack).values()} == {"pending"}
 
 
 def test_a_fan_out_job_that_arrives_before_its_reminder_started_is_retried_not_dropped(
@@ -505,7 +506,7 @@ def test_a_batch_deferred_again_while_its_release_is_under_way_is_kept(stack: St
     campaigns.put_deferred(job, "EU", again, "missing or invalid settings: SMS_HTTP_URL")
     campaigns.release_deferred(released)
     # Then the new deferral stays, due at its own time
-    assert [batch["due_at"] for batch in campaigns.due(again).batches] == ["2025-10-27T08:30:00Z"]
+    assert [batch.due_at for batch in campaigns.due(again).batches] == ["2025-10-27T08:30:00Z"]
 
 
 def test_a_malformed_deferred_notice_is_left_for_a_person_and_the_others_still_go(
@@ -523,4 +524,5 @@ def test_a_malformed_deferred_notice_is_left_for_a_person_and_the_others_still_g
     ticked = schedule.tick(settings.get(), at)
     assert ticked["deferred_notices_released"] == 1
     assert [job["subscriber_id"] for job in stack.notice_jobs()] == ["sub-good"]
-    assert [notice["pk"] for notice in campaigns.due(at).notices] == ["NOTICE#sub-bad"]
+    left = [notice.body.get("subscriber_id") for notice in campaigns.due(at).notices]
+    assert left == ["sub-bad"]

@@ -119,11 +119,11 @@ def test_a_campaign_pauses_when_its_bounces_pass_four_percent(stack: Stack, test
     bounced = [{"emailAddress": f"b{n}@example.org"} for n in range(4)]
     deliver("feedback-ses-bounce", bounce__bouncedRecipients=bounced)
     assert (
-        CampaignStore(settings.get()).get_campaign(CAMPAIGN)["status"] == "active"
+        CampaignStore(settings.get()).get_campaign(CAMPAIGN).status == "active"
     )  # 4% is not past 4%
     deliver("feedback-ses-bounce", bounce__bouncedRecipients=[{"emailAddress": "b9@example.org"}])
     campaign = CampaignStore(settings.get()).get_campaign(CAMPAIGN)
-    assert campaign["status"] == "paused" and "bounce rate 5.0%" in campaign["status_reason"]
+    assert campaign.status == "paused" and "bounce rate 5.0%" in campaign.status_reason
     assert clock.now() == test_clock.now
 
 

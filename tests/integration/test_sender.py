@@ -72,8 +72,7 @@ def test_a_text_due_at_night_waits_for_eight_in_the_morning(
     active("+16045550123", "CA", "en", timezone="America/Vancouver")
     at(stack, test_clock, "2025-11-02T14:00:00Z")
     assert (
-        CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#CA#01")["state"]
-        == "fanned-out"
+        CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#CA#01").state == "fanned-out"
     )
     assert to(stack, "+16045550123") == []
     assert CampaignStore(settings.get()).stats(CAMPAIGN)["CA"]["deferred"] == 1
@@ -180,7 +179,8 @@ def test_the_daily_quota_pauses_the_campaign_instead_of_looping(
     monkeypatch.setattr(aws.send_client("sesv2"), "send_email", quota_exceeded)
     at(stack, test_clock, "2025-10-27T08:00:00Z")
     campaign_now = CampaignStore(settings.get()).get_campaign(CAMPAIGN)
-    assert campaign_now["status"] == "paused" and "quota" in campaign_now["status_reason"]
+    assert campaign_now is not None
+    assert campaign_now.status == "paused" and "quota" in campaign_now.status_reason
     assert stack.outbox() == []
     assert CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]["deferred"] == 3
     assert stack.items("DELIVERIES_TABLE") == [
@@ -247,7 +247,8 @@ def test_a_template_that_fails_stops_the_reminder_before_any_send(
     assert ticked["reminders_failed"] >= 1 and ticked["reminders_started"] == 0
     assert stack.outbox() == []
     reminder = CampaignStore(settings.get()).get_reminder(CAMPAIGN, "REMINDER#EU#07")
-    assert reminder["state"] == "failed" and "sms.txt, line 1" in reminder["reason"]
+    assert reminder is not None
+    assert reminder.state == "failed" and "sms.txt, line 1" in reminder.reason
 
 
 def test_a_send_that_timed_out_is_counted_unknown_and_never_resent(

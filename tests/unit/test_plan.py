@@ -1,11 +1,14 @@
 """Reminder instants: a morning hour in each region's reference zone, DST included."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from optout.core.clock import iso, parse_iso
 from optout.domain import plan, regions
+from optout.domain.models import Audience, Reminder, ReminderState
+from tests.helpers import planned_reminder
 
 DEADLINES = {  # the LinkedIn case: 3 November 2025, local midnight
     "EU": "2025-11-03T00:00:00+01:00",
@@ -73,42 +76,47 @@ def test_offsets_and_hour_are_configurable() -> None:
 
 def test_no_subscriber_is_reached_by_two_regions_of_one_campaign() -> None:
     audiences = plan.audiences(regions.resolve(code) for code in ("EU", "EEA", "CH", "DE"))
-    assert audiences["EU"] == plan.Audience(groups=("EU",), except_regions=("DE",))
-    assert audiences["EEA"] == plan.Audience(groups=("EEA",))  # the EU has its own entry
-    assert audiences["DE"] == plan.Audience(groups=("EU",), only_regions=("DE",))
+    assert audiences["EU"] == Audience(groups=("EU",), except_regions=("DE",))
+    assert audiences["EEA"] == Audience(groups=("EEA",))  # the EU has its own entry
+    assert audiences["DE"] == Audience(groups=("EU",), only_regions=("DE",))
     assert plan.audiences([regions.resolve("EEA")])["EEA"].groups == ("EU", "EEA")
     assert not audiences["EU"].includes("DE") and audiences["EU"].includes("FR")
     assert audiences["DE"].includes("DE") and not audiences["DE"].includes("EU")
 
 
+def named(reminders: list[Reminder]) -> list[str]:
+    """Which reminders: the other campaign's marked as such."""
+    return sorted(("other " if r.campaign_id == "other" else "") + r.reminder_id for r in reminders)
+
+
 def test_of_reminders_due_together_only_the_latest_of_each_region_goes_out() -> None:
     now = datetime(2025, 10, 28, 9, 0, tzinfo=UTC)
-    due = [
-        {"campaign_id": "c", "region": "EU", "due_at": "2025-10-20T07:00:00Z", "sk": "14"},
-        {"campaign_id": "c", "region": "EU", "due_at": "2025-10-27T08:00:00Z", "sk": "07"},
-        {"campaign_id": "c", "region": "CA", "due_at": "2025-10-20T13:00:00Z", "sk": "CA14"},
-        {"campaign_id": "d", "region": "EU", "due_at": "2025-10-20T07:00:00Z", "sk": "d14"},
+    candidates = [
+        planned_reminder("EU", 14, "2025-10-20T07:00:00Z"),
+        planned_reminder("EU", 7, "2025-10-27T08:00:00Z"),
+        planned_reminder("CA", 14, "2025-10-20T13:00:00Z"),
+        planned_reminder("EU", 14, "2025-10-20T07:00:00Z", campaign_id="other"),
     ]
-    send, superseded = plan.supersede(due, now)
-    assert sorted(r["sk"] for r in send) == ["07", "CA14", "d14"]
-    assert [r["sk"] for r in superseded] == ["14"]
+    send, superseded = plan.supersede(candidates, now)
+    assert named(send) == ["CA-14", "EU-07", "other EU-14"]
+    assert named(superseded) == ["EU-14"]
 
 
 def test_a_late_reminder_gives_way_to_the_next_one_due_within_hours() -> None:
     # Canada's "two weeks left" is a week late; "one week left" is due in five hours
     now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
     candidates = [
-        {"campaign_id": "c", "region": "CA", "due_at": "2025-10-20T13:00:00Z", "sk": "CA14"},
-        {"campaign_id": "c", "region": "CA", "due_at": "2025-10-27T13:00:00Z", "sk": "CA07"},
+        planned_reminder("CA", 14, "2025-10-20T13:00:00Z"),
+        planned_reminder("CA", 7, "2025-10-27T13:00:00Z"),
     ]
     assert plan.supersede(candidates, now) == ([], [candidates[0]])
 
 
 def test_last_day_and_live_now_a_day_apart_both_go_out() -> None:
     now = datetime(2025, 11, 2, 8, 0, tzinfo=UTC)
-    last_day = {"campaign_id": "c", "region": "EU", "due_at": "2025-11-02T08:00:00Z", "sk": "01"}
-    live_now = {"campaign_id": "c", "region": "EU", "due_at": "2025-11-03T08:00:00Z", "sk": "00"}
-    within_soon = [r for r in (last_day, live_now) if r["due_at"] <= iso(now + plan.SOON)]
+    last_day = planned_reminder("EU", 1, "2025-11-02T08:00:00Z")
+    live_now = planned_reminder("EU", 0, "2025-11-03T08:00:00Z")
+    within_soon = [r for r in (last_day, live_now) if r.due_at <= iso(now + plan.SOON)]
     assert plan.supersede(within_soon, now) == ([last_day], [])
 
 
@@ -116,10 +124,8 @@ def test_a_reminder_ahead_of_its_deadline_never_gives_way_to_one_due_after_it() 
     # The scheduler comes back at 22:30 in Berlin on 2 November, 90 minutes before the deadline
     now = datetime(2025, 11, 2, 21, 30, tzinfo=UTC)
     deadline = "2025-11-02T23:00:00Z"
-    last_day = {"campaign_id": "c", "region": "EU", "due_at": "2025-11-02T08:00:00Z",
-                "deadline": deadline, "sk": "01"}  # fmt: skip
-    live_now = {"campaign_id": "c", "region": "EU", "due_at": "2025-11-03T08:00:00Z",
-                "deadline": deadline, "sk": "00"}  # fmt: skip
+    last_day = planned_reminder("EU", 1, "2025-11-02T08:00:00Z", deadline=deadline)
+    live_now = planned_reminder("EU", 0, "2025-11-03T08:00:00Z", deadline=deadline)
     assert plan.supersede([last_day, live_now], now) == ([last_day], [])
     # Half an hour past the deadline, "last day" is stale and gives way to "live now"
     later = datetime(2025, 11, 2, 23, 30, tzinfo=UTC)
@@ -130,20 +136,21 @@ def test_texts_held_over_the_night_give_way_only_past_the_deadline_to_a_reminder
     None
 ):
     deadline = "2025-11-02T23:00:00Z"  # midnight in Berlin
-    last_day = {"region": "EU", "due_at": "2025-11-02T08:00:00Z", "deadline": deadline,
-                "state": "fanning-out", "sk": "01"}  # fmt: skip
-    live_now = {"region": "EU", "due_at": "2025-11-03T08:00:00Z", "deadline": deadline,
-                "state": "pending", "sk": "00"}  # fmt: skip
-    elsewhere = {**live_now, "region": "CA"}
+    last_day = planned_reminder(
+        "EU", 1, "2025-11-02T08:00:00Z", deadline=deadline, state=ReminderState.FANNING_OUT
+    )
+    live_now = planned_reminder("EU", 0, "2025-11-03T08:00:00Z", deadline=deadline)
+    elsewhere = replace(live_now, region="CA")
     morning = datetime(2025, 11, 3, 7, 0, tzinfo=UTC)  # 08:00 in Berlin, an hour before live now
     assert plan.overtaken(last_day, [last_day, live_now], morning)
     # before the deadline, the text is still news
     assert not plan.overtaken(last_day, [last_day, live_now], datetime(2025, 11, 2, 7, tzinfo=UTC))
     # no next reminder of its own region, or one that will not go out: the text goes
     assert not plan.overtaken(last_day, [last_day, elsewhere], morning)
-    assert not plan.overtaken(last_day, [last_day, {**live_now, "state": "cancelled"}], morning)
+    cancelled = replace(live_now, state=ReminderState.CANCELLED)
+    assert not plan.overtaken(last_day, [last_day, cancelled], morning)
     # a next reminder further away than SOON does not take its place either
-    far = {**live_now, "due_at": iso(morning + plan.SOON + timedelta(minutes=1))}
+    far = replace(live_now, due_at=iso(morning + plan.SOON + timedelta(minutes=1)))
     assert not plan.overtaken(last_day, [last_day, far], morning)
 
 

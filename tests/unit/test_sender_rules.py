@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from optout.channels.sms import plain, segments
 from optout.core.settings import from_environ
 from optout.domain.locales import SUPPORTED_LOCALES
-from optout.domain.models import Consent, Status, Subscriber
+from optout.domain.models import (
+    Consent,
+    ReminderState,
+    Status,
+    Subscriber,
+)
 from optout.domain.quiet_hours import in_quiet_hours
 from optout.messages import reminders
 from optout.sending.sender import Pacer, ReadAhead
-from tests.helpers import COMPLETE
+from tests.helpers import COMPLETE, linkedin_campaign, planned_reminder
 
 
 def subscriber(timezone: str, locale: str = "en", channel: str = "sms") -> Subscriber:
@@ -130,21 +133,13 @@ def test_french_typography_is_made_plain_so_a_text_stays_in_gsm_7() -> None:
     assert segments(plain("Plus qu\u2019une semaine\u00a0: «\u202fvite\u202f»"))[0] == "GSM-7"
 
 
-CAMPAIGN = {
-    "campaign_id": "linkedin-genai-2025",
-    "base_url": "https://optout.example.org",
-    "policy": json.loads(
-        (
-            Path(__file__).resolve().parents[2] / "events/payloads/policy-changed.linkedin.json"
-        ).read_text(encoding="utf-8")
-    )["policy"],
-}
-REMINDER = {
-    "region": "CA",
-    "days_before": 7,
-    "kind": "one-week-left",
-    "deadline": "2025-11-03T05:00:00Z",
-}
+REMINDER = planned_reminder(
+    "CA",
+    7,
+    "2025-10-27T13:00:00Z",
+    deadline="2025-11-03T05:00:00Z",
+    state=ReminderState.FANNING_OUT,
+)
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
@@ -160,7 +155,10 @@ def test_a_first_reminder_text_fits_in_two_segments_in_every_language(locale: st
     )
     text = subscriber("America/Toronto", locale)
     drafts = reminders.Drafts(
-        from_environ(COMPLETE), CAMPAIGN, REMINDER, datetime(2025, 10, 27, 13, 0, tzinfo=UTC)
+        from_environ(COMPLETE),
+        linkedin_campaign(),
+        REMINDER,
+        datetime(2025, 10, 27, 13, 0, tzinfo=UTC),
     )
     message = drafts.sms(text, link, first=True)
     # Then it carries the short link, says how to stop, and takes two segments at most

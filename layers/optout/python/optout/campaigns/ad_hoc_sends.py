@@ -11,7 +11,6 @@ anything is stored: it must render in every language, and its text message fit t
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ from optout.core.settings import Settings
 from optout.domain import plan, policy, regions
 from optout.domain.contacts import CHANNELS
 from optout.domain.locales import SUPPORTED_LOCALES
-from optout.domain.models import CampaignStatus, ReminderState
+from optout.domain.models import Campaign, CampaignStatus, Policy, Reminder, ReminderState, Segment
 from optout.messages import reminders
 from optout.messages.render import RenderError
 from optout.store import CampaignStore
@@ -42,7 +41,7 @@ def create(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> 
     for name in unknown:
         problems[name] = "not a field of an ad-hoc send"
     send_at = _send_at(document.get("send_at"), now, problems)
-    segment = _segment(document, problems)
+    segment, region_codes = _segment(document, problems)
     campaign_id = document.get("id", f"message-{now:%Y%m%d}-{secrets.token_hex(3)}")
     if not isinstance(campaign_id, str):  # found by schemathesis: {} was taken for "make one"
         problems["id"] = "lower-case letters, digits and dashes, or leave it out for one made up"
@@ -58,27 +57,27 @@ def create(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> 
         text = _message(campaign_id, message, problems)
     if problems or text is None or send_at is None:
         raise InvalidInput(problems or {"message": "not a valid message"})
-    places = [regions.resolve(str(code)) for code in segment["regions"]]
+    places = [regions.resolve(str(code)) for code in region_codes]
     store = CampaignStore(settings)
     if store.get_campaign(campaign_id) is not None:
         raise Conflict(f"there is already a campaign or send {campaign_id!r}")
-    campaign = {
-        "campaign_id": campaign_id,
-        "platform": ",".join(segment["platforms"]) or "all",
-        "policy": policy.policy_document(text),
-        "status": CampaignStatus.ACTIVE,
-        "regions": {place.code: iso(send_at) for place in places},
-        "offsets_days": [0],
-        "local_hour": 0,
-        "base_url": base_url,
-        "message": TEMPLATE,
-    }
-    planned = _reminders(places, segment, send_at)
-    for item in planned:
-        _check_renders(settings, campaign, item, send_at)
-    store.save_campaign(campaign_id, {k: v for k, v in campaign.items() if k != "campaign_id"}, now)
-    for item in planned:
-        store.save_unsent_reminder(campaign_id, item)
+    campaign = Campaign(
+        campaign_id=campaign_id,
+        platform=",".join(segment.platforms) or "all",
+        policy=text,
+        status=CampaignStatus.ACTIVE,
+        regions={place.code: iso(send_at) for place in places},
+        offsets_days=(0,),
+        local_hour=0,
+        base_url=base_url,
+        message=TEMPLATE,
+    )
+    planned = _reminders(campaign_id, places, segment, send_at)
+    for reminder in planned:
+        _check_renders(settings, campaign, reminder, send_at)
+    store.save_campaign(campaign, now)
+    for reminder in planned:
+        store.save_unsent_reminder(reminder)
     logger.info("ad-hoc send planned", extra={"campaign_id": campaign_id, "regions": len(planned)})
     return {"campaign_id": campaign_id, "send_at": iso(send_at), "regions": len(planned)}
 
@@ -96,7 +95,8 @@ def _send_at(raw: object, now: datetime, problems: dict[str, str]) -> datetime |
     return max(moment, now)
 
 
-def _segment(document: dict[str, Any], problems: dict[str, str]) -> dict[str, Any]:
+def _segment(document: dict[str, Any], problems: dict[str, str]) -> tuple[Segment, list[Any]]:
+    """Whom the send narrows to, and the regions it goes to."""
     platforms = document.get("platforms", [])
     if not isinstance(platforms, list) or not all(
         isinstance(p, str) and p.isascii() and p.replace("-", "").isalnum() for p in platforms
@@ -119,17 +119,15 @@ def _segment(document: dict[str, Any], problems: dict[str, str]) -> dict[str, An
                 regions.resolve(str(code))
             except InvalidInput as error:
                 problems[f"regions[{index}]"] = error.message
-    return {
-        "platforms": sorted(set(platforms)),
-        "channel": channel,
-        "locales": sorted(set(locales)),
-        "regions": region_codes if isinstance(region_codes, list) else [],
-    }
+    segment = Segment(
+        platforms=tuple(sorted(set(platforms))),
+        channel=channel,
+        locales=tuple(sorted(set(locales))),
+    )
+    return segment, region_codes if isinstance(region_codes, list) else []
 
 
-def _message(
-    campaign_id: str, message: dict[str, Any], problems: dict[str, str]
-) -> policy.Policy | None:
+def _message(campaign_id: str, message: dict[str, Any], problems: dict[str, str]) -> Policy | None:
     """The message, checked by the webhook schema's rules for a policy's text; unlike a policy
     it needs no steps and no setting link."""
     try:
@@ -142,27 +140,28 @@ def _message(
 
 
 def _reminders(
-    places: list[regions.Region], segment: dict[str, Any], send_at: datetime
-) -> list[dict[str, Any]]:
+    campaign_id: str, places: list[regions.Region], segment: Segment, send_at: datetime
+) -> list[Reminder]:
     audiences = plan.audiences(places)
     return [
-        {
-            "region": place.code,
-            "days_before": 0,
-            "kind": KIND,
-            "deadline": iso(send_at),
-            "due_at": iso(send_at),
-            "state": ReminderState.PENDING,
-            "platform": "",
-            "segment": {k: v for k, v in segment.items() if k != "regions"},
-            "audience": {key: list(value) for key, value in asdict(audiences[place.code]).items()},
-        }
+        Reminder(
+            campaign_id=campaign_id,
+            region=place.code,
+            days_before=0,
+            kind=KIND,
+            deadline=iso(send_at),
+            due_at=iso(send_at),
+            state=ReminderState.PENDING,
+            platform="",
+            audience=audiences[place.code],
+            segment=segment,
+        )
         for place in places
     ]
 
 
 def _check_renders(
-    settings: Settings, campaign: dict[str, Any], reminder: dict[str, Any], send_at: datetime
+    settings: Settings, campaign: Campaign, reminder: Reminder, send_at: datetime
 ) -> None:
     try:
         reminders.check_templates(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from optout.campaigns import policy_changes
@@ -22,14 +22,9 @@ from optout.core.errors import (
 from optout.core.observability import logger
 from optout.core.settings import Settings
 from optout.domain import policy
-from optout.domain.models import STARTED, CampaignStatus
+from optout.domain.models import STARTED, Campaign, CampaignStatus, Reminder
 from optout.domain.policy import EDITABLE_TEXT
-from optout.store import CampaignStore, plain
-
-# The window in which an address may present `Settings.admin.wrong_tokens_per_address` wrong
-# admin tokens (template.yaml's WrongAdminTokensPerAddress) before it is refused without a look.
-WRONG_TOKENS_WINDOW = timedelta(minutes=15)
-_ORGANISER = "organiser"  # the one part of a session token: sessions carry no identity
+from optout.store import CampaignStore
 
 
 def list_campaigns(settings: Settings) -> list[dict[str, Any]]:
@@ -44,12 +39,12 @@ def show_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
     """A campaign, its plan per region (each reminder's state and counts) and its counters."""
     store = CampaignStore(settings)
     campaign = _existing(store, campaign_id)
-    regions: dict[str, list[dict[str, Any]]] = {code: [] for code in campaign["regions"]}
-    for reminder in sorted(store.reminders(campaign_id), key=lambda r: r["due_at"]):
-        regions.setdefault(reminder["region"], []).append(_reminder_view(reminder))
+    regions: dict[str, list[dict[str, Any]]] = {code: [] for code in campaign.regions}
+    for reminder in sorted(store.reminders(campaign_id), key=lambda r: r.due_at):
+        regions.setdefault(reminder.region, []).append(_reminder_view(reminder))
     return {
         **_summary(campaign),
-        "policy": plain(campaign["policy"]),
+        "policy": policy.policy_document(campaign.policy),
         "plan": regions,
         "stats": store.stats(campaign_id),
         "held_batches": store.count_held_batches(campaign_id),
@@ -72,8 +67,8 @@ def launch(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any
     """Start a draft: its due reminders go out at the next tick (the latest of each region)."""
     store = CampaignStore(settings)
     campaign = _existing(store, campaign_id)
-    if campaign["status"] != CampaignStatus.DRAFT:
-        raise Conflict(f"the campaign is {campaign['status']}, not a draft")
+    if campaign.status != CampaignStatus.DRAFT:
+        raise Conflict(f"the campaign is {campaign.status}, not a draft")
     store.set_status(campaign_id, CampaignStatus.ACTIVE, now)
     logger.info("campaign launched", extra={"campaign_id": campaign_id})
     return {"campaign_id": campaign_id, "status": CampaignStatus.ACTIVE}
@@ -89,32 +84,32 @@ def edit_text(
     unknown = sorted(set(changes) - set(EDITABLE_TEXT))
     if unknown:
         raise InvalidInput({name: "cannot be edited here" for name in unknown})
-    started = [r for r in store.reminders(campaign_id) if r["state"] in STARTED]
+    started = [r for r in store.reminders(campaign_id) if r.state in STARTED]
     if started:
         raise Conflict("reminders have gone out: their text can no longer change")
     document = {
         "type": policy.CHANGED,
-        "platform": campaign["platform"],
-        "policy": {**plain(campaign["policy"]), **changes, "id": campaign_id},
+        "platform": campaign.platform,
+        "policy": {**policy.policy_document(campaign.policy), **changes, "id": campaign_id},
         "regions": [
             {"region": code, "effective_at": deadline}
-            for code, deadline in campaign["regions"].items()
+            for code, deadline in campaign.regions.items()
         ],
         "plan": {
-            "offsets_days": [int(days) for days in campaign["offsets_days"]],
-            "local_hour": int(campaign["local_hour"]),
+            "offsets_days": list(campaign.offsets_days),
+            "local_hour": campaign.local_hour,
         },
     }
     change = policy.parse(json.dumps(document).encode(), now)
-    return policy_changes.apply(settings, change, base_url=campaign["base_url"], now=now)
+    return policy_changes.apply(settings, change, base_url=campaign.base_url, now=now)
 
 
 def pause(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
     """Stop sending: due reminders wait, batches already queued are held, nothing is lost."""
     store = CampaignStore(settings)
     campaign = _existing(store, campaign_id)
-    if campaign["status"] != CampaignStatus.ACTIVE:
-        raise Conflict(f"the campaign is {campaign['status']}, not active")
+    if campaign.status != CampaignStatus.ACTIVE:
+        raise Conflict(f"the campaign is {campaign.status}, not active")
     store.set_status(campaign_id, CampaignStatus.PAUSED, now, "paused by an organiser")
     logger.info("campaign paused", extra={"campaign_id": campaign_id})
     return {"campaign_id": campaign_id, "status": CampaignStatus.PAUSED}
@@ -125,8 +120,8 @@ def resume(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any
     reminders go out, the latest of each region only, as after any pause in the schedule."""
     store = CampaignStore(settings)
     campaign = _existing(store, campaign_id)
-    if campaign["status"] != CampaignStatus.PAUSED:
-        raise Conflict(f"the campaign is {campaign['status']}, not paused")
+    if campaign.status != CampaignStatus.PAUSED:
+        raise Conflict(f"the campaign is {campaign.status}, not paused")
     store.set_status(campaign_id, CampaignStatus.ACTIVE, now)
     released = store.release_held_batches(campaign_id, now)
     logger.info("campaign resumed", extra={"campaign_id": campaign_id, "batches": released})
@@ -143,29 +138,41 @@ def cancel(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any
     return policy_changes.withdraw(settings, campaign_id, now)
 
 
-def _existing(store: CampaignStore, campaign_id: str) -> dict[str, Any]:
+def _existing(store: CampaignStore, campaign_id: str) -> Campaign:
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"no campaign {campaign_id!r}")
     return campaign
 
 
-def _summary(campaign: Mapping[str, Any]) -> dict[str, Any]:
+def _summary(campaign: Campaign) -> dict[str, Any]:
     return {
-        "campaign_id": campaign["campaign_id"],
-        "title": campaign["policy"].get("title", ""),
-        "platform": campaign["platform"],
-        "status": campaign["status"],
-        "status_reason": campaign.get("status_reason", ""),
-        "regions": dict(sorted(campaign["regions"].items(), key=lambda pair: pair[1])),
-        "created_at": campaign.get("created_at"),
-        "updated_at": campaign.get("updated_at"),
+        "campaign_id": campaign.campaign_id,
+        "title": campaign.policy.text.title,
+        "platform": campaign.platform,
+        "status": campaign.status,
+        "status_reason": campaign.status_reason,
+        "regions": dict(sorted(campaign.regions.items(), key=lambda pair: pair[1])),
+        "created_at": campaign.created_at or None,
+        "updated_at": campaign.updated_at or None,
     }
 
 
-def _reminder_view(reminder: Mapping[str, Any]) -> dict[str, Any]:
-    shown = ("kind", "days_before", "due_at", "deadline", "state", "reason")
-    counts = ("audience_size", "batches", "shards_done", "fanout_jobs")
-    view = {name: plain(reminder[name]) for name in shown if name in reminder}
-    view.update({name: int(reminder[name]) for name in counts if name in reminder})
+def _reminder_view(reminder: Reminder) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "kind": reminder.kind,
+        "days_before": reminder.days_before,
+        "due_at": reminder.due_at,
+        "deadline": reminder.deadline,
+        "state": reminder.state,
+    }
+    if reminder.reason:
+        view["reason"] = reminder.reason
+    counts = {
+        "audience_size": reminder.audience_size,
+        "batches": reminder.batches,
+        "shards_done": reminder.shards_done,
+        "fanout_jobs": reminder.fanout_jobs,
+    }
+    view.update({name: count for name, count in counts.items() if count is not None})
     return view

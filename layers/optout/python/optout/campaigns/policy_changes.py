@@ -6,7 +6,6 @@ leaves the same campaign. A change re-plans only the reminders that have not gon
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ from optout.core.clock import iso
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain import plan, policy
-from optout.domain.models import HELD, CampaignStatus, ReminderState, reminder_id
+from optout.domain.models import HELD, Campaign, CampaignStatus, Reminder, ReminderState
 from optout.domain.policy import WITHDRAWN, PolicyChange
 from optout.store import CampaignStore, DeliveryStore, layout
 
@@ -35,31 +34,30 @@ def apply(
     store = CampaignStore(settings)
     campaign_id = change.policy.id
     existing = store.get_campaign(campaign_id)
-    if existing is not None and existing["status"] in HELD:
-        status = CampaignStatus(existing["status"])
+    if existing is not None and existing.status in HELD:
+        status = existing.status
     planned = _plan(change, now)  # before anything is written: a plan that fails writes nothing
-    store.save_campaign(
-        campaign_id,
-        {
-            "platform": change.platform,
-            "policy": policy.policy_document(change.policy),
-            "status": status,
-            "regions": {entry.region.code: iso(entry.deadline) for entry in change.regions},
-            "offsets_days": list(change.offsets_days),
-            "local_hour": change.local_hour,
-            "base_url": base_url,
-        },
-        now,
+    campaign = Campaign(
+        campaign_id=campaign_id,
+        platform=change.platform,
+        policy=change.policy,
+        status=status,
+        regions={entry.region.code: iso(entry.deadline) for entry in change.regions},
+        offsets_days=change.offsets_days,
+        local_hour=change.local_hour,
+        base_url=base_url,
+        status_reason=existing.status_reason if existing else "",
     )
+    store.save_campaign(campaign, now)
     kept = [
         reminder_id
         for reminder_id, reminder in planned.items()
-        if not store.save_unsent_reminder(campaign_id, reminder)
+        if not store.save_unsent_reminder(reminder)
     ]
     cancelled = [
-        reminder["reminder_id"]
+        reminder.reminder_id
         for reminder in store.reminders(campaign_id)
-        if reminder["reminder_id"] not in planned
+        if reminder.reminder_id not in planned
         and store.end_reminder(reminder, ReminderState.CANCELLED, now)
     ]
     summary = {
@@ -97,7 +95,7 @@ def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, A
     store = CampaignStore(settings)
     if store.get_campaign(campaign_id) is None:
         return {"campaign_id": campaign_id, "status": "unknown", "cancelled": 0}
-    store.save_campaign(campaign_id, {"status": CampaignStatus.WITHDRAWN}, now)
+    store.mark_withdrawn(campaign_id, now)
     cancelled = sum(
         store.end_reminder(reminder, ReminderState.CANCELLED, now)
         for reminder in store.reminders(campaign_id)
@@ -106,24 +104,24 @@ def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, A
     return {"campaign_id": campaign_id, "status": CampaignStatus.WITHDRAWN, "cancelled": cancelled}
 
 
-def _plan(change: PolicyChange, now: datetime) -> dict[str, dict[str, Any]]:
+def _plan(change: PolicyChange, now: datetime) -> dict[str, Reminder]:
     """Reminder id -> reminder, for every region of the change."""
     audiences = plan.audiences(entry.region for entry in change.regions)
-    reminders = {}
-    for entry in change.regions:
-        for planned in plan.plan_region(
+    planned = (
+        Reminder(
+            campaign_id=change.policy.id,
+            region=entry.region.code,
+            days_before=reminder.days_before,
+            kind=reminder.kind,
+            deadline=iso(reminder.deadline),
+            due_at=iso(reminder.due_at),
+            state=reminder.state,
+            platform=change.platform,
+            audience=audiences[entry.region.code],
+        )
+        for entry in change.regions
+        for reminder in plan.plan_region(
             entry.region, entry.deadline, now, change.offsets_days, change.local_hour
-        ):
-            reminders[reminder_id(planned.region, planned.days_before)] = {
-                "region": planned.region,
-                "days_before": planned.days_before,
-                "kind": planned.kind,
-                "deadline": iso(planned.deadline),
-                "due_at": iso(planned.due_at),
-                "state": planned.state,
-                "platform": change.platform,
-                "audience": {
-                    key: list(value) for key, value in asdict(audiences[planned.region]).items()
-                },
-            }
-    return reminders
+        )
+    )
+    return {reminder.reminder_id: reminder for reminder in planned}

@@ -13,17 +13,16 @@ render fails before anything is sent.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from optout.core import jobs, queues
 from optout.core.clock import iso
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain import plan
-from optout.domain.models import HELD, ReminderState
+from optout.domain.models import HELD, Reminder, ReminderState
 from optout.messages import reminders
 from optout.messages.render import RenderError
-from optout.store import AUDIENCE_SHARDS, CampaignStore
+from optout.store import AUDIENCE_SHARDS, CampaignStore, DeferredBatch
 
 # Longer than any tick can take; a tick that dies leaves its work to the next one after this.
 LEASE = timedelta(minutes=10)
@@ -34,8 +33,8 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
     campaigns = CampaignStore(settings)
     upcoming = campaigns.due(now + plan.SOON)
     to_send, superseded = plan.supersede(upcoming.reminders, now)
-    deferred = [item for item in upcoming.batches if item["due_at"] <= iso(now)]
-    notices = [item for item in upcoming.notices if item["due_at"] <= iso(now)]
+    deferred = [batch for batch in upcoming.batches if batch.due_at <= iso(now)]
+    notices = [notice for notice in upcoming.notices if notice.due_at <= iso(now)]
     result = {
         "reminders_superseded": sum(
             campaigns.end_reminder(item, ReminderState.SUPERSEDED, now) for item in superseded
@@ -47,23 +46,23 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         "deferred_batches_superseded": 0,
         "deferred_notices_released": 0,
     }
-    held = _held(campaigns, {reminder["campaign_id"] for reminder in to_send})
+    held = _held(campaigns, {reminder.campaign_id for reminder in to_send})
     for reminder in to_send:
-        if reminder["campaign_id"] in held:
+        if reminder.campaign_id in held:
             # It stays due: on launch or resume, the latest reminder of each region goes out.
             result["reminders_held"] += 1
-        elif campaigns.lease_reminder(reminder, now, LEASE):
+        elif campaigns.lease(reminder, now, LEASE):
             outcome = _start(settings, campaigns, reminder, now)
             result[f"reminders_{outcome}"] += 1
-    plans: dict[str, list[dict[str, Any]]] = {}  # each campaign's reminders, read once a tick
+    plans: dict[str, list[Reminder]] = {}  # each campaign's reminders, read once a tick
     for batch in deferred:
-        if campaigns.lease_reminder(batch, now, LEASE):
+        if campaigns.lease(batch, now, LEASE):
             outcome = _release(settings, campaigns, batch, plans, now)
             result[f"deferred_batches_{outcome}"] += 1
     for notice in notices:
-        if campaigns.lease_reminder(notice, now, LEASE):
+        if campaigns.lease(notice, now, LEASE):
             try:
-                job = jobs.read(jobs.NoticeJob, notice["job"])
+                job = jobs.read(jobs.NoticeJob, notice.body)
             except jobs.MalformedJob as error:
                 # Left where it is (leased, so retried after the lease) for a person to read;
                 # the notices after it still go.
@@ -80,25 +79,22 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
 def _release(
     settings: Settings,
     campaigns: CampaignStore,
-    batch: dict[str, Any],
-    plans: dict[str, list[dict[str, Any]]],
+    batch: DeferredBatch,
+    plans: dict[str, list[Reminder]],
     now: datetime,
 ) -> str:
     """Queue a batch of texts held back over the night to the sender ("released"), unless the
     deadline passed meanwhile and the region's next reminder comes soon ("superseded": its
     people are counted skipped, and that next reminder reaches them)."""
-    campaign_id = batch["campaign_id"]
+    campaign_id = batch.job.campaign_id
     if campaign_id not in plans:
         plans[campaign_id] = campaigns.reminders(campaign_id)
-    reminder = next(
-        (r for r in plans[campaign_id] if r["reminder_id"] == batch["reminder_id"]), None
-    )
+    reminder = next((r for r in plans[campaign_id] if r.reminder_id == batch.job.reminder), None)
     if reminder is not None and plan.overtaken(reminder, plans[campaign_id], now):
-        campaigns.add_stats(campaign_id, batch["region"], {"skipped_superseded": len(batch["ids"])})
+        campaigns.add_stats(campaign_id, batch.region, {"skipped_superseded": len(batch.job.ids)})
         campaigns.release_deferred(batch)
         return "superseded"
-    job = jobs.SendJob(campaign_id, batch["reminder_id"], tuple(batch["ids"]))
-    queues.enqueue(settings.send_queue_url, job)
+    queues.enqueue(settings.send_queue_url, batch.job)
     campaigns.release_deferred(batch)
     return "released"
 
@@ -106,28 +102,26 @@ def _release(
 def _held(campaigns: CampaignStore, campaign_ids: set[str]) -> set[str]:
     """The campaigns among these that organisers hold back: drafts and paused ones."""
     found = {campaign_id: campaigns.get_campaign(campaign_id) for campaign_id in campaign_ids}
-    return {cid for cid, campaign in found.items() if (campaign or {}).get("status") in HELD}
+    return {cid for cid, campaign in found.items() if campaign and campaign.status in HELD}
 
 
-def _start(
-    settings: Settings, campaigns: CampaignStore, reminder: dict[str, Any], now: datetime
-) -> str:
+def _start(settings: Settings, campaigns: CampaignStore, reminder: Reminder, now: datetime) -> str:
     """Check the reminder renders in every language, then queue its fan-out."""
-    campaign = campaigns.get_campaign(reminder["campaign_id"])
+    campaign = campaigns.get_campaign(reminder.campaign_id)
     try:
         if campaign is None:
-            raise RenderError(f"campaign {reminder['campaign_id']} is missing")
+            raise RenderError(f"campaign {reminder.campaign_id} is missing")
         reminders.check_templates(settings, campaign, reminder, now)
     except RenderError as error:
         campaigns.fail_reminder(reminder, str(error), now)
         logger.error(
             "reminder cannot be rendered: nothing sent",
-            extra={"reminder": reminder["reminder_id"], "error": str(error)},
+            extra={"reminder": reminder.reminder_id, "error": str(error)},
         )
         return "failed"
     fanouts = [
-        jobs.FanoutJob(reminder["campaign_id"], reminder["reminder_id"], group, shard)
-        for group in reminder["audience"]["groups"]
+        jobs.FanoutJob(reminder.campaign_id, reminder.reminder_id, group, shard)
+        for group in reminder.audience.groups
         for shard in range(AUDIENCE_SHARDS)
     ]
     campaigns.start_fanout(reminder, len(fanouts), now)
@@ -136,8 +130,8 @@ def _start(
     logger.info(
         "reminder fan-out queued",
         extra={
-            "campaign_id": reminder["campaign_id"],
-            "reminder": reminder["reminder_id"],
+            "campaign_id": reminder.campaign_id,
+            "reminder": reminder.reminder_id,
             "jobs": len(fanouts),
         },
     )

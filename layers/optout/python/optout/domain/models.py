@@ -1,8 +1,10 @@
-"""The records the bot keeps, as plain dataclasses (the store maps them to DynamoDB items)."""
+"""The records the bot keeps, as frozen dataclasses: subscribers, campaigns and their reminders,
+with the policy text a campaign tells. The store maps each to and from its DynamoDB item
+(`optout.store`); nothing else sees an item."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,6 +65,119 @@ def reminder_id(region: str, days_before: int) -> str:
 def reminder_region(reminder: str) -> str:
     """The region of a reminder's id."""
     return reminder.rpartition("-")[0]
+
+
+@dataclass(frozen=True)
+class PolicyText:
+    """What a reminder says about the policy, in one language."""
+
+    title: str
+    short_title: str  # for text messages
+    summary: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    text: PolicyText  # English
+    source_url: str
+    setting_url: str
+    translations: dict[str, PolicyText]  # by locale; partial ones are completed from English
+
+    def in_language(self, locale: str) -> PolicyText:
+        """The text for `locale`: its own, its language's (fr for fr-CA), or English."""
+        return (
+            self.translations.get(locale)
+            or self.translations.get(locale.split("-")[0])
+            or self.text
+        )
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A policy change told to the people it affects: one deadline per region, and the text
+    (`policy`) its reminders carry. An ad-hoc send is a campaign too, with its own template."""
+
+    campaign_id: str
+    platform: str
+    policy: Policy
+    status: CampaignStatus
+    regions: dict[str, str]  # region code -> its deadline (ISO 8601, UTC)
+    offsets_days: tuple[int, ...]
+    local_hour: int
+    base_url: str  # where its links point (the API's public address when it was made)
+    message: str = "reminder"  # its templates: messages/reminder/, or messages/announcement/
+    status_reason: str = ""  # why it is paused, when the sender or the feedback paused it
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom a campaign region reaches: home groups, narrowed to some countries or without the
+    countries that have a region entry of their own in the same campaign."""
+
+    groups: tuple[str, ...]
+    only_regions: tuple[str, ...] = ()
+    except_regions: tuple[str, ...] = ()
+
+    def includes(self, subscriber_region: str) -> bool:
+        if self.only_regions:
+            return subscriber_region in self.only_regions
+        return subscriber_region not in self.except_regions
+
+
+@dataclass(frozen=True)
+class AudienceMember:
+    """An active subscriber as the audience index lists them: what a fan-out needs to decide
+    whether a reminder reaches them."""
+
+    subscriber_id: str
+    region: str
+    channel: str
+    locale: str
+    platforms: tuple[str, ...]  # empty: every platform
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Whom an ad-hoc send narrows its regions' audience to: some platforms, one channel, some
+    languages (empty, or None, narrows nothing)."""
+
+    platforms: tuple[str, ...] = ()
+    channel: str | None = None
+    locales: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder of a campaign: what its region's audience reads `days_before` the
+    deadline, due at a morning hour there, and how far its fan-out has gone."""
+
+    campaign_id: str
+    region: str
+    days_before: int
+    kind: str  # "one-week-left", ... (`plan.kind`), or "announcement"
+    due_at: str  # ISO 8601, UTC
+    deadline: str  # ISO 8601, UTC
+    state: ReminderState
+    platform: str  # "" for an ad-hoc send, which its segment narrows instead
+    audience: Audience
+    segment: Segment | None = None  # an ad-hoc send's
+    reason: str = ""  # why it failed
+    # Its fan-out, once started: jobs queued and done, people and send batches reached, where
+    # each audience shard stands (a cursor, or `store.FANOUT_DONE`), and when it finished.
+    fanout_jobs: int | None = None
+    shards_done: int | None = None
+    audience_size: int | None = None
+    batches: int | None = None
+    progress: dict[str, str] = field(default_factory=dict)
+    finished_at: str = ""  # when its last shard was done
+
+    @property
+    def reminder_id(self) -> str:
+        return reminder_id(self.region, self.days_before)
 
 
 @dataclass(frozen=True)

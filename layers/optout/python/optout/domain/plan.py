@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from optout.core.clock import iso
-from optout.domain.models import NEVER_SENT, ReminderState
+from optout.domain.models import NEVER_SENT, Audience, Reminder, ReminderState
 from optout.domain.regions import GROUPS, Region, audience_groups
 
 DEFAULT_OFFSETS = (14, 7, 1, 0)
@@ -34,21 +33,6 @@ ANNOUNCEMENT_KIND = (
 def kind(days_before: int) -> str:
     """A readable name for a reminder `days_before` the deadline."""
     return _KINDS.get(days_before, f"{days_before}-days-left")
-
-
-@dataclass(frozen=True)
-class Audience:
-    """Whom a campaign region reaches: home groups, narrowed to some countries or without the
-    countries that have a region entry of their own in the same campaign."""
-
-    groups: tuple[str, ...]
-    only_regions: tuple[str, ...] = ()
-    except_regions: tuple[str, ...] = ()
-
-    def includes(self, subscriber_region: str) -> bool:
-        if self.only_regions:
-            return subscriber_region in self.only_regions
-        return subscriber_region not in self.except_regions
 
 
 @dataclass(frozen=True)
@@ -137,27 +121,27 @@ def audiences(regions: Iterable[Region]) -> dict[str, Audience]:
 
 
 def supersede(
-    candidates: Sequence[dict[str, Any]], now: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    candidates: Sequence[Reminder], now: datetime
+) -> tuple[list[Reminder], list[Reminder]]:
     """Choose, per campaign and region, which due reminder goes out.
 
-    `candidates` are the reminders due now or within `SOON` (ISO ``due_at`` and, for those
-    of campaigns, ``deadline``). Of those due now, only the latest goes out, and only if no
-    later one is due within `SOON`: after an outage, or a campaign planned late, nobody gets
-    "two weeks left" a week before the deadline, nor two reminders a few hours apart. The
-    others are superseded. But a reminder still ahead of its region's deadline never gives way
-    to one due after it: after an outage that ends late on the last day, "last day" is the most
-    useful message of the campaign, and the next morning's "live now" comes too late for it.
+    `candidates` are the reminders due now or within `SOON`. Of those due now, only the latest
+    goes out, and only if no later one is due within `SOON`: after an outage, or a campaign
+    planned late, nobody gets "two weeks left" a week before the deadline, nor two reminders a
+    few hours apart. The others are superseded. But a reminder still ahead of its region's
+    deadline never gives way to one due after it: after an outage that ends late on the last
+    day, "last day" is the most useful message of the campaign, and the next morning's "live
+    now" comes too late for it.
     """
-    by_region: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    by_region: dict[tuple[str, str], list[Reminder]] = {}
     for reminder in candidates:
-        by_region.setdefault((reminder["campaign_id"], reminder["region"]), []).append(reminder)
-    send: list[dict[str, Any]] = []
-    superseded: list[dict[str, Any]] = []
+        by_region.setdefault((reminder.campaign_id, reminder.region), []).append(reminder)
+    send: list[Reminder] = []
+    superseded: list[Reminder] = []
     cutoff = iso(now)
     for reminders in by_region.values():
-        reminders.sort(key=lambda reminder: str(reminder["due_at"]))
-        due_now = [reminder for reminder in reminders if str(reminder["due_at"]) <= cutoff]
+        reminders.sort(key=lambda reminder: reminder.due_at)
+        due_now = [reminder for reminder in reminders if reminder.due_at <= cutoff]
         if not due_now:
             continue
         latest = due_now[-1]
@@ -170,26 +154,22 @@ def supersede(
     return send, superseded
 
 
-def overtaken(
-    reminder: dict[str, Any], region_reminders: Sequence[dict[str, Any]], now: datetime
-) -> bool:
+def overtaken(reminder: Reminder, region_reminders: Sequence[Reminder], now: datetime) -> bool:
     """Whether texts of `reminder` held back over their readers' night, released at `now`,
     give way to the region's next reminder: the deadline passed while they waited, and that
     next one is due within `SOON`. Nobody then gets a stale "last day" text in the morning and
     "live now" an hour later; they get "live now" alone."""
-    deadline = str(reminder.get("deadline") or "")
-    if not deadline or deadline > iso(now):
+    if not reminder.deadline or reminder.deadline > iso(now):
         return False
-    due, soon = str(reminder["due_at"]), iso(now + SOON)
+    soon = iso(now + SOON)
     return any(
-        due < str(other["due_at"]) <= soon and other.get("state") not in NEVER_SENT
+        reminder.due_at < other.due_at <= soon and other.state not in NEVER_SENT
         for other in region_reminders
-        if other["region"] == reminder["region"]
+        if other.region == reminder.region
     )
 
 
 def _ahead_of_deadline_and_the_next_is_not(
-    reminder: dict[str, Any], following: dict[str, Any], now: str
+    reminder: Reminder, following: Reminder, now: str
 ) -> bool:
-    deadline = str(reminder.get("deadline") or "")
-    return bool(deadline) and now < deadline <= str(following["due_at"])
+    return bool(reminder.deadline) and now < reminder.deadline <= following.due_at

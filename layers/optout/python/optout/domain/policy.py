@@ -16,6 +16,7 @@ from optout.core import json_body
 from optout.core.clock import iso, parse_iso
 from optout.core.errors import InvalidInput, PayloadTooLarge
 from optout.domain import plan, regions
+from optout.domain.models import Policy, PolicyText
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError
@@ -48,33 +49,6 @@ EDITABLE_TEXT = (
     "source_url",
     "translations",
 )
-
-
-@dataclass(frozen=True)
-class PolicyText:
-    """What a reminder says about the policy, in one language."""
-
-    title: str
-    short_title: str  # for text messages
-    summary: str
-    steps: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Policy:
-    id: str
-    text: PolicyText  # English
-    source_url: str
-    setting_url: str
-    translations: dict[str, PolicyText]  # by locale; partial ones are completed from English
-
-    def in_language(self, locale: str) -> PolicyText:
-        """The text for `locale`: its own, its language's (fr for fr-CA), or English."""
-        return (
-            self.translations.get(locale)
-            or self.translations.get(locale.split("-")[0])
-            or self.text
-        )
 
 
 @dataclass(frozen=True)

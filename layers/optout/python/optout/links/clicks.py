@@ -17,13 +17,9 @@ from optout.core import keys, tokens
 from optout.core.errors import NotFound
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
-from optout.domain.models import reminder_region
-from optout.domain.policy import policy_from
+from optout.domain.models import Campaign, reminder_region
 from optout.links import verified
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
-
-# The destinations a click token may name, and where each is stored with the campaign.
-_DESTINATIONS = {"setting": "setting_url", "source": "source_url"}
 
 
 @dataclass(frozen=True)
@@ -33,16 +29,24 @@ class Done:
     campaign_id: str
     region: str
     subscriber_id: str
-    campaign: dict[str, Any]
+    campaign: Campaign
     locale: str
 
     def page_context(self) -> dict[str, Any]:
-        text = policy_from(self.campaign["policy"]).in_language(self.locale)
+        text = self.campaign.policy.in_language(self.locale)
         return {
             "title": text.title,
             "steps": list(text.steps),
-            "setting_url": self.campaign["policy"]["setting_url"],
+            "setting_url": self.campaign.policy.setting_url,
         }
+
+
+def _destination(campaign: Campaign | None, link: str) -> str:
+    """Where a click token's link name leads: a destination stored with the campaign."""
+    if campaign is None:
+        return ""
+    stored = {"setting": campaign.policy.setting_url, "source": campaign.policy.source_url}
+    return stored.get(link, "")
 
 
 def click(settings: Settings, token: str, now: datetime) -> str:
@@ -51,7 +55,7 @@ def click(settings: Settings, token: str, now: datetime) -> str:
         settings, token, tokens.Purpose.CLICK, now, 4
     )
     campaign = CampaignStore(settings).get_campaign(campaign_id)
-    destination = (campaign or {}).get("policy", {}).get(_DESTINATIONS.get(link, ""), "")
+    destination = _destination(campaign, link)
     if not destination:
         raise NotFound("this link leads nowhere any more")
     first = DeliveryStore(settings).record_click(
@@ -64,7 +68,7 @@ def click(settings: Settings, token: str, now: datetime) -> str:
     )
     if first:
         CampaignStore(settings).add_stats(campaign_id, reminder_region(reminder_id), {"clicked": 1})
-    return str(destination)
+    return destination
 
 
 _SHORT_CODE = re.compile(r"^[a-z2-7]{16}$")
@@ -83,7 +87,7 @@ def short_link(settings: Settings, code: str, now: datetime) -> str:
     )
     expires = now + tokens.LIFETIMES[tokens.Purpose.DONE]
     parts = [stored["campaign_id"], stored["region"], stored["subscriber_id"]]
-    return f"{campaign['base_url']}/done/{tokens.mint(keys.token_keyring(settings), tokens.Purpose.DONE, parts, expires)}"
+    return f"{campaign.base_url}/done/{tokens.mint(keys.token_keyring(settings), tokens.Purpose.DONE, parts, expires)}"
 
 
 def done_link(settings: Settings, token: str, now: datetime) -> Done:

@@ -22,8 +22,7 @@ from optout.core import keys, tokens
 from optout.core.clock import parse_iso
 from optout.core.settings import Settings
 from optout.domain.locales import SUPPORTED_LOCALES
-from optout.domain.models import Consent, Status, Subscriber, reminder_id
-from optout.domain.policy import policy_from
+from optout.domain.models import Campaign, Consent, Reminder, Status, Subscriber
 from optout.messages import render
 from optout.messages.render import RenderError
 
@@ -50,33 +49,32 @@ def short_code(settings: Settings, campaign_id: str, region: str, subscriber_id:
 
 def links(
     settings: Settings,
-    campaign: dict[str, Any],
-    reminder: dict[str, Any],
+    campaign: Campaign,
+    reminder: Reminder,
     subscriber_id: str,
     now: datetime,
 ) -> Links:
     """The subscriber's own tracked links for this reminder."""
     keyring = keys.token_keyring(settings)
-    base = campaign["base_url"]
-    clicked_in = reminder_id(reminder["region"], int(reminder["days_before"]))
+    base = campaign.base_url
 
     def mint(purpose: tokens.Purpose, *parts: str) -> str:
         return tokens.mint(keyring, purpose, parts, now + tokens.LIFETIMES[purpose])
 
     return Links(
-        setting=f"{base}/r/{mint(tokens.Purpose.CLICK, campaign['campaign_id'], clicked_in, subscriber_id, 'setting')}",
-        done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign['campaign_id'], reminder['region'], subscriber_id)}",
+        setting=f"{base}/r/{mint(tokens.Purpose.CLICK, campaign.campaign_id, reminder.reminder_id, subscriber_id, 'setting')}",
+        done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign.campaign_id, reminder.region, subscriber_id)}",
         # Campaign and region say where an unsubscribe is counted; the subscriber is what ends.
-        unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id, campaign['campaign_id'], reminder['region'])}",
+        unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id, campaign.campaign_id, reminder.region)}",
         privacy=f"{base}/privacy/{mint(tokens.Purpose.PRIVACY, subscriber_id)}",
-        short=f"{base}/s/{short_code(settings, campaign['campaign_id'], reminder['region'], subscriber_id)}",
+        short=f"{base}/s/{short_code(settings, campaign.campaign_id, reminder.region, subscriber_id)}",
     )
 
 
 def context(
     settings: Settings,
-    campaign: dict[str, Any],
-    reminder: dict[str, Any],
+    campaign: Campaign,
+    reminder: Reminder,
     subscriber: Subscriber,
     link: Links,
     now: datetime,
@@ -91,19 +89,17 @@ def context(
 
     language = render.babel_locale(subscriber.locale)
     zone = subscriber.zone
-    deadline = parse_iso(reminder["deadline"]).astimezone(zone)
-    text = policy_from({"id": campaign["campaign_id"], **campaign["policy"]}).in_language(
-        subscriber.locale
-    )
-    left = max(parse_iso(reminder["deadline"]) - now, timedelta(days=1))
+    deadline = parse_iso(reminder.deadline).astimezone(zone)
+    text = campaign.policy.in_language(subscriber.locale)
+    left = max(parse_iso(reminder.deadline) - now, timedelta(days=1))
     return {
         # Which templates: messages/reminder/ for campaigns, messages/announcement/ for ad-hoc
         # sends (optout.campaigns.ad_hoc_sends).
-        "template": campaign.get("message", "reminder"),
-        "has_setting_link": bool(campaign["policy"].get("setting_url")),
+        "template": campaign.message,
+        "has_setting_link": bool(campaign.policy.setting_url),
         "organisation": settings.organisation_name,
         "organisation_address": settings.organisation_address,
-        "kind": reminder["kind"],
+        "kind": reminder.kind,
         "title": text.title,
         "short_title": text.short_title,
         "summary": text.summary,
@@ -159,7 +155,7 @@ class Drafts:
     languages renders its templates a handful of times, not 600."""
 
     def __init__(
-        self, settings: Settings, campaign: dict[str, Any], reminder: dict[str, Any], now: datetime
+        self, settings: Settings, campaign: Campaign, reminder: Reminder, now: datetime
     ) -> None:
         self._settings, self._campaign, self._reminder, self._now = (
             settings,
@@ -210,8 +206,8 @@ def _with_links(text: str, link: Links) -> str:
 
 def check_templates(
     settings: Settings,
-    campaign: dict[str, Any],
-    reminder: dict[str, Any],
+    campaign: Campaign,
+    reminder: Reminder,
     now: datetime,
     max_sms_segments: int | None = None,
 ) -> None:
@@ -229,8 +225,8 @@ def check_templates(
             subscriber_id="ssample",
             channel="email",
             contact="sample@example.org",
-            region=reminder["region"],
-            home_group=reminder["audience"]["groups"][0],
+            region=reminder.region,
+            home_group=reminder.audience.groups[0],
             locale=locale,
             timezone="UTC",
             platforms=(),

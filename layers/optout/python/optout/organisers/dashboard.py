@@ -69,13 +69,13 @@ def upcoming(settings: Settings, now: datetime) -> list[dict[str, Any]]:
     due = CampaignStore(settings).due(now + UPCOMING).reminders
     return [
         {
-            "campaign_id": item["campaign_id"],
-            "region": item["region"],
-            "kind": item["kind"],
-            "due": _when(parse_iso(item["due_at"])),
-            "in": _in(parse_iso(item["due_at"]), now),
+            "campaign_id": item.campaign_id,
+            "region": item.region,
+            "kind": item.kind,
+            "due": _when(parse_iso(item.due_at)),
+            "in": _in(parse_iso(item.due_at), now),
         }
-        for item in sorted(due, key=lambda item: item["due_at"])
+        for item in sorted(due, key=lambda item: item.due_at)
     ]
 
 

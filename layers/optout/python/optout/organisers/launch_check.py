@@ -22,8 +22,7 @@ from optout.core.clock import iso, parse_iso
 from optout.core.errors import NotFound
 from optout.core.settings import Settings
 from optout.domain import plan, regions
-from optout.domain.models import ReminderState
-from optout.domain.plan import Audience
+from optout.domain.models import Reminder, ReminderState
 from optout.domain.quiet_hours import QUIET_FROM
 from optout.sending import fanout
 from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
@@ -46,12 +45,12 @@ def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
     rates = sending_rates(settings)
     counted: dict[str, Counter[str]] = {}
     rows = []
-    for reminder in sorted(store.reminders(campaign_id), key=lambda r: r["due_at"]):
-        if reminder["state"] != ReminderState.PENDING:
+    for reminder in sorted(store.reminders(campaign_id), key=lambda r: r.due_at):
+        if reminder.state != ReminderState.PENDING:
             continue
-        if reminder["region"] not in counted:  # a region's reminders share one audience
-            counted[reminder["region"]] = audience_by_channel(settings, reminder)
-        rows.append(_assess(reminder, counted[reminder["region"]], rates))
+        if reminder.region not in counted:  # a region's reminders share one audience
+            counted[reminder.region] = audience_by_channel(settings, reminder)
+        rows.append(_assess(reminder, counted[reminder.region], rates))
     _check_daily_quota(rows, rates)
     return {
         "campaign_id": campaign_id,
@@ -78,33 +77,32 @@ def sending_rates(settings: Settings) -> Rates:
     return Rates(quota.max_send_rate, sms, quota.max_24_hour_send, "SES GetSendQuota")
 
 
-def audience_by_channel(settings: Settings, reminder: dict[str, Any]) -> Counter[str]:
+def audience_by_channel(settings: Settings, reminder: Reminder) -> Counter[str]:
     """People the reminder reaches, by channel: the fan-out's own filter over the index."""
-    audience = Audience(**{key: tuple(value) for key, value in reminder["audience"].items()})
     subscribers = SubscriberStore(settings)
     counts: Counter[str] = Counter()
-    for group in audience.groups:
+    for group in reminder.audience.groups:
         for shard in range(AUDIENCE_SHARDS):
             cursor = ""
             while True:
-                items, more = subscribers.audience_page(
+                members, more = subscribers.audience_page(
                     group, shard, after=cursor, limit=fanout.PAGE_SIZE
                 )
                 counts.update(
-                    item.get("channel", "email")
-                    for item in items
+                    member.channel
+                    for member in members
                     if fanout.reached(
-                        item, audience, reminder["platform"], reminder.get("segment", {})
+                        member, reminder.audience, reminder.platform, reminder.segment
                     )
                 )
-                if not more or not items:
+                if not more or not members:
                     break
-                cursor = items[-1]["subscriber_id"]
+                cursor = members[-1].subscriber_id
     return counts
 
 
-def _assess(reminder: dict[str, Any], audience: Counter[str], rates: Rates) -> dict[str, Any]:
-    due = parse_iso(reminder["due_at"])
+def _assess(reminder: Reminder, audience: Counter[str], rates: Rates) -> dict[str, Any]:
+    due = parse_iso(reminder.due_at)
     window_end = _window_end(reminder, due)
     window = max((window_end - due).total_seconds(), 0.0)
     needs = {
@@ -118,7 +116,7 @@ def _assess(reminder: dict[str, Any], audience: Counter[str], rates: Rates) -> d
             late = audience[channel] - int(window * rate)
             noun = "emails" if channel == "email" else "texts"
             problems.append(
-                f"{reminder['region']} {reminder['kind']}: {audience[channel]:,} {noun} at "
+                f"{reminder.region} {reminder.kind}: {audience[channel]:,} {noun} at "
                 f"{rate:g} a second take {_duration(seconds)}, but the window until "
                 f"{_clock(window_end)} is {_duration(window)}: about {late:,} would go out late. "
                 + (
@@ -128,9 +126,9 @@ def _assess(reminder: dict[str, Any], audience: Counter[str], rates: Rates) -> d
                 )
             )
     return {
-        "region": reminder["region"],
-        "kind": reminder["kind"],
-        "due_at": reminder["due_at"],
+        "region": reminder.region,
+        "kind": reminder.kind,
+        "due_at": reminder.due_at,
         "window_ends_at": iso(window_end),
         "audience": {"email": audience["email"], "sms": audience["sms"]},
         "seconds_needed": {
@@ -141,14 +139,14 @@ def _assess(reminder: dict[str, Any], audience: Counter[str], rates: Rates) -> d
     }
 
 
-def _window_end(reminder: dict[str, Any], due: datetime) -> datetime:
+def _window_end(reminder: Reminder, due: datetime) -> datetime:
     """21:00 on the due day in the region's reference zone; not past the deadline either."""
-    zone = plan.reference_zone(regions.resolve(reminder["region"]))
+    zone = plan.reference_zone(regions.resolve(reminder.region))
     local_due = due.astimezone(zone)
     evening = datetime.combine(local_due.date(), QUIET_FROM, tzinfo=zone)
     if evening <= local_due:
         evening += timedelta(days=1)
-    deadline = parse_iso(reminder["deadline"])
+    deadline = parse_iso(reminder.deadline)
     return min(evening, deadline) if deadline > due else evening
 
 

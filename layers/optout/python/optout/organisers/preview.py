@@ -17,7 +17,7 @@ from optout.core.errors import InvalidInput, NotFound, TooManyRequests
 from optout.core.settings import Settings
 from optout.domain import contacts, plan, regions
 from optout.domain.locales import SUPPORTED_LOCALES
-from optout.domain.models import Consent, Status, Subscriber
+from optout.domain.models import Campaign, Consent, Reminder, Status, Subscriber
 from optout.messages import reminders
 from optout.store import CampaignStore, DeliveryStore, layout, seconds_left_in_window
 
@@ -47,17 +47,17 @@ def preview(
         problems["locale"] = f"one of {', '.join(SUPPORTED_LOCALES)}"
     if problems:
         raise InvalidInput(problems)
-    due = parse_iso(item["due_at"])
+    due = parse_iso(item.due_at)
     subscriber = _sample(item, channel, locale, contact or SAMPLE_CONTACTS[channel])
     drafts = reminders.Drafts(settings, campaign, item, due)
     link = reminders.links(settings, campaign, item, SAMPLE_ID, due)
     view: dict[str, Any] = {
         "campaign_id": campaign_id,
-        "region": item["region"],
-        "reminder": item["kind"],
+        "region": item.region,
+        "reminder": item.kind,
         "channel": channel,
         "locale": locale,
-        "due_at": item["due_at"],
+        "due_at": item.due_at,
     }
     if channel == "email":
         message = drafts.email(subscriber, link)
@@ -141,23 +141,23 @@ def test_sent_notice(campaign_id: str, sent: dict[str, Any]) -> dict[str, str]:
 
 def _campaign_and_reminder(
     settings: Settings, campaign_id: str, region: str, reminder: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[Campaign, Reminder]:
     store = CampaignStore(settings)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"no campaign {campaign_id!r}")
     for item in store.reminders(campaign_id):
-        if item["region"] == region and reminder in (item["kind"], str(int(item["days_before"]))):
+        if item.region == region and reminder in (item.kind, str(item.days_before)):
             return campaign, item
-    kinds = sorted({f"{item['region']} {item['kind']}" for item in store.reminders(campaign_id)})
+    kinds = sorted({f"{item.region} {item.kind}" for item in store.reminders(campaign_id)})
     raise InvalidInput(
         {"reminder": f"no {region} {reminder} reminder; there are: {', '.join(kinds)}"}
     )
 
 
-def _sample(reminder: dict[str, Any], channel: str, locale: str, contact: str) -> Subscriber:
+def _sample(reminder: Reminder, channel: str, locale: str, contact: str) -> Subscriber:
     """Someone of the reminder's region, in its reference time zone."""
-    region = regions.resolve(reminder["region"])
+    region = regions.resolve(reminder.region)
     return Subscriber(
         subscriber_id=SAMPLE_ID,
         channel=channel,

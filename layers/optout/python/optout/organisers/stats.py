@@ -39,8 +39,8 @@ def campaign_stats(settings: Settings, campaign_id: str) -> dict[str, Any]:
     audience: Counter[str] = Counter()
     for reminder in store.reminders(campaign_id):
         # Everyone a reminder of the region reached: the largest of its reminders' audiences.
-        size = int(reminder.get("audience_size", 0))
-        audience[reminder["region"]] = max(audience[reminder["region"]], size)
+        size = reminder.audience_size or 0
+        audience[reminder.region] = max(audience[reminder.region], size)
     regions = sorted(set(counters) | set(audience))
     rows = [_row(region, counters.get(region, {}), audience[region]) for region in regions]
     total: Counter[str] = Counter()

@@ -18,8 +18,7 @@ from optout.core import queues
 from optout.core.jobs import FanoutJob, SendJob
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
-from optout.domain.models import STARTED
-from optout.domain.plan import Audience
+from optout.domain.models import STARTED, Audience, AudienceMember, Segment
 from optout.store import FANOUT_DONE, CampaignStore, SubscriberStore, layout
 
 PAGE_SIZE = 2000  # subscribers per query page, and per checkpoint
@@ -35,24 +34,25 @@ def run(
     reminder = campaigns.get_reminder(job.campaign_id, job.reminder)
     if reminder is None:
         raise ValueError(f"no reminder {job.reminder!r} in campaign {job.campaign_id!r}")
-    if reminder["state"] not in STARTED:
+    if reminder.state not in STARTED:
         # Not started as far as this read sees: let SQS bring the job back rather than drop it.
-        raise RuntimeError(f"reminder {job.reminder!r} is {reminder['state']}, not fanning out")
+        raise RuntimeError(f"reminder {job.reminder!r} is {reminder.state}, not fanning out")
     shard = layout.audience_pk(job.group, job.shard)  # how the reminder's progress names it
-    checkpoint = reminder.get("progress", {}).get(shard, "")
+    checkpoint = reminder.progress.get(shard, "")
     if checkpoint == FANOUT_DONE:
         return {"outcome": "skipped", "reason": "shard already done"}
     cursor = max(job.cursor, checkpoint)  # ids sort, so the later one wins
-    audience = Audience(**{key: tuple(value) for key, value in reminder["audience"].items()})
     subscribers = SubscriberStore(settings)
     queued = pages = 0
     while True:
-        items, more = subscribers.audience_page(job.group, job.shard, after=cursor, limit=PAGE_SIZE)
+        members, more = subscribers.audience_page(
+            job.group, job.shard, after=cursor, limit=PAGE_SIZE
+        )
         pages += 1
         ids = [
-            item["subscriber_id"]
-            for item in items
-            if reached(item, audience, reminder["platform"], reminder.get("segment", {}))
+            member.subscriber_id
+            for member in members
+            if reached(member, reminder.audience, reminder.platform, reminder.segment)
         ]
         batches = _enqueue(settings, job, ids)
         queued += len(ids)
@@ -61,8 +61,8 @@ def run(
             campaigns.finish_shard(reminder, shard, now, audience=len(ids), batches=batches)
             metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
             return {"outcome": "done", "shard": shard, "queued": queued, "pages": pages}
-        if items:
-            cursor = items[-1]["subscriber_id"]
+        if members:
+            cursor = members[-1].subscriber_id
             campaigns.record_fanout_page(reminder, shard, cursor, len(ids), batches)
         if remaining_ms() < MIN_REMAINING_MS:
             queues.enqueue(settings.fanout_queue_url, replace(job, cursor=cursor))
@@ -71,21 +71,23 @@ def run(
 
 
 def reached(
-    item: dict[str, Any], audience: Audience, platform: str, segment: dict[str, Any]
+    member: AudienceMember, audience: Audience, platform: str, segment: Segment | None = None
 ) -> bool:
     """Whether a reminder for `platform` to `audience` goes to the subscriber of an index item
     (who gave no platforms asked about every platform); an ad-hoc send's `segment` narrows it
     to some platforms, one channel, some languages."""
-    platforms = item.get("platforms") or []
-    if not audience.includes(item.get("region", "")):
+    platforms = member.platforms
+    if not audience.includes(member.region):
         return False
     if platform and platforms and platform not in platforms:
         return False
-    wanted = segment.get("platforms") or []
+    if segment is None:
+        return True
+    wanted = segment.platforms
     return (
         (not wanted or not platforms or bool(set(wanted) & set(platforms)))
-        and segment.get("channel") in (None, item.get("channel"))
-        and (not segment.get("locales") or item.get("locale") in segment["locales"])
+        and segment.channel in (None, member.channel)
+        and (not segment.locales or member.locale in segment.locales)
     )
 
 

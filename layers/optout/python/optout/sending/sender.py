@@ -29,7 +29,7 @@ from optout.core import clock, queues, tokens
 from optout.core.jobs import SendJob
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import SendingSettings, Settings, SettingsError
-from optout.domain.models import CampaignStatus, Status, Subscriber
+from optout.domain.models import Campaign, CampaignStatus, Reminder, Status, Subscriber
 from optout.domain.quiet_hours import in_quiet_hours
 from optout.messages import reminders
 from optout.sending import send_once
@@ -119,17 +119,17 @@ def send_batch(
         raise ValueError(f"no campaign {job.campaign_id!r} with reminder {job.reminder!r}")
     counts: Counter[str] = Counter()
     try:
-        if campaign["status"] == CampaignStatus.WITHDRAWN:
+        if campaign.status == CampaignStatus.WITHDRAWN:
             counts["skipped_withdrawn"] = len(job.ids)
-        elif campaign["status"] == CampaignStatus.PAUSED:
-            campaigns.put_deferred(job, reminder["region"], None, "campaign paused")
+        elif campaign.status == CampaignStatus.PAUSED:
+            campaigns.put_deferred(job, reminder.region, None, "campaign paused")
             counts["deferred"] = len(job.ids)
         else:
             _send(settings, campaign, reminder, job, now, pacers, remaining_ms, counts)
     finally:
         # A batch that fails part-way still counts what went out; its redelivery then counts
         # those as duplicates, so every message is counted once as sent.
-        campaigns.add_stats(campaign["campaign_id"], reminder["region"], counts)
+        campaigns.add_stats(campaign.campaign_id, reminder.region, counts)
         for outcome, number in counts.items():
             metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
     return counts
@@ -138,7 +138,7 @@ def send_batch(
 # A warm sender reuses what it read of a campaign for a few seconds: two reads less a batch,
 # and a pause or withdrawal still reaches every sender within this time.
 CAMPAIGN_CACHE_SECONDS = 10.0
-_campaign_cache: dict[tuple[str, str], tuple[float, Any, Any]] = {}
+_campaign_cache: dict[tuple[str, str], tuple[float, Campaign | None, Reminder | None]] = {}
 
 
 def forget_campaigns() -> None:
@@ -148,7 +148,7 @@ def forget_campaigns() -> None:
 
 def _campaign_and_reminder(
     campaigns: CampaignStore, campaign_id: str, reminder_id: str
-) -> tuple[Any, Any]:
+) -> tuple[Campaign | None, Reminder | None]:
     key = (campaign_id, reminder_id)
     cached = _campaign_cache.get(key)
     if cached is None or cached[0] < time.monotonic():
@@ -163,8 +163,8 @@ def _campaign_and_reminder(
 
 def _send(
     settings: Settings,
-    campaign: dict[str, Any],
-    reminder: dict[str, Any],
+    campaign: Campaign,
+    reminder: Reminder,
     job: SendJob,
     now: datetime,
     pacers: Mapping[str, Pacer],
@@ -193,7 +193,7 @@ def _send(
                 break
             subscriber_id = remaining[0]
             subscriber = found.get(subscriber_id)
-            reason = skip_reason(subscriber, campaign["campaign_id"])
+            reason = skip_reason(subscriber, campaign.campaign_id)
             if reason or subscriber is None:
                 counts[f"skipped_{reason}"] += 1
             elif subscriber.channel == "sms" and (later := in_quiet_hours(subscriber, clock.now())):
@@ -212,16 +212,16 @@ def _send(
     except QuotaExhausted as error:
         # The rest waits for the organiser: a paused campaign, its batch kept, an alarm.
         CampaignStore(settings).set_status(
-            campaign["campaign_id"], CampaignStatus.PAUSED, now, str(error)
+            campaign.campaign_id, CampaignStatus.PAUSED, now, str(error)
         )
         CampaignStore(settings).put_deferred(
-            replace(job, ids=tuple(remaining)), reminder["region"], None, "daily quota"
+            replace(job, ids=tuple(remaining)), reminder.region, None, "daily quota"
         )
         counts["deferred"] += len(remaining)
         metrics.add_metric(name="DailyQuotaExceeded", unit=MetricUnit.Count, value=1)
         logger.error(
             "daily sending quota exhausted: campaign paused",
-            extra={"campaign_id": campaign["campaign_id"]},
+            extra={"campaign_id": campaign.campaign_id},
         )
     finally:
         found.close()
@@ -229,7 +229,7 @@ def _send(
         deliveries.record_sent_many(sent, now)
         for (later, reason), ids in deferred.items():
             CampaignStore(settings).put_deferred(
-                replace(job, ids=tuple(ids)), reminder["region"], later, reason
+                replace(job, ids=tuple(ids)), reminder.region, later, reason
             )
             if reason != "quiet hours":
                 # The metric TextsHeldBackAlarm watches: an operator must fix the settings.
@@ -237,7 +237,7 @@ def _send(
                 logger.error(
                     "texts held back: the SMS channel cannot send",
                     extra={
-                        "campaign_id": campaign["campaign_id"],
+                        "campaign_id": campaign.campaign_id,
                         "texts": len(ids),
                         "reason": reason,
                     },
@@ -276,8 +276,8 @@ class ReadAhead:
 
 
 def _store_short_links(
-    campaign: dict[str, Any],
-    reminder: dict[str, Any],
+    campaign: Campaign,
+    reminder: Reminder,
     found: dict[str, Subscriber],
     deliveries: DeliveryStore,
     settings: Settings,
@@ -287,16 +287,16 @@ def _store_short_links(
     texts = [
         s
         for s in found.values()
-        if s.channel == "sms" and skip_reason(s, campaign["campaign_id"]) is None
+        if s.channel == "sms" and skip_reason(s, campaign.campaign_id) is None
     ]
     if texts:
         deliveries.put_short_links(
             {
                 reminders.short_code(
-                    settings, campaign["campaign_id"], reminder["region"], s.subscriber_id
+                    settings, campaign.campaign_id, reminder.region, s.subscriber_id
                 ): {
-                    "campaign_id": campaign["campaign_id"],
-                    "region": reminder["region"],
+                    "campaign_id": campaign.campaign_id,
+                    "region": reminder.region,
                     "subscriber_id": s.subscriber_id,
                 }
                 for s in texts
@@ -307,8 +307,8 @@ def _store_short_links(
 
 def _deliver(
     settings: Settings,
-    campaign: dict[str, Any],
-    reminder: dict[str, Any],
+    campaign: Campaign,
+    reminder: Reminder,
     subscriber: Subscriber,
     deliveries: DeliveryStore,
     sent: list[tuple[str, str, dict[str, Any]]],
@@ -321,15 +321,15 @@ def _deliver(
     is reached happens before the claim, so that a failure there leaves nothing behind and the
     batch's retry sends it."""
     key = layout.reminder_delivery(
-        campaign["campaign_id"],
-        reminder["region"],
-        int(reminder["days_before"]),
+        campaign.campaign_id,
+        reminder.region,
+        reminder.days_before,
         subscriber.subscriber_id,
         subscriber.channel,
     )
     attributes = {
-        "campaign_id": campaign["campaign_id"],
-        "region": reminder["region"],
+        "campaign_id": campaign.campaign_id,
+        "region": reminder.region,
         "channel": subscriber.channel,
     }
     link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
@@ -341,7 +341,7 @@ def _deliver(
     def send() -> str:
         pacers[subscriber.channel].wait()  # after the claim: a duplicate takes no turn
         if subscriber.channel == "email":
-            tags = {"campaign": campaign["campaign_id"], "region": reminder["region"]}
+            tags = {"campaign": campaign.campaign_id, "region": reminder.region}
             return email.send_raw(settings, subscriber.contact, mime, tags)
         return sms.send(settings, text)
 
@@ -362,7 +362,7 @@ def _deliver(
             .get_many([subscriber.subscriber_id])
             .get(subscriber.subscriber_id)
         )
-        return f"skipped_{skip_reason(latest, campaign['campaign_id']) or 'changed'}"
+        return f"skipped_{skip_reason(latest, campaign.campaign_id) or 'changed'}"
     if delivery.opted_out:  # they said STOP to the provider: honour it everywhere
         SubscriberStore(settings).unsubscribe(subscriber.subscriber_id, now)
     if (

@@ -8,7 +8,7 @@
 - `dynamo`: what they share (conditional writes; items as JSON has them).
 """
 
-from optout.store.campaigns import FANOUT_DONE, CampaignStore
+from optout.store.campaigns import FANOUT_DONE, CampaignStore, DeferredBatch, DeferredNotice
 from optout.store.deliveries import LEFT, DeliveryStore, seconds_left_in_window
 from optout.store.dynamo import plain
 from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore
@@ -18,6 +18,8 @@ __all__ = [
     "FANOUT_DONE",
     "LEFT",
     "CampaignStore",
+    "DeferredBatch",
+    "DeferredNotice",
     "DeliveryStore",
     "SubscriberStore",
     "plain",

@@ -1,8 +1,13 @@
-"""The campaigns table: campaigns, their reminders and counters, and deferred notices."""
+"""The campaigns table: campaigns, their reminders and counters, and deferred notices.
+
+Campaigns and reminders come and go as `models.Campaign` and `models.Reminder`; send batches
+and notices held back in the due index as `DeferredBatch` and `DeferredNotice`. Only this
+module knows the items behind them."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,9 +19,18 @@ from optout.core import aws
 from optout.core.clock import iso
 from optout.core.jobs import NoticeJob, SendJob
 from optout.core.settings import Settings
-from optout.domain.models import REPLANNABLE, CampaignStatus, ReminderState
+from optout.domain.models import (
+    REPLANNABLE,
+    Audience,
+    Campaign,
+    CampaignStatus,
+    Reminder,
+    ReminderState,
+    Segment,
+)
+from optout.domain.policy import policy_document, policy_from
 from optout.store import layout
-from optout.store.dynamo import conditional_failed, every_item, update_if
+from optout.store.dynamo import conditional_failed, every_item, plain, update_if
 from optout.store.layout import campaign_pk
 
 FANOUT_DONE = "#done"  # a shard's progress once all its pages are queued (else: where to resume)
@@ -39,19 +53,32 @@ class CampaignStore:
 
     # -- campaigns ------------------------------------------------------------------------
 
-    def campaigns(self) -> list[dict[str, Any]]:
-        """Every campaign item. A scan, filtered: organisers list campaigns rarely, and a
+    def campaigns(self) -> list[Campaign]:
+        """Every campaign. A scan, filtered: organisers list campaigns rarely, and a
         deployment has tens of them, beside their reminders and counters."""
-        return every_item(self._table.scan, FilterExpression=Attr("sk").eq(layout.CAMPAIGN))
+        items = every_item(self._table.scan, FilterExpression=Attr("sk").eq(layout.CAMPAIGN))
+        return [campaign_from(item) for item in items]
 
-    def get_campaign(self, campaign_id: str) -> dict[str, Any] | None:
+    def get_campaign(self, campaign_id: str) -> Campaign | None:
         item = self._table.get_item(
             Key={"pk": campaign_pk(campaign_id), "sk": layout.CAMPAIGN}
         ).get("Item")
-        return dict(item) if item else None
+        return campaign_from(item) if item else None
 
-    def save_campaign(self, campaign_id: str, fields: dict[str, Any], now: datetime) -> None:
-        """Create or update the campaign item; `created_at` is kept from the first write."""
+    def save_campaign(self, campaign: Campaign, now: datetime) -> None:
+        """Create or update the campaign; `created_at` is kept from the first write."""
+        self._update_campaign(campaign.campaign_id, campaign_item(campaign), now)
+
+    def set_status(
+        self, campaign_id: str, status: CampaignStatus, now: datetime, reason: str = ""
+    ) -> None:
+        self._update_campaign(campaign_id, {"status": status.value, "status_reason": reason}, now)
+
+    def mark_withdrawn(self, campaign_id: str, now: datetime) -> None:
+        """Withdrawn, keeping the reason it was last paused for."""
+        self._update_campaign(campaign_id, {"status": CampaignStatus.WITHDRAWN.value}, now)
+
+    def _update_campaign(self, campaign_id: str, fields: dict[str, Any], now: datetime) -> None:
         values = {**fields, "campaign_id": campaign_id, "updated_at": iso(now)}
         names = {f"#{key}": key for key in values}
         self._table.update_item(
@@ -65,16 +92,16 @@ class CampaignStore:
 
     # -- reminders ------------------------------------------------------------------------
 
-    def reminders(self, campaign_id: str) -> list[dict[str, Any]]:
+    def reminders(self, campaign_id: str) -> list[Reminder]:
         """Every reminder of a campaign, by region and days before the deadline."""
         items = self._query(
             KeyConditionExpression=Key("pk").eq(campaign_pk(campaign_id))
             & Key("sk").begins_with(layout.REMINDER),
             ConsistentRead=True,
         )
-        return [layout.with_reminder_id(item) for item in items]
+        return [reminder_from(item) for item in items]
 
-    def get_reminder(self, campaign_id: str, reminder_id: str) -> dict[str, Any] | None:
+    def get_reminder(self, campaign_id: str, reminder_id: str) -> Reminder | None:
         """A campaign's reminder by its id (``EU-07``); None if there is none."""
         try:
             sk = layout.reminder_sk_of(reminder_id)
@@ -83,17 +110,12 @@ class CampaignStore:
         item = self._table.get_item(
             Key={"pk": campaign_pk(campaign_id), "sk": sk}, ConsistentRead=True
         ).get("Item")
-        return layout.with_reminder_id(item) if item else None
+        return reminder_from(item) if item else None
 
-    def save_unsent_reminder(self, campaign_id: str, reminder: dict[str, Any]) -> bool:
+    def save_unsent_reminder(self, reminder: Reminder) -> bool:
         """Write a planned reminder unless it has gone out already; True if written."""
-        item = {
-            "pk": campaign_pk(campaign_id),
-            "sk": layout.reminder_sk(reminder["region"], reminder["days_before"]),
-            "campaign_id": campaign_id,
-            **{key: value for key, value in reminder.items() if key != "reminder_id"},
-        }
-        if item["state"] == ReminderState.PENDING:
+        item = reminder_item(reminder)
+        if reminder.state == ReminderState.PENDING:
             item["due_pk"] = self.DUE
         try:
             self._table.put_item(
@@ -110,12 +132,12 @@ class CampaignStore:
             raise
         return True
 
-    def end_reminder(self, reminder: dict[str, Any], state: ReminderState, now: datetime) -> bool:
+    def end_reminder(self, reminder: Reminder, state: ReminderState, now: datetime) -> bool:
         """Take an unsent reminder out of the due index for good (cancelled, superseded)."""
         return (
             update_if(
                 self._table,
-                Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+                Key=_key(reminder),
                 UpdateExpression="SET #state = :state, ended_at = :now REMOVE due_pk, leased_until",
                 ConditionExpression="#state IN (:pending, :skipped)",
                 ExpressionAttributeNames={"#state": "state"},
@@ -129,10 +151,10 @@ class CampaignStore:
             is not None
         )
 
-    def fail_reminder(self, reminder: dict[str, Any], reason: str, now: datetime) -> None:
+    def fail_reminder(self, reminder: Reminder, reason: str, now: datetime) -> None:
         """A reminder that cannot go out (its templates fail): out of the due index, with why."""
         self._table.update_item(
-            Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+            Key=_key(reminder),
             UpdateExpression="SET #state = :failed, reason = :reason, ended_at = :now REMOVE due_pk, leased_until",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={
@@ -150,21 +172,24 @@ class CampaignStore:
             KeyConditionExpression=Key("due_pk").eq(self.DUE) & Key("due_at").lte(iso(until)),
         ):
             if item["sk"].startswith(layout.REMINDER):
-                due.reminders.append(layout.with_reminder_id(item))
+                due.reminders.append(reminder_from(item))
             elif item["sk"].startswith(layout.DEFERRED_BATCH):
-                due.batches.append(layout.with_batch_reminder_id(item))
+                due.batches.append(_deferred_batch(item))
             elif item["sk"].startswith(layout.DEFERRED_NOTICE):
-                due.notices.append(item)
+                due.notices.append(_deferred_notice(item))
         return due
 
-    def lease_reminder(self, reminder: dict[str, Any], now: datetime, lease: timedelta) -> bool:
-        """Take the exclusive right to fan a reminder out for `lease`; False if another tick
-        holds it. A tick that dies mid-way leaves the lease to run out, and the next one redoes
-        the fan-out (the sender's delivery claims make a repeated fan-out send nothing twice)."""
+    def lease(
+        self, due: Reminder | DeferredBatch | DeferredNotice, now: datetime, lease: timedelta
+    ) -> bool:
+        """Take the exclusive right to act on something due (fan a reminder out, queue a batch
+        or a notice back) for `lease`; False if another tick holds it. A tick that dies mid-way
+        leaves the lease to run out, and the next one does it again (the sender's delivery
+        claims make a repeated fan-out send nothing twice)."""
         return (
             update_if(
                 self._table,
-                Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+                Key=_key(due),
                 UpdateExpression="SET leased_until = :until",
                 ConditionExpression=(
                     "due_pk = :due AND (attribute_not_exists(leased_until) OR leased_until <= :now)"
@@ -178,13 +203,13 @@ class CampaignStore:
             is not None
         )
 
-    def start_fanout(self, reminder: dict[str, Any], jobs: int, now: datetime) -> None:
+    def start_fanout(self, reminder: Reminder, jobs: int, now: datetime) -> None:
         """Mark a leased reminder as fanning out, before its jobs are queued, so that a worker
         that picks a job up at once finds it started. It stays in the due index, leased, until
         `fanout_queued`: a tick that dies in between is redone by the next, and shards already
         done keep their progress."""
         self._table.update_item(
-            Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+            Key=_key(reminder),
             UpdateExpression="SET #state = :state, fanout_jobs = :jobs, "
             "fanout_started_at = if_not_exists(fanout_started_at, :now), "
             "audience_size = if_not_exists(audience_size, :zero), batches = if_not_exists(batches, :zero), "
@@ -199,10 +224,10 @@ class CampaignStore:
             },
         )
 
-    def fanout_queued(self, reminder: dict[str, Any]) -> None:
+    def fanout_queued(self, reminder: Reminder) -> None:
         """Every fan-out job of the reminder is queued: it leaves the due index."""
         self._table.update_item(
-            Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+            Key=_key(reminder),
             UpdateExpression="REMOVE due_pk, leased_until",
         )
 
@@ -227,10 +252,10 @@ class CampaignStore:
             item.update(due_pk=self.DUE, due_at=iso(due_at))
         self._table.put_item(Item=item)
 
-    def held_batches(self, campaign_id: str) -> list[dict[str, Any]]:
+    def held_batches(self, campaign_id: str) -> list[DeferredBatch]:
         """Send batches kept while the campaign was paused (deferred, with no time set)."""
         return [
-            item
+            _deferred_batch(item)
             for item in self._query(
                 KeyConditionExpression=Key("pk").eq(campaign_pk(campaign_id))
                 & Key("sk").begins_with(layout.DEFERRED_BATCH),
@@ -245,9 +270,9 @@ class CampaignStore:
     def release_held_batches(self, campaign_id: str, now: datetime) -> int:
         """Put every held batch of the campaign back in the due index, due now."""
         held = self.held_batches(campaign_id)
-        for item in held:
+        for batch in held:
             self._table.update_item(
-                Key={"pk": item["pk"], "sk": item["sk"]},
+                Key=_key(batch),
                 UpdateExpression="SET due_pk = :due, due_at = :now",
                 ExpressionAttributeValues={":due": self.DUE, ":now": iso(now)},
             )
@@ -269,14 +294,14 @@ class CampaignStore:
             }
         )
 
-    def release_deferred(self, item: dict[str, Any]) -> None:
+    def release_deferred(self, deferred: DeferredBatch | DeferredNotice) -> None:
         """A deferred batch or notice is back on its queue: forget it, unless it was deferred
         again meanwhile (the same batch held back once more by a sender, a later request in
         the same night), which has a time of its own and must stay."""
         try:
             self._table.delete_item(
-                Key={"pk": item["pk"], "sk": item["sk"]},
-                ConditionExpression=Attr("due_at").eq(item["due_at"]),
+                Key=_key(deferred),
+                ConditionExpression=Attr("due_at").eq(deferred.due_at),
             )
         except ClientError as error:
             if not conditional_failed(error):
@@ -327,19 +352,14 @@ class CampaignStore:
             for item in items
         }
 
-    def set_status(
-        self, campaign_id: str, status: CampaignStatus, now: datetime, reason: str = ""
-    ) -> None:
-        self.save_campaign(campaign_id, {"status": status.value, "status_reason": reason}, now)
-
     # -- fan-out progress -----------------------------------------------------------------
 
     def record_fanout_page(
-        self, reminder: dict[str, Any], shard: str, cursor: str, audience: int, batches: int
+        self, reminder: Reminder, shard: str, cursor: str, audience: int, batches: int
     ) -> None:
         """Checkpoint a shard after one page: where to resume, and what it added."""
         self._table.update_item(
-            Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+            Key=_key(reminder),
             UpdateExpression="SET progress.#shard = :cursor ADD audience_size :audience, batches :batches",
             ExpressionAttributeNames={"#shard": shard},
             ExpressionAttributeValues={
@@ -351,7 +371,7 @@ class CampaignStore:
 
     def finish_shard(
         self,
-        reminder: dict[str, Any],
+        reminder: Reminder,
         shard: str,
         now: datetime,
         audience: int = 0,
@@ -361,7 +381,7 @@ class CampaignStore:
         page's counts; the last shard to finish stamps the reminder's finished_at."""
         try:
             response = self._table.update_item(
-                Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+                Key=_key(reminder),
                 UpdateExpression="SET progress.#shard = :done "
                 "ADD shards_done :one, audience_size :audience, batches :batches",
                 ConditionExpression="attribute_not_exists(progress.#shard) OR progress.#shard <> :done",
@@ -381,7 +401,7 @@ class CampaignStore:
         item = response["Attributes"]
         if item.get("shards_done", 0) >= item.get("fanout_jobs", 0):
             self._table.update_item(
-                Key={"pk": reminder["pk"], "sk": reminder["sk"]},
+                Key=_key(reminder),
                 UpdateExpression="SET finished_at = :now, #state = :state",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={
@@ -394,11 +414,144 @@ class CampaignStore:
         return every_item(self._table.query, **query)
 
 
+@dataclass(frozen=True)
+class DeferredBatch:
+    """A send batch held back: over its readers' night (due at their morning), or while its
+    campaign is paused (no time: `due_at` is "")."""
+
+    job: SendJob
+    region: str
+    due_at: str
+    key: Mapping[str, str] = field(repr=False, compare=False)  # the store's own
+
+
+@dataclass(frozen=True)
+class DeferredNotice:
+    """A notice job (a confirmation text asked for at night) waiting for the morning, as the
+    queue would carry it: the scheduler reads it into its job as a queue body is read."""
+
+    body: dict[str, Any]
+    due_at: str
+    key: Mapping[str, str] = field(repr=False, compare=False)  # the store's own
+
+
 @dataclass
 class Due:
     """What the due index holds that is due: reminders to fan out, send batches held back over
     someone's night, and notices (confirmation texts asked for at night)."""
 
-    reminders: list[dict[str, Any]] = field(default_factory=list)
-    batches: list[dict[str, Any]] = field(default_factory=list)
-    notices: list[dict[str, Any]] = field(default_factory=list)
+    reminders: list[Reminder] = field(default_factory=list)
+    batches: list[DeferredBatch] = field(default_factory=list)
+    notices: list[DeferredNotice] = field(default_factory=list)
+
+
+def _key(record: Reminder | DeferredBatch | DeferredNotice) -> Mapping[str, str]:
+    if isinstance(record, Reminder):
+        return {
+            "pk": campaign_pk(record.campaign_id),
+            "sk": layout.reminder_sk(record.region, record.days_before),
+        }
+    return record.key
+
+
+def _deferred_batch(item: Mapping[str, Any]) -> DeferredBatch:
+    job = SendJob(
+        str(item["campaign_id"]),
+        layout.reminder_id_of(str(item["reminder"])),
+        tuple(str(i) for i in item["ids"]),
+    )
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    return DeferredBatch(job, str(item["region"]), str(item.get("due_at", "")), key)
+
+
+def _deferred_notice(item: Mapping[str, Any]) -> DeferredNotice:
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    return DeferredNotice(plain(item["job"]), str(item["due_at"]), key)
+
+
+def campaign_item(campaign: Campaign) -> dict[str, Any]:
+    """The campaign's own attributes, as stored (keys and `created_at` are the writer's)."""
+    return {
+        "platform": campaign.platform,
+        "policy": policy_document(campaign.policy),
+        "status": campaign.status.value,
+        "status_reason": campaign.status_reason,
+        "regions": dict(campaign.regions),
+        "offsets_days": list(campaign.offsets_days),
+        "local_hour": campaign.local_hour,
+        "base_url": campaign.base_url,
+        "message": campaign.message,
+    }
+
+
+def campaign_from(item: Mapping[str, Any]) -> Campaign:
+    campaign_id = str(item["campaign_id"])
+    return Campaign(
+        campaign_id=campaign_id,
+        platform=str(item.get("platform", "")),
+        policy=policy_from({"id": campaign_id, **plain(item.get("policy", {}))}),
+        status=CampaignStatus(item["status"]),
+        regions={str(code): str(deadline) for code, deadline in item.get("regions", {}).items()},
+        offsets_days=tuple(int(days) for days in item.get("offsets_days", ())),
+        local_hour=int(item.get("local_hour", 0)),
+        base_url=str(item.get("base_url", "")),
+        message=str(item.get("message", "reminder")),
+        status_reason=str(item.get("status_reason", "")),
+        created_at=str(item.get("created_at", "")),
+        updated_at=str(item.get("updated_at", "")),
+    )
+
+
+def reminder_item(reminder: Reminder) -> dict[str, Any]:
+    """A planned reminder as written (its fan-out's attributes are added as it goes)."""
+    item: dict[str, Any] = {
+        **_key(reminder),
+        "campaign_id": reminder.campaign_id,
+        "region": reminder.region,
+        "days_before": reminder.days_before,
+        "kind": reminder.kind,
+        "deadline": reminder.deadline,
+        "due_at": reminder.due_at,
+        "state": reminder.state.value,
+        "platform": reminder.platform,
+        "audience": {key: list(value) for key, value in asdict(reminder.audience).items()},
+    }
+    if reminder.segment is not None:
+        item["segment"] = asdict(reminder.segment) | {
+            "platforms": list(reminder.segment.platforms),
+            "locales": list(reminder.segment.locales),
+        }
+    return item
+
+
+def reminder_from(item: Mapping[str, Any]) -> Reminder:
+    segment = item.get("segment")
+
+    def count(name: str) -> int | None:
+        return int(item[name]) if name in item else None
+
+    return Reminder(
+        campaign_id=str(item["campaign_id"]),
+        region=str(item["region"]),
+        days_before=int(item["days_before"]),
+        kind=str(item["kind"]),
+        due_at=str(item["due_at"]),
+        deadline=str(item.get("deadline", "")),
+        state=ReminderState(item["state"]),
+        platform=str(item.get("platform", "")),
+        audience=Audience(**{key: tuple(value) for key, value in item["audience"].items()}),
+        segment=None
+        if segment is None
+        else Segment(
+            platforms=tuple(segment.get("platforms") or ()),
+            channel=segment.get("channel"),
+            locales=tuple(segment.get("locales") or ()),
+        ),
+        reason=str(item.get("reason", "")),
+        fanout_jobs=count("fanout_jobs"),
+        shards_done=count("shards_done"),
+        audience_size=count("audience_size"),
+        batches=count("batches"),
+        progress={str(shard): str(at) for shard, at in item.get("progress", {}).items()},
+        finished_at=str(item.get("finished_at", "")),
+    )

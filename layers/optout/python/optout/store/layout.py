@@ -9,8 +9,6 @@ message claimed before it would be sent again after it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from optout.domain.models import reminder_id
 
 # -- the campaigns table: one partition per campaign, one per subscriber's deferred notices --
@@ -49,16 +47,6 @@ def reminder_sk_of(reference: str) -> str:
 
 def reminder_id_of(reference: str) -> str:
     return reminder_id(*_reminder_named(reference))
-
-
-def with_reminder_id(item: dict[str, Any]) -> dict[str, Any]:
-    """A reminder item as the domain reads it: with its id."""
-    return {**item, "reminder_id": reminder_id(str(item["region"]), int(item["days_before"]))}
-
-
-def with_batch_reminder_id(item: dict[str, Any]) -> dict[str, Any]:
-    """A deferred send batch as the domain reads it: with the id of its reminder."""
-    return {**item, "reminder_id": reminder_id_of(str(item["reminder"]))}
 
 
 def deferred_batch_sk(reminder: str, digest: str) -> str:

@@ -17,7 +17,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from optout.core import aws
 from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
-from optout.domain.models import Consent, Status, Subscriber
+from optout.domain.models import AudienceMember, Consent, Status, Subscriber
 from optout.store import layout
 from optout.store.dynamo import update_if
 
@@ -192,20 +192,26 @@ class SubscriberStore:
 
     def audience_page(
         self, group: str, shard: int, after: str, limit: int
-    ) -> tuple[list[dict[str, Any]], bool]:
+    ) -> tuple[list[AudienceMember], bool]:
         """Up to `limit` active subscribers of one shard of a home group's audience whose ids
-        sort after `after`, with their ids, platforms and region; and whether more may
-        follow."""
+        sort after `after`, as the index lists them; and whether more may follow."""
         condition: Any = Key("audience_pk").eq(layout.audience_pk(group, shard))
         if after:
             condition = condition & Key("audience_sk").gt(after)
         page = self._table.query(
             IndexName="audience", KeyConditionExpression=condition, Limit=limit
         )
-        items = [
-            {"subscriber_id": item["audience_sk"], **_without_keys(item)} for item in page["Items"]
+        members = [
+            AudienceMember(
+                subscriber_id=item["audience_sk"],
+                region=item.get("region", ""),
+                channel=item.get("channel", "email"),
+                locale=item.get("locale", ""),
+                platforms=tuple(item.get("platforms") or ()),
+            )
+            for item in page["Items"]
         ]
-        return items, "LastEvaluatedKey" in page
+        return members, "LastEvaluatedKey" in page
 
     def get_many(self, subscriber_ids: list[str]) -> dict[str, Subscriber]:
         """The subscribers with these ids that exist, read 100 to a request."""
