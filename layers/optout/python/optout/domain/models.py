@@ -57,6 +57,20 @@ NEVER_SENT = frozenset(
 REPLANNABLE = (ReminderState.PENDING, ReminderState.SKIPPED, ReminderState.CANCELLED)
 
 
+class ClaimState(StrEnum):
+    """Where a message to a person stands once claimed (`optout.sending.send_once`): sent or
+    failed is settled; claimed (never recorded) and unknown may have gone out, so they are
+    never sent again."""
+
+    CLAIMED = "claimed"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+SETTLED = frozenset({ClaimState.SENT, ClaimState.FAILED})
+
+
 def reminder_id(region: str, days_before: int) -> str:
     """A reminder's id within its campaign (``EU-07``): in queue jobs, click tokens and logs."""
     return f"{region}-{days_before:02d}"

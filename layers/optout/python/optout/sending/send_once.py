@@ -1,7 +1,7 @@
 """The one send-once path: claim, send, then record or release.
 
 Every message to a person goes through `deliver`: a reminder (`sender`), a subscription
-confirmation (`notices`), the answer to a STOP, HELP or START text (`feedback`). One policy,
+confirmation (`confirmations`), the answer to a STOP, HELP or START text (`inbound`). One policy,
 here and in RELIABILITY.md ("Sending once"):
 
 1. Claim: a conditional write of the message's key in the deliveries table, before anything is
@@ -37,6 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from optout.channels import PermanentFailure, ProviderUnsure
+from optout.domain.models import SETTLED, ClaimState
 from optout.store import LEFT, DeliveryStore
 
 
@@ -81,7 +82,7 @@ def deliver(
     if earlier == LEFT:
         return Delivery(Outcome.LEFT)
     if earlier is not None:
-        settled = earlier in ("sent", "failed")
+        settled = earlier in SETTLED
         return Delivery(Outcome.DUPLICATE if settled else Outcome.IN_DOUBT, reason=earlier)
     # No `except BaseException`. What is a BaseException but not an Exception (SystemExit,
     # KeyboardInterrupt, GeneratorExit) comes from outside the send, a signal or a thread
@@ -96,7 +97,7 @@ def deliver(
         deliveries.record_failed(key, str(error), now)
         return Delivery(Outcome.FAILED, reason=str(error), opted_out=error.opted_out)
     except ProviderUnsure as error:
-        deliveries.record_failed(key, str(error), now, state="unknown")
+        deliveries.record_failed(key, str(error), now, state=ClaimState.UNKNOWN)
         return Delivery(Outcome.UNKNOWN, reason=str(error))
     except Exception:
         deliveries.release(key)  # the provider did not take it: the caller's retry may send it

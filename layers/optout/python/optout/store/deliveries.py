@@ -9,7 +9,7 @@ click on each tracked link.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final, Literal
 
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
@@ -17,10 +17,10 @@ from botocore.exceptions import ClientError
 from optout.core import aws
 from optout.core.clock import iso
 from optout.core.settings import Settings
-from optout.domain.models import Status
+from optout.domain.models import ClaimState, Status
 from optout.store.dynamo import conditional_failed
 
-LEFT = "left"  # a claim refused: the subscriber is no longer reached by the campaign
+LEFT: Final = "left"  # a claim refused: the subscriber is no longer reached by the campaign
 
 
 class DeliveryStore:
@@ -36,9 +36,9 @@ class DeliveryStore:
 
     def claim_or_state(
         self, key: str, now: datetime, *, subscriber_id: str | None = None, **attributes: Any
-    ) -> str | None:
+    ) -> ClaimState | Literal["left"] | None:
         """Claim the message `key`: None if this call claimed it, else the state the earlier
-        claim is in ("sent", "failed", "unknown", or "claimed": sent or not, nobody knows).
+        claim is in (sent, failed, unknown, or claimed: sent or not, nobody knows).
 
         With `subscriber_id` (a reminder, whose `campaign_id` is among the attributes), one
         transaction checks the subscriber and puts the claim, so that an unsubscribe or an
@@ -95,7 +95,7 @@ class DeliveryStore:
             raise  # a conflict with another write of the same items: the batch is retried
         return None
 
-    def _earlier_state(self, key: str, old: Any) -> str:
+    def _earlier_state(self, key: str, old: Any) -> ClaimState:
         """The state of the claim a put found: DynamoDB returns the old item, in its wire
         format, with the failure (read again if it did not)."""
         state = (
@@ -103,7 +103,7 @@ class DeliveryStore:
             if isinstance(old, dict) and old
             else (self.get(key) or {}).get("state")
         )
-        return str(state or "claimed")
+        return ClaimState(state or ClaimState.CLAIMED)
 
     def record_sent_many(self, sent: list[tuple[str, str, dict[str, Any]]], now: datetime) -> None:
         """Record sent messages (key, provider message id, claim attributes), 25 a request."""
@@ -113,7 +113,7 @@ class DeliveryStore:
                 batch.put_item(
                     Item={
                         "pk": key,
-                        "state": "sent",
+                        "state": ClaimState.SENT.value,
                         "message_id": message_id,
                         "sent_at": iso(now),
                         "expires_at": expires_at,
@@ -137,7 +137,7 @@ class DeliveryStore:
     def _claim_item(self, key: str, now: datetime, **attributes: Any) -> dict[str, Any]:
         return {
             "pk": key,
-            "state": "claimed",
+            "state": ClaimState.CLAIMED.value,
             "claimed_at": iso(now),
             "expires_at": int((now + self._ttl).timestamp()),
             **attributes,
@@ -149,16 +149,26 @@ class DeliveryStore:
             Key={"pk": key},
             UpdateExpression="SET #state = :sent, message_id = :id, sent_at = :now",
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":sent": "sent", ":id": message_id, ":now": iso(now)},
+            ExpressionAttributeValues={
+                ":sent": ClaimState.SENT.value,
+                ":id": message_id,
+                ":now": iso(now),
+            },
         )
 
-    def record_failed(self, key: str, reason: str, now: datetime, state: str = "failed") -> None:
-        """A claimed message that did not go out ("failed"), or may have ("unknown"), and why."""
+    def record_failed(
+        self, key: str, reason: str, now: datetime, state: ClaimState = ClaimState.FAILED
+    ) -> None:
+        """A claimed message that did not go out (failed), or may have (unknown), and why."""
         self._table.update_item(
             Key={"pk": key},
             UpdateExpression="SET #state = :state, reason = :reason, failed_at = :now",
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":state": state, ":reason": reason, ":now": iso(now)},
+            ExpressionAttributeValues={
+                ":state": state.value,
+                ":reason": reason,
+                ":now": iso(now),
+            },
         )
 
     def put_short_links(self, links: dict[str, dict[str, str]], expires: datetime) -> None:
@@ -234,7 +244,9 @@ class DeliveryStore:
     def release(self, key: str) -> None:
         """Give a claim back after a send the provider certainly did not take, so that the
         caller's retry can send it (only a claim still "claimed": never a recorded one)."""
-        self._table.delete_item(Key={"pk": key}, ConditionExpression=Attr("state").eq("claimed"))
+        self._table.delete_item(
+            Key={"pk": key}, ConditionExpression=Attr("state").eq(ClaimState.CLAIMED.value)
+        )
 
     def get(self, key: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")

@@ -138,7 +138,7 @@ def subscribe(
 def record_request(settings: Settings, job: SubscribeJob) -> NoticeJob:
     """The notifier's half of a subscribe request: record the pending subscriber and reserve
     a confirmation, unless one went out in the last minutes or the contact is active or
-    suppressed; the confirmation job, which `notices.send_confirmation` sends only if this
+    suppressed; the confirmation job, which `confirmations.send_confirmation` sends only if this
     request reserved it. Run again (SQS delivers a job twice, or retries it), it changes
     nothing and returns the same job, so a confirmation reserved but not sent still goes."""
     requested_at = parse_iso(job.requested_at)
