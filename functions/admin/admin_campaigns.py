@@ -82,6 +82,12 @@ def cancel(campaign_id: str) -> Response[str]:
     return _acted(manage.cancel(settings.get(), campaign_id, clock.now()))
 
 
+@router.post("/admin/campaigns/<campaign_id>/catch-up")
+def catch_up(campaign_id: str) -> Response[str]:
+    enabled = public.read_fields(router.current_event).get("enabled")
+    return _acted(manage.set_catch_up(settings.get(), campaign_id, enabled, clock.now()))
+
+
 def _acted(result: dict[str, Any]) -> Response[str]:
     """The API gets the result; the dashboard goes back to the campaign's page."""
     return admin.done_or_back(router.current_event, result, f"campaigns/{result['campaign_id']}")

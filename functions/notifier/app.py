@@ -1,5 +1,6 @@
 """Notifier: the one-off messages on the notice queue. A subscribe request ("subscribe") is
-recorded as a pending subscriber and confirmed; an import's "confirm" is confirmed.
+recorded as a pending subscriber and confirmed; an import's "confirm" is confirmed; people who
+just became active ("catch-up") are queued the latest reminder of each campaign under way.
 
 SQS with partial batch failures: a job that fails is retried alone, and lands in the
 dead-letter queue after the attempts template.yaml allows.
@@ -18,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from optout.core import clock, jobs, settings
 from optout.core.observability import logger, metrics, tracer
+from optout.sending import catch_up
 from optout.subscribers import confirmations, subscriptions
 
 # Report every failed record, even when all fail, rather than failing the invocation: Lambda
@@ -35,9 +37,13 @@ def handle(record: SQSRecord) -> None:
         )
         raise
     try:
-        if isinstance(job, jobs.SubscribeJob):
-            job = subscriptions.record_request(settings.get(), job)
-        outcome = confirmations.send_confirmation(settings.get(), job, clock.now())
+        if isinstance(job, jobs.CatchUpJob):
+            queued = catch_up.queue_reminders(settings.get(), job, clock.now())
+            outcome = f"{queued} caught up"
+        else:
+            if isinstance(job, jobs.SubscribeJob):
+                job = subscriptions.record_request(settings.get(), job)
+            outcome = confirmations.send_confirmation(settings.get(), job, clock.now())
     except Exception:
         # The batch processor reports the failure to SQS but does not say why; the log does.
         logger.exception("notice failed; SQS will retry it", extra={"kind": job.kind})

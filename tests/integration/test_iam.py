@@ -65,12 +65,14 @@ def test_a_table_arn_narrowed_to_another_table_refuses_the_notifier(
     # Given NotifierFunction's subscribers statement naming the deliveries table instead
     mutated = changed_template(
         tmp_path,
-        "Action: [dynamodb:GetItem, dynamodb:UpdateItem]\n              Resource: !GetAtt "
-        "SubscribersTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:GetItem,"
-        " dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]",
-        "Action: [dynamodb:GetItem, dynamodb:UpdateItem]\n              Resource: !GetAtt "
-        "DeliveriesTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:GetItem,"
-        " dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]",
+        "Action: [dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:BatchGetItem]\n"
+        "              Resource: !GetAtt SubscribersTable.Arn\n            - Effect: Allow\n"
+        "              Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem,"
+        " dynamodb:DeleteItem]",
+        "Action: [dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:BatchGetItem]\n"
+        "              Resource: !GetAtt DeliveriesTable.Arn\n            - Effect: Allow\n"
+        "              Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem,"
+        " dynamodb:DeleteItem]",
     )
     assert stack.call("subscribe-json").status == 202
     with iam.enforcer().policies_of(mutated):

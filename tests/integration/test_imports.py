@@ -178,7 +178,10 @@ def test_rejected_rows_carry_their_line_and_field_and_nothing_of_them_is_written
     assert all(r["reason"] for r in report["rejected"])
     assert report["imported_active"] == 1 and report["confirmation_sent"] == 0
     assert [item["contact"] for item in stack.items("SUBSCRIBERS_TABLE")] == ["ok@example.org"]
-    assert stack.notice_jobs() == []
+    # No confirmation for anyone; the one row made active is to be caught up, as confirming is
+    (job,) = stack.notice_jobs()
+    assert job["kind"] == "catch-up"
+    assert job["subscriber_ids"] == [stack.items("SUBSCRIBERS_TABLE")[0]["subscriber_id"]]
 
 
 def test_a_header_with_an_unknown_or_missing_column_refuses_the_whole_file(

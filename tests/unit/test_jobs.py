@@ -8,6 +8,7 @@ import json
 import pytest
 
 from optout.core.jobs import (
+    CatchUpJob,
     FanoutJob,
     MalformedJob,
     NoticeJob,
@@ -37,6 +38,7 @@ SUBSCRIBE = SubscribeJob(
         FanoutJob("linkedin-genai-2025", "EU-07", "EU", 3),
         FanoutJob("linkedin-genai-2025", "EU-07", "EU", 3, cursor="abc"),
         SendJob("linkedin-genai-2025", "EU-07", ("a", "b")),
+        SendJob("linkedin-genai-2025", "EU-07", ("a",), catch_up=True),
         NoticeJob("sub-1", "2025-10-27T09:00:00Z", "https://example.org"),
     ],
 )
@@ -44,11 +46,19 @@ def test_a_job_reads_back_as_it_was_queued(job: FanoutJob | SendJob | NoticeJob)
     assert read(type(job), body(job)) == job
 
 
-def test_the_notice_queue_s_two_kinds_read_back_as_themselves() -> None:
+def test_the_notice_queue_s_three_kinds_read_back_as_themselves() -> None:
     confirm = NoticeJob("sub-1", "2025-10-27T09:00:00Z", "https://example.org")
+    catch_up = CatchUpJob(("sub-1", "sub-2"), "2025-10-28T09:00:00Z")
     assert read_notice(body(SUBSCRIBE)) == SUBSCRIBE
     assert read_notice(body(confirm)) == confirm
+    assert read_notice(body(catch_up)) == catch_up
     assert json.loads(body(confirm))["kind"] == "confirm"
+    assert json.loads(body(catch_up))["kind"] == "catch-up"
+
+
+def test_a_send_job_queued_before_catch_ups_reads_as_no_catch_up() -> None:
+    queued = '{"campaign_id": "c", "ids": ["a"], "reminder": "EU-07"}'
+    assert read(SendJob, queued).catch_up is False
 
 
 def test_a_send_job_queued_before_reminders_had_ids_still_reads() -> None:
@@ -88,6 +98,12 @@ def test_fields_a_newer_version_added_are_ignored() -> None:
             '{"kind": "subscribe", "subscriber_id": "s", "requested_at": "t", "base_url": "u"}',
             "kind must be 'confirm'",
         ),
+        (
+            SendJob,
+            '{"campaign_id": "c", "reminder": "EU-07", "ids": [], "catch_up": "yes"}',
+            "catch_up must be true or false, not str",
+        ),
+        (CatchUpJob, '{"kind": "catch-up", "activated_at": "t"}', "subscriber_ids is missing"),
     ],
 )
 def test_a_malformed_job_is_refused_naming_what_is_wrong(

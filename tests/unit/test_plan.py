@@ -7,7 +7,7 @@ import pytest
 
 from optout.core.clock import iso, parse_iso
 from optout.domain import plan, regions
-from optout.domain.models import Audience, Reminder, ReminderState
+from optout.domain.models import Audience, Consent, Reminder, ReminderState, Status, Subscriber
 from tests.helpers import planned_reminder
 
 DEADLINES = {  # the LinkedIn case: 3 November 2025, local midnight
@@ -166,3 +166,55 @@ def test_texts_held_over_the_night_give_way_only_past_the_deadline_to_a_reminder
 )
 def test_reminder_kinds_have_readable_names(days: int, name: str) -> None:
     assert plan.kind(days) == name
+
+
+def person(region: str = "DE", platforms: tuple[str, ...] = ("linkedin",)) -> Subscriber:
+    place = regions.resolve(region)
+    return Subscriber(
+        subscriber_id="s1",
+        channel="email",
+        contact="ada@example.org",
+        region=place.code,
+        home_group=place.group,
+        locale="en",
+        timezone="Europe/Berlin",
+        platforms=platforms,
+        status=Status.ACTIVE,
+        consent=Consent(requested_at="", form_version="", source="web-form"),
+        created_at="",
+    )
+
+
+EU_DEADLINE = "2025-11-02T23:00:00Z"
+SENT, PENDING = ReminderState.FANNED_OUT, ReminderState.PENDING
+
+
+def eu(days: int, due_at: str, state: ReminderState) -> Reminder:
+    return planned_reminder("EU", days, due_at, deadline=EU_DEADLINE, state=state)
+
+
+def test_a_late_joiner_gets_the_latest_reminder_that_went_out_to_them() -> None:
+    plan_ = [
+        eu(14, "2025-10-20T07:00:00Z", SENT),
+        eu(7, "2025-10-27T08:00:00Z", SENT),
+        eu(1, "2025-11-02T08:00:00Z", PENDING),
+        eu(0, "2025-11-03T08:00:00Z", PENDING),
+    ]
+    now = datetime(2025, 10, 28, 9, tzinfo=UTC)
+    assert plan.catch_up(plan_, person(), now) == plan_[1]
+    # nothing before any went out: the fan-out reaches them
+    assert plan.catch_up([replace(r, state=PENDING) for r in plan_], person(), now) is None
+    # not someone of another region, nor of a carved-out country, nor of another platform
+    assert plan.catch_up(plan_, person("CA"), now) is None
+    carved = [replace(r, audience=Audience(groups=("EU",), except_regions=("DE",))) for r in plan_]
+    assert plan.catch_up(carved, person("DE"), now) is None
+    assert plan.catch_up(plan_, person(platforms=("meta",)), now) is None
+    assert plan.catch_up(plan_, person(platforms=()), now) == plan_[1]  # every platform
+
+
+def test_past_the_deadline_a_late_joiner_gets_only_live_now() -> None:
+    last_day_sent = [eu(1, "2025-11-02T08:00:00Z", SENT), eu(0, "2025-11-03T08:00:00Z", PENDING)]
+    night = datetime(2025, 11, 3, 2, tzinfo=UTC)
+    assert plan.catch_up(last_day_sent, person(), night) is None
+    live_now_sent = [replace(last_day_sent[0]), replace(last_day_sent[1], state=SENT)]
+    assert plan.catch_up(live_now_sent, person(), night) == live_now_sent[1]

@@ -98,6 +98,7 @@ def edit_text(
         "plan": {
             "offsets_days": list(campaign.offsets_days),
             "local_hour": campaign.local_hour,
+            "catch_up": campaign.catch_up,
         },
     }
     change = policy.parse(json.dumps(document).encode(), now)
@@ -132,6 +133,23 @@ def resume(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any
     }
 
 
+def set_catch_up(
+    settings: Settings, campaign_id: str, enabled: object, now: datetime
+) -> dict[str, Any]:
+    """Turn on or off the catch-up of late joiners (`optout.sending.catch_up`): `enabled` is
+    true or false, as JSON or as a form's "true" or "false"."""
+    switched = {True: True, False: False, "true": True, "false": False}.get(
+        enabled if isinstance(enabled, bool | str) else None
+    )
+    if switched is None:
+        raise InvalidInput({"enabled": "true or false"})
+    store = CampaignStore(settings)
+    _existing(store, campaign_id)
+    store.set_catch_up(campaign_id, switched, now)
+    logger.info("campaign catch-up set", extra={"campaign_id": campaign_id, "enabled": switched})
+    return {"campaign_id": campaign_id, "catch_up": switched}
+
+
 def cancel(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
     """End the campaign: no reminder that has not gone out will."""
     _existing(CampaignStore(settings), campaign_id)
@@ -152,6 +170,7 @@ def _summary(campaign: Campaign) -> dict[str, Any]:
         "platform": campaign.platform,
         "status": campaign.status,
         "status_reason": campaign.status_reason,
+        "catch_up": campaign.catch_up,
         "regions": dict(sorted(campaign.regions.items(), key=lambda pair: pair[1])),
         "created_at": campaign.created_at or None,
         "updated_at": campaign.updated_at or None,

@@ -46,6 +46,7 @@ def apply(
         offsets_days=change.offsets_days,
         local_hour=change.local_hour,
         base_url=base_url,
+        catch_up=change.catch_up,
         status_reason=existing.status_reason if existing else "",
     )
     store.save_campaign(campaign, now)

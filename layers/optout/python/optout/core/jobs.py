@@ -8,8 +8,9 @@ reports a failed record without its reason); `body` is what goes on a queue.
 
 - `FanoutJob` (fan-out queue): one audience shard of one reminder, from the scheduler.
 - `SendJob` (send queue): a packed batch of subscriber ids for one reminder.
-- `SubscribeJob` and `NoticeJob` (notice queue): a subscribe request from the form, and the
-  confirmation it reserved (imports queue `NoticeJob`s directly).
+- `SubscribeJob`, `NoticeJob` and `CatchUpJob` (notice queue): a subscribe request from the
+  form, the confirmation it reserved (imports queue `NoticeJob`s directly), and people who
+  just became active, to be caught up with the campaigns under way.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class SendJob:
     campaign_id: str
     reminder: str  # the reminder's id (``EU-07``)
     ids: tuple[str, ...]  # subscriber ids, up to `fanout.IDS_PER_MESSAGE`
+    catch_up: bool = False  # late joiners caught up (`sending.catch_up`): counted apart
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,19 @@ class NoticeJob:
     kind: str = KIND
 
 
-Job = FanoutJob | SendJob | SubscribeJob | NoticeJob
-J = TypeVar("J", FanoutJob, SendJob, SubscribeJob, NoticeJob)
+@dataclass(frozen=True)
+class CatchUpJob:
+    """People who just became active (confirmed, imported with proof, texted START), to be
+    sent the latest reminder of each campaign under way that reaches them."""
+
+    KIND: ClassVar[str] = "catch-up"
+    subscriber_ids: tuple[str, ...]
+    activated_at: str
+    kind: str = KIND
+
+
+Job = FanoutJob | SendJob | SubscribeJob | NoticeJob | CatchUpJob
+J = TypeVar("J", FanoutJob, SendJob, SubscribeJob, NoticeJob, CatchUpJob)
 
 
 def body(job: Job) -> str:
@@ -91,8 +104,10 @@ def read(kind: type[J], message: str | dict[str, Any]) -> J:
                 problems.append(f"{field.name} is missing")
             continue
         value, expected = values[field.name], hints[field.name]
-        if (expected is int and isinstance(value, int) and not isinstance(value, bool)) or (
-            expected is str and isinstance(value, str)
+        if (
+            (expected is int and isinstance(value, int) and not isinstance(value, bool))
+            or (expected is str and isinstance(value, str))
+            or (expected is bool and isinstance(value, bool))
         ):
             arguments[field.name] = value
         elif expected == tuple[str, ...] and isinstance(value, list | tuple):
@@ -113,13 +128,15 @@ def read(kind: type[J], message: str | dict[str, Any]) -> J:
     return kind(**arguments)
 
 
-def read_notice(message: str) -> SubscribeJob | NoticeJob:
-    """A job from the notice queue, which carries two kinds."""
+def read_notice(message: str) -> SubscribeJob | NoticeJob | CatchUpJob:
+    """A job from the notice queue, which carries three kinds."""
     values = _parsed(NoticeJob, message)
     if values.get("kind") == SubscribeJob.KIND:
         return read(SubscribeJob, values)
     if values.get("kind") == NoticeJob.KIND:
         return read(NoticeJob, values)
+    if values.get("kind") == CatchUpJob.KIND:
+        return read(CatchUpJob, values)
     raise MalformedJob(f"unknown notice kind {values.get('kind')!r}")
 
 
@@ -136,5 +153,5 @@ def _parsed(kind: type, message: str | dict[str, Any]) -> dict[str, Any]:
 
 
 def _described(expected: object) -> str:
-    names = {"str": "a string", "int": "a whole number"}
+    names = {"str": "a string", "int": "a whole number", "bool": "true or false"}
     return names.get(getattr(expected, "__name__", ""), "a list of strings")

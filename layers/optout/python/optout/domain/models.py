@@ -122,6 +122,7 @@ class Campaign:
     local_hour: int
     base_url: str  # where its links point (the API's public address when it was made)
     message: str = "reminder"  # its templates: messages/reminder/, or messages/announcement/
+    catch_up: bool = True  # late joiners get the latest reminder at once (`sending.catch_up`)
     status_reason: str = ""  # why it is paused, when the sender or the feedback paused it
     created_at: str = ""
     updated_at: str = ""

@@ -15,7 +15,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from optout.core.clock import iso
-from optout.domain.models import NEVER_SENT, Audience, Reminder, ReminderState
+from optout.domain.models import NEVER_SENT, STARTED, Audience, Reminder, ReminderState, Subscriber
 from optout.domain.regions import GROUPS, Region, audience_groups
 
 DEFAULT_OFFSETS = (14, 7, 1, 0)
@@ -173,3 +173,31 @@ def _ahead_of_deadline_and_the_next_is_not(
     reminder: Reminder, following: Reminder, now: str
 ) -> bool:
     return bool(reminder.deadline) and now < reminder.deadline <= following.due_at
+
+
+def catch_up(
+    reminders: Sequence[Reminder], subscriber: Subscriber, now: datetime
+) -> Reminder | None:
+    """The reminder someone who has just become active gets at once, if any: of their
+    campaign's reminders that reach them (their home group and region, their platforms) and
+    have gone out, the latest. None before any has gone out (the fan-out will reach them), and
+    none past the deadline but the day-0 one ("live now": it is not too late to switch it off),
+    since a "last day" read after the deadline says what is no longer true."""
+    reaching = [
+        reminder
+        for reminder in reminders
+        if subscriber.home_group in reminder.audience.groups
+        and reminder.audience.includes(subscriber.region)
+        and (
+            not reminder.platform
+            or not subscriber.platforms
+            or reminder.platform in subscriber.platforms
+        )
+    ]
+    gone_out = [reminder for reminder in reaching if reminder.state in STARTED]
+    if not gone_out:
+        return None
+    latest = max(gone_out, key=lambda reminder: reminder.due_at)
+    if latest.days_before > 0 and latest.deadline and latest.deadline <= iso(now):
+        return None
+    return latest

@@ -65,6 +65,7 @@ class PolicyChange:
     regions: tuple[RegionDeadline, ...]
     offsets_days: tuple[int, ...]
     local_hour: int
+    catch_up: bool = True  # late joiners get the latest reminder at once
     draft: bool = False  # a new campaign waits for an organiser's launch
 
 
@@ -179,6 +180,7 @@ def _build(document: dict[str, Any]) -> PolicyChange:
             sorted(raw_plan.get("offsets_days", plan.DEFAULT_OFFSETS), reverse=True)
         ),
         local_hour=raw_plan.get("local_hour", plan.DEFAULT_LOCAL_HOUR),
+        catch_up=raw_plan.get("catch_up", True),
         draft=document.get("draft", False),
     )
 

@@ -26,7 +26,7 @@ from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain.models import CampaignStatus
 from optout.messages import render
-from optout.sending import send_once
+from optout.sending import catch_up, send_once
 from optout.sending.send_once import Outcome
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
@@ -88,8 +88,10 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
     if kind == "stop":
         subscribers.unsubscribe(subscriber_id, now)
         metrics.add_metric(name="UnsubscribedBySms", unit=MetricUnit.Count, value=1)
-    elif kind == "start" and not subscribers.resubscribe(subscriber_id, now, by=inbound_id):
-        return "ignored: not stopped by text"
+    elif kind == "start":
+        if not subscribers.resubscribe(subscriber_id, now, by=inbound_id):
+            return "ignored: not stopped by text"
+        catch_up.request(settings, [subscriber_id], now)
     _reply(settings, kind, subscriber.contact, subscriber.locale, inbound_id, now)
     return kind
 

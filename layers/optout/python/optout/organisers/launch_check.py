@@ -62,6 +62,9 @@ def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
             "source": rates.source,
         },
         "reminders": rows,
+        # Late joiners get the latest reminder at once (`sending.catch_up`), outside this
+        # plan: one message each, as they confirm, so they take little of any window.
+        "catch_up": campaign.catch_up,
         "ok": all(not row["problems"] for row in rows),
     }
 

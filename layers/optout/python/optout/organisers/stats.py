@@ -29,6 +29,7 @@ COLUMNS = (
     "unknown",
     "deferred",
     "skipped",
+    "caught_up",  # late joiners sent the latest reminder at once (`sending.catch_up`)
 )
 
 

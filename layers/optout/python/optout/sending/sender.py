@@ -127,6 +127,8 @@ def send_batch(
         else:
             _send(settings, campaign, reminder, job, now, pacers, remaining_ms, counts)
     finally:
+        if job.catch_up and counts["sent"]:
+            counts["caught_up"] = counts["sent"]  # late joiners (`catch_up`), counted apart too
         # A batch that fails part-way still counts what went out; its redelivery then counts
         # those as duplicates, so every message is counted once as sent.
         campaigns.add_stats(campaign.campaign_id, reminder.region, counts)

@@ -74,6 +74,9 @@ class CampaignStore:
     ) -> None:
         self._update_campaign(campaign_id, {"status": status.value, "status_reason": reason}, now)
 
+    def set_catch_up(self, campaign_id: str, enabled: bool, now: datetime) -> None:
+        self._update_campaign(campaign_id, {"catch_up": enabled}, now)
+
     def mark_withdrawn(self, campaign_id: str, now: datetime) -> None:
         """Withdrawn, keeping the reason it was last paused for."""
         self._update_campaign(campaign_id, {"status": CampaignStatus.WITHDRAWN.value}, now)
@@ -248,6 +251,8 @@ class CampaignStore:
             "reason": reason,
             "state": "deferred",
         }
+        if job.catch_up:
+            item["catch_up"] = True
         if due_at is not None:
             item.update(due_pk=self.DUE, due_at=iso(due_at))
         self._table.put_item(Item=item)
@@ -459,6 +464,7 @@ def _deferred_batch(item: Mapping[str, Any]) -> DeferredBatch:
         str(item["campaign_id"]),
         layout.reminder_id_of(str(item["reminder"])),
         tuple(str(i) for i in item["ids"]),
+        catch_up=bool(item.get("catch_up", False)),
     )
     key = {"pk": item["pk"], "sk": item["sk"]}
     return DeferredBatch(job, str(item["region"]), str(item.get("due_at", "")), key)
@@ -481,6 +487,7 @@ def campaign_item(campaign: Campaign) -> dict[str, Any]:
         "local_hour": campaign.local_hour,
         "base_url": campaign.base_url,
         "message": campaign.message,
+        "catch_up": campaign.catch_up,
     }
 
 
@@ -496,6 +503,7 @@ def campaign_from(item: Mapping[str, Any]) -> Campaign:
         local_hour=int(item.get("local_hour", 0)),
         base_url=str(item.get("base_url", "")),
         message=str(item.get("message", "reminder")),
+        catch_up=bool(item.get("catch_up", True)),
         status_reason=str(item.get("status_reason", "")),
         created_at=str(item.get("created_at", "")),
         updated_at=str(item.get("updated_at", "")),

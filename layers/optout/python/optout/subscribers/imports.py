@@ -28,6 +28,7 @@ from optout.core.errors import InvalidInput, PayloadTooLarge
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain.models import Consent, Status, Subscriber
+from optout.sending import catch_up
 from optout.store import SubscriberStore
 from optout.subscribers import subscriptions
 
@@ -106,6 +107,7 @@ class Report:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     reserved: list[Candidate] = field(default_factory=list)  # pending, confirmation not queued yet
+    activated: list[str] = field(default_factory=list)  # active now, by their proof: caught up
 
     def reject(self, line: int, column: str, reason: str) -> None:
         self.rejected.append({"line": line, "field": column, "reason": reason})
@@ -149,6 +151,7 @@ def import_csv(settings: Settings, body: bytes, *, base_url: str, now: datetime)
     _insert_new(settings, store, new, now, report)
     _request_confirmations(settings, store, to_confirm, now, report)
     _queue_confirmations(settings, store, report.reserved, base_url, now, report)
+    catch_up.request(settings, report.activated, now)
     metrics.add_metric(
         name="SubscribersImported", unit=MetricUnit.Count, value=report.imported_active
     )
@@ -409,6 +412,7 @@ def _activate_pending(
     )
     if store.replace_if(active, Status.PENDING):
         report.imported_active += 1
+        report.activated.append(active.subscriber_id)
     else:
         for line in candidate.lines:
             report.reject(
@@ -438,6 +442,7 @@ def _insert_new(
     for candidate, record in zip(candidates, records, strict=True):
         if record.status is Status.ACTIVE:
             report.imported_active += 1
+            report.activated.append(record.subscriber_id)
         else:
             report.reserved.append(candidate)
 

@@ -24,6 +24,7 @@ from optout.domain import contacts, locales, regions
 from optout.domain.models import Consent, Status, Subscriber
 from optout.links import privacy, verified
 from optout.messages import render
+from optout.sending import catch_up
 from optout.store import DeliveryStore, SubscriberStore, layout, seconds_left_in_window
 
 T = TypeVar("T")
@@ -216,6 +217,7 @@ def confirm(settings: Settings, token: str, now: datetime) -> Subscriber:
     if subscriber is None:
         raise NotFound("there is no pending subscription for this link; subscribe again")
     metrics.add_metric(name="SubscriptionConfirmed", unit=MetricUnit.Count, value=1)
+    catch_up.request(settings, [subscriber_id], now)
     return subscriber
 
 

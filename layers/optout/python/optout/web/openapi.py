@@ -519,6 +519,27 @@ def _admin_routes() -> dict[str, JsonObject]:
         "/admin/campaigns/{campaign_id}/pause": action("pause", "Pause an active campaign"),
         "/admin/campaigns/{campaign_id}/resume": action("resume", "Resume a paused campaign"),
         "/admin/campaigns/{campaign_id}/cancel": action("cancel", "Cancel: nothing more is sent"),
+        "/admin/campaigns/{campaign_id}/catch-up": {
+            "post": _operation(
+                "Turn on or off the catch-up of late joiners: whoever becomes a subscriber after "
+                "a reminder of their region went out gets that latest reminder at once",
+                "organisers",
+                {
+                    "200": _answer("Whether late joiners are caught up", _json(_schema("CatchUp"))),
+                    "303": _redirect("A dashboard form: back to the campaign's page"),
+                    **_refusals("400", "404", "413"),
+                },
+                operation_id="setCatchUp",
+                parameters=[_CAMPAIGN],
+                body=_form_or_json(
+                    {
+                        "type": "object",
+                        "required": ["enabled"],
+                        "properties": {"enabled": {"type": "boolean"}},
+                    }
+                ),
+            )
+        },
         "/admin/campaigns/{campaign_id}/stats": {
             "get": _operation(
                 "The funnel per region: audience, sent, clicked, confirmed...",
@@ -714,6 +735,8 @@ def _schemas() -> JsonObject:
         "regions": {"type": "object", "additionalProperties": stamp},
         "created_at": stamp,
         "updated_at": stamp,
+        # late joiners get the latest reminder at once (`plan.catch_up` in the webhook body)
+        "catch_up": {"type": "boolean"},
     }
     return {
         "PolicyChange": _published_schema("policy-change.schema.json"),
@@ -787,6 +810,11 @@ def _schemas() -> JsonObject:
             "required": ["campaign_id", "status"],
             "properties": {"campaign_id": text, "status": text},
         },
+        "CatchUp": {
+            "type": "object",
+            "required": ["campaign_id", "catch_up"],
+            "properties": {"campaign_id": text, "catch_up": {"type": "boolean"}},
+        },
         "CampaignStatus": {
             "type": "object",
             "required": ["campaign_id", "status"],
@@ -835,6 +863,7 @@ def _schemas() -> JsonObject:
                 "clicked": counts,
                 "confirmed": counts,
                 "unsubscribed": counts,
+                "caught_up": counts,
                 "conversion_rate": {"type": "number"},
             },
         },
@@ -844,6 +873,7 @@ def _schemas() -> JsonObject:
             "properties": {
                 "campaign_id": text,
                 "checked_at": stamp,
+                "catch_up": {"type": "boolean"},
                 "reminders": {
                     "type": "array",
                     "items": {
