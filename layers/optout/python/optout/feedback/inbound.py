@@ -96,22 +96,9 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
     reply = _Reply(settings, number, subscriber_id, inbound_id, now)
     if subscriber is None or subscriber.status is Status.PENDING:
         locale = subscriber.locale if subscriber else DEFAULT_LOCALE
-        if kind == "help":
-            reply.send("help", locale)
-            return "help"
-        if kind == "stop" and subscribers.keep_stopped(subscriber_id, now):
-            metrics.add_metric(name="StoppedBySms", unit=MetricUnit.Count, value=1)
-            reply.send("stop", locale, "stop_not_subscribed.txt")
-            return "stop"
-        if kind == "start":
-            if not subscribers.stopped(subscriber_id):
-                logger.info("inbound text ignored", extra={"keyword": kind, "stopped": False})
-                return "ignored: not stopped by text"
-            # Answered first, then lifted: a redelivery finds the number still stopped until
-            # the answer is sent or settled, so the answer is never lost (nor sent twice).
-            reply.send("start", locale, "start_not_subscribed.txt")
-            subscribers.lift_stop(subscriber_id)
-            return "start"
+        done = _not_subscribed(subscribers, reply, kind, subscriber_id, locale, now)
+        if done:
+            return done
         # A STOP from a subscription confirmed a moment ago: unsubscribed as any other.
         subscriber = subscribers.get(subscriber_id)
         if subscriber is None:
@@ -123,6 +110,35 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
         return "ignored: not stopped by text"
     reply.send(kind, subscriber.locale)
     return kind
+
+
+def _not_subscribed(
+    subscribers: SubscriberStore,
+    reply: _Reply,
+    kind: str,
+    subscriber_id: str,
+    locale: str,
+    now: datetime,
+) -> str:
+    """A keyword from a number that is not subscribed (never was, erased, stopped, or
+    pending); what was done, or "" for a STOP from a number subscribed since it was read."""
+    if kind == "help":
+        reply.send("help", locale)
+        return "help"
+    if kind == "stop":
+        if not subscribers.keep_stopped(subscriber_id, now):
+            return ""
+        metrics.add_metric(name="StoppedBySms", unit=MetricUnit.Count, value=1)
+        reply.send("stop", locale, "stop_not_subscribed.txt")
+        return "stop"
+    if not subscribers.stopped(subscriber_id):
+        logger.info("inbound text ignored", extra={"keyword": kind, "stopped": False})
+        return "ignored: not stopped by text"
+    # Answered first, then lifted: a redelivery finds the number still stopped until the
+    # answer is sent or settled, so the answer is never lost (nor sent twice).
+    reply.send("start", locale, "start_not_subscribed.txt")
+    subscribers.lift_stop(subscriber_id)
+    return "start"
 
 
 def _read_text(message: dict[str, Any]) -> tuple[str, str, str, str]:
