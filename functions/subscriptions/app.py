@@ -40,7 +40,8 @@ def subscribe() -> Response[str]:
         address=event.request_context.identity.source_ip or "",
     )
     pending = subscriptions.PENDING_ANSWER
-    return public.answer(202, event, pending, "subscribed", {}, public.page_locale(event))
+    context = subscriptions.subscribed_page_context(settings.get())
+    return public.answer(202, event, pending, "subscribed", context, public.page_locale(event))
 
 
 @app.get("/confirm/<token>")

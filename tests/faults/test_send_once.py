@@ -1,7 +1,8 @@
 """The send-once policy (`optout.sending.send_once`, RELIABILITY.md "Sending once"), on each of its three
 callers through its handler: a reminder (SenderFunction, a batch from the send queue), a
 subscription confirmation (NotifierFunction, a job from the notice queue) and the answer to a
-text (FeedbackFunction, a text to our number from SNS). All three go by text, so that one seam,
+text (FeedbackFunction, a text to our number from SNS, from a subscriber or from a
+number that never subscribed). All three go by text, so that one seam,
 SNS's Publish, plays every answer a provider gives; each test delivers the same job twice, as
 SQS and SNS may, and counts what SNS accepted."""
 
@@ -77,10 +78,24 @@ def a_reply(stack: Stack, test_clock: Any) -> Callable[[], str]:
     return help_text
 
 
+def a_reply_to_a_number_never_subscribed(stack: Stack, test_clock: Any) -> Callable[[], str]:
+    test_clock.now = MORNING
+
+    def stop_text() -> str:
+        try:
+            deliver("feedback-sms-stop", originationNumber=NUMBER, messageBody="STOP")
+        except Exception:
+            return "error"
+        return "done"
+
+    return stop_text
+
+
 CALLERS = [
     pytest.param(Caller("reminder", a_reminder), id="reminder"),
     pytest.param(Caller("confirmation", a_confirmation), id="confirmation"),
     pytest.param(Caller("reply", a_reply), id="reply"),
+    pytest.param(Caller("stranger", a_reply_to_a_number_never_subscribed), id="stranger"),
 ]
 
 
@@ -204,3 +219,27 @@ def test_a_keyword_whose_answer_the_provider_did_not_take_is_answered_when_sns_d
     assert texts(stack) == answered_before + 1
     (person,) = stack.items("SUBSCRIBERS_TABLE")
     assert person["status"] == ("unsubscribed" if word == "STOP" else "active")
+
+
+@pytest.mark.parametrize("word", ["STOP", "START"])
+def test_a_keyword_from_a_number_never_subscribed_is_answered_once_when_sns_delivers_again(
+    stack: Stack, test_clock, inject: Injector, word: str
+) -> None:
+    # Given a number that never subscribed texts STOP, or START after a STOP, while the
+    # provider throttles
+    test_clock.now = MORNING
+    if word == "START":
+        deliver("feedback-sms-stop", messageBody="STOP", inboundMessageId="stop-1")
+    answered_before = texts(stack)
+    inject.before_call(sns(), "Publish", lambda n: SNS_THROTTLED if n <= SEND_ATTEMPTS else None)
+    with pytest.raises(Exception, match="Throttling"):
+        deliver("feedback-sms-stop", messageBody=word, inboundMessageId="text-1")
+    # Then the number is stopped meanwhile: a STOP holds at once, a START not before its answer
+    assert [item["status"] for item in stack.items("SUBSCRIBERS_TABLE")] == ["stopped"]
+    # When SNS (or Lambda's retry) delivers the text again, twice
+    for _ in range(2):
+        deliver("feedback-sms-stop", messageBody=word, inboundMessageId="text-1")
+    # Then it is answered, once, and the keyword took effect
+    assert texts(stack) == answered_before + 1
+    statuses = [item["status"] for item in stack.items("SUBSCRIBERS_TABLE")]
+    assert statuses == (["stopped"] if word == "STOP" else [])

@@ -18,6 +18,7 @@ each in `make test`.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ with atheris.instrument_imports(include=["optout"]):
     from optout.core.errors import InvalidInput, PayloadTooLarge, TokenError
     from optout.core.settings import from_environ
     from optout.domain import policy
+    from optout.domain.models import Status
     from optout.feedback import inbound, sns_http
     from optout.subscribers import imports, subscriptions
     from optout.web import public
@@ -178,6 +180,7 @@ def sms_keyword(data: bytes) -> None:
 
 
 KNOWN_NUMBER = "+14165550123"
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 KNOWN_ID = keys.contact_id(SETTINGS, "sms", KNOWN_NUMBER)
 WRITES: list[str] = []
 
@@ -190,7 +193,8 @@ class _Quiet:
 
 
 class _Subscribers:
-    """The subscribers table, in memory: one known number; every write is recorded."""
+    """The subscribers table, in memory: one known number, active; every other number stopped
+    (so that START lifts it); every write is recorded."""
 
     def __init__(self, settings: object) -> None:
         pass
@@ -199,7 +203,22 @@ class _Subscribers:
         assert subscriber_id.startswith("s") and subscriber_id.isalnum(), subscriber_id
         if subscriber_id != KNOWN_ID:
             return None
-        return type("Subscriber", (), {"contact": KNOWN_NUMBER, "locale": "en"})()
+        return type(
+            "Subscriber", (), {"contact": KNOWN_NUMBER, "locale": "en", "status": Status.ACTIVE}
+        )()
+
+    def keep_stopped(self, subscriber_id: str, now: datetime) -> bool:
+        assert subscriber_id != KNOWN_ID
+        WRITES.append(f"stop {subscriber_id}")
+        return True
+
+    def stopped(self, subscriber_id: str) -> bool:
+        return subscriber_id != KNOWN_ID
+
+    def lift_stop(self, subscriber_id: str) -> bool:
+        assert subscriber_id != KNOWN_ID
+        WRITES.append(f"lift {subscriber_id}")
+        return True
 
     def unsubscribe(self, subscriber_id: str, now: datetime) -> bool:
         WRITES.append(f"unsubscribe {subscriber_id}")
@@ -247,7 +266,7 @@ class _Sms:
 
     @staticmethod
     def send(settings: object, message: Any) -> str:
-        assert message.to == KNOWN_NUMBER and message.text, message
+        assert E164.fullmatch(message.to) and message.text, message
         WRITES.append("reply")
         return "SM-fuzz"
 
@@ -272,7 +291,8 @@ def _feedback_seeds() -> Iterator[bytes]:
 
 def feedback_message(data: bytes) -> None:
     """Any SNS Message to the feedback function: one outcome; nothing written unless it is a
-    keyword from a known number, a permanent bounce or a complaint."""
+    keyword from a well-formed number (any: carriers audit with numbers never subscribed), a
+    permanent bounce or a complaint; a reply only ever to an E.164 number."""
     WRITES.clear()
     outcome = inbound.handle(SETTINGS, data.decode("utf-8", "surrogateescape"), NOW)
     assert isinstance(outcome, str), outcome
@@ -282,6 +302,8 @@ def feedback_message(data: bytes) -> None:
         allowed = (
             f"unsubscribe {KNOWN_ID}",
             f"resubscribe {KNOWN_ID}",
+            "stop s",
+            "lift s",
             "claim reply#",
             "reply",
             "record reply#",

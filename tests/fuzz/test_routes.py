@@ -8,6 +8,7 @@ import copy
 import csv
 import io
 import json
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -196,8 +197,10 @@ def test_any_text_to_our_number_is_handled_and_only_keywords_change_anything(
     before = snapshot(stack)
     outcome = feedback(json.dumps(message))
     assert len(outcome["outcomes"]) == 1
-    if keyword(body) not in STOP_WORDS | HELP_WORDS | START_WORDS:
-        assert outcome["outcomes"] == ["ignored"] and snapshot(stack) == before
+    e164 = re.fullmatch(r"\+[1-9][0-9]{6,14}", number)
+    if keyword(body) not in STOP_WORDS | HELP_WORDS | START_WORDS or not e164:
+        # A keyword from a number that is not E.164 is a malformed text: ignored too
+        assert outcome["outcomes"][0].startswith("ignored") and snapshot(stack) == before
 
 
 SES_PATHS = [
@@ -234,7 +237,7 @@ def test_any_sns_message_to_the_feedback_function_is_handled(stack: Stack, messa
 def test_lone_surrogates_in_feedback_are_ignored_not_failed_on(stack: Stack) -> None:
     # JSON may escape half a UTF-16 pair; such text does not even encode
     text = json.dumps({"originationNumber": "+1416555\ud800", "messageBody": "STOP\udcff"})
-    assert feedback(text) == {"outcomes": ["ignored"]}
+    assert feedback(text) == {"outcomes": ["ignored: originationNumber is not an E.164 number"]}
     bounce = json.loads(sample_event("feedback-ses-bounce")["Records"][0]["Sns"]["Message"])
     bounce["bounce"]["bouncedRecipients"] = [{"emailAddress": "\udcff@example.org"}, "x", None]
     assert feedback(json.dumps(bounce)) == {"outcomes": ["bounced"]}

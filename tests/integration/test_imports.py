@@ -445,3 +445,18 @@ def test_a_cell_too_long_for_its_column_refuses_the_file_naming_line_and_column(
     assert f"line 3, {column}" in reply.json()["problems"]
     assert record("email", "ok@example.org") is None
     assert record("email", "long@example.org") is None
+
+
+def test_a_number_that_texted_stop_unsubscribed_is_not_imported_until_it_texts_start(
+    stack: Stack, organiser: Organiser
+) -> None:
+    # Given a number that texted STOP while not subscribed: kept as its keyed hash, stopped
+    subscriber_id = keys.contact_id(settings.get(), "sms", "+14165550199")
+    SubscriberStore(settings.get()).keep_stopped(subscriber_id, clock.now())
+    # When an organiser imports it, with proof of consent and without
+    report = report_of(organiser, f"+14165550199,CA,,,,{PROVEN}", "+14165550199,CA,,,,,,,")
+    # Then both rows are refused, saying why, and nothing is written or sent
+    assert {r["line"] for r in report["rejected"]} == {2, 3}
+    assert "texted STOP" in report["rejected"][0]["reason"]
+    assert [item["status"] for item in stack.items("SUBSCRIBERS_TABLE")] == ["stopped"]
+    assert stack.outbox() == []

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from local import invoke
-from optout.core import settings
+from optout.core import clock, keys, settings
 from optout.store import SubscriberStore
 from optout.subscribers import subscriptions
 from tests.helpers import confirm_path
@@ -479,3 +479,25 @@ def test_a_broken_link_is_explained_in_the_browser_s_language(stack: Stack) -> N
     )
     assert reply.status == 404 and '<html lang="nl"' in reply.text
     assert "Deze link werkt niet" in reply.text and "subscribe?lang=nl" in reply.text
+
+
+def test_the_page_after_subscribing_says_to_text_start_to_our_number_alike_for_everyone(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given our number as the operator sets it, and a number that texted STOP unsubscribed
+    monkeypatch.setenv("SMS_FROM", "+18005550199")
+    settings.get.cache_clear()
+    stopped_id = keys.contact_id(settings.get(), "sms", "+14165550123")
+    SubscriberStore(settings.get()).keep_stopped(stopped_id, clock.now())
+    # When that number and one nobody knows are subscribed through the form
+    stopped = stack.call("subscribe-form", body="contact=%2B14165550123&region=CA&locale=en")
+    fresh = stack.call("subscribe-form", body="contact=%2B14165550177&region=CA&locale=en")
+    # Then both see the same page, which says to text START to our number first
+    assert (stopped.status, stopped.text) == (fresh.status, fresh.text)
+    assert stopped.status == 202
+    assert "Text START to +18005550199 first" in stopped.text
+
+
+def test_without_our_number_set_the_page_says_to_text_start_to_our_number(stack: Stack) -> None:
+    reply = stack.call("subscribe-form")
+    assert reply.status == 202 and "Text START to it first" in reply.text

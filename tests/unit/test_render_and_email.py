@@ -104,7 +104,7 @@ def test_every_page_renders_in_every_language_with_its_lang_and_direction(locale
     # Given the context each page is rendered with
     contexts = {
         "subscribe": public.form_context(locale, {}, {"contact": "not an address"}),
-        "subscribed": {},
+        "subscribed": {"sms_number": "+18005550199"},
         "confirm": {"organisation": "Digital Rights Now"},
         "confirmed": {
             "privacy_url": "https://example.org/privacy/t",

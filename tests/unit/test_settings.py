@@ -138,3 +138,11 @@ def test_accepted_sns_topics_are_a_comma_separated_list_of_topic_arns() -> None:
     wrong = from_environ({**COMPLETE, "ACCEPTED_SNS_TOPIC_ARNS": "arn:aws:sqs:eu-west-1:1:q"})
     with pytest.raises(SettingsError, match="ACCEPTED_SNS_TOPIC_ARNS"):
         wrong.accepted_sns_topic_arns  # noqa: B018
+
+
+def test_our_number_is_sms_from_read_by_itself_and_optional() -> None:
+    # The subscribe page names it without the SMS channel's other settings; empty: none set
+    assert from_environ({**COMPLETE, "SMS_FROM": " +18005550199 "}).sms_number == "+18005550199"
+    assert from_environ(COMPLETE).sms_number == ""
+    # And the http provider still sends from it
+    assert from_environ({**COMPLETE, **SMS_OVER_HTTP}).sms.sender == SMS_OVER_HTTP["SMS_FROM"]

@@ -49,7 +49,7 @@ class SmsSettings:
     http_url: str
     http_account: str
     http_token: Secret
-    sender: str  # SMS_FROM: the number or id texts come from, for the http provider
+    sender: str  # SMS_FROM (`Settings.sms_number`), which the http provider needs
     http_timeout_seconds: int
 
 
@@ -121,7 +121,7 @@ class Settings:
                     "the SMS provider's auth token",
                     required=http,
                 ),
-                sender=read.text("SMS_FROM", required=http),
+                sender=read.given("SMS_FROM", self.sms_number, required=http),
                 http_timeout_seconds=read.whole_number("SMS_HTTP_TIMEOUT_SECONDS", 10),
             )
         )
@@ -181,6 +181,13 @@ class Settings:
         if url and not url.startswith(("https://", "http://127.0.0.1")):
             read.problem("PUBLIC_BASE_URL (must start with https://)")
         return read.checked(url.rstrip("/"))
+
+    @cached_property
+    def sms_number(self) -> str:
+        """SMS_FROM: the number texts come from and people text STOP, HELP and START to (the
+        http provider sends from it; the subscribe page tells a number that texted STOP to text
+        START to it). Empty: the page says "our number"."""
+        return _Reader(self.environ).text("SMS_FROM")
 
     @cached_property
     def ses_configuration_set(self) -> str:
@@ -260,6 +267,12 @@ class _Reader:
 
     def text(self, name: str, default: str = "", *, required: bool = False) -> str:
         value = self._environ.get(name, default).strip()
+        if required and not value:
+            self._problems.append(name)
+        return value
+
+    def given(self, name: str, value: str, *, required: bool) -> str:
+        """`value`, read from `name` already (by another area), which this area may require."""
         if required and not value:
             self._problems.append(name)
         return value

@@ -18,6 +18,9 @@ class Status(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     SUPPRESSED = "suppressed"  # a permanent bounce or a complaint: never written to again
     ERASED = "erased"  # only the keyed hash of the contact is left, with why and when
+    # A number that texted STOP without being subscribed: only its keyed hash is kept, so that
+    # nothing is texted to it (not even a confirmation) until it texts START.
+    STOPPED = "stopped"
 
 
 class CampaignStatus(StrEnum):

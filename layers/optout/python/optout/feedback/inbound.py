@@ -5,7 +5,12 @@ feedback function, or over HTTP (`sns_http`), and take the same path, `handle`.
 STOP (and STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPT OUT, OPTOUT, ARRET, in any case
 and with any punctuation) unsubscribes the number and answers with exactly one confirmation;
 HELP answers with who we are and how to stop; START or UNSTOP subscribes a number that stopped
-by text again. Anything else, or an unknown number, is logged and not answered.
+by text again. Carriers audit with handsets that never subscribed, so a number that is not
+subscribed (never was, erased, or pending) is answered too: HELP as anyone; STOP keeps the
+number's keyed hash as stopped, so that nothing, not even a confirmation, is texted to it; START
+lifts that stop. Replies go out at once, at any hour, each once however often SNS delivers the
+text. Any other text is logged and not answered; a malformed one also changes nothing, and is
+logged with what is wrong.
 
 A permanent bounce or a complaint suppresses the address for good; a transient bounce does not.
 When a campaign's bounces pass 4% or its complaints 0.08% of what it sent, the campaign pauses
@@ -24,7 +29,8 @@ from optout.channels import sms
 from optout.core import keys
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
-from optout.domain.models import CampaignStatus
+from optout.domain.locales import DEFAULT_LOCALE
+from optout.domain.models import CampaignStatus, Status
 from optout.messages import render
 from optout.sending import catch_up, send_once
 from optout.sending.send_once import Outcome
@@ -38,6 +44,8 @@ START_WORDS = frozenset({"START", "UNSTOP"})
 BOUNCE_RATE_LIMIT = 0.04
 COMPLAINT_RATE_LIMIT = 0.0008
 MIN_SENT_FOR_RATES = 100  # below this, one bounce is noise, not a rate
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+MAX_INBOUND_ID = 200  # a provider's message id (AWS's are UUIDs); longer is not one
 
 
 def keyword(body: str) -> str:
@@ -64,11 +72,11 @@ def handle(settings: Settings, message_text: str, now: datetime) -> str:
 
 def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> str:
     """Act on one text received (AWS End User Messaging's two-way SMS format); what was done."""
-    number, body = (
-        _text(message.get("originationNumber", "")),
-        _text(message.get("messageBody", "")),
-    )
-    inbound_id = _text(message.get("inboundMessageId", ""))
+    number, body, inbound_id, problem = _read_text(message)
+    if problem:
+        # Nothing is answered or changed: a reply to a number misread could reach anyone.
+        logger.warning("inbound text ignored", extra={"reason": problem})
+        return f"ignored: {problem}"
     word = keyword(body)
     kind = (
         "stop"
@@ -79,12 +87,22 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
         if word in START_WORDS
         else ""
     )
+    if not kind:
+        logger.info("inbound text ignored", extra={"keyword": "none"})
+        return "ignored"
     subscriber_id = keys.contact_id(settings, "sms", number)
     subscribers = SubscriberStore(settings)
-    subscriber = subscribers.get(subscriber_id) if kind else None
-    if subscriber is None:
-        logger.info("inbound text ignored", extra={"keyword": kind or "none", "known": False})
-        return "ignored"
+    subscriber = subscribers.get(subscriber_id)
+    reply = _Reply(settings, number, subscriber_id, inbound_id, now)
+    if subscriber is None or subscriber.status is Status.PENDING:
+        locale = subscriber.locale if subscriber else DEFAULT_LOCALE
+        done = _not_subscribed(subscribers, reply, kind, subscriber_id, locale, now)
+        if done:
+            return done
+        # A STOP from a subscription confirmed a moment ago: unsubscribed as any other.
+        subscriber = subscribers.get(subscriber_id)
+        if subscriber is None:
+            raise RuntimeError("a number neither stopped nor subscribed")
     if kind == "stop":
         subscribers.unsubscribe(subscriber_id, now)
         metrics.add_metric(name="UnsubscribedBySms", unit=MetricUnit.Count, value=1)
@@ -92,34 +110,94 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
         if not subscribers.resubscribe(subscriber_id, now, by=inbound_id):
             return "ignored: not stopped by text"
         catch_up.request(settings, [subscriber_id], now)
-    _reply(settings, kind, subscriber.contact, subscriber.locale, inbound_id, now)
+    reply.send(kind, subscriber.locale)
     return kind
 
 
-def _reply(
-    settings: Settings, kind: str, number: str, locale: str, inbound_id: str, now: datetime
-) -> None:
-    """One reply to one inbound text, however often SNS delivers it: through the send-once
-    path, so that a reply the provider did not take is released, and the error raised for SNS
-    (or Lambda) to deliver the text again, which then answers it."""
-    context = {
-        "organisation": settings.organisation_name,
-        "contact": settings.support_contact or settings.sender_address,
-    }
-    # Rendered before the claim: a failure here leaves no claim behind.
-    text = sms.plain(render.message_part("sms_replies", locale, f"{kind}.txt", context))
-    delivery = send_once.deliver(
-        DeliveryStore(settings),
-        layout.reply_delivery(kind, inbound_id or number),
-        now,
-        lambda: sms.send(settings, sms.Sms(to=number, text=text)),
-        channel="sms",
+def _not_subscribed(
+    subscribers: SubscriberStore,
+    reply: _Reply,
+    kind: str,
+    subscriber_id: str,
+    locale: str,
+    now: datetime,
+) -> str:
+    """A keyword from a number that is not subscribed (never was, erased, stopped, or
+    pending); what was done, or "" for a STOP from a number subscribed since it was read."""
+    if kind == "help":
+        reply.send("help", locale)
+        return "help"
+    if kind == "stop":
+        if not subscribers.keep_stopped(subscriber_id, now):
+            return ""
+        metrics.add_metric(name="StoppedBySms", unit=MetricUnit.Count, value=1)
+        reply.send("stop", locale, "stop_not_subscribed.txt")
+        return "stop"
+    if not subscribers.stopped(subscriber_id):
+        logger.info("inbound text ignored", extra={"keyword": kind, "stopped": False})
+        return "ignored: not stopped by text"
+    # Answered first, then lifted: a redelivery finds the number still stopped until the
+    # answer is sent or settled, so the answer is never lost (nor sent twice).
+    reply.send("start", locale, "start_not_subscribed.txt")
+    subscribers.lift_stop(subscriber_id)
+    return "start"
+
+
+def _read_text(message: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The number, body and provider's id of a text received, and what is wrong with it ("":
+    nothing). A number must be E.164; the body and id, when present, text."""
+    number, body, inbound_id = (
+        message.get("originationNumber"),
+        message.get("messageBody", ""),
+        message.get("inboundMessageId") or "",  # null: none given
     )
-    if delivery.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
-        logger.warning(
-            "reply not sent" if delivery.outcome is Outcome.FAILED else "reply perhaps not sent",
-            extra={"keyword": kind, "reason": delivery.reason},
+    if not isinstance(number, str) or not _E164.fullmatch(number):
+        return "", "", "", "originationNumber is not an E.164 number"
+    if not isinstance(body, str):
+        return "", "", "", "messageBody is not text"
+    if not isinstance(inbound_id, str) or len(inbound_id) > MAX_INBOUND_ID:
+        return "", "", "", "inboundMessageId is not an id"
+    return number, _text(body), _text(inbound_id), ""
+
+
+class _Reply:
+    """The answers to one inbound text."""
+
+    def __init__(
+        self, settings: Settings, number: str, subscriber_id: str, inbound_id: str, now: datetime
+    ) -> None:
+        self._settings, self._number, self._now = settings, number, now
+        # Without the provider's id, the number's keyed hash: one answer of a kind per number.
+        self._reference = inbound_id or subscriber_id
+
+    def send(self, kind: str, locale: str, template: str = "") -> None:
+        """One reply to the text, however often SNS delivers it: through the send-once path,
+        so that a reply the provider did not take is released, and the error raised for SNS
+        (or Lambda) to deliver the text again, which then answers it. At once, at any hour: a
+        reply answers a text just sent, as the networks require."""
+        settings = self._settings
+        context = {
+            "organisation": settings.organisation_name,
+            "contact": settings.support_contact or settings.sender_address,
+        }
+        # Rendered before the claim: a failure here leaves no claim behind.
+        text = sms.plain(
+            render.message_part("sms_replies", locale, template or f"{kind}.txt", context)
         )
+        delivery = send_once.deliver(
+            DeliveryStore(settings),
+            layout.reply_delivery(kind, self._reference),
+            self._now,
+            lambda: sms.send(settings, sms.Sms(to=self._number, text=text)),
+            channel="sms",
+        )
+        if delivery.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
+            logger.warning(
+                "reply not sent"
+                if delivery.outcome is Outcome.FAILED
+                else "reply perhaps not sent",
+                extra={"keyword": kind, "reason": delivery.reason},
+            )
 
 
 def ses_notification(settings: Settings, notification: dict[str, Any], now: datetime) -> str:

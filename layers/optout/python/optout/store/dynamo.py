@@ -23,6 +23,17 @@ def update_if(table: Any, **request: Any) -> dict[str, Any] | None:
         raise
 
 
+def delete_if(table: Any, **request: Any) -> bool:
+    """A conditional DeleteItem: True if it deleted, False when the condition did not hold."""
+    try:
+        table.delete_item(**request)
+    except ClientError as error:
+        if conditional_failed(error):
+            return False
+        raise
+    return True
+
+
 def plain(value: Any) -> Any:
     """An item's values as JSON has them: DynamoDB's Decimals as int or float, sets as lists."""
     if isinstance(value, dict):

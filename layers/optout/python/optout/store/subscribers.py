@@ -19,7 +19,7 @@ from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
 from optout.domain.models import AudienceMember, Consent, Status, Subscriber
 from optout.store import layout
-from optout.store.dynamo import update_if
+from optout.store.dynamo import delete_if, update_if
 
 AUDIENCE_SHARDS = 16
 # A confirmation that loses a race to a concurrent change reads the subscriber again, this often.
@@ -38,6 +38,10 @@ def audience_key(home_group: str, subscriber_id: str) -> str:
 
 
 _AUDIENCE_INDEX_KEYS = ("audience_pk", "audience_sk")
+# Items that keep no profile, only the keyed hash of a contact with why and when.
+_NO_PROFILE = frozenset({Status.ERASED.value, Status.STOPPED.value})
+# What an erasure keeps, and a stop by text keeps of an erasure.
+_ERASURE_KEEPS = frozenset({"subscriber_id", "status", "erased_at", "erased_reason"})
 
 
 class SubscriberStore:
@@ -45,11 +49,10 @@ class SubscriberStore:
         self._table = aws.table(settings.subscribers_table)
 
     def get(self, subscriber_id: str) -> Subscriber | None:
-        """The subscriber, or None if there is none (never was, or erased)."""
-        item = self._table.get_item(Key={"subscriber_id": subscriber_id}, ConsistentRead=True).get(
-            "Item"
-        )
-        return subscriber_from(item) if item and item.get("status") != Status.ERASED.value else None
+        """The subscriber, or None if there is none (never was, erased, or a number that texted
+        STOP without being subscribed)."""
+        item = self._item(subscriber_id)
+        return subscriber_from(item) if item is not None else None
 
     def stored(self, subscriber_id: str) -> dict[str, Any] | None:
         """Everything kept about a subscriber, as stored (for the person's own privacy page),
@@ -58,11 +61,12 @@ class SubscriberStore:
         return _without_keys(item) if item is not None else None
 
     def _item(self, subscriber_id: str) -> dict[str, Any] | None:
-        """The subscriber's whole item, unless there is none or it is erased."""
+        """The subscriber's whole item, unless there is none or it keeps no profile (erased,
+        stopped)."""
         item = self._table.get_item(Key={"subscriber_id": subscriber_id}, ConsistentRead=True).get(
             "Item"
         )
-        return dict(item) if item and item.get("status") != Status.ERASED.value else None
+        return dict(item) if item and item.get("status") not in _NO_PROFILE else None
 
     def links_ended_at(self, subscriber_id: str) -> datetime | None:
         """When an erasure ended every link issued to this subscriber id before it, if the
@@ -82,11 +86,10 @@ class SubscriberStore:
         """Remove the contact and profile; keep the id (a keyed hash of the contact, useless
         without the key) with the reason and date, so that the contact stays out until it
         subscribes and confirms again. True if this call erased it."""
-        kept = {"subscriber_id", "status", "erased_at", "erased_reason"}
         current = self._item(subscriber_id)
         if current is None:
             return False
-        removed = sorted(name for name in current if name not in kept)
+        removed = sorted(name for name in current if name not in _ERASURE_KEEPS)
         self._table.update_item(
             Key={"subscriber_id": subscriber_id},
             UpdateExpression="SET #status = :erased, erased_at = :now, erased_reason = :reason REMOVE "
@@ -109,11 +112,12 @@ class SubscriberStore:
         """Record a subscribe request and reserve the right to send a confirmation.
 
         One conditional write: it succeeds for a new contact, or for one that is neither active
-        nor suppressed and was not sent a confirmation within `resend_after`. Returns False (and
-        changes nothing) otherwise, so an active subscriber's profile can't be changed by anyone
-        who knows their address, nobody can make the bot send more than one confirmation per
-        window, and an address that bounced or complained is never written to again (a
-        confirmation to it would cost the sender's reputation what the suppression saved).
+        nor suppressed nor stopped and was not sent a confirmation within `resend_after`.
+        Returns False (and changes nothing) otherwise, so an active subscriber's profile can't
+        be changed by anyone who knows their address, nobody can make the bot send more than
+        one confirmation per window, an address that bounced or complained is never written to
+        again (a confirmation to it would cost the sender's reputation what the suppression
+        saved), and a number that texted STOP gets no text until it texts START.
         """
         item = subscriber_item(subscriber)
         names = {f"#{key}": key for key in item if key != "subscriber_id"}
@@ -125,6 +129,7 @@ class SubscriberStore:
         names["#subscriber_id"] = "subscriber_id"
         values[":active"] = Status.ACTIVE.value
         values[":suppressed"] = Status.SUPPRESSED.value
+        values[":stopped"] = Status.STOPPED.value
         values[":cutoff"] = iso(now - resend_after)
         return (
             update_if(
@@ -133,7 +138,7 @@ class SubscriberStore:
                 UpdateExpression="SET " + ", ".join(assignments),
                 ConditionExpression=(
                     "attribute_not_exists(#subscriber_id) OR "
-                    "(#status <> :active AND #status <> :suppressed AND "
+                    "(#status <> :active AND #status <> :suppressed AND #status <> :stopped AND "
                     "(attribute_not_exists(#confirmation_sent_at) OR "
                     "#confirmation_sent_at <= :cutoff))"
                 ),
@@ -301,6 +306,91 @@ class SubscriberStore:
             is not None
         )
 
+    def keep_stopped(self, subscriber_id: str, now: datetime) -> bool:
+        """A number that is not subscribed (never was, erased, or pending: it never confirmed)
+        texted STOP: keep only its id, the keyed hash of the number, as stopped, with when, so
+        that nothing is texted to it, a confirmation included, until it texts START (see
+        `lift_stop`). A pending profile is removed, as an erasure removes it; an erasure's own
+        record stays. True if the number is stopped (by this call or before); False if it is
+        subscribed (active, unsubscribed, suppressed), for `unsubscribe` to handle."""
+        # Written only if the item is still as read: a subscription confirmed meanwhile is
+        # read again, and unsubscribed by the caller, never stripped of its profile.
+        for _attempt in range(ACTIVATE_ATTEMPTS):
+            current = self._table.get_item(
+                Key={"subscriber_id": subscriber_id}, ConsistentRead=True
+            ).get("Item")
+            seen = str(current["status"]) if current else ""
+            if seen == Status.STOPPED.value:
+                return True
+            if seen not in ("", Status.ERASED.value, Status.PENDING.value):
+                return False
+            removed = sorted(name for name in current or {} if name not in _ERASURE_KEEPS)
+            update = "SET #status = :stopped, stopped_at = :now"
+            if removed:
+                update += " REMOVE " + ", ".join(f"#{index}" for index in range(len(removed)))
+            stopped = update_if(
+                self._table,
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression=update,
+                ConditionExpression="#status = :seen"
+                if current
+                else "attribute_not_exists(#status)",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    **{f"#{index}": name for index, name in enumerate(removed)},
+                },
+                ExpressionAttributeValues={
+                    ":stopped": Status.STOPPED.value,
+                    ":now": iso(now),
+                    **({":seen": seen} if current else {}),
+                },
+            )
+            if stopped is not None:
+                return True
+        raise RuntimeError(f"subscriber {subscriber_id} kept changing while being stopped")
+
+    def stopped(self, subscriber_id: str) -> bool:
+        """Whether this number texted STOP while not subscribed, and not START since."""
+        item = self._table.get_item(
+            Key={"subscriber_id": subscriber_id},
+            ConsistentRead=True,
+            ProjectionExpression="#status",
+            ExpressionAttributeNames={"#status": "status"},
+        ).get("Item")
+        return bool(item) and item.get("status") == Status.STOPPED.value
+
+    def lift_stop(self, subscriber_id: str) -> bool:
+        """A stopped number (see `keep_stopped`) texted START: texts may reach it again, and a
+        subscription from it gets its confirmation. Nothing of the stop is kept; an erasure it
+        followed stays as it was. True if this call lifted it."""
+        current = self._table.get_item(
+            Key={"subscriber_id": subscriber_id}, ConsistentRead=True
+        ).get("Item")
+        if not current or current.get("status") != Status.STOPPED.value:
+            return False
+        still_stopped: dict[str, Any] = {
+            "ConditionExpression": "#status = :stopped",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+        if "erased_at" not in current:
+            return delete_if(
+                self._table,
+                Key={"subscriber_id": subscriber_id},
+                ExpressionAttributeValues={":stopped": Status.STOPPED.value},
+                **still_stopped,
+            )
+        erased_again = update_if(
+            self._table,
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="SET #status = :erased REMOVE stopped_at",
+            ExpressionAttributeValues={
+                ":stopped": Status.STOPPED.value,
+                ":erased": Status.ERASED.value,
+            },
+            **still_stopped,
+        )
+        return erased_again is not None
+
     def mark_sms_introduced(self, subscriber_id: str) -> None:
         """The first text message (the one that says how to stop) has gone to this number."""
         self._table.update_item(
@@ -322,7 +412,7 @@ class SubscriberStore:
                 response = client.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self._table.name, []):
                     status = Status(item["status"])
-                    profile = None if status is Status.ERASED else subscriber_from(item)
+                    profile = None if status.value in _NO_PROFILE else subscriber_from(item)
                     found[item["subscriber_id"]] = (status, profile)
                 request = response.get("UnprocessedKeys") or {}
         return found

@@ -82,6 +82,7 @@ _LEFT = {
     Status.UNSUBSCRIBED: "this contact unsubscribed; an import never subscribes them again",
     Status.SUPPRESSED: "this contact is suppressed (a bounce or a complaint); it is never written to again",
     Status.ERASED: "this contact had their data erased; only they can subscribe again",
+    Status.STOPPED: "this number texted STOP; nothing is sent to it until it texts START",
 }
 
 

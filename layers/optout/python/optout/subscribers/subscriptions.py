@@ -228,6 +228,12 @@ PENDING_ANSWER = {
 }
 
 
+def subscribed_page_context(settings: Settings) -> dict[str, str]:
+    """The page after a subscribe request, the same for everyone: the number a phone that
+    texted STOP texts START to, for its confirmation to reach it."""
+    return {"sms_number": settings.sms_number}
+
+
 def confirm_page_context(settings: Settings) -> dict[str, str]:
     """The page a confirmation link opens (a button, so that a mail scanner confirms no one)."""
     return {"organisation": settings.organisation_name}
