@@ -84,8 +84,8 @@ def cancel(campaign_id: str) -> Response[str]:
 
 @router.post("/admin/campaigns/<campaign_id>/catch-up")
 def catch_up(campaign_id: str) -> Response[str]:
-    enabled = public.read_fields(router.current_event).get("enabled")
-    return _acted(manage.set_catch_up(settings.get(), campaign_id, enabled, clock.now()))
+    fields = public.read_fields(router.current_event)
+    return _acted(manage.set_catch_up(settings.get(), campaign_id, fields, clock.now()))
 
 
 def _acted(result: dict[str, Any]) -> Response[str]:

@@ -271,9 +271,19 @@ class _Sms:
         return "SM-fuzz"
 
 
+class _CatchUp:
+    """The notice queue a START's catch-up goes on: recorded, never sent."""
+
+    @staticmethod
+    def request(settings: object, subscriber_ids: list[str], now: object) -> int:
+        WRITES.extend(f"catch-up {subscriber_id}" for subscriber_id in subscriber_ids)
+        return 0
+
+
 def _without_aws() -> None:
-    """The feedback module's tables, SMS provider, logger and metrics replaced by the fakes
-    above: the fuzzer runs the real parsing and decisions, and sees every write."""
+    """The feedback module's tables, SMS provider, catch-up queue, logger and metrics replaced
+    by the fakes above: the fuzzer runs the real parsing and decisions, and sees every write."""
+    inbound.catch_up = _CatchUp  # type: ignore[assignment]
     inbound.SubscriberStore = _Subscribers  # type: ignore[assignment,misc]
     inbound.CampaignStore = _Campaigns  # type: ignore[assignment,misc]
     inbound.DeliveryStore = _Deliveries  # type: ignore[assignment,misc]
@@ -302,6 +312,7 @@ def feedback_message(data: bytes) -> None:
         allowed = (
             f"unsubscribe {KNOWN_ID}",
             f"resubscribe {KNOWN_ID}",
+            f"catch-up {KNOWN_ID}",  # a START from the known number: caught up
             "stop s",
             "lift s",
             "claim reply#",

@@ -209,9 +209,14 @@ def test_an_organiser_turns_catching_up_off_and_on(
     assert on.status == 200 and on.json()["catch_up"] is True, on.text
     join(stack, test_clock, "2025-10-29T09:00:00Z", contact="bo@example.org", region="FR")
     assert len(reminders_to(stack, "bo@example.org")) == 1
-    # And a value that is not a yes or a no is refused, naming the field
+    # And a value that is not a yes or a no, or a field it does not know, is refused, named
     wrong = organiser.call("POST", f"{path}/catch-up", body=json.dumps({"enabled": "maybe"}))
     assert wrong.status == 400 and "enabled" in wrong.json()["problems"]
+    extra = organiser.call(
+        "POST", f"{path}/catch-up", body=json.dumps({"enabled": False, "forever": True})
+    )
+    assert extra.status == 400 and list(extra.json()["problems"]) == ["forever"]
+    assert organiser.call("GET", path).json()["catch_up"] is True  # nothing changed
 
 
 def test_a_webhook_may_plan_a_campaign_without_catching_up(

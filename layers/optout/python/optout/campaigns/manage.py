@@ -134,15 +134,19 @@ def resume(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any
 
 
 def set_catch_up(
-    settings: Settings, campaign_id: str, enabled: object, now: datetime
+    settings: Settings, campaign_id: str, fields: Mapping[str, Any], now: datetime
 ) -> dict[str, Any]:
-    """Turn on or off the catch-up of late joiners (`optout.sending.catch_up`): `enabled` is
-    true or false, as JSON or as a form's "true" or "false"."""
+    """Turn on or off the catch-up of late joiners (`optout.sending.catch_up`): the one field
+    `enabled` is true or false, as JSON or as a form's "true" or "false"."""
+    problems = {name: "not a field of this action" for name in sorted(set(fields) - {"enabled"})}
+    enabled = fields.get("enabled")
     switched = {True: True, False: False, "true": True, "false": False}.get(
         enabled if isinstance(enabled, bool | str) else None
     )
     if switched is None:
-        raise InvalidInput({"enabled": "true or false"})
+        problems["enabled"] = "true or false"
+    if problems or switched is None:
+        raise InvalidInput(problems)
     store = CampaignStore(settings)
     _existing(store, campaign_id)
     store.set_catch_up(campaign_id, switched, now)

@@ -536,6 +536,7 @@ def _admin_routes() -> dict[str, JsonObject]:
                         "type": "object",
                         "required": ["enabled"],
                         "properties": {"enabled": {"type": "boolean"}},
+                        "additionalProperties": False,
                     }
                 ),
             )
