@@ -23,6 +23,7 @@ KEY_PREFIXES = (
     "NOTICE#",
     "STATS#",
     "TIMELINE#",
+    "BY#",
     "webhook#",
     "ratelimit#",
     "click#",

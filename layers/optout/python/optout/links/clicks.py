@@ -17,7 +17,7 @@ from optout.core import keys, tokens
 from optout.core.errors import NotFound
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
-from optout.domain.models import Campaign, reminder_region
+from optout.domain.models import UNKNOWN_REMINDER, Campaign, reminder_region
 from optout.links import verified
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
@@ -31,6 +31,10 @@ class Done:
     subscriber_id: str
     campaign: Campaign
     locale: str
+    channel: str = "email"
+    # The reminder whose link this is; `UNKNOWN_REMINDER` for links minted before done links
+    # named their reminder.
+    reminder_id: str = ""
 
     def page_context(self) -> dict[str, Any]:
         text = self.campaign.policy.in_language(self.locale)
@@ -87,19 +91,29 @@ def short_link(settings: Settings, code: str, now: datetime) -> str:
     )
     expires = now + tokens.LIFETIMES[tokens.Purpose.DONE]
     parts = [stored["campaign_id"], stored["region"], stored["subscriber_id"]]
+    if stored.get("reminder"):
+        parts.append(stored["reminder"])
     return f"{campaign.base_url}/done/{tokens.mint(keys.token_keyring(settings), tokens.Purpose.DONE, parts, expires)}"
 
 
 def done_link(settings: Settings, token: str, now: datetime) -> Done:
     """What a "done" link names; raises if the link or its campaign is not valid."""
-    campaign_id, region, subscriber_id = verified.parts(
-        settings, token, tokens.Purpose.DONE, now, 3
+    campaign_id, region, subscriber_id, *reminder = verified.parts(
+        settings, token, tokens.Purpose.DONE, now, 3, optional=1
     )
     campaign = CampaignStore(settings).get_campaign(campaign_id)
     subscriber = SubscriberStore(settings).get(subscriber_id)
     if campaign is None or subscriber is None:
         raise NotFound("we no longer hold this subscription")
-    return Done(campaign_id, region, subscriber_id, campaign, subscriber.locale)
+    return Done(
+        campaign_id,
+        region,
+        subscriber_id,
+        campaign,
+        subscriber.locale,
+        subscriber.channel,
+        reminder[0] if reminder else UNKNOWN_REMINDER,
+    )
 
 
 def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
@@ -109,7 +123,14 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
     if first is None:
         raise NotFound("we no longer hold this subscription")
     if first:
-        CampaignStore(settings).add_stats(done.campaign_id, done.region, {"confirmed": 1})
-        CampaignStore(settings).add_to_timeline(done.campaign_id, now, {"confirmed": 1})
+        campaigns = CampaignStore(settings)
+        campaigns.add_stats(done.campaign_id, done.region, {"confirmed": 1})
+        campaigns.add_to_timeline(done.campaign_id, now, {"confirmed": 1})
+        for dimension, value in (
+            ("reminder", done.reminder_id),
+            ("language", done.locale),
+            ("channel", done.channel),
+        ):
+            campaigns.add_breakdown(done.campaign_id, dimension, value, {"confirmed": 1})
         metrics.add_metric(name="SwitchedOff", unit=MetricUnit.Count, value=1)
     return done

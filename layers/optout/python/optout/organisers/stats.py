@@ -17,6 +17,7 @@ from optout.core.settings import Settings
 from optout.store import CampaignStore
 
 FUNNEL = ("audience", "sent", "clicked", "confirmed")
+BREAKDOWNS = ("reminder", "language", "channel")
 # The columns every report has, in this order; skip reasons follow as they occur.
 COLUMNS = (
     "region",
@@ -51,7 +52,28 @@ def campaign_stats(settings: Settings, campaign_id: str) -> dict[str, Any]:
         "regions": rows,
         "total": _with_rate({"region": "all", **total}),
         "timeline": store.timeline(campaign_id),
+        "conversions": conversions(store.breakdown(campaign_id)),
     }
+
+
+def conversions(breakdown: dict[str, dict[str, dict[str, int]]]) -> dict[str, list[dict[str, Any]]]:
+    """Who switched it off, by the reminder whose done link they pressed, by language and by
+    channel: for each value, messages sent, conversions and their rate (0 when none sent).
+    A conversion through a link minted before done links named their reminder is counted
+    under the reminder "unknown"."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for dimension in BREAKDOWNS:
+        found[f"by_{dimension}"] = [
+            _with_rate(
+                {
+                    dimension: value,
+                    "sent": counts.get("sent", 0),
+                    "confirmed": counts.get("confirmed", 0),
+                }
+            )
+            for value, counts in sorted(breakdown.get(dimension, {}).items())
+        ]
+    return found
 
 
 def as_csv(stats: dict[str, Any]) -> str:

@@ -19,6 +19,17 @@ DEFERRED_BATCH = "DEFERRED#"
 DEFERRED_NOTICE = "NOTICE#"
 STATS = "STATS#"  # a region's counters
 TIMELINE = "TIMELINE#"  # an hour's counters
+BREAKDOWN = "BY#"  # counters by one dimension's value: BY#reminder#EU-07, BY#language#de
+
+
+def breakdown_sk(dimension: str, value: str) -> str:
+    return f"{BREAKDOWN}{dimension}#{value}"
+
+
+def breakdown_of(sk_rest: str) -> tuple[str, str]:
+    """The dimension and value a breakdown counter's sort key (less its prefix) names."""
+    dimension, _, value = sk_rest.partition("#")
+    return dimension, value
 
 
 def campaign_pk(campaign_id: str) -> str:
