@@ -16,7 +16,7 @@ from optout.campaigns import schedule
 from optout.core import clock, settings
 from optout.sending import sender
 from optout.store import CampaignStore, SubscriberStore
-from tests.helpers import CAMPAIGN, LINKEDIN, active, linkedin, to
+from tests.helpers import CAMPAIGN, LINKEDIN, active, confirm_path, linkedin, to
 from tests.integration.conftest import ADMIN_TOKEN, Organiser, Stack
 
 
@@ -712,3 +712,57 @@ def test_the_test_region_is_refused_to_a_person_and_never_offered(stack: Stack) 
     assert "ZZ" not in reply.json()["problems"]["region"].split(";")[1]
     form = stack.call("subscribe-form-page").text
     assert 'value="ZZ"' not in form and "Test recipients" not in form
+
+
+def test_list_health_counts_each_state_as_people_come_and_go_without_a_scan(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    # Given Ada signs up by email and confirms, a Canadian number signs up by text and does not,
+    # Lena (imported) unsubscribes and Max's address bounces for good; Ben is erased
+    test_clock.now = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)
+    assert stack.call("subscribe-json").status == 202
+    assert stack.call("subscribe-sms-json").status == 202
+    stack.drain_notices()
+    (ada,) = to(stack, "ada@example.org")
+    assert stack.call("confirm", path=confirm_path(ada.text)).status == 200
+    people = SubscriberStore(settings.get())
+    people.unsubscribe(active("lena@example.org", "DE", "de"), test_clock.now)
+    people.suppress(active("max@example.org", "AT", "de"), "bounce", test_clock.now)
+    people.erase(active("ben@example.org", "FR", "fr"), "asked", test_clock.now)
+
+    # When an organiser opens the dashboard's first page
+    home = organiser.browse("GET", "/admin", cookie=_signed_in(organiser))
+
+    # Then list health says how many are in each state, and how many sign-ups confirmed
+    text = re.sub(r"\s+", " ", home.text)
+    assert "1 active, 1 waiting to confirm, 1 unsubscribed, 1 suppressed" in text
+    assert "50.0% of 2 sign-ups confirmed" in text
+    # per region, channel and language (AT and DE are both in the EU; the text is Canadian)
+    assert re.search(r'<th scope="row">DE</th>(<td[^>]*>[^<]*</td>){4}', text)
+    assert (
+        '<th scope="row">text message</th>' in text and '<th scope="row">français (Canada)' in text
+    )
+    assert "Sign-ups over time" in text
+
+    # and the counters kept on writes agree with a count of the whole table
+    def counted(health: Any) -> dict[tuple[str, str, str], dict[str, int]]:
+        return {
+            (c.region, c.channel, c.language): {k: v for k, v in c.states.items() if v}
+            for c in health.counts
+        }
+
+    kept = counted(people.list_health(["EU", "CA"]))
+    assert kept == counted(people.recount(["EU", "CA"]))
+    assert kept[("DE", "email", "de")] == {"active": 1, "unsubscribed": 1}
+
+
+def test_the_first_page_shows_each_campaign_s_bounces_and_complaints_against_the_pause_limits(
+    stack: Stack, organiser: Organiser
+) -> None:
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    CampaignStore(settings.get()).add_stats(CAMPAIGN, "EU", {"sent": 1000, "bounced": 30})
+
+    home = organiser.browse("GET", "/admin", cookie=_signed_in(organiser))
+
+    assert "Bounces (pause at 4%)" in home.text and "Complaints (pause at 0.08%)" in home.text
+    assert ">3.0%" in home.text and "over the limit" not in home.text

@@ -25,6 +25,7 @@ from optout.core import keys
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain.models import CampaignStatus
+from optout.domain.reputation import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, MIN_SENT_FOR_RATES
 from optout.messages import render
 from optout.sending import send_once
 from optout.sending.send_once import Outcome
@@ -35,9 +36,6 @@ STOP_WORDS = frozenset(
 )
 HELP_WORDS = frozenset({"HELP"})
 START_WORDS = frozenset({"START", "UNSTOP"})
-BOUNCE_RATE_LIMIT = 0.04
-COMPLAINT_RATE_LIMIT = 0.0008
-MIN_SENT_FOR_RATES = 100  # below this, one bounce is noise, not a rate
 
 
 def keyword(body: str) -> str:

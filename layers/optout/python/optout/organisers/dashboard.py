@@ -24,6 +24,7 @@ from optout.organisers import charts, stats
 from optout.store import CampaignStore
 
 UPCOMING = timedelta(days=60)  # how far ahead "next reminders" looks
+HEALTH_SPAN = timedelta(days=90)  # how far back list health's charts look
 
 
 def overview(settings: Settings, now: datetime) -> dict[str, Any]:
@@ -33,12 +34,41 @@ def overview(settings: Settings, now: datetime) -> dict[str, Any]:
     for campaign in manage.list_campaigns(settings):
         numbers = stats.campaign_stats(settings, campaign["campaign_id"])["total"]
         campaigns.append(
-            {**campaign, "deadlines": _deadlines(campaign["regions"], now, zone), "total": numbers}
+            {
+                **campaign,
+                "deadlines": _deadlines(campaign["regions"], now, zone),
+                "total": numbers,
+                "reputation": stats.reputation(numbers),
+            }
         )
+    health = stats.list_health(settings)
+    hours = health["timeline"]
+    # From the first sign-up counted (two weeks at least, 90 days at most), to now.
+    first = min([parse_iso(f"{hour}:00:00Z") for hour in hours] + [now - timedelta(days=14)])
+    since = max(first, now - HEALTH_SPAN)
     return {
         "campaigns": campaigns,
+        "health": health,
+        "signups_chart": charts.timeline(
+            {hour: counts.get("signups", 0) for hour, counts in hours.items()},
+            "Sign-ups over time",
+            since,
+            now,
+            zone,
+        ),
+        "confirmed_chart": charts.timeline(
+            {hour: counts.get("confirmed", 0) for hour, counts in hours.items()},
+            "Confirmations of sign-ups over time",
+            since,
+            now,
+            zone,
+        ),
         "upcoming": upcoming(settings, now),
         "now": _when(now, zone),
+        "languages": {
+            code: render.babel_locale(code).display_name or code for code in SUPPORTED_LOCALES
+        },
+        "channels": CHANNEL_NAMES,
     }
 
 

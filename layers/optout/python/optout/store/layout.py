@@ -72,6 +72,30 @@ def deferred_notice_sk(kind: str) -> str:
     return f"{DEFERRED_NOTICE}{kind}"
 
 
+# -- the campaigns table: list health, one partition per home group ----------------------------
+
+LIST_COUNT = "COUNT#"  # subscribers of a region, channel and language, by state
+LIST_HOUR = "HOUR#"  # sign-ups and confirmations in an hour (UTC)
+
+
+def list_pk(home_group: str) -> str:
+    return f"LIST#{home_group}"
+
+
+def list_count_sk(region: str, channel: str, language: str) -> str:
+    return f"{LIST_COUNT}{region}#{channel}#{language}"
+
+
+def list_count_of(sk: str) -> tuple[str, str, str]:
+    """The region, channel and language a list counter's sort key names."""
+    region, channel, language = sk.removeprefix(LIST_COUNT).split("#", 2)
+    return region, channel, language
+
+
+def list_hour_sk(hour: str) -> str:
+    return f"{LIST_HOUR}{hour}"
+
+
 # -- the subscribers table's audience index -----------------------------------------------------
 
 
