@@ -33,6 +33,7 @@ COLUMNS = (
     "unknown",
     "deferred",
     "skipped",
+    "scanner_clicks",  # link scanners' visits, kept out of "clicked" (people's)
 )
 
 

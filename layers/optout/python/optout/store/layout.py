@@ -134,6 +134,19 @@ def click(campaign_id: str, reminder: str, subscriber_id: str, link: str) -> str
     return f"click#{campaign_id}#{reminder}#{subscriber_id}#{link}"
 
 
+def scanner_click(campaign_id: str, reminder: str, subscriber_id: str, link: str) -> str:
+    """A link scanner's first visit to one link of one reminder (kept apart from the person's)."""
+    return f"click#{campaign_id}#{reminder}#{subscriber_id}#{link}#scanner"
+
+
+def reminder_delivery_named(
+    campaign_id: str, reminder: str, subscriber_id: str, channel: str
+) -> str:
+    """The claim of a reminder to a subscriber, the reminder named by its id (``EU-07``)."""
+    region, days_before = _reminder_named(reminder)
+    return reminder_delivery(campaign_id, region, days_before, subscriber_id, channel)
+
+
 def rate_limit(action: str, who: str) -> str:
     """The window counting how often `who` (a network address's keyed hash, a campaign) did
     `action` ("subscribe", "admin" for wrong tokens, "test" for test sends)."""

@@ -856,7 +856,16 @@ def _schemas() -> JsonObject:
                 "region": text,
                 "audience": counts,
                 "sent": counts,
-                "clicked": counts,
+                "clicked": {
+                    **counts,
+                    "description": "People who clicked a tracked link (first click each); "
+                    "link scanners' visits are counted in scanner_clicks instead.",
+                },
+                "scanner_clicks": {
+                    **counts,
+                    "description": "Optional. Visits to tracked links by link scanners: a "
+                    "known scanner's User-Agent, or within 10 seconds of the delivery.",
+                },
                 "confirmed": counts,
                 "unsubscribed": counts,
                 "conversion_rate": {"type": "number"},
