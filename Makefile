@@ -14,7 +14,7 @@ LAMBDA_PLATFORM := manylinux2014_aarch64
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv checkov-venv chromium test typecheck lint fuzz fuzz-api run smoke build bench messages clean
+.PHONY: help venv checkov-venv chromium axe test typecheck lint fuzz fuzz-api run smoke build bench messages clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,7 +46,16 @@ chromium: ## Install Debian's chromium for the browser test, if it is missing
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
-test: venv checkov-venv chromium ## Lint and type-check, then the whole test suite (unit, integration, local stack and browser, template build)
+# axe-core, which the browser test loads into each page, at the version package-lock.json pins.
+axe: node_modules/.installed ## Install axe-core (npm ci, the version package-lock.json pins) for the browser test
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+test: venv checkov-venv chromium axe ## Lint and type-check, then the whole test suite (unit, integration, local stack and browser, template build)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(MAKE) --no-print-directory typecheck

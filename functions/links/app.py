@@ -24,7 +24,8 @@ public.refuse_unmatched_paths(app, lambda: TokenInvalid("this link is not one of
 
 @app.get("/r/<token>")
 def follow(token: str) -> Response[str]:
-    destination = clicks.click(settings.get(), token, clock.now())
+    headers = {name.lower(): value for name, value in app.current_event.headers.items()}
+    destination = clicks.click(settings.get(), token, clock.now(), headers.get("user-agent", ""))
     return Response(
         302,
         "text/plain",

@@ -4,7 +4,9 @@ organiser signs in to the dashboard and sees that conversion in the campaign's f
 
 The browser is Debian's ``chromium`` package (``make test`` installs it), driven by Playwright;
 Playwright's own browser downloads are never used. Every page is saved as a full-page screenshot
-under ``test-artifacts/screenshots/``. The browser refuses, and the test fails on, any request
+under ``test-artifacts/screenshots/`` (the dashboard's at a phone's and a desktop's width), and
+checked with axe-core (``make test`` installs it from package-lock.json with ``npm ci``), loaded
+into the page by the test: any WCAG 2.1 A or AA violation fails it. The browser refuses, and the test fails on, any request
 that leaves 127.0.0.1: pages load nothing from third parties.
 """
 
@@ -38,6 +40,9 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PHONE = {"width": 360, "height": 780}  # the narrowest phone the pages are made for
+DESKTOP = {"width": 1280, "height": 900}
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 POLICY = json.loads(
     (ROOT / "events/payloads/policy-changed.linkedin.json").read_text(encoding="utf-8")
 )["policy"]
@@ -84,14 +89,42 @@ class Visit:
     stack: StackClient
     shots: Path
     outside: Outside
+    desktop_too: bool = False
 
     def see(self, name: str) -> None:
-        """Screenshot the page as `name`, and check it fits the phone's width."""
+        """Screenshot the page as `name`, check it fits the phone's width and that axe finds
+        no WCAG 2.1 AA violation; and at a desktop's width too, for the dashboard."""
         self.page.screenshot(path=self.shots / f"{name}.png", full_page=True)
         overflow = self.page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{name}: {overflow} px wider than a {PHONE['width']} px phone"
+        assert_accessible(self.page, name)
+        if self.desktop_too:
+            self.page.set_viewport_size(DESKTOP)
+            self.page.screenshot(path=self.shots / f"{name}-desktop.png", full_page=True)
+            assert_accessible(self.page, f"{name}-desktop")
+            self.page.set_viewport_size(PHONE)
+
+
+def assert_accessible(page: Page, name: str) -> None:
+    """Run axe-core in the page (evaluated by the browser's devtools protocol, which the
+    page's Content-Security-Policy does not govern) and fail on any WCAG 2.1 A/AA violation."""
+    if not AXE.exists():
+        pytest.fail("no axe-core: `make test` installs it (npm ci, from package-lock.json)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    violations = page.evaluate(
+        """async (tags) => {
+            const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5),
+            }));
+        }""",
+        WCAG_21_AA,
+    )
+    assert violations == [], f"{name}: WCAG 2.1 AA violations: {json.dumps(violations, indent=1)}"
 
 
 def _visit(
@@ -99,6 +132,7 @@ def _visit(
     stack: StackClient,
     shots: Path,
     capsys: pytest.CaptureFixture[str],
+    desktop_too: bool = False,
     **context_options: object,
 ) -> Iterator[Visit]:
     context: BrowserContext = browser.new_context(viewport=PHONE, **context_options)  # type: ignore[arg-type]
@@ -108,7 +142,7 @@ def _visit(
     with capsys.disabled():  # shown whatever the capture mode, so a reader finds the pictures
         print(f"\n  screenshots: {shots}")
     try:
-        yield Visit(context.new_page(), stack, shots, outside)
+        yield Visit(context.new_page(), stack, shots, outside, desktop_too)
     finally:
         context.close()
     assert outside.urls == [], "pages reached beyond 127.0.0.1"
@@ -133,8 +167,11 @@ def subscriber_page(
 def organiser_page(
     browser: Browser, demo_stack: DemoStack, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Visit]:
-    """An organiser's browser, on a phone like the subscriber's, not signed in yet."""
-    yield from _visit(browser, demo_stack.client, SCREENSHOTS / "organiser", capsys)
+    """An organiser's browser, on a phone like the subscriber's (each page also seen at a
+    desktop's width), not signed in yet."""
+    yield from _visit(
+        browser, demo_stack.client, SCREENSHOTS / "organiser", capsys, desktop_too=True
+    )
 
 
 def test_a_person_subscribes_confirms_and_switches_it_off_in_german(
@@ -240,13 +277,21 @@ def see_the_conversion_on_the_dashboard(visit: Visit, token: str) -> None:
     campaign = page.locator("tr", has=page.get_by_role("link", name=POLICY["title"]))
     expect(campaign.locator("td[data-label='Switched off']")).to_have_text("1")
     expect(campaign.locator("td[data-label='Deadlines']")).to_contain_text("EU")
+    # and list health comes first: Greta, who confirmed, among the active subscribers
+    expect(page.locator("h2").first).to_have_text("List health")
+    expect(page.get_by_role("img", name="Sign-ups over time", exact=True)).to_be_visible()
     visit.see("02-dashboard")
     # And the campaign's page shows the conversion in Europe's row, and both charts
     page.get_by_role("link", name=POLICY["title"]).click()
     europe = page.locator("tr", has=page.locator("th", has_text=re.compile(r"^EU$")))
-    expect(europe.locator("td").nth(3)).to_have_text("1")  # switched off
+    expect(europe.locator("td").nth(4)).to_have_text("1")  # switched off
     expect(page.get_by_role("img", name="Funnel per region")).to_be_visible()
     expect(page.get_by_role("img", name="Confirmations over time")).to_be_visible()
+    # and which reminder made her act: "two weeks left", in German, by email
+    expect(page.get_by_role("img", name="Switched off, by reminder")).to_contain_text(
+        "EU two weeks left"
+    )
+    expect(page.get_by_role("img", name="Switched off, by language")).to_contain_text("Deutsch")
     visit.see("03-campaign")
 
 

@@ -16,8 +16,14 @@ from optout.campaigns import schedule
 from optout.core import clock, settings
 from optout.sending import sender
 from optout.store import CampaignStore, SubscriberStore
-from tests.helpers import CAMPAIGN, LINKEDIN, active, linkedin
+from tests.helpers import CAMPAIGN, LINKEDIN, active, confirm_path, linkedin, to
 from tests.integration.conftest import ADMIN_TOKEN, Organiser, Stack
+
+
+def _signed_in(organiser: Organiser) -> str:
+    """The dashboard's session cookie, as a browser signed in with the token holds it."""
+    reply = organiser.browse("POST", "/admin/sign-in", body=f"token={ADMIN_TOKEN}")
+    return reply.headers["Set-Cookie"].split(";", 1)[0]
 
 
 def _campaign_writes(stack: Stack) -> list[dict[str, Any]]:
@@ -224,6 +230,46 @@ def test_stats_per_region_as_json_and_csv(
     assert (eu_row["sent"], eu_row["confirmed"], eu_row["conversion_rate"]) == ("3", "1", "0.3333")
 
 
+def test_conversions_count_for_the_reminder_whose_link_was_pressed_by_language_and_channel(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    # Given three people in Germany (one reading German) sent "one week left"
+    active("de0@example.org", "DE", "de")
+    for n in (1, 2):
+        active(f"de{n}@example.org", "DE")
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+
+    # When the German reader presses "I've switched it off" (twice: it counts once)
+    (german,) = to(stack, "de0@example.org")
+    done_link = re.search(r"https?://\S+/done/[\w.-]+", german.text)
+    assert done_link
+    for _ in range(2):
+        assert (
+            stack.call("done", path="/done/" + done_link.group(0).rsplit("/", 1)[1]).status == 200
+        )
+
+    # Then the stats say which reminder, language and channel it came through, of how many sent
+    numbers = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/stats").json()
+    by = numbers["conversions"]
+    assert by["by_reminder"] == [
+        {"reminder": "EU-07", "sent": 3, "confirmed": 1, "conversion_rate": 0.3333}
+    ]
+    assert {row["language"]: (row["sent"], row["confirmed"]) for row in by["by_language"]} == {
+        "de": (1, 1),
+        "en": (2, 0),
+    }
+    assert by["by_channel"] == [
+        {"channel": "email", "sent": 3, "confirmed": 1, "conversion_rate": 0.3333}
+    ]
+    # and the page draws it: the reminder by its name, with its rate
+    page = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=_signed_in(organiser))
+    assert "EU one week left" in page.text and "1 · 33.3% of 3 sent" in page.text
+
+
 def test_the_dashboard_signs_in_with_the_token_and_shows_the_funnel(
     stack: Stack, organiser: Organiser, test_clock: Any
 ) -> None:
@@ -247,8 +293,12 @@ def test_the_dashboard_signs_in_with_the_token_and_shows_the_funnel(
 
     detail = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=cookie)
     assert detail.status == 200
-    assert detail.text.count("<svg") == 2 and 'role="img"' in detail.text
+    assert detail.text.count("<svg") == 5 and 'role="img"' in detail.text
     assert "Funnel per region" in detail.text
+    # Before anything is sent, each region's funnel says so rather than showing zeros
+    assert detail.text.count("nothing yet: no reminder has gone out") >= 2
+    assert ">0<" not in detail.text.split("Funnel per region", 2)[2].split("</svg>", 1)[0]
+    assert "Which reminder made people act" in detail.text
 
     # A form posted from elsewhere with the cookie is refused; from the dashboard it works.
     forged = organiser.browse(
@@ -662,3 +712,57 @@ def test_the_test_region_is_refused_to_a_person_and_never_offered(stack: Stack) 
     assert "ZZ" not in reply.json()["problems"]["region"].split(";")[1]
     form = stack.call("subscribe-form-page").text
     assert 'value="ZZ"' not in form and "Test recipients" not in form
+
+
+def test_list_health_counts_each_state_as_people_come_and_go_without_a_scan(
+    stack: Stack, organiser: Organiser, test_clock: Any
+) -> None:
+    # Given Ada signs up by email and confirms, a Canadian number signs up by text and does not,
+    # Lena (imported) unsubscribes and Max's address bounces for good; Ben is erased
+    test_clock.now = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)
+    assert stack.call("subscribe-json").status == 202
+    assert stack.call("subscribe-sms-json").status == 202
+    stack.drain_notices()
+    (ada,) = to(stack, "ada@example.org")
+    assert stack.call("confirm", path=confirm_path(ada.text)).status == 200
+    people = SubscriberStore(settings.get())
+    people.unsubscribe(active("lena@example.org", "DE", "de"), test_clock.now)
+    people.suppress(active("max@example.org", "AT", "de"), "bounce", test_clock.now)
+    people.erase(active("ben@example.org", "FR", "fr"), "asked", test_clock.now)
+
+    # When an organiser opens the dashboard's first page
+    home = organiser.browse("GET", "/admin", cookie=_signed_in(organiser))
+
+    # Then list health says how many are in each state, and how many sign-ups confirmed
+    text = re.sub(r"\s+", " ", home.text)
+    assert "1 active, 1 waiting to confirm, 1 unsubscribed, 1 suppressed" in text
+    assert "50.0% of 2 sign-ups confirmed" in text
+    # per region, channel and language (AT and DE are both in the EU; the text is Canadian)
+    assert re.search(r'<th scope="row">DE</th>(<td[^>]*>[^<]*</td>){4}', text)
+    assert (
+        '<th scope="row">text message</th>' in text and '<th scope="row">français (Canada)' in text
+    )
+    assert "Sign-ups over time" in text
+
+    # and the counters kept on writes agree with a count of the whole table
+    def counted(health: Any) -> dict[tuple[str, str, str], dict[str, int]]:
+        return {
+            (c.region, c.channel, c.language): {k: v for k, v in c.states.items() if v}
+            for c in health.counts
+        }
+
+    kept = counted(people.list_health(["EU", "CA"]))
+    assert kept == counted(people.recount(["EU", "CA"]))
+    assert kept[("DE", "email", "de")] == {"active": 1, "unsubscribed": 1}
+
+
+def test_the_first_page_shows_each_campaign_s_bounces_and_complaints_against_the_pause_limits(
+    stack: Stack, organiser: Organiser
+) -> None:
+    organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN))
+    CampaignStore(settings.get()).add_stats(CAMPAIGN, "EU", {"sent": 1000, "bounced": 30})
+
+    home = organiser.browse("GET", "/admin", cookie=_signed_in(organiser))
+
+    assert "Bounces (pause at 4%)" in home.text and "Complaints (pause at 0.08%)" in home.text
+    assert ">3.0%" in home.text and "over the limit" not in home.text

@@ -3,14 +3,14 @@ unsubscribe with one click. Through the real links handler, from a reminder real
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from optout.core import settings
 from optout.store import CampaignStore
 from tests.helpers import BASE, CAMPAIGN, LINKEDIN, active, at, link, to
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Organiser, Stack
 
 
 @pytest.fixture
@@ -29,8 +29,9 @@ def stats() -> dict[str, int]:
 
 
 def test_a_click_is_counted_once_and_redirected_to_the_stored_setting(
-    stack: Stack, reminded
+    stack: Stack, test_clock, reminded
 ) -> None:
+    test_clock.now = test_clock.now + timedelta(minutes=5)  # she reads it a while later
     for _ in range(2):
         reply = stack.call("link-click", path=reminded["r"])
         assert reply.status == 302
@@ -168,3 +169,49 @@ def test_the_link_pages_speak_the_subscriber_s_language(stack: Stack, reminded) 
         # Then each is in German, whatever her browser says
         assert page.status == 200 and '<html lang="de" dir="ltr">' in page.text, event
         assert words in page.text and page.headers["Content-Language"] == "de", event
+
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))",
+        "Mozilla/5.0 (compatible; BingPreview/1.0b)",
+        "python-requests/2.32.3",
+        "Mozilla/5.0 (Windows NT 10.0) HeadlessChrome/120.0 Safari/537.36",
+    ],
+)
+def test_a_link_scanner_s_visit_is_counted_apart_from_the_person_s_click(
+    stack: Stack, test_clock, reminded, agent: str
+) -> None:
+    # Given a scanner that says what it is follows the link a while after the delivery
+    test_clock.now = test_clock.now + timedelta(minutes=5)
+    reply = stack.call("link-click", path=reminded["r"], headers={"User-Agent": agent})
+    # Then it is sent on like anyone, but counted as a scanner, not as a person's click
+    assert reply.status == 302
+    assert reply.headers["Location"] == LINKEDIN["policy"]["setting_url"]
+    assert stats().get("scanner_clicks") == 1 and "clicked" not in stats()
+    # and when Lena clicks herself, that is her click, counted once
+    for _ in range(2):
+        stack.call("link-click", path=reminded["r"], headers={"User-Agent": BROWSER})
+    assert (stats()["clicked"], stats()["scanner_clicks"]) == (1, 1)
+
+
+def test_a_click_within_seconds_of_the_delivery_is_a_scanner_s_whatever_it_says(
+    stack: Stack, test_clock, reminded, organiser: Organiser
+) -> None:
+    # Given a mail server's scanner that looks like a browser, three seconds after the send
+    test_clock.now = test_clock.now + timedelta(seconds=3)
+    assert (
+        stack.call("link-click", path=reminded["r"], headers={"User-Agent": BROWSER}).status == 302
+    )
+    assert stats().get("scanner_clicks") == 1 and "clicked" not in stats()
+    # Then the organiser's numbers keep it apart: people's clicks are 0, scanners' 1
+    test_clock.now = test_clock.now + timedelta(minutes=10)
+    stack.call("link-click", path=reminded["r"], headers={"User-Agent": BROWSER})
+    numbers = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/stats").json()
+    eu = next(row for row in numbers["regions"] if row["region"] == "EU")
+    assert (eu["clicked"], eu["scanner_clicks"]) == (1, 1)
+    assert numbers["total"]["scanner_clicks"] == 1

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _T = TypeVar("_T")
 
@@ -81,6 +82,8 @@ class AdminSettings:
 
     token: Secret
     wrong_tokens_per_address: int
+    # The zone the dashboard shows times and draws its time axes in (an IANA name).
+    time_zone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ class Settings:
                     "ADMIN_TOKEN_ARN", "OPTOUT_ADMIN_TOKEN", "the admin token", required=False
                 ),
                 wrong_tokens_per_address=read.whole_number("WRONG_ADMIN_TOKENS_PER_ADDRESS", 10),
+                time_zone=read.time_zone("DASHBOARD_TIME_ZONE", "UTC"),
             )
         )
 
@@ -281,6 +285,17 @@ class _Reader:
         value = self.text(name, default)
         if value not in allowed:
             self._problems.append(f"{name} ({' or '.join(allowed)})")
+        return value
+
+    def time_zone(self, name: str, default: str) -> str:
+        value = self.text(name, default) or default
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError):
+            self._problems.append(
+                f"{name} (an IANA time zone such as Europe/Brussels, not {value!r})"
+            )
+            return default
         return value
 
     def whole_number(self, name: str, default: int) -> int:

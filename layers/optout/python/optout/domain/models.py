@@ -79,6 +79,11 @@ def reminder_id(region: str, days_before: int) -> str:
     return f"{region}-{days_before:02d}"
 
 
+# The reminder a conversion is counted for when its done link, minted before done links named
+# their reminder, does not say which.
+UNKNOWN_REMINDER = "unknown"
+
+
 def reminder_region(reminder: str) -> str:
     """The region of a reminder's id."""
     return reminder.rpartition("-")[0]

@@ -31,6 +31,7 @@ from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain.locales import DEFAULT_LOCALE
 from optout.domain.models import CampaignStatus, Status
+from optout.domain.reputation import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, MIN_SENT_FOR_RATES
 from optout.messages import render
 from optout.sending import catch_up, send_once
 from optout.sending.send_once import Outcome
@@ -41,9 +42,6 @@ STOP_WORDS = frozenset(
 )
 HELP_WORDS = frozenset({"HELP"})
 START_WORDS = frozenset({"START", "UNSTOP"})
-BOUNCE_RATE_LIMIT = 0.04
-COMPLAINT_RATE_LIMIT = 0.0008
-MIN_SENT_FOR_RATES = 100  # below this, one bounce is noise, not a rate
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 MAX_INBOUND_ID = 200  # a provider's message id (AWS's are UUIDs); longer is not one
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from optout.core import keys, tokens
 from optout.core.errors import NotFound
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
-from optout.domain.models import Campaign, reminder_region
+from optout.domain.models import UNKNOWN_REMINDER, Campaign, reminder_region
 from optout.links import verified
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
@@ -31,6 +31,10 @@ class Done:
     subscriber_id: str
     campaign: Campaign
     locale: str
+    channel: str = "email"
+    # The reminder whose link this is; `UNKNOWN_REMINDER` for links minted before done links
+    # named their reminder.
+    reminder_id: str = ""
 
     def page_context(self) -> dict[str, Any]:
         text = self.campaign.policy.in_language(self.locale)
@@ -49,8 +53,29 @@ def _destination(campaign: Campaign | None, link: str) -> str:
     return stored.get(link, "")
 
 
-def click(settings: Settings, token: str, now: datetime) -> str:
-    """Record a click on a tracked link; where to send the person."""
+# Mail and chat link scanners and previewers that say who they are in their User-Agent.
+SCANNER_AGENTS = re.compile(
+    r"bot\b|bot/|crawler|spider|preview|scanner|barracuda|mimecast|proofpoint|urldefense|"
+    r"symantec|messagelabs|trend ?micro|forcepoint|sophos|fortiguard|ironport|safelinks|"
+    r"curl/|wget/|python-|go-http-client|java/|okhttp|headlesschrome|phantomjs",
+    re.IGNORECASE,
+)
+# A click this soon after the reminder went out is a scanner at the mail server, not a person
+# who read it: nobody opens, reads and clicks in ten seconds.
+SCANNER_SECONDS = 10
+
+
+def by_scanner(user_agent: str) -> bool:
+    """Whether a User-Agent names a link scanner or previewer (an empty one does not: a
+    person's browser may be set to send none)."""
+    return bool(SCANNER_AGENTS.search(user_agent))
+
+
+def click(settings: Settings, token: str, now: datetime, user_agent: str = "") -> str:
+    """Record a click on a tracked link; where to send the person (or the scanner).
+
+    A link scanner's click (a known scanner's User-Agent, or one within `SCANNER_SECONDS` of
+    the delivery) is counted apart, as ``scanner_clicks``: ``clicked`` counts people."""
     campaign_id, reminder_id, subscriber_id, link = verified.parts(
         settings, token, tokens.Purpose.CLICK, now, 4
     )
@@ -58,8 +83,14 @@ def click(settings: Settings, token: str, now: datetime) -> str:
     destination = _destination(campaign, link)
     if not destination:
         raise NotFound("this link leads nowhere any more")
-    first = DeliveryStore(settings).record_click(
-        layout.click(campaign_id, reminder_id, subscriber_id, link),
+    deliveries = DeliveryStore(settings)
+    scanner = by_scanner(user_agent)
+    if not scanner:
+        sent = deliveries.reminder_sent_at(campaign_id, reminder_id, subscriber_id)
+        scanner = sent is not None and now - sent < timedelta(seconds=SCANNER_SECONDS)
+    key = layout.scanner_click if scanner else layout.click
+    first = deliveries.record_click(
+        key(campaign_id, reminder_id, subscriber_id, link),
         now,
         campaign_id=campaign_id,
         reminder=reminder_id,
@@ -67,7 +98,8 @@ def click(settings: Settings, token: str, now: datetime) -> str:
         link=link,
     )
     if first:
-        CampaignStore(settings).add_stats(campaign_id, reminder_region(reminder_id), {"clicked": 1})
+        counter = "scanner_clicks" if scanner else "clicked"
+        CampaignStore(settings).add_stats(campaign_id, reminder_region(reminder_id), {counter: 1})
     return destination
 
 
@@ -87,19 +119,29 @@ def short_link(settings: Settings, code: str, now: datetime) -> str:
     )
     expires = now + tokens.LIFETIMES[tokens.Purpose.DONE]
     parts = [stored["campaign_id"], stored["region"], stored["subscriber_id"]]
+    if stored.get("reminder"):
+        parts.append(stored["reminder"])
     return f"{campaign.base_url}/done/{tokens.mint(keys.token_keyring(settings), tokens.Purpose.DONE, parts, expires)}"
 
 
 def done_link(settings: Settings, token: str, now: datetime) -> Done:
     """What a "done" link names; raises if the link or its campaign is not valid."""
-    campaign_id, region, subscriber_id = verified.parts(
-        settings, token, tokens.Purpose.DONE, now, 3
+    campaign_id, region, subscriber_id, *reminder = verified.parts(
+        settings, token, tokens.Purpose.DONE, now, 3, optional=1
     )
     campaign = CampaignStore(settings).get_campaign(campaign_id)
     subscriber = SubscriberStore(settings).get(subscriber_id)
     if campaign is None or subscriber is None:
         raise NotFound("we no longer hold this subscription")
-    return Done(campaign_id, region, subscriber_id, campaign, subscriber.locale)
+    return Done(
+        campaign_id,
+        region,
+        subscriber_id,
+        campaign,
+        subscriber.locale,
+        subscriber.channel,
+        reminder[0] if reminder else UNKNOWN_REMINDER,
+    )
 
 
 def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
@@ -109,7 +151,14 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
     if first is None:
         raise NotFound("we no longer hold this subscription")
     if first:
-        CampaignStore(settings).add_stats(done.campaign_id, done.region, {"confirmed": 1})
-        CampaignStore(settings).add_to_timeline(done.campaign_id, now, {"confirmed": 1})
+        campaigns = CampaignStore(settings)
+        campaigns.add_stats(done.campaign_id, done.region, {"confirmed": 1})
+        campaigns.add_to_timeline(done.campaign_id, now, {"confirmed": 1})
+        for dimension, value in (
+            ("reminder", done.reminder_id),
+            ("language", done.locale),
+            ("channel", done.channel),
+        ):
+            campaigns.add_breakdown(done.campaign_id, dimension, value, {"confirmed": 1})
         metrics.add_metric(name="SwitchedOff", unit=MetricUnit.Count, value=1)
     return done

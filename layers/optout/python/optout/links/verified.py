@@ -16,12 +16,18 @@ from optout.store import SubscriberStore
 
 
 def parts(
-    settings: Settings, token: str, purpose: tokens.Purpose, now: datetime, count: int
+    settings: Settings,
+    token: str,
+    purpose: tokens.Purpose,
+    now: datetime,
+    count: int,
+    optional: int = 0,
 ) -> tuple[str, ...]:
-    """The parts of a valid link of `purpose` with `count` parts, whose subscriber (the
-    last part but for a click's link name, or the only one) has not erased it since."""
+    """The parts of a valid link of `purpose` with `count` parts (and up to `optional` more
+    after them, which links minted later carry), whose subscriber (the third part, or the
+    only one) has not erased it since."""
     parts = tokens.verify(keys.token_keyring(settings), token, purpose, now)
-    if len(parts) != count:
+    if not count <= len(parts) <= count + optional:
         raise TokenInvalid("this link is not one of ours")
     subscriber_id = parts[2] if count >= 3 else parts[0]
     not_ended_by_erasure(

@@ -63,7 +63,9 @@ def links(
 
     return Links(
         setting=f"{base}/r/{mint(tokens.Purpose.CLICK, campaign.campaign_id, reminder.reminder_id, subscriber_id, 'setting')}",
-        done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign.campaign_id, reminder.region, subscriber_id)}",
+        # The reminder rides on the done link, so that a conversion is counted for the
+        # reminder whose link the person pressed ("which reminder made people act").
+        done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign.campaign_id, reminder.region, subscriber_id, reminder.reminder_id)}",
         # Campaign and region say where an unsubscribe is counted; the subscriber is what ends.
         unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id, campaign.campaign_id, reminder.region)}",
         privacy=f"{base}/privacy/{mint(tokens.Purpose.PRIVACY, subscriber_id)}",

@@ -1,40 +1,95 @@
 """What the dashboard's pages show: campaigns with their deadlines and the time left per
-region, each campaign's funnel per region and confirmations over time (charts from
-`optout.organisers.charts`), and the reminders due next. Pages render these with templates/admin/."""
+region, each campaign's funnel per region, confirmations over time and conversions by reminder,
+language and channel (charts from `optout.organisers.charts`), and the reminders due next.
+Pages render these with templates/admin/.
+
+Times are shown in the organiser's zone, the admin function's DASHBOARD_TIME_ZONE (template.yaml's
+DashboardTimeZone, UTC unless set), and each chart names it."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
 
 from optout.campaigns import manage
 from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
 from optout.domain.locales import SUPPORTED_LOCALES
+from optout.domain.models import UNKNOWN_REMINDER, reminder_id
 from optout.messages import render
 from optout.organisers import charts, stats
 from optout.store import CampaignStore
 
 UPCOMING = timedelta(days=60)  # how far ahead "next reminders" looks
+HEALTH_SPAN = timedelta(days=90)  # how far back list health's charts look
 
 
 def overview(settings: Settings, now: datetime) -> dict[str, Any]:
     """The dashboard's front page: every campaign, and the reminders due next."""
+    zone = settings.admin.time_zone
     campaigns = []
     for campaign in manage.list_campaigns(settings):
         numbers = stats.campaign_stats(settings, campaign["campaign_id"])["total"]
         campaigns.append(
-            {**campaign, "deadlines": _deadlines(campaign["regions"], now), "total": numbers}
+            {
+                **campaign,
+                "deadlines": _deadlines(campaign["regions"], now, zone),
+                "total": numbers,
+                "reputation": stats.reputation(numbers),
+            }
         )
-    return {"campaigns": campaigns, "upcoming": upcoming(settings, now), "now": _when(now)}
+    health = stats.list_health(settings)
+    hours = health["timeline"]
+    # From the first sign-up counted (two weeks at least, 90 days at most), to now.
+    first = min([parse_iso(f"{hour}:00:00Z") for hour in hours] + [now - timedelta(days=14)])
+    since = max(first, now - HEALTH_SPAN)
+    return {
+        "campaigns": campaigns,
+        "health": health,
+        "signups_chart": charts.timeline(
+            {hour: counts.get("signups", 0) for hour, counts in hours.items()},
+            "Sign-ups over time",
+            since,
+            now,
+            zone,
+        ),
+        "confirmed_chart": charts.timeline(
+            {hour: counts.get("confirmed", 0) for hour, counts in hours.items()},
+            "Confirmations of sign-ups over time",
+            since,
+            now,
+            zone,
+        ),
+        "upcoming": upcoming(settings, now),
+        "now": _when(now, zone),
+        "languages": {
+            code: render.babel_locale(code).display_name or code for code in SUPPORTED_LOCALES
+        },
+        "channels": CHANNEL_NAMES,
+    }
 
 
 def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
     """One campaign: its deadlines, funnel chart, confirmations over time, plan and actions."""
+    zone = settings.admin.time_zone
     campaign = manage.show_campaign(settings, campaign_id)
     planned = [reminder for reminders in campaign["plan"].values() for reminder in reminders]
     numbers = stats.campaign_stats(settings, campaign_id)
     rows = [(row["region"], [row[stage] for stage in stats.FUNNEL]) for row in numbers["regions"]]
+    if not rows:  # nothing planned or counted yet: each region of the campaign says so
+        rows = [(region, [0] * len(stats.FUNNEL)) for region in campaign["regions"]]
+    kinds = {
+        reminder_id(
+            region, reminder["days_before"]
+        ): f"{region} {reminder['kind'].replace('-', ' ')}"
+        for region, reminders in campaign["plan"].items()
+        for reminder in reminders
+    }
+    kinds[UNKNOWN_REMINDER] = "a link sent before links named their reminder"
+    by = numbers["conversions"]
     confirmations = {
         hour: counts.get("confirmed", 0) for hour, counts in numbers["timeline"].items()
     }
@@ -44,15 +99,29 @@ def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[s
     until = max([now, *(parse_iso(deadline) for deadline in campaign["regions"].values())])
     return {
         "campaign": campaign,
-        "deadlines": _deadlines(campaign["regions"], now),
+        "deadlines": _deadlines(campaign["regions"], now, zone),
         "stats": numbers,
         "stages": stats.FUNNEL,
+        "time_zone": zone,
         "funnel_chart": charts.funnel(rows, _stage_names(), "Funnel per region"),
         "timeline_chart": charts.timeline(
-            confirmations, "Confirmations over time", since, min(until, now)
+            confirmations, "Confirmations over time", since, min(until, now), zone
         ),
+        "reminder_chart": _conversion_bars(
+            by["by_reminder"], "reminder", "Switched off, by reminder", kinds
+        ),
+        "language_chart": _conversion_bars(
+            by["by_language"],
+            "language",
+            "Switched off, by language",
+            {code: render.babel_locale(code).display_name or code for code in SUPPORTED_LOCALES},
+        ),
+        "channel_chart": _conversion_bars(
+            by["by_channel"], "channel", "Switched off, by channel", CHANNEL_NAMES
+        ),
+        "reminder_names": kinds,
         "plan": [
-            {**reminder, "region": region, "due": _when(parse_iso(reminder["due_at"]))}
+            {**reminder, "region": region, "due": _when(parse_iso(reminder["due_at"]), zone)}
             for region, reminders in campaign["plan"].items()
             for reminder in sorted(reminders, key=lambda r: r["due_at"])
         ],
@@ -72,18 +141,41 @@ def upcoming(settings: Settings, now: datetime) -> list[dict[str, Any]]:
             "campaign_id": item.campaign_id,
             "region": item.region,
             "kind": item.kind,
-            "due": _when(parse_iso(item.due_at)),
+            "due": _when(parse_iso(item.due_at), settings.admin.time_zone),
             "in": _in(parse_iso(item.due_at), now),
         }
         for item in sorted(due, key=lambda item: item.due_at)
     ]
 
 
-def _deadlines(regions: dict[str, str], now: datetime) -> list[dict[str, Any]]:
+def _deadlines(regions: dict[str, str], now: datetime, zone: str) -> list[dict[str, Any]]:
     return [
-        {"region": region, "deadline": _when(parse_iso(at)), "left": _time_left(parse_iso(at), now)}
+        {
+            "region": region,
+            "deadline": _when(parse_iso(at), zone),
+            "left": _time_left(parse_iso(at), now),
+        }
         for region, at in sorted(regions.items(), key=lambda pair: pair[1])
     ]
+
+
+CHANNEL_NAMES = {"email": "email", "sms": "text message"}
+
+
+def _conversion_bars(
+    rows: list[dict[str, Any]], dimension: str, title: str, names: dict[str, str]
+) -> Markup:
+    """A bar per value: how many switched it off, and that as a share of what was sent."""
+    shown = [
+        (
+            names.get(row[dimension], row[dimension]),
+            row["confirmed"],
+            f"{row['conversion_rate']:.1%} of {row['sent']:,} sent" if row["sent"] else "",
+        )
+        for row in rows
+        if row["confirmed"] or row["sent"]
+    ]
+    return charts.bars(shown, title, "nobody has switched it off yet")
 
 
 def _time_left(moment: datetime, now: datetime) -> str:
@@ -108,12 +200,14 @@ def _in(moment: datetime, now: datetime) -> str:
     return "in " + _duration(moment - now) if moment > now else "due now"
 
 
-def _when(moment: datetime) -> dict[str, str]:
+def _when(moment: datetime, zone: str = "UTC") -> dict[str, str]:
     from babel.dates import format_datetime
 
+    local = moment.astimezone(ZoneInfo(zone))
+    label = "UTC" if zone == "UTC" else local.tzname() or zone
     return {
         "iso": iso(moment),
-        "text": format_datetime(moment, "d MMM y, HH:mm 'UTC'", locale="en"),
+        "text": format_datetime(local, "d MMM y, HH:mm", locale="en") + f" {label}",
     }
 
 

@@ -14,9 +14,13 @@ from collections import Counter
 from typing import Any
 
 from optout.core.settings import Settings
-from optout.store import CampaignStore
+from optout.domain import regions
+from optout.domain.reputation import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, MIN_SENT_FOR_RATES
+from optout.store import CampaignStore, SubscriberStore
+from optout.store.subscribers import COUNTED_STATES
 
 FUNNEL = ("audience", "sent", "clicked", "confirmed")
+BREAKDOWNS = ("reminder", "language", "channel")
 # The columns every report has, in this order; skip reasons follow as they occur.
 COLUMNS = (
     "region",
@@ -29,6 +33,7 @@ COLUMNS = (
     "unknown",
     "deferred",
     "skipped",
+    "scanner_clicks",  # link scanners' visits, kept out of "clicked" (people's)
     "caught_up",  # late joiners sent the latest reminder at once (`sending.catch_up`)
 )
 
@@ -52,7 +57,28 @@ def campaign_stats(settings: Settings, campaign_id: str) -> dict[str, Any]:
         "regions": rows,
         "total": _with_rate({"region": "all", **total}),
         "timeline": store.timeline(campaign_id),
+        "conversions": conversions(store.breakdown(campaign_id)),
     }
+
+
+def conversions(breakdown: dict[str, dict[str, dict[str, int]]]) -> dict[str, list[dict[str, Any]]]:
+    """Who switched it off, by the reminder whose done link they pressed, by language and by
+    channel: for each value, messages sent, conversions and their rate (0 when none sent).
+    A conversion through a link minted before done links named their reminder is counted
+    under the reminder "unknown"."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for dimension in BREAKDOWNS:
+        found[f"by_{dimension}"] = [
+            _with_rate(
+                {
+                    dimension: value,
+                    "sent": counts.get("sent", 0),
+                    "confirmed": counts.get("confirmed", 0),
+                }
+            )
+            for value, counts in sorted(breakdown.get(dimension, {}).items())
+        ]
+    return found
 
 
 def as_csv(stats: dict[str, Any]) -> str:
@@ -84,3 +110,56 @@ def _with_rate(row: dict[str, Any]) -> dict[str, Any]:
     sent = row.get("sent", 0)
     row["conversion_rate"] = round(row.get("confirmed", 0) / sent, 4) if sent else 0.0
     return row
+
+
+STATES = tuple(state.value for state in COUNTED_STATES)
+
+
+def list_health(settings: Settings) -> dict[str, Any]:
+    """Subscribers by state (pending, active, unsubscribed, suppressed) in all, per region,
+    channel and language, from counters kept on writes (`SubscriberStore`); sign-ups and
+    confirmations by the hour (UTC), and the confirmation rate (confirmed / signed up)."""
+    health = SubscriberStore(settings).list_health(regions.GROUPS)
+    by: dict[str, dict[str, Counter[str]]] = {"region": {}, "channel": {}, "language": {}}
+    total: Counter[str] = Counter(dict.fromkeys(STATES, 0))
+    for count in health.counts:
+        for dimension, value in (
+            ("region", count.region),
+            ("channel", count.channel),
+            ("language", count.language),
+        ):
+            row = by[dimension].setdefault(value, Counter(dict.fromkeys(STATES, 0)))
+            row.update({state: count.states.get(state, 0) for state in STATES})
+        total.update({state: count.states.get(state, 0) for state in STATES})
+    signups = sum(hour.get("signups", 0) for hour in health.hours.values())
+    confirmed = sum(hour.get("confirmed", 0) for hour in health.hours.values())
+    return {
+        "total": dict(total),
+        **{
+            f"by_{dimension}": [
+                {dimension: value, **rows[value]}
+                for value in sorted(rows)
+                if any(rows[value].values())
+            ]
+            for dimension, rows in by.items()
+        },
+        "timeline": health.hours,
+        "signups": signups,
+        "confirmed": confirmed,
+        "confirmation_rate": round(confirmed / signups, 4) if signups else 0.0,
+    }
+
+
+def reputation(total: dict[str, Any]) -> dict[str, Any]:
+    """A campaign's bounce and complaint rates beside the limits that pause it, and whether it
+    has sent enough for them to count (fewer than `MIN_SENT_FOR_RATES`: one bounce is noise)."""
+    sent = total.get("sent", 0)
+    return {
+        "sent": sent,
+        "bounce_rate": round(total.get("bounced", 0) / sent, 4) if sent else 0.0,
+        "complaint_rate": round(total.get("complained", 0) / sent, 5) if sent else 0.0,
+        "bounce_limit": BOUNCE_RATE_LIMIT,
+        "complaint_limit": COMPLAINT_RATE_LIMIT,
+        "judged": sent >= MIN_SENT_FOR_RATES,
+        "min_sent": MIN_SENT_FOR_RATES,
+    }

@@ -118,6 +118,7 @@ def send_batch(
     if campaign is None or reminder is None:
         raise ValueError(f"no campaign {job.campaign_id!r} with reminder {job.reminder!r}")
     counts: Counter[str] = Counter()
+    sent_by: Counter[tuple[str, str]] = Counter()  # (dimension, value) -> messages sent
     try:
         if campaign.status == CampaignStatus.WITHDRAWN:
             counts["skipped_withdrawn"] = len(job.ids)
@@ -125,13 +126,18 @@ def send_batch(
             campaigns.put_deferred(job, reminder.region, None, "campaign paused")
             counts["deferred"] = len(job.ids)
         else:
-            _send(settings, campaign, reminder, job, now, pacers, remaining_ms, counts)
+            _send(settings, campaign, reminder, job, now, pacers, remaining_ms, counts, sent_by)
     finally:
         if job.catch_up and counts["sent"]:
             counts["caught_up"] = counts["sent"]  # late joiners (`catch_up`), counted apart too
         # A batch that fails part-way still counts what went out; its redelivery then counts
         # those as duplicates, so every message is counted once as sent.
         campaigns.add_stats(campaign.campaign_id, reminder.region, counts)
+        # What was sent by reminder, channel and language: the denominators of the dashboard's
+        # conversions by each (a write for each value the batch holds, beside its sends).
+        sent_by[("reminder", reminder.reminder_id)] = counts["sent"]
+        for (dimension, value), number in sent_by.items():
+            campaigns.add_breakdown(campaign.campaign_id, dimension, value, {"sent": number})
         for outcome, number in counts.items():
             metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
     return counts
@@ -172,6 +178,7 @@ def _send(
     pacers: Mapping[str, Pacer],
     remaining_ms: Callable[[], int],
     counts: Counter[str],
+    sent_by: Counter[tuple[str, str]],
 ) -> None:
     subscribers = SubscriberStore(settings)
     deliveries = DeliveryStore(settings)
@@ -210,6 +217,9 @@ def _send(
                     settings, campaign, reminder, subscriber, deliveries, sent, now, pacers, drafts
                 )
                 counts[outcome] += 1
+                if outcome == "sent":
+                    sent_by[("channel", subscriber.channel)] += 1
+                    sent_by[("language", subscriber.locale)] += 1
             remaining.pop(0)
     except QuotaExhausted as error:
         # The rest waits for the organiser: a paused campaign, its batch kept, an alarm.
@@ -300,6 +310,8 @@ def _store_short_links(
                     "campaign_id": campaign.campaign_id,
                     "region": reminder.region,
                     "subscriber_id": s.subscriber_id,
+                    # One short code per campaign, region and person: the latest reminder's.
+                    "reminder": reminder.reminder_id,
                 }
                 for s in texts
             },

@@ -330,6 +330,21 @@ class CampaignStore:
         """Hour ("2025-10-27T09", UTC) -> counts, oldest first."""
         return self._counters(campaign_id, layout.TIMELINE)
 
+    def add_breakdown(
+        self, campaign_id: str, dimension: str, value: str, counts: dict[str, int]
+    ) -> None:
+        """Add to the campaign's counters for one value of a dimension ("reminder", "language",
+        "channel"), such as a conversion by the reminder that led to it."""
+        self._add(campaign_id, layout.breakdown_sk(dimension, value), counts)
+
+    def breakdown(self, campaign_id: str) -> dict[str, dict[str, dict[str, int]]]:
+        """Dimension -> value -> counters."""
+        found: dict[str, dict[str, dict[str, int]]] = {}
+        for rest, counts in self._counters(campaign_id, layout.BREAKDOWN).items():
+            dimension, value = layout.breakdown_of(rest)
+            found.setdefault(dimension, {})[value] = counts
+        return found
+
     def _add(self, campaign_id: str, sk: str, counts: dict[str, int]) -> None:
         """Add to the counters of one item of the campaign (one write, however many)."""
         counts = {name: value for name, value in counts.items() if value}

@@ -15,9 +15,10 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from optout.core import aws
-from optout.core.clock import iso
+from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
 from optout.domain.models import ClaimState, Status
+from optout.store import layout
 from optout.store.dynamo import conditional_failed
 
 LEFT: Final = "left"  # a claim refused: the subscriber is no longer reached by the campaign
@@ -240,6 +241,24 @@ class DeliveryStore:
             ReturnValues="UPDATED_OLD",
         )
         return "clicks" not in response.get("Attributes", {})
+
+    def reminder_sent_at(
+        self, campaign_id: str, reminder: str, subscriber_id: str
+    ) -> datetime | None:
+        """When the reminder (its id, ``EU-07``) went to the subscriber, by email or text; None
+        if it is not on record (never sent, or expired)."""
+        for channel in ("email", "sms"):
+            item = self._table.get_item(
+                Key={
+                    "pk": layout.reminder_delivery_named(
+                        campaign_id, reminder, subscriber_id, channel
+                    )
+                },
+                ProjectionExpression="sent_at, claimed_at",
+            ).get("Item")
+            if item:
+                return parse_iso(str(item.get("sent_at") or item["claimed_at"]))
+        return None
 
     def release(self, key: str) -> None:
         """Give a claim back after a send the provider certainly did not take, so that the

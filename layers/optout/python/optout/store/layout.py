@@ -19,6 +19,17 @@ DEFERRED_BATCH = "DEFERRED#"
 DEFERRED_NOTICE = "NOTICE#"
 STATS = "STATS#"  # a region's counters
 TIMELINE = "TIMELINE#"  # an hour's counters
+BREAKDOWN = "BY#"  # counters by one dimension's value: BY#reminder#EU-07, BY#language#de
+
+
+def breakdown_sk(dimension: str, value: str) -> str:
+    return f"{BREAKDOWN}{dimension}#{value}"
+
+
+def breakdown_of(sk_rest: str) -> tuple[str, str]:
+    """The dimension and value a breakdown counter's sort key (less its prefix) names."""
+    dimension, _, value = sk_rest.partition("#")
+    return dimension, value
 
 
 def campaign_pk(campaign_id: str) -> str:
@@ -61,6 +72,30 @@ def deferred_notice_sk(kind: str) -> str:
     return f"{DEFERRED_NOTICE}{kind}"
 
 
+# -- the campaigns table: list health, one partition per home group ----------------------------
+
+LIST_COUNT = "COUNT#"  # subscribers of a region, channel and language, by state
+LIST_HOUR = "HOUR#"  # sign-ups and confirmations in an hour (UTC)
+
+
+def list_pk(home_group: str) -> str:
+    return f"LIST#{home_group}"
+
+
+def list_count_sk(region: str, channel: str, language: str) -> str:
+    return f"{LIST_COUNT}{region}#{channel}#{language}"
+
+
+def list_count_of(sk: str) -> tuple[str, str, str]:
+    """The region, channel and language a list counter's sort key names."""
+    region, channel, language = sk.removeprefix(LIST_COUNT).split("#", 2)
+    return region, channel, language
+
+
+def list_hour_sk(hour: str) -> str:
+    return f"{LIST_HOUR}{hour}"
+
+
 # -- the subscribers table's audience index -----------------------------------------------------
 
 
@@ -97,6 +132,19 @@ def webhook_delivery(webhook_id: str) -> str:
 def click(campaign_id: str, reminder: str, subscriber_id: str, link: str) -> str:
     """A subscriber's first click on one link of one reminder."""
     return f"click#{campaign_id}#{reminder}#{subscriber_id}#{link}"
+
+
+def scanner_click(campaign_id: str, reminder: str, subscriber_id: str, link: str) -> str:
+    """A link scanner's first visit to one link of one reminder (kept apart from the person's)."""
+    return f"click#{campaign_id}#{reminder}#{subscriber_id}#{link}#scanner"
+
+
+def reminder_delivery_named(
+    campaign_id: str, reminder: str, subscriber_id: str, channel: str
+) -> str:
+    """The claim of a reminder to a subscriber, the reminder named by its id (``EU-07``)."""
+    region, days_before = _reminder_named(reminder)
+    return reminder_delivery(campaign_id, region, days_before, subscriber_id, channel)
 
 
 def rate_limit(action: str, who: str) -> str:

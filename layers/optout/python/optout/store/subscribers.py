@@ -8,7 +8,8 @@ parallel and no partition takes more than its ~1,000 writes/s.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
 from optout.domain.models import AudienceMember, Consent, Status, Subscriber
 from optout.store import layout
-from optout.store.dynamo import delete_if, update_if
+from optout.store.dynamo import delete_if, every_item, update_if
 
 AUDIENCE_SHARDS = 16
 # A confirmation that loses a race to a concurrent change reads the subscriber again, this often.
@@ -44,9 +45,41 @@ _NO_PROFILE = frozenset({Status.ERASED.value, Status.STOPPED.value})
 _ERASURE_KEEPS = frozenset({"subscriber_id", "status", "erased_at", "erased_reason"})
 
 
+# The states list health counts; an erased record is no one's any more and leaves the counts.
+COUNTED_STATES = (Status.PENDING, Status.ACTIVE, Status.UNSUBSCRIBED, Status.SUPPRESSED)
+
+
+@dataclass(frozen=True)
+class ListCount:
+    """How many subscribers of one region, channel and language are in each counted state."""
+
+    region: str
+    channel: str
+    language: str
+    states: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ListHealth:
+    """The counters of list health: subscribers by state, and sign-ups and confirmations by
+    the hour (UTC, ``2025-10-27T09`` -> {"signups": n, "confirmed": n})."""
+
+    counts: list[ListCount]
+    hours: dict[str, dict[str, int]]
+
+
 class SubscriberStore:
+    """Subscribers, and beside them (in the campaigns table, one partition per home group) the
+    counters of list health, kept on writes: every method here that changes a person's state,
+    region, channel or language reads back the item as it was (in the same request) and moves
+    one count from what it was to what it is now, with an atomic ADD. So the counts need no scan
+    and two concurrent writes cannot lose one. What they cannot survive is a process that dies
+    between the two writes (a count off by one until `recount`), or a write to the table that
+    does not come through this class."""
+
     def __init__(self, settings: Settings) -> None:
         self._table = aws.table(settings.subscribers_table)
+        self._counters = aws.table(settings.campaigns_table)
 
     def get(self, subscriber_id: str) -> Subscriber | None:
         """The subscriber, or None if there is none (never was, erased, or a number that texted
@@ -90,7 +123,7 @@ class SubscriberStore:
         if current is None:
             return False
         removed = sorted(name for name in current if name not in _ERASURE_KEEPS)
-        self._table.update_item(
+        response = self._table.update_item(
             Key={"subscriber_id": subscriber_id},
             UpdateExpression="SET #status = :erased, erased_at = :now, erased_reason = :reason REMOVE "
             + ", ".join(f"#{index}" for index, _ in enumerate(removed)),
@@ -103,7 +136,9 @@ class SubscriberStore:
                 ":now": iso(now),
                 ":reason": reason,
             },
+            ReturnValues="ALL_OLD",
         )
+        self._moved(response.get("Attributes"), None, now)
         return True
 
     def request_confirmation(
@@ -131,22 +166,24 @@ class SubscriberStore:
         values[":suppressed"] = Status.SUPPRESSED.value
         values[":stopped"] = Status.STOPPED.value
         values[":cutoff"] = iso(now - resend_after)
-        return (
-            update_if(
-                self._table,
-                Key={"subscriber_id": subscriber.subscriber_id},
-                UpdateExpression="SET " + ", ".join(assignments),
-                ConditionExpression=(
-                    "attribute_not_exists(#subscriber_id) OR "
-                    "(#status <> :active AND #status <> :suppressed AND #status <> :stopped AND "
-                    "(attribute_not_exists(#confirmation_sent_at) OR "
-                    "#confirmation_sent_at <= :cutoff))"
-                ),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-            is not None
+        response = update_if(
+            self._table,
+            Key={"subscriber_id": subscriber.subscriber_id},
+            UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression=(
+                "attribute_not_exists(#subscriber_id) OR "
+                "(#status <> :active AND #status <> :suppressed AND #status <> :stopped AND "
+                "(attribute_not_exists(#confirmation_sent_at) OR "
+                "#confirmation_sent_at <= :cutoff))"
+            ),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD",
         )
+        if response is None:
+            return False
+        self._moved(response.get("Attributes"), item, now)
+        return True
 
     def forget_confirmation_request(self, subscriber_id: str) -> None:
         """Undo the resend reservation of `request_confirmation` (its confirmation could not be
@@ -191,6 +228,7 @@ class SubscriberStore:
                 ReturnValues="ALL_NEW",
             )
             if response is not None:
+                self._moved(subscriber_item(current), response["Attributes"], now)
                 return subscriber_from(response["Attributes"])
             # Confirmed, unsubscribed or moved to another region a moment ago: look again.
         raise RuntimeError(f"subscriber {subscriber_id} kept changing while being confirmed")
@@ -244,7 +282,7 @@ class SubscriberStore:
     def unsubscribe(self, subscriber_id: str, now: datetime) -> bool:
         """Stop everything to this subscriber at once: out of the audience index, status
         unsubscribed. True if this call changed it (False: already done, or no such id)."""
-        return self._leave(subscriber_id, Status.UNSUBSCRIBED, {"unsubscribed_at": iso(now)})
+        return self._leave(subscriber_id, Status.UNSUBSCRIBED, {"unsubscribed_at": iso(now)}, now)
 
     def suppress(self, subscriber_id: str, reason: str, now: datetime) -> bool:
         """Never write to this contact again (a permanent bounce, a complaint); True if this
@@ -253,26 +291,32 @@ class SubscriberStore:
             subscriber_id,
             Status.SUPPRESSED,
             {"suppressed_reason": reason, "suppressed_at": iso(now)},
+            now,
         )
 
-    def _leave(self, subscriber_id: str, status: Status, record: dict[str, str]) -> bool:
+    def _leave(
+        self, subscriber_id: str, status: Status, record: dict[str, str], now: datetime
+    ) -> bool:
         """Out of the audience index with `status` and why (`record`), unless already so."""
-        return (
-            update_if(
-                self._table,
-                Key={"subscriber_id": subscriber_id},
-                UpdateExpression="SET #status = :status, "
-                + ", ".join(f"{name} = :{name}" for name in record)
-                + " REMOVE audience_pk, audience_sk",
-                ConditionExpression="attribute_exists(subscriber_id) AND #status <> :status",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":status": status.value,
-                    **{f":{name}": value for name, value in record.items()},
-                },
-            )
-            is not None
+        response = update_if(
+            self._table,
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="SET #status = :status, "
+            + ", ".join(f"{name} = :{name}" for name in record)
+            + " REMOVE audience_pk, audience_sk",
+            ConditionExpression="attribute_exists(subscriber_id) AND #status <> :status",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":status": status.value,
+                **{f":{name}": value for name, value in record.items()},
+            },
+            ReturnValues="ALL_OLD",
         )
+        if response is None:
+            return False
+        old = response.get("Attributes") or {}
+        self._moved(old, {**old, "status": status.value}, now)
+        return True
 
     def resubscribe(self, subscriber_id: str, now: datetime, by: str = "") -> bool:
         """Someone who unsubscribed by text asked to START again: active once more. True if
@@ -287,24 +331,27 @@ class SubscriberStore:
         current = subscriber_from(item)
         if current.status is not Status.UNSUBSCRIBED:
             return False
-        return (
-            update_if(
-                self._table,
-                Key={"subscriber_id": subscriber_id},
-                UpdateExpression="SET #status = :active, resubscribed_at = :now, resubscribed_by = :by, audience_pk = :audience, audience_sk = :id",
-                ConditionExpression="#status = :unsubscribed",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":active": Status.ACTIVE.value,
-                    ":unsubscribed": Status.UNSUBSCRIBED.value,
-                    ":now": iso(now),
-                    ":by": by,
-                    ":audience": audience_key(current.home_group, subscriber_id),
-                    ":id": subscriber_id,
-                },
-            )
-            is not None
+        response = update_if(
+            self._table,
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="SET #status = :active, resubscribed_at = :now, resubscribed_by = :by, audience_pk = :audience, audience_sk = :id",
+            ConditionExpression="#status = :unsubscribed",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":active": Status.ACTIVE.value,
+                ":unsubscribed": Status.UNSUBSCRIBED.value,
+                ":now": iso(now),
+                ":by": by,
+                ":audience": audience_key(current.home_group, subscriber_id),
+                ":id": subscriber_id,
+            },
+            ReturnValues="ALL_OLD",
         )
+        if response is None:
+            return False
+        old = response.get("Attributes") or {}
+        self._moved(old, {**old, "status": Status.ACTIVE.value}, now)
+        return True
 
     def keep_stopped(self, subscriber_id: str, now: datetime) -> bool:
         """A number that is not subscribed (never was, erased, or pending: it never confirmed)
@@ -346,6 +393,7 @@ class SubscriberStore:
                 },
             )
             if stopped is not None:
+                self._moved(current, None, now)  # a pending profile removed leaves the counts
                 return True
         raise RuntimeError(f"subscriber {subscriber_id} kept changing while being stopped")
 
@@ -427,6 +475,9 @@ class SubscriberStore:
                 batch.put_item(
                     Item=active_item(subscriber) if active else subscriber_item(subscriber)
                 )
+        # New contacts, as the caller read them: counted as arriving from nowhere.
+        for subscriber in subscribers:
+            self._moved(None, subscriber_item(subscriber), None)
 
     def replace_if(self, subscriber: Subscriber, expected: Status) -> bool:
         """Write a subscriber's profile, consent and status over their item, if its status is
@@ -438,20 +489,22 @@ class SubscriberStore:
             else subscriber_item(subscriber)
         )
         fields = [key for key in item if key != "subscriber_id"]
-        return (
-            update_if(
-                self._table,
-                Key={"subscriber_id": subscriber.subscriber_id},
-                UpdateExpression="SET " + ", ".join(f"#{key} = :{key}" for key in fields),
-                ConditionExpression="#status = :expected",
-                ExpressionAttributeNames={f"#{key}": key for key in fields},
-                ExpressionAttributeValues={
-                    **{f":{key}": item[key] for key in fields},
-                    ":expected": expected.value,
-                },
-            )
-            is not None
+        response = update_if(
+            self._table,
+            Key={"subscriber_id": subscriber.subscriber_id},
+            UpdateExpression="SET " + ", ".join(f"#{key} = :{key}" for key in fields),
+            ConditionExpression="#status = :expected",
+            ExpressionAttributeNames={f"#{key}": key for key in fields},
+            ExpressionAttributeValues={
+                **{f":{key}": item[key] for key in fields},
+                ":expected": expected.value,
+            },
+            ReturnValues="ALL_OLD",
         )
+        if response is None:
+            return False
+        self._moved(response.get("Attributes"), item, None)
+        return True
 
     def active_page(self, after: str, limit: int) -> tuple[list[Subscriber], str]:
         """One page of a Scan of the whole table, filtered on status (so it reads the
@@ -470,7 +523,105 @@ class SubscriberStore:
 
     def put_active(self, subscriber: Subscriber) -> None:
         """Write an already-confirmed subscriber (demo data and imports with proof of consent)."""
-        self._table.put_item(Item=active_item(subscriber))
+        item = active_item(subscriber)
+        response = self._table.put_item(Item=item, ReturnValues="ALL_OLD")
+        self._moved(response.get("Attributes"), item, None)
+
+    def _moved(
+        self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, now: datetime | None
+    ) -> None:
+        """Move one count from where the item was (`old`: None, for none) to where it is; at
+        `now`, a new pending subscriber is a sign-up and a pending one made active a
+        confirmation of that hour."""
+        before, after = _counted(old), _counted(new)
+        if before != after:
+            for place, change in ((before, -1), (after, 1)):
+                if place is not None:
+                    group, sk, status = place
+                    self._counters.update_item(
+                        Key={"pk": layout.list_pk(group), "sk": sk},
+                        UpdateExpression="ADD #state :change",
+                        ExpressionAttributeNames={"#state": status},
+                        ExpressionAttributeValues={":change": change},
+                    )
+        if now is None or after is None:
+            return
+        was = before[2] if before else None
+        event = (
+            "signups"
+            if after[2] == Status.PENDING.value and was != Status.PENDING.value
+            else "confirmed"
+            if after[2] == Status.ACTIVE.value and was == Status.PENDING.value
+            else None
+        )
+        if event:
+            self._counters.update_item(
+                Key={
+                    "pk": layout.list_pk(after[0]),
+                    "sk": layout.list_hour_sk(f"{now:%Y-%m-%dT%H}"),
+                },
+                UpdateExpression="ADD #event :one",
+                ExpressionAttributeNames={"#event": event},
+                ExpressionAttributeValues={":one": 1},
+            )
+
+    def list_health(self, home_groups: Iterable[str]) -> ListHealth:
+        """The list health counters of these home groups (a query a group, no scan)."""
+        counts: list[ListCount] = []
+        hours: dict[str, dict[str, int]] = {}
+        for group in home_groups:
+            items = every_item(
+                self._counters.query,
+                KeyConditionExpression=Key("pk").eq(layout.list_pk(group)),
+                ConsistentRead=True,
+            )
+            for item in items:
+                numbers = {k: int(v) for k, v in item.items() if k not in ("pk", "sk")}
+                if item["sk"].startswith(layout.LIST_COUNT):
+                    region, channel, language = layout.list_count_of(item["sk"])
+                    counts.append(ListCount(region, channel, language, numbers))
+                elif item["sk"].startswith(layout.LIST_HOUR):
+                    hour = item["sk"].removeprefix(layout.LIST_HOUR)
+                    for name, value in numbers.items():
+                        hours.setdefault(hour, {}).setdefault(name, 0)
+                        hours[hour][name] += value
+        return ListHealth(counts, dict(sorted(hours.items())))
+
+    def recount(self, home_groups: Iterable[str]) -> ListHealth:
+        """Count every subscriber again (a scan of the whole table) and set the counters of
+        `home_groups` to what it finds: the repair after a crash between a write and its count.
+        Sign-ups and confirmations by the hour are left as they are."""
+        found: dict[tuple[str, str], dict[str, int]] = {}
+        for item in every_item(self._table.scan):
+            place = _counted(item)
+            if place is not None:
+                states = found.setdefault(place[:2], {})
+                states[place[2]] = states.get(place[2], 0) + 1
+        for group in home_groups:
+            for counter in self.list_health([group]).counts:
+                sk = layout.list_count_sk(counter.region, counter.channel, counter.language)
+                if (group, sk) not in found:
+                    found[(group, sk)] = {}
+        for (group, sk), states in found.items():
+            self._counters.put_item(
+                Item={
+                    "pk": layout.list_pk(group),
+                    "sk": sk,
+                    **{state.value: states.get(state.value, 0) for state in COUNTED_STATES},
+                }
+            )
+        return self.list_health(home_groups)
+
+
+def _counted(item: Mapping[str, Any] | None) -> tuple[str, str, str] | None:
+    """Where an item is counted: its home group, its counter's sort key, its state; None for
+    no item, an erased one, or one in no counted state."""
+    if not item or item.get("status") not in {state.value for state in COUNTED_STATES}:
+        return None
+    sk = layout.list_count_sk(
+        str(item.get("region", "")), str(item.get("channel", "")), str(item.get("locale", ""))
+    )
+    return str(item.get("home_group", "")), sk, str(item["status"])
 
 
 def _without_keys(item: dict[str, Any]) -> dict[str, Any]:

@@ -852,6 +852,30 @@ def _schemas() -> JsonObject:
                 "regions": {"type": "array", "items": _schema("RegionFunnel")},
                 "total": _schema("RegionFunnel"),
                 "timeline": {"type": "object"},
+                "conversions": {
+                    "type": "object",
+                    "description": 'Optional. Who said "I\'ve switched it off", by the reminder '
+                    'whose done link they pressed ("unknown" for links minted before done '
+                    "links named their reminder; a text's short link counts for the latest "
+                    "reminder sent to them), by language and by channel, each beside the "
+                    "messages sent.",
+                    "properties": {
+                        f"by_{dimension}": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": [dimension, "sent", "confirmed", "conversion_rate"],
+                                "properties": {
+                                    dimension: text,
+                                    "sent": counts,
+                                    "confirmed": counts,
+                                    "conversion_rate": {"type": "number"},
+                                },
+                            },
+                        }
+                        for dimension in ("reminder", "language", "channel")
+                    },
+                },
             },
         },
         "RegionFunnel": {
@@ -861,7 +885,16 @@ def _schemas() -> JsonObject:
                 "region": text,
                 "audience": counts,
                 "sent": counts,
-                "clicked": counts,
+                "clicked": {
+                    **counts,
+                    "description": "People who clicked a tracked link (first click each); "
+                    "link scanners' visits are counted in scanner_clicks instead.",
+                },
+                "scanner_clicks": {
+                    **counts,
+                    "description": "Optional. Visits to tracked links by link scanners: a "
+                    "known scanner's User-Agent, or within 10 seconds of the delivery.",
+                },
                 "confirmed": counts,
                 "unsubscribed": counts,
                 "caught_up": counts,
