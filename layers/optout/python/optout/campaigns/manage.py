@@ -185,6 +185,8 @@ def _reminder_view(reminder: Reminder) -> dict[str, Any]:
         "deadline": reminder.deadline,
         "state": reminder.state,
     }
+    if reminder.notice:  # a deadline notice, the region's n-th ("the deadline moved")
+        view["notice"] = reminder.notice
     if reminder.reason:
         view["reason"] = reminder.reason
     counts = {

@@ -27,6 +27,7 @@ from optout.messages import render
 from optout.messages.render import RenderError
 
 MAX_SMS_SEGMENTS = 2
+DEADLINE_MOVED = "deadline_moved"  # the templates of a deadline notice ("the deadline moved")
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,8 @@ def context(
     left = max(parse_iso(reminder.deadline) - now, timedelta(days=1))
     return {
         # Which templates: messages/reminder/ for campaigns, messages/announcement/ for ad-hoc
-        # sends (optout.campaigns.ad_hoc_sends).
-        "template": campaign.message,
+        # sends (optout.campaigns.ad_hoc_sends), messages/deadline_moved/ for a deadline notice.
+        "template": DEADLINE_MOVED if reminder.notice else campaign.message,
         "has_setting_link": bool(campaign.policy.setting_url),
         "organisation": settings.organisation_name,
         "organisation_address": settings.organisation_address,

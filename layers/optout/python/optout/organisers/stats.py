@@ -30,6 +30,7 @@ COLUMNS = (
     "deferred",
     "skipped",
     "caught_up",  # late joiners sent the latest reminder at once (`sending.catch_up`)
+    "deadline_notices",  # "the deadline moved" notices sent (`campaigns.policy_changes`)
 )
 
 

@@ -129,6 +129,8 @@ def send_batch(
     finally:
         if job.catch_up and counts["sent"]:
             counts["caught_up"] = counts["sent"]  # late joiners (`catch_up`), counted apart too
+        if reminder.notice and counts["sent"]:
+            counts["deadline_notices"] = counts["sent"]  # "the deadline moved", counted apart too
         # A batch that fails part-way still counts what went out; its redelivery then counts
         # those as duplicates, so every message is counted once as sent.
         campaigns.add_stats(campaign.campaign_id, reminder.region, counts)
@@ -328,6 +330,7 @@ def _deliver(
         reminder.days_before,
         subscriber.subscriber_id,
         subscriber.channel,
+        reminder.notice,
     )
     attributes = {
         "campaign_id": campaign.campaign_id,

@@ -32,11 +32,16 @@ _REGION_CODES = sorted(
         *{c for group in regions.PUBLIC_GROUPS.values() for c in group.countries},
     ]
 )
-_KINDS = [plan.kind(days) for days in plan.DEFAULT_OFFSETS] + [plan.ANNOUNCEMENT_KIND]
+_KINDS = [plan.kind(days) for days in plan.DEFAULT_OFFSETS] + [
+    plan.ANNOUNCEMENT_KIND,
+    plan.DEADLINE_LATER,
+    plan.DEADLINE_EARLIER,
+]
 _KIND = {
     "type": "string",
-    "description": "A reminder of a plan (`N-days-left` for a day other than these), or an "
-    "organiser's ad-hoc send",
+    "description": "A reminder of a plan (`N-days-left` for a day other than these), an "
+    "organiser's ad-hoc send, or a deadline notice (the region's deadline moved after its "
+    "reminders went out)",
     "examples": _KINDS,
 }
 
@@ -808,7 +813,13 @@ def _schemas() -> JsonObject:
         "CampaignSummary": {
             "type": "object",
             "required": ["campaign_id", "status"],
-            "properties": {"campaign_id": text, "status": text},
+            "properties": {
+                "campaign_id": text,
+                "status": text,
+                # regions whose deadline moved after their reminders went out, each told by
+                # a notice; only in an answer that planned one
+                "deadline_notices": {"type": "integer", "minimum": 1},
+            },
         },
         "CatchUp": {
             "type": "object",
@@ -864,6 +875,8 @@ def _schemas() -> JsonObject:
                 "confirmed": counts,
                 "unsubscribed": counts,
                 "caught_up": counts,
+                # "the deadline moved" notices sent (also in `sent`)
+                "deadline_notices": counts,
                 "conversion_rate": {"type": "number"},
             },
         },
