@@ -117,7 +117,26 @@ def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, A
         for reminder in store.reminders(campaign_id)
     )
     logger.info("campaign withdrawn", extra={"campaign_id": campaign_id, "cancelled": cancelled})
-    return {"campaign_id": campaign_id, "status": CampaignStatus.WITHDRAWN, "cancelled": cancelled}
+    answer: dict[str, Any] = {
+        "campaign_id": campaign_id,
+        "status": CampaignStatus.WITHDRAWN,
+        "cancelled": cancelled,
+    }
+    if good_news_available(store.get_campaign(campaign_id), store.reminders(campaign_id)):
+        # Only then: organisers may tell those reached that nothing needs doing (`manage`)
+        answer["good_news_available"] = True
+    return answer
+
+
+def good_news_available(campaign: Campaign | None, reminders: list[Reminder]) -> bool:
+    """Whether organisers may send the good news of a withdrawn change: it is withdrawn, it
+    had reminders out, and the good news has not been planned yet."""
+    return (
+        campaign is not None
+        and campaign.status == CampaignStatus.WITHDRAWN
+        and campaign.message == "reminder"
+        and bool(plan.good_news(reminders))
+    )
 
 
 def _replaced(reminder: Reminder, campaign: Campaign, notices: dict[str, Reminder]) -> bool:

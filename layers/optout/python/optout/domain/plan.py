@@ -31,6 +31,8 @@ ANNOUNCEMENT_KIND = (
 # A deadline notice's kinds: the deadline people were told moved later, or earlier.
 DEADLINE_LATER = "deadline-later"
 DEADLINE_EARLIER = "deadline-earlier"
+# The notice organisers may send once a withdrawn campaign had reminders out: nothing to do.
+GOOD_NEWS = "good-news"
 
 
 def kind(days_before: int) -> str:
@@ -231,3 +233,21 @@ def deadline_notice(
         return None
     number = notices[-1].notice + 1 if notices else 1
     return number, DEADLINE_EARLIER if new < old else DEADLINE_LATER
+
+
+def good_news(reminders: Sequence[Reminder]) -> list[Reminder]:
+    """The regions a withdrawn campaign can tell "the change is dropped: nothing to do", each
+    by the latest of its reminders that went out (whose audience the good news reaches): every
+    region with one, none if the good news was planned already (it goes once)."""
+    if any(reminder.kind == GOOD_NEWS for reminder in reminders):
+        return []
+    latest: dict[str, Reminder] = {}
+    for reminder in sorted(reminders, key=lambda reminder: reminder.due_at):
+        if reminder.state in STARTED and not reminder.notice:
+            latest[reminder.region] = reminder
+    return [latest[region] for region in sorted(latest)]
+
+
+def next_notice(reminders: Sequence[Reminder], region: str) -> int:
+    """The number of the region's next notice."""
+    return 1 + max((r.notice for r in reminders if r.region == region), default=0)

@@ -31,6 +31,7 @@ COLUMNS = (
     "skipped",
     "caught_up",  # late joiners sent the latest reminder at once (`sending.catch_up`)
     "deadline_notices",  # "the deadline moved" notices sent (`campaigns.policy_changes`)
+    "good_news",  # "the change is dropped" notices sent after a withdrawal (`campaigns.manage`)
 )
 
 

@@ -29,6 +29,7 @@ from optout.core import clock, queues, tokens
 from optout.core.jobs import SendJob
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import SendingSettings, Settings, SettingsError
+from optout.domain import plan
 from optout.domain.models import Campaign, CampaignStatus, Reminder, Status, Subscriber
 from optout.domain.quiet_hours import in_quiet_hours
 from optout.messages import reminders
@@ -119,7 +120,7 @@ def send_batch(
         raise ValueError(f"no campaign {job.campaign_id!r} with reminder {job.reminder!r}")
     counts: Counter[str] = Counter()
     try:
-        if campaign.status == CampaignStatus.WITHDRAWN:
+        if campaign.status == CampaignStatus.WITHDRAWN and reminder.kind != plan.GOOD_NEWS:
             counts["skipped_withdrawn"] = len(job.ids)
         elif campaign.status == CampaignStatus.PAUSED:
             campaigns.put_deferred(job, reminder.region, None, "campaign paused")
@@ -130,7 +131,9 @@ def send_batch(
         if job.catch_up and counts["sent"]:
             counts["caught_up"] = counts["sent"]  # late joiners (`catch_up`), counted apart too
         if reminder.notice and counts["sent"]:
-            counts["deadline_notices"] = counts["sent"]  # "the deadline moved", counted apart too
+            # "the deadline moved", or the good news of a withdrawal: counted apart too
+            notices = "good_news" if reminder.kind == plan.GOOD_NEWS else "deadline_notices"
+            counts[notices] = counts["sent"]
         # A batch that fails part-way still counts what went out; its redelivery then counts
         # those as duplicates, so every message is counted once as sent.
         campaigns.add_stats(campaign.campaign_id, reminder.region, counts)
