@@ -82,6 +82,11 @@ def cancel(campaign_id: str) -> Response[str]:
     return _acted(manage.cancel(settings.get(), campaign_id, clock.now()))
 
 
+@router.post("/admin/campaigns/<campaign_id>/good-news")
+def good_news(campaign_id: str) -> Response[str]:
+    return _acted(manage.send_good_news(settings.get(), campaign_id, clock.now()))
+
+
 @router.post("/admin/campaigns/<campaign_id>/catch-up")
 def catch_up(campaign_id: str) -> Response[str]:
     fields = public.read_fields(router.current_event)

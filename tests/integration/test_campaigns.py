@@ -319,6 +319,8 @@ def test_a_moved_deadline_re_plans_only_what_has_not_gone_out(
         "EU-07": ("2025-11-03T08:00:00Z", "pending"),
         "EU-01": ("2025-11-09T08:00:00Z", "pending"),
         "EU-00": ("2025-11-10T08:00:00Z", "pending"),
+        # "two weeks left" went out: the EU is told the new date at once (test_moved_deadline)
+        "EU-N1": ("2025-10-20T13:00:00Z", "pending"),
     }
     assert reminders(stack)["CA-07"].due_at == "2025-10-27T13:00:00Z"  # unchanged
 

@@ -218,3 +218,41 @@ def test_past_the_deadline_a_late_joiner_gets_only_live_now() -> None:
     assert plan.catch_up(last_day_sent, person(), night) is None
     live_now_sent = [replace(last_day_sent[0]), replace(last_day_sent[1], state=SENT)]
     assert plan.catch_up(live_now_sent, person(), night) == live_now_sent[1]
+
+
+# -- a moved deadline (issue 16 §2) ---------------------------------------------------------
+
+OLD = "2025-11-02T23:00:00Z"
+
+
+def test_a_deadline_moved_after_a_reminder_went_out_is_told_later_or_earlier() -> None:
+    sent = [planned_reminder("EU", 7, state=ReminderState.FANNED_OUT), planned_reminder("EU", 1)]
+    assert plan.deadline_notice(sent, OLD, "2025-11-09T23:00:00Z") == (1, plan.DEADLINE_LATER)
+    assert plan.deadline_notice(sent, OLD, "2025-10-30T23:00:00Z") == (1, plan.DEADLINE_EARLIER)
+
+
+def test_a_deadline_that_does_not_move_or_moves_before_anything_went_out_is_not_told() -> None:
+    sent = [planned_reminder("EU", 7, state=ReminderState.FANNED_OUT)]
+    assert plan.deadline_notice(sent, OLD, "2025-11-03T00:00:00+01:00") is None
+    assert plan.deadline_notice([planned_reminder("EU", 7)], OLD, "2025-11-09T23:00:00Z") is None
+
+
+def test_a_move_already_told_is_not_told_again_and_the_next_one_is_numbered_after_it() -> None:
+    told = replace(
+        planned_reminder("EU", 0, deadline="2025-11-09T23:00:00Z", state=ReminderState.FANNED_OUT),
+        notice=1,
+        kind=plan.DEADLINE_LATER,
+    )
+    sent = [planned_reminder("EU", 7, state=ReminderState.FANNED_OUT), told]
+    # the campaign's deadline not yet written when a crash stopped the first attempt
+    assert plan.deadline_notice(sent, OLD, "2025-11-09T23:00:00Z") is None
+    assert plan.deadline_notice(sent, "2025-11-09T23:00:00Z", OLD) == (2, plan.DEADLINE_EARLIER)
+
+
+def test_a_notice_and_a_reminder_due_together_both_go_out() -> None:
+    now = datetime(2025, 11, 2, 8, 0, tzinfo=UTC)
+    last_day = planned_reminder("EU", 1, due_at="2025-11-02T08:00:00Z")
+    notice = replace(last_day, notice=1, kind=plan.DEADLINE_LATER, due_at="2025-11-02T07:55:00Z")
+    send, superseded = plan.supersede([notice, last_day], now)
+    assert {r.reminder_id for r in send} == {"EU-01", "EU-N1"}
+    assert superseded == []

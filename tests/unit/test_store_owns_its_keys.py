@@ -100,3 +100,20 @@ def test_the_check_sees_keys_made_by_hand(code: str) -> None:
 def test_the_check_leaves_colours_and_references_alone() -> None:
     code = 'f\'<rect fill="#16794a"><title>{name}</title>\'; ref = f"#/components/{kind}"'
     assert list(key_handling(ast.parse(code))) == []
+
+
+def test_a_deadline_notice_has_keys_no_reminder_has_and_they_read_back() -> None:
+    from optout.store import layout
+
+    # Given the EU's first deadline notice and every regular reminder a region may have
+    notice_claim = layout.reminder_delivery("c", "EU", 0, "s1", "email", notice=1)
+    regular = {layout.reminder_delivery("c", "EU", days, "s1", "email") for days in range(100)}
+    # Then its claim, sort key and id are its own, and its id names it again
+    assert notice_claim == "c#EU#N1#s1#email"
+    assert notice_claim not in regular
+    assert layout.reminder_delivery("c", "EU", 0, "s1", "email", notice=2) != notice_claim
+    assert layout.reminder_sk_of("EU-N1") == "REMINDER#EU#N1" != layout.reminder_sk("EU", 0)
+    assert layout.reminder_id_of("REMINDER#EU#N1") == "EU-N1"
+    assert layout.reminder_id_of("EU-07") == "EU-07"
+    with pytest.raises(ValueError, match="not a reminder"):
+        layout.reminder_sk_of("EU-N0")

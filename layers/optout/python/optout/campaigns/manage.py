@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from optout.campaigns import policy_changes
+from optout.core.clock import iso
 from optout.core.errors import (
     Conflict,
     InvalidInput,
@@ -21,8 +23,8 @@ from optout.core.errors import (
 )
 from optout.core.observability import logger
 from optout.core.settings import Settings
-from optout.domain import policy
-from optout.domain.models import STARTED, Campaign, CampaignStatus, Reminder
+from optout.domain import plan, policy
+from optout.domain.models import STARTED, Campaign, CampaignStatus, Reminder, ReminderState
 from optout.domain.policy import EDITABLE_TEXT
 from optout.store import CampaignStore
 
@@ -46,6 +48,9 @@ def show_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
         **_summary(campaign),
         "policy": policy.policy_document(campaign.policy),
         "plan": regions,
+        "good_news_available": policy_changes.good_news_available(
+            campaign, store.reminders(campaign_id)
+        ),
         "stats": store.stats(campaign_id),
         "held_batches": store.count_held_batches(campaign_id),
     }
@@ -160,6 +165,42 @@ def cancel(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any
     return policy_changes.withdraw(settings, campaign_id, now)
 
 
+def send_good_news(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """After a withdrawal, tell everyone of the regions that had reminders out that the
+    change is dropped and nothing needs doing: a notice per region, due at once, through the
+    scheduler, fan-out and sender like every reminder (texts wait for the morning; one claim
+    per person). Once: asked again, a 409."""
+    store = CampaignStore(settings)
+    campaign = _existing(store, campaign_id)
+    if campaign.status != CampaignStatus.WITHDRAWN:
+        raise Conflict(f"the campaign is {campaign.status}, not withdrawn")
+    reminders = store.reminders(campaign_id)
+    if not policy_changes.good_news_available(campaign, reminders):
+        raise Conflict("no good news to send: none went out, or it was sent already")
+    planned = [
+        replace(
+            latest,
+            days_before=0,
+            kind=plan.GOOD_NEWS,
+            due_at=iso(now),
+            state=ReminderState.PENDING,
+            notice=plan.next_notice(reminders, latest.region),
+            reason="",
+            fanout_jobs=None,
+            shards_done=None,
+            audience_size=None,
+            batches=None,
+            progress={},
+            finished_at="",
+        )
+        for latest in plan.good_news(reminders)
+    ]
+    for notice in planned:
+        store.save_unsent_reminder(notice)
+    logger.info("good news planned", extra={"campaign_id": campaign_id, "regions": len(planned)})
+    return {"campaign_id": campaign_id, "status": campaign.status, "good_news": len(planned)}
+
+
 def _existing(store: CampaignStore, campaign_id: str) -> Campaign:
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
@@ -189,6 +230,8 @@ def _reminder_view(reminder: Reminder) -> dict[str, Any]:
         "deadline": reminder.deadline,
         "state": reminder.state,
     }
+    if reminder.notice:  # a deadline notice, the region's n-th ("the deadline moved")
+        view["notice"] = reminder.notice
     if reminder.reason:
         view["reason"] = reminder.reason
     counts = {

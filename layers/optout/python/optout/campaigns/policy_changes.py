@@ -2,6 +2,11 @@
 
 Applying a change is idempotent, so a webhook delivered twice, or a retry after a crash,
 leaves the same campaign. A change re-plans only the reminders that have not gone out.
+
+A change that moves a region's deadline after reminders of that region went out also plans a
+deadline notice there (`plan.deadline_notice`): a reminder of its own kind, due at once, to
+the region's audience, through the same scheduler, fan-out and sender (so its texts wait for
+the morning, and its delivery claims, apart from every reminder's, send it once a person).
 """
 
 from __future__ import annotations
@@ -37,6 +42,12 @@ def apply(
     if existing is not None and existing.status in HELD:
         status = existing.status
     planned = _plan(change, now)  # before anything is written: a plan that fails writes nothing
+    before = store.reminders(campaign_id) if existing is not None else []
+    notices = _deadline_notices(existing, change, before, now)
+    # Written before the campaign's new deadlines: a crash in between leaves the change to be
+    # applied again, and `plan.deadline_notice` finds the notice already planned.
+    for notice in notices.values():
+        store.save_unsent_reminder(notice)
     campaign = Campaign(
         campaign_id=campaign_id,
         platform=change.platform,
@@ -59,6 +70,8 @@ def apply(
         reminder.reminder_id
         for reminder in store.reminders(campaign_id)
         if reminder.reminder_id not in planned
+        and reminder.reminder_id not in notices
+        and _replaced(reminder, campaign, notices)
         and store.end_reminder(reminder, ReminderState.CANCELLED, now)
     ]
     summary = {
@@ -68,6 +81,8 @@ def apply(
         "already_sent": len(kept),
         "cancelled": len(cancelled),
     }
+    if notices:  # only then: every answer given before deadline notices existed stays the same
+        summary["deadline_notices"] = len(notices)
     logger.info("campaign planned", extra=summary)
     metrics.add_metric(name="CampaignPlanned", unit=MetricUnit.Count, value=1)
     return summary
@@ -102,7 +117,74 @@ def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, A
         for reminder in store.reminders(campaign_id)
     )
     logger.info("campaign withdrawn", extra={"campaign_id": campaign_id, "cancelled": cancelled})
-    return {"campaign_id": campaign_id, "status": CampaignStatus.WITHDRAWN, "cancelled": cancelled}
+    answer: dict[str, Any] = {
+        "campaign_id": campaign_id,
+        "status": CampaignStatus.WITHDRAWN,
+        "cancelled": cancelled,
+    }
+    if good_news_available(store.get_campaign(campaign_id), store.reminders(campaign_id)):
+        # Only then: organisers may tell those reached that nothing needs doing (`manage`)
+        answer["good_news_available"] = True
+    return answer
+
+
+def good_news_available(campaign: Campaign | None, reminders: list[Reminder]) -> bool:
+    """Whether organisers may send the good news of a withdrawn change: it is withdrawn, it
+    had reminders out, and the good news has not been planned yet."""
+    return (
+        campaign is not None
+        and campaign.status == CampaignStatus.WITHDRAWN
+        and campaign.message == "reminder"
+        and bool(plan.good_news(reminders))
+    )
+
+
+def _replaced(reminder: Reminder, campaign: Campaign, notices: dict[str, Reminder]) -> bool:
+    """Whether a reminder left out of a new plan ends (if it has not gone out): a regular one
+    always; a deadline notice only when its region is gone, or has a newer notice, which
+    tells the date it told no longer."""
+    if not reminder.notice:
+        return True
+    return reminder.region not in campaign.regions or any(
+        notice.region == reminder.region for notice in notices.values()
+    )
+
+
+def _deadline_notices(
+    existing: Campaign | None, change: PolicyChange, before: list[Reminder], now: datetime
+) -> dict[str, Reminder]:
+    """Reminder id -> deadline notice, for each region whose deadline `change` moves after
+    its reminders went out. Ad-hoc sends have no deadline to move."""
+    if existing is None or existing.message != "reminder":
+        return {}
+    audiences = plan.audiences(entry.region for entry in change.regions)
+    notices = {}
+    for entry in change.regions:
+        code, deadline = entry.region.code, iso(entry.deadline)
+        if code not in existing.regions:
+            continue
+        told = plan.deadline_notice(
+            [r for r in before if r.region == code], existing.regions[code], deadline
+        )
+        if told is None:
+            continue
+        number, kind = told
+        notice = Reminder(
+            campaign_id=existing.campaign_id,
+            region=code,
+            days_before=0,
+            kind=kind,
+            due_at=iso(now),
+            deadline=deadline,
+            state=ReminderState.PENDING,
+            platform=change.platform,
+            audience=audiences[code],
+            notice=number,
+        )
+        notices[notice.reminder_id] = notice
+    if notices:
+        logger.info("deadline moved: notices planned", extra={"notices": sorted(notices)})
+    return notices
 
 
 def _plan(change: PolicyChange, now: datetime) -> dict[str, Reminder]:

@@ -74,8 +74,12 @@ class ClaimState(StrEnum):
 SETTLED = frozenset({ClaimState.SENT, ClaimState.FAILED})
 
 
-def reminder_id(region: str, days_before: int) -> str:
-    """A reminder's id within its campaign (``EU-07``): in queue jobs, click tokens and logs."""
+def reminder_id(region: str, days_before: int, notice: int = 0) -> str:
+    """A reminder's id within its campaign (``EU-07``): in queue jobs, click tokens and logs.
+    A region's deadline notices ("the deadline moved") are numbered apart (``EU-N1``): no
+    regular reminder's id has a letter after its dash."""
+    if notice:
+        return f"{region}-N{notice}"
     return f"{region}-{days_before:02d}"
 
 
@@ -176,7 +180,9 @@ class Segment:
 @dataclass(frozen=True)
 class Reminder:
     """One reminder of a campaign: what its region's audience reads `days_before` the
-    deadline, due at a morning hour there, and how far its fan-out has gone."""
+    deadline, due at a morning hour there, and how far its fan-out has gone. A deadline
+    notice (`notice` > 0: the region's n-th) tells its audience the deadline moved; it is due
+    at once, and its `deadline` is the new one."""
 
     campaign_id: str
     region: str
@@ -188,6 +194,7 @@ class Reminder:
     platform: str  # "" for an ad-hoc send, which its segment narrows instead
     audience: Audience
     segment: Segment | None = None  # an ad-hoc send's
+    notice: int = 0  # a deadline notice's number in its region; 0 for every other reminder
     reason: str = ""  # why it failed
     # Its fan-out, once started: jobs queued and done, people and send batches reached, where
     # each audience shard stands (a cursor, or `store.FANOUT_DONE`), and when it finished.
@@ -200,7 +207,7 @@ class Reminder:
 
     @property
     def reminder_id(self) -> str:
-        return reminder_id(self.region, self.days_before)
+        return reminder_id(self.region, self.days_before, self.notice)
 
 
 @dataclass(frozen=True)

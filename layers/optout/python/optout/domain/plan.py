@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from optout.core.clock import iso
+from optout.core.clock import iso, parse_iso
 from optout.domain.models import NEVER_SENT, STARTED, Audience, Reminder, ReminderState, Subscriber
 from optout.domain.regions import GROUPS, Region, audience_groups
 
@@ -28,6 +28,11 @@ _KINDS = {14: "two-weeks-left", 7: "one-week-left", 1: "last-day", 0: "live-now"
 ANNOUNCEMENT_KIND = (
     "announcement"  # the one reminder of an ad-hoc send (`optout.campaigns.ad_hoc_sends`)
 )
+# A deadline notice's kinds: the deadline people were told moved later, or earlier.
+DEADLINE_LATER = "deadline-later"
+DEADLINE_EARLIER = "deadline-earlier"
+# The notice organisers may send once a withdrawn campaign had reminders out: nothing to do.
+GOOD_NEWS = "good-news"
 
 
 def kind(days_before: int) -> str:
@@ -133,9 +138,12 @@ def supersede(
     day, "last day" is the most useful message of the campaign, and the next morning's "live
     now" comes too late for it.
     """
-    by_region: dict[tuple[str, str], list[Reminder]] = {}
+    # A deadline notice neither gives way to a reminder nor takes its place: it says
+    # something else (the date moved), so notices are chosen among themselves.
+    by_region: dict[tuple[str, str, bool], list[Reminder]] = {}
     for reminder in candidates:
-        by_region.setdefault((reminder.campaign_id, reminder.region), []).append(reminder)
+        key = (reminder.campaign_id, reminder.region, bool(reminder.notice))
+        by_region.setdefault(key, []).append(reminder)
     send: list[Reminder] = []
     superseded: list[Reminder] = []
     cutoff = iso(now)
@@ -159,13 +167,13 @@ def overtaken(reminder: Reminder, region_reminders: Sequence[Reminder], now: dat
     give way to the region's next reminder: the deadline passed while they waited, and that
     next one is due within `SOON`. Nobody then gets a stale "last day" text in the morning and
     "live now" an hour later; they get "live now" alone."""
-    if not reminder.deadline or reminder.deadline > iso(now):
+    if reminder.notice or not reminder.deadline or reminder.deadline > iso(now):
         return False
     soon = iso(now + SOON)
     return any(
         reminder.due_at < other.due_at <= soon and other.state not in NEVER_SENT
         for other in region_reminders
-        if other.region == reminder.region
+        if other.region == reminder.region and not other.notice
     )
 
 
@@ -186,7 +194,8 @@ def catch_up(
     reaching = [
         reminder
         for reminder in reminders
-        if subscriber.home_group in reminder.audience.groups
+        if not reminder.notice  # "the deadline moved" means nothing to who never heard it
+        and subscriber.home_group in reminder.audience.groups
         and reminder.audience.includes(subscriber.region)
         and (
             not reminder.platform
@@ -201,3 +210,44 @@ def catch_up(
     if latest.days_before > 0 and latest.deadline and latest.deadline <= iso(now):
         return None
     return latest
+
+
+def deadline_notice(
+    region_reminders: Sequence[Reminder], old_deadline: str, new_deadline: str
+) -> tuple[int, str] | None:
+    """Whether a region whose deadline goes from `old_deadline` to `new_deadline` (ISO 8601)
+    is told, and how: the new notice's number and kind (`DEADLINE_LATER` or
+    `DEADLINE_EARLIER`), or None.
+
+    None when the date does not move, and when none of the region's reminders has gone out
+    (nobody was told the old date: the re-planned reminders tell the new one). None too when
+    the region's latest notice already names the new date: a change applied again (a retry
+    after a crash, the same body under another webhook id) tells nobody twice."""
+    old, new = parse_iso(old_deadline), parse_iso(new_deadline)
+    if old == new:
+        return None
+    if not any(r.state in STARTED for r in region_reminders if not r.notice):
+        return None
+    notices = sorted((r for r in region_reminders if r.notice), key=lambda r: r.notice)
+    if notices and parse_iso(notices[-1].deadline) == new:
+        return None
+    number = notices[-1].notice + 1 if notices else 1
+    return number, DEADLINE_EARLIER if new < old else DEADLINE_LATER
+
+
+def good_news(reminders: Sequence[Reminder]) -> list[Reminder]:
+    """The regions a withdrawn campaign can tell "the change is dropped: nothing to do", each
+    by the latest of its reminders that went out (whose audience the good news reaches): every
+    region with one, none if the good news was planned already (it goes once)."""
+    if any(reminder.kind == GOOD_NEWS for reminder in reminders):
+        return []
+    latest: dict[str, Reminder] = {}
+    for reminder in sorted(reminders, key=lambda reminder: reminder.due_at):
+        if reminder.state in STARTED and not reminder.notice:
+            latest[reminder.region] = reminder
+    return [latest[region] for region in sorted(latest)]
+
+
+def next_notice(reminders: Sequence[Reminder], region: str) -> int:
+    """The number of the region's next notice."""
+    return 1 + max((r.notice for r in reminders if r.region == region), default=0)

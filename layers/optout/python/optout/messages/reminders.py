@@ -21,12 +21,15 @@ from optout.channels.sms import Sms, plain, segments
 from optout.core import keys, tokens
 from optout.core.clock import parse_iso
 from optout.core.settings import Settings
+from optout.domain import plan
 from optout.domain.locales import SUPPORTED_LOCALES
 from optout.domain.models import Campaign, Consent, Reminder, Status, Subscriber
 from optout.messages import render
 from optout.messages.render import RenderError
 
 MAX_SMS_SEGMENTS = 2
+DEADLINE_MOVED = "deadline_moved"  # the templates of a deadline notice ("the deadline moved")
+GOOD_NEWS = "good_news"  # those of the notice that a withdrawn change needs nothing done
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,9 @@ def context(
     left = max(parse_iso(reminder.deadline) - now, timedelta(days=1))
     return {
         # Which templates: messages/reminder/ for campaigns, messages/announcement/ for ad-hoc
-        # sends (optout.campaigns.ad_hoc_sends).
-        "template": campaign.message,
+        # sends (optout.campaigns.ad_hoc_sends), messages/deadline_moved/ for a deadline notice,
+        # messages/good_news/ for the good news of a withdrawn change.
+        "template": _template(campaign, reminder),
         "has_setting_link": bool(campaign.policy.setting_url),
         "organisation": settings.organisation_name,
         "organisation_address": settings.organisation_address,
@@ -115,6 +119,12 @@ def context(
         "unsubscribe_url": link.unsubscribe,
         "privacy_url": link.privacy,
     }
+
+
+def _template(campaign: Campaign, reminder: Reminder) -> str:
+    if not reminder.notice:
+        return campaign.message
+    return GOOD_NEWS if reminder.kind == plan.GOOD_NEWS else DEADLINE_MOVED
 
 
 def email(subscriber: Subscriber, values: dict[str, Any], link: Links) -> Email:

@@ -35,6 +35,8 @@ COLUMNS = (
     "skipped",
     "scanner_clicks",  # link scanners' visits, kept out of "clicked" (people's)
     "caught_up",  # late joiners sent the latest reminder at once (`sending.catch_up`)
+    "deadline_notices",  # "the deadline moved" notices sent (`campaigns.policy_changes`)
+    "good_news",  # "the change is dropped" notices sent after a withdrawal (`campaigns.manage`)
 )
 
 

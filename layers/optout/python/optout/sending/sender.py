@@ -29,6 +29,7 @@ from optout.core import clock, queues, tokens
 from optout.core.jobs import SendJob
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import SendingSettings, Settings, SettingsError
+from optout.domain import plan
 from optout.domain.models import Campaign, CampaignStatus, Reminder, Status, Subscriber
 from optout.domain.quiet_hours import in_quiet_hours
 from optout.messages import reminders
@@ -120,7 +121,7 @@ def send_batch(
     counts: Counter[str] = Counter()
     sent_by: Counter[tuple[str, str]] = Counter()  # (dimension, value) -> messages sent
     try:
-        if campaign.status == CampaignStatus.WITHDRAWN:
+        if campaign.status == CampaignStatus.WITHDRAWN and reminder.kind != plan.GOOD_NEWS:
             counts["skipped_withdrawn"] = len(job.ids)
         elif campaign.status == CampaignStatus.PAUSED:
             campaigns.put_deferred(job, reminder.region, None, "campaign paused")
@@ -130,6 +131,10 @@ def send_batch(
     finally:
         if job.catch_up and counts["sent"]:
             counts["caught_up"] = counts["sent"]  # late joiners (`catch_up`), counted apart too
+        if reminder.notice and counts["sent"]:
+            # "the deadline moved", or the good news of a withdrawal: counted apart too
+            notices = "good_news" if reminder.kind == plan.GOOD_NEWS else "deadline_notices"
+            counts[notices] = counts["sent"]
         # A batch that fails part-way still counts what went out; its redelivery then counts
         # those as duplicates, so every message is counted once as sent.
         campaigns.add_stats(campaign.campaign_id, reminder.region, counts)
@@ -340,6 +345,7 @@ def _deliver(
         reminder.days_before,
         subscriber.subscriber_id,
         subscriber.channel,
+        reminder.notice,
     )
     attributes = {
         "campaign_id": campaign.campaign_id,

@@ -469,7 +469,7 @@ def _key(record: Reminder | DeferredBatch | DeferredNotice) -> Mapping[str, str]
     if isinstance(record, Reminder):
         return {
             "pk": campaign_pk(record.campaign_id),
-            "sk": layout.reminder_sk(record.region, record.days_before),
+            "sk": layout.reminder_sk(record.region, record.days_before, record.notice),
         }
     return record.key
 
@@ -539,6 +539,8 @@ def reminder_item(reminder: Reminder) -> dict[str, Any]:
         "platform": reminder.platform,
         "audience": {key: list(value) for key, value in asdict(reminder.audience).items()},
     }
+    if reminder.notice:
+        item["notice"] = reminder.notice
     if reminder.segment is not None:
         item["segment"] = asdict(reminder.segment) | {
             "platforms": list(reminder.segment.platforms),
@@ -570,6 +572,7 @@ def reminder_from(item: Mapping[str, Any]) -> Reminder:
             channel=segment.get("channel"),
             locales=tuple(segment.get("locales") or ()),
         ),
+        notice=int(item.get("notice", 0)),
         reason=str(item.get("reason", "")),
         fanout_jobs=count("fanout_jobs"),
         shards_done=count("shards_done"),

@@ -36,20 +36,35 @@ def campaign_pk(campaign_id: str) -> str:
     return f"CAMPAIGN#{campaign_id}"
 
 
-def reminder_sk(region: str, days_before: int) -> str:
-    return f"{REMINDER}{region}#{days_before:02d}"
+NOTICE_MARK = "N"  # before a deadline notice's number, where a reminder has its days (EU#N1)
 
 
-def _reminder_named(reference: str) -> tuple[str, int]:
-    """The region and days before of the reminder a job names: by its id (``EU-07``), or by
-    its sort key, as jobs queued before reminders had ids do. ValueError if it names none."""
+def _slot(region: str, days_before: int, notice: int = 0) -> str:
+    """A reminder's place in its campaign: its region and days before the deadline (``EU#07``),
+    or its region and notice number (``EU#N1``), which no count of days can spell."""
+    if notice:
+        return f"{region}#{NOTICE_MARK}{notice}"
+    return f"{region}#{days_before:02d}"
+
+
+def reminder_sk(region: str, days_before: int, notice: int = 0) -> str:
+    return f"{REMINDER}{_slot(region, days_before, notice)}"
+
+
+def _reminder_named(reference: str) -> tuple[str, int, int]:
+    """The region, days before and notice number of the reminder a job names: by its id
+    (``EU-07``, ``EU-N1``), or by its sort key, as jobs queued before reminders had ids do.
+    ValueError if it names none."""
     if reference.startswith(REMINDER):
         region, _, days = reference.removeprefix(REMINDER).rpartition("#")
     else:
         region, _, days = reference.rpartition("-")
-    if not region or not days.isdigit():
+    number = days.removeprefix(NOTICE_MARK)
+    if not region or not number.isdigit() or (number != days and int(number) < 1):
         raise ValueError(f"not a reminder: {reference!r}")
-    return region, int(days)
+    if number != days:
+        return region, 0, int(number)
+    return region, int(days), 0
 
 
 def reminder_sk_of(reference: str) -> str:
@@ -108,10 +123,17 @@ def audience_pk(home_group: str, shard: int) -> str:
 
 
 def reminder_delivery(
-    campaign_id: str, region: str, days_before: int, subscriber_id: str, channel: str
+    campaign_id: str,
+    region: str,
+    days_before: int,
+    subscriber_id: str,
+    channel: str,
+    notice: int = 0,
 ) -> str:
-    """The claim of one reminder to one subscriber by one channel."""
-    return f"{campaign_id}#{region}#{days_before:02d}#{subscriber_id}#{channel}"
+    """The claim of one reminder (or deadline notice) to one subscriber by one channel:
+    ``<campaign>#EU#07#<subscriber>#email``, a notice ``<campaign>#EU#N1#...``, so that no
+    notice shares a claim with a reminder, nor with another notice."""
+    return f"{campaign_id}#{_slot(region, days_before, notice)}#{subscriber_id}#{channel}"
 
 
 def confirmation_delivery(subscriber_id: str, requested_at: str) -> str:

@@ -32,11 +32,17 @@ _REGION_CODES = sorted(
         *{c for group in regions.PUBLIC_GROUPS.values() for c in group.countries},
     ]
 )
-_KINDS = [plan.kind(days) for days in plan.DEFAULT_OFFSETS] + [plan.ANNOUNCEMENT_KIND]
+_KINDS = [plan.kind(days) for days in plan.DEFAULT_OFFSETS] + [
+    plan.ANNOUNCEMENT_KIND,
+    plan.DEADLINE_LATER,
+    plan.DEADLINE_EARLIER,
+    plan.GOOD_NEWS,
+]
 _KIND = {
     "type": "string",
-    "description": "A reminder of a plan (`N-days-left` for a day other than these), or an "
-    "organiser's ad-hoc send",
+    "description": "A reminder of a plan (`N-days-left` for a day other than these), an "
+    "organiser's ad-hoc send, or a deadline notice (the region's deadline moved after its "
+    "reminders went out)",
     "examples": _KINDS,
 }
 
@@ -519,6 +525,20 @@ def _admin_routes() -> dict[str, JsonObject]:
         "/admin/campaigns/{campaign_id}/pause": action("pause", "Pause an active campaign"),
         "/admin/campaigns/{campaign_id}/resume": action("resume", "Resume a paused campaign"),
         "/admin/campaigns/{campaign_id}/cancel": action("cancel", "Cancel: nothing more is sent"),
+        "/admin/campaigns/{campaign_id}/good-news": {
+            "post": _operation(
+                "After a withdrawal, tell everyone the campaign's reminders reached that the "
+                "change is dropped and nothing needs doing (once)",
+                "organisers",
+                {
+                    "200": _answer("The regions told", _json(_schema("GoodNews"))),
+                    "303": _redirect("A dashboard form: back to the campaign's page"),
+                    **_refusals("404", "409"),
+                },
+                operation_id="sendGoodNews",
+                parameters=[_CAMPAIGN],
+            )
+        },
         "/admin/campaigns/{campaign_id}/catch-up": {
             "post": _operation(
                 "Turn on or off the catch-up of late joiners: whoever becomes a subscriber after "
@@ -809,7 +829,20 @@ def _schemas() -> JsonObject:
         "CampaignSummary": {
             "type": "object",
             "required": ["campaign_id", "status"],
-            "properties": {"campaign_id": text, "status": text},
+            "properties": {
+                "campaign_id": text,
+                "status": text,
+                # regions whose deadline moved after their reminders went out, each told by
+                # a notice; only in an answer that planned one
+                "deadline_notices": {"type": "integer", "minimum": 1},
+                # a withdrawal after reminders went out: POST .../good-news may tell their readers
+                "good_news_available": {"const": True},
+            },
+        },
+        "GoodNews": {
+            "type": "object",
+            "required": ["campaign_id", "status", "good_news"],
+            "properties": {"campaign_id": text, "status": text, "good_news": counts},
         },
         "CatchUp": {
             "type": "object",
@@ -823,12 +856,19 @@ def _schemas() -> JsonObject:
                 "campaign_id": text,
                 # cancelling withdraws the campaign, as `policy.withdrawn` does
                 "status": {"enum": [status.value for status in CampaignStatus]},
+                # after reminders went out: POST .../good-news may tell their readers
+                "good_news_available": {"const": True},
             },
         },
         "Campaign": {
             "type": "object",
             "required": [*campaign_fields, "policy"],
-            "properties": {**campaign_fields, "policy": {"type": "object"}},
+            "properties": {
+                **campaign_fields,
+                "policy": {"type": "object"},
+                # withdrawn after reminders went out, the good news not yet sent
+                "good_news_available": {"type": "boolean"},
+            },
         },
         "CampaignList": {
             "type": "object",
@@ -898,6 +938,9 @@ def _schemas() -> JsonObject:
                 "confirmed": counts,
                 "unsubscribed": counts,
                 "caught_up": counts,
+                # "the deadline moved" notices sent (also in `sent`)
+                "deadline_notices": counts,
+                "good_news": counts,  # "the change is dropped" notices sent (also in `sent`)
                 "conversion_rate": {"type": "number"},
             },
         },
