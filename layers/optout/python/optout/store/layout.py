@@ -164,9 +164,10 @@ def scanner_click(campaign_id: str, reminder: str, subscriber_id: str, link: str
 def reminder_delivery_named(
     campaign_id: str, reminder: str, subscriber_id: str, channel: str
 ) -> str:
-    """The claim of a reminder to a subscriber, the reminder named by its id (``EU-07``)."""
-    region, days_before = _reminder_named(reminder)
-    return reminder_delivery(campaign_id, region, days_before, subscriber_id, channel)
+    """The claim of a reminder to a subscriber, the reminder named by its id (``EU-07``, or a
+    notice's ``EU-N1``)."""
+    region, days_before, notice = _reminder_named(reminder)
+    return reminder_delivery(campaign_id, region, days_before, subscriber_id, channel, notice)
 
 
 def rate_limit(action: str, who: str) -> str:
