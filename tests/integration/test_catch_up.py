@@ -17,6 +17,7 @@ from optout.sending import catch_up
 from optout.store import CampaignStore
 from tests.helpers import (
     CAMPAIGN,
+    LINKEDIN,
     active,
     at,
     confirm_path,
@@ -258,3 +259,26 @@ def test_a_catch_up_job_delivered_twice_sends_once(stack: Stack, test_clock, cam
     # Then "one week left" reached her once: one catch-up sent, the other found it claimed
     assert len(reminders_to(stack, ADA)) == 1
     assert region_stats("EU")["caught_up"] == 1 and region_stats("EU")["skipped_duplicate"] == 1
+
+
+def test_a_late_joiner_after_the_deadline_moved_is_told_the_date_that_holds(
+    stack: Stack, test_clock, campaign
+) -> None:
+    # Given "one week left" went out for 3 November, then LinkedIn postponed the EU a week
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    postponed = linkedin(
+        regions=[
+            {**entry, "effective_at": "2025-11-10T00:00:00+01:00"}
+            if entry["region"] == "EU"
+            else entry
+            for entry in LINKEDIN["regions"]
+        ]
+    )
+    test_clock.now = datetime(2025, 10, 27, 12, 0, tzinfo=UTC)
+    assert stack.post_webhook(postponed, webhook_id="msg_postponed").status == 200
+    # When Ada confirms the next day
+    join(stack, test_clock, "2025-10-28T09:00:00Z")
+    # Then the reminder she is caught up with counts the days to 10 November, not 3 November
+    (first,) = reminders_to(stack, ADA)
+    assert first.subject.startswith("2 weeks left"), first.subject
+    assert "November 10, 2025" in first.text or "10 November 2025" in first.text, first.text

@@ -87,16 +87,19 @@ def context(
     """Everything the reminder templates use, in the subscriber's language and zone.
 
     The time left is the true one at sending, rounded as people say it (13 days and 15 hours
-    is "2 weeks"), so that a reminder that goes out late never overstates it."""
+    is "2 weeks"), so that a reminder that goes out late never overstates it; the deadline is
+    the region's as the campaign has it now, so that a reminder sent after the deadline moved
+    (a late joiner's, a text held over the night) tells the date that holds."""
     # Deferred, as Jinja2 and Babel are in `optout.messages.render`: functions that import this module
     # for its links or checks (the admin API, the scheduler's template check) start without it.
     from babel.dates import format_date, format_time, format_timedelta, get_timezone_name
 
     language = render.babel_locale(subscriber.locale)
     zone = subscriber.zone
-    deadline = parse_iso(reminder.deadline).astimezone(zone)
+    deadline_at = parse_iso(campaign.regions.get(reminder.region) or reminder.deadline)
+    deadline = deadline_at.astimezone(zone)
     text = campaign.policy.in_language(subscriber.locale)
-    left = max(parse_iso(reminder.deadline) - now, timedelta(days=1))
+    left = max(deadline_at - now, timedelta(days=1))
     return {
         # Which templates: messages/reminder/ for campaigns, messages/announcement/ for ad-hoc
         # sends (optout.campaigns.ad_hoc_sends), messages/deadline_moved/ for a deadline notice,

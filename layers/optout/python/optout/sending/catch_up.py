@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from optout.core import queues
@@ -59,7 +60,11 @@ def queue_reminders(settings: Settings, job: CatchUpJob, now: datetime) -> int:
     for campaign in store.campaigns():
         if not _catches_up(campaign):
             continue
-        reminders = store.reminders(campaign.campaign_id)
+        # Judged by each region's deadline as it holds now: it may have moved since they went out.
+        reminders = [
+            replace(reminder, deadline=campaign.regions.get(reminder.region, reminder.deadline))
+            for reminder in store.reminders(campaign.campaign_id)
+        ]
         for person in people:
             if campaign.campaign_id in person.done_campaigns:
                 continue
