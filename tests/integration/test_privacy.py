@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from optout.core import settings
+from optout.core import clock, keys, settings, tokens
+from optout.store import SubscriberStore
 from tests.helpers import confirm_path, link
 from tests.integration.conftest import Stack
 
@@ -41,6 +42,31 @@ def test_erasure_keeps_only_the_keyed_hash_with_reason_and_date(stack: Stack) ->
     assert stack.call("privacy-page", path=path).status == 404  # nothing left to show
     assert stack.call("privacy-erase", path=path).status == 200  # idempotent
     assert stack.items("SUBSCRIBERS_TABLE") == [record]
+
+
+def test_an_unsubscribe_or_a_bounce_after_an_erasure_leaves_only_the_erasure(
+    stack: Stack, test_clock
+) -> None:
+    # Given Ada erased, and an unsubscribe link made after it (as the smoke test's test-links
+    # route makes them; found by schemathesis: the unsubscribe was a 500, its record corrupt)
+    path = privacy_path(stack)
+    assert stack.call("privacy-erase", path=path).status == 200
+    (erased,) = stack.items("SUBSCRIBERS_TABLE")
+    test_clock.advance(minutes=1)
+    fresh = tokens.mint(
+        keys.token_keyring(settings.get()),
+        tokens.Purpose.UNSUBSCRIBE,
+        [erased["subscriber_id"]],
+        clock.now() + tokens.LIFETIMES[tokens.Purpose.UNSUBSCRIBE],
+    )
+    # When it is followed, and a bounce for the address arrives
+    assert stack.call("unsubscribe-one-click", path=f"/unsubscribe/{fresh}").status == 200
+    assert stack.call("unsubscribe-page", path=f"/unsubscribe/{fresh}").status == 200
+    assert not SubscriberStore(settings.get()).suppress(
+        erased["subscriber_id"], "bounce", clock.now()
+    )
+    # Then nothing is kept but the erasure
+    assert stack.items("SUBSCRIBERS_TABLE") == [erased]
 
 
 def test_an_erased_contact_stays_out_until_it_confirms_again(stack: Stack, test_clock) -> None:

@@ -271,7 +271,7 @@ class SubscriberStore:
             self._table,
             Key={"subscriber_id": subscriber_id},
             UpdateExpression="ADD done_campaigns :campaign SET last_done_at = :now",
-            ConditionExpression="attribute_exists(subscriber_id)",
+            ConditionExpression="attribute_exists(contact)",  # not an erasure's record
             ExpressionAttributeValues={":campaign": {campaign_id}, ":now": iso(now)},
             ReturnValues="ALL_OLD",
         )
@@ -297,14 +297,16 @@ class SubscriberStore:
     def _leave(
         self, subscriber_id: str, status: Status, record: dict[str, str], now: datetime
     ) -> bool:
-        """Out of the audience index with `status` and why (`record`), unless already so."""
+        """Out of the audience index with `status` and why (`record`), unless already so, or
+        there is no profile to leave: an erasure or a stop keeps nothing of the contact, and
+        must stay all that is kept (a status on it would read as a profile with no contact)."""
         response = update_if(
             self._table,
             Key={"subscriber_id": subscriber_id},
             UpdateExpression="SET #status = :status, "
             + ", ".join(f"{name} = :{name}" for name in record)
             + " REMOVE audience_pk, audience_sk",
-            ConditionExpression="attribute_exists(subscriber_id) AND #status <> :status",
+            ConditionExpression="attribute_exists(contact) AND #status <> :status",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":status": status.value,
@@ -440,10 +442,13 @@ class SubscriberStore:
         return erased_again is not None
 
     def mark_sms_introduced(self, subscriber_id: str) -> None:
-        """The first text message (the one that says how to stop) has gone to this number."""
-        self._table.update_item(
+        """The first text message (the one that says how to stop) has gone to this number;
+        nothing if the number was erased meanwhile (its record keeps nothing more)."""
+        update_if(
+            self._table,
             Key={"subscriber_id": subscriber_id},
             UpdateExpression="SET sms_introduced = :yes",
+            ConditionExpression="attribute_exists(contact)",
             ExpressionAttributeValues={":yes": True},
         )
 
