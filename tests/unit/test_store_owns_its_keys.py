@@ -23,7 +23,6 @@ KEY_PREFIXES = (
     "NOTICE#",
     "STATS#",
     "TIMELINE#",
-    "BY#",
     "LIST#",
     "COUNT#",
     "HOUR#",

@@ -154,11 +154,13 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
         campaigns = CampaignStore(settings)
         campaigns.add_stats(done.campaign_id, done.region, {"confirmed": 1})
         campaigns.add_to_timeline(done.campaign_id, now, {"confirmed": 1})
-        for dimension, value in (
-            ("reminder", done.reminder_id),
-            ("language", done.locale),
-            ("channel", done.channel),
-        ):
-            campaigns.add_breakdown(done.campaign_id, dimension, value, {"confirmed": 1})
+        campaigns.add_breakdowns(
+            done.campaign_id,
+            {
+                ("reminder", done.reminder_id): {"confirmed": 1},
+                ("language", done.locale): {"confirmed": 1},
+                ("channel", done.channel): {"confirmed": 1},
+            },
+        )
         metrics.add_metric(name="SwitchedOff", unit=MetricUnit.Count, value=1)
     return done

@@ -141,8 +141,9 @@ def send_batch(
         # What was sent by reminder, channel and language: the denominators of the dashboard's
         # conversions by each (a write for each value the batch holds, beside its sends).
         sent_by[("reminder", reminder.reminder_id)] = counts["sent"]
-        for (dimension, value), number in sent_by.items():
-            campaigns.add_breakdown(campaign.campaign_id, dimension, value, {"sent": number})
+        campaigns.add_breakdowns(
+            campaign.campaign_id, {key: {"sent": number} for key, number in sent_by.items()}
+        )
         for outcome, number in counts.items():
             metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
     return counts

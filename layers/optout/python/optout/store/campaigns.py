@@ -330,19 +330,37 @@ class CampaignStore:
         """Hour ("2025-10-27T09", UTC) -> counts, oldest first."""
         return self._counters(campaign_id, layout.TIMELINE)
 
-    def add_breakdown(
-        self, campaign_id: str, dimension: str, value: str, counts: dict[str, int]
+    def add_breakdowns(
+        self, campaign_id: str, counts: Mapping[tuple[str, str], Mapping[str, int]]
     ) -> None:
-        """Add to the campaign's counters for one value of a dimension ("reminder", "language",
-        "channel"), such as a conversion by the reminder that led to it."""
-        self._add(campaign_id, layout.breakdown_sk(dimension, value), counts)
+        """Add to the campaign's counters by (dimension, value): "reminder", "language" or
+        "channel" and one of its values, such as a batch's sends or a conversion. One write,
+        however many values: a send batch costs one write here beside its stats."""
+        named = [
+            (layout.breakdown_name(dimension, value, counter), number)
+            for (dimension, value), counters in counts.items()
+            for counter, number in counters.items()
+            if number
+        ]
+        if not named:
+            return
+        self._table.update_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.BREAKDOWN},
+            UpdateExpression="ADD " + ", ".join(f"#n{i} :v{i}" for i in range(len(named))),
+            ExpressionAttributeNames={f"#n{i}": name for i, (name, _) in enumerate(named)},
+            ExpressionAttributeValues={f":v{i}": number for i, (_, number) in enumerate(named)},
+        )
 
     def breakdown(self, campaign_id: str) -> dict[str, dict[str, dict[str, int]]]:
         """Dimension -> value -> counters."""
+        item = self._table.get_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.BREAKDOWN}, ConsistentRead=True
+        ).get("Item", {})
         found: dict[str, dict[str, dict[str, int]]] = {}
-        for rest, counts in self._counters(campaign_id, layout.BREAKDOWN).items():
-            dimension, value = layout.breakdown_of(rest)
-            found.setdefault(dimension, {})[value] = counts
+        for name, number in item.items():
+            if name not in ("pk", "sk"):
+                dimension, value, counter = layout.breakdown_of(name)
+                found.setdefault(dimension, {}).setdefault(value, {})[counter] = int(number)
         return found
 
     def _add(self, campaign_id: str, sk: str, counts: dict[str, int]) -> None:

@@ -19,17 +19,20 @@ DEFERRED_BATCH = "DEFERRED#"
 DEFERRED_NOTICE = "NOTICE#"
 STATS = "STATS#"  # a region's counters
 TIMELINE = "TIMELINE#"  # an hour's counters
-BREAKDOWN = "BY#"  # counters by one dimension's value: BY#reminder#EU-07, BY#language#de
+# One item of counters by one dimension's value, an attribute each (``reminder#EU-07#sent``,
+# ``language#de#confirmed``): a send batch adds all of its values in one write.
+BREAKDOWN = "BY"
 
 
-def breakdown_sk(dimension: str, value: str) -> str:
-    return f"{BREAKDOWN}{dimension}#{value}"
+def breakdown_name(dimension: str, value: str, counter: str) -> str:
+    return f"{dimension}#{value}#{counter}"
 
 
-def breakdown_of(sk_rest: str) -> tuple[str, str]:
-    """The dimension and value a breakdown counter's sort key (less its prefix) names."""
-    dimension, _, value = sk_rest.partition("#")
-    return dimension, value
+def breakdown_of(name: str) -> tuple[str, str, str]:
+    """The dimension, value and counter a breakdown attribute's name says."""
+    dimension, _, rest = name.partition("#")
+    value, _, counter = rest.rpartition("#")
+    return dimension, value, counter
 
 
 def campaign_pk(campaign_id: str) -> str:
