@@ -104,3 +104,37 @@ def test_a_confirmation_clicked_twice_at_once_activates_once(
         "privacy-page", path=link(first.text, "privacy"), headers={"Accept": "application/json"}
     )
     assert shown.json()["confirmed_at"] == "2025-10-27T09:00:01Z"
+
+
+def test_another_campaigns_message_counted_after_the_read_holds_this_one_for_the_cap(
+    stack: Stack, test_clock, campaign, monkeypatch
+) -> None:
+    # Given the sender has read Ada with nothing sent today, and before her claim another
+    # campaign's sender counts its message to her today (the day's one place, MessagesPerDay 1)
+    ada = active("ada@example.org", "DE", "en", platforms=())
+    subscribers = SubscriberStore(settings.get())
+
+    def other_campaign_counts_a_message() -> bool:
+        table = subscribers._table  # as another sender's claim writes it
+        table.update_item(
+            Key={"subscriber_id": ada},
+            UpdateExpression="SET recent_sends = :sends",
+            ExpressionAttributeValues={":sends": ["2025-10-27 meta-ai-2025"]},
+        )
+        return True
+
+    acted = acts_after_the_read(monkeypatch, ada, other_campaign_counts_a_message)
+    # When LinkedIn's "one week left" goes out
+    at(stack, test_clock, "2025-10-27T08:00:00Z")
+    # Then her claim saw the count change, decided again, and held LinkedIn's for the next day
+    assert acted == [True]
+    assert to(stack, "ada@example.org") == []
+    stats = CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]
+    assert stats.get("sent", 0) == 0 and stats["deferred_cap"] == 1
+    held = subscribers.get(ada)
+    assert held is not None and held.recent_sends == ("2025-10-27 meta-ai-2025",)
+    # And it goes the next morning, counted on that day
+    at(stack, test_clock, "2025-10-28T08:00:00Z")
+    assert len(to(stack, "ada@example.org")) == 1
+    counted = subscribers.get(ada)
+    assert counted is not None and counted.recent_sends[-1] == f"2025-10-28 {CAMPAIGN}"

@@ -182,9 +182,22 @@ def test_a_paused_campaign_sends_nothing_and_resuming_sends_everyone_exactly_onc
     stack.run_fanout()
     sender.forget_campaigns()  # a warm sender sees the resume within its 10 s campaign cache
     stack.run_sender()
-    received = [sent.to for sent in stack.outbox()]
-    # Everyone got the held "one week left" once and the "last day" once: nothing lost, no twin.
-    assert sorted(received) == sorted([f"p{n}@example.org" for n in range(5)] * 2)
+    # Everyone got "last day" once: one reminder a day (MessagesPerDay), and of the two due,
+    # the one that says it better; the held "one week left" waits a day for the cap ...
+    assert sorted(sent.to for sent in stack.outbox()) == [f"p{n}@example.org" for n in range(5)]
+    assert {sent.subject.split(":")[0] for sent in stack.outbox()} == {"Last day to opt out"}
+    eu = CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]
+    assert (eu["sent"], eu["deferred_cap"]) == (5, 5)
+    # ... and then gives way to "live now", the morning after the deadline: nothing lost, no twin
+    test_clock.now = datetime(2025, 11, 3, 8, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    stack.run_sender()
+    eu = CampaignStore(settings.get()).stats(CAMPAIGN)["EU"]
+    assert (eu["sent"], eu["skipped_superseded"]) == (10, 5)
+    assert sorted(sent.to for sent in stack.outbox()) == sorted(
+        [f"p{n}@example.org" for n in range(5)] * 2
+    )
     assert len(people) == 5
 
 

@@ -27,17 +27,18 @@ def table_arn(stack: Stack, table_env: str) -> str:
     return f"arn:aws:dynamodb:eu-west-1:123456789012:table/{stack.env[table_env]}"
 
 
-def test_without_condition_check_item_the_sender_is_refused_and_sends_nothing(
+def test_without_update_item_on_subscribers_the_sender_is_refused_and_sends_nothing(
     stack: Stack,
     test_clock,
     campaign,
     tmp_path: Path,
 ) -> None:
-    # Given SenderFunction's policy as it was before the claim became a transaction
+    # Given SenderFunction's policy without the write a reminder's claim makes on the subscriber
+    # (the transaction that checks they are still reached and counts the message for the cap)
     mutated = changed_template(
         tmp_path,
-        "Action: [dynamodb:BatchGetItem, dynamodb:UpdateItem, dynamodb:ConditionCheckItem]",
-        "Action: [dynamodb:BatchGetItem, dynamodb:UpdateItem]",
+        "Action: [dynamodb:BatchGetItem, dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:ConditionCheckItem]",
+        "Action: [dynamodb:BatchGetItem, dynamodb:GetItem, dynamodb:ConditionCheckItem]",
     )
     active("lena@example.org", "DE", "de")
     with iam.enforcer().policies_of(mutated):
@@ -47,15 +48,13 @@ def test_without_condition_check_item_the_sender_is_refused_and_sends_nothing(
     assert (
         iam.Denial(
             "SenderFunction",
-            "dynamodb:ConditionCheckItem",
+            "dynamodb:UpdateItem",
             table_arn(stack, "SUBSCRIBERS_TABLE"),
             explicit=False,
         )
         in refused
     )
-    assert "SenderFunction may not dynamodb:ConditionCheckItem on arn:aws:dynamodb:" in str(
-        refused[0]
-    )
+    assert "SenderFunction may not dynamodb:UpdateItem on arn:aws:dynamodb:" in str(refused[0])
     assert stack.outbox() == []
 
 

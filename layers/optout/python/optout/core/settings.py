@@ -56,13 +56,16 @@ class SmsSettings:
 
 @dataclass(frozen=True)
 class SendingSettings:
-    """How fast the senders send."""
+    """How fast the senders send, and how many reminders may reach one person."""
 
     # Messages a second one sender may send; 0: SES's MaxSendRate divided among the senders.
     send_rate_per_second: float
     # Texts a second all senders together may send: the origination numbers' throughput.
     sms_rate_per_second: float
     sender_concurrency: int  # how many senders run at once (template.yaml's SenderConcurrency)
+    # The cap across campaigns: reminders one person may get in a day, and in seven days.
+    messages_per_day: int = 1
+    messages_per_week: int = 3
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class Settings:
                 send_rate_per_second=read.rate("SEND_RATE_PER_SECOND", 0.0),
                 sms_rate_per_second=read.rate("SMS_RATE_PER_SECOND", 1.0),
                 sender_concurrency=read.whole_number("SENDER_CONCURRENCY", 2),
+                messages_per_day=read.whole_number("MESSAGES_PER_DAY", 1),
+                messages_per_week=read.whole_number("MESSAGES_PER_WEEK", 3),
             )
         )
 

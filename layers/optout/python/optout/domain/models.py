@@ -244,6 +244,8 @@ class Subscriber:
     confirmed_at: str = ""
     sms_introduced: bool = False  # has had the text that says how to stop
     done_campaigns: frozenset[str] = frozenset()  # campaigns they said "I've switched it off" to
+    # Their reminders of the last seven days, "<local day> <campaign id>" (`domain.cap`).
+    recent_sends: tuple[str, ...] = ()
 
     @property
     def masked_contact(self) -> str:

@@ -22,7 +22,8 @@ from optout.core.clock import iso, parse_iso
 from optout.core.errors import NotFound
 from optout.core.settings import Settings
 from optout.domain import plan, regions
-from optout.domain.models import Reminder, ReminderState
+from optout.domain.cap import Cap, Planned, pushed_past_deadline
+from optout.domain.models import CampaignStatus, Reminder, ReminderState
 from optout.domain.quiet_hours import QUIET_FROM
 from optout.sending import fanout
 from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
@@ -52,6 +53,7 @@ def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
             counted[reminder.region] = audience_by_channel(settings, reminder)
         rows.append(_assess(reminder, counted[reminder.region], rates))
     _check_daily_quota(rows, rates)
+    _check_cap(settings, store, campaign_id, rows, now)
     return {
         "campaign_id": campaign_id,
         "checked_at": iso(now),
@@ -164,6 +166,55 @@ def _check_daily_quota(rows: list[dict[str, Any]], rates: Rates) -> None:
             first["problems"].append(
                 f"{emails:,} emails are due on {day}, over SES's quota of "
                 f"{rates.email_per_day:,.0f} in 24 hours: ask AWS to raise it before then."
+            )
+
+
+def _check_cap(
+    settings: Settings,
+    store: CampaignStore,
+    campaign_id: str,
+    rows: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """For someone in a region of the campaign who follows every live campaign there: would
+    the cap across campaigns (`domain.cap`) hold one of their reminders until its deadline?"""
+    sending = settings.sending
+    limits = Cap(sending.messages_per_day, sending.messages_per_week)
+    upcoming = [
+        (campaign, reminder)
+        for campaign in store.campaigns()
+        if campaign.status is CampaignStatus.ACTIVE or campaign.campaign_id == campaign_id
+        for reminder in store.reminders(campaign.campaign_id)
+        if reminder.state == ReminderState.PENDING
+        and not reminder.notice
+        and reminder.due_at >= iso(now)
+    ]
+    for row in rows:
+        region = row["region"]
+        if any(other["region"] == region for other in rows[: rows.index(row)]):
+            continue  # a region is weighed once, its problems on its first reminder
+        zone = plan.reference_zone(regions.resolve(region))
+        mine = [r for c, r in upcoming if c.campaign_id == campaign_id and r.region == region]
+        if not mine:
+            continue
+        reach = set(mine[0].audience.groups)
+        planned = {
+            Planned.of(
+                f"{campaign.platform} {reminder.kind} ({campaign.campaign_id})",
+                parse_iso(reminder.due_at).astimezone(zone),
+                parse_iso(
+                    campaign.regions.get(reminder.region, reminder.deadline) or reminder.due_at
+                ),
+            ): reminder
+            for campaign, reminder in upcoming
+            if reach & set(reminder.audience.groups)
+        }
+        for late, when in pushed_past_deadline(limits, list(planned)):
+            row["problems"].append(
+                f"{region} {late.key}: for someone who follows every campaign here, the cap "
+                f"across campaigns (MessagesPerDay {limits.per_day}, MessagesPerWeek "
+                f"{limits.per_week}) holds it until {when:%a %d %b %H:%M}, past its deadline. "
+                "Move a reminder to another day, or raise MessagesPerDay or MessagesPerWeek."
             )
 
 

@@ -32,6 +32,7 @@ COLUMNS = (
     "failed",
     "unknown",
     "deferred",
+    "deferred_cap",  # of those, held back by the cap across campaigns (`domain.cap`)
     "skipped",
     "scanner_clicks",  # link scanners' visits, kept out of "clicked" (people's)
     "caught_up",  # late joiners sent the latest reminder at once (`sending.catch_up`)

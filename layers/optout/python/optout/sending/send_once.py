@@ -9,7 +9,8 @@ here and in RELIABILITY.md ("Sending once"):
    sent or failed; `IN_DOUBT` if it is "claimed" or "unknown" (a crash or a kill after the
    send, a provider that may have taken it, or another delivery of the same job still at
    work): it may have gone out, so it is never sent again. A reminder's claim also checks that
-   the subscriber is still reached (`LEFT` if not).
+   the subscriber is still reached (`LEFT` if not), and counts it against the cap across
+   campaigns (`CHANGED` if their count changed since it was read: the caller decides again).
 2. Send, and act on what the channel says (`optout.channels` defines it):
    - a message id: recorded "sent" (at once, or by the caller with the rest of its batch;
      until then the claim reads "claimed": in doubt, never resent);
@@ -17,8 +18,8 @@ here and in RELIABILITY.md ("Sending once"):
    - `ProviderUnsure`: recorded "unknown" with the reason; never resent;
    - any other `Exception` (throttling past the retries, a connection never made, the day's
      quota, a failure before the request left): the provider did not take it, so the claim
-     is released (deleted) and the exception raised: the caller's retry (SQS, Lambda's retry
-     of an SNS delivery) may send it;
+     is released (deleted), and what it counted against the cap given back, and the exception
+     raised: the caller's retry (SQS, Lambda's retry of an SNS delivery) may send it;
    - a `BaseException` that is not an `Exception`: the claim is left "claimed" (see `deliver`).
 
 Whatever cannot be written (a record, a release) leaves the claim "claimed": a message counted
@@ -37,8 +38,9 @@ from enum import StrEnum
 from typing import Any
 
 from optout.channels import PermanentFailure, ProviderUnsure
+from optout.domain.cap import Reservation
 from optout.domain.models import SETTLED, ClaimState
-from optout.store import LEFT, DeliveryStore
+from optout.store import CHANGED, LEFT, DeliveryStore
 
 
 class Outcome(StrEnum):
@@ -48,6 +50,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # claimed before, and recorded sent or failed
     IN_DOUBT = "in_doubt"  # claimed before, never recorded sent or failed: never resent
     LEFT = "left"  # a reminder to someone no longer reached: nothing claimed
+    CHANGED = "changed"  # a reminder whose count against the cap changed meanwhile: nothing claimed
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ def deliver(
     *,
     record_sent: Callable[[str], None] | None = None,
     subscriber_id: str | None = None,
+    reservation: Reservation | None = None,
     **attributes: Any,
 ) -> Delivery:
     """Send the message `key` at most once: claim it, call `send` (which returns the
@@ -75,12 +79,17 @@ def deliver(
 
     `record_sent` records the message id (default: at once, in the deliveries table);
     `subscriber_id` makes the claim check the subscriber is still reached by the campaign
-    `attributes["campaign_id"]` (reminders); `attributes` are kept on the claim. Everything
+    `attributes["campaign_id"]` (reminders), and `reservation` counts it against their cap;
+    `attributes` are kept on the claim. Everything
     that can fail before the provider is reached (rendering, links) belongs before this call,
     so that a failure there leaves no claim behind."""
-    earlier = deliveries.claim_or_state(key, now, subscriber_id=subscriber_id, **attributes)
+    earlier = deliveries.claim_or_state(
+        key, now, subscriber_id=subscriber_id, reservation=reservation, **attributes
+    )
     if earlier == LEFT:
         return Delivery(Outcome.LEFT)
+    if earlier == CHANGED:
+        return Delivery(Outcome.CHANGED)
     if earlier is not None:
         settled = earlier in SETTLED
         return Delivery(Outcome.DUPLICATE if settled else Outcome.IN_DOUBT, reason=earlier)
@@ -101,6 +110,8 @@ def deliver(
         return Delivery(Outcome.UNKNOWN, reason=str(error))
     except Exception:
         deliveries.release(key)  # the provider did not take it: the caller's retry may send it
+        if subscriber_id is not None and reservation is not None:
+            deliveries.give_back(subscriber_id, reservation)
         raise
     if record_sent is None:
         deliveries.record_sent(key, message_id, now)

@@ -1,14 +1,15 @@
 """The sender: turns one batch of subscriber ids from the send queue into messages, each sent
 at most once.
 
-For each subscriber of the batch (read 100 to a request, a step ahead of the sends): skip, with a reason, anyone
-no longer active or who already said "I've switched it off"; defer a text message that would
-arrive at night to the next 08:00 in their time zone, and while the SMS channel's settings are
-wrong, every text to half an hour later (with the error naming them as its reason; the emails
-go on); otherwise claim the delivery with a
-conditional write (campaign, reminder, subscriber, channel), send it, and record the provider's
-message id (written together after the batch). A claim found without a record — a crash
-between the send and the record — is counted "unknown" and never resent.
+For each subscriber of the batch (read 100 to a request, a step ahead of the sends): skip, with
+a reason, anyone no longer active or who already said "I've switched it off"; defer a text
+message that would arrive at night to the next 08:00 in their time zone, and while the SMS
+channel's settings are wrong, every text to half an hour later (with the error naming them as
+its reason; the emails go on); defer what the cap across campaigns holds back to the day it
+places it (`allowance`); otherwise claim the delivery with a conditional write (campaign,
+reminder, subscriber, channel) that also counts it against the cap, send it, and record the
+provider's message id (written together after the batch). A claim found without a record — a
+crash between the send and the record — is counted "unknown" and never resent.
 
 Counters go to the campaign once per batch.
 """
@@ -30,15 +31,28 @@ from optout.core.jobs import SendJob
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import SendingSettings, Settings, SettingsError
 from optout.domain import plan
-from optout.domain.models import Campaign, CampaignStatus, Reminder, Status, Subscriber
+from optout.domain.cap import Cap, Reservation
+from optout.domain.models import (
+    SETTLED,
+    Campaign,
+    CampaignStatus,
+    ClaimState,
+    Reminder,
+    Status,
+    Subscriber,
+)
 from optout.domain.quiet_hours import in_quiet_hours
 from optout.messages import reminders
-from optout.sending import send_once
+from optout.sending import allowance, send_once
 from optout.sending.send_once import Outcome
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
 # Texts wait while the SMS channel's settings are wrong, and are tried again this much later.
 SMS_SETTINGS_RETRY = timedelta(minutes=30)
+# A person's count for the cap changed under this many claims in a row (other campaigns'
+# senders): their message is decided again this much later.
+CAP_ATTEMPTS = 3
+CAP_RETRY = timedelta(minutes=5)
 MIN_REMAINING_MS = 30_000  # below this, a sender hands the rest of its batch on
 READ_CHUNK = 100  # subscribers a read (BatchGetItem takes up to 100 keys) ...
 FIRST_READ = 20  # ... but the first read is short: the first send waits for it
@@ -158,6 +172,7 @@ _campaign_cache: dict[tuple[str, str], tuple[float, Campaign | None, Reminder | 
 def forget_campaigns() -> None:
     """Drop what this execution environment remembers of campaigns (tests start afresh)."""
     _campaign_cache.clear()
+    allowance.forget_rivals()
 
 
 def _campaign_and_reminder(
@@ -219,10 +234,15 @@ def _send(
                 deferred[(now + SMS_SETTINGS_RETRY, problem)].append(subscriber_id)
                 counts["deferred"] += 1
             else:
-                outcome = _deliver(
+                outcome = _deliver_within_cap(
                     settings, campaign, reminder, subscriber, deliveries, sent, now, pacers, drafts
                 )
-                counts[outcome] += 1
+                if isinstance(outcome, datetime):
+                    deferred[(outcome, "cap")].append(subscriber_id)
+                    counts["deferred"] += 1
+                    counts["deferred_cap"] += 1
+                else:
+                    counts[outcome] += 1
                 if outcome == "sent":
                     sent_by[("channel", subscriber.channel)] += 1
                     sent_by[("language", subscriber.locale)] += 1
@@ -249,7 +269,7 @@ def _send(
             CampaignStore(settings).put_deferred(
                 replace(job, ids=tuple(ids)), reminder.region, later, reason
             )
-            if reason != "quiet hours":
+            if reason not in ("quiet hours", "cap"):
                 # The metric TextsHeldBackAlarm watches: an operator must fix the settings.
                 metrics.add_metric(name="TextsHeldBack", unit=MetricUnit.Count, value=len(ids))
                 logger.error(
@@ -325,6 +345,59 @@ def _store_short_links(
         )
 
 
+def _deliver_within_cap(
+    settings: Settings,
+    campaign: Campaign,
+    reminder: Reminder,
+    subscriber: Subscriber,
+    deliveries: DeliveryStore,
+    sent: list[tuple[str, str, dict[str, Any]]],
+    now: datetime,
+    pacers: Mapping[str, Pacer],
+    drafts: reminders.Drafts,
+) -> str | datetime:
+    """`_deliver`, if the cap across campaigns lets the message go now; else when it may.
+    A deadline notice or the good news neither waits for the cap nor counts against it: it
+    corrects what an earlier message said, once."""
+    if reminder.notice:
+        return _deliver(
+            settings, campaign, reminder, subscriber, deliveries, sent, now, pacers, drafts, None
+        )
+    limits = Cap(settings.sending.messages_per_day, settings.sending.messages_per_week)
+    campaigns = CampaignStore(settings)
+    for _attempt in range(CAP_ATTEMPTS):
+        allowed = allowance.decide(limits, campaigns, campaign, reminder, subscriber, clock.now())
+        if isinstance(allowed, datetime):
+            # Unless it was sent already (a batch delivered again): then it counts as before.
+            earlier = deliveries.get(_delivery_key(campaign, reminder, subscriber))
+            if earlier is None:
+                return allowed
+            settled = ClaimState(earlier.get("state", ClaimState.CLAIMED)) in SETTLED
+            return COUNTED_AS[Outcome.DUPLICATE if settled else Outcome.IN_DOUBT]
+        outcome = _deliver(
+            settings, campaign, reminder, subscriber, deliveries, sent, now, pacers, drafts, allowed
+        )
+        if outcome != Outcome.CHANGED:
+            return outcome
+        # Another campaign's message was counted since this batch read them: read them again.
+        latest = SubscriberStore(settings).get_many([subscriber.subscriber_id])
+        if subscriber.subscriber_id not in latest:
+            return "skipped_erased"
+        subscriber = latest[subscriber.subscriber_id]
+    return clock.now() + CAP_RETRY
+
+
+def _delivery_key(campaign: Campaign, reminder: Reminder, subscriber: Subscriber) -> str:
+    return layout.reminder_delivery(
+        campaign.campaign_id,
+        reminder.region,
+        reminder.days_before,
+        subscriber.subscriber_id,
+        subscriber.channel,
+        reminder.notice,
+    )
+
+
 def _deliver(
     settings: Settings,
     campaign: Campaign,
@@ -335,19 +408,13 @@ def _deliver(
     now: datetime,
     pacers: Mapping[str, Pacer],
     drafts: reminders.Drafts,
+    reservation: Reservation | None,
 ) -> str:
     """Render one message, then send it through the send-once path; its outcome as counted
     ("sent", "failed", "unknown", "skipped_..."). Everything that can fail before the provider
     is reached happens before the claim, so that a failure there leaves nothing behind and the
     batch's retry sends it."""
-    key = layout.reminder_delivery(
-        campaign.campaign_id,
-        reminder.region,
-        reminder.days_before,
-        subscriber.subscriber_id,
-        subscriber.channel,
-        reminder.notice,
-    )
+    key = _delivery_key(campaign, reminder, subscriber)
     attributes = {
         "campaign_id": campaign.campaign_id,
         "region": reminder.region,
@@ -374,8 +441,11 @@ def _deliver(
         # Written with the rest of the batch's (`record_sent_many`), one request for 25.
         record_sent=lambda message_id: sent.append((key, message_id, attributes)),
         subscriber_id=subscriber.subscriber_id,
+        reservation=reservation,
         **attributes,
     )
+    if delivery.outcome is Outcome.CHANGED:
+        return Outcome.CHANGED
     if delivery.outcome is Outcome.LEFT:
         # They left, or said they are done, after this batch read them: it still counts.
         latest = (

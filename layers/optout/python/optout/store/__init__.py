@@ -9,12 +9,13 @@
 """
 
 from optout.store.campaigns import FANOUT_DONE, CampaignStore, DeferredBatch, DeferredNotice
-from optout.store.deliveries import LEFT, DeliveryStore, seconds_left_in_window
+from optout.store.deliveries import CHANGED, LEFT, DeliveryStore, seconds_left_in_window
 from optout.store.dynamo import plain
 from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore
 
 __all__ = [
     "AUDIENCE_SHARDS",
+    "CHANGED",
     "FANOUT_DONE",
     "LEFT",
     "CampaignStore",

@@ -17,11 +17,13 @@ from botocore.exceptions import ClientError
 from optout.core import aws
 from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
+from optout.domain.cap import Reservation
 from optout.domain.models import ClaimState, Status
 from optout.store import layout
-from optout.store.dynamo import conditional_failed
+from optout.store.dynamo import conditional_failed, update_if
 
 LEFT: Final = "left"  # a claim refused: the subscriber is no longer reached by the campaign
+CHANGED: Final = "changed"  # a claim refused: the subscriber's count for the cap changed
 
 
 class DeliveryStore:
@@ -36,8 +38,14 @@ class DeliveryStore:
         self._ttl = timedelta(days=settings.deliveries_ttl_days)
 
     def claim_or_state(
-        self, key: str, now: datetime, *, subscriber_id: str | None = None, **attributes: Any
-    ) -> ClaimState | Literal["left"] | None:
+        self,
+        key: str,
+        now: datetime,
+        *,
+        subscriber_id: str | None = None,
+        reservation: Reservation | None = None,
+        **attributes: Any,
+    ) -> ClaimState | Literal["left", "changed"] | None:
         """Claim the message `key`: None if this call claimed it, else the state the earlier
         claim is in (sent, failed, unknown, or claimed: sent or not, nobody knows).
 
@@ -45,7 +53,9 @@ class DeliveryStore:
         transaction checks the subscriber and puts the claim, so that an unsubscribe or an
         "I've switched it off" that lands while a batch is in flight stops that message: `LEFT`
         if they are no longer reached (unsubscribed, suppressed, erased, or done with the
-        campaign since the sender read them)."""
+        campaign since the sender read them). With a `reservation` too, the same transaction
+        counts the message against the cap across campaigns (`domain.cap`): `CHANGED` if their
+        count changed since the sender read it (another campaign's message): read, decide again."""
         item = self._claim_item(key, now, **attributes)
         if subscriber_id is None:
             try:
@@ -62,18 +72,7 @@ class DeliveryStore:
         try:
             self._table.meta.client.transact_write_items(
                 TransactItems=[
-                    {
-                        "ConditionCheck": {
-                            "TableName": self._subscribers_table,
-                            "Key": {"subscriber_id": subscriber_id},
-                            "ConditionExpression": "#status = :active AND NOT contains(done_campaigns, :campaign)",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": {
-                                ":active": Status.ACTIVE.value,
-                                ":campaign": attributes["campaign_id"],
-                            },
-                        }
-                    },
+                    self._still_reached(subscriber_id, attributes["campaign_id"], reservation),
                     {
                         "Put": {
                             "TableName": self._table.name,
@@ -92,9 +91,64 @@ class DeliveryStore:
             if len(codes) == 2 and codes[1] == "ConditionalCheckFailed":
                 return self._earlier_state(key, reasons[1].get("Item"))
             if codes and codes[0] == "ConditionalCheckFailed":
+                if reservation is not None and self._still_reachable(
+                    subscriber_id, attributes["campaign_id"]
+                ):
+                    return CHANGED
                 return LEFT
             raise  # a conflict with another write of the same items: the batch is retried
         return None
+
+    def _still_reached(
+        self, subscriber_id: str, campaign_id: str, reservation: Reservation | None
+    ) -> dict[str, Any]:
+        """The transaction's check of the subscriber: still active and not done with the
+        campaign; with a `reservation`, also the write of their count, if it is as read."""
+        check: dict[str, Any] = {
+            "TableName": self._subscribers_table,
+            "Key": {"subscriber_id": subscriber_id},
+            "ConditionExpression": "#status = :active AND NOT contains(done_campaigns, :campaign)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":active": Status.ACTIVE.value,
+                ":campaign": campaign_id,
+            },
+        }
+        if reservation is None:
+            return {"ConditionCheck": check}
+        check["ConditionExpression"] += " AND " + _sends_as(reservation.before, check)
+        check["UpdateExpression"] = "SET recent_sends = :after"
+        check["ExpressionAttributeValues"][":after"] = list(reservation.after)
+        return {"Update": check}
+
+    def _still_reachable(self, subscriber_id: str, campaign_id: str) -> bool:
+        """After a refused reservation: whether it was the count that changed, not the person."""
+        item = (
+            aws.table(self._subscribers_table)
+            .get_item(Key={"subscriber_id": subscriber_id}, ConsistentRead=True)
+            .get("Item")
+        )
+        return (
+            bool(item)
+            and item.get("status") == Status.ACTIVE.value
+            and campaign_id not in item.get("done_campaigns", set())
+        )
+
+    def give_back(self, subscriber_id: str, reservation: Reservation) -> None:
+        """Undo a reservation whose message the provider certainly did not take, if nothing
+        was counted since (else it stays: one message fewer that day, never one more)."""
+        request: dict[str, Any] = {"ExpressionAttributeValues": {}}
+        condition = _sends_as(reservation.after, request)
+        update_if(
+            aws.table(self._subscribers_table),
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="SET recent_sends = :before",
+            ConditionExpression=condition,
+            ExpressionAttributeValues={
+                **request["ExpressionAttributeValues"],
+                ":before": list(reservation.before),
+            },
+        )
 
     def _earlier_state(self, key: str, old: Any) -> ClaimState:
         """The state of the claim a put found: DynamoDB returns the old item, in its wire
@@ -280,3 +334,13 @@ def _window_start(window: timedelta, now: datetime) -> int:
 def seconds_left_in_window(window: timedelta, now: datetime) -> int:
     """Until the window of `count_in_window` that holds `now` ends and counting starts again."""
     return _window_start(window, now) + int(window.total_seconds()) - int(now.timestamp())
+
+
+def _sends_as(sends: tuple[str, ...], request: dict[str, Any]) -> str:
+    """A condition that a subscriber's count for the cap is `sends` (adding its value to
+    `request`): an empty count may also be no attribute at all (nobody counted yet)."""
+    if not sends:
+        request["ExpressionAttributeValues"][":none"] = 0
+        return "(attribute_not_exists(recent_sends) OR size(recent_sends) = :none)"
+    request["ExpressionAttributeValues"][":sends"] = list(sends)
+    return "recent_sends = :sends"

@@ -638,6 +638,7 @@ def subscriber_item(subscriber: Subscriber) -> dict[str, Any]:
     item["status"] = subscriber.status.value
     item.pop("sms_introduced")  # written by mark_sms_introduced only
     item.pop("done_campaigns")  # written by the "I've switched it off" link only
+    item.pop("recent_sends")  # written by a reminder's claim only (`DeliveryStore`)
     item["platforms"] = list(subscriber.platforms)
     item["consent"] = {key: value for key, value in item["consent"].items() if value != ""}
     return {key: value for key, value in item.items() if value != ""}
@@ -668,4 +669,5 @@ def subscriber_from(item: dict[str, Any]) -> Subscriber:
         confirmed_at=item.get("confirmed_at", ""),
         sms_introduced=bool(item.get("sms_introduced", False)),
         done_campaigns=frozenset(item.get("done_campaigns", ())),
+        recent_sends=tuple(item.get("recent_sends", ())),
     )

@@ -585,7 +585,8 @@ def _admin_routes() -> dict[str, JsonObject]:
         },
         "/admin/campaigns/{campaign_id}/launch-check": {
             "get": _operation(
-                "Whether each reminder can reach its audience in its window",
+                "Whether each reminder can reach its audience in its window, and before its "
+                "deadline under the cap across campaigns",
                 "organisers",
                 {
                     "200": _answer("The check", _json_or_page(_schema("LaunchCheck"))),
@@ -937,6 +938,13 @@ def _schemas() -> JsonObject:
                 },
                 "confirmed": counts,
                 "unsubscribed": counts,
+                "deferred": counts,
+                "deferred_cap": {
+                    **counts,
+                    "description": "Of `deferred`, messages the cap across campaigns "
+                    "(MessagesPerDay, MessagesPerWeek) held back until the person's next day "
+                    "with room.",
+                },
                 "caught_up": counts,
                 # "the deadline moved" notices sent (also in `sent`)
                 "deadline_notices": counts,
