@@ -88,6 +88,7 @@ def test_a_row_with_proof_of_consent_is_active_at_once_with_that_proof_as_its_re
         "form_version": "fosdem-2025-v2",
         "proof": "box 3 folder 12",
         "imported_at": "2025-10-27T09:00:00Z",
+        "kind": "import",
     }
     assert confirmations(stack) == []  # nobody is asked to confirm what they already did
 
@@ -335,6 +336,11 @@ def test_the_export_holds_the_active_only_with_their_consent(
         "consent_at": "2025-02-01T10:30:00Z",
         "consent_form": "fosdem-2025-v2",
         "subscribed_at": "2025-10-27T09:00:00Z",
+        "consent_kind": "import",
+        "consent_wording_sha256": "",  # the organiser's own form: no wording of ours
+        "consent_language": "de",
+        "consent_privacy_notice_url": "",
+        "consent_proof": "box 3 folder 12",
     }
 
 

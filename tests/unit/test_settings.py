@@ -79,7 +79,7 @@ def test_a_broken_area_leaves_the_others_readable() -> None:
     )
     # Then the other areas read as usual
     assert settings.sending.sender_concurrency == 2
-    assert settings.confirmations.consent_text_version == "subscribe-form-v1"
+    assert settings.confirmations.confirm_token_days == 7
     with pytest.raises(SettingsError, match="SUBSCRIBES_PER_HOUR_PER_ADDRESS"):
         settings.subscribes_per_hour_per_address  # noqa: B018
 
