@@ -211,7 +211,7 @@ def test_a_person_who_subscribed_on_the_form_sees_the_evidence_of_their_consent(
     assert hashlib.sha256(french.text.encode()).hexdigest() == french.sha256
     # And her page (in Spanish, her language) shows the same
     page = stack.call("privacy-page", path=path).text
-    assert "Prueba de su consentimiento" in page and "En nuestro formulario de suscripción" in page
+    assert "Prueba de tu consentimiento" in page and "En nuestro formulario de suscripción" in page
     for shown in (french.version, french.sha256, "2025-10-27T09:01:00Z", f'href="{NOTICE}"'):
         assert shown in page
 
