@@ -175,6 +175,14 @@ def test_the_form_links_to_the_privacy_notice_and_shows_the_wording_whose_versio
         assert str(escape(paragraph)) in page.text  # as Jinja escapes it
 
 
+def test_the_form_shown_again_with_its_problems_still_links_to_the_privacy_notice(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_privacy_notice(monkeypatch)
+    reply = stack.call("subscribe-form", body="contact=not-an-address&region=DE")
+    assert reply.status == 400 and f'href="{NOTICE}"' in reply.text
+
+
 def test_without_a_privacy_notice_the_form_shows_no_such_link(stack: Stack) -> None:
     page = stack.call("subscribe-form-page")
     assert page.status == 200 and "Privacy notice" not in page.text
