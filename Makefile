@@ -123,11 +123,13 @@ bench: venv ## Fan-out, sender, load, cold-start and summary benchmarks on the l
 	$(PY) -m bench.summary; status=$$?; rm -rf "$$results"; exit $$status
 
 LOCALES := layers/optout/python/optout/locales
-messages: venv ## After changing a template or a catalogue: extract, merge into every catalogue, compile
+messages: venv ## After changing a template or a catalogue: extract, merge into every catalogue, compile, record the consent wording
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -o $(LOCALES)/messages.pot --no-location --omit-header .
 	$(VENV)/bin/pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete
 	@# The pages read the compiled catalogues (messages.mo): compiling one at a cold start is slow.
 	$(VENV)/bin/pybabel -q compile -d $(LOCALES)
+	@# A changed consent wording of the form is a new version: its text is kept for good.
+	PYTHONPATH=layers/optout/python $(PY) -m optout.messages.consent
 
 clean: ## Remove the virtual environment and build output
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -23,7 +23,9 @@ from optout.core import keys, signatures
 from optout.core.clock import iso
 from optout.core.settings import Settings
 from optout.domain import contacts, regions
+from optout.domain.consent import FORM
 from optout.domain.models import Consent, Status, Subscriber
+from optout.messages import consent
 from optout.store import SubscriberStore
 
 PLATFORMS = ("linkedin",)
@@ -61,6 +63,7 @@ def _subscriber(
 ) -> Subscriber:
     region = regions.resolve(region_code)
     contact = contacts.parse(raw_contact, country=region.code)
+    wording = consent.form_wording(locale)  # as if they had subscribed on the form
     return Subscriber(
         subscriber_id=keys.contact_id(settings, contact.channel, contact.address),
         channel=contact.channel,
@@ -73,8 +76,12 @@ def _subscriber(
         status=Status.ACTIVE,
         consent=Consent(
             requested_at=iso(now),
-            form_version=settings.confirmations.consent_text_version,
+            form_version=wording.version,
             source="demo",
+            kind=FORM,
+            wording_sha256=wording.sha256,
+            locale=locale,
+            privacy_notice_url=settings.privacy_notice_url,
         ),
         created_at=iso(now),
         confirmed_at=iso(now),

@@ -24,20 +24,24 @@ public.refuse_unmatched_paths(app, lambda: TokenInvalid("this link is not one of
 @app.get("/subscribe")
 def subscribe_form() -> Response[str]:
     locale = public.page_locale(app.current_event)
-    return public.page(200, "subscribe", public.form_context(locale), locale)
+    context = public.form_context(locale, privacy_notice_url=settings.get().privacy_notice_url)
+    return public.page(200, "subscribe", context, locale)
 
 
 @app.post("/subscribe")
 def subscribe() -> Response[str]:
     event = app.current_event
     request = subscriptions.parse_request(public.read_fields(event))
+    on_the_page = not public.wants_json(event)
     subscriptions.subscribe(
         settings.get(),
         request,
-        source="api" if public.wants_json(event) else "web-form",
+        source="web-form" if on_the_page else "api",
         base_url=public.base_url(settings.get(), event),
         now=clock.now(),
         address=event.request_context.identity.source_ip or "",
+        # The form's wording was read in the page's language, whatever the reminders' one.
+        shown_in=public.page_locale(event) if on_the_page else "",
     )
     pending = subscriptions.PENDING_ANSWER
     context = subscriptions.subscribed_page_context(settings.get())
@@ -69,7 +73,9 @@ def client_error(error: OptoutError) -> Response[str]:
     form = None
     if app.current_event.path == "/subscribe" and app.current_event.http_method == "POST":
         form = public.read_fields_quietly(app.current_event)
-    return problems.for_public(error, app.current_event, form=form)
+    return problems.for_public(
+        error, app.current_event, form=form, privacy_notice_url=settings.get().privacy_notice_url
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

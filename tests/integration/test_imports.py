@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from optout.core import clock, keys, settings
+from optout.messages import consent
 from optout.store import SubscriberStore
 from optout.subscribers import imports, subscriptions
+from tests.helpers import active
 from tests.integration.conftest import ADMIN_TOKEN, Organiser, Reply, Stack
 
 HEADER = (
@@ -88,6 +90,7 @@ def test_a_row_with_proof_of_consent_is_active_at_once_with_that_proof_as_its_re
         "form_version": "fosdem-2025-v2",
         "proof": "box 3 folder 12",
         "imported_at": "2025-10-27T09:00:00Z",
+        "kind": "import",
     }
     assert confirmations(stack) == []  # nobody is asked to confirm what they already did
 
@@ -335,7 +338,48 @@ def test_the_export_holds_the_active_only_with_their_consent(
         "consent_at": "2025-02-01T10:30:00Z",
         "consent_form": "fosdem-2025-v2",
         "subscribed_at": "2025-10-27T09:00:00Z",
+        "consent_kind": "import",
+        "consent_wording_sha256": "",  # the organiser's own form: no wording of ours
+        "consent_language": "de",
+        "consent_privacy_notice_url": "",
+        "consent_proof": "box 3 folder 12",
     }
+
+
+def test_the_export_shows_each_one_s_evidence_of_consent_as_the_organiser_reads_it(
+    stack: Stack, organiser: Organiser, monkeypatch: pytest.MonkeyPatch, test_clock
+) -> None:
+    # Given a privacy notice; Ada, who subscribed through the API and confirmed; and Kim,
+    # imported with her proof; and Old, written before consent was kept as evidence
+    monkeypatch.setenv("PRIVACY_NOTICE_URL", "https://rights.example.org/privacy")
+    settings.get.cache_clear()
+    subscribe(stack, "ada@example.org")
+    test_clock.advance(minutes=2)
+    confirm_all(stack)
+    report_of(organiser, f"kim@example.org,DE,de,,,{PROVEN}")
+    active("old@example.org", "DE", "en")
+    # When the organiser exports the subscribers
+    rows = {row["contact"]: row for row in export(organiser)}
+    # Then each row names how consent was given, on which wording, when, with which notice
+    wording = consent.form_wording("en")  # Ada's request gave no locale: English
+    evidence = imports.EVIDENCE_COLUMNS
+    assert {name: rows["ada@example.org"][name] for name in ("consent_source", *evidence)} == {
+        "consent_source": "api",
+        "consent_kind": "form",
+        "consent_wording_sha256": wording.sha256,
+        "consent_language": "en",
+        "consent_privacy_notice_url": "https://rights.example.org/privacy",
+        "consent_proof": "",
+    }
+    assert rows["ada@example.org"]["consent_form"] == wording.version
+    assert rows["ada@example.org"]["consent_at"] == "2025-10-27T09:00:00Z"
+    assert rows["ada@example.org"]["subscribed_at"] == "2025-10-27T09:02:00Z"  # confirmed
+    assert (rows["kim@example.org"]["consent_kind"], rows["kim@example.org"]["consent_proof"]) == (
+        "import",
+        "box 3 folder 12",
+    )
+    # And what an older record did not keep is left empty, never guessed
+    assert [rows["old@example.org"][name] for name in evidence] == ["", "", "en", "", ""]
 
 
 def test_the_export_neutralises_cells_a_spreadsheet_would_run(

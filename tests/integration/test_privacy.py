@@ -3,12 +3,22 @@ until it subscribes and confirms again."""
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime
+
 import pytest
+from markupsafe import escape
 
 from optout.core import clock, keys, settings, tokens
+from optout.links import privacy
+from optout.messages import consent
 from optout.store import SubscriberStore
-from tests.helpers import confirm_path, link
+from tests.helpers import BASE, active, confirm_path, deliver, link
 from tests.integration.conftest import Stack
+
+JSON = {"Accept": "application/json"}
+FORM_PAGE_IN_FRENCH = {"Accept": "text/html", "Accept-Language": "fr"}
+NOTICE = "https://rights.example.org/privacy-notice"
 
 
 def privacy_path(stack: Stack) -> str:
@@ -27,18 +37,22 @@ def test_the_person_sees_everything_kept_as_a_page_and_as_json(stack: Stack) -> 
     )
     data = stack.call("privacy-page", path=path, headers={"Accept": "application/json"}).json()
     assert data["contact"] == "ada@example.org" and data["status"] == "active"
-    assert data["consent"]["form_version"] == "subscribe-form-v1" and data["platforms"] == [
-        "linkedin"
-    ]
+    assert data["consent"]["form_version"].startswith("subscribe-form/de/")
+    assert data["platforms"] == ["linkedin"]
     assert "audience_pk" not in data
 
 
 def test_erasure_keeps_only_the_keyed_hash_with_reason_and_date(stack: Stack) -> None:
     path = privacy_path(stack)
+    evidence = stack.call("privacy-page", path=path, headers=JSON).json()["consent_evidence"]
     assert stack.call("privacy-erase", path=path).status == 200
     (record,) = stack.items("SUBSCRIBERS_TABLE")
     assert set(record) == {"subscriber_id", "status", "erased_at", "erased_reason"}
     assert record["status"] == "erased" and "ada" not in str(record)
+    # The evidence of consent went with the rest: its wording's hash and version are nowhere
+    assert evidence["wording_sha256"] not in str(record)
+    assert evidence["form_version"] not in str(record) and "consent" not in str(record)
+    assert stack.call("privacy-page", path=path, headers=JSON).status == 404
     assert stack.call("privacy-page", path=path).status == 404  # nothing left to show
     assert stack.call("privacy-erase", path=path).status == 200  # idempotent
     assert stack.items("SUBSCRIBERS_TABLE") == [record]
@@ -136,3 +150,129 @@ def test_a_confirmation_link_from_before_an_erasure_stays_refused_whatever_its_l
     assert reply.status in (403, 404, 410)
     (record,) = stack.items("SUBSCRIBERS_TABLE")
     assert record["status"] == "pending"
+
+
+# -- consent kept as evidence -----------------------------------------------------------------
+
+
+def with_privacy_notice(monkeypatch: pytest.MonkeyPatch, url: str = NOTICE) -> None:
+    """The operator sets PrivacyNoticeUrl (the subscriptions function's PRIVACY_NOTICE_URL)."""
+    monkeypatch.setenv("PRIVACY_NOTICE_URL", url)
+    settings.get.cache_clear()
+
+
+def test_the_form_links_to_the_privacy_notice_and_shows_the_wording_whose_version_is_kept(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the organisation's privacy notice set
+    with_privacy_notice(monkeypatch)
+    # When a person opens the form in French
+    page = stack.call("subscribe-form-page", headers=FORM_PAGE_IN_FRENCH)
+    # Then it links to the notice, and shows the French consent wording, paragraph by paragraph
+    assert page.status == 200 and f'href="{NOTICE}"' in page.text
+    assert "Politique de confidentialité" in page.text
+    for paragraph in consent.form_wording("fr").paragraphs:
+        assert str(escape(paragraph)) in page.text  # as Jinja escapes it
+
+
+def test_the_form_shown_again_with_its_problems_still_links_to_the_privacy_notice(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_privacy_notice(monkeypatch)
+    reply = stack.call("subscribe-form", body="contact=not-an-address&region=DE")
+    assert reply.status == 400 and f'href="{NOTICE}"' in reply.text
+
+
+def test_without_a_privacy_notice_the_form_shows_no_such_link(stack: Stack) -> None:
+    page = stack.call("subscribe-form-page")
+    assert page.status == 200 and "Privacy notice" not in page.text
+
+
+def test_a_person_who_subscribed_on_the_form_sees_the_evidence_of_their_consent(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, test_clock
+) -> None:
+    # Given a privacy notice, and Ana reading the form in French who asks for reminders in
+    # Spanish (the sample form body: locale=es)
+    with_privacy_notice(monkeypatch)
+    assert stack.call("subscribe-form", headers=FORM_PAGE_IN_FRENCH).status == 202
+    stack.drain_notices()
+    # When she confirms a minute later and opens her privacy page
+    test_clock.advance(minutes=1)
+    confirmed = stack.call("confirm", path=confirm_path(stack.outbox()[0].text))
+    path = link(confirmed.text, "privacy")
+    data = stack.call("privacy-page", path=path, headers=JSON).json()
+    # Then its JSON names the French wording she read, its hash, when and with which notice
+    french = consent.form_wording("fr")
+    assert data["consent_evidence"] == {
+        "source": "form",
+        "source_detail": "web-form",
+        "form_version": french.version,
+        "wording_sha256": french.sha256,
+        "language": "fr",
+        "subscribed_at": "2025-10-27T09:00:00Z",
+        "confirmed_at": "2025-10-27T09:01:00Z",
+        "privacy_notice_url": NOTICE,
+        "proof": None,
+        "imported_at": None,
+    }
+    assert french.version.startswith("subscribe-form/fr/") and len(french.sha256) == 64
+    assert hashlib.sha256(french.text.encode()).hexdigest() == french.sha256
+    # And her page (in Spanish, her language) shows the same
+    page = stack.call("privacy-page", path=path).text
+    assert "Prueba de tu consentimiento" in page and "En nuestro formulario de suscripción" in page
+    for shown in (french.version, french.sha256, "2025-10-27T09:01:00Z", f'href="{NOTICE}"'):
+        assert shown in page
+
+
+def test_an_api_subscription_without_a_privacy_notice_says_none_was_shown(stack: Stack) -> None:
+    data = stack.call("privacy-page", path=privacy_path(stack), headers=JSON).json()
+    evidence = data["consent_evidence"]
+    assert (evidence["source"], evidence["source_detail"]) == ("form", "api")
+    assert evidence["form_version"] == consent.form_wording("de").version  # the API's locale
+    assert evidence["privacy_notice_url"] == ""  # none shown, which is not "not recorded"
+    page = stack.call("privacy-page", path=privacy_path(stack)).text
+    assert "Datenschutzhinweis im Formular</dt>\n<dd>Keiner</dd>" in page
+
+
+def test_a_record_from_before_the_evidence_was_kept_reads_not_recorded(stack: Stack) -> None:
+    # Given a subscriber written as they were before consent was kept as evidence
+    subscriber_id = active("old@example.org", "DE", "en")
+    path = privacy.privacy_link(settings.get(), subscriber_id, BASE, clock.now())
+    path = path.removeprefix(BASE)
+    # When they open their privacy page
+    data = stack.call("privacy-page", path=path, headers=JSON).json()
+    page = stack.call("privacy-page", path=path)
+    # Then what was not recorded says so, and what was is shown
+    evidence = data["consent_evidence"]
+    assert evidence["source"] is None and evidence["wording_sha256"] is None
+    assert evidence["privacy_notice_url"] is None and evidence["language"] == "en"
+    assert evidence["form_version"] == "test"
+    assert evidence["subscribed_at"] == "2025-10-01T00:00:00Z"
+    assert page.status == 200 and page.text.count("Not recorded") == 4
+
+
+def test_start_texted_after_stop_is_kept_as_consent_by_keyword(stack: Stack, test_clock) -> None:
+    # Given a number subscribed through the form (in its daytime), confirmed, then stopped by text
+    test_clock.now = datetime(2025, 10, 27, 15, 0, tzinfo=UTC)
+    assert stack.call("subscribe-sms-json").status == 202
+    stack.drain_notices()
+    (confirmation,) = stack.outbox()
+    confirmed = stack.call("confirm", path=confirm_path(confirmation.text))
+    path = link(confirmed.text, "privacy")
+    before = stack.call("privacy-page", path=path, headers=JSON).json()["consent_evidence"]
+    number = confirmation.to
+    deliver("feedback-sms-stop", originationNumber=number, messageBody="STOP")
+    # When it texts START a day later
+    test_clock.advance(days=1)
+    deliver(
+        "feedback-sms-stop",
+        originationNumber=number,
+        messageBody="Start",
+        inboundMessageId="inbound-start-1",
+    )
+    # Then its consent on record is the text, naming the wording it first agreed to
+    after = stack.call("privacy-page", path=path, headers=JSON).json()["consent_evidence"]
+    assert after["source"] == "keyword" and after["source_detail"] == "keyword"
+    assert after["subscribed_at"] == after["confirmed_at"] == "2025-10-28T15:00:00Z"
+    assert after["proof"] == "START texted from this number (message inbound-start-1)"
+    assert after["wording_sha256"] == before["wording_sha256"] is not None

@@ -10,6 +10,7 @@ import pytest
 
 from local import invoke
 from optout.core import clock, keys, settings
+from optout.messages import consent
 from optout.store import SubscriberStore
 from optout.subscribers import subscriptions
 from tests.helpers import confirm_path
@@ -39,10 +40,14 @@ def test_email_subscriber_is_pending_until_the_confirmation_is_posted(stack: Sta
     record = subscriber(stack)
     assert record["status"] == "pending"
     assert "audience_pk" not in record
+    wording = consent.form_wording("de")  # the form's wording in the request's language
     assert record["consent"] == {
         "requested_at": "2025-10-27T09:00:00Z",
-        "form_version": "subscribe-form-v1",
+        "form_version": wording.version,
         "source": "api",
+        "kind": "form",
+        "wording_sha256": wording.sha256,
+        "locale": "de",
     }
     # When a link scanner opens the link, nothing changes
     page = stack.call("confirm-page", path=confirm_path(email.text))

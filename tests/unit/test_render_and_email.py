@@ -116,7 +116,20 @@ def test_every_page_renders_in_every_language_with_its_lang_and_direction(locale
         "done_thanks": {"title": "T"},
         "unsubscribe": {},
         "unsubscribed": {},
-        "privacy": {"data": {"contact": "a@example.org", "consent": {"source": "api"}}},
+        "privacy": {
+            "data": {
+                "contact": "a@example.org",
+                "consent": {"source": "api"},
+                "consent_evidence": {
+                    **dict.fromkeys(("form_version", "wording_sha256", "confirmed_at")),
+                    **dict.fromkeys(("privacy_notice_url", "proof", "imported_at")),
+                    "source": "form",
+                    "source_detail": "api",
+                    "language": locale,
+                    "subscribed_at": "2025-10-27T09:00:00Z",
+                },
+            }
+        },
         "erased": {},
         "problem": {"kind": "expired", "message": "this link has expired", "subscribe_url": "x"},
     }

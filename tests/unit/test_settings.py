@@ -79,7 +79,7 @@ def test_a_broken_area_leaves_the_others_readable() -> None:
     )
     # Then the other areas read as usual
     assert settings.sending.sender_concurrency == 2
-    assert settings.confirmations.consent_text_version == "subscribe-form-v1"
+    assert settings.confirmations.confirm_token_days == 7
     with pytest.raises(SettingsError, match="SUBSCRIBES_PER_HOUR_PER_ADDRESS"):
         settings.subscribes_per_hour_per_address  # noqa: B018
 
@@ -146,3 +146,11 @@ def test_our_number_is_sms_from_read_by_itself_and_optional() -> None:
     assert from_environ(COMPLETE).sms_number == ""
     # And the http provider still sends from it
     assert from_environ({**COMPLETE, **SMS_OVER_HTTP}).sms.sender == SMS_OVER_HTTP["SMS_FROM"]
+
+
+def test_the_privacy_notice_is_an_https_address_or_none() -> None:
+    assert from_environ(COMPLETE).privacy_notice_url == ""  # the form shows no such link
+    notice = "https://rights.example.org/privacy"
+    assert from_environ({**COMPLETE, "PRIVACY_NOTICE_URL": notice}).privacy_notice_url == notice
+    with pytest.raises(SettingsError, match="PRIVACY_NOTICE_URL"):
+        from_environ({**COMPLETE, "PRIVACY_NOTICE_URL": "javascript:alert(1)"}).privacy_notice_url  # noqa: B018

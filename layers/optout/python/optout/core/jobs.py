@@ -57,6 +57,10 @@ class SubscribeJob:
     requested_at: str
     base_url: str
     kind: str = KIND
+    # The consent wording the form showed (`messages.consent`), and its privacy notice link;
+    # "" in a job queued before these were recorded.
+    wording_locale: str = ""
+    privacy_notice_url: str = ""
 
 
 @dataclass(frozen=True)

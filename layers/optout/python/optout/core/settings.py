@@ -70,12 +70,12 @@ class SendingSettings:
 
 @dataclass(frozen=True)
 class ConfirmationSettings:
-    """The double opt-in: how long a confirmation link lasts, how soon one may be sent again,
-    and which consent text a pending subscriber saw."""
+    """The double opt-in: how long a confirmation link lasts and how soon one may be sent again.
+    (The version of the consent text a person saw is made from the text itself:
+    `optout.messages.consent`.)"""
 
     confirm_token_days: int
     confirm_resend_minutes: int
-    consent_text_version: str
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,6 @@ class Settings:
             ConfirmationSettings(
                 confirm_token_days=read.whole_number("CONFIRM_TOKEN_DAYS", 7),
                 confirm_resend_minutes=read.whole_number("CONFIRM_RESEND_MINUTES", 10),
-                consent_text_version=read.text("CONSENT_TEXT_VERSION", "subscribe-form-v1"),
             )
         )
 
@@ -197,6 +196,17 @@ class Settings:
         http provider sends from it; the subscribe page tells a number that texted STOP to text
         START to it). Empty: the page says "our number"."""
         return _Reader(self.environ).text("SMS_FROM")
+
+    @cached_property
+    def privacy_notice_url(self) -> str:
+        """PRIVACY_NOTICE_URL: the organisation's privacy notice, which the subscribe form links
+        to and each subscription records as part of its consent (the subscriptions function).
+        Empty: the form shows no such link, and records that it showed none."""
+        read = _Reader(self.environ)
+        url = read.text("PRIVACY_NOTICE_URL")
+        if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            read.problem("PRIVACY_NOTICE_URL (must start with https://)")
+        return read.checked(url)
 
     @cached_property
     def ses_configuration_set(self) -> str:

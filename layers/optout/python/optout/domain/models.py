@@ -214,17 +214,25 @@ class Reminder:
 class Consent:
     """Proof of the subscription request: when, on which form text, from where.
 
-    For someone who confirmed a link we sent, the link is the proof. For someone an organiser
+    For someone who subscribed on the form (or its JSON API), the wording they were shown in
+    their language (its version id and hash, `domain.consent`) and the privacy notice it linked
+    to; the confirmation link they pressed is the proof. For someone who texted START again
+    after STOP, the text is the proof. For someone an organiser
     imported as already subscribed, the proof is the organiser's record of it: `source` says
     where they signed up ("paper form at FOSDEM"), `requested_at` when, `form_version` the
     wording they agreed to, `proof` where the evidence is kept, `imported_at` when it came in.
     """
 
     requested_at: str
-    form_version: str
-    source: str  # "web-form", "api", "import", or an imported row's own consent_source
+    form_version: str  # the wording's version id (`domain.consent`), or an import's own
+    source: str  # "web-form", "api", "keyword", "import", or an imported row's own consent_source
     proof: str = ""
     imported_at: str = ""
+    # Recorded since consent is kept as evidence (issue 16); "" on older records: not recorded.
+    kind: str = ""  # how consent was given: `domain.consent.FORM`, `IMPORT` or `KEYWORD`
+    wording_sha256: str = ""  # SHA-256 of the exact wording of `form_version` they agreed to
+    locale: str = ""  # the language of that wording
+    privacy_notice_url: str = ""  # the privacy notice the form linked to ("" with a hash: none)
 
 
 @dataclass(frozen=True)

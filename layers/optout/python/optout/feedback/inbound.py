@@ -22,13 +22,16 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from optout.channels import sms
 from optout.core import keys
+from optout.core.clock import iso
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
+from optout.domain import consent
 from optout.domain.locales import DEFAULT_LOCALE
 from optout.domain.models import CampaignStatus, Status
 from optout.domain.reputation import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, MIN_SENT_FOR_RATES
@@ -105,7 +108,16 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
         subscribers.unsubscribe(subscriber_id, now)
         metrics.add_metric(name="UnsubscribedBySms", unit=MetricUnit.Count, value=1)
     elif kind == "start":
-        if not subscribers.resubscribe(subscriber_id, now, by=inbound_id):
+        # The text is the consent on record now; the wording they first agreed to stays named.
+        by_text = replace(
+            subscriber.consent,
+            requested_at=iso(now),
+            source=consent.KEYWORD,
+            kind=consent.KEYWORD,
+            proof=f"{word} texted from this number (message {inbound_id})",
+            imported_at="",
+        )
+        if not subscribers.resubscribe(subscriber_id, now, by=inbound_id, consent=by_text):
             return "ignored: not stopped by text"
         catch_up.request(settings, [subscriber_id], now)
     reply.send(kind, subscriber.locale)

@@ -9,8 +9,12 @@ from optout.core import keys, tokens
 from optout.core.errors import NotFound
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
+from optout.domain import consent
 from optout.links import verified
 from optout.store import SubscriberStore, plain
+
+# The key of the consent evidence in what `stored_data` gives (no stored field is named so).
+EVIDENCE = "consent_evidence"
 
 
 def privacy_link(settings: Settings, subscriber_id: str, base_url: str, now: datetime) -> str:
@@ -20,12 +24,17 @@ def privacy_link(settings: Settings, subscriber_id: str, base_url: str, now: dat
 
 
 def stored_data(settings: Settings, token: str, now: datetime) -> dict[str, Any]:
-    """Everything the bot keeps about the person the link names."""
+    """Everything the bot keeps about the person the link names, as stored, and beside it
+    (``consent_evidence``) the evidence of their consent as `domain.consent` reads it: how they
+    subscribed, on which wording, when, with which privacy notice (None: not recorded)."""
     (subscriber_id,) = verified.parts(settings, token, tokens.Purpose.PRIVACY, now, 1)
-    stored = SubscriberStore(settings).stored(subscriber_id)
-    if stored is None:
+    kept = SubscriberStore(settings).kept(subscriber_id)
+    if kept is None:
         raise NotFound("we hold nothing about you under this link")
-    return {name: plain(value) for name, value in sorted(stored.items())}
+    stored, subscriber = kept
+    data = {name: plain(value) for name, value in sorted(stored.items())}
+    data[EVIDENCE] = consent.evidence(subscriber).as_dict()
+    return data
 
 
 def erase(settings: Settings, token: str, now: datetime) -> str:

@@ -4,7 +4,8 @@ Two environments, both sandboxed and both compiled once per execution environmen
 autoescaped; plain text, subjects and SMS are not (escaping there would show ``&amp;`` to a
 reader). Templates live in ``optout/templates/``: messages as ``messages/<name>/<part>`` with
 parts ``subject.txt``, ``body.txt``, ``body.html`` and ``sms.txt``; pages as
-``pages/<name>.html``; the organisers' dashboard as ``admin/<name>.html``.
+``pages/<name>.html``; the organisers' dashboard as ``admin/<name>.html``; the subscribe form's
+consent wording as ``consent/subscribe_form.txt`` (`optout.messages.consent`).
 
 Templates are written in English with Jinja2's i18n extension (``{% trans %}``, ``_()``); the
 translations are gettext catalogues in ``optout/locales/<locale>/LC_MESSAGES/messages.po``,
@@ -130,6 +131,11 @@ def page(name: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE) ->
         _environment(True).get_template(f"pages/{name}.html"),
         {**context, "locale": locale, "text_direction": text_direction(locale)},
     )
+
+
+def text(name: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE) -> str:
+    """Render the plain-text template `name` (not escaped) in `locale`."""
+    return _render(_environment(False).get_template(name), {**context, "locale": locale})
 
 
 def admin_page(name: str, context: Mapping[str, Any]) -> str:

@@ -90,8 +90,13 @@ class SubscriberStore:
     def stored(self, subscriber_id: str) -> dict[str, Any] | None:
         """Everything kept about a subscriber, as stored (for the person's own privacy page),
         but where they sit in the audience index, which says nothing about them."""
+        kept = self.kept(subscriber_id)
+        return kept[0] if kept is not None else None
+
+    def kept(self, subscriber_id: str) -> tuple[dict[str, Any], Subscriber] | None:
+        """`stored`, with the subscriber it holds (one read)."""
         item = self._item(subscriber_id)
-        return _without_keys(item) if item is not None else None
+        return (_without_keys(item), subscriber_from(item)) if item is not None else None
 
     def _item(self, subscriber_id: str) -> dict[str, Any] | None:
         """The subscriber's whole item, unless there is none or it keeps no profile (erased,
@@ -320,11 +325,13 @@ class SubscriberStore:
         self._moved(old, {**old, "status": status.value}, now)
         return True
 
-    def resubscribe(self, subscriber_id: str, now: datetime, by: str = "") -> bool:
-        """Someone who unsubscribed by text asked to START again: active once more. True if
-        this call changed it, or if the text `by` names (its inbound message id) did before:
-        that START delivered again, whose answer may still be owed. Not for the suppressed,
-        nor the unknown."""
+    def resubscribe(
+        self, subscriber_id: str, now: datetime, by: str = "", consent: Consent | None = None
+    ) -> bool:
+        """Someone who unsubscribed by text asked to START again: active once more, with
+        `consent` (the text's) as their consent record when given. True if this call changed
+        it, or if the text `by` names (its inbound message id) did before: that START delivered
+        again, whose answer may still be owed. Not for the suppressed, nor the unknown."""
         item = self._item(subscriber_id)
         if item is None:
             return False
@@ -333,10 +340,12 @@ class SubscriberStore:
         current = subscriber_from(item)
         if current.status is not Status.UNSUBSCRIBED:
             return False
+        new_consent = {":consent": consent_item(consent)} if consent else {}
         response = update_if(
             self._table,
             Key={"subscriber_id": subscriber_id},
-            UpdateExpression="SET #status = :active, resubscribed_at = :now, resubscribed_by = :by, audience_pk = :audience, audience_sk = :id",
+            UpdateExpression="SET #status = :active, resubscribed_at = :now, resubscribed_by = :by, audience_pk = :audience, audience_sk = :id"
+            + (", consent = :consent" if consent else ""),
             ConditionExpression="#status = :unsubscribed",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
@@ -346,6 +355,7 @@ class SubscriberStore:
                 ":by": by,
                 ":audience": audience_key(current.home_group, subscriber_id),
                 ":id": subscriber_id,
+                **new_consent,
             },
             ReturnValues="ALL_OLD",
         )
@@ -640,8 +650,13 @@ def subscriber_item(subscriber: Subscriber) -> dict[str, Any]:
     item.pop("done_campaigns")  # written by the "I've switched it off" link only
     item.pop("recent_sends")  # written by a reminder's claim only (`DeliveryStore`)
     item["platforms"] = list(subscriber.platforms)
-    item["consent"] = {key: value for key, value in item["consent"].items() if value != ""}
+    item["consent"] = consent_item(subscriber.consent)
     return {key: value for key, value in item.items() if value != ""}
+
+
+def consent_item(consent: Consent) -> dict[str, str]:
+    """A consent record as the subscriber's item holds it: its fields that are not empty."""
+    return {key: value for key, value in asdict(consent).items() if value != ""}
 
 
 def active_item(subscriber: Subscriber) -> dict[str, Any]:
@@ -663,7 +678,8 @@ def subscriber_from(item: dict[str, Any]) -> Subscriber:
         timezone=item["timezone"],
         platforms=tuple(item.get("platforms", ())),
         status=Status(item["status"]),
-        consent=Consent(**item["consent"]),
+        # No form_version: someone imported without proof, who saw no form of ours.
+        consent=Consent(**{"form_version": "", **item["consent"]}),
         created_at=item["created_at"],
         confirmation_sent_at=item.get("confirmation_sent_at", ""),
         confirmed_at=item.get("confirmed_at", ""),

@@ -27,6 +27,7 @@ from optout.core.clock import iso
 from optout.core.errors import InvalidInput, PayloadTooLarge
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
+from optout.domain import consent
 from optout.domain.models import Consent, Status, Subscriber
 from optout.sending import catch_up
 from optout.store import SubscriberStore
@@ -56,6 +57,13 @@ CELL_LIMITS = {
     "consent_form": 200,
     "consent_proof": 1000,
 }
+EVIDENCE_COLUMNS = (
+    "consent_kind",
+    "consent_wording_sha256",
+    "consent_language",
+    "consent_privacy_notice_url",
+    "consent_proof",
+)
 EXPORT_COLUMNS = (
     "contact",
     "channel",
@@ -67,6 +75,10 @@ EXPORT_COLUMNS = (
     "consent_at",
     "consent_form",
     "subscribed_at",
+    # The evidence of consent (`domain.consent`), after the columns there were before it: how
+    # it was given (form, import, keyword), the form wording's hash and language, the privacy
+    # notice the form linked to, and an import's proof. Empty: not recorded (or none).
+    *EVIDENCE_COLUMNS,
 )
 # One request must finish well within the function's 60 s and Lambda's 6 MB request limit
 # (API Gateway would take 10 MB); the CLI sends 500 rows a request.
@@ -334,6 +346,7 @@ def _proof(line: int, cells: Mapping[str, str], now: datetime, report: Report) -
                 source=cells["consent_source"],
                 proof=cells.get("consent_proof", ""),
                 imported_at=iso(now),
+                kind=consent.IMPORT,
             )
         reason = "in the future"
     report.warnings.append(
@@ -512,7 +525,8 @@ class ExportPart:
 
 
 def export_csv(settings: Settings, format_name: str = "csv", after: str = "") -> ExportPart:
-    """Active subscribers as CSV, never anyone pending, unsubscribed, suppressed or erased,
+    """Active subscribers as CSV (`EXPORT_COLUMNS`, with the evidence of each one's consent),
+    never anyone pending, unsubscribed, suppressed or erased,
     read with a paginated Scan of the table. A part holds about `EXPORT_ROWS`, so that it fits
     in a Lambda response (6 MB); `after` is where a part starts (a previous part's
     `next_after`). Cells are neutralised against CSV injection: one that a spreadsheet would
@@ -531,6 +545,7 @@ def export_csv(settings: Settings, format_name: str = "csv", after: str = "") ->
 
 
 def _export_row(subscriber: Subscriber) -> tuple[str, ...]:
+    evidence = consent.evidence(subscriber)
     return (
         subscriber.contact,
         subscriber.channel,
@@ -542,6 +557,11 @@ def _export_row(subscriber: Subscriber) -> tuple[str, ...]:
         subscriber.consent.requested_at,
         subscriber.consent.form_version,
         subscriber.confirmed_at,
+        evidence.source or "",
+        evidence.wording_sha256 or "",
+        evidence.language,
+        evidence.privacy_notice_url or "",
+        evidence.proof or "",
     )
 
 

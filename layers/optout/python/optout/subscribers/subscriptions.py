@@ -20,10 +20,11 @@ from optout.core.errors import InvalidInput, NotFound, OptoutError, TokenInvalid
 from optout.core.jobs import NoticeJob, SubscribeJob
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
+from optout.domain import consent as evidence
 from optout.domain import contacts, locales, regions
 from optout.domain.models import Consent, Status, Subscriber
 from optout.links import privacy, verified
-from optout.messages import render
+from optout.messages import consent, render
 from optout.sending import catch_up
 from optout.store import DeliveryStore, SubscriberStore, layout, seconds_left_in_window
 
@@ -98,9 +99,13 @@ def subscribe(
     base_url: str,
     now: datetime,
     address: str = "",
+    shown_in: str = "",
 ) -> None:
     """Queue the request for the notifier (`record_request`), after the limit per network
-    address, and return: the caller answers at once, having done the same work whether or not
+    address, and return (`shown_in`: the language the form's consent wording was shown in, if
+    not the reminders' own, as when the page is read in one language and the reminders chosen
+    in another; the notifier records that wording's version and hash, and the privacy notice
+    the form linked to): the caller answers at once, having done the same work whether or not
     the contact is known, so the time of the answer tells nobody who is subscribed (found by an
     attacker: 52 ms for a new contact, 29 ms for a known one; with the write still here and the
     same work on both paths, a known contact was still answered about 5 ms sooner)."""
@@ -127,6 +132,8 @@ def subscribe(
         source=source,
         requested_at=iso(now),
         base_url=base_url,
+        wording_locale=shown_in or request.locale,
+        privacy_notice_url=settings.privacy_notice_url,
     )
     try:
         queues.enqueue(settings.notice_queue_url, job)
@@ -150,16 +157,32 @@ def record_request(settings: Settings, job: SubscribeJob) -> NoticeJob:
         timezone=job.timezone,
         platforms=job.platforms,
     )
-    subscriber = pending_subscriber(settings, request, source=job.source, now=requested_at)
+    subscriber = pending_subscriber(
+        settings,
+        request,
+        source=job.source,
+        now=requested_at,
+        wording=consent.form_wording(job.wording_locale) if job.wording_locale else None,
+        privacy_notice_url=job.privacy_notice_url,
+    )
     resend_after = timedelta(minutes=settings.confirmations.confirm_resend_minutes)
     SubscriberStore(settings).request_confirmation(subscriber, resend_after, requested_at)
     return confirmation_job(subscriber.subscriber_id, base_url=job.base_url, now=requested_at)
 
 
 def pending_subscriber(
-    settings: Settings, request: SubscribeRequest, *, source: str, now: datetime
+    settings: Settings,
+    request: SubscribeRequest,
+    *,
+    source: str,
+    now: datetime,
+    wording: consent.Wording | None = None,
+    privacy_notice_url: str = "",
 ) -> Subscriber:
-    """The record of a subscribe request, waiting for its confirmation link to be pressed."""
+    """The record of a subscribe request, waiting for its confirmation link to be pressed, with
+    the evidence of its consent: the form's `wording` the person agreed to and the privacy
+    notice it linked to (None: they saw no form of ours, as someone imported without proof,
+    who agrees by pressing the confirmation link alone)."""
     return Subscriber(
         subscriber_id=keys.contact_id(settings, request.contact.channel, request.contact.address),
         channel=request.contact.channel,
@@ -172,8 +195,12 @@ def pending_subscriber(
         status=Status.PENDING,
         consent=Consent(
             requested_at=iso(now),
-            form_version=settings.confirmations.consent_text_version,
+            form_version=wording.version if wording else "",
             source=source,
+            kind=evidence.kind_of(source) or "",
+            wording_sha256=wording.sha256 if wording else "",
+            locale=wording.locale if wording else "",
+            privacy_notice_url=privacy_notice_url if wording else "",
         ),
         created_at=iso(now),
         confirmation_sent_at=iso(now),

@@ -648,11 +648,15 @@ def _admin_routes() -> dict[str, JsonObject]:
         },
         "/admin/subscribers/export": {
             "get": _operation(
-                "Export subscribers as CSV, in parts",
+                "Export subscribers as CSV, in parts: each with the evidence of their consent",
                 "organisers",
                 {
                     "200": _answer(
-                        "One part; `X-Next-After` when there is more",
+                        "One part; `X-Next-After` when there is more. Columns: contact, "
+                        "channel, region, locale, timezone, platforms, consent_source, "
+                        "consent_at, consent_form, subscribed_at, then the evidence of consent "
+                        "(empty: not recorded): consent_kind, consent_wording_sha256, "
+                        "consent_language, consent_privacy_notice_url, consent_proof",
                         {"text/csv": {"schema": {"type": "string"}}},
                         **{
                             "X-Next-After": _ref("headers", "NextAfter"),
@@ -819,8 +823,39 @@ def _schemas() -> JsonObject:
         },
         "StoredData": {
             "type": "object",
-            "required": ["subscriber_id"],
-            "properties": {"subscriber_id": text},
+            "required": ["subscriber_id", "consent_evidence"],
+            "properties": {"subscriber_id": text, "consent_evidence": _ref("schemas", "Consent")},
+        },
+        # The evidence of a person's consent (`domain.consent`); null: not recorded.
+        "Consent": {
+            "type": "object",
+            "required": [
+                "source",
+                "source_detail",
+                "form_version",
+                "wording_sha256",
+                "language",
+                "subscribed_at",
+                "confirmed_at",
+                "privacy_notice_url",
+                "proof",
+                "imported_at",
+            ],
+            "properties": {
+                "source": {"enum": ["form", "import", "keyword", None]},
+                "source_detail": {"type": ["string", "null"]},
+                "form_version": {"type": ["string", "null"]},
+                "wording_sha256": {
+                    "oneOf": [{"type": "string", "pattern": "^[0-9a-f]{64}$"}, {"type": "null"}]
+                },
+                "language": text,
+                "subscribed_at": {"type": ["string", "null"]},
+                "confirmed_at": {"type": ["string", "null"]},
+                # "": the form showed no privacy notice link
+                "privacy_notice_url": {"type": ["string", "null"]},
+                "proof": {"type": ["string", "null"]},
+                "imported_at": {"type": ["string", "null"]},
+            },
         },
         "PlannedSend": {
             "type": "object",

@@ -40,16 +40,22 @@ def as_json(error: OptoutError) -> Response[str]:
 
 
 def for_public(
-    error: OptoutError, event: APIGatewayProxyEvent, *, form: Mapping[str, Any] | None = None
+    error: OptoutError,
+    event: APIGatewayProxyEvent,
+    *,
+    form: Mapping[str, Any] | None = None,
+    privacy_notice_url: str = "",
 ) -> Response[str]:
     """A client error on a public route: JSON for API clients; for people, the subscribe form
-    again with its problems marked (invalid input, when `form` holds what was sent), or a page
-    that says what happened and what to do next."""
+    again with its problems marked (invalid input, when `form` holds what was sent; with the
+    form's privacy notice link), or a page that says what happened and what to do next."""
     if public.wants_json(event):
         return as_json(error)
     locale = public.page_locale(event)
     if form is not None and isinstance(error, InvalidInput):
-        context = public.form_context(locale, form, error.problems)
+        context = public.form_context(
+            locale, form, error.problems, privacy_notice_url=privacy_notice_url
+        )
         return public.page(error.status, "subscribe", context, locale)
     subscribe_url = "../" * max(event.path.count("/") - 1, 0) + "subscribe"
     context = {"kind": _kind(error), "message": error.message, "subscribe_url": subscribe_url}

@@ -20,7 +20,7 @@ from optout.core.errors import InvalidInput, OptoutError, PayloadTooLarge
 from optout.core.settings import Settings
 from optout.domain import locales
 from optout.domain.regions import PUBLIC_GROUPS
-from optout.messages import render
+from optout.messages import consent, render
 
 MAX_FORM_BYTES = 16 * 1024
 _SECURITY_HEADERS = {
@@ -153,9 +153,13 @@ def form_context(
     locale: str,
     values: Mapping[str, Any] | None = None,
     problems: Mapping[str, str] | None = None,
+    *,
+    privacy_notice_url: str = "",
 ) -> dict[str, Any]:
-    """What the subscribe form needs, in `locale`: choices, the values sent back, and what was
-    wrong. The reminders' language starts as the page's."""
+    """What the subscribe form needs, in `locale`: choices, the values sent back, what was
+    wrong, the consent wording (`messages.consent`: exactly the text whose version a
+    subscription records) and the organisation's privacy notice link ("": none). The
+    reminders' language starts as the page's."""
     territories = render.babel_locale(locale).territories
     regions = [
         (code, render.translate(locale, group.name)) for code, group in PUBLIC_GROUPS.items()
@@ -174,6 +178,8 @@ def form_context(
         "languages": languages(),
         "values": {"locale": locale, **(values or {})},
         "problems": dict(problems or {}),
+        "consent": consent.form_wording(locale).paragraphs,
+        "privacy_notice_url": privacy_notice_url,
     }
 
 
