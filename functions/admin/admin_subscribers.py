@@ -1,10 +1,11 @@
-"""The admin API's subscriber routes: CSV import and export, and the links of SES's mailbox
-simulator's recipients (for `optout smoke`)."""
+"""The admin API's subscriber routes: CSV import and export, list health as JSON (and its
+recount), and the links of SES's mailbox simulator's recipients (for `optout smoke`)."""
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from optout.core import clock, settings
+from optout.organisers import stats
 from optout.subscribers import imports, test_recipients
 from optout.web import admin, public
 
@@ -30,6 +31,18 @@ def export_subscribers() -> Response[str]:
     if part.next_after:  # more than one Lambda response holds: ask again with ?after=
         response.headers["X-Next-After"] = part.next_after
     return response
+
+
+@router.get("/admin/list-health")
+def list_health() -> Response[str]:
+    """What the dashboard's first page shows of the list, as JSON."""
+    return public.json_response(200, stats.list_health_report(settings.get()))
+
+
+@router.post("/admin/list-health/recount")
+def recount_list_health() -> Response[str]:
+    """Count every subscriber again and repair the list health counters (`optout recount`)."""
+    return public.json_response(200, stats.recount(settings.get()))
 
 
 @router.post("/admin/subscribers/test-links")

@@ -157,6 +157,36 @@ def test_stats_prints_the_regions_as_a_table_or_as_csv(stack: StackClient, tmp_p
     assert as_csv.stdout.startswith("region,audience,sent,clicked,confirmed")
 
 
+def test_recount_finds_the_counters_right_and_prints_the_counts_by_region(
+    stack: StackClient, tmp_path: Path
+) -> None:
+    # Given people imported (active) and signed up (pending) through the stack's routes
+    path = tmp_path / "recount.csv"
+    path.write_text(
+        f"{HEADER}\nrec1@example.org,CH,,,,FOSDEM,2025-02-01,v1,\nrec2@example.org,CH,,,,,,,\n",
+        encoding="utf-8",
+    )
+    assert optout("import", str(path), url=stack.base_url).returncode == 0
+    before = stack.get(
+        "/admin/list-health",
+        headers={"Authorization": f"Bearer {DEMO_SECRETS['OPTOUT_ADMIN_TOKEN']}"},
+    ).json()
+    # When the organiser recounts
+    recounted = optout("recount", url=stack.base_url)
+    # Then the counters kept on writes were right, and the counts are printed by region
+    assert recounted.returncode == 0, recounted.stderr
+    first, blank, header, *lines = recounted.stdout.splitlines()
+    assert first == "Every counter was right: nothing to correct." and blank == ""
+    assert header.split() == ["region", "pending", "active", "unsubscribed", "suppressed"]
+    rows = {line.split()[0]: [int(n) for n in line.split()[1:]] for line in lines}
+    (switzerland,) = [row for row in before["by_region"] if row["region"] == "CH"]
+    assert rows["CH"] == [
+        switzerland[s] for s in ("pending", "active", "unsubscribed", "suppressed")
+    ]
+    assert rows["CH"][:2] >= [1, 1]  # rec2 waits to confirm, rec1 is active
+    assert rows["all"][1] == before["total"]["active"]
+
+
 def test_a_wrong_token_and_a_stopped_stack_are_explained(stack: StackClient) -> None:
     wrong = optout("export", url=stack.base_url, token="not-the-token")
     assert (wrong.returncode, wrong.stdout) == (1, "")
@@ -264,6 +294,65 @@ def test_preview_prints_a_text_with_its_segment_count(
     code, out = preview(stub, "sms", capsys)
     assert code == 0
     assert "2 segments, GSM-7" in out and "Noch 7 Tage: LinkedIn-KI abschalten" in out
+
+
+class StubRecount(BaseHTTPRequestHandler):
+    seen: ClassVar[list[tuple[str, str, str]]] = []
+    answer: ClassVar[dict[str, Any]] = {
+        "total": {"pending": 0, "active": 2, "unsubscribed": 1, "suppressed": 0},
+        "by_region": [
+            {"region": "DE", "pending": 0, "active": 2, "unsubscribed": 1, "suppressed": 0}
+        ],
+        "by_channel": [],
+        "by_language": [],
+        "timeline": {},
+        "signups": 0,
+        "confirmed": 0,
+        "confirmation_rate": 0.0,
+        "corrected": [
+            {"region": "DE", "channel": "email", "language": "de", "state": "active"}
+            | {"was": 3, "now": 2},
+            {"region": "DE", "channel": "email", "language": "de", "state": "unsubscribed"}
+            | {"was": 0, "now": 1},
+        ],
+    }
+
+    def do_POST(self) -> None:
+        self.seen.append(("POST", self.path, self.headers.get("Authorization", "")))
+        body = json.dumps(self.answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_recount_prints_each_counter_it_corrected(capsys: pytest.CaptureFixture[str]) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StubRecount)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    StubRecount.seen = []
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code = cli.main(["--url", url, "--token", "stub-token", "recount"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert StubRecount.seen == [("POST", "/admin/list-health/recount", "Bearer stub-token")]
+    assert out[0] == "2 counters corrected:"
+    assert out[1].split() == ["region", "channel", "language", "state", "was", "now"]
+    assert out[2].split() == ["DE", "email", "de", "active", "3", "2"]
+    assert out[3].split() == ["DE", "email", "de", "unsubscribed", "0", "1"]
+    assert out[4] == ""
+    assert [line.split() for line in out[6:]] == [
+        ["DE", "0", "2", "1", "0"],
+        ["all", "0", "2", "1", "0"],
+    ]
 
 
 def test_a_token_pasted_with_its_line_break_is_refused_before_any_request(

@@ -1,6 +1,7 @@
 """The subscriber's journey in a real headless Chromium, on the local stack: the form, the
 confirmation, a reminder, "I've switched it off", each page seen as a person sees it; then the
-organiser signs in to the dashboard and sees that conversion in the campaign's funnel.
+organiser signs in to the dashboard, sees that conversion in the campaign's funnel, cancels
+the campaign and sends its good news.
 
 The browser is Debian's ``chromium`` package (``make test`` installs it), driven by Playwright;
 Playwright's own browser downloads are never used. Every page is saved as a full-page screenshot
@@ -293,6 +294,17 @@ def see_the_conversion_on_the_dashboard(visit: Visit, token: str) -> None:
     )
     expect(page.get_by_role("img", name="Switched off, by language")).to_contain_text("Deutsch")
     visit.see("03-campaign")
+    # When the organiser cancels the campaign after it sent reminders, the page offers the
+    # good news, saying who gets it
+    page.get_by_role("button", name="Cancel the campaign").click()
+    expect(page.locator("h1 .status")).to_have_text("withdrawn")
+    send = page.get_by_role("button", name="Send the good news")
+    expect(send).to_have_accessible_description(re.compile(r"tells the subscribers of .*EU"))
+    visit.see("04-campaign-withdrawn-good-news")
+    # and once it is sent, it is offered no more and the plan holds it
+    send.click()
+    expect(page.get_by_role("button", name="Send the good news")).to_have_count(0)
+    expect(page.get_by_text("EU good-news")).to_be_visible()
 
 
 def link_in(text: str, kind: str) -> str:

@@ -263,6 +263,11 @@ class Organiser:
         status, reply_headers, data = invoke.decode_response(invoke.invoke(route.function, event))
         return Reply(status, reply_headers, data.decode("utf-8"))
 
+    def sign_in(self) -> str:
+        """The dashboard's session cookie, as a browser signed in with the token holds it."""
+        reply = self.browse("POST", "/admin/sign-in", body=f"token={ADMIN_TOKEN}")
+        return reply.headers["Set-Cookie"].split(";", 1)[0]
+
     def browse(self, method: str, path: str, *, cookie: str = "", **kwargs: Any) -> Reply:
         """As a browser: HTML wanted, the session cookie instead of a bearer token."""
         headers = {"Accept": "text/html", **kwargs.pop("headers", {})}

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from local import invoke
-from optout.core import clock, keys, settings
+from optout.core import clock, keys, settings, tokens
+from optout.links import privacy
 from optout.store import CampaignStore, SubscriberStore
 from optout.subscribers import subscriptions
 from tests.helpers import (
@@ -350,3 +351,158 @@ def test_feedback_that_is_not_json_is_ignored(stack: Stack) -> None:
     event = sample_event("feedback-sms-stop")
     event["Records"][0]["Sns"]["Message"] = "not json"
     assert invoke.invoke("FeedbackFunction", event) == {"outcomes": ["ignored: not JSON"]}
+
+
+# -- a subscriber who texted STOP: no text until START, a confirmation included --------------
+
+SUBSCRIBER = "+14165550123"  # events/feedback-sms-stop.json's number
+
+
+def subscribe_on_the_form(stack: Stack, number: str) -> Reply:
+    body = f"contact={number.replace('+', '%2B')}&region=CA&locale=en"
+    return stack.call("subscribe-form", body=body)
+
+
+def subscribed_and_confirmed_by_text(stack: Stack, number: str) -> None:
+    assert subscribe_by_text(stack, number).status == 202
+    stack.drain_notices()
+    (confirmation,) = to(stack, number)
+    assert stack.call("confirm", path=confirm_path(confirmation.text)).status == 200
+    assert record(stack, number)["status"] == "active"
+
+
+def test_a_subscriber_who_texted_stop_gets_no_confirmation_text_until_start(
+    stack: Stack, test_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given our number as the operator sets it
+    monkeypatch.setenv("SMS_FROM", "+18005550199")
+    settings.get.cache_clear()
+    # And someone who subscribed by text, confirmed, and then texted STOP
+    test_clock.now = TORONTO_DAYTIME
+    subscribed_and_confirmed_by_text(stack, SUBSCRIBER)
+    assert deliver("feedback-sms-stop", messageBody="STOP") == {"outcomes": ["stop"]}
+    assert len(to(stack, SUBSCRIBER)) == 2  # the confirmation, the answer to STOP
+    # When, an hour later (past the resend window), the number is put into the subscribe form
+    test_clock.now = datetime(2025, 10, 27, 16, 0, tzinfo=UTC)
+    stopped_page = subscribe_on_the_form(stack, SUBSCRIBER)
+    fresh_page = subscribe_on_the_form(stack, "+14165550177")  # a number nobody has heard of
+    stack.drain_notices()
+    # Then the form answers as for anyone, its page saying to text START to our number first
+    assert stopped_page.status == fresh_page.status == 202
+    assert stopped_page.text == fresh_page.text
+    assert "Text START to +18005550199 first" in stopped_page.text
+    # And no confirmation text went to the number; the other got its own
+    assert len(to(stack, SUBSCRIBER)) == 2
+    assert len(to(stack, "+14165550177")) == 1
+    assert record(stack, SUBSCRIBER)["status"] == "unsubscribed"
+    # When the number texts START
+    assert deliver(
+        "feedback-sms-stop", messageBody="START", inboundMessageId="another-inbound-id"
+    ) == {"outcomes": ["start"]}
+    # Then it is active again, as START does for anyone who texted STOP, and told so
+    assert record(stack, SUBSCRIBER)["status"] == "active"
+    assert "stopped_at" not in record(stack, SUBSCRIBER)
+    assert len(to(stack, SUBSCRIBER)) == 3
+
+
+def test_after_start_a_later_stop_stops_again(stack: Stack, test_clock) -> None:
+    test_clock.now = TORONTO_DAYTIME
+    subscribed_and_confirmed_by_text(stack, SUBSCRIBER)
+    deliver("feedback-sms-stop", messageBody="STOP")
+    deliver("feedback-sms-stop", messageBody="START", inboundMessageId="start-1")
+    deliver("feedback-sms-stop", messageBody="STOP", inboundMessageId="stop-2")
+    sent = len(to(stack, SUBSCRIBER))
+    test_clock.now = datetime(2025, 10, 27, 16, 0, tzinfo=UTC)
+    assert subscribe_on_the_form(stack, SUBSCRIBER).status == 202
+    stack.drain_notices()
+    assert len(to(stack, SUBSCRIBER)) == sent
+    assert record(stack, SUBSCRIBER)["status"] == "unsubscribed"
+
+
+def unsubscribe_path(subscriber_number: str) -> str:
+    """The one-click unsubscribe link a message to this number would carry."""
+    subscriber_id = keys.contact_id(settings.get(), "sms", subscriber_number)
+    expires = clock.now() + tokens.LIFETIMES[tokens.Purpose.UNSUBSCRIBE]
+    token = tokens.mint(
+        keys.token_keyring(settings.get()), tokens.Purpose.UNSUBSCRIBE, [subscriber_id], expires
+    )
+    return f"/unsubscribe/{token}"
+
+
+def test_an_unsubscribe_by_link_does_not_stop_confirmation_texts(stack: Stack, test_clock) -> None:
+    # Given a subscriber by text who unsubscribed with a one-click link, not by STOP
+    test_clock.now = TORONTO_DAYTIME
+    subscribed_and_confirmed_by_text(stack, SUBSCRIBER)
+    assert stack.call("unsubscribe-one-click", path=unsubscribe_path(SUBSCRIBER)).status == 200
+    assert record(stack, SUBSCRIBER)["status"] == "unsubscribed"
+    # When the number is put into the form an hour later
+    test_clock.now = datetime(2025, 10, 27, 16, 0, tzinfo=UTC)
+    assert subscribe_on_the_form(stack, SUBSCRIBER).status == 202
+    stack.drain_notices()
+    # Then a confirmation text goes, and confirms
+    confirmation = to(stack, SUBSCRIBER)[-1]
+    assert len(to(stack, SUBSCRIBER)) == 2
+    assert stack.call("confirm", path=confirm_path(confirmation.text)).status == 200
+    assert record(stack, SUBSCRIBER)["status"] == "active"
+
+
+def test_stop_after_an_unsubscribe_by_link_stops_confirmation_texts_too(
+    stack: Stack, test_clock
+) -> None:
+    test_clock.now = TORONTO_DAYTIME
+    subscribed_and_confirmed_by_text(stack, SUBSCRIBER)
+    stack.call("unsubscribe-one-click", path=unsubscribe_path(SUBSCRIBER))
+    assert deliver("feedback-sms-stop", messageBody="STOP") == {"outcomes": ["stop"]}
+    test_clock.now = datetime(2025, 10, 27, 16, 0, tzinfo=UTC)
+    assert subscribe_on_the_form(stack, SUBSCRIBER).status == 202
+    stack.drain_notices()
+    assert len(to(stack, SUBSCRIBER)) == 2  # the confirmation, the answer to STOP
+
+
+def test_an_erasure_after_stop_keeps_the_number_stopped_until_start(
+    stack: Stack, test_clock
+) -> None:
+    # Given a subscriber by text who texted STOP, then had their data erased
+    test_clock.now = TORONTO_DAYTIME
+    subscribed_and_confirmed_by_text(stack, SUBSCRIBER)
+    deliver("feedback-sms-stop", messageBody="STOP")
+    subscriber_id = keys.contact_id(settings.get(), "sms", SUBSCRIBER)
+    assert SubscriberStore(settings.get()).erase(subscriber_id, "asked", clock.now())
+    # Then nothing of the profile is kept: the keyed hash, the erasure and the stop
+    (item,) = kept(stack, SUBSCRIBER)
+    assert set(item) == {"subscriber_id", "status", "erased_at", "erased_reason", "stopped_at"}
+    assert item["status"] == "stopped"
+    # And the form sends the number no confirmation
+    test_clock.now = datetime(2025, 10, 27, 16, 0, tzinfo=UTC)
+    assert subscribe_on_the_form(stack, SUBSCRIBER).status == 202
+    stack.drain_notices()
+    assert len(to(stack, SUBSCRIBER)) == 2
+    # When it texts START, the erasure's record is what is left, and the form works again
+    assert deliver(
+        "feedback-sms-stop", messageBody="START", inboundMessageId="another-inbound-id"
+    ) == {"outcomes": ["start"]}
+    (erased,) = kept(stack, SUBSCRIBER)
+    assert set(erased) == {"subscriber_id", "status", "erased_at", "erased_reason"}
+    assert erased["status"] == "erased"
+    test_clock.now = datetime(2025, 10, 27, 17, 0, tzinfo=UTC)
+    assert subscribe_on_the_form(stack, SUBSCRIBER).status == 202
+    stack.drain_notices()
+    confirmation = to(stack, SUBSCRIBER)[-1]
+    assert stack.call("confirm", path=confirm_path(confirmation.text)).status == 200
+
+
+def test_the_person_s_privacy_page_shows_when_they_texted_stop(stack: Stack, test_clock) -> None:
+    test_clock.now = TORONTO_DAYTIME
+    subscribed_and_confirmed_by_text(stack, SUBSCRIBER)
+    deliver("feedback-sms-stop", messageBody="STOP")
+    subscriber_id = keys.contact_id(settings.get(), "sms", SUBSCRIBER)
+    path = (
+        "/privacy/"
+        + privacy.privacy_link(settings.get(), subscriber_id, "https://x", clock.now()).rsplit(
+            "/", 1
+        )[1]
+    )
+    data = stack.call("privacy-page", path=path, headers={"Accept": "application/json"}).json()
+    assert data["status"] == "unsubscribed" and data["stopped_at"] == "2025-10-27T15:00:00Z"
+    page = stack.call("privacy-page", path=path).text  # in the language they subscribed in
+    assert "<dt>Texted STOP on</dt>" in page

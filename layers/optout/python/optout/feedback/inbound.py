@@ -3,7 +3,8 @@ SES's bounce and complaint notifications. Both arrive as SNS messages: from SNS 
 feedback function, or over HTTP (`sns_http`), and take the same path, `handle`.
 
 STOP (and STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPT OUT, OPTOUT, ARRET, in any case
-and with any punctuation) unsubscribes the number and answers with exactly one confirmation;
+and with any punctuation) unsubscribes the number, keeps it stopped (no text, not even a
+confirmation, goes to it until it texts START) and answers with exactly one confirmation;
 HELP answers with who we are and how to stop; START or UNSTOP subscribes a number that stopped
 by text again. Carriers audit with handsets that never subscribed, so a number that is not
 subscribed (never was, erased, or pending) is answered too: HELP as anyone; STOP keeps the
@@ -105,7 +106,7 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
         if subscriber is None:
             raise RuntimeError("a number neither stopped nor subscribed")
     if kind == "stop":
-        subscribers.unsubscribe(subscriber_id, now)
+        subscribers.unsubscribe(subscriber_id, now, by_text=True)
         metrics.add_metric(name="UnsubscribedBySms", unit=MetricUnit.Count, value=1)
     elif kind == "start":
         # The text is the consent on record now; the wording they first agreed to stays named.

@@ -5,6 +5,7 @@
     optout export [-o FILE]                  the active subscribers as CSV
     optout stats CAMPAIGN [--csv]            a campaign's numbers per region
     optout preview CAMPAIGN --region EU --reminder one-week-left [--channel sms] [--locale de]
+    optout recount                           count every subscriber again, repair list health
     optout smoke [--sms-to +NUMBER]          the whole path with SES's test recipients
 
 It lives in the layer package, beside the code it reuses, rather than in a package of its
@@ -114,6 +115,15 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--channel", choices=("email", "sms"), default="email")
     preview.add_argument("--locale", default="en")
     preview.set_defaults(run=show_preview)
+
+    recount = commands.add_parser(
+        "recount",
+        help="count every subscriber again and repair the dashboard's list health counters",
+        description="Count every subscriber again (a scan of the whole table, on the server) "
+        "and set the list health counters to it; print what was corrected and the counts "
+        "by region.",
+    )
+    recount.set_defaults(run=run_recount)
 
     smoke = commands.add_parser(
         "smoke", help="walk the whole path on a stack with SES's test recipients, then clean up"
@@ -411,6 +421,21 @@ def show_preview(options: argparse.Namespace, client: Client) -> int:
     else:
         print(f"Email ({what})\nSubject: {message['subject']}\n")
         print(message["text"])
+    return 0
+
+
+def run_recount(options: argparse.Namespace, client: Client) -> int:
+    """Ask the stack to recount; print each counter it corrected, then the counts by region."""
+    del options  # the command has no options of its own
+    health = client.admin("POST", "/admin/list-health/recount").json()
+    corrected = health["corrected"]
+    if corrected:
+        print(f"{len(corrected)} {'counter' if len(corrected) == 1 else 'counters'} corrected:")
+        print(table(corrected))
+    else:
+        print("Every counter was right: nothing to correct.")
+    print()
+    print(table([*health["by_region"], {"region": "all", **health["total"]}]))
     return 0
 
 

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from optout.campaigns import manage
 from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
+from optout.domain import plan
 from optout.domain.locales import SUPPORTED_LOCALES
 from optout.domain.models import UNKNOWN_REMINDER, reminder_id
 from optout.messages import render
@@ -120,6 +121,7 @@ def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[s
             by["by_channel"], "channel", "Switched off, by channel", CHANNEL_NAMES
         ),
         "reminder_names": kinds,
+        "good_news": _good_news(settings, campaign),
         "plan": [
             {**reminder, "region": region, "due": _when(parse_iso(reminder["due_at"]), zone)}
             for region, reminders in campaign["plan"].items()
@@ -131,6 +133,28 @@ def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[s
         "languages": [(code, render.babel_locale(code).display_name) for code in SUPPORTED_LOCALES],
         "now": _when(now),
     }
+
+
+def _good_news(settings: Settings, campaign: dict[str, Any]) -> dict[str, Any] | None:
+    """Who the good news of a withdrawal would reach, while the organiser may still send it:
+    the regions that had reminders out, each with how many people its latest reminder reached,
+    and the regions that had none (they hear nothing)."""
+    if not campaign["good_news_available"]:
+        return None
+    latest = plan.good_news(CampaignStore(settings).reminders(campaign["campaign_id"]))
+    told = [reminder.region for reminder in latest]
+    return {
+        "regions": _listed(told),
+        "count": len(told),
+        "reached": sum(reminder.audience_size or 0 for reminder in latest),
+        "by_region": ", ".join(f"{r.region} {r.audience_size or 0:,}" for r in latest),
+        "silent": _listed(sorted(set(campaign["regions"]) - set(told))),
+    }
+
+
+def _listed(names: list[str]) -> str:
+    """ "EU", "EU and CH", "EU, EEA and CH"."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def upcoming(settings: Settings, now: datetime) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from optout.core.settings import Settings
 from optout.domain import regions
 from optout.domain.reputation import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, MIN_SENT_FOR_RATES
 from optout.store import CampaignStore, SubscriberStore
-from optout.store.subscribers import COUNTED_STATES
+from optout.store.subscribers import COUNTED_STATES, ListHealth
 
 FUNNEL = ("audience", "sent", "clicked", "confirmed")
 BREAKDOWNS = ("reminder", "language", "channel")
@@ -122,7 +122,68 @@ def list_health(settings: Settings) -> dict[str, Any]:
     """Subscribers by state (pending, active, unsubscribed, suppressed) in all, per region,
     channel and language, from counters kept on writes (`SubscriberStore`); sign-ups and
     confirmations by the hour (UTC), and the confirmation rate (confirmed / signed up)."""
-    health = SubscriberStore(settings).list_health(regions.GROUPS)
+    return _health(SubscriberStore(settings).list_health(regions.GROUPS))
+
+
+def list_health_report(settings: Settings) -> dict[str, Any]:
+    """List health as `GET /admin/list-health` answers it: `list_health`, and each campaign's
+    bounce and complaint rates against the limits that pause it (`reputation`)."""
+    store = CampaignStore(settings)
+    campaigns = []
+    for campaign in sorted(store.campaigns(), key=lambda c: c.created_at or "", reverse=True):
+        total: Counter[str] = Counter()
+        for counts in store.stats(campaign.campaign_id).values():
+            total.update({name: counts.get(name, 0) for name in ("sent", "bounced", "complained")})
+        rates = reputation(total)
+        judged = rates["judged"]
+        campaigns.append(
+            {
+                "campaign_id": campaign.campaign_id,
+                "status": campaign.status,
+                **rates,
+                "bounced": total["bounced"],
+                "complained": total["complained"],
+                # as `feedback.inbound` judges it when it pauses a campaign
+                "bounce_over_limit": judged and rates["bounce_rate"] > BOUNCE_RATE_LIMIT,
+                "complaint_over_limit": judged and rates["complaint_rate"] > COMPLAINT_RATE_LIMIT,
+            }
+        )
+    return {**list_health(settings), "campaigns": campaigns}
+
+
+def recount(settings: Settings) -> dict[str, Any]:
+    """Count every subscriber again (`SubscriberStore.recount`, a scan of the whole table) and
+    set the list health counters to it; `list_health` as it is now, and under `corrected` each
+    counter that was wrong, with what it said and what it says now."""
+    store = SubscriberStore(settings)
+    before = _by_place(store.list_health(regions.GROUPS))
+    after = store.recount(regions.GROUPS)
+    corrected = [
+        {
+            "region": region,
+            "channel": channel,
+            "language": language,
+            "state": state,
+            "was": before.get((region, channel, language), {}).get(state, 0),
+            "now": count,
+        }
+        for (region, channel, language), states in sorted(_by_place(after).items())
+        for state, count in states.items()
+        if before.get((region, channel, language), {}).get(state, 0) != count
+    ]
+    return {**_health(after), "corrected": corrected}
+
+
+def _by_place(health: ListHealth) -> dict[tuple[str, str, str], dict[str, int]]:
+    places: dict[tuple[str, str, str], dict[str, int]] = {}
+    for count in health.counts:
+        states = places.setdefault((count.region, count.channel, count.language), {})
+        for state in STATES:
+            states[state] = states.get(state, 0) + count.states.get(state, 0)
+    return places
+
+
+def _health(health: ListHealth) -> dict[str, Any]:
     by: dict[str, dict[str, Counter[str]]] = {"region": {}, "channel": {}, "language": {}}
     total: Counter[str] = Counter(dict.fromkeys(STATES, 0))
     for count in health.counts:

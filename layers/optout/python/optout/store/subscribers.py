@@ -123,11 +123,17 @@ class SubscriberStore:
     def erase(self, subscriber_id: str, reason: str, now: datetime) -> bool:
         """Remove the contact and profile; keep the id (a keyed hash of the contact, useless
         without the key) with the reason and date, so that the contact stays out until it
-        subscribes and confirms again. True if this call erased it."""
+        subscribes and confirms again. True if this call erased it.
+
+        A number that texted STOP (`unsubscribe` by text) is left stopped, with when, as a
+        number that texts STOP after an erasure is (`keep_stopped`): no text, a confirmation
+        included, goes to it until it texts START."""
         current = self._item(subscriber_id)
         if current is None:
             return False
-        removed = sorted(name for name in current if name not in _ERASURE_KEEPS)
+        stopped = "stopped_at" in current
+        keeps = (_ERASURE_KEEPS | {"stopped_at"}) if stopped else _ERASURE_KEEPS
+        removed = sorted(name for name in current if name not in keeps)
         response = self._table.update_item(
             Key={"subscriber_id": subscriber_id},
             UpdateExpression="SET #status = :erased, erased_at = :now, erased_reason = :reason REMOVE "
@@ -137,7 +143,7 @@ class SubscriberStore:
                 **{f"#{index}": name for index, name in enumerate(removed)},
             },
             ExpressionAttributeValues={
-                ":erased": Status.ERASED.value,
+                ":erased": (Status.STOPPED if stopped else Status.ERASED).value,
                 ":now": iso(now),
                 ":reason": reason,
             },
@@ -157,7 +163,8 @@ class SubscriberStore:
         be changed by anyone who knows their address, nobody can make the bot send more than
         one confirmation per window, an address that bounced or complained is never written to
         again (a confirmation to it would cost the sender's reputation what the suppression
-        saved), and a number that texted STOP gets no text until it texts START.
+        saved), and a number that texted STOP, subscribed then or not, gets no text until it
+        texts START.
         """
         item = subscriber_item(subscriber)
         names = {f"#{key}": key for key in item if key != "subscriber_id"}
@@ -178,6 +185,7 @@ class SubscriberStore:
             ConditionExpression=(
                 "attribute_not_exists(#subscriber_id) OR "
                 "(#status <> :active AND #status <> :suppressed AND #status <> :stopped AND "
+                "attribute_not_exists(stopped_at) AND "
                 "(attribute_not_exists(#confirmation_sent_at) OR "
                 "#confirmation_sent_at <= :cutoff))"
             ),
@@ -284,10 +292,31 @@ class SubscriberStore:
             return None
         return campaign_id not in response.get("Attributes", {}).get("done_campaigns", set())
 
-    def unsubscribe(self, subscriber_id: str, now: datetime) -> bool:
+    def unsubscribe(self, subscriber_id: str, now: datetime, *, by_text: bool = False) -> bool:
         """Stop everything to this subscriber at once: out of the audience index, status
-        unsubscribed. True if this call changed it (False: already done, or no such id)."""
-        return self._leave(subscriber_id, Status.UNSUBSCRIBED, {"unsubscribed_at": iso(now)}, now)
+        unsubscribed. True if this call changed it (False: already done, or no such id).
+
+        `by_text`: the number texted STOP. Carriers' rule is then that nothing at all goes to it
+        until it texts START, so the stop is kept (`stopped_at`) beside the profile: a subscribe
+        request for the number sends no confirmation (`request_confirmation`), and only START
+        (`resubscribe`) lifts it. A STOP from someone unsubscribed already, by a link, is kept
+        too. An unsubscribe by link keeps no stop: the form may subscribe them again."""
+        record = {"unsubscribed_at": iso(now)}
+        if by_text:
+            record["stopped_at"] = iso(now)
+        if self._leave(subscriber_id, Status.UNSUBSCRIBED, record, now):
+            return True
+        if by_text:  # left already (by a link, or a bounce): the stop is kept all the same
+            update_if(
+                self._table,
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression="SET stopped_at = :now",
+                ConditionExpression="attribute_exists(contact) AND #status <> :active "
+                "AND attribute_not_exists(stopped_at)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":now": iso(now), ":active": Status.ACTIVE.value},
+            )
+        return False
 
     def suppress(self, subscriber_id: str, reason: str, now: datetime) -> bool:
         """Never write to this contact again (a permanent bounce, a complaint); True if this
@@ -328,10 +357,11 @@ class SubscriberStore:
     def resubscribe(
         self, subscriber_id: str, now: datetime, by: str = "", consent: Consent | None = None
     ) -> bool:
-        """Someone who unsubscribed by text asked to START again: active once more, with
-        `consent` (the text's) as their consent record when given. True if this call changed
-        it, or if the text `by` names (its inbound message id) did before: that START delivered
-        again, whose answer may still be owed. Not for the suppressed, nor the unknown."""
+        """Someone who unsubscribed by text asked to START again: active once more, the stop
+        lifted (see `unsubscribe`), with `consent` (the text's) as their consent record when
+        given. True if this call changed it, or if the text `by` names (its inbound message id)
+        did before: that START delivered again, whose answer may still be owed. Not for the
+        suppressed, nor the unknown."""
         item = self._item(subscriber_id)
         if item is None:
             return False
@@ -345,7 +375,8 @@ class SubscriberStore:
             self._table,
             Key={"subscriber_id": subscriber_id},
             UpdateExpression="SET #status = :active, resubscribed_at = :now, resubscribed_by = :by, audience_pk = :audience, audience_sk = :id"
-            + (", consent = :consent" if consent else ""),
+            + (", consent = :consent" if consent else "")
+            + " REMOVE stopped_at",
             ConditionExpression="#status = :unsubscribed",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={

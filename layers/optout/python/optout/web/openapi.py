@@ -672,6 +672,32 @@ def _admin_routes() -> dict[str, JsonObject]:
                 ],
             )
         },
+        "/admin/list-health": {
+            "get": _operation(
+                "List health: subscribers by state, sign-ups, confirmations, bounce and "
+                "complaint rates",
+                "organisers",
+                {"200": _answer("List health", _json(_schema("ListHealth")))},
+                operation_id="listHealth",
+                description="What the dashboard's first page shows of the list, from counters "
+                "kept as people subscribe, confirm and leave (no scan): subscribers by state "
+                "in all and per region, channel and language; sign-ups and confirmations by "
+                "the hour (UTC) and the confirmation rate; and each campaign's bounce and "
+                "complaint rates against the limits at which it pauses.",
+            )
+        },
+        "/admin/list-health/recount": {
+            "post": _operation(
+                "Count every subscriber again and repair the list health counters",
+                "organisers",
+                {"200": _answer("List health as recounted", _json(_schema("Recount")))},
+                operation_id="recountListHealth",
+                description="A scan of the whole subscribers table (`optout recount`): the "
+                "repair after a write whose count was lost. Sign-ups and confirmations by the "
+                "hour are left as they are. `corrected` lists each counter that was wrong. "
+                "No body.",
+            )
+        },
         "/admin/subscribers/test-links": {
             "post": _operation(
                 "The links in the messages to an SES mailbox simulator address (`optout smoke`)",
@@ -753,6 +779,10 @@ def _schemas() -> JsonObject:
     text = {"type": "string"}
     stamp = {"type": "string", "format": "date-time"}
     counts = {"type": "integer", "minimum": 0}
+    # Kept on writes, so a count can be off (even below 0) until a recount.
+    subscriber_states = {
+        state: {"type": "integer"} for state in ("pending", "active", "unsubscribed", "suppressed")
+    }
     campaign_fields = {
         "campaign_id": text,
         "title": text,
@@ -986,6 +1016,119 @@ def _schemas() -> JsonObject:
                 "good_news": counts,  # "the change is dropped" notices sent (also in `sent`)
                 "conversion_rate": {"type": "number"},
             },
+        },
+        "ListHealth": {
+            "type": "object",
+            "required": [
+                "total",
+                "by_region",
+                "by_channel",
+                "by_language",
+                "timeline",
+                "signups",
+                "confirmed",
+                "confirmation_rate",
+            ],
+            "properties": {
+                "total": {
+                    "type": "object",
+                    "required": list(subscriber_states),
+                    "properties": subscriber_states,
+                },
+                **{
+                    f"by_{dimension}": {
+                        "type": "array",
+                        "description": f"Subscribers by state per {dimension}, each "
+                        f"{dimension} with any",
+                        "items": {
+                            "type": "object",
+                            "required": [dimension, *subscriber_states],
+                            "properties": {dimension: text, **subscriber_states},
+                        },
+                    }
+                    for dimension in ("region", "channel", "language")
+                },
+                "timeline": {
+                    "type": "object",
+                    "description": "Hour (UTC, `2025-10-27T09`) -> `signups` and `confirmed`",
+                    "additionalProperties": {"type": "object", "additionalProperties": counts},
+                },
+                "signups": counts,
+                "confirmed": counts,
+                "confirmation_rate": {"type": "number", "description": "confirmed / signups"},
+                "campaigns": {
+                    "type": "array",
+                    "description": "Each campaign's bounce and complaint rates (of `sent`) "
+                    "against the limits that pause it; under `min_sent` sent, not judged yet.",
+                    "items": {
+                        "type": "object",
+                        "required": [
+                            "campaign_id",
+                            "status",
+                            "sent",
+                            "bounced",
+                            "complained",
+                            "bounce_rate",
+                            "complaint_rate",
+                            "bounce_limit",
+                            "complaint_limit",
+                            "judged",
+                            "min_sent",
+                            "bounce_over_limit",
+                            "complaint_over_limit",
+                        ],
+                        "properties": {
+                            "campaign_id": text,
+                            "status": text,
+                            "sent": counts,
+                            "bounced": counts,
+                            "complained": counts,
+                            "bounce_rate": {"type": "number"},
+                            "complaint_rate": {"type": "number"},
+                            "bounce_limit": {"type": "number"},
+                            "complaint_limit": {"type": "number"},
+                            "judged": {"type": "boolean"},
+                            "min_sent": counts,
+                            "bounce_over_limit": {"type": "boolean"},
+                            "complaint_over_limit": {"type": "boolean"},
+                        },
+                    },
+                },
+            },
+        },
+        "Recount": {
+            "allOf": [
+                _schema("ListHealth"),
+                {
+                    "type": "object",
+                    "required": ["corrected"],
+                    "properties": {
+                        "corrected": {
+                            "type": "array",
+                            "description": "Each counter the recount changed",
+                            "items": {
+                                "type": "object",
+                                "required": [
+                                    "region",
+                                    "channel",
+                                    "language",
+                                    "state",
+                                    "was",
+                                    "now",
+                                ],
+                                "properties": {
+                                    "region": text,
+                                    "channel": text,
+                                    "language": text,
+                                    "state": text,
+                                    "was": {"type": "integer"},
+                                    "now": counts,
+                                },
+                            },
+                        }
+                    },
+                },
+            ]
         },
         "LaunchCheck": {
             "type": "object",
