@@ -37,7 +37,7 @@ with atheris.instrument_imports(include=["optout"]):
     from optout.core.errors import InvalidInput, PayloadTooLarge, TokenError
     from optout.core.settings import from_environ
     from optout.domain import policy
-    from optout.domain.models import Status
+    from optout.domain.models import Consent, Status
     from optout.feedback import inbound, sns_http
     from optout.subscribers import imports, subscriptions
     from optout.web import public
@@ -203,8 +203,16 @@ class _Subscribers:
         assert subscriber_id.startswith("s") and subscriber_id.isalnum(), subscriber_id
         if subscriber_id != KNOWN_ID:
             return None
+        consent = Consent(requested_at="2025-10-01T00:00:00Z", form_version="", source="api")
         return type(
-            "Subscriber", (), {"contact": KNOWN_NUMBER, "locale": "en", "status": Status.ACTIVE}
+            "Subscriber",
+            (),
+            {
+                "contact": KNOWN_NUMBER,
+                "locale": "en",
+                "status": Status.ACTIVE,
+                "consent": consent,
+            },
         )()
 
     def keep_stopped(self, subscriber_id: str, now: datetime) -> bool:
@@ -220,11 +228,13 @@ class _Subscribers:
         WRITES.append(f"lift {subscriber_id}")
         return True
 
-    def unsubscribe(self, subscriber_id: str, now: datetime) -> bool:
+    def unsubscribe(self, subscriber_id: str, now: datetime, *, by_text: bool = False) -> bool:
         WRITES.append(f"unsubscribe {subscriber_id}")
         return True
 
-    def resubscribe(self, subscriber_id: str, now: datetime, by: str = "") -> bool:
+    def resubscribe(
+        self, subscriber_id: str, now: datetime, by: str = "", consent: object = None
+    ) -> bool:
         WRITES.append(f"resubscribe {subscriber_id}")
         return True
 
