@@ -5,19 +5,26 @@ the engine's routes: `GET /version/{serviceId}/{termsType}/{date}` gives `id`, `
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from optout.watching.sources import (
     Fetched,
@@ -116,7 +123,10 @@ def in_turn(*routes: Route) -> Route:
 
 @pytest.fixture
 def site() -> Iterator[Site]:
-    server = Site()
+    yield from serving(Site())
+
+
+def serving(server: Site) -> Iterator[Site]:
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -370,6 +380,17 @@ def test_a_page_declaring_50_mb_is_refused_before_its_body_is_read(site: Site) -
     assert failed.reason == "the page is larger than 5 MB"
 
 
+def test_a_compressed_page_that_unpacks_past_the_cap_is_refused(site: Site) -> None:
+    # 50 MB of text, 50 KB gzipped: the cap counts what it unpacks to
+    bomb = gzip.compress(b"<p>" + b"a" * (50 * 1024 * 1024) + b"</p>", compresslevel=9)
+    site.routes["/bomb"] = answer(200, bomb, "text/html", Content_Encoding="gzip")
+
+    failed = failure(lambda: fetch(site.url("/bomb")))
+
+    assert len(bomb) < 100 * 1024
+    assert failed.reason == "the page is larger than 5 MB"
+
+
 @pytest.mark.parametrize(
     ("content_type", "reason"),
     [
@@ -594,6 +615,8 @@ def test_the_local_stack_reaches_loopback_and_no_other_internal_address(
             "the address uses port 8443: only the standard https port (443) is watched",
         ),
         ("https://example.com:99999/", "the address is not valid (https://example.com:99999/)"),
+        ("https://a..b/", "the address is not valid (https://a..b/)"),
+        ("https://" + "a" * 64 + ".com/", f"the address is not valid (https://{'a' * 64}.com/)"),
     ],
 )
 def test_addresses_that_are_not_https_on_443_are_refused(
@@ -627,6 +650,100 @@ def test_what_counts_as_internal() -> None:
     assert address_refused("::ffff:127.0.0.1", allow_loopback=True)
     assert address_refused("2002:a00:1::1")  # 6to4 around 10.0.0.1
     assert address_refused("not an address")
+
+
+# ---------------------------------------------------------------- TLS, with the address pinned
+
+
+def certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` and its key, as files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def tls_site(tmp_path: Path) -> Iterator[tuple[Site, Path]]:
+    """A site on https://127.0.0.1, its certificate for watched.test (the file returned)."""
+    cert_file, key_file = certificate(tmp_path, "watched.test")
+    server = Site()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    yield from ((served, cert_file) for served in serving(server))
+
+
+def trusting(cert_file: Path) -> requests.Session:
+    session = guarded_session(allow_loopback=True)
+    session.verify = str(cert_file)
+    return session
+
+
+def test_tls_is_checked_against_the_name_while_the_socket_goes_to_the_address_checked(
+    tls_site: tuple[Site, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given watched.test, which resolves to the site's address, and its certificate trusted
+    site, cert_file = tls_site
+    site.routes["/privacy"] = answer(200, PAGE)
+    resolving(monkeypatch, {"watched.test": [["127.0.0.1"]], "other.test": [["127.0.0.1"]]})
+    url = f"https://watched.test:{site.port}/privacy"
+
+    # When it is fetched, then the same server under a name its certificate does not carry
+    fetched = fetch(url, session=trusting(cert_file))
+    failed = failure(
+        lambda: fetch(f"https://other.test:{site.port}/privacy", session=trusting(cert_file))
+    )
+
+    # Then the first is read, asked for by its name; the second refused, for good
+    assert isinstance(fetched, Fetched) and fetched.body == PAGE
+    (_, headers), *_ = site.received
+    assert headers["Host"] == f"watched.test:{site.port}"
+    assert (failed.reason, failed.retryable) == (
+        "the page could not be reached securely (its certificate could not be verified)",
+        False,
+    )
+
+
+def test_a_drip_over_tls_is_cut_off_at_the_deadline(
+    tls_site: tuple[Site, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site, cert_file = tls_site
+    site.routes["/drip"] = lambda handler: drip(handler, headers_too=True)
+    resolving(monkeypatch, {"watched.test": [["127.0.0.1"]]})
+    began = time.monotonic()
+
+    failed = failure(
+        lambda: fetch(
+            f"https://watched.test:{site.port}/drip",
+            session=trusting(cert_file),
+            total_timeout=0.5,
+        )
+    )
+
+    assert failed.reason == "the page took longer than 0.5 seconds to arrive"
+    assert time.monotonic() - began < 2
 
 
 # ---------------------------------------------------------------- an Open Terms Archive API

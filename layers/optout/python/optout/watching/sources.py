@@ -173,7 +173,10 @@ class _AddressRefused(Exception):
 def _checked_addresses(host: str, port: int, allow_loopback: bool) -> list[tuple[Any, ...]]:
     """Every (family, sockaddr) `host` resolves to, all checked; one refused refuses the host
     (a name that answers with a public and a private address is not trusted with either)."""
-    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except UnicodeError as error:  # a name IDNA cannot spell: no address, as for DNS
+        raise socket.gaierror(f"{host} cannot be looked up") from error
     if not found:
         raise socket.gaierror(f"no address for {host}")
     for _family, _type, _proto, _name, sockaddr in found:
@@ -377,15 +380,12 @@ class _Address:
 
 
 def _host_of(url: str) -> str:
+    """The host name of `url` as DNS spells it (IDNA, lower case, no final dot); "" if none."""
     try:
         host = urlsplit(url).hostname or ""
-    except ValueError:
+        return host.rstrip(".").lower().encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):  # UnicodeError: a label empty or over 63 characters
         return ""
-    host = host.rstrip(".").lower()
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return host
 
 
 def _is_ip(host: str) -> bool:
@@ -415,9 +415,11 @@ def _check_address(url: str, rules: _Rules, *, redirected: bool = False) -> _Add
     except ValueError:
         raise SourceFailed(f"{subject} is not valid ({shown})", retryable=False) from None
     scheme = parts.scheme.lower()
-    host = _host_of(url)
-    if scheme not in ("http", "https") or not host:
+    if scheme not in ("http", "https") or not parts.hostname:
         raise SourceFailed(f"{subject} is not a web address ({shown})", retryable=False)
+    host = _host_of(url)
+    if not host:
+        raise SourceFailed(f"{subject} is not valid ({shown})", retryable=False)
     if parts.username is not None or parts.password is not None:
         raise SourceFailed(
             f"{subject} has a user name or password, which the watch never sends",
@@ -456,6 +458,7 @@ class _Rules:
     what: str  # what the failures name: "the page", "the Open Terms Archive API"
     accept: str
     types: frozenset[str]
+    kind: str  # what `types` are, in a refusal: "text", "JSON"
     allow_loopback: bool
     timeout: tuple[float, float]
     total_timeout: float
@@ -571,6 +574,8 @@ def _send(
                 f"{what} could not be found: no address for {_host_of(url)}", retryable=True
             ) from error
         raise SourceFailed(f"{what} could not be reached", retryable=True) from error
+    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as error:
+        raise SourceFailed(f"the address is not valid ({url[:200]})", retryable=False) from error
     except requests.exceptions.RequestException as error:
         raise SourceFailed(
             f"{what} could not be read ({type(error).__name__})", retryable=True
@@ -618,7 +623,9 @@ def _read(response: requests.Response, url: str, rules: _Rules, began: float) ->
     if status not in (200, 203):
         raise _Answered(rules.what, status, response)
     if content_type and content_type not in rules.types:
-        raise SourceFailed(f"{rules.what} is not text ({content_type[:100]})", retryable=False)
+        raise SourceFailed(
+            f"{rules.what} is not {rules.kind} ({content_type[:100]})", retryable=False
+        )
     declared = response.headers.get("Content-Length", "").strip()
     if declared.isdigit() and int(declared) > rules.max_bytes:
         raise _too_large(rules)
@@ -664,6 +671,7 @@ def fetch_page(
         what="the page",
         accept="text/html,application/xhtml+xml,text/plain;q=0.9,text/markdown;q=0.9",
         types=PAGE_TYPES,
+        kind="text",
         allow_loopback=allow_loopback,
         timeout=timeout,
         total_timeout=total_timeout,
@@ -722,6 +730,7 @@ def fetch_ota_version(
         what="the Open Terms Archive API",
         accept="application/json",
         types=frozenset({"application/json"}),
+        kind="JSON",
         allow_loopback=allow_loopback,
         timeout=timeout,
         total_timeout=total_timeout,
