@@ -29,9 +29,12 @@ from cryptography.x509.oid import NameOID
 from optout.watching.sources import (
     Fetched,
     NotModified,
+    OtaFeed,
+    OtaFeedEntry,
     OtaVersion,
     SourceFailed,
     address_refused,
+    fetch_ota_feed,
     fetch_ota_version,
     fetch_page,
     fetch_with_retries,
@@ -842,3 +845,110 @@ def test_the_collection_api_is_held_to_the_same_addresses(connections: list[obje
     assert "(10.0.0.1)" in failed.reason and connections == []
     with pytest.raises(ValueError, match="timezone-aware"):
         fetch_ota_version("https://api.example/v1", "LinkedIn", "x", datetime(2025, 1, 1))
+
+
+# ---------------------------------------------------------------- its Atom feed (newer engines)
+
+FEED_PATH = "/api/v1/feed/LinkedIn/Privacy%20Policy"
+FEED_UPDATED = "Fri, 20 Oct 2025 06:12:44 GMT"
+FEED = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Demo collection</title>
+  <id>tag:opentermsarchive.org,2026:feed:demo:LinkedIn:Privacy Policy</id>
+  <updated>2025-10-20T06:12:44.000Z</updated>
+  <link rel="self" type="application/atom+xml" href="http://127.0.0.1/api/v1/feed/LinkedIn/Privacy%20Policy"/>
+  <author><name>Open Terms Archive engine</name></author>
+  <entry>
+    <id>tag:opentermsarchive.org,2026:version:demo:git:3f1c2a9e</id>
+    <link rel="alternate" type="application/json" href="http://127.0.0.1/api/v1/version/LinkedIn/Privacy%20Policy/2025-10-20T06%3A12%3A44Z"/>
+    <title>LinkedIn Privacy Policy</title>
+    <updated>2025-10-20T06:12:44.000Z</updated>
+    <category term="LinkedIn" scheme="tag:opentermsarchive.org,2026:scheme:service"/>
+    <category term="Privacy Policy" scheme="tag:opentermsarchive.org,2026:scheme:terms-type"/>
+    <category term="Change" scheme="tag:opentermsarchive.org,2026:scheme:record-type"/>
+  </entry>
+  <entry>
+    <id>tag:opentermsarchive.org,2026:version:demo:git:0a1b2c3d</id>
+    <link rel="alternate" type="application/json" href="http://127.0.0.1/api/v1/version/LinkedIn/Privacy%20Policy/2024-01-02T03%3A04%3A05Z"/>
+    <title>LinkedIn Privacy Policy</title>
+    <updated>2024-01-02T03:04:05.000Z</updated>
+    <category term="First record" scheme="tag:opentermsarchive.org,2026:scheme:record-type"/>
+  </entry>
+  <entry>
+    <title>an entry with no id, left out</title>
+    <updated>2024-01-01T00:00:00.000Z</updated>
+  </entry>
+</feed>
+"""
+
+
+def feed_route(handler: _Handler) -> None:
+    """As the engine's feed route: Last-Modified, and a 304 to an If-Modified-Since as recent."""
+    if handler.headers.get("If-Modified-Since") == FEED_UPDATED:
+        answer(304, content_type="")(handler)
+    else:
+        answer(200, FEED, "application/atom+xml; charset=utf-8", Last_Modified=FEED_UPDATED)(
+            handler
+        )
+
+
+def test_the_feed_s_entries_are_read_and_a_304_says_nothing_is_new(site: Site) -> None:
+    site.routes[FEED_PATH] = feed_route
+    base = site.url("/api/v1")
+
+    feed = fetch_ota_feed(base, "LinkedIn", "Privacy Policy", allow_loopback=True)
+    again = fetch_ota_feed(
+        base, "LinkedIn", "Privacy Policy", last_modified=feed.last_modified, allow_loopback=True
+    )
+
+    assert isinstance(feed, OtaFeed)
+    assert [(entry.updated, entry.record_type) for entry in feed.entries] == [
+        (datetime(2025, 10, 20, 6, 12, 44, tzinfo=UTC), "Change"),
+        (datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), "First record"),
+    ]
+    assert feed.entries[0] == OtaFeedEntry(
+        id="tag:opentermsarchive.org,2026:version:demo:git:3f1c2a9e",
+        title="LinkedIn Privacy Policy",
+        updated=datetime(2025, 10, 20, 6, 12, 44, tzinfo=UTC),
+        link="http://127.0.0.1/api/v1/version/LinkedIn/Privacy%20Policy/2025-10-20T06%3A12%3A44Z",
+        record_type="Change",
+    )
+    assert feed.last_modified == FEED_UPDATED
+    assert again == NotModified(
+        url=f"{base}/feed/LinkedIn/Privacy%20Policy", etag="", last_modified=FEED_UPDATED
+    )
+
+
+def test_a_feed_for_an_unknown_service_is_reported_by_name(site: Site) -> None:
+    failed = failure(
+        lambda: fetch_ota_feed(site.url("/api/v1"), "Nobody", "Privacy Policy", allow_loopback=True)
+    )
+    assert failed.reason.startswith("Open Terms Archive has no feed of Nobody's Privacy Policy")
+    assert not failed.retryable
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            b'<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;'
+            b'&a;&a;&a;&a;&a;&a;&a;">]><feed xmlns="http://www.w3.org/2005/Atom">&b;</feed>',
+            "the Open Terms Archive feed declares a DTD, which the watch never reads",
+        ),
+        (
+            b'<?xml version="1.0"?><!doctype feed SYSTEM "file:///etc/passwd"><feed/>',
+            "the Open Terms Archive feed declares a DTD, which the watch never reads",
+        ),
+        (b"<feed", "the Open Terms Archive feed answered something that is not an Atom feed"),
+        (b"<rss/>", "the Open Terms Archive feed answered something that is not an Atom feed"),
+    ],
+    ids=["entities", "external", "broken", "not-atom"],
+)
+def test_a_feed_that_is_not_plain_atom_is_refused(site: Site, body: bytes, reason: str) -> None:
+    site.routes[FEED_PATH] = answer(200, body, "application/atom+xml")
+    failed = failure(
+        lambda: fetch_ota_feed(
+            site.url("/api/v1"), "LinkedIn", "Privacy Policy", allow_loopback=True
+        )
+    )
+    assert (failed.reason, failed.retryable) == (reason, False)

@@ -1,5 +1,6 @@
 """Fetching a watched source: a page by its URL, or a version kept by an Open Terms Archive
-Collection API. No AWS here; what is fetched is stored and compared elsewhere.
+Collection API (or that API's Atom feed of the versions it recorded). No AWS here; what is
+fetched is stored and compared elsewhere.
 
 An organiser types the address, so the fetcher must never be a way into our own network nor a
 way to make a Lambda hang or run out of memory. What it promises:
@@ -37,6 +38,7 @@ import random
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -124,6 +126,30 @@ class OtaVersion:
     id: str
     fetch_date: datetime
     content: str
+    url: str
+
+
+@dataclass(frozen=True)
+class OtaFeedEntry:
+    """One entry of an Open Terms Archive Atom feed: a version recorded. `id` is its tag URI,
+    `link` where to read it (the Version API, or the page the archive's operator chose),
+    `record_type` "First record" or "Change" ("" if the feed did not say)."""
+
+    id: str
+    title: str
+    updated: datetime
+    link: str
+    record_type: str
+
+
+@dataclass(frozen=True)
+class OtaFeed:
+    """An Open Terms Archive Atom feed read: its entries as given (newest first), and the
+    validators to send next time."""
+
+    entries: tuple[OtaFeedEntry, ...]
+    etag: str
+    last_modified: str
     url: str
 
 
@@ -781,6 +807,121 @@ def _ota_version(body: bytes, url: str) -> OtaVersion:
     if fetched_at.tzinfo is None:
         raise wrong
     return OtaVersion(id=version_id, fetch_date=fetched_at, content=content, url=url)
+
+
+def ota_feed_url(base_url: str, service_id: str, terms_type: str) -> str:
+    """The Collection API's Atom feed of one service's terms type:
+    `{base_url}/feed/{serviceId}/{termsType}`, each part percent-encoded."""
+    parts = (service_id, terms_type)
+    return base_url.rstrip("/") + "/feed/" + "/".join(quote(part, safe="") for part in parts)
+
+
+def fetch_ota_feed(
+    base_url: str,
+    service_id: str,
+    terms_type: str,
+    *,
+    etag: str = "",
+    last_modified: str = "",
+    allow_loopback: bool = False,
+    session: requests.Session | None = None,
+    timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+    total_timeout: float = TOTAL_TIMEOUT,
+    max_bytes: int = MAX_BYTES,
+) -> OtaFeed | NotModified:
+    """The Atom feed of the versions of `service_id`'s `terms_type` recorded by the archive at
+    `base_url` (newer engines only), under the rules of `fetch_page`, conditional requests
+    included (the engine answers 304 to an If-Modified-Since it can). A feed with a DTD is
+    refused unread; an entry without an id, an update time or a link is left out. Raises
+    `SourceFailed`; a 404 (no such service or terms type) names them and is not retried."""
+    url = ota_feed_url(base_url, service_id, terms_type)
+    rules = _Rules(
+        what="the Open Terms Archive feed",
+        accept="application/atom+xml",
+        types=frozenset({"application/atom+xml", "application/xml", "text/xml"}),
+        kind="Atom",
+        allow_loopback=allow_loopback,
+        timeout=timeout,
+        total_timeout=total_timeout,
+        max_bytes=max_bytes,
+    )
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        answer = _get(url, rules, headers, session)
+    except _Answered as answered:
+        if answered.status != 404:
+            raise
+        raise SourceFailed(
+            f"Open Terms Archive has no feed of {service_id}'s {terms_type} (404: the service "
+            "or its terms type is unknown to it)",
+            retryable=False,
+        ) from None
+    if answer.status == 304:
+        return NotModified(
+            url=answer.url,
+            etag=answer.etag or etag,
+            last_modified=answer.last_modified or last_modified,
+        )
+    return OtaFeed(_atom_entries(answer.body), answer.etag, answer.last_modified, answer.url)
+
+
+_ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def _atom_entries(body: bytes) -> tuple[OtaFeedEntry, ...]:
+    """The entries of an Atom feed. A DTD is refused before parsing: without one no entity can
+    be declared, so none can expand (billion laughs) or name a file (XXE); and a body with a NUL
+    byte, the only way to spell it in UTF-16, was refused as binary already."""
+    wrong = SourceFailed(
+        "the Open Terms Archive feed answered something that is not an Atom feed", retryable=False
+    )
+    if b"<!doctype" in body.lower() or b"<!entity" in body.lower():
+        raise SourceFailed(
+            "the Open Terms Archive feed declares a DTD, which the watch never reads",
+            retryable=False,
+        )
+    try:
+        root = ET.fromstring(body)  # noqa: S314 (no DTD, checked above)
+    except ET.ParseError:
+        raise wrong from None
+    if root.tag != f"{_ATOM}feed":
+        raise wrong
+    entries = []
+    for entry in root.iter(f"{_ATOM}entry"):
+        entry_id = (entry.findtext(f"{_ATOM}id") or "").strip()
+        links = [
+            link.get("href", "")
+            for link in entry.iter(f"{_ATOM}link")
+            if link.get("rel", "alternate") == "alternate"
+        ]
+        try:
+            updated = datetime.fromisoformat((entry.findtext(f"{_ATOM}updated") or "").strip())
+        except ValueError:
+            continue
+        if not entry_id or not links or not links[0] or updated.tzinfo is None:
+            continue
+        record_type = next(
+            (
+                category.get("term", "")
+                for category in entry.iter(f"{_ATOM}category")
+                if category.get("scheme", "").endswith(":scheme:record-type")
+            ),
+            "",
+        )
+        entries.append(
+            OtaFeedEntry(
+                id=entry_id,
+                title=(entry.findtext(f"{_ATOM}title") or "").strip(),
+                updated=updated,
+                link=links[0],
+                record_type=record_type,
+            )
+        )
+    return tuple(entries)
 
 
 # ------------------------------------------------------------------ retries
