@@ -324,7 +324,7 @@ def test_a_server_that_drips_bytes_is_cut_off_at_the_total_deadline(
     assert time.monotonic() - began < 2
 
 
-def test_a_server_that_is_not_there_is_retryable(site: Site) -> None:
+def test_a_server_that_is_not_there_is_retryable() -> None:
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
