@@ -12,7 +12,7 @@ rival whose campaign already reached the person today is not counted twice, nor 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 
@@ -34,12 +34,22 @@ RIVALS_CACHE_SECONDS = 60.0
 # Reminders that may still reach people: not yet fanned out, or fanned out and sending.
 UNDER_WAY = frozenset({ReminderState.PENDING, ReminderState.FANNING_OUT, ReminderState.FANNED_OUT})
 
-_rivals: list[tuple[float, list[Reminder]]] = []
+_rivals: list[tuple[float, list[Rival]]] = []
 
 
 def forget_rivals() -> None:
     """Drop what this execution environment remembers of live reminders (tests start afresh)."""
     _rivals.clear()
+
+
+@dataclass(frozen=True)
+class Rival:
+    """A live campaign's reminder as the cap weighs it, read once for every person."""
+
+    reminder: Reminder
+    key: str  # "<campaign id> <reminder id>"
+    due: datetime  # UTC
+    deadline: datetime | None  # its region's, as the campaign holds it now
 
 
 def decide(
@@ -55,9 +65,13 @@ def decide(
     zone = subscriber.zone
     today = now.astimezone(zone).date()
     sends = cap.kept(subscriber.recent_sends, today)
-    due = parse_iso(reminder.due_at).astimezone(zone)  # today at the earliest (`Cap.place`)
-    mine = _planned(campaign.regions.get(reminder.region, reminder.deadline), reminder, due)
-    waiting = [mine, *_rivals_for(campaigns, reminder, subscriber, sends, today)]
+    deadline = campaign.regions.get(reminder.region, reminder.deadline)
+    mine = Planned.of(
+        _key(reminder),
+        parse_iso(reminder.due_at).astimezone(zone),  # placed today at the earliest
+        parse_iso(deadline) if deadline else None,
+    )
+    waiting = [mine, *_rivals_for(campaigns, mine.key, subscriber, sends, today)]
     day = limits.place(sends, waiting, today)[mine]
     if day == today:
         return cap.reserve(subscriber.recent_sends, today, campaign.campaign_id)
@@ -66,7 +80,7 @@ def decide(
 
 def _rivals_for(
     campaigns: CampaignStore,
-    reminder: Reminder,
+    mine: str,
     subscriber: Subscriber,
     sends: tuple[str, ...],
     today: date,
@@ -76,7 +90,11 @@ def _rivals_for(
     campaigns whose message has not reached them yet today (those are counted in `sends`)."""
     zone = subscriber.zone
     reached_today = cap.campaigns_on(sends, today)
-    last = today + timedelta(days=cap.WEEK_DAYS - 1)
+    # Their week, as instants: from today's start to the end of the sixth day after it.
+    starts, tomorrow, ends = (
+        datetime.combine(today + timedelta(days=n), clock_time(0), tzinfo=zone)
+        for n in (0, 1, cap.WEEK_DAYS)
+    )
     member = AudienceMember(
         subscriber.subscriber_id,
         subscriber.region,
@@ -86,30 +104,24 @@ def _rivals_for(
     )
     rivals = []
     for rival in _live_reminders(campaigns):
-        due = parse_iso(rival.due_at).astimezone(zone)
+        theirs = rival.reminder
         if (
-            (rival.campaign_id, rival.reminder_id) != (reminder.campaign_id, reminder.reminder_id)
-            and today <= due.date() <= last
-            and not (due.date() == today and rival.campaign_id in reached_today)
-            and rival.campaign_id not in subscriber.done_campaigns
-            and subscriber.home_group in rival.audience.groups
-            and fanout.reached(member, rival.audience, rival.platform, rival.segment)
+            starts <= rival.due < ends
+            and rival.key != mine
+            and theirs.campaign_id not in subscriber.done_campaigns
+            and not (rival.due < tomorrow and theirs.campaign_id in reached_today)
+            and subscriber.home_group in theirs.audience.groups
+            and fanout.reached(member, theirs.audience, theirs.platform, theirs.segment)
         ):
-            rivals.append(_planned(rival.deadline, rival, due))
+            rivals.append(Planned.of(rival.key, rival.due.astimezone(zone), rival.deadline))
     return rivals
 
 
-def _planned(deadline: str, reminder: Reminder, due: datetime) -> Planned:
-    """A reminder as the cap weighs it: due at `due` where the person lives, with its region's
-    `deadline`."""
-    return Planned.of(
-        f"{reminder.campaign_id} {reminder.reminder_id}",
-        due,
-        parse_iso(deadline) if deadline else None,
-    )
+def _key(reminder: Reminder) -> str:
+    return f"{reminder.campaign_id} {reminder.reminder_id}"
 
 
-def _live_reminders(campaigns: CampaignStore) -> list[Reminder]:
+def _live_reminders(campaigns: CampaignStore) -> list[Rival]:
     """The reminders under way of every active campaign, each with its region's deadline as the
     campaign holds it now (it may have moved since it was planned)."""
     if not _rivals or _rivals[0][0] < time.monotonic():
@@ -117,10 +129,13 @@ def _live_reminders(campaigns: CampaignStore) -> list[Reminder]:
         for campaign in campaigns.campaigns():
             if campaign.status is not CampaignStatus.ACTIVE:
                 continue
-            live += [
-                replace(reminder, deadline=campaign.regions.get(reminder.region, reminder.deadline))
-                for reminder in campaigns.reminders(campaign.campaign_id)
-                if reminder.state in UNDER_WAY and not reminder.notice  # notices: outside the cap
-            ]
+            for reminder in campaigns.reminders(campaign.campaign_id):
+                if reminder.state not in UNDER_WAY or reminder.notice:  # notices: outside the cap
+                    continue
+                deadline = campaign.regions.get(reminder.region, reminder.deadline)
+                due = parse_iso(reminder.due_at)
+                live.append(
+                    Rival(reminder, _key(reminder), due, parse_iso(deadline) if deadline else None)
+                )
         _rivals[:] = [(time.monotonic() + RIVALS_CACHE_SECONDS, live)]
     return _rivals[0][1]

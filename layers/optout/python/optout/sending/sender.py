@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from optout.channels import QuotaExhausted, email, sms
@@ -204,6 +204,8 @@ def _send(
     subscribers = SubscriberStore(settings)
     deliveries = DeliveryStore(settings)
     drafts = reminders.Drafts(settings, campaign, reminder, now)
+    limits = Cap(settings.sending.messages_per_day, settings.sending.messages_per_week)
+    decide = partial(allowance.decide, limits, CampaignStore(settings), campaign, reminder)
     deferred: dict[tuple[datetime, str], list[str]] = defaultdict(list)  # (when, why) -> ids
     sent: list[tuple[str, str, dict[str, Any]]] = []
     remaining = list(dict.fromkeys(job.ids))
@@ -235,7 +237,16 @@ def _send(
                 counts["deferred"] += 1
             else:
                 outcome = _deliver_within_cap(
-                    settings, campaign, reminder, subscriber, deliveries, sent, now, pacers, drafts
+                    decide,
+                    settings,
+                    campaign,
+                    reminder,
+                    subscriber,
+                    deliveries,
+                    sent,
+                    now,
+                    pacers,
+                    drafts,
                 )
                 if isinstance(outcome, datetime):
                     deferred[(outcome, "cap")].append(subscriber_id)
@@ -346,6 +357,7 @@ def _store_short_links(
 
 
 def _deliver_within_cap(
+    decide: Callable[[Subscriber, datetime], Reservation | datetime],
     settings: Settings,
     campaign: Campaign,
     reminder: Reminder,
@@ -356,17 +368,15 @@ def _deliver_within_cap(
     pacers: Mapping[str, Pacer],
     drafts: reminders.Drafts,
 ) -> str | datetime:
-    """`_deliver`, if the cap across campaigns lets the message go now; else when it may.
-    A deadline notice or the good news neither waits for the cap nor counts against it: it
+    """`_deliver`, if the cap across campaigns lets the message go now (`decide`: the batch's
+    `allowance.decide`); else when it may. A deadline notice or the good news neither waits for the cap nor counts against it: it
     corrects what an earlier message said, once."""
     if reminder.notice:
         return _deliver(
             settings, campaign, reminder, subscriber, deliveries, sent, now, pacers, drafts, None
         )
-    limits = Cap(settings.sending.messages_per_day, settings.sending.messages_per_week)
-    campaigns = CampaignStore(settings)
     for _attempt in range(CAP_ATTEMPTS):
-        allowed = allowance.decide(limits, campaigns, campaign, reminder, subscriber, clock.now())
+        allowed = decide(subscriber, clock.now())
         if isinstance(allowed, datetime):
             # Unless it was sent already (a batch delivered again): then it counts as before.
             earlier = deliveries.get(_delivery_key(campaign, reminder, subscriber))
