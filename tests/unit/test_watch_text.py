@@ -4,6 +4,7 @@ sentences in each of the project's languages."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -355,3 +356,28 @@ def test_a_line_break_always_ends_a_sentence_and_whitespace_is_collapsed() -> No
         "We may use your data.",
         "1. Introduction",
     ]
+
+
+# --- Hostile shapes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("read", "hostile"),
+    [
+        (text_of_html, "<a " * 40_000),  # html.parser alone: minutes (it rescans for each "<")
+        (text_of_html, "<a b='" * 20_000),
+        (text_of_html, "<div>" * 40_000 + "</span>" * 40_000),
+        (text_of_markdown, "*a " * 40_000),  # unbounded emphasis: minutes
+        (text_of_markdown, "[" * 60_000 + "](" * 30_000),
+        (sentences, "e.g. a " * 30_000),
+    ],
+    ids=["unclosed-tags", "unclosed-quotes", "stray-end-tags", "emphasis", "links", "stops"],
+)
+def test_a_hostile_page_is_read_in_linear_time(read, hostile: str) -> None:  # type: ignore[no-untyped-def]
+    # Given a page of 120 KB shaped to make a naive reader rescan it for each mark
+    started = time.perf_counter()
+
+    read(hostile)
+
+    # Then it is read in well under a second on a laptop (a quadratic reader takes minutes)
+    assert time.perf_counter() - started < 10

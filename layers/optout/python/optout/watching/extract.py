@@ -241,6 +241,7 @@ class _TextParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.open: list[tuple[str, bool]] = []
+        self.open_count: dict[str, int] = {}  # so a stray end tag costs nothing to ignore
         self.dropping = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -250,6 +251,7 @@ class _TextParser(HTMLParser):
             return
         dropped = tag in _DROPPED or _hidden(attrs) or is_banner(attrs)
         self.open.append((tag, dropped))
+        self.open_count[tag] = self.open_count.get(tag, 0) + 1
         self.dropping += dropped
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -261,10 +263,13 @@ class _TextParser(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _BLOCKS:
             self.parts.append("\n")
-        for depth in range(len(self.open) - 1, -1, -1):
-            if self.open[depth][0] == tag:
-                self.dropping -= sum(dropped for _, dropped in self.open[depth:])
-                del self.open[depth:]
+        if not self.open_count.get(tag):
+            return
+        while self.open:
+            closed, dropped = self.open.pop()
+            self.open_count[closed] -= 1
+            self.dropping -= dropped
+            if closed == tag:
                 return
 
     def handle_data(self, data: str) -> None:
@@ -277,6 +282,11 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def _parsed(page: str) -> str:
+    # After the last ">", a "<" can open no tag: html.parser reads it as text, but only after
+    # rescanning the rest of the page for each one (a page of "<a <a <a..." takes minutes).
+    # Said to be text first, it reads the same, at once.
+    last = page.rfind(">") + 1
+    page = page[:last] + page[last:].replace("<", "&lt;")
     parser = _TextParser()
     try:
         parser.feed(page)
@@ -351,6 +361,8 @@ def text_of_html(body: bytes | str, encoding: str | None = None) -> str:
     return lines_of(_parsed(decode(body, encoding)))
 
 
+# Inline marks are looked for within a bounded reach (500 characters of emphasis, 2000 of a
+# link's address): an unclosed mark then costs a bounded scan, never one to the end of the text.
 # Markdown, as Open Terms Archive serves versions (written from HTML by a converter): the
 # structure marks are taken off and each block kept on its own line, as `text_of_html` would
 # have read the same page.
@@ -362,14 +374,16 @@ _QUOTE = re.compile(r"^\s{0,3}(>\s?)+")
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d{1,9}[.)])\s+")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 _REFERENCE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]*)\](\([^)]*\)|\[[^\]]*\])")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
+_IMAGE = re.compile(r"!\[([^\]]{0,500})\]\([^)]{0,2000}\)")
+_LINK = re.compile(r"\[([^\]]{0,500})\](\([^)]{0,2000}\)|\[[^\]]{0,500}\])")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]{1,2000})>")
 _INLINE_HTML = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>")
-_CODE = re.compile(r"`+([^`]*)`+")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?!\*)|(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_CODE = re.compile(r"`+([^`]{0,2000})`+")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.{1,500}?)(?<=\S)\1")
+_EMPHASIS = re.compile(
+    r"(?<![\w*])\*(?=\S)(.{1,500}?)(?<=\S)\*(?!\*)|(?<!\w)_(?=\S)(.{1,500}?)(?<=\S)_(?!\w)"
+)
+_STRIKE = re.compile(r"~~(?=\S)(.{1,500}?)(?<=\S)~~")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
 _HARD_BREAK = re.compile(r"(\\| {2,})$")
 
@@ -475,26 +489,32 @@ _LATIN_END = re.compile(rf"[.!?\u2026]+[{re.escape(_CLOSING)}]*\s+(?=\S)")
 _CJK_END = re.compile(rf"[{_CJK_STOPS}]+[{_CJK_CLOSING}]*\s*")
 
 
-def _ends_here(before: str, after: str) -> bool:
-    """Whether the text `before` (ending with its punctuation) ends a sentence, given `after`."""
+_AROUND = 64  # how much text around a full stop decides it: each line is read once
+
+
+def _ends_here(before: str, after: str, first_word: bool) -> bool:
+    """Whether a sentence ends between `before` (the text up to and with its punctuation) and
+    `after`; `first_word` says whether the sentence so far is a single word."""
     nxt = after.lstrip(_OPENING + " ")
     if not nxt or nxt[0].islower() or nxt[0].isdigit():
         return False
-    closing = before.rstrip(_CLOSING + " \t")
+    closing = before.rstrip(_CLOSING + " ")
     if not closing.endswith("."):
         return True  # ! ? …
-    word = closing.split()[-1].lstrip(_OPENING).rstrip(".").lower() if closing.split() else ""
+    words = closing.split()
+    word = words[-1].lstrip(_OPENING).rstrip(".").lower() if words else ""
     if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
         return False
-    if len(closing.split()) == 1 and (word.isdigit() or re.fullmatch(r"[ivxlc]+|[a-z]", word)):
+    if first_word and ((word.isdigit() and len(word) <= 3) or re.fullmatch(r"[ivxlc]+", word)):
         return False  # a numbered heading: "1. Introduction", "IV. Your rights"
     if word.isdigit() and len(word) <= 2:
-        following = nxt.split()[0].rstrip(",.").lower() if nxt.split() else ""
+        following = nxt.split()[0].rstrip(",.").lower()
         return following not in _MONTHS_AFTER_ORDINAL
     return True
 
 
 def _split_line(line: str) -> list[str]:
+    line = " ".join(line.split())
     chunks: list[str] = []
     start = 0
     for match in _CJK_END.finditer(line):
@@ -505,11 +525,14 @@ def _split_line(line: str) -> list[str]:
     for chunk in chunks:
         start = 0
         for match in _LATIN_END.finditer(chunk):
-            if _ends_here(chunk[start : match.end()], chunk[match.end() :]):
-                found.append(chunk[start : match.end()])
-                start = match.end()
+            end = match.end()
+            before = chunk[max(start, end - _AROUND) : end]
+            first_word = end - start <= _AROUND and " " not in before.strip()
+            if _ends_here(before, chunk[end : end + _AROUND], first_word):
+                found.append(chunk[start:end])
+                start = end
         found.append(chunk[start:])
-    return [" ".join(sentence.split()) for sentence in found if sentence.strip()]
+    return [sentence.strip() for sentence in found if sentence.strip()]
 
 
 def sentences(text: str) -> list[str]:
