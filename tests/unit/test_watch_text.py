@@ -94,10 +94,13 @@ def test_cookie_and_consent_banners_are_known_by_their_containers(banner: str) -
         '<section id="consent">{}</section>',
         '<div class="banner">{}</div>',
         '<div id="gdpr-rights">{}</div>',
+        '<section id="cookies-and-consent">{}</section>',
+        '<div id="cookie-details" hidden="until-found">{}</div>',
     ],
 )
 def test_a_policy_section_about_cookies_or_consent_is_kept(container: str) -> None:
-    # Given a section of the policy whose id or class names its subject
+    # Given a section of the policy whose id or class names its subject (or closed, for the
+    # reader to open)
     html = container.format("<p>We use cookies to remember your language.</p>")
 
     # Then it is read, whatever its subject

@@ -16,6 +16,7 @@ import codecs
 import html
 import re
 from html.parser import HTMLParser
+from itertools import pairwise
 
 # Elements whose content is never the policy's text: code, the site's furniture, controls.
 _DROPPED = frozenset(
@@ -114,8 +115,8 @@ _BLOCKS = frozenset(
 # role, aria-label, test ids), never by their text: a privacy policy's own section about
 # cookies (`<section id="cookies">`) says "cookie" too, and must stay. A container is a banner
 # when its attributes name a consent-management platform, or name the topic (cookie, consent,
-# GDPR) twice ("cookie-consent", "cookieconsent") or with a word for a pop-up ("cookie-banner",
-# "consent-modal", role="dialog"). "banner" alone is not enough: a page's announcement banner
+# GDPR) twice in a row ("cookie-consent", "cookieconsent", but not "cookies-and-consent") or
+# with a word for a pop-up ("cookie-banner", "consent-modal", role="dialog"). "banner" alone is not enough: a page's announcement banner
 # may be the policy's own "we are changing our policy" notice.
 _CONSENT_PLATFORMS = (
     "onetrust",
@@ -204,9 +205,11 @@ def is_banner(attrs: list[tuple[str, str | None]]) -> bool:
         return True  # the page's header landmark: the site's, not the policy's
     if any(word == "cmp" or re.fullmatch(r"cmp\d+", word) for word in words):
         return True
-    topics = sum(topic in word for word in words for topic in _TOPICS)
-    if topics == 0:
+    topics = [sum(topic in word for topic in _TOPICS) for word in words]
+    if not any(topics):
         return False
+    if any(count >= 2 for count in topics) or any(map(min, pairwise(topics))):
+        return True  # "cookieconsent", "cookie-consent", "consent_cookie"
     pop_up = (
         any(
             word in _POP_UPS
@@ -215,13 +218,13 @@ def is_banner(attrs: list[tuple[str, str | None]]) -> bool:
         )
         or values.get("aria-modal", "").lower() == "true"
     )
-    return topics >= 2 or pop_up
+    return pop_up
 
 
 def _hidden(attrs: list[tuple[str, str | None]]) -> bool:
     for name, value in attrs:
-        if name == "hidden":
-            return True
+        if name == "hidden" and (value or "").strip().lower() != "until-found":
+            return True  # "until-found" is a closed section the reader can open: it stays
         if name == "aria-hidden" and (value or "").strip().lower() == "true":
             return True
         if name == "style" and value and _HIDDEN_STYLE.search(value):
@@ -315,17 +318,15 @@ _BOMS = (
 )
 # What HTML means by these labels (the WHATWG Encoding standard): Latin-1 and ASCII are read as
 # windows-1252, and a UTF-16 label found by an ASCII-compatible read cannot be true.
-_LABELS = {
+_LATIN = {
     "iso-8859-1": "cp1252",
     "iso8859-1": "cp1252",
     "latin1": "cp1252",
     "latin-1": "cp1252",
     "us-ascii": "cp1252",
     "ascii": "cp1252",
-    "utf-16": "utf-8",
-    "utf-16le": "utf-8",
-    "utf-16be": "utf-8",
 }
+_IN_META = {**_LATIN, "utf-16": "utf-8", "utf-16le": "utf-8", "utf-16be": "utf-8"}
 
 
 def decode(body: bytes | str, encoding: str | None = None) -> str:
@@ -338,12 +339,13 @@ def decode(body: bytes | str, encoding: str | None = None) -> str:
     for bom, name in _BOMS:
         if body.startswith(bom):
             return body.decode(name, errors="replace")
-    for candidate in (encoding or "", meta.group(1).decode("ascii") if meta else ""):
+    declared = [(encoding or "", _LATIN), (meta.group(1).decode("ascii") if meta else "", _IN_META)]
+    for candidate, meaning in declared:
         label = candidate.strip().lower()
         if not label:
             continue
         try:
-            return body.decode(_LABELS.get(label, label), errors="replace")
+            return body.decode(meaning.get(label, label), errors="replace")
         except (LookupError, UnicodeError, ValueError):
             continue
     return body.decode("utf-8", errors="replace")
