@@ -204,12 +204,11 @@ def normalise(sentence: str) -> str:
     return text
 
 
-def _only(sentences_: list[str], others: set[str]) -> tuple[str, ...]:
+def _only(keyed: list[tuple[str, str]], others: set[str]) -> tuple[str, ...]:
     """The sentences whose key is not among `others`, each key once, in order."""
     seen: set[str] = set()
     kept: list[str] = []
-    for sentence in sentences_:
-        key = normalise(sentence)
+    for sentence, key in keyed:
         if key and key not in others and key not in seen:
             seen.add(key)
             kept.append(sentence)
@@ -220,11 +219,10 @@ def compare(old: str, new: str, terms: Terms) -> Change | None:
     """What changed from `old` to `new` (texts as `extract` gives them), or None when no
     sentence was added or removed once normalised. A change is returned whatever its score:
     the caller records it, and tells organisers when `Change.notify`."""
-    old_sentences, new_sentences = sentences(old), sentences(new)
-    old_keys = {normalise(sentence) for sentence in old_sentences}
-    new_keys = {normalise(sentence) for sentence in new_sentences}
-    added = _only(new_sentences, old_keys)
-    removed = _only(old_sentences, new_keys)
+    old_keyed = [(sentence, normalise(sentence)) for sentence in sentences(old)]
+    new_keyed = [(sentence, normalise(sentence)) for sentence in sentences(new)]
+    added = _only(new_keyed, {key for _, key in old_keyed})
+    removed = _only(old_keyed, {key for _, key in new_keyed})
     if not added and not removed:
         return None
     found = {term for sentence in added + removed for term in terms.matched(sentence)}
