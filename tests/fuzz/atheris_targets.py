@@ -40,6 +40,8 @@ with atheris.instrument_imports(include=["optout"]):
     from optout.domain.models import Consent, Status
     from optout.feedback import inbound, sns_http
     from optout.subscribers import imports, subscriptions
+    from optout.watching import compare, extract
+    from optout.watching.terms import Terms
     from optout.web import public
 
 from tests.helpers import COMPLETE as COMPLETE_ENVIRONMENT  # a full settings set
@@ -403,6 +405,58 @@ def csv_import(data: bytes) -> None:
     assert taken | rejected == lines and not taken & rejected, (lines, taken, rejected)
 
 
+# -- the policy watch: a page's text, and two versions compared -------------------------------
+
+VERSIONS = b"\n--- next version ---\n"
+# A few terms of each kind (acronym, prefix, phrase, CJK): the diff is what this explores; the
+# whole default list is searched by the Hypothesis tests, and here would make each run slow.
+TERMS = Terms.of(["AI", "train", "opt out", "legitimate interest", "人工智能"])
+# Small pages with what the reader leaves out and what it keeps (the fixtures' whole pages make
+# each run too slow for 10,000 of them in `make test`).
+PAGE = (
+    b'<html><head><meta charset="utf-8"><script>var t="8c1e0a4f";</script></head><body>'
+    b'<div class="cookie-banner" role="dialog">We use cookies.</div><nav><li>Jobs</li></nav>'
+    b"<main><h1>Privacy Policy</h1><p>Last updated: September 1, 2025</p>"
+    b'<section id="cookies"><p>We use cookies, e.g. pixels. You can opt out at any time.</p>'
+    b"</section><p>We may use your data to improve our services.</p></main>"
+    b"<footer>&copy; 2025 LinkedIn</footer></body></html>"
+)
+NEW_PAGE = PAGE.replace(b"September 1", b"November 3").replace(
+    b"We may use your data to improve our services.",
+    b"We use your data to train content-generating AI models, on by default.",
+)
+
+
+def _page_seeds() -> Iterator[bytes]:
+    yield PAGE
+    yield '<meta charset="windows-1252"><p>Donn\xe9es</p>'.encode("latin-1")
+
+
+def page_text(data: bytes) -> None:
+    """Any bytes served as a page: its text, one trimmed, non-empty line a block."""
+    text = extract.text_of_html(data)
+    assert all(line and line == line.strip() for line in text.splitlines())
+
+
+def _diff_seeds() -> Iterator[bytes]:
+    yield PAGE + VERSIONS + NEW_PAGE
+    yield PAGE + VERSIONS + PAGE
+
+
+def policy_diff(data: bytes) -> None:
+    """Any two pages (split at the marker): compared, no change from a page to itself, and a
+    change names sentences of its own versions."""
+    old_page, _, new_page = data.partition(VERSIONS)
+    old, new = extract.text_of_html(old_page), extract.text_of_html(new_page)
+    assert compare.compare(old, old, TERMS) is None
+    change = compare.compare(old, new, TERMS)
+    if change is not None:
+        assert change.added or change.removed
+        assert set(change.added) <= set(extract.sentences(new))
+        assert set(change.removed) <= set(extract.sentences(old))
+        assert 0 < change.score <= 1
+
+
 # -- running -----------------------------------------------------------------------------------
 
 TARGETS: dict[str, tuple[Callable[[bytes], None], Callable[[], Iterator[bytes]]]] = {
@@ -414,6 +468,8 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], Callable[[], Iterator[bytes]]]
     "sns_message": (sns_message, _sns_http_seeds),
     "subscribe_form": (subscribe_form, _subscribe_seeds),
     "csv_import": (csv_import, _csv_seeds),
+    "page_text": (page_text, _page_seeds),
+    "policy_diff": (policy_diff, _diff_seeds),
 }
 
 
