@@ -20,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
@@ -203,11 +203,19 @@ def _send(
 ) -> None:
     subscribers = SubscriberStore(settings)
     deliveries = DeliveryStore(settings)
-    drafts = reminders.Drafts(settings, campaign, reminder, now)
     limits = Cap(settings.sending.messages_per_day, settings.sending.messages_per_week)
-    decide = partial(allowance.decide, limits, CampaignStore(settings), campaign, reminder)
+    batch = _Batch(
+        settings,
+        campaign,
+        reminder,
+        now,
+        pacers,
+        deliveries,
+        reminders.Drafts(settings, campaign, reminder, now),
+        partial(allowance.decide, limits, CampaignStore(settings), campaign, reminder),
+        sent=[],
+    )
     deferred: dict[tuple[datetime, str], list[str]] = defaultdict(list)  # (when, why) -> ids
-    sent: list[tuple[str, str, dict[str, Any]]] = []
     remaining = list(dict.fromkeys(job.ids))
 
     def read(chunk: list[str]) -> dict[str, Subscriber]:
@@ -236,18 +244,7 @@ def _send(
                 deferred[(now + SMS_SETTINGS_RETRY, problem)].append(subscriber_id)
                 counts["deferred"] += 1
             else:
-                outcome = _deliver_within_cap(
-                    decide,
-                    settings,
-                    campaign,
-                    reminder,
-                    subscriber,
-                    deliveries,
-                    sent,
-                    now,
-                    pacers,
-                    drafts,
-                )
+                outcome = _deliver_within_cap(batch, subscriber)
                 if isinstance(outcome, datetime):
                     deferred[(outcome, "cap")].append(subscriber_id)
                     counts["deferred"] += 1
@@ -275,7 +272,7 @@ def _send(
     finally:
         found.close()
         # Whatever happens next, what went out is on record (a crash here leaves "unknown").
-        deliveries.record_sent_many(sent, now)
+        deliveries.record_sent_many(batch.sent, now)
         for (later, reason), ids in deferred.items():
             CampaignStore(settings).put_deferred(
                 replace(job, ids=tuple(ids)), reminder.region, later, reason
@@ -356,75 +353,67 @@ def _store_short_links(
         )
 
 
-def _deliver_within_cap(
-    decide: Callable[[Subscriber, datetime], Reservation | datetime],
-    settings: Settings,
-    campaign: Campaign,
-    reminder: Reminder,
-    subscriber: Subscriber,
-    deliveries: DeliveryStore,
-    sent: list[tuple[str, str, dict[str, Any]]],
-    now: datetime,
-    pacers: Mapping[str, Pacer],
-    drafts: reminders.Drafts,
-) -> str | datetime:
-    """`_deliver`, if the cap across campaigns lets the message go now (`decide`: the batch's
-    `allowance.decide`); else when it may. A deadline notice or the good news neither waits for the cap nor counts against it: it
+@dataclass(frozen=True)
+class _Batch:
+    """What every message of one send batch shares."""
+
+    settings: Settings
+    campaign: Campaign
+    reminder: Reminder
+    now: datetime
+    pacers: Mapping[str, Pacer]
+    deliveries: DeliveryStore
+    drafts: reminders.Drafts
+    # Whether the cap across campaigns lets a message go to this person now (`allowance`).
+    decide: Callable[[Subscriber, datetime], Reservation | datetime]
+    # What went out, (claim, provider's message id, its attributes): recorded after the batch.
+    sent: list[tuple[str, str, dict[str, Any]]]
+
+
+def _deliver_within_cap(batch: _Batch, subscriber: Subscriber) -> str | datetime:
+    """`_deliver`, if the cap across campaigns lets the message go now; else when it may.
+    A deadline notice or the good news neither waits for the cap nor counts against it: it
     corrects what an earlier message said, once."""
-    if reminder.notice:
-        return _deliver(
-            settings, campaign, reminder, subscriber, deliveries, sent, now, pacers, drafts, None
-        )
+    if batch.reminder.notice:
+        return _deliver(batch, subscriber, None)
     for _attempt in range(CAP_ATTEMPTS):
-        allowed = decide(subscriber, clock.now())
+        allowed = batch.decide(subscriber, clock.now())
         if isinstance(allowed, datetime):
             # Unless it was sent already (a batch delivered again): then it counts as before.
-            earlier = deliveries.get(_delivery_key(campaign, reminder, subscriber))
+            earlier = batch.deliveries.get(_delivery_key(batch, subscriber))
             if earlier is None:
                 return allowed
             settled = ClaimState(earlier.get("state", ClaimState.CLAIMED)) in SETTLED
             return COUNTED_AS[Outcome.DUPLICATE if settled else Outcome.IN_DOUBT]
-        outcome = _deliver(
-            settings, campaign, reminder, subscriber, deliveries, sent, now, pacers, drafts, allowed
-        )
+        outcome = _deliver(batch, subscriber, allowed)
         if outcome != Outcome.CHANGED:
             return outcome
         # Another campaign's message was counted since this batch read them: read them again.
-        latest = SubscriberStore(settings).get_many([subscriber.subscriber_id])
+        latest = SubscriberStore(batch.settings).get_many([subscriber.subscriber_id])
         if subscriber.subscriber_id not in latest:
             return "skipped_erased"
         subscriber = latest[subscriber.subscriber_id]
     return clock.now() + CAP_RETRY
 
 
-def _delivery_key(campaign: Campaign, reminder: Reminder, subscriber: Subscriber) -> str:
+def _delivery_key(batch: _Batch, subscriber: Subscriber) -> str:
     return layout.reminder_delivery(
-        campaign.campaign_id,
-        reminder.region,
-        reminder.days_before,
+        batch.campaign.campaign_id,
+        batch.reminder.region,
+        batch.reminder.days_before,
         subscriber.subscriber_id,
         subscriber.channel,
-        reminder.notice,
+        batch.reminder.notice,
     )
 
 
-def _deliver(
-    settings: Settings,
-    campaign: Campaign,
-    reminder: Reminder,
-    subscriber: Subscriber,
-    deliveries: DeliveryStore,
-    sent: list[tuple[str, str, dict[str, Any]]],
-    now: datetime,
-    pacers: Mapping[str, Pacer],
-    drafts: reminders.Drafts,
-    reservation: Reservation | None,
-) -> str:
+def _deliver(batch: _Batch, subscriber: Subscriber, reservation: Reservation | None) -> str:
     """Render one message, then send it through the send-once path; its outcome as counted
     ("sent", "failed", "unknown", "skipped_..."). Everything that can fail before the provider
     is reached happens before the claim, so that a failure there leaves nothing behind and the
     batch's retry sends it."""
-    key = _delivery_key(campaign, reminder, subscriber)
+    settings, campaign, reminder, now = batch.settings, batch.campaign, batch.reminder, batch.now
+    key = _delivery_key(batch, subscriber)
     attributes = {
         "campaign_id": campaign.campaign_id,
         "region": reminder.region,
@@ -432,24 +421,24 @@ def _deliver(
     }
     link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
     if subscriber.channel == "email":
-        mime = email.build(settings, drafts.email(subscriber, link))
+        mime = email.build(settings, batch.drafts.email(subscriber, link))
     else:
-        text = drafts.sms(subscriber, link, first=not subscriber.sms_introduced)
+        text = batch.drafts.sms(subscriber, link, first=not subscriber.sms_introduced)
 
     def send() -> str:
-        pacers[subscriber.channel].wait()  # after the claim: a duplicate takes no turn
+        batch.pacers[subscriber.channel].wait()  # after the claim: a duplicate takes no turn
         if subscriber.channel == "email":
             tags = {"campaign": campaign.campaign_id, "region": reminder.region}
             return email.send_raw(settings, subscriber.contact, mime, tags)
         return sms.send(settings, text)
 
     delivery = send_once.deliver(
-        deliveries,
+        batch.deliveries,
         key,
         now,
         send,
         # Written with the rest of the batch's (`record_sent_many`), one request for 25.
-        record_sent=lambda message_id: sent.append((key, message_id, attributes)),
+        record_sent=lambda message_id: batch.sent.append((key, message_id, attributes)),
         subscriber_id=subscriber.subscriber_id,
         reservation=reservation,
         **attributes,
@@ -465,7 +454,9 @@ def _deliver(
         )
         return f"skipped_{skip_reason(latest, campaign.campaign_id) or 'changed'}"
     if delivery.opted_out:  # they said STOP to the provider: honour it everywhere
-        SubscriberStore(settings).unsubscribe(subscriber.subscriber_id, now)
+        SubscriberStore(settings).unsubscribe(
+            subscriber.subscriber_id, now, by_text=subscriber.channel == "sms"
+        )
     if (
         delivery.outcome is Outcome.SENT
         and subscriber.channel == "sms"

@@ -703,11 +703,7 @@ def fetch_page(
         total_timeout=total_timeout,
         max_bytes=max_bytes,
     )
-    headers = {}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
+    headers = _conditional(etag, last_modified)
     answer = _get(url, rules, headers, session)
     if answer.status == 304:
         return NotModified(
@@ -845,11 +841,7 @@ def fetch_ota_feed(
         total_timeout=total_timeout,
         max_bytes=max_bytes,
     )
-    headers = {}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
+    headers = _conditional(etag, last_modified)
     try:
         answer = _get(url, rules, headers, session)
     except _Answered as answered:
@@ -954,3 +946,13 @@ def fetch_with_retries(
             delay = backoff * 2**attempt * (0.5 + jitter() / 2)
             sleep(min(max(delay, failed.retry_after or 0.0), max_delay))
     return fetch()
+
+
+def _conditional(etag: str, last_modified: str) -> dict[str, str]:
+    """The headers of a conditional request: a 304 if the source is as it was when last seen."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
