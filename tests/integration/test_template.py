@@ -153,7 +153,7 @@ def test_every_function_and_route_of_the_contract_is_declared() -> None:
         "FanoutQueue": "FanoutFunction",
         "SendQueue": "SenderFunction",
     }
-    assert template.scheduled_functions() == ["SchedulerFunction"]
+    assert template.scheduled_functions() == ["SchedulerFunction", "WatcherFunction"]
 
 
 def distributions(site: Path) -> set[str]:

@@ -11,6 +11,8 @@ reports a failed record without its reason); `body` is what goes on a queue.
 - `SubscribeJob`, `NoticeJob` and `CatchUpJob` (notice queue): a subscribe request from the
   form, the confirmation it reserved (imports queue `NoticeJob`s directly), and people who
   just became active, to be caught up with the campaigns under way.
+- `ChangeNoticeJob` and `ForwardJob` (notice queue): a change the policy watch found, to be
+  emailed to the organisers and sent to one ally.
 """
 
 from __future__ import annotations
@@ -85,8 +87,39 @@ class CatchUpJob:
     kind: str = KIND
 
 
-Job = FanoutJob | SendJob | SubscribeJob | NoticeJob | CatchUpJob
-J = TypeVar("J", FanoutJob, SendJob, SubscribeJob, NoticeJob, CatchUpJob)
+@dataclass(frozen=True)
+class ChangeNoticeJob:
+    """A change the policy watch found, to be emailed to the organisers."""
+
+    KIND: ClassVar[str] = "change-notice"
+    change_id: str
+    kind: str = KIND
+
+
+@dataclass(frozen=True)
+class ForwardJob:
+    """A change the policy watch found, to be sent to one of its watch's allies (by position);
+    `attempt` counts the tries before this one."""
+
+    KIND: ClassVar[str] = "change-forward"
+    change_id: str
+    ally: int
+    attempt: int = 0
+    kind: str = KIND
+
+
+Notice = SubscribeJob | NoticeJob | CatchUpJob | ChangeNoticeJob | ForwardJob
+Job = FanoutJob | SendJob | Notice
+J = TypeVar(
+    "J", FanoutJob, SendJob, SubscribeJob, NoticeJob, CatchUpJob, ChangeNoticeJob, ForwardJob
+)
+_NOTICES: tuple[type[Notice], ...] = (
+    SubscribeJob,
+    NoticeJob,
+    CatchUpJob,
+    ChangeNoticeJob,
+    ForwardJob,
+)
 
 
 def body(job: Job) -> str:
@@ -132,15 +165,12 @@ def read(kind: type[J], message: str | dict[str, Any]) -> J:
     return kind(**arguments)
 
 
-def read_notice(message: str) -> SubscribeJob | NoticeJob | CatchUpJob:
-    """A job from the notice queue, which carries three kinds."""
+def read_notice(message: str) -> Notice:
+    """A job from the notice queue, which carries several kinds."""
     values = _parsed(NoticeJob, message)
-    if values.get("kind") == SubscribeJob.KIND:
-        return read(SubscribeJob, values)
-    if values.get("kind") == NoticeJob.KIND:
-        return read(NoticeJob, values)
-    if values.get("kind") == CatchUpJob.KIND:
-        return read(CatchUpJob, values)
+    for kind in _NOTICES:
+        if values.get("kind") == kind.KIND:
+            return read(kind, values)  # type: ignore[type-var]
     raise MalformedJob(f"unknown notice kind {values.get('kind')!r}")
 
 

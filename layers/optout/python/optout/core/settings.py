@@ -90,6 +90,17 @@ class AdminSettings:
 
 
 @dataclass(frozen=True)
+class WatchingSettings:
+    """The policy watch's settings (the watcher, the notifier's change notices, the admin API)."""
+
+    table: str
+    organisers_address: str  # where changes above the threshold are emailed; "" tells no one
+    retention_days: int  # how long a version no longer compared against is kept
+    notify_at: float  # the score from which a change is told (`optout.watching.compare.score`)
+    allow_loopback: bool  # the local stack reads its own pages; on AWS, never
+
+
+@dataclass(frozen=True)
 class Settings:
     """What every function reads, checked at start; each area's settings are properties, read
     from `environ` and checked when first used."""
@@ -168,6 +179,32 @@ class Settings:
                 ),
                 wrong_tokens_per_address=read.whole_number("WRONG_ADMIN_TOKENS_PER_ADDRESS", 10),
                 time_zone=read.time_zone("DASHBOARD_TIME_ZONE", "UTC"),
+            )
+        )
+
+    @cached_property
+    def watching(self) -> WatchingSettings:
+        """The policy watch (the watcher, the notifier and the admin API)."""
+        read = _Reader(self.environ)
+        threshold = read.text("CHANGE_NOTIFY_AT") or "0.3"
+        try:
+            notify_at = float(threshold)
+        except ValueError:
+            notify_at = -1.0
+        if not 0.0 <= notify_at <= 1.0:
+            read.problem("CHANGE_NOTIFY_AT (a score from 0 to 1, like 0.3)")
+        organisers = read.text("ORGANISERS_ADDRESS")
+        if organisers and "@" not in organisers:
+            read.problem("ORGANISERS_ADDRESS (an email address, or empty)")
+        return read.checked(
+            WatchingSettings(
+                table=read.text("WATCHES_TABLE", required=True),
+                organisers_address=organisers,
+                retention_days=read.whole_number("VERSION_RETENTION_DAYS", 365),
+                notify_at=notify_at,
+                # Only the local stack's stage may read 127.0.0.1: on AWS an organiser's
+                # address must never reach the function's own network.
+                allow_loopback=self.stage == "local",
             )
         )
 

@@ -5,6 +5,7 @@
 - `campaigns`: campaigns, their reminders (the scheduler's due index), counters and notices.
 - `deliveries`: one claim per message, so that none goes out twice, and per webhook id; short
   links, rate-limit windows, clicks.
+- `watches`: policy watches, the versions of their sources, the changes found.
 - `dynamo`: what they share (conditional writes; items as JSON has them).
 """
 
@@ -12,6 +13,7 @@ from optout.store.campaigns import FANOUT_DONE, CampaignStore, DeferredBatch, De
 from optout.store.deliveries import CHANGED, LEFT, DeliveryStore, seconds_left_in_window
 from optout.store.dynamo import plain
 from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore
+from optout.store.watches import VersionTooLarge, WatchStore
 
 __all__ = [
     "AUDIENCE_SHARDS",
@@ -23,6 +25,8 @@ __all__ = [
     "DeferredNotice",
     "DeliveryStore",
     "SubscriberStore",
+    "VersionTooLarge",
+    "WatchStore",
     "plain",
     "seconds_left_in_window",
 ]

@@ -1,4 +1,4 @@
-"""The key layout of the three tables: every partition and sort key is built and read here.
+"""The key layout of the four tables: every partition and sort key is built and read here.
 
 Nothing outside `optout.store` knows a key's shape. Callers speak of a campaign, a reminder
 (its id, ``EU-07``: `models.reminder_id`), a subscriber or a webhook delivery, and the stores
@@ -177,3 +177,36 @@ def rate_limit(action: str, who: str) -> str:
     """The window counting how often `who` (a network address's keyed hash, a campaign) did
     `action` ("subscribe", "admin" for wrong tokens, "test" for test sends)."""
     return f"ratelimit#{action}#{who}"
+
+
+# -- the watches table: watches, the versions they saw, the changes found ---------------------
+
+WATCHES = "WATCHES"  # one partition of every watch, by its id
+CHANGES = "CHANGES"  # one partition of every change, by its id, which sorts by time
+
+
+def watch_key(watch_id: str) -> dict[str, str]:
+    return {"pk": WATCHES, "sk": watch_id}
+
+
+def version_key(watch_id: str, fetched_at: str) -> dict[str, str]:
+    """A version of a watch's source, in the watch's own partition of versions, by time."""
+    return {"pk": versions_pk(watch_id), "sk": fetched_at}
+
+
+def versions_pk(watch_id: str) -> str:
+    return f"VERSIONS#{watch_id}"
+
+
+def change_key(change_id: str) -> dict[str, str]:
+    return {"pk": CHANGES, "sk": change_id}
+
+
+def change_email(change_id: str) -> str:
+    """The deliveries table's claim of the organisers' email about a change."""
+    return f"change#email#{change_id}"
+
+
+def change_forward(change_id: str, ally_url: str) -> str:
+    """The deliveries table's claim of a change's event to one ally."""
+    return f"change#forward#{change_id}#{ally_url}"

@@ -1,0 +1,16 @@
+"""Watcher: every hour, read each policy watch's source and record the changes it finds."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from optout.core import clock, settings
+from optout.core.observability import logger, metrics, tracer
+from optout.watching import check
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    return check.run(settings.get(), clock.now())

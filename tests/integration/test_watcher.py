@@ -1,0 +1,248 @@
+"""The hourly watcher, from what it leaves for organisers: a page served on 127.0.0.1 by a server
+started here changes, and the watcher's run records one change with the right sentences and
+terms and queues its notices; cosmetic edits and failing sources record none."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from local import invoke
+from optout.core import settings
+from optout.domain.watches import OTA, PAGE, Ally, Source, Watch
+from optout.store import WatchStore
+from tests.integration.conftest import Stack
+
+BEFORE = """<html><head><title>Privacy</title><script>var t = "a81f9c2e";</script></head><body>
+<nav><a href="/">Home</a> <a href="/help">Help</a></nav>
+<h1>Data for Generative AI Improvement</h1>
+<p>We use your profile to recommend jobs.</p>
+<p>You can download your data at any time.</p>
+<p>Last updated: 1 October 2025</p>
+</body></html>"""
+
+AFTER = BEFORE.replace(
+    "<p>You can download your data at any time.</p>",
+    "<p>You can download your data at any time.</p>\n"
+    "<p>From 3 November 2025 we use your posts to train generative AI models by default; "
+    "you may opt out in your settings.</p>",
+)
+
+# The same text, differently dressed: other markup, spacing, another token, another date, a
+# cookie banner, the navigation reordered.
+COSMETIC = (
+    BEFORE.replace('"a81f9c2e"', '"77d0b1aa"')
+    .replace("1 October 2025", "9 October 2025")
+    .replace("<p>We use your profile", "<p class='lead'>We  use your\n profile")
+    .replace(
+        '<a href="/">Home</a> <a href="/help">Help</a>',
+        '<a href="/help">Help</a> <a href="/">Home</a>',
+    )
+    .replace("<body>", '<body><div id="cookie-banner">We use cookies. Accept all</div>')
+)
+
+
+class Site(ThreadingHTTPServer):
+    """Serves `page` at every path, with `status`; counts the requests."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Page)
+        self.page = BEFORE
+        self.status = 200
+        self.content_type = "text/html; charset=utf-8"
+        self.requests = 0
+
+    def url(self, path: str = "/help/generative-ai") -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+
+class _Page(BaseHTTPRequestHandler):
+    server: Site
+
+    def do_GET(self) -> None:
+        self.server.requests += 1
+        body = self.server.page.encode()
+        self.send_response(self.server.status)
+        self.send_header("Content-Type", self.server.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    server = Site()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _watch(site: Site, **fields: Any) -> Watch:
+    watch = Watch(
+        watch_id="linkedin-generative-ai",
+        platform="linkedin",
+        title="LinkedIn: Data for Generative AI Improvement",
+        source=Source(PAGE, url=site.url()),
+        setting_url="https://www.linkedin.com/mypreferences/d/settings/data-for-ai-improvement",
+        **fields,
+    )
+    assert WatchStore(settings.get()).create(watch)
+    return watch
+
+
+def _run(stack: Stack, test_clock: Any) -> dict[str, int]:
+    result: dict[str, int] = invoke.invoke(
+        "WatcherFunction", invoke.scheduled_event(test_clock.now)
+    )
+    return result
+
+
+def test_a_change_is_recorded_once_with_its_sentences_and_terms(
+    stack: Stack, test_clock: Any, site: Site
+) -> None:
+    settings_ = settings.get()
+    _watch(site, allies=(Ally("http://127.0.0.1:9/hook", "whsec_MDEyMzQ1Njc4OWFiY2RlZg=="),))
+    assert _run(stack, test_clock) == {"first": 1}
+    test_clock.advance(hours=1)
+    assert _run(stack, test_clock) == {"unchanged": 1}
+
+    site.page = AFTER
+    test_clock.advance(hours=1)
+    assert _run(stack, test_clock) == {"changed": 1}
+    test_clock.advance(hours=1)
+    assert _run(stack, test_clock) == {"unchanged": 1}
+
+    [change] = WatchStore(settings_).changes()
+    assert change.added == (
+        "From 3 November 2025 we use your posts to train generative AI models by default; "
+        "you may opt out in your settings.",
+    )
+    assert change.removed == ()
+    assert {"AI", "train", "default", "opt out"} <= set(change.terms)
+    assert change.notify and change.score >= 0.3
+    assert change.setting_url.endswith("data-for-ai-improvement")
+    # Both versions are kept, and the change names them.
+    store = WatchStore(settings_)
+    before = store.version(change.watch_id, change.before)
+    after = store.version(change.watch_id, change.after)
+    assert before is not None and "train" not in before.text
+    assert after is not None and "train generative AI" in after.text
+    # Organisers' email (when an address is set) and the ally's event are queued.
+    kinds = [job["kind"] for job in stack.notice_jobs()]
+    assert kinds == ["change-forward"]
+    assert store.get_change(change.change_id).told  # type: ignore[union-attr]
+
+
+def test_the_organisers_email_is_queued_when_there_is_an_address(
+    stack: Stack, test_clock: Any, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORGANISERS_ADDRESS", "organisers@example.org")
+    settings.get.cache_clear()
+    _watch(site)
+    _run(stack, test_clock)
+    site.page = AFTER
+    test_clock.advance(hours=1)
+    _run(stack, test_clock)
+    kinds = [job["kind"] for job in stack.notice_jobs()]
+    assert kinds == ["change-notice"]
+
+
+def test_cosmetic_edits_record_no_change(stack: Stack, test_clock: Any, site: Site) -> None:
+    _watch(site)
+    _run(stack, test_clock)
+    site.page = COSMETIC
+    test_clock.advance(hours=1)
+    assert _run(stack, test_clock) == {"cosmetic": 1}
+    assert WatchStore(settings.get()).changes() == []
+    assert stack.notice_jobs() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "page", "reason"),
+    [
+        (503, "text/html", "busy", "503"),
+        (404, "text/html", "gone", "404"),
+        (200, "application/octet-stream", "\x00\x01binary", "not text"),
+        (200, "text/html", "<html><body><nav>Home</nav></body></html>", "no text"),
+    ],
+)
+def test_a_failing_source_is_reported_on_the_watch_never_recorded(
+    stack: Stack,
+    test_clock: Any,
+    site: Site,
+    status: int,
+    content_type: str,
+    page: str,
+    reason: str,
+) -> None:
+    _watch(site)
+    _run(stack, test_clock)
+    site.status, site.content_type, site.page = status, content_type, page
+    test_clock.advance(hours=1)
+    assert _run(stack, test_clock) == {"failed": 1}
+    store = WatchStore(settings.get())
+    watch = store.get("linkedin-generative-ai")
+    assert watch is not None
+    assert watch.status.state == "failing" and watch.status.failures == 1
+    assert reason in watch.status.reason.lower() or reason in watch.status.reason
+    assert store.changes() == []
+    # It waits before the next read, longer after each failure; then, served again, it is ok.
+    test_clock.advance(minutes=30)
+    assert _run(stack, test_clock) == {"waiting": 1}
+    site.status, site.content_type, site.page = 200, "text/html", BEFORE
+    test_clock.advance(hours=1)
+    assert _run(stack, test_clock) == {"unchanged": 1}
+    recovered = store.get("linkedin-generative-ai")
+    assert recovered is not None and recovered.status.state == "ok"
+
+
+def test_a_paused_watch_is_not_read(stack: Stack, test_clock: Any, site: Site) -> None:
+    _watch(site, paused=True)
+    assert _run(stack, test_clock) == {"paused": 1}
+    assert site.requests == 0
+
+
+def test_an_open_terms_archive_version_is_watched(
+    stack: Stack, test_clock: Any, site: Site
+) -> None:
+    site.content_type = "application/json"
+    versions = {
+        "v1": "# Privacy Policy\n\nWe use your data to show you jobs.\n",
+        "v2": "# Privacy Policy\n\nWe use your data to show you jobs.\n\n"
+        "We use your data to train AI models unless you object.\n",
+    }
+    site.page = json.dumps(
+        {"id": "v1", "fetchDate": "2025-10-01T00:00:00Z", "content": versions["v1"]}
+    )
+    WatchStore(settings.get()).create(
+        Watch(
+            watch_id="linkedin-privacy-policy",
+            platform="linkedin",
+            title="LinkedIn privacy policy",
+            source=Source(
+                OTA, api_url=site.url("/api/v1"), service_id="LinkedIn", terms_type="Privacy Policy"
+            ),
+        )
+    )
+    assert _run(stack, test_clock) == {"first": 1}
+    site.page = json.dumps(
+        {"id": "v2", "fetchDate": "2025-10-20T00:00:00Z", "content": versions["v2"]}
+    )
+    test_clock.advance(hours=1)
+    assert _run(stack, test_clock) == {"changed": 1}
+    [change] = WatchStore(settings.get()).changes()
+    assert change.added == ("We use your data to train AI models unless you object.",)
+    assert {"AI", "train"} <= set(change.terms)
+    assert "/api/v1/version/LinkedIn/Privacy%20Policy/" in change.source_url
