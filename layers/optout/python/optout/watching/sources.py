@@ -28,6 +28,10 @@ way to make a Lambda hang or run out of memory. What it promises:
 
 Every failure is a `SourceFailed` whose reason an organiser reads on the watch's status, and which
 says whether trying again later may help (`fetch_with_retries` retries only those).
+
+`post` is the one request the watch sends rather than reads (a change told to an ally's receiver,
+`optout.watching.forward`): the same rules of where it goes and how long it may take, and a
+redirect is answered, never followed.
 """
 
 from __future__ import annotations
@@ -489,6 +493,9 @@ class _Rules:
     timeout: tuple[float, float]
     total_timeout: float
     max_bytes: int
+    # The ends of two failures' sentences, which differ when the request sends rather than reads.
+    refused: str = "which the watch never reads"  # after "... at a private address (...),"
+    late: str = "to arrive"  # after "... took longer than 30 seconds"
 
 
 @dataclass(frozen=True)
@@ -561,12 +568,23 @@ def _get(
 
 
 def _send(
-    http: requests.Session, url: str, rules: _Rules, headers: dict[str, str], began: float
+    http: requests.Session,
+    url: str,
+    rules: _Rules,
+    headers: dict[str, str],
+    began: float,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
 ) -> requests.Response:
+    """One request, redirects not followed, its answer's body left unread (a stream); every way
+    it can fail without an answer is a `SourceFailed`."""
     what = rules.what
     try:
-        return http.get(
+        return http.request(
+            method,
             url,
+            data=body,
             headers={"Accept": rules.accept, "User-Agent": USER_AGENT, **headers},
             timeout=rules.timeout,
             allow_redirects=False,
@@ -575,7 +593,7 @@ def _send(
     except _AddressRefused as refused:
         raise SourceFailed(
             f"{what} is at a private, internal or reserved address ({refused.where}), "
-            "which the watch never reads",
+            + rules.refused,
             retryable=False,
         ) from None
     except requests.exceptions.SSLError as error:
@@ -623,7 +641,7 @@ def _is_name_error(error: BaseException) -> bool:
 
 def _too_slow(rules: _Rules) -> SourceFailed:
     return SourceFailed(
-        f"{rules.what} took longer than {rules.total_timeout:g} seconds to arrive",
+        f"{rules.what} took longer than {rules.total_timeout:g} seconds {rules.late}",
         retryable=True,
     )
 
@@ -914,6 +932,60 @@ def _atom_entries(body: bytes) -> tuple[OtaFeedEntry, ...]:
             )
         )
     return tuple(entries)
+
+
+# ------------------------------------------------------------------ sending
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What a receiver answered a POST: its status, and its Retry-After in seconds when it gave
+    one as a number. Its body is never read."""
+
+    status: int
+    retry_after: float | None
+
+
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    what: str,
+    allow_loopback: bool = False,
+    session: requests.Session | None = None,
+    timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+    total_timeout: float = TOTAL_TIMEOUT,
+) -> Posted:
+    """POST `body` with `headers` (and our User-Agent) to `url`, under the module's rules of
+    where a request may go and how long it may take. A redirect is not followed: its status is
+    returned like any other, for the caller to judge. `what` names the receiver in failures
+    ("the ally"). A `session`, if given, must come from `guarded_session`. Raises
+    `SourceFailed` when no answer came: an address never reached (not retryable), a timeout or
+    a broken connection (retryable)."""
+    rules = _Rules(
+        what=what,
+        accept="*/*",
+        types=frozenset(),
+        kind="",
+        allow_loopback=allow_loopback,
+        timeout=timeout,
+        total_timeout=total_timeout,
+        max_bytes=0,
+        refused="which the watch never sends to",
+        late="to answer",
+    )
+    _check_address(url, rules)
+    http = _session_for(session, url, allow_loopback)
+    began = time.monotonic()
+    with (
+        _watchdog.deadline(total_timeout),
+        _send(http, url, rules, headers, began, method="POST", body=body) as response,
+    ):
+        # As in `_read`: headers cut off by the watchdog may look complete.
+        if time.monotonic() - began >= total_timeout:
+            raise _too_slow(rules)
+        return Posted(response.status_code, _retry_after(response))
 
 
 # ------------------------------------------------------------------ retries

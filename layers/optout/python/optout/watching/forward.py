@@ -1,0 +1,164 @@
+"""Telling allies of a change: each change a watch records is sent to the receivers organisers
+listed on it, as a Standard Webhooks event (https://www.standardwebhooks.com/) signed with that
+receiver's own secret, so several groups can share one watcher. No AWS here: the notifier's
+forward job calls `deliver` and re-queues itself after a retryable failure.
+
+What a receiver gets: a POST of `event_body(change)` (JSON, `policy.change_detected`) with the
+headers ``webhook-id`` (the change's id: the same for every receiver and every attempt, so a
+receiver that got it once can drop a repeat), ``webhook-timestamp`` and ``webhook-signature``.
+The request goes out under the fetcher's rules (`optout.watching.sources.post`): public addresses
+only (loopback too on the local stack), https on port 443, timeouts and a total deadline, and no
+redirect followed.
+
+What counts as delivered: a 2xx. A 408, a 429, a 5xx, a timeout or a broken connection may go
+through later (`SourceFailed.retryable`; a Retry-After is kept); any other answer, a redirect
+included, will not until the receiver or the watch changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from optout.core import clock, signatures
+from optout.watching import sources
+from optout.watching.sources import SourceFailed
+
+EVENT_TYPE = "policy.change_detected"
+# The event's `data`: what a receiver needs to act on the change without asking us anything.
+EVENT_FIELDS = (
+    "change_id",
+    "watch_id",
+    "platform",
+    "title",
+    "about",
+    "detected_at",
+    "added",
+    "removed",
+    "terms",
+    "score",
+    "source_url",
+    "setting_url",
+)
+RECEIVER = "the ally"  # how failures name the receiver, on the watch's status
+
+# Retries: the first after a minute, each wait doubled, up to SQS's longest DelaySeconds (900 s,
+# the most a re-queued job can be held). 12 attempts span two hours (60 + 120 + 240 + 480 + 7 x
+# 900 s of waits): a receiver down for a deploy or an evening's incident still gets the event,
+# while one gone for longer is reported on the watch's status, where organisers see it, instead
+# of being knocked on for days. An ally misses nothing for good: every change stays on the
+# dashboard.
+FIRST_DELAY = 60
+MAX_DELAY = 900
+MAX_ATTEMPTS = 12
+
+_RETRYABLE = frozenset({408, 429})
+
+
+def event_body(change: Mapping[str, Any]) -> bytes:
+    """The event sent to allies about `change` (a change as recorded: a mapping with at least
+    the keys of `EVENT_FIELDS`), as the exact bytes that are signed and sent. Its `timestamp`
+    is when the change was detected, so every attempt and every receiver gets the same bytes.
+    Raises KeyError when a field is missing."""
+    data = {name: _json_value(change[name]) for name in EVENT_FIELDS}
+    event = {"type": EVENT_TYPE, "timestamp": data["detected_at"], "data": data}
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return clock.iso(value)
+    if isinstance(value, tuple | list):
+        return [_json_value(item) for item in value]
+    return value
+
+
+def deliver(
+    url: str,
+    secret: str,
+    event_id: str,
+    body: bytes,
+    now: datetime,
+    *,
+    allow_loopback: bool = False,
+    session: requests.Session | None = None,
+    timeout: tuple[float, float] = (sources.CONNECT_TIMEOUT, sources.READ_TIMEOUT),
+    total_timeout: float = sources.TOTAL_TIMEOUT,
+) -> None:
+    """POST the event `body` to the receiver at `url`, signed with `secret` (its ``whsec_``
+    secret, or several separated by spaces while it rotates: each signs). `event_id` is the
+    ``webhook-id``; `now` gives ``webhook-timestamp``, and must be the real time: receivers
+    refuse a timestamp more than a few minutes from their own clock. `timeout` is (connect,
+    read) in seconds, `total_timeout` the deadline of the whole request; `allow_loopback` and
+    `session` are as for `sources.post`.
+
+    Returns when the receiver answered 2xx. Raises `SourceFailed`, whose `retryable` says
+    whether to try again later (with `retry_delay`) and whose `retry_after` is the receiver's
+    Retry-After, if any."""
+    try:
+        keys = signatures.parse_secrets(secret)
+    except ValueError:
+        raise SourceFailed(
+            f"{RECEIVER}'s secret is not a whsec_ secret, so nothing was sent", retryable=False
+        ) from None
+    timestamp = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(
+            signatures.sign(key, event_id, timestamp, body) for key in keys
+        ),
+    }
+    answer = sources.post(
+        url,
+        body,
+        headers,
+        what=RECEIVER,
+        allow_loopback=allow_loopback,
+        session=session,
+        timeout=timeout,
+        total_timeout=total_timeout,
+    )
+    status = answer.status
+    if 200 <= status < 300:
+        return
+    if 300 <= status < 400:
+        # A receiver's address is what organisers typed; a redirect could point anywhere, so
+        # the address is corrected by hand rather than followed.
+        raise SourceFailed(
+            f"{RECEIVER} answered {status}, a redirect, which is never followed: "
+            "give the address it points to instead",
+            retryable=False,
+        )
+    if status in _RETRYABLE or status >= 500:
+        raise SourceFailed(
+            f"{RECEIVER} answered {status}", retryable=True, retry_after=answer.retry_after
+        )
+    raise SourceFailed(f"{RECEIVER} answered {status}", retryable=False)
+
+
+def retry_delay(attempt: int, retry_after: float | None = None) -> int:
+    """Seconds to wait before attempt `attempt + 1` (attempts count from 0) after a retryable
+    failure: `FIRST_DELAY` doubled each time, at least the receiver's `retry_after`, and never
+    more than `MAX_DELAY`, SQS's longest delay (a longer Retry-After is cut to it: the receiver
+    can ask again)."""
+    if attempt < 0:
+        raise ValueError("attempts count from 0")
+    delay: int = FIRST_DELAY * 2 ** min(attempt, 10)  # 2**10 minutes is past the cap already
+    if retry_after is not None:
+        delay = max(delay, math.ceil(retry_after))
+    return min(delay, MAX_DELAY)
+
+
+def new_secret() -> str:
+    """A fresh signing secret for a receiver: ``whsec_`` and 32 random bytes in base64, the
+    form Standard Webhooks libraries read."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
