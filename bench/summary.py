@@ -240,13 +240,13 @@ def cold_starts(figures: dict[str, Any]) -> list[FunctionImport]:
 
 
 def campaign_functions() -> set[str]:
-    """The functions a campaign's reminders go through: the webhook's, the schedule's, and the
-    consumers of the fan-out and send queues (not those that subscribe people or follow
-    links), and Lambda's SQS poller."""
+    """The functions a campaign's reminders go through: the webhook's, the scheduler, and the
+    consumers of the fan-out and send queues (not those that subscribe people, follow links or
+    watch policies), and Lambda's SQS poller."""
     consumers = template.queue_consumers()
     webhook = {route.function for route in template.routes() if route.path.startswith("/webhooks/")}
     return {
-        *template.scheduled_functions(),
+        "SchedulerFunction",
         consumers["FanoutQueue"],
         consumers["SendQueue"],
         *webhook,

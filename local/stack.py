@@ -38,8 +38,6 @@ from local import iam, invoke, template
 from local.simulator import MailboxSimulator
 from optout.core.clock import iso, parse_iso
 
-# template.yaml's SchedulerFunction runs on `rate(5 minutes)`.
-SCHEDULE_EVERY = timedelta(minutes=5)
 STOP_POLL_SECONDS = 0.2  # how soon the stack notices SIGINT or SIGTERM
 # How often, in real seconds, the pump looks at the queues and the clock.
 PUMP_INTERVAL_SECONDS = 2.0
@@ -193,6 +191,60 @@ def consumed_queues(prefix: str) -> list[Queue]:
     return queues
 
 
+class Timetable:
+    """When each scheduled function of template.yaml runs on the stack's clock, each at its own
+    rate, and when each last ran.
+
+    The pump plays EventBridge: a function runs when its rate has passed since its last run, or
+    the clock was moved back before that run (a timeline replayed from an earlier point). A
+    rule's first run comes a rate after it is made, so the stack's start counts as a run.
+
+    A tick is a person or a test saying "the schedule's next beat is now": it always runs the
+    functions on the shortest rate (the scheduler's five minutes, the beat the stack's timeline
+    moves in), and each other function when the pump would run it, or when it has not run yet
+    since the stack started (so the first tick runs an hourly function, and the next one only
+    once its hour has passed on the stack's clock or the clock was moved back).
+
+    A function counts as run when it is started, failing or not: as with EventBridge, the next
+    run comes a rate later.
+    """
+
+    def __init__(self, schedules: Mapping[str, template.Schedule], started: datetime) -> None:
+        self._schedules = dict(schedules)
+        self._started = started
+        self._last_run: dict[str, datetime] = {}
+        shortest = min((item.period for item in self._schedules.values()), default=None)
+        self._every_tick = {
+            name for name, item in self._schedules.items() if item.period == shortest
+        }
+
+    def pump(self, now: datetime) -> list[str]:
+        """The functions EventBridge would run at `now`; from here on they count as run then."""
+        return self._run(
+            [
+                name
+                for name, schedule in self._schedules.items()
+                if schedule.due(now, self._last_run.get(name, self._started))
+            ],
+            now,
+        )
+
+    def tick(self, now: datetime) -> list[str]:
+        """The functions a tick runs at `now`; from here on they count as run then."""
+        return self._run(
+            [
+                name
+                for name, schedule in self._schedules.items()
+                if name in self._every_tick or schedule.due(now, self._last_run.get(name))
+            ],
+            now,
+        )
+
+    def _run(self, names: list[str], now: datetime) -> list[str]:
+        self._last_run.update(dict.fromkeys(names, now))
+        return names
+
+
 class StopSignals:
     """SIGINT and SIGTERM, noted from the moment this is made; `wait()` returns once one came.
 
@@ -227,7 +279,7 @@ class LocalStack:
         self._feedback_topic = f"arn:aws:sns:{region}:{DEFAULT_ACCOUNT_ID}:FeedbackTopic"
         self._invocation = threading.Lock()  # one handler at a time
         self._pass = threading.Lock()  # one pass of the schedule and the queues at a time
-        self._last_tick = clock.now()
+        self._timetable = Timetable(template.scheduled_functions(), clock.now())
         # What Lambda's event source mappings do is the stack's own doing: the operator's,
         # never taken for the function running meanwhile on another thread.
         self._sqs = iam.enforcer().operator_session().client("sqs")
@@ -237,15 +289,22 @@ class LocalStack:
         return invoke.decode_response(self._invoke(function, event))
 
     def tick(self) -> dict[str, Any]:
-        """Run the scheduled functions now, then drain every queue."""
+        """Run the scheduled functions now (those `Timetable.tick` names: the scheduler always,
+        the others when their rate has passed), then drain every queue; what each function run
+        returned, and the messages processed and failed per queue."""
         with self._pass:
-            return {"scheduled": self._run_scheduled(), **self._drain()}
+            now = self.clock.now()
+            return {
+                "scheduled": self._run_scheduled(self._timetable.tick(now), now),
+                **self._drain(),
+            }
 
     def pump(self) -> None:
-        """What AWS does on its own: drain the queues, and fire the schedule when it is due."""
+        """What AWS does on its own: drain the queues, and run each scheduled function when its
+        rate has passed (`Timetable.pump`)."""
         with self._pass:
-            if self._schedule_due():
-                self._run_scheduled()
+            now = self.clock.now()
+            self._run_scheduled(self._timetable.pump(now), now)
             self._drain()
 
     def pump_until(self, stop: threading.Event, interval: float = PUMP_INTERVAL_SECONDS) -> None:
@@ -290,20 +349,10 @@ class LocalStack:
             for answer in answers:
                 self._invoke("FeedbackFunction", invoke.sns_event(self._feedback_topic, answer))
 
-    def _schedule_due(self) -> bool:
-        """True when the schedule's rate has passed on the stack's clock, or the clock was moved
-        back before the last run (a timeline replayed from an earlier point)."""
-        now = self.clock.now()
-        return now - self._last_tick >= SCHEDULE_EVERY or now < self._last_tick
-
-    def _run_scheduled(self) -> dict[str, Any]:
-        """Fire every scheduled function once; what each returned."""
-        now = self.clock.now()
-        # Like EventBridge, the next run comes a rate later even if this one fails.
-        self._last_tick = now
+    def _run_scheduled(self, functions: list[str], now: datetime) -> dict[str, Any]:
+        """Run each of `functions` once with an EventBridge event of `now`; what each returned."""
         return {
-            function: self._invoke(function, invoke.scheduled_event(now))
-            for function in template.scheduled_functions()
+            function: self._invoke(function, invoke.scheduled_event(now)) for function in functions
         }
 
     def _drain(self) -> dict[str, dict[str, int]]:

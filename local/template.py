@@ -2,13 +2,16 @@
 
 Understands the CloudFormation short tags (!Ref, !GetAtt, !Sub...) well enough to create the
 tables and queues in moto with the template's own key schemas and indexes, to list the HTTP
-routes of the API events, and to give each function the environment it would have in AWS.
+routes of the API events and the rate of each schedule, and to give each function the
+environment it would have in AWS.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -159,13 +162,82 @@ def queue_consumers() -> dict[str, str]:
     return consumers
 
 
-def scheduled_functions() -> list[str]:
-    """Logical ids of the functions an EventBridge schedule invokes."""
-    return [
-        function.logical_id
-        for function in functions().values()
-        if any(event["Type"] == "Schedule" for event in function.events.values())
-    ]
+_RATE = re.compile(r"rate\((?P<value>[0-9]+) (?P<unit>minutes?|hours?|days?)\)")
+
+
+def parse_rate(expression: str) -> timedelta:
+    """The period of an EventBridge rate expression: `rate(5 minutes)`, `rate(1 hour)`.
+
+    Refused as EventBridge refuses them: a value that is not a positive whole number, a unit
+    other than minutes, hours or days, and a unit whose number does not agree with the value
+    (`rate(1 hours)`, `rate(5 hour)`)."""
+    found = _RATE.fullmatch(expression)
+    if not found:
+        raise ValueError(
+            f"{expression!r} is not a rate; write rate(N minutes), rate(N hours) or "
+            "rate(N days), with the unit singular for 1: rate(1 hour)"
+        )
+    value, unit = int(found["value"]), found["unit"]
+    if value == 0:
+        raise ValueError(f"{expression!r}: a rate must be at least 1")
+    if (value == 1) == unit.endswith("s"):
+        agreeing = unit.rstrip("s") if value == 1 else unit + "s"
+        raise ValueError(f"{expression!r}: write rate({value} {agreeing})")
+    return timedelta(**{unit.rstrip("s") + "s": value})
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A function's EventBridge schedule, as the local stack plays it."""
+
+    function: str  # logical id
+    expression: str  # "rate(1 hour)"
+    period: timedelta
+
+    def due(self, now: datetime, last_run: datetime | None) -> bool:
+        """True when the function runs at `now`, having last run at `last_run` (None: not yet):
+        its period has passed since, or the clock was moved back before that run (a timeline
+        replayed from an earlier point)."""
+        return last_run is None or now - last_run >= self.period or now < last_run
+
+
+def schedules(of: Iterable[Function]) -> dict[str, Schedule]:
+    """Logical id -> the schedule, for each function of `of` that an EventBridge schedule
+    invokes. A `cron(...)` schedule, or more than one schedule on a function, is refused: the
+    local stack plays only one rate a function, which is what template.yaml uses."""
+    found = {}
+    for function in of:
+        expressions = [
+            event["Properties"]["Schedule"]
+            for event in function.events.values()
+            if event["Type"] == "Schedule"
+        ]
+        if not expressions:
+            continue
+        name = function.logical_id
+        if len(expressions) > 1:
+            raise ValueError(
+                f"{name} has {len(expressions)} Schedule events; the local stack plays one a "
+                "function"
+            )
+        (expression,) = expressions
+        if not isinstance(expression, str) or expression.startswith("cron("):
+            raise ValueError(
+                f"{name}'s schedule is {expression}; the local stack plays only a rate written "
+                "out, like rate(1 hour), not cron expressions nor intrinsic functions"
+            )
+        try:
+            period = parse_rate(expression)
+        except ValueError as error:
+            raise ValueError(f"{name}'s schedule: {error}") from None
+        found[name] = Schedule(name, expression, period)
+    return found
+
+
+def scheduled_functions() -> dict[str, Schedule]:
+    """Logical id -> schedule of each function an EventBridge schedule invokes (see
+    `schedules`)."""
+    return schedules(functions().values())
 
 
 def environment(physical: dict[str, str], parameters: dict[str, str]) -> dict[str, str]:

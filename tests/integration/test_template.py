@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -153,7 +154,10 @@ def test_every_function_and_route_of_the_contract_is_declared() -> None:
         "FanoutQueue": "FanoutFunction",
         "SendQueue": "SenderFunction",
     }
-    assert template.scheduled_functions() == ["SchedulerFunction", "WatcherFunction"]
+    assert {name: schedule.period for name, schedule in template.scheduled_functions().items()} == {
+        "SchedulerFunction": timedelta(minutes=5),
+        "WatcherFunction": timedelta(hours=1),
+    }
 
 
 def distributions(site: Path) -> set[str]:

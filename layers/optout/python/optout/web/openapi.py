@@ -739,7 +739,7 @@ def _local_routes() -> dict[str, JsonObject]:
         },
         "/_local/tick": {
             "post": _operation(
-                "Run the scheduler now and drain every queue",
+                "Run the scheduler now, and the other schedules that are due, then drain every queue",
                 "local-only",
                 {"200": {"description": "What ran", "content": _json({"type": "object"})}},
                 operation_id="localTick",
