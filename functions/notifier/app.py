@@ -1,6 +1,8 @@
 """Notifier: the one-off messages on the notice queue. A subscribe request ("subscribe") is
 recorded as a pending subscriber and confirmed; an import's "confirm" is confirmed; people who
-just became active ("catch-up") are queued the latest reminder of each campaign under way.
+just became active ("catch-up") are queued the latest reminder of each campaign under way; a
+change the policy watch found is emailed to the organisers ("change-notice") and sent to an
+ally ("change-forward").
 
 SQS with partial batch failures: a job that fails is retried alone, and lands in the
 dead-letter queue after the attempts template.yaml allows.
@@ -21,6 +23,7 @@ from optout.core import clock, jobs, settings
 from optout.core.observability import logger, metrics, tracer
 from optout.sending import catch_up
 from optout.subscribers import confirmations, subscriptions
+from optout.watching import notices
 
 # Report every failed record, even when all fail, rather than failing the invocation: Lambda
 # then retries exactly those records, with the same outcome and clearer logs.
@@ -40,6 +43,10 @@ def handle(record: SQSRecord) -> None:
         if isinstance(job, jobs.CatchUpJob):
             queued = catch_up.queue_reminders(settings.get(), job, clock.now())
             outcome = f"{queued} caught up"
+        elif isinstance(job, jobs.ChangeNoticeJob):
+            outcome = notices.email_organisers(settings.get(), job, clock.now())
+        elif isinstance(job, jobs.ForwardJob):
+            outcome = notices.forward_change(settings.get(), job, clock.now())
         else:
             if isinstance(job, jobs.SubscribeJob):
                 job = subscriptions.record_request(settings.get(), job)

@@ -8,9 +8,11 @@ from optout.core import aws
 from optout.core.jobs import Job, body
 
 
-def enqueue(queue_url: str, job: Job) -> None:
-    """Put one job on a queue."""
-    aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=body(job))
+def enqueue(queue_url: str, job: Job, *, delay_seconds: int = 0) -> None:
+    """Put one job on a queue, to be seen after `delay_seconds` (at most SQS's 900)."""
+    aws.client("sqs").send_message(
+        QueueUrl=queue_url, MessageBody=body(job), DelaySeconds=delay_seconds
+    )
 
 
 def enqueue_many(queue_url: str, jobs: Sequence[Job]) -> None:
