@@ -14,14 +14,15 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from local import console, demo, moto_speedups, provision, template
+from local import console, demo, demo_site, moto_speedups, provision, template
 from local.stack import (
     PUMP_INTERVAL_SECONDS,
     LocalStack,
@@ -54,7 +55,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         webhook_secret = _secret("OPTOUT_WEBHOOK_SECRET", lambda: "whsec_" + _random_base64(24))
         admin_token = _secret("OPTOUT_ADMIN_TOKEN", lambda: secrets.token_urlsafe(32))
         given = provision.organiser_secrets_from(os.environ)
-        os.environ.update(provision.provision(PREFIX, dict(options.parameter), given))
+        parameters = dict(options.parameter)
+        if options.demo:  # the demo's organisers read the watch's email in the outbox
+            parameters.setdefault("OrganisersAddress", demo.ORGANISERS_ADDRESS)
+        os.environ.update(provision.provision(PREFIX, parameters, given))
         stack_clock = StackClock()
         clock.set_source(stack_clock.now)
         if options.demo:
@@ -63,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         seeded = demo.seed(settings.get(), stack_clock.now()) if options.demo else []
         server = _listen(options.host, options.port, stack)
         campaign = demo.start_campaign(stack, server.public_host) if options.demo else None
+        if options.demo:
+            demo.watch_help_page(settings.get(), stack.clock.now(), server)
         _print_banner(
             f"http://{server.public_host}",
             [webhook_secret, admin_token],
@@ -71,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             options,
         )
         output.show()
-        _serve_until_stopped(server, stack, options.pump_seconds)
+        with _serving(server):
+            if options.demo:  # the watch reads the page the stack serves: once it serves
+                stack.tick()
+            _pump_until_stopped(stack, options.pump_seconds)
     finally:
         moto.stop()
     console.say("local stack stopped")
@@ -205,6 +214,9 @@ def _print_banner(
             "(EU, EEA, CH, CA, HK; deadline 3 November 2025)",
             f"  stack clock      starts at {iso(demo.CLOCK_START)}, a week before the first reminder;",
             f"""                   play it: curl -X POST {base_url}/_local/clock -d '{{"advance": "P7D"}}'""",
+            f"  demo watch       {base_url}{demo_site.PATH}, a help page that changes on",
+            "                   14 October: move the clock a day, tick, and see /admin/changes",
+            f"                   and the email to {demo.ORGANISERS_ADDRESS} in the outbox",
         ]
     lines += [
         "Try:",
@@ -215,21 +227,27 @@ def _print_banner(
     console.say("\n".join(lines))
 
 
-def _serve_until_stopped(server: StackServer, stack: LocalStack, pump_seconds: float) -> None:
-    """Serve HTTP and pump the queues until SIGINT or SIGTERM, then stop both."""
+@contextmanager
+def _serving(server: StackServer) -> Iterator[None]:
+    """Serve HTTP on a thread of its own for as long as the block runs."""
+    http = threading.Thread(target=server.serve_forever, name="http")
+    http.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        http.join()
+
+
+def _pump_until_stopped(stack: LocalStack, pump_seconds: float) -> None:
+    """Pump the queues until SIGINT or SIGTERM."""
     signals, stop = StopSignals(), threading.Event()
-    threads = [
-        threading.Thread(target=server.serve_forever, name="http"),
-        threading.Thread(target=stack.pump_until, args=(stop, pump_seconds), name="pump"),
-    ]
-    for thread in threads:
-        thread.start()
+    pump = threading.Thread(target=stack.pump_until, args=(stop, pump_seconds), name="pump")
+    pump.start()
     signals.wait()
     stop.set()
-    server.shutdown()
-    server.server_close()
-    for thread in threads:
-        thread.join()
+    pump.join()
 
 
 if __name__ == "__main__":

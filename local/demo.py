@@ -17,16 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from local import invoke
-from local.stack import LocalStack
+from local import demo_site, invoke
+from local.stack import LocalStack, StackServer
 from optout.core import keys, signatures
 from optout.core.clock import iso
 from optout.core.settings import Settings
 from optout.domain import contacts, regions
 from optout.domain.consent import FORM
 from optout.domain.models import Consent, Status, Subscriber
+from optout.domain.watches import PAGE, SETTING, Source, Watch
 from optout.messages import consent
-from optout.store import SubscriberStore
+from optout.store import SubscriberStore, WatchStore
 
 PLATFORMS = ("linkedin",)
 CAMPAIGN_PAYLOAD = (
@@ -34,6 +35,9 @@ CAMPAIGN_PAYLOAD = (
 )
 # A week before "two weeks left" (20 October 2025): the whole timeline lies ahead.
 CLOCK_START = datetime(2025, 10, 13, 8, 0, tzinfo=UTC)
+
+# Where the policy watch's changes are emailed on the demo stack (the outbox shows it).
+ORGANISERS_ADDRESS = "organisers@example.org"
 
 # contact, region, locale
 SUBSCRIBERS = (
@@ -116,3 +120,20 @@ def start_campaign(stack: LocalStack, public_host: str) -> dict[str, Any]:
     if status != 200:
         raise RuntimeError(f"the demo campaign was refused ({status}): {reply.decode()}")
     return dict(json.loads(reply))
+
+
+def watch_help_page(settings: Settings, now: datetime, server: StackServer) -> Watch:
+    """Watch the help page `server` serves (`local.demo_site`); the first tick once it serves
+    reads it, so that its change on 14 October is found by the first hourly run after it."""
+    watch = Watch(
+        watch_id="linkedin-generative-ai-help",
+        platform="linkedin",
+        title="LinkedIn help: generative AI and your data",
+        source=Source(PAGE, url=f"http://127.0.0.1:{server.server_address[1]}{demo_site.PATH}"),
+        about=SETTING,
+        setting_url="https://www.linkedin.com/mypreferences/d/settings/data-for-ai-improvement",
+        created_at=iso(now),
+        base_url=f"http://{server.public_host}",
+    )
+    WatchStore(settings).create(watch)
+    return watch

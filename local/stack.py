@@ -34,7 +34,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
-from local import iam, invoke, template
+from local import demo_site, iam, invoke, template
 from local.simulator import MailboxSimulator
 from optout.core.clock import iso, parse_iso
 
@@ -437,6 +437,7 @@ class Frontend:
         "/_local/outbox": {"GET": "_outbox"},
         "/_local/tick": {"POST": "_tick"},
         "/_local/clock": {"GET": "_clock", "POST": "_move_clock"},
+        demo_site.PATH: {"GET": "_demo_page"},
     }
 
     def __init__(self, stack: LocalStack, public_host: str) -> None:
@@ -482,6 +483,11 @@ class Frontend:
 
     def _tick(self, _request: Request) -> Response:
         return json_response(HTTPStatus.OK, self._stack.tick())
+
+    def _demo_page(self, _request: Request) -> Response:
+        """The demo watch's page, as it reads on the stack's clock."""
+        page = demo_site.help_page(self._stack.clock.now()).encode()
+        return HTTPStatus.OK, {"Content-Type": "text/html; charset=utf-8"}, page
 
     def _clock(self, _request: Request) -> Response:
         return json_response(HTTPStatus.OK, {"now": iso(self._stack.clock.now())})

@@ -1,6 +1,7 @@
 """What tests of several modules share: a complete settings environment, the sample events and
 the LinkedIn campaign, subscribers written straight to the table, a campaign played to the end,
-the links in what was sent, and a Twilio-compatible SMS provider on 127.0.0.1.
+the links in what was sent, a Twilio-compatible SMS provider on 127.0.0.1, and a watched page
+served on 127.0.0.1.
 
 Test modules import from here, never from one another (tests/unit/test_test_imports.py checks);
 the fixtures they share live in a conftest.py.
@@ -260,4 +261,54 @@ class _ProviderHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def log_message(self, *_: object) -> None:  # keep test output quiet
+        pass
+
+
+# -- a watched page, served on 127.0.0.1 (the policy watch's tests) -------------------------
+
+BEFORE = """<html><head><title>Privacy</title><script>var t = "a81f9c2e";</script></head><body>
+<nav><a href="/">Home</a> <a href="/help">Help</a></nav>
+<h1>Data for Generative AI Improvement</h1>
+<p>We use your profile to recommend jobs.</p>
+<p>You can download your data at any time.</p>
+<p>Last updated: 1 October 2025</p>
+</body></html>"""
+
+AFTER = BEFORE.replace(
+    "<p>You can download your data at any time.</p>",
+    "<p>You can download your data at any time.</p>\n"
+    "<p>From 3 November 2025 we use your posts to train generative AI models by default; "
+    "you may opt out in your settings.</p>",
+)
+
+
+class WatchedSite(ThreadingHTTPServer):
+    """Serves `page` at every path, with `status`; counts the requests."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Page)
+        self.page = BEFORE
+        self.status = 200
+        self.content_type = "text/html; charset=utf-8"
+        self.requests = 0
+
+    def url(self, path: str = "/help/generative-ai") -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+
+class _Page(BaseHTTPRequestHandler):
+    server: WatchedSite
+
+    def do_GET(self) -> None:
+        self.server.requests += 1
+        body = self.server.page.encode()
+        self.send_response(self.server.status)
+        self.send_header("Content-Type", self.server.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
         pass

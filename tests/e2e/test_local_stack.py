@@ -371,6 +371,27 @@ def test_demo_subscribers_are_already_active(demo_stack: DemoStack) -> None:
     assert messages_to(stack, DEMO_SUBSCRIBER) == []
 
 
+def test_the_demo_watch_finds_the_help_pages_change_and_tells_the_organisers(
+    demo_stack: DemoStack,
+) -> None:
+    # Given the demo stack, whose watch read its help page at start (13 October)
+    stack = demo_stack.client
+    before = stack.now()
+    try:
+        # When the clock passes 14 October, when the page changes, and the stack ticks
+        stack.move_clock(advance="P1D").raise_for_status()
+        ran = stack.tick()["scheduled"]
+
+        # Then the watcher found one change, and the organisers' email says what it added
+        assert ran["WatcherFunction"] == {"changed": 1}
+        [email] = [m for m in stack.outbox() if m["to"] == "organisers@example.org"]
+        assert email["subject"].startswith("Policy watch: LinkedIn changed a settings page")
+        assert "on by default; to opt out" in email["text"]
+        assert f"{stack.base_url}/admin/changes/" in email["text"]
+    finally:
+        stack.move_clock(set=before).raise_for_status()
+
+
 def test_the_banner_shows_the_form_and_the_secrets_it_was_given(demo_stack: DemoStack) -> None:
     # Given a stack started with demo data and secrets in its environment
     stack = demo_stack.client

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from moto import mock_aws
 from local import environments, iam, invoke, provision
 from local.stack import Outbox
 from optout.core import aws, clock, settings
-from tests.helpers import LINKEDIN, sample_event
+from tests.helpers import LINKEDIN, WatchedSite, sample_event
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"integration-test-key-0123").decode()
 
@@ -274,3 +275,14 @@ class Organiser:
         if cookie:
             headers["Cookie"] = cookie
         return self.call(method, path, token=None, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def site() -> Iterator[WatchedSite]:
+    """A page a policy watch reads, served on 127.0.0.1; the test changes what it answers."""
+    server = WatchedSite()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -17,8 +17,8 @@ from local import invoke
 from optout.core import settings
 from optout.domain.watches import PAGE, Ally, Source, Watch
 from optout.store import WatchStore
+from tests.helpers import AFTER, WatchedSite
 from tests.integration.conftest import Stack
-from tests.integration.test_watcher import AFTER, Site, site  # noqa: F401 - a fixture
 
 ALLY_SECRET = "whsec_" + "YWxseS1zZWNyZXQtZm9yLXRlc3RzLTAxMjM0NTY3"
 
@@ -74,7 +74,7 @@ def organisers(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> str:
     return "organisers@example.org"
 
 
-def _change(stack: Stack, test_clock: Any, site: Site, ally: AllyEndpoint) -> str:  # noqa: F811
+def _change(stack: Stack, test_clock: Any, site: WatchedSite, ally: AllyEndpoint) -> str:
     WatchStore(settings.get()).create(
         Watch(
             watch_id="linkedin-generative-ai",
@@ -97,7 +97,7 @@ def _change(stack: Stack, test_clock: Any, site: Site, ally: AllyEndpoint) -> st
 def test_the_organisers_are_emailed_and_the_ally_gets_a_signed_event(
     stack: Stack,
     test_clock: Any,
-    site: Site,  # noqa: F811
+    site: WatchedSite,
     ally: AllyEndpoint,
     organisers: str,
 ) -> None:
@@ -127,7 +127,7 @@ def test_the_organisers_are_emailed_and_the_ally_gets_a_signed_event(
 def test_an_ally_that_fails_is_retried_later_then_reported_on_the_watch(
     stack: Stack,
     test_clock: Any,
-    site: Site,  # noqa: F811
+    site: WatchedSite,
     ally: AllyEndpoint,
 ) -> None:
     change_id = _change(stack, test_clock, site, ally)

@@ -5,9 +5,7 @@ terms and queues its notices; cosmetic edits and failing sources record none."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,22 +14,9 @@ from local import invoke
 from optout.core import settings
 from optout.domain.watches import OTA, PAGE, Ally, Source, Watch
 from optout.store import WatchStore
+from optout.watching import check
+from tests.helpers import AFTER, BEFORE, WatchedSite
 from tests.integration.conftest import Stack
-
-BEFORE = """<html><head><title>Privacy</title><script>var t = "a81f9c2e";</script></head><body>
-<nav><a href="/">Home</a> <a href="/help">Help</a></nav>
-<h1>Data for Generative AI Improvement</h1>
-<p>We use your profile to recommend jobs.</p>
-<p>You can download your data at any time.</p>
-<p>Last updated: 1 October 2025</p>
-</body></html>"""
-
-AFTER = BEFORE.replace(
-    "<p>You can download your data at any time.</p>",
-    "<p>You can download your data at any time.</p>\n"
-    "<p>From 3 November 2025 we use your posts to train generative AI models by default; "
-    "you may opt out in your settings.</p>",
-)
 
 # The same text, differently dressed: other markup, spacing, another token, another date, a
 # cookie banner, the navigation reordered.
@@ -47,49 +32,7 @@ COSMETIC = (
 )
 
 
-class Site(ThreadingHTTPServer):
-    """Serves `page` at every path, with `status`; counts the requests."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Page)
-        self.page = BEFORE
-        self.status = 200
-        self.content_type = "text/html; charset=utf-8"
-        self.requests = 0
-
-    def url(self, path: str = "/help/generative-ai") -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-
-class _Page(BaseHTTPRequestHandler):
-    server: Site
-
-    def do_GET(self) -> None:
-        self.server.requests += 1
-        body = self.server.page.encode()
-        self.send_response(self.server.status)
-        self.send_header("Content-Type", self.server.content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    server = Site()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def _watch(site: Site, **fields: Any) -> Watch:
+def _watch(site: WatchedSite, **fields: Any) -> Watch:
     watch = Watch(
         watch_id="linkedin-generative-ai",
         platform="linkedin",
@@ -110,7 +53,7 @@ def _run(stack: Stack, test_clock: Any) -> dict[str, int]:
 
 
 def test_a_change_is_recorded_once_with_its_sentences_and_terms(
-    stack: Stack, test_clock: Any, site: Site
+    stack: Stack, test_clock: Any, site: WatchedSite
 ) -> None:
     settings_ = settings.get()
     _watch(site, allies=(Ally("http://127.0.0.1:9/hook", "whsec_MDEyMzQ1Njc4OWFiY2RlZg=="),))
@@ -146,7 +89,7 @@ def test_a_change_is_recorded_once_with_its_sentences_and_terms(
 
 
 def test_the_organisers_email_is_queued_when_there_is_an_address(
-    stack: Stack, test_clock: Any, site: Site, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, test_clock: Any, site: WatchedSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ORGANISERS_ADDRESS", "organisers@example.org")
     settings.get.cache_clear()
@@ -159,7 +102,7 @@ def test_the_organisers_email_is_queued_when_there_is_an_address(
     assert kinds == ["change-notice"]
 
 
-def test_cosmetic_edits_record_no_change(stack: Stack, test_clock: Any, site: Site) -> None:
+def test_cosmetic_edits_record_no_change(stack: Stack, test_clock: Any, site: WatchedSite) -> None:
     _watch(site)
     _run(stack, test_clock)
     site.page = COSMETIC
@@ -181,7 +124,7 @@ def test_cosmetic_edits_record_no_change(stack: Stack, test_clock: Any, site: Si
 def test_a_failing_source_is_reported_on_the_watch_never_recorded(
     stack: Stack,
     test_clock: Any,
-    site: Site,
+    site: WatchedSite,
     status: int,
     content_type: str,
     page: str,
@@ -208,14 +151,14 @@ def test_a_failing_source_is_reported_on_the_watch_never_recorded(
     assert recovered is not None and recovered.status.state == "ok"
 
 
-def test_a_paused_watch_is_not_read(stack: Stack, test_clock: Any, site: Site) -> None:
+def test_a_paused_watch_is_not_read(stack: Stack, test_clock: Any, site: WatchedSite) -> None:
     _watch(site, paused=True)
     assert _run(stack, test_clock) == {"paused": 1}
     assert site.requests == 0
 
 
 def test_an_open_terms_archive_version_is_watched(
-    stack: Stack, test_clock: Any, site: Site
+    stack: Stack, test_clock: Any, site: WatchedSite
 ) -> None:
     site.content_type = "application/json"
     versions = {
@@ -246,3 +189,73 @@ def test_an_open_terms_archive_version_is_watched(
     assert change.added == ("We use your data to train AI models unless you object.",)
     assert {"AI", "train"} <= set(change.terms)
     assert "/api/v1/version/LinkedIn/Privacy%20Policy/" in change.source_url
+
+
+def test_notices_a_run_could_not_queue_are_queued_by_the_next(
+    stack: Stack, test_clock: Any, site: WatchedSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _watch(site, allies=(Ally("http://127.0.0.1:9/hook", "whsec_MDEyMzQ1Njc4OWFiY2RlZg=="),))
+    _run(stack, test_clock)
+    site.page = AFTER
+    test_clock.advance(hours=1)
+
+    def queue_down(*_args: Any) -> None:
+        raise ConnectionError("SQS is unreachable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(check.queues, "enqueue_many", queue_down)
+        with pytest.raises(ConnectionError):
+            _run(stack, test_clock)
+    [change] = WatchStore(settings.get()).changes()
+    assert not change.told and stack.notice_jobs() == []
+
+    test_clock.advance(hours=1)
+    assert _run(stack, test_clock) == {"told again": 1, "unchanged": 1}
+    assert [job["kind"] for job in stack.notice_jobs()] == ["change-forward"]
+    assert len(WatchStore(settings.get()).changes()) == 1
+
+
+def test_two_runs_reading_the_same_change_record_it_once(
+    stack: Stack, test_clock: Any, site: WatchedSite
+) -> None:
+    watch = _watch(site)
+    _run(stack, test_clock)
+    store = WatchStore(settings.get())
+    read_before = store.get(watch.watch_id)
+    assert read_before is not None
+    site.page = AFTER
+    test_clock.advance(hours=1)
+    assert check.check(settings.get(), store, read_before, test_clock.now) == "changed"
+    # A second run that read the watch before the first recorded: refused by the condition.
+    assert check.check(settings.get(), store, read_before, test_clock.now) == "raced"
+    assert len(store.changes()) == 1
+
+
+def test_versions_are_kept_for_the_retention_after_they_were_last_compared_against(
+    stack: Stack, test_clock: Any, site: WatchedSite
+) -> None:
+    watch = _watch(site)
+    store = WatchStore(settings.get())
+    retention = timedelta(days=settings.get().watching.retention_days)
+    started = test_clock.now
+    _run(stack, test_clock)
+    [first] = store.versions(watch.watch_id)
+    assert first["expires_at"] == int((started + retention).timestamp())
+
+    # Compared against again a day later: kept a retention from then.
+    test_clock.advance(days=1)
+    _run(stack, test_clock)
+    [first] = store.versions(watch.watch_id)
+    assert first["expires_at"] == int((test_clock.now + retention).timestamp())
+
+    # Replaced by a new version: no longer refreshed, it expires a retention after its last use.
+    last_used = test_clock.now
+    site.page = AFTER
+    test_clock.advance(days=1)
+    _run(stack, test_clock)
+    test_clock.advance(days=1)
+    _run(stack, test_clock)
+    newest, older = store.versions(watch.watch_id)
+    assert older["fetched_at"] == first["fetched_at"]
+    assert older["expires_at"] == int((last_used + retention).timestamp())
+    assert newest["expires_at"] == int((test_clock.now + retention).timestamp())

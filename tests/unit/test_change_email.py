@@ -13,7 +13,7 @@ def change(**changes: object) -> dict[str, Any]:
     return {
         "change_id": "20251103090000-linkedin-privacy",
         "watch_id": "linkedin-privacy",
-        "platform": "LinkedIn",
+        "platform": "linkedin",  # the slug, as a watch keeps it
         "title": "Privacy Policy",
         "about": "policy",
         "detected_at": "2025-11-03T09:00:00Z",

@@ -31,6 +31,8 @@ KEY_PREFIXES = (
     "click#",
     "reply#",
     "notice#",
+    "VERSIONS#",
+    "change#",
 )
 
 

@@ -91,6 +91,9 @@ class Watch:
     allies: tuple[Ally, ...] = ()
     paused: bool = False
     created_at: str = ""
+    # Where the dashboard is, for the links in the organisers' email when PublicBaseUrl is
+    # empty: the address the watch was created on, as a campaign keeps its own.
+    base_url: str = ""
     status: WatchStatus = WatchStatus()
     # The version changes are measured against (its fetched_at), its digest, and the validators
     # the source gave with it (a conditional request then costs the source nothing).

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from optout.core import clock
 from optout.domain.locales import DEFAULT_LOCALE
+from optout.domain.policy import platform_name
 from optout.messages import render
 
 TEMPLATE = "change_detected"  # messages/change_detected/
@@ -33,7 +34,7 @@ def change_email(change: Mapping[str, Any], dashboard_url: str) -> tuple[str, st
     root = dashboard_url.rstrip("/")
     added, removed = list(change["added"]), list(change["removed"])
     context = {
-        "platform": change["platform"],
+        "platform": platform_name(str(change["platform"])),
         "title": change["title"],
         "about": change["about"],
         "detected_at": _shown_time(change["detected_at"]),

@@ -28,10 +28,13 @@ from optout.watching import forward, sources
 def email_organisers(settings: Settings, job: ChangeNoticeJob, now: datetime) -> str:
     """Email the organisers' address about the change; what became of it."""
     address = settings.watching.organisers_address
-    change = WatchStore(settings).get_change(job.change_id)
+    store = WatchStore(settings)
+    change = store.get_change(job.change_id)
     if change is None or not address:
         return "skipped: no such change" if change is None else "skipped: no organisers' address"
-    subject, text, html = change_email(asdict(change), settings.public_base_url + "/admin")
+    watch = store.get(change.watch_id)
+    base_url = settings.public_base_url or (watch.base_url if watch else "")
+    subject, text, html = change_email(asdict(change), base_url + "/admin")
     message = email.Email(to=address, subject=subject, text=text, html=html)
     delivery = send_once.deliver(
         DeliveryStore(settings),

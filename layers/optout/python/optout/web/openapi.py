@@ -745,6 +745,15 @@ def _local_routes() -> dict[str, JsonObject]:
                 operation_id="localTick",
             )
         },
+        # local/demo_site.py: the page the demo's policy watch reads.
+        "/_local/demo/linkedin-generative-ai-help": {
+            "get": _operation(
+                "The demo watch's help page, as it reads on the stack's clock",
+                "local-only",
+                {"200": {"description": "The page", "content": _html()}},
+                operation_id="localDemoHelpPage",
+            )
+        },
         "/_local/clock": {
             "get": _operation(
                 "The stack's clock",
