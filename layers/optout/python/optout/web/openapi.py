@@ -750,10 +750,25 @@ def _watch_routes() -> dict[str, JsonObject]:
                 "keeps, read every hour",
                 "organisers",
                 {
-                    "201": _answer(
-                        "Created: each ally's secret is in this answer, and never shown again",
-                        _json_or_page(_schema("WatchCreated")),
-                    ),
+                    "201": {
+                        **_answer(
+                            "Created: each ally's secret is in this answer, and never shown again",
+                            _json_or_page(_schema("WatchCreated")),
+                        ),
+                        "links": {
+                            name: {
+                                "operationId": name,
+                                "parameters": {"watch_id": "$response.body#/watch_id"},
+                            }
+                            for name in (
+                                "showWatch",
+                                "pauseWatch",
+                                "resumeWatch",
+                                "deleteWatch",
+                                "deleteWatchByForm",
+                            )
+                        },
+                    },
                     **_refusals("400", "409", "413"),
                 },
                 operation_id="createWatch",
