@@ -89,8 +89,8 @@ def create(settings: Settings, document: Mapping[str, Any], now: datetime) -> di
     saved when anything is wrong (every problem named, 400) or the id is taken (409)."""
     problems: dict[str, str] = {}
     terms: Terms | None = None
-    raw_terms = document.get("terms") if isinstance(document, Mapping) else None
-    if raw_terms not in (None, []):
+    raw_terms = document.get("terms")
+    if raw_terms not in (None, []):  # none given: the default list
         try:
             terms = Terms.parse(raw_terms)
         except InvalidInput as error:
