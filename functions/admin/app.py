@@ -10,6 +10,7 @@ from typing import Any
 import admin_campaigns
 import admin_session
 import admin_subscribers
+import admin_watches
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
@@ -38,7 +39,7 @@ def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware
 
 app.use(middlewares=[organisers_only])
 # The routes, by area; each module is one Router.
-for area in (admin_session, admin_campaigns, admin_subscribers):
+for area in (admin_session, admin_campaigns, admin_subscribers, admin_watches):
     app.include_router(area.router)
 
 

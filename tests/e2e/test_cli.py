@@ -197,6 +197,73 @@ def test_a_wrong_token_and_a_stopped_stack_are_explained(stack: StackClient) -> 
     assert nobody.returncode == 3 and "is the stack running? try make run" in nobody.stderr
 
 
+def test_watch_add_prints_each_ally_s_secret_once_and_watches_lists_it(
+    stack: StackClient, tmp_path: Path
+) -> None:
+    # The stack reads loopback addresses: its own subscribe page stands in for a policy page
+    added = optout(
+        "watch",
+        "add",
+        "--platform",
+        "cliplatform",
+        "--title",
+        "A page the stack serves",
+        "--page",
+        stack.url("/subscribe"),
+        "--ally",
+        "https://hooks.example.org/optout",
+        url=stack.base_url,
+    )
+    assert added.returncode == 0, added.stderr
+    created = json.loads(added.stdout)
+    assert created["watch_id"] == "cliplatform-subscribe"
+    [ally] = created["allies"]
+    assert ally["secret"].startswith("whsec_") and "shown this once" in added.stderr
+
+    listed = optout("watches", url=stack.base_url)
+    assert listed.returncode == 0, listed.stderr
+    [header, *rows] = listed.stdout.splitlines()
+    assert header.split() == ["watch", "state", "failures", "checked_at", "allies", "reason"]
+    [row] = [row.split() for row in rows if row.startswith("cliplatform-subscribe ")]
+    assert row[1] in ("new", "ok")  # the stack's pump may have read it already
+    shown = optout("watch", "show", "cliplatform-subscribe", url=stack.base_url)
+    assert ally["secret"] not in shown.stdout
+    assert json.loads(shown.stdout)["allies"][0]["secret_hint"].startswith("whsec_…")
+
+    paused = optout("watch", "pause", "cliplatform-subscribe", url=stack.base_url)
+    assert json.loads(paused.stdout) == {"watch_id": "cliplatform-subscribe", "paused": True}
+    assert "paused" in optout("watches", url=stack.base_url).stdout
+    resumed = optout("watch", "resume", "cliplatform-subscribe", url=stack.base_url)
+    assert json.loads(resumed.stdout)["paused"] is False
+    deleted = optout("watch", "delete", "cliplatform-subscribe", url=stack.base_url)
+    assert json.loads(deleted.stdout) == {"watch_id": "cliplatform-subscribe", "deleted": True}
+    again = optout("watch", "delete", "cliplatform-subscribe", url=stack.base_url)
+    assert again.returncode == 1 and "404" in again.stderr
+
+
+def test_watch_add_from_a_file_lists_every_problem_and_adds_nothing(
+    stack: StackClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "watch.json"
+    path.write_text(
+        json.dumps(
+            {
+                "platform": "Bad Platform",
+                "title": "A watch with problems",
+                "source": {"kind": "page", "url": "https://www.linkedin.com:8443/help"},
+                "allies": ["ftp://hooks.example.org/"],
+            }
+        ),
+        encoding="utf-8",
+    )
+    added = optout("watch", "add", str(path), url=stack.base_url)
+    assert (added.returncode, added.stdout) == (1, "")
+    for field in ("  platform: ", "  source.url: port 8443", "  allies[0]: "):
+        assert field in added.stderr, added.stderr
+    neither = optout("watch", "add", "--platform", "x", url=stack.base_url)
+    assert neither.returncode == 2 and "--page" in neither.stderr
+
+
 # -- preview, against a stub of the route another branch builds -----------------------------
 
 

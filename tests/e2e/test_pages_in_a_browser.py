@@ -308,6 +308,60 @@ def see_the_conversion_on_the_dashboard(visit: Visit, token: str) -> None:
     expect(page.get_by_text("EU good-news")).to_be_visible()
 
 
+def test_an_organiser_declares_a_watch_and_sees_it_fail_on_a_phone(
+    organiser_page: Visit, demo_stack: DemoStack
+) -> None:
+    page = organiser_page.page
+    sign_in(organiser_page, demo_stack.secrets["OPTOUT_ADMIN_TOKEN"])
+    # Given the dashboard's header, which leads to the watches
+    page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Watches").click()
+    expect(page.locator("h1")).to_have_text("Watches")
+    expect(page.get_by_role("link", name="Watches")).to_have_attribute("aria-current", "page")
+    organiser_page.see("10-watches")
+    # When the organiser declares a watch of a page (one nothing serves: port 9 discards),
+    # with an ally
+    page.get_by_label("Platform", exact=True).fill("linkedin")
+    page.get_by_label("Title", exact=True).fill("LinkedIn: data for generative AI")
+    page.get_by_label("The page's address").fill("http://127.0.0.1:9/help/generative-ai")
+    page.get_by_label("It is about").select_option("setting")
+    page.get_by_label("Allies told of each change (optional)").fill(
+        "https://hooks.digital-rights.example/optout"
+    )
+    page.get_by_role("button", name="Create the watch").click()
+    # Then the ally's secret is shown, this once
+    expect(page.get_by_role("heading", name=re.compile("Watch created"))).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("shown here once")
+    expect(page.locator("dd code")).to_have_text(re.compile(r"^whsec_[A-Za-z0-9+/=]{44}$"))
+    organiser_page.see("11-watch-created")
+    # And once the watcher has tried it, the list marks it failing, with the reason
+    demo_stack.client.move_clock(advance="PT2H").raise_for_status()
+    demo_stack.client.tick()
+    page.goto(organiser_page.stack.url("/admin/watches"))
+    failing = page.locator("tr.failing", has=page.get_by_role("link", name="LinkedIn: data"))
+    expect(failing.locator(".status")).to_have_text("failing")
+    expect(failing.locator("td[data-label='Status'] .problem")).to_contain_text("1 failed read")
+    expect(page.locator("code")).to_have_count(0)  # the secret is not shown again
+    organiser_page.see("12-watches-failing")
+    # And its page says why, and pausing it stops the reads
+    page.get_by_role("link", name="LinkedIn: data for generative AI").click()
+    expect(page.get_by_role("alert")).to_contain_text("1 failed read")
+    organiser_page.see("13-watch")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.locator("h1")).to_have_text("Watches")
+    paused = page.locator("tr", has=page.get_by_role("link", name="LinkedIn: data"))
+    expect(paused.locator(".status")).to_have_text("paused")
+    paused.get_by_role("button", name=re.compile("^Delete")).click()
+    expect(page.get_by_role("link", name="LinkedIn: data")).to_have_count(0)
+
+
+def sign_in(visit: Visit, token: str) -> None:
+    page = visit.page
+    page.goto(visit.stack.url("/admin"))
+    page.get_by_label("Admin token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("h1")).to_have_text("Campaigns")
+
+
 def link_in(text: str, kind: str) -> str:
     found = re.search(rf"http://127\.0\.0\.1:\d+/{kind}/[\w.-]+", text)
     assert found, f"no /{kind}/ link in {text!r}"

@@ -28,7 +28,7 @@ MAY_USE: dict[str, frozenset[str]] = {
     ),
     "feedback": frozenset({"core", "domain", "channels", "store", "messages", "sending"}),
     "organisers": frozenset(
-        {"core", "domain", "channels", "store", "messages", "sending", "campaigns"}
+        {"core", "domain", "channels", "store", "messages", "sending", "campaigns", "watching"}
     ),
     "watching": frozenset({"core", "domain", "channels", "store", "messages", "sending"}),
 }

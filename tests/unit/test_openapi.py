@@ -7,6 +7,8 @@ from openapi_spec_validator import validate
 
 from local import template
 from local.stack import Frontend
+from optout.domain import watches
+from optout.watching import terms
 from optout.web import openapi
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -82,3 +84,9 @@ def test_every_429_says_when_to_retry() -> None:
             if method in HTTP_METHODS and "429" in operation["responses"]:
                 headers = operation["responses"]["429"]["headers"]
                 assert "Retry-After" in headers, (method, path)
+
+
+def test_a_watch_s_limits_are_the_server_s() -> None:
+    request = openapi.document("/")["components"]["schemas"]["WatchRequest"]["properties"]
+    assert request["terms"]["maxItems"] == terms.MAX_TERMS
+    assert request["allies"]["maxItems"] == watches.MAX_ALLIES

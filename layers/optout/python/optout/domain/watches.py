@@ -10,6 +10,7 @@ Pure records and the rules of what an organiser may declare; no AWS, no fetching
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ MAX_URL = 2000
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _PLATFORM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")  # as in the policy-change schema
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _OTA_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,100}$")  # a service id or terms type: one path part
 _FIELDS = frozenset(
     {"watch_id", "platform", "title", "source", "about", "setting_url", "terms", "allies"}
@@ -168,8 +170,8 @@ def parse_watch(
     if about not in ABOUT:
         problems["about"] = f"one of {', '.join(ABOUT)}"
     setting_url = _text(document, "setting_url", problems)
-    if setting_url:
-        _check_url(setting_url, "setting_url", problems, allow_loopback=False)
+    if setting_url:  # a link people follow, never read by the watch: any port will do
+        _check_url(setting_url, "setting_url", problems, allow_loopback=False, read=False)
     terms = document.get("terms", [])
     if terms is None:
         terms = []
@@ -257,29 +259,50 @@ def _text(
     document: Mapping[str, Any], name: str, problems: dict[str, str], *, required: bool = False
 ) -> str:
     value = document.get(name)
-    if value is None or value == "":
-        if required:
-            problems[name] = "is required"
-        return ""
-    if not isinstance(value, str):
+    if value is not None and not isinstance(value, str):
         problems[name] = "must be text"
         return ""
-    return value.strip()
+    text = (value or "").strip()
+    if not text and required:
+        problems[name] = "is required"
+    return text
 
 
-def _check_url(url: str, name: str, problems: dict[str, str], *, allow_loopback: bool) -> None:
-    """An absolute https address (http on 127.0.0.1 or localhost when `allow_loopback`). Where
-    it leads is checked when it is read (`optout.watching.sources`), address by address."""
+def _check_url(
+    url: str, name: str, problems: dict[str, str], *, allow_loopback: bool, read: bool = True
+) -> None:
+    """An absolute https address (http on 127.0.0.1, ::1 or localhost when `allow_loopback`).
+    An address the watch reads or posts to (`read`) must also be one `optout.watching.sources`
+    would ever reach: on port 443, and not an IP address of a private, loopback or link-local
+    network, so that a watch that could never be read, or an ally never told, is refused now
+    rather than failing every hour. Where a host name leads is checked when it is read,
+    address by address."""
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        port = parts.port
     except ValueError:
         problems[name] = "not an address"
         return
-    loopback = parts.hostname in {"127.0.0.1", "localhost"}
+    loopback = parts.hostname in _LOOPBACK
+    local = allow_loopback and loopback
     if len(url) > MAX_URL or any(character.isspace() for character in url):
         problems[name] = f"an address of at most {MAX_URL} characters, without spaces"
-    elif parts.scheme != "https" and not (allow_loopback and loopback and parts.scheme == "http"):
+    elif parts.scheme != "https" and not (local and parts.scheme == "http"):
         problems[name] = "an https address"
     elif not parts.hostname or parts.username or parts.password:
         problems[name] = "an https address with a host name and no user name or password"
+    elif read and not local and port not in (None, 443):
+        problems[name] = (
+            f"port {port} is never reached: the watch reads and posts on the standard https "
+            "port (443) only; leave the port out"
+        )
+    elif read and not local and _private_ip(parts.hostname):
+        problems[name] = "an address on a private or local network is never reached"
+
+
+def _private_ip(host: str) -> bool:
+    """True for an IP address that is not a public one (10.0.0.1, 169.254.169.254, ::1)."""
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False  # a host name: checked when it is read

@@ -7,6 +7,9 @@
     optout preview CAMPAIGN --region EU --reminder one-week-left [--channel sms] [--locale de]
     optout recount                           count every subscriber again, repair list health
     optout smoke [--sms-to +NUMBER]          the whole path with SES's test recipients
+    optout watches                           the policy watches, each with its status
+    optout watch add FILE.json               declare a watch (or with options: watch add -h)
+    optout watch show|pause|resume|delete WATCH
 
 It lives in the layer package, beside the code it reuses, rather than in a package of its
 own: it checks a webhook body with the server's own schema (`optout.domain.policy`) and signs it with
@@ -30,6 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
+from urllib.parse import quote
 
 import requests
 
@@ -66,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="optout",
-        description="optout-bot for organisers: webhooks, subscriber imports and exports, stats.",
+        description="optout-bot for organisers: webhooks, subscriber imports and exports, stats, "
+        "policy watches.",
         epilog="make run prints the URL, the webhook secret and the admin token of a local stack.",
     )
     parser.add_argument(
@@ -141,6 +146,43 @@ def _parser() -> argparse.ArgumentParser:
         help="a phone of yours, in E.164: one test text goes to it (default: no text)",
     )
     smoke.set_defaults(run=run_smoke)
+
+    listing = commands.add_parser("watches", help="the policy watches, each with its status")
+    listing.set_defaults(run=list_watches)
+
+    watch = commands.add_parser("watch", help="declare a policy watch, or look after one")
+    watch_commands = watch.add_subparsers(required=True, metavar="ACTION")
+    add = watch_commands.add_parser(
+        "add",
+        help="declare a watch, from a JSON file or from options",
+        description="Declare a watch: a JSON file as POST /admin/watches takes it (see the "
+        "README), or the options below. Each ally's secret is printed once: give it to them.",
+    )
+    add.add_argument("file", nargs="?", type=Path, help="the watch as JSON (or use the options)")
+    add.add_argument("--platform", help="linkedin, meta...")
+    add.add_argument("--title", help="one line")
+    # Not --url: that names the stack.
+    add.add_argument("--page", metavar="URL", help="a page to read (https)")
+    add.add_argument("--ota", metavar="API_URL", help="an Open Terms Archive Collection API, /v1")
+    add.add_argument("--service", help="with --ota: the service id, such as LinkedIn")
+    add.add_argument("--terms-type", help='with --ota: the terms type, such as "Privacy Policy"')
+    add.add_argument("--about", choices=("policy", "setting"), help="default: policy")
+    add.add_argument("--setting-url", help="where people switch the setting off")
+    add.add_argument("--ally", action="append", default=[], metavar="URL", help="repeatable")
+    add.add_argument(
+        "--term", action="append", default=[], help="repeatable (default: the default list)"
+    )
+    add.add_argument("--id", dest="watch_id", help="default: made from the platform and source")
+    add.set_defaults(run=add_watch)
+    for action, summary in (
+        ("show", "a watch, its terms and the versions kept"),
+        ("pause", "stop reading a watch's source"),
+        ("resume", "read a paused watch's source again"),
+        ("delete", "forget a watch (the changes it found stay)"),
+    ):
+        acting = watch_commands.add_parser(action, help=summary)
+        acting.add_argument("watch_id", metavar="WATCH")
+        acting.set_defaults(run=act_on_watch, action=action)
     return parser
 
 
@@ -436,6 +478,122 @@ def run_recount(options: argparse.Namespace, client: Client) -> int:
         print("Every counter was right: nothing to correct.")
     print()
     print(table([*health["by_region"], {"region": "all", **health["total"]}]))
+    return 0
+
+
+# -- watches --------------------------------------------------------------------------------
+
+
+def list_watches(options: argparse.Namespace, client: Client) -> int:
+    """One line a watch: its id, state, failures, when it was last read, and why it fails."""
+    del options  # the command has no options of its own
+    found = client.admin("GET", "/admin/watches", headers={"Accept": "application/json"}).json()
+    if not found["watches"]:
+        print("No watch yet: optout watch add declares one.")
+        return 0
+    rows = [
+        {
+            "watch": watch["watch_id"],
+            "state": watch["status"]["state"],
+            "failures": watch["status"]["failures"],
+            "checked_at": watch["status"]["checked_at"] or "-",
+            "allies": len(watch["allies"]),
+            "reason": watch["status"]["reason"] or "-",
+        }
+        for watch in found["watches"]
+    ]
+    print(table(rows))
+    return 0
+
+
+def add_watch(options: argparse.Namespace, client: Client) -> int:
+    """Post the watch; print the server's answer, which holds each ally's secret this once."""
+    document = _watch_document(options)
+    created = client.admin(
+        "POST",
+        "/admin/watches",
+        data=json.dumps(document).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+    ).json()
+    print(json.dumps(created, indent=2, ensure_ascii=False))
+    if created.get("allies"):
+        print(
+            "optout: each ally's secret above is shown this once: give it to that ally now",
+            file=sys.stderr,
+        )
+    return 0
+
+
+_WATCH_OPTIONS = (
+    "platform",
+    "title",
+    "page",
+    "ota",
+    "service",
+    "terms_type",
+    "about",
+    "setting_url",
+    "watch_id",
+    "ally",
+    "term",
+)
+
+
+def _watch_document(options: argparse.Namespace) -> dict[str, Any]:
+    """The watch from a JSON file, or from the options (not both)."""
+    options_given = [name for name in _WATCH_OPTIONS if getattr(options, name)]
+    if options.file:
+        if options_given:
+            raise Failure("give a JSON file or options, not both", MISUSED)
+        try:
+            read = json.loads(_read_bytes(options.file))
+        except ValueError:
+            raise Failure(f"{options.file} is not JSON") from None
+        if not isinstance(read, dict):
+            raise Failure(f"{options.file} is not a JSON object: {{...}}")
+        return read
+    if options.page and options.ota:
+        raise Failure("--page reads a page, --ota an archive: give one", MISUSED)
+    if options.page:
+        source: dict[str, str] = {"kind": "page", "url": options.page}
+    elif options.ota:
+        source = {
+            "kind": "ota",
+            "api_url": options.ota,
+            "service_id": options.service or "",
+            "terms_type": options.terms_type or "",
+        }
+    else:
+        raise Failure(
+            "what should be read? a FILE.json, or --page URL, or --ota API_URL with --service "
+            "and --terms-type",
+            MISUSED,
+        )
+    document: dict[str, Any] = {
+        "platform": options.platform or "",
+        "title": options.title or "",
+        "source": source,
+    }
+    for name in ("about", "setting_url", "watch_id"):
+        if getattr(options, name):
+            document[name] = getattr(options, name)
+    if options.ally:
+        document["allies"] = options.ally
+    if options.term:
+        document["terms"] = options.term
+    return document
+
+
+def act_on_watch(options: argparse.Namespace, client: Client) -> int:
+    """show, pause, resume or delete one watch; print the server's answer."""
+    path = f"/admin/watches/{quote(options.watch_id, safe='')}"
+    if options.action == "show":
+        response = client.admin("GET", path, headers={"Accept": "application/json"})
+    elif options.action == "delete":
+        response = client.admin("DELETE", path)
+    else:
+        response = client.admin("POST", f"{path}/{options.action}")
+    print(json.dumps(response.json(), indent=2, ensure_ascii=False))
     return 0
 
 

@@ -1,7 +1,7 @@
 """What the dashboard's pages show: campaigns with their deadlines and the time left per
 region, each campaign's funnel per region, confirmations over time and conversions by reminder,
-language and channel (charts from `optout.organisers.charts`), and the reminders due next.
-Pages render these with templates/admin/.
+language and channel (charts from `optout.organisers.charts`), the reminders due next, and the
+policy watches with their status. Pages render these with templates/admin/.
 
 Times are shown in the organiser's zone, the admin function's DASHBOARD_TIME_ZONE (template.yaml's
 DashboardTimeZone, UTC unless set), and each chart names it."""
@@ -23,6 +23,7 @@ from optout.domain.models import UNKNOWN_REMINDER, reminder_id
 from optout.messages import render
 from optout.organisers import charts, stats
 from optout.store import CampaignStore
+from optout.watching import watches
 
 UPCOMING = timedelta(days=60)  # how far ahead "next reminders" looks
 HEALTH_SPAN = timedelta(days=90)  # how far back list health's charts look
@@ -133,6 +134,37 @@ def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[s
         "languages": [(code, render.babel_locale(code).display_name) for code in SUPPORTED_LOCALES],
         "now": _when(now),
     }
+
+
+def watches_page(
+    settings: Settings, now: datetime, created: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The watches: each with its status (failing ones first, with their reason) and its
+    times in the organiser's zone; after a watch was created, that watch with its allies'
+    secrets, shown this once."""
+    zone = settings.admin.time_zone
+    return {
+        "watches": [_with_times(watch, zone) for watch in watches.list_watches(settings)],
+        "created": created,
+        "now": _when(now, zone),
+    }
+
+
+def watch_page(settings: Settings, watch_id: str, base_url: str) -> dict[str, Any]:
+    """One watch: its source, status, allies, terms, and the versions kept of its source."""
+    zone = settings.admin.time_zone
+    watch = _with_times(watches.show(settings, watch_id, base_url=base_url), zone)
+    for kept in watch["versions"]:
+        kept["fetched"] = _when(parse_iso(kept["fetched_at"]), zone)
+    return {"watch": watch}
+
+
+def _with_times(watch: dict[str, Any], zone: str) -> dict[str, Any]:
+    """`times`: the status's moments that are set, each as `_when` shows it."""
+    status = watch["status"]
+    moments = ("checked_at", "ok_at", "next_check_at")
+    times = {name: _when(parse_iso(status[name]), zone) for name in moments if status[name]}
+    return {**watch, "times": times}
 
 
 def _good_news(settings: Settings, campaign: dict[str, Any]) -> dict[str, Any] | None:

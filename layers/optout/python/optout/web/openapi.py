@@ -23,6 +23,7 @@ from optout.core.tokens import SESSION_COOKIE
 from optout.domain import locales, plan, regions
 from optout.domain.models import CampaignStatus
 from optout.domain.policy import EDITABLE_TEXT
+from optout.domain.watches import ABOUT, MAX_ALLIES, OTA, PAGE
 
 JsonObject = dict[str, Any]
 
@@ -155,6 +156,11 @@ def _query(name: str, description: str, schema: JsonObject) -> JsonObject:
 
 _TOKEN = _path_parameter("token", "The signed token of a link in a message")
 _CAMPAIGN = _path_parameter("campaign_id", "A campaign's id, the policy id it was made from")
+_WATCH = _path_parameter("watch_id", "A watch's id")
+_FETCHED_AT = _path_parameter(
+    "fetched_at", "When the version was read (ISO 8601 in UTC, `2025-10-27T09:00:00Z`): its id"
+)
+MAX_TERMS = 200  # `optout.watching.terms.MAX_TERMS` (tests/unit/test_openapi.py checks)
 _LANG = _query(
     "lang",
     "The page's language; an unknown one falls back to Accept-Language, then English",
@@ -715,6 +721,115 @@ def _admin_routes() -> dict[str, JsonObject]:
     }
 
 
+def _watch_routes() -> dict[str, JsonObject]:
+    def action(verb: str, summary: str, schema: str, method: str = "post") -> JsonObject:
+        return {
+            method: _operation(
+                summary,
+                "organisers",
+                {
+                    "200": _answer("Done", _json(_schema(schema))),
+                    "303": _redirect("A dashboard form: back to the list of watches"),
+                    **_refusals("404"),
+                },
+                operation_id=verb,
+                parameters=[_WATCH],
+            )
+        }
+
+    return {
+        "/admin/watches": {
+            "get": _operation(
+                "Every policy watch, with its status (failing ones first)",
+                "organisers",
+                {"200": _answer("The watches", _json_or_page(_schema("WatchList")))},
+                operation_id="listWatches",
+            ),
+            "post": _operation(
+                "Declare a policy watch: a platform's page, or a document Open Terms Archive "
+                "keeps, read every hour",
+                "organisers",
+                {
+                    "201": {
+                        **_answer(
+                            "Created: each ally's secret is in this answer, and never shown again",
+                            _json_or_page(_schema("WatchCreated")),
+                        ),
+                        "links": {
+                            name: {
+                                "operationId": name,
+                                "parameters": {"watch_id": "$response.body#/watch_id"},
+                            }
+                            for name in (
+                                "showWatch",
+                                "pauseWatch",
+                                "resumeWatch",
+                                "deleteWatch",
+                                "deleteWatchByForm",
+                            )
+                        },
+                    },
+                    **_refusals("400", "409", "413"),
+                },
+                operation_id="createWatch",
+                description="JSON for the API; the dashboard's form sends `kind` and the "
+                "source's fields flat, and `allies` and `terms` one per line. Every problem is "
+                "named in one 400 and nothing is saved: an address must be https on the "
+                "standard port (443) and not an IP address of a private network; at most "
+                f"{MAX_ALLIES} allies and {MAX_TERMS} terms.",
+                body={
+                    "required": True,
+                    "content": {
+                        **_json(_schema("WatchRequest")),
+                        "application/x-www-form-urlencoded": {"schema": _schema("WatchForm")},
+                    },
+                },
+            ),
+        },
+        "/admin/watches/{watch_id}": {
+            "get": _operation(
+                "One watch: its status, allies, terms and the versions kept of its source",
+                "organisers",
+                {
+                    "200": _answer("The watch", _json_or_page(_schema("WatchDetail"))),
+                    **_refusals("404"),
+                },
+                operation_id="showWatch",
+                parameters=[_WATCH],
+            ),
+            **action(
+                "deleteWatch",
+                "Delete a watch (the changes it found stay; its versions until the retention ends)",
+                "WatchDeleted",
+                "delete",
+            ),
+        },
+        "/admin/watches/{watch_id}/pause": action(
+            "pauseWatch", "Stop reading a watch's source", "WatchPaused"
+        ),
+        "/admin/watches/{watch_id}/resume": action(
+            "resumeWatch", "Read a paused watch's source again", "WatchPaused"
+        ),
+        "/admin/watches/{watch_id}/delete": action(
+            "deleteWatchByForm", "Delete a watch: the dashboard's form for DELETE", "WatchDeleted"
+        ),
+        "/admin/watches/{watch_id}/versions/{fetched_at}": {
+            "get": _operation(
+                "A version kept of a watch's source, with its text",
+                "organisers",
+                {
+                    "200": _answer("The version", _json_or_page(_schema("WatchVersion"))),
+                    **_refusals("404"),
+                },
+                operation_id="watchVersion",
+                description="Still served after its watch is deleted, until the retention "
+                "(`VersionRetentionDays`) ends: the changes found link to their versions.",
+                parameters=[_WATCH, _FETCHED_AT],
+            )
+        },
+    }
+
+
 def _local_routes() -> dict[str, JsonObject]:
     clock = _json(
         {
@@ -1226,6 +1341,7 @@ def _schemas() -> JsonObject:
                 },
             },
         },
+        **_watch_schemas(),
         "TestRecipientLinksRequest": {
             "type": "object",
             "required": ["contact"],
@@ -1341,6 +1457,210 @@ def _schemas() -> JsonObject:
     }
 
 
+def _watch_schemas() -> JsonObject:
+    text = {"type": "string"}
+    stamp_or_empty = {"type": "string", "description": "ISO 8601 in UTC; empty: not yet"}
+    # Loose where the server trims or defaults (a null or an empty field takes its default):
+    # what it refuses beyond these types, each 400 names.
+    optional = {"type": ["string", "null"]}
+    page_source = {
+        "type": "object",
+        "required": ["kind", "url"],
+        "additionalProperties": False,
+        "properties": {
+            "kind": {"const": PAGE},
+            "url": {**text, "description": "The page's https address"},
+        },
+    }
+    ota_source = {
+        "type": "object",
+        "required": ["kind", "api_url", "service_id", "terms_type"],
+        "additionalProperties": False,
+        "properties": {
+            "kind": {"const": OTA},
+            "api_url": {
+                **text,
+                "description": "An Open Terms Archive Collection API's root, /v1 included",
+            },
+            "service_id": {**text, "examples": ["LinkedIn"]},
+            "terms_type": {**text, "examples": ["Privacy Policy"]},
+        },
+    }
+    status = {
+        "type": "object",
+        "required": ["state", "checked_at", "ok_at", "failures", "reason", "next_check_at"],
+        "properties": {
+            "state": {
+                "enum": ["ok", "failing", "new", "paused"],
+                "description": "new: not read yet; failing: the last reads failed (`reason`)",
+            },
+            "checked_at": stamp_or_empty,
+            "ok_at": stamp_or_empty,
+            "failures": {"type": "integer", "minimum": 0},
+            "reason": {**text, "description": "Why the last read failed; empty once one works"},
+            "next_check_at": {
+                **text,
+                "description": "After failures, when it is read again; empty: at the next run",
+            },
+        },
+    }
+    watch_fields = {
+        "watch_id": text,
+        "platform": text,
+        "title": text,
+        "about": {"enum": list(ABOUT)},
+        "source": {"oneOf": [page_source, ota_source]},
+        "setting_url": text,
+        "paused": {"type": "boolean"},
+        "created_at": text,
+        "status": status,
+        "last_version": {**text, "description": "The version compared against (`fetched_at`)"},
+        "allies": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["url", "secret_hint", "problem"],
+                "properties": {
+                    "url": text,
+                    "secret_hint": {**text, "description": "`whsec_…` and its last characters"},
+                    "problem": {**text, "description": "Why events to it fail; empty: none"},
+                },
+            },
+        },
+    }
+    watch = {"type": "object", "required": list(watch_fields), "properties": watch_fields}
+    return {
+        "WatchRequest": {
+            "type": "object",
+            "required": ["platform", "title", "source"],
+            "additionalProperties": False,  # a misspelt field is refused, not ignored
+            "properties": {
+                "watch_id": {
+                    **optional,
+                    "description": "Lower-case letters, digits and dashes; default: the "
+                    "platform and the page's last path part, or the terms type",
+                },
+                "platform": {**text, "minLength": 1, "examples": ["linkedin"]},
+                "title": {**text, "minLength": 1, "description": "One line, at most 200"},
+                "source": {"oneOf": [page_source, ota_source]},
+                "about": {
+                    **optional,
+                    "description": f"{' or '.join(ABOUT)} (default): a settings page's "
+                    "change may call for checking the setting again",
+                },
+                "setting_url": {**optional, "description": "Where people switch it off"},
+                "terms": {
+                    "type": ["array", "null"],
+                    "maxItems": MAX_TERMS,
+                    "items": text,
+                    "description": "The words and phrases a change is scored by; empty or "
+                    "left out: the default list, in the 11 languages",
+                },
+                "allies": {
+                    "type": "array",
+                    "maxItems": MAX_ALLIES,
+                    "items": text,
+                    "description": "https addresses told of each change (Standard Webhooks "
+                    "`policy.change_detected`, signed with a secret of their own)",
+                },
+            },
+        },
+        "WatchForm": {
+            "type": "object",
+            "description": "The dashboard's form: `kind` chooses which source fields count",
+            "properties": {
+                name: text
+                for name in (
+                    "watch_id",
+                    "platform",
+                    "title",
+                    "kind",
+                    "url",
+                    "api_url",
+                    "service_id",
+                    "terms_type",
+                    "about",
+                    "setting_url",
+                    "allies",
+                    "terms",
+                )
+            },
+        },
+        "Watch": watch,
+        "WatchList": {
+            "type": "object",
+            "required": ["watches"],
+            "properties": {"watches": {"type": "array", "items": watch}},
+        },
+        "WatchCreated": {
+            "type": "object",
+            "required": [*watch_fields, "note"],
+            "properties": {
+                **watch_fields,
+                "allies": {
+                    "type": "array",
+                    "description": "Each ally's secret, in full: this answer only",
+                    "items": {
+                        "type": "object",
+                        "required": ["url", "secret"],
+                        "properties": {
+                            "url": text,
+                            "secret": {"type": "string", "pattern": "^whsec_"},
+                        },
+                    },
+                },
+                "note": text,
+            },
+        },
+        "WatchDetail": {
+            "type": "object",
+            "required": [*watch_fields, "terms", "default_terms", "versions"],
+            "properties": {
+                **watch_fields,
+                "terms": {"type": "array", "items": text, "description": "The terms in effect"},
+                "default_terms": {"type": "boolean"},
+                "versions": {
+                    "type": "array",
+                    "description": "The versions kept, newest first",
+                    "items": {
+                        "type": "object",
+                        "required": ["fetched_at", "digest", "url", "kept_until", "text_url"],
+                        "properties": {
+                            "fetched_at": text,
+                            "digest": {**text, "description": "SHA-256 of the text"},
+                            "url": {**text, "description": "Where it was read"},
+                            "kept_until": stamp_or_empty,
+                            "text_url": {**text, "description": "Its text"},
+                        },
+                    },
+                },
+            },
+        },
+        "WatchPaused": {
+            "type": "object",
+            "required": ["watch_id", "paused"],
+            "properties": {"watch_id": text, "paused": {"type": "boolean"}},
+        },
+        "WatchDeleted": {
+            "type": "object",
+            "required": ["watch_id", "deleted"],
+            "properties": {"watch_id": text, "deleted": {"const": True}},
+        },
+        "WatchVersion": {
+            "type": "object",
+            "required": ["watch_id", "fetched_at", "digest", "url", "source_id", "text"],
+            "properties": {
+                "watch_id": text,
+                "fetched_at": text,
+                "digest": text,
+                "url": text,
+                "source_id": {**text, "description": "The Open Terms Archive version's id"},
+                "text": {**text, "description": "As extracted: one block a line"},
+            },
+        },
+    }
+
+
 def _headers() -> JsonObject:
     def header(description: str, schema: JsonObject | None = None) -> JsonObject:
         return {"description": description, "schema": schema or {"type": "string"}}
@@ -1396,7 +1716,7 @@ def _document() -> JsonObject:
                 "description": "Only on the local stack, to drive it in tests and demos",
             },
         ],
-        "paths": {**_public_routes(), **_admin_routes(), **_local_routes()},
+        "paths": {**_public_routes(), **_admin_routes(), **_watch_routes(), **_local_routes()},
         "components": {
             "schemas": _schemas(),
             "headers": _headers(),
