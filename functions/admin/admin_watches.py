@@ -24,13 +24,14 @@ def listed() -> Response[str]:
 @router.post("/admin/watches")
 def create() -> Response[str]:
     event = router.current_event
+    base_url = public.base_url(settings.get(), event)
     if admin.for_api(event):
         document = watches.read_document(public.raw_body(event))
-        return public.json_response(201, watches.create(settings.get(), document, clock.now()))
+        created = watches.create(settings.get(), document, clock.now(), base_url=base_url)
+        return public.json_response(201, created)
     # The dashboard's form: the new watch's page, with its allies' secrets shown this once.
-    created = watches.create(
-        settings.get(), watches.from_form(public.read_fields(event)), clock.now()
-    )
+    fields = watches.from_form(public.read_fields(event))
+    created = watches.create(settings.get(), fields, clock.now(), base_url=base_url)
     page = dashboard.watches_page(settings.get(), clock.now(), created=created)
     return admin.page(201, "watches", page, event)
 

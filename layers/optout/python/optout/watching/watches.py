@@ -84,9 +84,13 @@ def from_form(fields: Mapping[str, Any]) -> dict[str, Any]:
     return document
 
 
-def create(settings: Settings, document: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def create(
+    settings: Settings, document: Mapping[str, Any], now: datetime, *, base_url: str = ""
+) -> dict[str, Any]:
     """Save a new watch; the answer holds each ally's secret, in full, this once. Nothing is
-    saved when anything is wrong (every problem named, 400) or the id is taken (409)."""
+    saved when anything is wrong (every problem named, 400) or the id is taken (409).
+    `base_url` is where the API was called: the organisers' email links to the dashboard there
+    when no PublicBaseUrl is set."""
     problems: dict[str, str] = {}
     terms: Terms | None = None
     raw_terms = document.get("terms")
@@ -104,7 +108,7 @@ def create(settings: Settings, document: Mapping[str, Any], now: datetime) -> di
     if problems:
         raise InvalidInput(problems)
     allies = tuple(Ally(url, forward.new_secret()) for url in ally_urls)
-    watch = replace(watch, terms=terms.words if terms else (), allies=allies)
+    watch = replace(watch, terms=terms.words if terms else (), allies=allies, base_url=base_url)
     if not WatchStore(settings).create(watch):
         raise Conflict(
             f"a watch {watch.watch_id!r} exists: give another watch_id, or delete that one first"
