@@ -30,7 +30,7 @@ MAY_USE: dict[str, frozenset[str]] = {
     "organisers": frozenset(
         {"core", "domain", "channels", "store", "messages", "sending", "campaigns"}
     ),
-    "watching": frozenset({"core", "domain", "channels", "store", "messages"}),
+    "watching": frozenset({"core", "domain", "channels", "store", "messages", "campaigns"}),
 }
 SPEAK_TO_AWS = ("core/aws.py", "store/", "channels/")
 
