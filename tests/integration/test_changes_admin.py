@@ -437,6 +437,24 @@ def test_a_draft_with_problems_is_refused_naming_each_and_stays_as_it_was(
     assert shown["regions"] == {} and shown["status"] == "draft"
 
 
+def test_the_text_of_a_draft_without_regions_can_be_edited_as_any_campaigns(
+    organiser: Organiser, change_id: str
+) -> None:
+    campaign_id = _draft(organiser, change_id)
+
+    edited = organiser.call(
+        "POST",
+        f"/admin/campaigns/{campaign_id}/text",
+        body=json.dumps({"title": "LinkedIn trains AI on your posts", "steps": STEPS}),
+    )
+
+    assert edited.status == 200, edited.text
+    shown = organiser.call("GET", f"/admin/campaigns/{campaign_id}").json()
+    assert shown["title"] == "LinkedIn trains AI on your posts"
+    assert shown["policy"]["steps"] == STEPS and shown["regions"] == {}
+    assert shown["to_complete"] == "the draft is not complete: add regions and deadlines first"
+
+
 def test_only_a_draft_is_completed_this_way(organiser: Organiser, change_id: str) -> None:
     campaign_id = _draft(organiser, change_id)
     body = json.dumps(

@@ -83,6 +83,10 @@ def test_without_a_title_the_draft_says_what_changed() -> None:
     )
 
 
+def test_control_characters_never_reach_the_title() -> None:
+    assert changes.draft_title(change(title="LinkedIn\x07 help")) == "LinkedIn help"
+
+
 def test_the_summary_is_the_first_added_sentences_that_fit() -> None:
     sentences = tuple(f"Sentence number {n} says something new about AI." for n in range(100))
     summary = changes.draft_summary(change(added=sentences))

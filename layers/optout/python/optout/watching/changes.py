@@ -101,7 +101,7 @@ def campaign_id_for(change: SeenChange) -> str:
 
 def draft_title(change: SeenChange) -> str:
     """The watch's title, or "LinkedIn changed its policy" ("... its settings page")."""
-    title = " ".join(change.title.split())[:200].strip()
+    title = " ".join(_CONTROL.sub(" ", change.title).split())[:200].strip()
     about = _ABOUT.get(change.about, "policy")
     return title or f"{policy.platform_name(change.platform)} changed its {about}"
 
