@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from optout.campaigns import ad_hoc_sends, manage
 from optout.core import clock, settings
 from optout.core.errors import InvalidInput
+from optout.domain import drafts
 from optout.organisers import dashboard, launch_check, preview, stats
 from optout.web import admin, public
 
@@ -60,6 +61,16 @@ def edit(campaign_id: str) -> Response[str]:
     return public.json_response(
         200, manage.edit_text(settings.get(), campaign_id, changes, clock.now())
     )
+
+
+@router.post("/admin/campaigns/<campaign_id>/draft")
+def complete_draft(campaign_id: str) -> Response[str]:
+    """A draft's regions, steps, text or plan, as a policy-change document's parts (JSON) or
+    from the form on the draft's page."""
+    event = router.current_event
+    fields = public.read_fields(event)
+    parts = fields if public.wants_json(event) else drafts.from_form(fields)
+    return _acted(manage.complete_draft(settings.get(), campaign_id, parts, clock.now()))
 
 
 @router.post("/admin/campaigns/<campaign_id>/launch")

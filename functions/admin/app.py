@@ -8,6 +8,7 @@ forms post with the cookie, which is SameSite=Strict; a POST from another origin
 from typing import Any
 
 import admin_campaigns
+import admin_changes
 import admin_session
 import admin_subscribers
 import admin_watches
@@ -39,7 +40,7 @@ def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware
 
 app.use(middlewares=[organisers_only])
 # The routes, by area; each module is one Router.
-for area in (admin_session, admin_campaigns, admin_subscribers, admin_watches):
+for area in (admin_session, admin_campaigns, admin_subscribers, admin_watches, admin_changes):
     app.include_router(area.router)
 
 

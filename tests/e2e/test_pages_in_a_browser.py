@@ -1,7 +1,8 @@
 """The subscriber's journey in a real headless Chromium, on the local stack: the form, the
 confirmation, a reminder, "I've switched it off", each page seen as a person sees it; then the
 organiser signs in to the dashboard, sees that conversion in the campaign's funnel, cancels
-the campaign and sends its good news.
+the campaign and sends its good news; then sees the change the demo's policy watch found (its
+help page changed on 14 October) and drafts a campaign from it, completing it on its page.
 
 The browser is Debian's ``chromium`` package (``make test`` installs it), driven by Playwright;
 Playwright's own browser downloads are never used. Every page is saved as a full-page screenshot
@@ -185,6 +186,7 @@ def test_a_person_subscribes_confirms_and_switches_it_off_in_german(
     see_what_is_kept(subscriber_page, reminder, contact)
     switch_it_off(subscriber_page, reminder)
     see_the_conversion_on_the_dashboard(organiser_page, demo_stack.secrets["OPTOUT_ADMIN_TOKEN"])
+    see_the_change_and_draft_a_campaign(organiser_page)
 
 
 def subscribe_in_german(visit: Visit, contact: str) -> None:
@@ -360,6 +362,48 @@ def sign_in(visit: Visit, token: str) -> None:
     page.get_by_label("Admin token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("h1")).to_have_text("Campaigns")
+
+
+def see_the_change_and_draft_a_campaign(visit: Visit) -> None:
+    page = visit.page
+    # Given the change the demo's watch found when the clock passed 14 October (the tick of
+    # the first reminder ran the watcher), on the Changes page of the dashboard's navigation
+    page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Changes").click()
+    expect(page.locator("h1")).to_have_text("Changes")
+    change = page.locator("main section").first
+    # Then its added sentences show, each signed "+" and labelled, the terms found marked
+    added = change.locator("li.added")
+    expect(change.get_by_role("heading", name=re.compile(r"^Added \(\d+\)$"))).to_be_visible()
+    expect(added.first.locator(".sign")).to_have_text("+")
+    expect(added.first.locator(".hidden-label")).to_have_text("Added:")
+    expect(added.locator("mark").first).to_be_visible()
+    expect(change.locator("p mark").first).to_be_visible()  # the terms, listed
+    visit.see("05-changes")  # readable on a phone: nothing wider than its screen
+    # When the organiser drafts a campaign from it
+    change.get_by_role("button", name="Draft a campaign").click()
+    # Then the draft's page says what it lacks, with the form that adds it
+    expect(page.locator("h1 .status")).to_have_text("draft")
+    expect(page.locator("#to-complete")).to_contain_text("add regions and deadlines first")
+    expect(page.get_by_role("button", name="Launch: start sending")).to_have_count(0)
+    visit.see("06-draft-from-a-change")
+    # When the regions with their deadlines and the steps are added
+    page.get_by_label("Regions and their deadlines, one a line").fill(
+        "EU 2025-11-03\nCA 2025-11-03"
+    )
+    page.get_by_label("The opt-out steps, one a line").fill(
+        "Open Settings & Privacy, then Data privacy.\nSwitch off Data for Generative AI "
+        "Improvement."
+    )
+    page.get_by_role("button", name="Save the draft").click()
+    # Then it can be launched (and is not yet)
+    expect(page.get_by_role("button", name="Launch: start sending")).to_be_visible()
+    expect(page.locator("#to-complete")).to_have_count(0)
+    expect(page.locator("#deadlines-heading + ul li").first).to_contain_text("EU")
+    visit.see("07-draft-completed")
+    # And the Changes page says the change was drafted, with the way to its campaign
+    page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Changes").click()
+    expect(page.locator("main section").first).to_contain_text("Drafted:")
+    expect(page.get_by_role("button", name="Draft a campaign")).to_have_count(0)
 
 
 def link_in(text: str, kind: str) -> str:

@@ -30,7 +30,9 @@ MAY_USE: dict[str, frozenset[str]] = {
     "organisers": frozenset(
         {"core", "domain", "channels", "store", "messages", "sending", "campaigns", "watching"}
     ),
-    "watching": frozenset({"core", "domain", "channels", "store", "messages", "sending"}),
+    "watching": frozenset(
+        {"core", "domain", "channels", "store", "messages", "sending", "campaigns"}
+    ),
 }
 SPEAK_TO_AWS = ("core/aws.py", "store/", "channels/")
 

@@ -53,6 +53,10 @@ def show_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
         ),
         "stats": store.stats(campaign_id),
         "held_batches": store.count_held_batches(campaign_id),
+        # What a draft still needs before it can be launched ("" when nothing).
+        "to_complete": policy.launch_problem(campaign.policy, campaign.regions)
+        if campaign.status == CampaignStatus.DRAFT
+        else "",
     }
 
 
@@ -68,12 +72,55 @@ def create_campaign(
     return policy_changes.apply(settings, change, base_url=base_url, now=now, status=status)
 
 
+def create_draft(
+    settings: Settings, document: Mapping[str, Any], *, base_url: str, now: datetime
+) -> dict[str, Any]:
+    """A draft campaign from a policy-change document that may still lack what only launching
+    needs (`policy.LAUNCH_NEEDS`: regions and deadlines, steps, the setting's address): the
+    rest is validated by the webhook's schema. It sends nothing; `complete_draft` adds what
+    it lacks, and `launch` refuses it until then."""
+    change = policy.parse(json.dumps(document).encode(), now, draft=True)
+    if CampaignStore(settings).get_campaign(change.policy.id) is not None:
+        raise Conflict(f"campaign {change.policy.id!r} exists: edit it instead")
+    return policy_changes.apply(
+        settings, change, base_url=base_url, now=now, status=CampaignStatus.DRAFT
+    )
+
+
+def complete_draft(
+    settings: Settings, campaign_id: str, changes: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Add to a draft, or change, its ``regions`` (each region's deadline), ``policy`` (any of
+    its text and links, steps among them) and ``plan``, as in a policy-change document; what
+    is not given stays. The whole document is validated by the webhook's schema (regions,
+    steps and the setting's address may still wait: launching checks them) and planned
+    again. Only a draft: once launched, its text changes by `edit_text`."""
+    store = CampaignStore(settings)
+    campaign = _existing(store, campaign_id)
+    if campaign.status != CampaignStatus.DRAFT:
+        raise Conflict(f"the campaign is {campaign.status}, not a draft: edit its text instead")
+    unknown = sorted(set(changes) - {"regions", "policy", "plan"})
+    if unknown:
+        raise InvalidInput({name: "not a part of a draft to change" for name in unknown})
+    text = changes.get("policy", {})
+    if not isinstance(text, Mapping):
+        raise InvalidInput({"policy": "must be a JSON object"})
+    document = _document(campaign, text)
+    document.update({name: changes[name] for name in ("regions", "plan") if name in changes})
+    change = policy.parse(json.dumps(document).encode(), now, draft=True)
+    return policy_changes.apply(settings, change, base_url=campaign.base_url, now=now)
+
+
 def launch(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
-    """Start a draft: its due reminders go out at the next tick (the latest of each region)."""
+    """Start a draft: its due reminders go out at the next tick (the latest of each region).
+    A draft that lacks regions, steps or the setting's address is refused, saying which."""
     store = CampaignStore(settings)
     campaign = _existing(store, campaign_id)
     if campaign.status != CampaignStatus.DRAFT:
         raise Conflict(f"the campaign is {campaign.status}, not a draft")
+    lacking = policy.launch_problem(campaign.policy, campaign.regions)
+    if lacking:
+        raise Conflict(lacking)
     store.set_status(campaign_id, CampaignStatus.ACTIVE, now)
     logger.info("campaign launched", extra={"campaign_id": campaign_id})
     return {"campaign_id": campaign_id, "status": CampaignStatus.ACTIVE}
@@ -92,21 +139,9 @@ def edit_text(
     started = [r for r in store.reminders(campaign_id) if r.state in STARTED]
     if started:
         raise Conflict("reminders have gone out: their text can no longer change")
-    document = {
-        "type": policy.CHANGED,
-        "platform": campaign.platform,
-        "policy": {**policy.policy_document(campaign.policy), **changes, "id": campaign_id},
-        "regions": [
-            {"region": code, "effective_at": deadline}
-            for code, deadline in campaign.regions.items()
-        ],
-        "plan": {
-            "offsets_days": list(campaign.offsets_days),
-            "local_hour": campaign.local_hour,
-            "catch_up": campaign.catch_up,
-        },
-    }
-    change = policy.parse(json.dumps(document).encode(), now)
+    document = _document(campaign, changes)
+    draft = campaign.status == CampaignStatus.DRAFT  # it may still wait for its regions
+    change = policy.parse(json.dumps(document).encode(), now, draft=draft)
     return policy_changes.apply(settings, change, base_url=campaign.base_url, now=now)
 
 
@@ -199,6 +234,30 @@ def send_good_news(settings: Settings, campaign_id: str, now: datetime) -> dict[
         store.save_unsent_reminder(notice)
     logger.info("good news planned", extra={"campaign_id": campaign_id, "regions": len(planned)})
     return {"campaign_id": campaign_id, "status": campaign.status, "good_news": len(planned)}
+
+
+def _document(campaign: Campaign, text: Mapping[str, Any]) -> dict[str, Any]:
+    """The campaign as a policy-change document, its policy's fields changed by `text`."""
+    document: dict[str, Any] = {
+        "type": policy.CHANGED,
+        "platform": campaign.platform,
+        "policy": {**policy.policy_document(campaign.policy), **text, "id": campaign.campaign_id},
+        "plan": {
+            "offsets_days": list(campaign.offsets_days),
+            "local_hour": campaign.local_hour,
+            "catch_up": campaign.catch_up,
+        },
+    }
+    if campaign.regions:  # a draft may have none yet
+        document["regions"] = [
+            {"region": code, "effective_at": deadline}
+            for code, deadline in campaign.regions.items()
+        ]
+    # A draft's policy leaves out what it does not have yet, rather than give it empty.
+    document["policy"] = {
+        name: value for name, value in document["policy"].items() if value not in ("", [])
+    }
+    return document
 
 
 def _existing(store: CampaignStore, campaign_id: str) -> Campaign:

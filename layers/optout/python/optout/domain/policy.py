@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -51,6 +52,15 @@ EDITABLE_TEXT = (
 )
 
 
+# What a policy.changed body must hold that a draft may still lack, by the schema's path, as an
+# organiser reads it: a draft made from a change the watch found has none of them yet.
+LAUNCH_NEEDS = {
+    "regions": "regions and deadlines",
+    "policy.steps": "the opt-out steps",
+    "policy.setting_url": "the setting's address",
+}
+
+
 @dataclass(frozen=True)
 class RegionDeadline:
     region: regions.Region
@@ -94,14 +104,22 @@ def _validator() -> Draft202012Validator:
     return _validator_for(schema())
 
 
-def parse(body: bytes, now: datetime | None = None) -> PolicyChange:
+def parse(body: bytes, now: datetime | None = None, *, draft: bool = False) -> PolicyChange:
     """The change a webhook body describes; `InvalidInput` lists every problem by its path.
     Given `now` (the stack's clock), each deadline must also lie a year back to five years
-    ahead of it; the CLI, which cannot know a stack's clock, checks without it."""
+    ahead of it; the CLI, which cannot know a stack's clock, checks without it. A `draft`
+    (an organiser's campaign not yet launched) may leave out what only launching needs
+    (`LAUNCH_NEEDS`); everything it gives is checked as in any other body."""
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
     document = json_body.parse_object(body)
     problems = {_path(error): _message(error) for error in _validator().iter_errors(document)}
+    if draft:
+        problems = {
+            path: problem
+            for path, problem in problems.items()
+            if not (path in LAUNCH_NEEDS and problem == "is required")
+        }
     entries = document.get("regions") if isinstance(document, dict) else None
     regions_given = entries if isinstance(entries, list) else []
     for path, problem in _check_regions(regions_given, now).items():
@@ -183,6 +201,24 @@ def _build(document: dict[str, Any]) -> PolicyChange:
         catch_up=raw_plan.get("catch_up", True),
         draft=document.get("draft", False),
     )
+
+
+def launch_problem(policy: Policy, deadlines: Mapping[str, str]) -> str:
+    """Why a draft with this text and these deadlines cannot be launched yet ("" if it can):
+    what it still lacks of `LAUNCH_NEEDS`, as one sentence to act on."""
+    lacking = [
+        LAUNCH_NEEDS[path]
+        for path, given in (
+            ("regions", deadlines),
+            ("policy.steps", policy.text.steps),
+            ("policy.setting_url", policy.setting_url),
+        )
+        if not given
+    ]
+    if not lacking:
+        return ""
+    also = f"; it also needs {' and '.join(lacking[1:])}" if len(lacking) > 1 else ""
+    return f"the draft is not complete: add {lacking[0]} first{also}"
 
 
 def platform_name(platform: str) -> str:

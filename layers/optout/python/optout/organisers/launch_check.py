@@ -21,7 +21,7 @@ from optout.channels import email
 from optout.core.clock import iso, parse_iso
 from optout.core.errors import NotFound
 from optout.core.settings import Settings
-from optout.domain import plan, regions
+from optout.domain import plan, policy, regions
 from optout.domain.cap import Cap, Planned, pushed_past_deadline
 from optout.domain.models import CampaignStatus, Reminder, ReminderState
 from optout.domain.quiet_hours import QUIET_FROM
@@ -54,6 +54,12 @@ def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
         rows.append(_assess(reminder, counted[reminder.region], rates))
     _check_daily_quota(rows, rates)
     _check_cap(settings, store, campaign_id, rows, now)
+    # A draft that still lacks regions, steps or the setting's address cannot be launched.
+    lacking = (
+        policy.launch_problem(campaign.policy, campaign.regions)
+        if campaign.status is CampaignStatus.DRAFT
+        else ""
+    )
     return {
         "campaign_id": campaign_id,
         "checked_at": iso(now),
@@ -67,7 +73,8 @@ def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
         # Late joiners get the latest reminder at once (`sending.catch_up`), outside this
         # plan: one message each, as they confirm, so they take little of any window.
         "catch_up": campaign.catch_up,
-        "ok": all(not row["problems"] for row in rows),
+        "problems": [lacking] if lacking else [],
+        "ok": not lacking and all(not row["problems"] for row in rows),
     }
 
 

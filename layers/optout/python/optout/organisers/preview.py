@@ -13,11 +13,18 @@ from typing import Any
 
 from optout.channels import email, sms
 from optout.core.clock import parse_iso
-from optout.core.errors import InvalidInput, NotFound, TooManyRequests
+from optout.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from optout.core.settings import Settings
-from optout.domain import contacts, plan, regions
+from optout.domain import contacts, plan, policy, regions
 from optout.domain.locales import SUPPORTED_LOCALES
-from optout.domain.models import Campaign, Consent, Reminder, Status, Subscriber
+from optout.domain.models import (
+    Campaign,
+    CampaignStatus,
+    Consent,
+    Reminder,
+    Status,
+    Subscriber,
+)
 from optout.messages import reminders
 from optout.store import CampaignStore, DeliveryStore, layout, seconds_left_in_window
 
@@ -146,10 +153,13 @@ def _campaign_and_reminder(
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"no campaign {campaign_id!r}")
-    for item in store.reminders(campaign_id):
+    planned = store.reminders(campaign_id)
+    for item in planned:
         if item.region == region and reminder in (item.kind, str(item.days_before)):
             return campaign, item
-    kinds = sorted({f"{item.region} {item.kind}" for item in store.reminders(campaign_id)})
+    if not campaign.regions and campaign.status is CampaignStatus.DRAFT:
+        raise Conflict(policy.launch_problem(campaign.policy, campaign.regions))
+    kinds = sorted({f"{item.region} {item.kind}" for item in planned})
     raise InvalidInput(
         {"reminder": f"no {region} {reminder} reminder; there are: {', '.join(kinds)}"}
     )

@@ -303,5 +303,38 @@ class Terms:
         winners = {-index for _, _, index in best.values()}
         return tuple(term for index, (term, _, _) in enumerate(self._patterns) if index in winners)
 
+    def spans(self, sentence: str) -> list[tuple[int, int]]:
+        """Where the terms are found in `sentence` as written (start, end), in order, those
+        that overlap joined: what a page marks. Matched as `matched` matches, character by
+        character folded, so that each place maps back to the characters it came from."""
+        kept_map: list[int] = []
+        folded_map: list[int] = []
+        kept_parts: list[str] = []
+        folded_parts: list[str] = []
+        for position, char in enumerate(sentence):
+            kept = fold(char)
+            kept_parts.append(kept)
+            kept_map += [position] * len(kept)
+            folded = kept.casefold()
+            folded_parts.append(folded)
+            folded_map += [position] * len(folded)
+        texts = {True: ("".join(kept_parts), kept_map), False: ("".join(folded_parts), folded_map)}
+        found = []
+        for _term, pattern, case_kept in self._patterns:
+            text, where = texts[case_kept]
+            for match in pattern.finditer(text):
+                if match.end() > match.start():
+                    end = where[match.end() - 1] + 1
+                    while end < len(sentence) and unicodedata.combining(sentence[end]):
+                        end += 1  # an accent written apart stays with its letter
+                    found.append((where[match.start()], end))
+        joined: list[tuple[int, int]] = []
+        for start, end in sorted(found):
+            if joined and start <= joined[-1][1]:
+                joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
+            else:
+                joined.append((start, end))
+        return joined
+
 
 DEFAULT = Terms.of(DEFAULT_TERMS)

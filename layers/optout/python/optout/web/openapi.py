@@ -161,6 +161,7 @@ _FETCHED_AT = _path_parameter(
     "fetched_at", "When the version was read (ISO 8601 in UTC, `2025-10-27T09:00:00Z`): its id"
 )
 MAX_TERMS = 200  # `optout.watching.terms.MAX_TERMS` (tests/unit/test_openapi.py checks)
+_CHANGE = _path_parameter("change_id", "A change's id: when it was found, then its watch's id")
 _LANG = _query(
     "lang",
     "The page's language; an unknown one falls back to Accept-Language, then English",
@@ -527,6 +528,32 @@ def _admin_routes() -> dict[str, JsonObject]:
                 body=_form_or_json(_schema("TextChanges")),
             )
         },
+        "/admin/campaigns/{campaign_id}/draft": {
+            "post": _operation(
+                "Complete a draft: its regions and deadlines, steps, text, links or plan",
+                "organisers",
+                {
+                    "200": _answer("The draft, planned again", _json(_schema("CampaignSummary"))),
+                    "303": _redirect("A dashboard form: back to the campaign's page"),
+                    **_refusals("400", "404", "409", "413"),
+                },
+                operation_id="completeDraft",
+                description="The parts of a policy-change document to add or replace; what is "
+                "not given stays. The whole is validated by the PolicyChange schema, except "
+                "that a draft may still lack regions, steps and setting_url: launching it needs "
+                "them (409 until then). The dashboard's form sends `regions` (a line each: "
+                "`EU 2025-11-03`), `steps` (a line each), `title`, `summary` and `setting_url`. "
+                "409 once the campaign is launched.",
+                parameters=[_CAMPAIGN],
+                body={
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {"schema": _schema("DraftForm")},
+                        **_json(_schema("DraftParts")),
+                    },
+                },
+            )
+        },
         "/admin/campaigns/{campaign_id}/launch": action("launch", "Launch a draft"),
         "/admin/campaigns/{campaign_id}/pause": action("pause", "Pause an active campaign"),
         "/admin/campaigns/{campaign_id}/resume": action("resume", "Resume a paused campaign"),
@@ -608,7 +635,7 @@ def _admin_routes() -> dict[str, JsonObject]:
                 "organisers",
                 {
                     "200": _answer("The rendered message", _json_or_page(_schema("Preview"))),
-                    **_refusals("400", "404"),
+                    **_refusals("400", "404", "409"),
                 },
                 operation_id="previewReminder",
                 parameters=[
@@ -631,11 +658,59 @@ def _admin_routes() -> dict[str, JsonObject]:
                 "organisers",
                 {
                     "200": _answer("Sent", _json_or_page(_schema("TestSent"))),
-                    **_refusals("400", "404", "413"),
+                    **_refusals("400", "404", "409", "413"),
                 },
                 operation_id="sendTest",
                 parameters=[_CAMPAIGN],
                 body=_form_or_json(_schema("TestSend")),
+            )
+        },
+        "/admin/changes": {
+            "get": _operation(
+                "The changes the policy watch found, newest first",
+                "organisers",
+                {"200": _answer("The latest 100 changes", _json_or_page(_schema("ChangeList")))},
+                operation_id="listChanges",
+            )
+        },
+        "/admin/changes/{change_id}": {
+            "get": _operation(
+                "One change: the sentences added and removed, the terms, the versions compared",
+                "organisers",
+                {
+                    "200": _answer("The change", _json_or_page(_schema("Change"))),
+                    **_refusals("404"),
+                },
+                operation_id="showChange",
+                parameters=[_CHANGE],
+            )
+        },
+        "/admin/changes/{change_id}/draft": {
+            "post": _operation(
+                "Draft a campaign from a change: prefilled, sending nothing until launched",
+                "organisers",
+                {
+                    "201": {
+                        **_answer("Drafted", _json(_schema("Drafted"))),
+                        "links": {
+                            name: {
+                                "operationId": name,
+                                "parameters": {"campaign_id": "$response.body#/campaign_id"},
+                            }
+                            for name in ("showCampaign", "completeDraft", "launchCheck")
+                        },
+                    },
+                    "200": _answer("Drafted before: the same campaign", _json(_schema("Drafted"))),
+                    "303": _redirect("A dashboard form: to the draft campaign's page"),
+                    **_refusals("400", "404"),
+                },
+                operation_id="draftFromChange",
+                description="A draft campaign with the change's platform, the watch's title, "
+                "a summary of the sentences added (those removed when none was), the page the "
+                "change was read on as source_url and the watch's setting_url; no regions and "
+                "no steps yet (POST /admin/campaigns/{campaign_id}/draft adds them). A change "
+                "drafts one campaign: asked again, the answer is the same campaign.",
+                parameters=[_CHANGE],
             )
         },
         "/admin/subscribers/import": {
@@ -917,6 +992,27 @@ def _schemas() -> JsonObject:
         "updated_at": stamp,
         # late joiners get the latest reminder at once (`plan.catch_up` in the webhook body)
         "catch_up": {"type": "boolean"},
+    }
+    sentences = {"type": "array", "items": text}
+    change_fields = {
+        "change_id": text,
+        "watch_id": text,
+        "platform": text,
+        "title": text,
+        "about": {"enum": ["policy", "setting"]},
+        "detected_at": stamp,
+        "added": sentences,
+        "removed": sentences,
+        "terms": sentences,
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "notify": {"type": "boolean", "description": "The score reached the threshold"},
+        "before": {**stamp, "description": "The version compared against (its fetched_at)"},
+        "after": {**stamp, "description": "The version found changed (its fetched_at)"},
+        "source_url": text,
+        "setting_url": text,
+        "draft_campaign_id": {"type": "string", "description": '"" until drafted'},
+        "follow_ups": {"type": "object", "additionalProperties": text},
+        "told": {"type": "boolean", "description": "Organisers' email and allies' events queued"},
     }
     return {
         "PolicyChange": _published_schema("policy-change.schema.json"),
@@ -1261,6 +1357,11 @@ def _schemas() -> JsonObject:
                 "campaign_id": text,
                 "checked_at": stamp,
                 "catch_up": {"type": "boolean"},
+                "problems": {
+                    "type": "array",
+                    "items": text,
+                    "description": "What keeps a draft from launching (no regions yet...)",
+                },
                 "reminders": {
                     "type": "array",
                     "items": {
@@ -1307,6 +1408,71 @@ def _schemas() -> JsonObject:
             "properties": {
                 name: _ref("schemas", f"PolicyChange/properties/policy/properties/{name}")
                 for name in EDITABLE_TEXT
+            },
+        },
+        "DraftParts": {
+            "type": "object",
+            "description": "Parts of a policy-change document, each as the PolicyChange schema "
+            "has it (the dashboard's form sends its fields as lines of text instead)",
+            "additionalProperties": False,
+            "properties": {
+                "regions": _ref("schemas", "PolicyChange/properties/regions"),
+                "policy": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        name: _ref("schemas", f"PolicyChange/properties/policy/properties/{name}")
+                        for name in EDITABLE_TEXT
+                    },
+                },
+                "plan": _ref("schemas", "PolicyChange/properties/plan"),
+            },
+        },
+        "DraftForm": {
+            "type": "object",
+            "description": "The form on a draft's dashboard page; a field left empty changes "
+            "nothing",
+            "additionalProperties": False,
+            "properties": {
+                "regions": {
+                    "type": "string",
+                    "description": "A region and its deadline a line: EU 2025-11-03 (midnight "
+                    "in the region's reference zone), EU 2025-11-03 09:00, or an ISO 8601 date "
+                    "and time with its offset",
+                },
+                "steps": {"type": "string", "description": "An opt-out step a line"},
+                "title": text,
+                "summary": text,
+                "setting_url": text,
+            },
+        },
+        "Change": {
+            "type": "object",
+            "required": [*change_fields, "links"],
+            "properties": {
+                **change_fields,
+                "links": {
+                    "type": "object",
+                    "required": ["before", "after"],
+                    "description": "The admin API's addresses of the two versions compared "
+                    "(GET /admin/watches/{watch_id}/versions/{fetched_at}) and, once drafted, "
+                    "of the draft campaign",
+                    "properties": {"before": text, "after": text, "campaign": text},
+                },
+            },
+        },
+        "ChangeList": {
+            "type": "object",
+            "required": ["changes"],
+            "properties": {"changes": {"type": "array", "items": _schema("Change")}},
+        },
+        "Drafted": {
+            "type": "object",
+            "required": ["change_id", "campaign_id", "created"],
+            "properties": {
+                "change_id": text,
+                "campaign_id": text,
+                "created": {"type": "boolean", "description": "false: drafted before"},
             },
         },
         "AdHocSend": {
