@@ -172,7 +172,9 @@ def test_the_changes_page_tells_added_from_removed_by_sign_and_colour_and_marks_
 ) -> None:
     page = _page(organiser, "/admin/changes")
 
-    assert re.search(r'<a href="/admin/changes">Changes</a>', page)  # in the navigation
+    assert re.search(
+        r'<a href="/admin/changes" aria-current="page">Changes</a>', page
+    )  # the navigation
     added = re.findall(r'<li class="added"><ins>(.*?)</ins></li>', page)
     removed = re.findall(r'<li class="removed"><del>(.*?)</del></li>', page)
     assert len(added) == 2 and len(removed) == 1

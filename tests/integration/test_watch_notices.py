@@ -17,7 +17,7 @@ from local import invoke
 from optout.core import settings
 from optout.domain.watches import PAGE, Ally, Source, Watch
 from optout.store import WatchStore
-from tests.helpers import AFTER, WatchedSite
+from tests.helpers import AFTER, WatchedSite, sample_event
 from tests.integration.conftest import Stack
 
 ALLY_SECRET = "whsec_" + "YWxseS1zZWNyZXQtZm9yLXRlc3RzLTAxMjM0NTY3"
@@ -167,10 +167,20 @@ def _notice_arn(stack: Stack) -> str:
 
 
 def _message(job: dict[str, Any]) -> dict[str, Any]:
+    """The notifier's SQS message of events/notice-change-forward.json, carrying `job`."""
+    record = sample_event("notice-change-forward")["Records"][0]
     return {
         "MessageId": f"m-{job['kind']}-{job.get('attempt', 0)}",
-        "ReceiptHandle": "r",
+        "ReceiptHandle": record["receiptHandle"],
         "Body": json.dumps(job),
-        "Attributes": {"ApproximateReceiveCount": "1"},
-        "MD5OfBody": "",
+        "Attributes": record["attributes"],
     }
+
+
+def test_the_sample_events_read_and_a_change_no_longer_kept_sends_nothing(
+    stack: Stack, organisers: str
+) -> None:
+    for name in ("notice-change", "notice-change-forward"):
+        result = invoke.invoke("NotifierFunction", sample_event(name))
+        assert result == {"batchItemFailures": []}
+    assert stack.outbox() == []
