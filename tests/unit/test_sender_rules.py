@@ -1,8 +1,10 @@
-"""The sender's rules that need no AWS: pacing, quiet hours, SMS segments."""
+"""The sender's rules that need no AWS: pacing, quiet hours, SMS segments, whom a segment
+reaches."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -11,13 +13,17 @@ from optout.channels.sms import plain, segments
 from optout.core.settings import from_environ
 from optout.domain.locales import SUPPORTED_LOCALES
 from optout.domain.models import (
+    Audience,
+    AudienceMember,
     Consent,
     ReminderState,
+    Segment,
     Status,
     Subscriber,
 )
 from optout.domain.quiet_hours import in_quiet_hours
 from optout.messages import reminders
+from optout.sending.fanout import reached
 from optout.sending.sender import Pacer, ReadAhead
 from tests.helpers import COMPLETE, linkedin_campaign, planned_reminder
 
@@ -180,3 +186,15 @@ def test_accents_gsm_7_lacks_are_dropped_only_when_that_makes_the_whole_text_gsm
     text: str, sent: str
 ) -> None:
     assert plain(text) == sent
+
+
+def test_a_segment_of_converts_reaches_only_who_switched_it_off_in_its_campaign() -> None:
+    audience = Audience(groups=("EU",))
+    segment = Segment(platforms=("linkedin",), converted_in="linkedin-genai-2025")
+    member = AudienceMember("s1", "DE", "email", "de", ("linkedin",))
+    assert not reached(member, audience, "", segment)
+    assert not reached(replace(member, done_campaigns=frozenset({"other"})), audience, "", segment)
+    converted = replace(member, done_campaigns=frozenset({"linkedin-genai-2025"}))
+    assert reached(converted, audience, "", segment)
+    # and every other rule still holds: the platforms they asked about
+    assert not reached(replace(converted, platforms=("meta",)), audience, "", segment)

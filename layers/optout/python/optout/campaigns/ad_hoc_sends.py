@@ -1,5 +1,7 @@
 """Ad-hoc sends: a one-off message from the organisers to a segment of subscribers (regions,
-platforms, channel, languages) at a time they choose.
+platforms, channel, languages, or the people who said "I've switched it off" in one campaign)
+at a time they choose. "Check it again" (`optout.watching.follow_up`) is one, with its own
+templates: it plans through `prepare` and `save`.
 
 An announcement is a campaign with one reminder per region, all due at `send_at`, marked with
 the message template ``announcement`` and a segment the fan-out filters on. So it goes through
@@ -10,6 +12,7 @@ anything is stored: it must render in every language, and its text message fit t
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +33,8 @@ from optout.store import CampaignStore
 TEMPLATE = "announcement"
 KIND = plan.ANNOUNCEMENT_KIND
 LATEST_START = timedelta(days=365)
-FIELDS = {"id", "send_at", "regions", "platforms", "channel", "locales", "message"}
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # a campaign's id (the policy-change schema's)
+FIELDS = {"id", "send_at", "regions", "platforms", "channel", "locales", "converted_in", "message"}
 
 
 def create(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> dict[str, Any]:
@@ -41,7 +45,7 @@ def create(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> 
     for name in unknown:
         problems[name] = "not a field of an ad-hoc send"
     send_at = _send_at(document.get("send_at"), now, problems)
-    segment, region_codes = _segment(document, problems)
+    segment, region_codes = _segment(settings, document, problems)
     campaign_id = document.get("id", f"message-{now:%Y%m%d}-{secrets.token_hex(3)}")
     if not isinstance(campaign_id, str):  # found by schemathesis: {} was taken for "make one"
         problems["id"] = "lower-case letters, digits and dashes, or leave it out for one made up"
@@ -72,14 +76,36 @@ def create(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> 
         base_url=base_url,
         message=TEMPLATE,
     )
-    planned = _reminders(campaign_id, places, segment, send_at)
+    planned = prepare(settings, campaign, places, segment, send_at)
+    save(settings, campaign, planned, now)
+    return {"campaign_id": campaign_id, "send_at": iso(send_at), "regions": len(planned)}
+
+
+def prepare(
+    settings: Settings,
+    campaign: Campaign,
+    places: list[regions.Region],
+    segment: Segment,
+    send_at: datetime,
+) -> list[Reminder]:
+    """The one reminder per region of an ad-hoc send `campaign` (its `message` names its
+    templates), each checked to render in every language: `InvalidInput` if one does not.
+    Nothing is stored."""
+    planned = _reminders(campaign.campaign_id, places, segment, send_at)
     for reminder in planned:
         _check_renders(settings, campaign, reminder, send_at)
+    return planned
+
+
+def save(settings: Settings, campaign: Campaign, planned: list[Reminder], now: datetime) -> None:
+    """Store a prepared send: the scheduler starts each reminder when it is due."""
+    store = CampaignStore(settings)
     store.save_campaign(campaign, now)
     for reminder in planned:
         store.save_unsent_reminder(reminder)
-    logger.info("ad-hoc send planned", extra={"campaign_id": campaign_id, "regions": len(planned)})
-    return {"campaign_id": campaign_id, "send_at": iso(send_at), "regions": len(planned)}
+    logger.info(
+        "ad-hoc send planned", extra={"campaign_id": campaign.campaign_id, "regions": len(planned)}
+    )
 
 
 def _send_at(raw: object, now: datetime, problems: dict[str, str]) -> datetime | None:
@@ -95,7 +121,9 @@ def _send_at(raw: object, now: datetime, problems: dict[str, str]) -> datetime |
     return max(moment, now)
 
 
-def _segment(document: dict[str, Any], problems: dict[str, str]) -> tuple[Segment, list[Any]]:
+def _segment(
+    settings: Settings, document: dict[str, Any], problems: dict[str, str]
+) -> tuple[Segment, list[Any]]:
     """Whom the send narrows to, and the regions it goes to."""
     platforms = document.get("platforms", [])
     if not isinstance(platforms, list) or not all(
@@ -119,12 +147,27 @@ def _segment(document: dict[str, Any], problems: dict[str, str]) -> tuple[Segmen
                 regions.resolve(str(code))
             except InvalidInput as error:
                 problems[f"regions[{index}]"] = error.message
+    converted_in = document.get("converted_in", "")
+    if not isinstance(converted_in, str) or not (
+        converted_in == "" or _converts(settings, converted_in)
+    ):
+        problems["converted_in"] = (
+            "the id of a campaign: only the people who said they switched it off in it"
+        )
+        converted_in = ""
     segment = Segment(
         platforms=tuple(sorted(set(platforms))),
         channel=channel,
         locales=tuple(sorted(set(locales))),
+        converted_in=converted_in,
     )
     return segment, region_codes if isinstance(region_codes, list) else []
+
+
+def _converts(settings: Settings, campaign_id: str) -> bool:
+    """Whether `campaign_id` names a campaign (not an ad-hoc send) people may have converted in."""
+    campaign = CampaignStore(settings).get_campaign(campaign_id) if _ID.match(campaign_id) else None
+    return campaign is not None and campaign.message == "reminder"
 
 
 def _message(campaign_id: str, message: dict[str, Any], problems: dict[str, str]) -> Policy | None:

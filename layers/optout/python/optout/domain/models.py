@@ -165,16 +165,21 @@ class AudienceMember:
     channel: str
     locale: str
     platforms: tuple[str, ...]  # empty: every platform
+    # The campaigns they said "I've switched it off" to. The index does not hold them: read
+    # apart, and only for a segment that asks (`Segment.converted_in`).
+    done_campaigns: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Segment:
     """Whom an ad-hoc send narrows its regions' audience to: some platforms, one channel, some
-    languages (empty, or None, narrows nothing)."""
+    languages, the people who said "I've switched it off" in one campaign (empty, or None,
+    narrows nothing)."""
 
     platforms: tuple[str, ...] = ()
     channel: str | None = None
     locales: tuple[str, ...] = ()
+    converted_in: str = ""  # a campaign id: "check it again" (`optout.watching.follow_up`)
 
 
 @dataclass(frozen=True)

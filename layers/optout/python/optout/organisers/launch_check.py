@@ -102,10 +102,7 @@ def audience_by_channel(settings: Settings, reminder: Reminder) -> Counter[str]:
                 )
                 counts.update(
                     member.channel
-                    for member in members
-                    if fanout.reached(
-                        member, reminder.audience, reminder.platform, reminder.segment
-                    )
+                    for member in fanout.reached_members(subscribers, members, reminder)
                 )
                 if not more or not members:
                     break

@@ -101,6 +101,7 @@ def _rivals_for(
         subscriber.channel,
         subscriber.locale,
         subscriber.platforms,
+        subscriber.done_campaigns,
     )
     rivals = []
     for rival in _live_reminders(campaigns):

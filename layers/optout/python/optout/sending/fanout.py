@@ -5,6 +5,12 @@ id order, keeps those the campaign reaches (platform and region), and queues the
 in packed messages (many ids per message, ten messages per SendMessageBatch). After each page
 it checkpoints its position on the reminder, so a redelivered job resumes where the last one
 stopped; when the Lambda's time runs low it queues a continuation instead of failing.
+
+A segment of the people who said "I've switched it off" in a campaign (`Segment.converted_in`,
+the "check it again" follow-up) pages the same audience: the index does not hold what each
+person converted in, so the members a page keeps on every other rule are read for it, 100 to a
+request (`SubscriberStore.with_done_campaigns`). Unsubscribed and erased people are not in the
+index, so never among them.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from optout.core import queues
 from optout.core.jobs import FanoutJob, SendJob
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
-from optout.domain.models import STARTED, Audience, AudienceMember, Segment
+from optout.domain.models import STARTED, Audience, AudienceMember, Reminder, Segment
 from optout.store import FANOUT_DONE, CampaignStore, SubscriberStore, layout
 
 PAGE_SIZE = 2000  # subscribers per query page, and per checkpoint
@@ -49,11 +55,7 @@ def run(
             job.group, job.shard, after=cursor, limit=PAGE_SIZE
         )
         pages += 1
-        ids = [
-            member.subscriber_id
-            for member in members
-            if reached(member, reminder.audience, reminder.platform, reminder.segment)
-        ]
+        ids = [member.subscriber_id for member in reached_members(subscribers, members, reminder)]
         batches = _enqueue(settings, job, ids)
         queued += len(ids)
         if not more:
@@ -70,12 +72,31 @@ def run(
             return {"outcome": "continued", "shard": shard, "queued": queued, "cursor": cursor}
 
 
+def reached_members(
+    subscribers: SubscriberStore, members: list[AudienceMember], reminder: Reminder
+) -> list[AudienceMember]:
+    """The members of an index page the reminder reaches (`reached`), in index order."""
+    segment = reminder.segment
+    if segment is not None and segment.converted_in:
+        # Only those every other rule keeps are read (a point read each).
+        others = replace(segment, converted_in="")
+        members = subscribers.with_done_campaigns(
+            [m for m in members if reached(m, reminder.audience, reminder.platform, others)]
+        )
+    return [
+        member
+        for member in members
+        if reached(member, reminder.audience, reminder.platform, segment)
+    ]
+
+
 def reached(
     member: AudienceMember, audience: Audience, platform: str, segment: Segment | None = None
 ) -> bool:
     """Whether a reminder for `platform` to `audience` goes to the subscriber of an index item
     (who gave no platforms asked about every platform); an ad-hoc send's `segment` narrows it
-    to some platforms, one channel, some languages."""
+    to some platforms, one channel, some languages, and to those who said they switched it off
+    in one campaign (as `member.done_campaigns` says: filled in only when that is asked)."""
     platforms = member.platforms
     if not audience.includes(member.region):
         return False
@@ -88,6 +109,7 @@ def reached(
         (not wanted or not platforms or bool(set(wanted) & set(platforms)))
         and segment.channel in (None, member.channel)
         and (not segment.locales or member.locale in segment.locales)
+        and (not segment.converted_in or segment.converted_in in member.done_campaigns)
     )
 
 

@@ -589,6 +589,7 @@ def reminder_from(item: Mapping[str, Any]) -> Reminder:
             platforms=tuple(segment.get("platforms") or ()),
             channel=segment.get("channel"),
             locales=tuple(segment.get("locales") or ()),
+            converted_in=str(segment.get("converted_in", "")),
         ),
         notice=int(item.get("notice", 0)),
         reason=str(item.get("reason", "")),

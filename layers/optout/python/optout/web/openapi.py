@@ -1489,6 +1489,11 @@ def _schemas() -> JsonObject:
                     "description": "null or left out: both",
                 },
                 "locales": {"type": "array", "items": {"enum": list(locales.SUPPORTED_LOCALES)}},
+                "converted_in": {
+                    "type": "string",
+                    "description": "a campaign's id: only the people who said they switched it "
+                    "off in it",
+                },
                 "message": {
                     "type": "object",
                     "description": "A policy's text, each field as the PolicyChange schema has it",
