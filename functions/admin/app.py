@@ -9,6 +9,7 @@ from typing import Any
 
 import admin_campaigns
 import admin_changes
+import admin_follow_ups
 import admin_session
 import admin_subscribers
 import admin_watches
@@ -40,7 +41,14 @@ def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware
 
 app.use(middlewares=[organisers_only])
 # The routes, by area; each module is one Router.
-for area in (admin_session, admin_campaigns, admin_subscribers, admin_watches, admin_changes):
+for area in (
+    admin_session,
+    admin_campaigns,
+    admin_subscribers,
+    admin_watches,
+    admin_changes,
+    admin_follow_ups,
+):
     app.include_router(area.router)
 
 

@@ -24,6 +24,7 @@ from optout.core.settings import Settings
 from optout.domain import plan
 from optout.domain.locales import SUPPORTED_LOCALES
 from optout.domain.models import Campaign, Consent, Reminder, Status, Subscriber
+from optout.domain.policy import platform_name
 from optout.messages import render
 from optout.messages.render import RenderError
 
@@ -103,8 +104,10 @@ def context(
     return {
         # Which templates: messages/reminder/ for campaigns, messages/announcement/ for ad-hoc
         # sends (optout.campaigns.ad_hoc_sends), messages/deadline_moved/ for a deadline notice,
-        # messages/good_news/ for the good news of a withdrawn change.
+        # messages/good_news/ for the good news of a withdrawn change, messages/check_again/
+        # for "check it again" after a settings page changed (`optout.watching.follow_up`).
         "template": _template(campaign, reminder),
+        "platform": platform_name(campaign.platform),
         "has_setting_link": bool(campaign.policy.setting_url),
         "organisation": settings.organisation_name,
         "organisation_address": settings.organisation_address,

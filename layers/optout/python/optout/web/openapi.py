@@ -905,6 +905,54 @@ def _watch_routes() -> dict[str, JsonObject]:
     }
 
 
+def _follow_up_routes() -> dict[str, JsonObject]:
+    """ "Check it again" after a watched settings page changed (`optout.watching.follow_up`)."""
+    return {
+        "/admin/changes/{change_id}/follow-ups": {
+            "get": _operation(
+                "The ended campaigns of the change's platform whose converts may be asked to "
+                "check again (none unless the change is to a settings page)",
+                "organisers",
+                {
+                    "200": _answer("The offers", _json(_schema("FollowUps"))),
+                    **_refusals("404", pages=False),
+                },
+                operation_id="changeFollowUps",
+                parameters=[_CHANGE],
+            )
+        },
+        "/admin/changes/{change_id}/check-again": {
+            "post": _operation(
+                "Ask the people who said they switched it off in an ended campaign to check "
+                "that it is still off: an ad-hoc send, due now, once per change and campaign",
+                "organisers",
+                {
+                    "201": _answer("Planned", _json(_schema("CheckAgain"))),
+                    "303": _redirect("A dashboard form: back to the change's page"),
+                    **_refusals("400", "404", "409", "413"),
+                },
+                operation_id="checkAgain",
+                parameters=[_CHANGE],
+                description="Refused (409) for a change that is not to a settings page, a "
+                "campaign that had not ended when the change was found, one followed up "
+                "already (the message names that send) or in which nobody converted; (400) for "
+                "a campaign of another platform or none.",
+                body=_form_or_json(
+                    {
+                        "type": "object",
+                        "required": ["campaign_id"],
+                        "properties": {
+                            "campaign_id": _ref(
+                                "schemas", "PolicyChange/properties/policy/properties/id"
+                            )
+                        },
+                    }
+                ),
+            )
+        },
+    }
+
+
 def _local_routes() -> dict[str, JsonObject]:
     clock = _json(
         {
@@ -1123,6 +1171,55 @@ def _schemas() -> JsonObject:
                 "deadline_notices": {"type": "integer", "minimum": 1},
                 # a withdrawal after reminders went out: POST .../good-news may tell their readers
                 "good_news_available": {"const": True},
+            },
+        },
+        "FollowUps": {
+            "type": "object",
+            "required": ["change_id", "platform", "about", "offers"],
+            "properties": {
+                "change_id": text,
+                "platform": text,
+                "about": {"enum": ["policy", "setting"]},
+                "offers": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": [
+                            "campaign_id",
+                            "title",
+                            "status",
+                            "ended_at",
+                            "converted",
+                            "setting_url",
+                            "send_id",
+                        ],
+                        "properties": {
+                            "campaign_id": text,
+                            "title": text,
+                            "status": text,
+                            "ended_at": text,
+                            # people who said they switched it off (left since included)
+                            "converted": counts,
+                            "setting_url": text,
+                            "send_id": {
+                                "type": "string",
+                                "description": "the follow-up sent already; empty if none",
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "CheckAgain": {
+            "type": "object",
+            "required": ["change_id", "campaign_id", "send_id", "send_at", "converted", "regions"],
+            "properties": {
+                "change_id": text,
+                "campaign_id": text,
+                "send_id": text,
+                "send_at": stamp,
+                "converted": counts,
+                "regions": counts,
             },
         },
         "GoodNews": {
@@ -1887,7 +1984,13 @@ def _document() -> JsonObject:
                 "description": "Only on the local stack, to drive it in tests and demos",
             },
         ],
-        "paths": {**_public_routes(), **_admin_routes(), **_watch_routes(), **_local_routes()},
+        "paths": {
+            **_public_routes(),
+            **_admin_routes(),
+            **_watch_routes(),
+            **_follow_up_routes(),
+            **_local_routes(),
+        },
         "components": {
             "schemas": _schemas(),
             "headers": _headers(),
