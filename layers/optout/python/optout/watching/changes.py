@@ -27,6 +27,7 @@ from optout.core.settings import Settings
 from optout.domain import policy
 from optout.domain.watches import SETTING, SeenChange
 from optout.store import CampaignStore, WatchStore
+from optout.watching import follow_up
 from optout.watching.terms import Terms
 
 SHOWN = 100  # changes listed, newest first
@@ -83,10 +84,15 @@ def changes_page(settings: Settings, now: datetime) -> dict[str, Any]:
 
 
 def change_page(settings: Settings, change_id: str, now: datetime) -> dict[str, Any]:
-    """One change's page: every sentence added and removed."""
+    """One change's page: every sentence added and removed, and for a settings page's change
+    the ended campaigns it may follow up ("check it again")."""
     zone = settings.admin.time_zone
     change = _existing(WatchStore(settings), change_id)
-    return {"change": _shown(change, zone, None), "now": _when(now, zone)}
+    return {
+        "change": _shown(change, zone, None),
+        "now": _when(now, zone),
+        "follow_ups": follow_up.offers_of(settings, change.change_id),
+    }
 
 
 # -- the draft, from the change alone --------------------------------------------------------
