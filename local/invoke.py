@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import sys
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,21 +24,26 @@ from optout.core import settings as optout_settings
 
 @dataclass
 class FakeContext:
-    """The LambdaContext fields Powertools reads."""
+    """The LambdaContext fields Powertools reads, and the time left before the function's
+    Timeout (template.yaml's), counted from the invocation's start as Lambda counts it."""
 
     function_name: str
+    timeout_seconds: int = 60
     memory_limit_in_mb: int = 256
     aws_request_id: str = ""
     invoked_function_arn: str = ""
+    started: float = 0.0
 
     def __post_init__(self) -> None:
         self.aws_request_id = str(uuid.uuid4())
         self.invoked_function_arn = (
             f"arn:aws:lambda:eu-west-1:123456789012:function:{self.function_name}"
         )
+        self.started = time.monotonic()
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        elapsed = time.monotonic() - self.started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
 _modules: dict[str, ModuleType] = {}
@@ -71,7 +77,7 @@ def invoke(logical_id: str, event: dict[str, Any]) -> Any:
     function = template.functions()[logical_id]
     with iam.enforcer().acting_as(logical_id):  # the import too: Lambda's init runs as the role
         handler = getattr(handler_module(logical_id), function.handler.split(".")[1])
-        return handler(event, FakeContext(logical_id))
+        return handler(event, FakeContext(logical_id, function.timeout_seconds))
 
 
 def api_event(

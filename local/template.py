@@ -99,10 +99,12 @@ class Function:
     handler: str  # "app.lambda_handler"
     events: dict[str, dict[str, Any]]  # event name -> {"Type": ..., "Properties": ...}
     variables: frozenset[str]  # its environment's names: the Globals' and its own
+    timeout_seconds: int = 3  # Lambda's own default, when neither it nor the Globals say
 
 
 def functions() -> dict[str, Function]:
     handler_default = load()["Globals"]["Function"].get("Handler", "app.lambda_handler")
+    timeout_default = int(load()["Globals"]["Function"].get("Timeout", 3))
     shared = load()["Globals"]["Function"].get("Environment", {}).get("Variables", {})
     return {
         name: Function(
@@ -112,6 +114,7 @@ def functions() -> dict[str, Function]:
             events=props.get("Events", {}),
             variables=frozenset(shared)
             | frozenset(props.get("Environment", {}).get("Variables", {})),
+            timeout_seconds=int(props.get("Timeout", timeout_default)),
         )
         for name, props in resources("AWS::Serverless::Function").items()
     }

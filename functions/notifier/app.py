@@ -31,7 +31,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 @tracer.capture_method
-def handle(record: SQSRecord) -> None:
+def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
     try:
         job = jobs.read_notice(record.body)
     except jobs.MalformedJob as error:
@@ -46,7 +46,8 @@ def handle(record: SQSRecord) -> None:
         elif isinstance(job, jobs.ChangeNoticeJob):
             outcome = notices.email_organisers(settings.get(), job, clock.now())
         elif isinstance(job, jobs.ForwardJob):
-            outcome = notices.forward_change(settings.get(), job, clock.now())
+            time_left = lambda_context.get_remaining_time_in_millis() / 1000
+            outcome = notices.forward_change(settings.get(), job, clock.now(), time_left)
         else:
             if isinstance(job, jobs.SubscribeJob):
                 job = subscriptions.record_request(settings.get(), job)

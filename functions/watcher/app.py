@@ -13,4 +13,8 @@ from optout.watching import check
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    return check.run(settings.get(), clock.now())
+    # Stop starting reads while one more could not end before the function's timeout.
+    def time_left() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
+    return check.run(settings.get(), clock.now(), time_left=time_left)

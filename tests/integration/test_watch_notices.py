@@ -15,8 +15,10 @@ import standardwebhooks
 
 from local import invoke
 from optout.core import settings
+from optout.core.jobs import ForwardJob
 from optout.domain.watches import PAGE, Ally, Source, Watch
 from optout.store import WatchStore
+from optout.watching import notices
 from tests.helpers import AFTER, WatchedSite, sample_event
 from tests.integration.conftest import Stack
 
@@ -184,3 +186,21 @@ def test_the_sample_events_read_and_a_change_no_longer_kept_sends_nothing(
         result = invoke.invoke("NotifierFunction", sample_event(name))
         assert result == {"batchItemFailures": []}
     assert stack.outbox() == []
+
+
+def test_with_too_little_time_left_an_event_goes_back_on_the_queue_untried(
+    stack: Stack,
+    test_clock: Any,
+    site: WatchedSite,
+    ally: AllyEndpoint,
+) -> None:
+    change_id = _change(stack, test_clock, site, ally)
+    stack.notice_jobs()  # the watcher's own job, left on the queue
+    job = ForwardJob(change_id=change_id, ally=0, attempt=3)
+
+    outcome = notices.forward_change(settings.get(), job, test_clock.now, time_left=20.0)
+
+    assert outcome.startswith("queued again")
+    assert ally.events == []
+    waiting = [j for j in stack.notice_jobs() if j["kind"] == "change-forward"]
+    assert {"change_id": change_id, "ally": 0, "attempt": 3, "kind": "change-forward"} in waiting

@@ -203,8 +203,8 @@ def test_notices_a_run_could_not_queue_are_queued_by_the_next(
 
     with monkeypatch.context() as patched:
         patched.setattr(check.queues, "enqueue_many", queue_down)
-        with pytest.raises(ConnectionError):
-            _run(stack, test_clock)
+        # The change is recorded; its notices are not queued, and the run says so.
+        assert _run(stack, test_clock) == {"error": 1}
     [change] = WatchStore(settings.get()).changes()
     assert not change.told and stack.notice_jobs() == []
 
@@ -230,31 +230,69 @@ def test_two_runs_reading_the_same_change_record_it_once(
     assert len(store.changes()) == 1
 
 
-def test_versions_are_kept_for_the_retention_after_they_were_last_compared_against(
+def test_the_version_compared_against_is_kept_and_a_replaced_one_for_the_retention(
     stack: Stack, test_clock: Any, site: WatchedSite
 ) -> None:
     watch = _watch(site)
     store = WatchStore(settings.get())
     retention = timedelta(days=settings.get().watching.retention_days)
-    started = test_clock.now
     _run(stack, test_clock)
     [first] = store.versions(watch.watch_id)
-    assert first["expires_at"] == int((started + retention).timestamp())
-
-    # Compared against again a day later: kept a retention from then.
-    test_clock.advance(days=1)
+    # The version compared against never expires, however long the watch waits or is paused.
+    assert "expires_at" not in first
+    store.set_paused(watch.watch_id, True)
+    test_clock.advance(days=400)
     _run(stack, test_clock)
-    [first] = store.versions(watch.watch_id)
-    assert first["expires_at"] == int((test_clock.now + retention).timestamp())
+    assert "expires_at" not in store.versions(watch.watch_id)[0]
+    store.set_paused(watch.watch_id, False)
 
-    # Replaced by a new version: no longer refreshed, it expires a retention after its last use.
-    last_used = test_clock.now
+    # Replaced by a new version: it is kept a retention from then, the new one for good.
     site.page = AFTER
-    test_clock.advance(days=1)
-    _run(stack, test_clock)
-    test_clock.advance(days=1)
-    _run(stack, test_clock)
+    test_clock.advance(hours=1)
+    assert _run(stack, test_clock) == {"changed": 1}
+    replaced_at = test_clock.now
     newest, older = store.versions(watch.watch_id)
     assert older["fetched_at"] == first["fetched_at"]
-    assert older["expires_at"] == int((last_used + retention).timestamp())
-    assert newest["expires_at"] == int((test_clock.now + retention).timestamp())
+    assert older["expires_at"] == int((replaced_at + retention).timestamp())
+    assert "expires_at" not in newest
+
+
+def test_a_page_rewritten_whole_keeps_what_fits_on_the_change_and_counts_the_rest(
+    stack: Stack, test_clock: Any, site: WatchedSite
+) -> None:
+    watch = _watch(site)
+    _run(stack, test_clock)
+    # 300 KB of new sentences: more than a DynamoDB item holds beside the rest of the change
+    sentences = [f"Sentence {n} says we may train AI models on what you post." for n in range(5000)]
+    site.page = "<html><body>" + "".join(f"<p>{s}</p>" for s in sentences) + "</body></html>"
+    test_clock.advance(hours=1)
+    assert _run(stack, test_clock) == {"changed": 1}
+    [change] = WatchStore(settings.get()).changes()
+    assert change.added == tuple(sentences[: len(change.added)])
+    assert len(change.added) + change.left_out == len(sentences)  # the removed ones all fit
+    assert change.left_out > 0
+    after = WatchStore(settings.get()).version(watch.watch_id, change.after)
+    assert after is not None and sentences[-1] in after.text
+
+
+def test_a_watch_that_breaks_the_run_does_not_stop_the_others(
+    stack: Stack, test_clock: Any, site: WatchedSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _watch(site)
+    WatchStore(settings.get()).create(
+        Watch(
+            watch_id="linkedin-other",
+            platform="linkedin",
+            title="Another page",
+            source=Source(PAGE, url=site.url("/other")),
+        )
+    )
+    real_read = check._read
+
+    def broken_for_one(watch: Watch, *args: Any) -> Any:
+        if watch.watch_id == "linkedin-generative-ai":
+            raise RuntimeError("a bug")
+        return real_read(watch, *args)
+
+    monkeypatch.setattr(check, "_read", broken_for_one)
+    assert _run(stack, test_clock) == {"error": 1, "first": 1}

@@ -29,7 +29,9 @@ ABOUT = (POLICY, SETTING)
 MAX_ALLIES = 10
 MAX_URL = 2000
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# No dash at the end: the draft of a change is named after its watch, and "abc-" would read
+# as "abc".
+_SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
 _PLATFORM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")  # as in the policy-change schema
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _OTA_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,100}$")  # a service id or terms type: one path part
@@ -131,11 +133,12 @@ class SeenChange:
     removed: tuple[str, ...]
     terms: tuple[str, ...]
     score: float
-    notify: bool  # the score reached the threshold: organisers and allies are told
+    notify: bool  # the score reached the threshold: the organisers are emailed (allies get all)
     before: str  # the versions compared, by fetched_at
     after: str
     source_url: str
     setting_url: str = ""
+    left_out: int = 0  # sentences too many to keep on the change: the versions have them all
     draft_campaign_id: str = ""
     follow_ups: Mapping[str, str] = field(default_factory=dict)  # campaign id -> send id
     told: bool = False  # the organisers' email and the allies' events are queued
@@ -165,7 +168,7 @@ def parse_watch(
     source = _source(document.get("source"), problems, allow_loopback)
     watch_id = _text(document, "watch_id", problems) or _default_id(platform, source)
     if not _SLUG.fullmatch(watch_id):
-        problems["watch_id"] = "lower-case letters, digits and dashes, at most 64"
+        problems["watch_id"] = "lower-case letters, digits and dashes (not at the end), at most 64"
     about = _text(document, "about", problems) or POLICY
     if about not in ABOUT:
         problems["about"] = f"one of {', '.join(ABOUT)}"

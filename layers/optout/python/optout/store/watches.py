@@ -2,9 +2,9 @@
 
 Watches, versions and changes come and go as `optout.domain.watches` records; only this module
 knows the items behind them. A version's text is stored compressed: a privacy policy of 100 KB
-of text takes about 25 KB, well within an item's 400 KB. A version stops being kept
-`retention` after it was last compared against (`expires_at`, the table's time to live): the
-watcher refreshes it on every check, so the version a watch compares against never expires.
+of text takes about 25 KB, well within an item's 400 KB. The version a watch compares against
+has no expiry, however long the watch is paused; once a newer one replaces it, it is kept
+`retention` more (`expires_at`, the table's time to live).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from optout.store.dynamo import conditional_failed, delete_if, every_item, plain
 
 # Below DynamoDB's 400 KB an item, with room for the version's other attributes.
 MAX_COMPRESSED_TEXT = 350 * 1024
+MAX_KEY = 1000  # characters of an id: DynamoDB refuses a sort key over 1 KB
 
 
 class VersionTooLarge(ValueError):
@@ -47,6 +48,8 @@ class WatchStore:
         return [_watch_from(item) for item in items]
 
     def get(self, watch_id: str) -> Watch | None:
+        if len(watch_id) > MAX_KEY:
+            return None  # no watch has one (DynamoDB would refuse the key)
         item = self._table.get_item(Key=layout.watch_key(watch_id)).get("Item")
         return _watch_from(item) if item else None
 
@@ -77,21 +80,12 @@ class WatchStore:
         self,
         watch: Watch,
         status: WatchStatus,
-        now: datetime,
         *,
         etag: str = "",
         last_modified: str = "",
     ) -> bool:
-        """A check that found no change (or failed): its status and the source's validators;
-        the version compared against is kept another retention. False if the watch is gone."""
-        if watch.last_version:
-            update_if(
-                self._table,
-                Key=layout.version_key(watch.watch_id, watch.last_version),
-                UpdateExpression="SET expires_at = :expires",
-                ConditionExpression=Attr("pk").exists(),
-                ExpressionAttributeValues={":expires": self._expires(now)},
-            )
+        """A check that found no change (or failed): its status and the source's validators.
+        False if the watch is gone."""
         return self._update_watch(
             watch.watch_id,
             {"status": asdict(status), "etag": etag, "last_modified": last_modified},
@@ -112,7 +106,8 @@ class WatchStore:
         new baseline, in one transaction: on condition that the watch still compares against
         the version it was read with, so that two checks running together record one change.
         False when that condition failed (another check got there first, or the watch is gone).
-        Raises `VersionTooLarge` before writing anything."""
+        Raises `VersionTooLarge` before writing anything. The version replaced starts its
+        retention."""
         text = zlib.compress(version.text.encode("utf-8"), 9)
         if len(text) > MAX_COMPRESSED_TEXT:
             raise VersionTooLarge(
@@ -128,7 +123,6 @@ class WatchStore:
                         **layout.version_key(version.watch_id, version.fetched_at),
                         **{k: v for k, v in asdict(version).items() if k != "text"},
                         "text": text,
-                        "expires_at": self._expires(now),
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
@@ -165,9 +159,19 @@ class WatchStore:
         try:
             self._table.meta.client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            if _lost_a_race(error):
                 return False
-            raise
+            raise  # refused for another reason (too large, throttled): the run reports it
+        if watch.last_version:
+            # After the transaction, not in it: a baseline already gone must not refuse the
+            # new one. Should this fail, the old version is kept for ever, never lost.
+            update_if(
+                self._table,
+                Key=layout.version_key(watch.watch_id, watch.last_version),
+                UpdateExpression="SET expires_at = :expires",
+                ConditionExpression=Attr("pk").exists(),
+                ExpressionAttributeValues={":expires": self._expires(now)},
+            )
         return True
 
     def set_ally_problem(self, watch_id: str, index: int, url: str, problem: str) -> bool:
@@ -187,6 +191,8 @@ class WatchStore:
     # -- versions ---------------------------------------------------------------------------
 
     def version(self, watch_id: str, fetched_at: str) -> Version | None:
+        if len(watch_id) + len(fetched_at) > MAX_KEY:
+            return None
         item = self._table.get_item(Key=layout.version_key(watch_id, fetched_at)).get("Item")
         if not item:
             return None
@@ -217,6 +223,8 @@ class WatchStore:
         return [_change_from(item) for item in page["Items"]]
 
     def get_change(self, change_id: str) -> SeenChange | None:
+        if len(change_id) > MAX_KEY:
+            return None  # no change has one (DynamoDB would refuse the key)
         item = self._table.get_item(Key=layout.change_key(change_id)).get("Item")
         return _change_from(item) if item else None
 
@@ -279,6 +287,16 @@ class WatchStore:
 
     def _expires(self, now: datetime) -> int:
         return int((now + self._retention).timestamp())
+
+
+def _lost_a_race(error: ClientError) -> bool:
+    """A transaction refused because a condition failed or another write held an item: what
+    two runs writing the same change meet. Anything else (an item too large, throttling) is not
+    a race, and must not pass for one."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    codes = {str(reason.get("Code")) for reason in error.response.get("CancellationReasons", [])}
+    return bool(codes) and codes <= {"None", "ConditionalCheckFailed", "TransactionConflict"}
 
 
 def _watch_item(watch: Watch) -> dict[str, Any]:

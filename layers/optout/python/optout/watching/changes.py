@@ -13,6 +13,7 @@ Every sentence is text from someone else's web page: pages show it escaped, as a
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import asdict
 from datetime import datetime
@@ -102,7 +103,10 @@ def campaign_id_for(change: SeenChange) -> str:
     """The id of a change's draft campaign: its watch's id and when it was found,
     ``linkedin-generative-ai-20251020-070000`` (a campaign id has at most 64 characters)."""
     stamp = change.change_id.partition("-")[0]
-    return f"{change.watch_id[:48].rstrip('-')}-{stamp[:8]}-{stamp[8:]}"
+    watch = change.watch_id
+    if len(watch) > 48:  # shortened, and told apart from another that begins the same
+        watch = f"{watch[:41].rstrip('-')}-{hashlib.sha256(watch.encode()).hexdigest()[:6]}"
+    return f"{watch}-{stamp[:8]}-{stamp[8:]}"
 
 
 def draft_title(change: SeenChange) -> str:

@@ -39,6 +39,11 @@ from optout.watching.terms import DEFAULT_TERMS, Terms
 
 ATTEMPTS = 3  # reads of a failing source within one run, before it is reported
 LONGEST_WAIT = timedelta(hours=24)  # between runs that read a source failing for days
+# The longest a source's reads may take in one run, in seconds: each read's deadline
+# (`sources.TOTAL_TIMEOUT`) for every attempt, and the waits between them (at most 2 + 4 s),
+# with room to record the outcome.
+SENTENCES_KEPT = 120 * 1024  # bytes of added, and of removed, sentences kept on a change
+LONGEST_READ = ATTEMPTS * sources.TOTAL_TIMEOUT + 6 + 10
 
 
 @dataclass(frozen=True)
@@ -56,24 +61,39 @@ def run(
     settings: Settings,
     now: datetime,
     *,
+    time_left: Callable[[], float] = lambda: float("inf"),
     session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, int]:
-    """Check every watch that is due; how many ended each way ("changed", "unchanged",
-    "cosmetic", "first", "failed", "paused", "waiting", "told again")."""
+    """Check every watch that is due, the one read longest ago first; how many ended each way
+    ("changed", "unchanged", "cosmetic", "first", "failed", "raced", "paused", "waiting", "told
+    again", "error", and "next run": not started, `time_left()` seconds being too few to read
+    one more source). A watch that fails in a way no source explains (a bug, DynamoDB refusing)
+    is logged and counted "error"; the others are still checked."""
     store = WatchStore(settings)
     outcomes: Counter[str] = Counter()
     for change in store.untold_changes():
-        watch = store.get(change.watch_id)
-        tell(settings, store, change, watch)
-        outcomes["told again"] += 1
-    for watch in store.watches():
+        try:
+            tell(settings, store, change, store.get(change.watch_id))
+            outcomes["told again"] += 1
+        except Exception:
+            logger.exception(
+                "change not told; the next run tries again", extra={"change_id": change.change_id}
+            )
+            outcomes["error"] += 1
+    for watch in sorted(store.watches(), key=lambda watch: watch.status.checked_at):
         if watch.paused:
             outcomes["paused"] += 1
         elif watch.status.next_check_at and parse_iso(watch.status.next_check_at) > now:
             outcomes["waiting"] += 1
+        elif time_left() < LONGEST_READ:
+            outcomes["next run"] += 1  # read first by the next run: it was read longest ago
         else:
-            outcomes[check(settings, store, watch, now, session=session, sleep=sleep)] += 1
+            try:
+                outcomes[check(settings, store, watch, now, session=session, sleep=sleep)] += 1
+            except Exception:
+                logger.exception("watch not checked", extra={"watch_id": watch.watch_id})
+                outcomes["error"] += 1
     logger.info("watches checked", extra=dict(outcomes))
     return dict(outcomes)
 
@@ -97,13 +117,13 @@ def check(
         if read.text is not None and not read.text.strip():
             raise sources.SourceFailed("the source has no text to read", retryable=False)
     except sources.SourceFailed as failed:
-        store.record_check(watch, _failing(watch.status, failed.reason, now), now)
+        store.record_check(watch, _failing(watch.status, failed.reason, now))
         logger.warning("watch failed", extra={"watch_id": watch.watch_id, "reason": failed.reason})
         return "failed"
     status = WatchStatus(checked_at=iso(now), ok_at=iso(now))
     validators = {"etag": read.etag, "last_modified": read.last_modified}
     if read.text is None or _digest(read.text) == watch.last_digest:
-        store.record_check(watch, status, now, **validators)
+        store.record_check(watch, status, **validators)
         return "unchanged"
     version = Version(
         watch_id=watch.watch_id,
@@ -118,13 +138,13 @@ def check(
     if previous is not None:
         found = compare.compare(previous.text, read.text, Terms.of(watch.terms or DEFAULT_TERMS))
         if found is None:
-            store.record_check(watch, status, now, **validators)
+            store.record_check(watch, status, **validators)
             return "cosmetic"
     change = _seen(settings, watch, found, previous, version, now) if found else None
     try:
         recorded = store.record_version(watch, version, status, now, change=change, **validators)
     except VersionTooLarge as refused:
-        store.record_check(watch, _failing(watch.status, str(refused), now), now)
+        store.record_check(watch, _failing(watch.status, str(refused), now))
         return "failed"
     if not recorded:
         return "raced"  # another run recorded this version first, and told of it
@@ -188,6 +208,8 @@ def _seen(
     version: Version,
     now: datetime,
 ) -> SeenChange:
+    added, left_out_added = _within(found.added, SENTENCES_KEPT)
+    removed, left_out_removed = _within(found.removed, SENTENCES_KEPT)
     return SeenChange(
         change_id=change_id(now, watch.watch_id),
         watch_id=watch.watch_id,
@@ -195,8 +217,9 @@ def _seen(
         title=watch.title,
         about=watch.about,
         detected_at=iso(now),
-        added=found.added,
-        removed=found.removed,
+        added=added,
+        removed=removed,
+        left_out=left_out_added + left_out_removed,
         terms=found.terms,
         score=found.score,
         notify=found.score >= settings.watching.notify_at,
@@ -207,11 +230,25 @@ def _seen(
     )
 
 
+def _within(sentences: tuple[str, ...], budget: int) -> tuple[tuple[str, ...], int]:
+    """The first sentences whose UTF-8 takes at most `budget` bytes, and how many are left
+    out: a page rewritten whole must still fit a change in one DynamoDB item (400 KB). The
+    versions keep every sentence."""
+    kept: list[str] = []
+    for sentence in sentences:
+        budget -= len(sentence.encode("utf-8"))
+        if budget < 0:
+            break
+        kept.append(sentence)
+    return tuple(kept), len(sentences) - len(kept)
+
+
 def _failing(status: WatchStatus, reason: str, now: datetime) -> WatchStatus:
     """The status after a failed check: the reason, and the next check after a wait that
     doubles with each failure in a row (1, 2, 4 ... hours, at most a day)."""
     failures = status.failures + 1
-    wait = min(LONGEST_WAIT, timedelta(hours=2 ** (failures - 1)))
+    # The exponent stops growing at the cap: 2 ** 36 hours is past what a timedelta holds.
+    wait = min(LONGEST_WAIT, timedelta(hours=2 ** min(failures - 1, 5)))
     # A little early: the next hourly run that comes after the wait reads it.
     return replace(
         status,

@@ -58,6 +58,8 @@ RECEIVER = "the ally"  # how failures name the receiver, on the watch's status
 FIRST_DELAY = 60
 MAX_DELAY = 900
 MAX_ATTEMPTS = 12
+# The longest one delivery may take, in seconds: its deadline, with room to record the outcome.
+LONGEST_POST = sources.TOTAL_TIMEOUT + 5
 
 _RETRYABLE = frozenset({408, 429})
 

@@ -5,8 +5,10 @@ The email goes once, through the send-once path (`optout.sending.send_once`), li
 message. An ally's event is retried with backoff: the job queues itself again, delayed, after a
 failure that may pass (a timeout, a 5xx), at most `forward.MAX_ATTEMPTS` times; a failure that
 will not pass (a 4xx, an address refused), or the last one, is recorded on the watch, where
-organisers read it. An event that arrived is claimed in the deliveries table, so that a job run
-twice sends it once; allies deduplicate by its webhook-id (the change's id) all the same.
+organisers read it. An event that arrived is recorded in the deliveries table, so that a job
+delivered again later sends nothing more; two copies of a job running at the same moment may
+both send it (webhooks go at least once), and allies deduplicate by its webhook-id, the change's
+id.
 """
 
 from __future__ import annotations
@@ -49,8 +51,16 @@ def email_organisers(settings: Settings, job: ChangeNoticeJob, now: datetime) ->
     return str(delivery.outcome)
 
 
-def forward_change(settings: Settings, job: ForwardJob, now: datetime) -> str:
-    """Send the change's event to the job's ally; what became of it."""
+def forward_change(
+    settings: Settings, job: ForwardJob, now: datetime, time_left: float = float("inf")
+) -> str:
+    """Send the change's event to the job's ally; what became of it. With fewer than
+    `forward.LONGEST_POST` seconds left of the notifier's run (`time_left`), the job goes back
+    on the queue untried, not counted as an attempt: a batch of slow allies must not run the
+    notifier out of time, which would send the whole batch back, confirmations with it."""
+    if time_left < forward.LONGEST_POST:
+        queues.enqueue(settings.notice_queue_url, job)
+        return "queued again: the batch's time is nearly up"
     store = WatchStore(settings)
     change = store.get_change(job.change_id)
     watch = store.get(change.watch_id) if change is not None else None

@@ -1058,6 +1058,12 @@ def _schemas() -> JsonObject:
         "after": {**stamp, "description": "The version found changed (its fetched_at)"},
         "source_url": text,
         "setting_url": text,
+        "left_out": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Sentences too many to keep on the change (a page rewritten whole): "
+            "the two versions have them all",
+        },
         "draft_campaign_id": {"type": "string", "description": '"" until drafted'},
         "follow_ups": {"type": "object", "additionalProperties": text},
         "told": {"type": "boolean", "description": "Organisers' email and allies' events queued"},
@@ -1897,7 +1903,11 @@ def _watch_schemas() -> JsonObject:
                             "fetched_at": text,
                             "digest": {**text, "description": "SHA-256 of the text"},
                             "url": {**text, "description": "Where it was read"},
-                            "kept_until": stamp_or_empty,
+                            "kept_until": {
+                                **stamp_or_empty,
+                                "description": 'When it stops being kept; "" for the version '
+                                "compared against, kept as long as it is",
+                            },
                             "text_url": {**text, "description": "Its text"},
                         },
                     },
