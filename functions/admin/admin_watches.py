@@ -1,4 +1,4 @@
-"""The admin API's watch routes: list, create, show, pause, resume and delete policy watches, and
+"""The admin API's watch routes: list, create, show, edit, pause, resume and delete policy watches, and
 read a version of a watched source. JSON for the API; pages and forms for the dashboard."""
 
 from aws_lambda_powertools.event_handler import Response
@@ -43,6 +43,20 @@ def show(watch_id: str) -> Response[str]:
     if admin.for_api(event):
         return public.json_response(200, watches.show(settings.get(), watch_id, base_url=base_url))
     return admin.page(200, "watch", dashboard.watch_page(settings.get(), watch_id, base_url), event)
+
+
+@router.post("/admin/watches/<watch_id>/edit")
+def edit(watch_id: str) -> Response[str]:
+    event = router.current_event
+    if admin.for_api(event):
+        document = watches.read_document(public.raw_body(event))
+        return public.json_response(200, watches.edit(settings.get(), watch_id, document))
+    # The dashboard's form: the watch's page, with its new allies' secrets shown this once.
+    fields = watches.from_edit_form(public.read_fields(event, lists=("remove_allies",)))
+    edited = watches.edit(settings.get(), watch_id, fields)
+    base_url = public.base_url(settings.get(), event)
+    page = dashboard.watch_page(settings.get(), watch_id, base_url, edited=edited)
+    return admin.page(200, "watch", page, event)
 
 
 @router.post("/admin/watches/<watch_id>/pause")

@@ -38,6 +38,15 @@ _OTA_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,100}$")  # a service id or terms typ
 _FIELDS = frozenset(
     {"watch_id", "platform", "title", "source", "about", "setting_url", "terms", "allies"}
 )
+EDITABLE = ("title", "about", "setting_url", "terms", "add_allies", "remove_allies")
+# What an edit may not change, and why: each is what the watch is.
+_FIXED = {
+    "source": "cannot be changed: a new source is a new watch; create one (and delete this "
+    "one if it is no longer wanted)",
+    "watch_id": "cannot be changed: it names the watch",
+    "platform": "cannot be changed: a watch of another platform is a new watch",
+    "allies": "give add_allies and remove_allies (lists of https addresses)",
+}
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,21 @@ class SeenChange:
     told: bool = False  # the organisers' email and the allies' events are queued
 
 
+@dataclass(frozen=True)
+class WatchEdit:
+    """What an organiser changes of a watch; a field left None is left as it is. `terms` ()
+    goes back to the default list. The allies after the edit are the watch's, less
+    `remove_allies`, then `add_allies` (each new one gets a new secret: removing and adding
+    the same address gives it a new secret)."""
+
+    title: str | None = None
+    about: str | None = None
+    setting_url: str | None = None
+    terms: tuple[str, ...] | None = None
+    add_allies: tuple[str, ...] = ()
+    remove_allies: tuple[str, ...] = ()
+
+
 def change_id(detected_at: datetime, watch_id: str) -> str:
     return f"{detected_at:%Y%m%d%H%M%S}-{watch_id}"
 
@@ -202,6 +226,63 @@ def parse_watch(
         created_at=created_at,
     )
     return watch, tuple(allies)
+
+
+def parse_edit(watch: Watch, document: object, *, allow_loopback: bool = False) -> WatchEdit:
+    """An edit of `watch` from what an organiser sent: any of `EDITABLE`, each checked as
+    `parse_watch` checks it (the terms' words are the caller's to check, with
+    `optout.watching.terms.Terms.parse`). Every problem is named in one `InvalidInput`."""
+    if not isinstance(document, Mapping):
+        raise InvalidInput({"body": "a JSON object is expected"})
+    problems: dict[str, str] = {
+        name: _FIXED.get(name, f"not a field of an edit: one of {', '.join(EDITABLE)}")
+        for name in sorted(set(document) - set(EDITABLE))
+    }
+    title = _text(document, "title", problems, required=True) if "title" in document else None
+    if title is not None and (len(title) > 200 or "\n" in title):
+        problems["title"] = "one line of at most 200 characters"
+    about = (_text(document, "about", problems) or POLICY) if "about" in document else None
+    if about is not None and about not in ABOUT:
+        problems["about"] = f"one of {', '.join(ABOUT)}"
+    setting_url = _text(document, "setting_url", problems) if "setting_url" in document else None
+    if setting_url:  # "" or null: no setting link any more
+        _check_url(setting_url, "setting_url", problems, allow_loopback=False, read=False)
+    terms: tuple[str, ...] | None = None
+    if "terms" in document:
+        raw_terms = document["terms"] or []
+        if not isinstance(raw_terms, list) or not all(isinstance(t, str) for t in raw_terms):
+            problems["terms"] = "a list of words and phrases; [] or null: the default list"
+        else:
+            terms = tuple(raw_terms)
+    current = [ally.url for ally in watch.allies]
+    remove = _urls(document, "remove_allies", problems)
+    for index, url in enumerate(remove):
+        if url not in current:
+            problems[f"remove_allies[{index}]"] = "not an ally of this watch"
+    kept = [url for url in current if url not in remove]
+    add = _urls(document, "add_allies", problems)
+    for index, url in enumerate(add):
+        name = f"add_allies[{index}]"
+        _check_url(url, name, problems, allow_loopback=allow_loopback)
+        if url in kept or url in add[:index]:
+            problems.setdefault(name, "already an ally of this watch")
+    if len(kept) + len(add) > MAX_ALLIES:
+        problems["add_allies"] = f"a watch has at most {MAX_ALLIES} allies"
+    if problems:
+        raise InvalidInput(problems)
+    return WatchEdit(title, about, setting_url, terms, tuple(add), tuple(remove))
+
+
+def _urls(document: Mapping[str, Any], name: str, problems: dict[str, str]) -> list[str]:
+    """A list of addresses (null or absent: none), each once."""
+    raw = document.get(name) or []
+    if not isinstance(raw, list) or not all(isinstance(url, str) for url in raw):
+        problems[name] = "a list of https addresses"
+        return []
+    if len(raw) > MAX_ALLIES:
+        problems[name] = f"at most {MAX_ALLIES}"
+        return []
+    return [url.strip() for url in raw]
 
 
 def _default_id(platform: str, source: Source | None) -> str:

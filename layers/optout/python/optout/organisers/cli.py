@@ -9,6 +9,7 @@
     optout smoke [--sms-to +NUMBER]          the whole path with SES's test recipients
     optout watches                           the policy watches, each with its status
     optout watch add FILE.json               declare a watch (or with options: watch add -h)
+    optout watch edit WATCH [--title ...] [--term ...] [--add-ally URL] [--remove-ally URL]
     optout watch show|pause|resume|delete WATCH
 
 It lives in the layer package, beside the code it reuses, rather than in a package of its
@@ -174,6 +175,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--id", dest="watch_id", help="default: made from the platform and source")
     add.set_defaults(run=add_watch)
+    edit = watch_commands.add_parser(
+        "edit",
+        help="change a watch's title, terms or allies",
+        description="Change what is given; the rest stays. The source cannot be changed: a new "
+        "source is a new watch. Each new ally's secret is printed once: give it to them.",
+    )
+    edit.add_argument("watch_id", metavar="WATCH")
+    edit.add_argument("--title", help="one line")
+    edit.add_argument("--about", choices=("policy", "setting"))
+    edit.add_argument("--setting-url", help='where people switch the setting off ("": none)')
+    terms = edit.add_mutually_exclusive_group()
+    terms.add_argument("--term", action="append", default=[], help="repeatable: the new list")
+    terms.add_argument(
+        "--default-terms", action="store_true", help="back to the default list of terms"
+    )
+    edit.add_argument("--add-ally", action="append", default=[], metavar="URL", help="repeatable")
+    edit.add_argument(
+        "--remove-ally", action="append", default=[], metavar="URL", help="repeatable"
+    )
+    edit.set_defaults(run=edit_watch)
     for action, summary in (
         ("show", "a watch, its terms and the versions kept"),
         ("pause", "stop reading a watch's source"),
@@ -582,6 +603,41 @@ def _watch_document(options: argparse.Namespace) -> dict[str, Any]:
     if options.term:
         document["terms"] = options.term
     return document
+
+
+def edit_watch(options: argparse.Namespace, client: Client) -> int:
+    """Post what the options change; print the server's answer, which holds each new ally's
+    secret this once."""
+    document: dict[str, Any] = {
+        name: getattr(options, name)
+        for name in ("title", "about", "setting_url")
+        if getattr(options, name) is not None
+    }
+    if options.term or options.default_terms:
+        document["terms"] = options.term  # []: the default list
+    if options.add_ally:
+        document["add_allies"] = options.add_ally
+    if options.remove_ally:
+        document["remove_allies"] = options.remove_ally
+    if not document:
+        raise Failure(
+            "nothing to change: give --title, --about, --setting-url, --term, --default-terms, "
+            "--add-ally or --remove-ally",
+            MISUSED,
+        )
+    edited = client.admin(
+        "POST",
+        f"/admin/watches/{quote(options.watch_id, safe='')}/edit",
+        data=json.dumps(document).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+    ).json()
+    print(json.dumps(edited, indent=2, ensure_ascii=False))
+    if edited.get("new_allies"):
+        print(
+            "optout: each new ally's secret above is shown this once: give it to that ally now",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def act_on_watch(options: argparse.Namespace, client: Client) -> int:

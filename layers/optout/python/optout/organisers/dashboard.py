@@ -150,13 +150,17 @@ def watches_page(
     }
 
 
-def watch_page(settings: Settings, watch_id: str, base_url: str) -> dict[str, Any]:
-    """One watch: its source, status, allies, terms, and the versions kept of its source."""
+def watch_page(
+    settings: Settings, watch_id: str, base_url: str, edited: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One watch: its source, status, allies, terms, and the versions kept of its source, with
+    the form that edits it; after an edit, what it answered (its new allies' secrets, shown
+    this once)."""
     zone = settings.admin.time_zone
     watch = _with_times(watches.show(settings, watch_id, base_url=base_url), zone)
     for kept in watch["versions"]:
         kept["fetched"] = _when(parse_iso(kept["fetched_at"]), zone)
-    return {"watch": watch}
+    return {"watch": watch, "edited": edited}
 
 
 def _with_times(watch: dict[str, Any], zone: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from optout.core import aws
@@ -69,6 +69,24 @@ class WatchStore:
     def set_paused(self, watch_id: str, paused: bool) -> bool:
         """False if there is no such watch."""
         return self._update_watch(watch_id, {"paused": paused})
+
+    def edit(self, before: Watch, after: Watch) -> bool:
+        """Save what an organiser changed of a watch: its title, about, setting URL, terms and
+        allies, and nothing else, so its baseline, status and pause stay as the watcher left
+        them. When the allies change, on condition that they are still `before`'s, secrets and
+        problems included: an edit never undoes another, nor a problem recorded meanwhile.
+        False when that condition failed or the watch is gone."""
+        values: dict[str, Any] = {
+            "title": after.title,
+            "about": after.about,
+            "setting_url": after.setting_url,
+            "terms": list(after.terms),
+        }
+        condition: ConditionBase = Attr("pk").exists()
+        if after.allies != before.allies:
+            values["allies"] = [asdict(ally) for ally in after.allies]
+            condition &= Attr("allies").eq([asdict(ally) for ally in before.allies])
+        return self._update_watch(after.watch_id, values, condition)
 
     def delete(self, watch_id: str) -> bool:
         """Forget the watch; its versions expire with the retention, its changes stay."""
@@ -269,14 +287,16 @@ class WatchStore:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _update_watch(self, watch_id: str, values: dict[str, Any]) -> bool:
+    def _update_watch(
+        self, watch_id: str, values: dict[str, Any], condition: ConditionBase | None = None
+    ) -> bool:
         names = {f"#f{index}": name for index, name in enumerate(values)}
         return (
             update_if(
                 self._table,
                 Key=layout.watch_key(watch_id),
                 UpdateExpression="SET " + ", ".join(f"{alias} = :v{alias[2:]}" for alias in names),
-                ConditionExpression=Attr("pk").exists(),
+                ConditionExpression=Attr("pk").exists() if condition is None else condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
                     f":v{index}": value for index, value in enumerate(values.values())

@@ -1,5 +1,5 @@
-"""What organisers do to watches by hand: create, list, show, pause, resume and delete them, and
-read a version the watcher kept.
+"""What organisers do to watches by hand: create, list, show, edit, pause, resume and delete them,
+and read a version the watcher kept.
 
 A watch is declared as `optout.domain.watches.parse_watch` reads it (every problem named in one
 400), with its terms checked as `optout.watching.terms.Terms.parse` does. Each ally gets a
@@ -20,7 +20,7 @@ from optout.core.clock import iso
 from optout.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from optout.core.observability import logger
 from optout.core.settings import Settings
-from optout.domain.watches import OTA, PAGE, Ally, Watch, parse_watch
+from optout.domain.watches import EDITABLE, OTA, PAGE, Ally, Watch, parse_edit, parse_watch
 from optout.store import WatchStore
 from optout.watching import forward
 from optout.watching.terms import DEFAULT_TERMS, Terms
@@ -81,6 +81,24 @@ def from_form(fields: Mapping[str, Any]) -> dict[str, Any]:
         lines = [line.strip() for line in values.get(name, "").splitlines()]
         if any(lines):
             document[name] = [line for line in lines if line]
+    return document
+
+
+def from_edit_form(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """An edit from the dashboard's form, which shows every field filled in: each is set as
+    sent (terms left empty: the default list; no setting URL: none), allies to add one per line,
+    and the allies to remove as their checked boxes (one value each)."""
+    unknown = sorted(set(fields) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput({name: "not a field of this form" for name in unknown})
+    document: dict[str, Any] = {
+        name: str(fields.get(name, "")).strip() for name in ("title", "about", "setting_url")
+    }
+    for name in ("terms", "add_allies"):
+        lines = (line.strip() for line in str(fields.get(name, "")).splitlines())
+        document[name] = [line for line in lines if line]
+    removed = fields.get("remove_allies", [])
+    document["remove_allies"] = [removed] if isinstance(removed, str) else list(removed)
     return document
 
 
@@ -153,6 +171,59 @@ def show(settings: Settings, watch_id: str, *, base_url: str) -> dict[str, Any]:
         "terms": list(watch.terms or DEFAULT_TERMS),
         "default_terms": not watch.terms,
         "versions": versions,
+    }
+
+
+def edit(settings: Settings, watch_id: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    """Change a watch's title, about, setting URL, terms or allies (`parse_edit`); its source,
+    the version it compares against, its status and its other allies' secrets stay. The
+    watcher scores changes by the new terms from its next run. The answer is the watch as
+    `show` gives it (without its versions), with each new ally's secret, in full, this once.
+    Nothing is saved when anything is wrong (every problem named, 400); 404 for no such watch;
+    409 when the allies were changed meanwhile."""
+    store = WatchStore(settings)
+    before = _existing(store, watch_id)
+    problems: dict[str, str] = {}
+    raw_terms = document.get("terms") if isinstance(document, Mapping) else None
+    terms: tuple[str, ...] = ()
+    if raw_terms not in (None, []):  # none: the default list
+        try:
+            terms = Terms.parse(raw_terms).words
+        except InvalidInput as error:
+            problems.update(error.problems)
+    try:
+        change = parse_edit(before, document, allow_loopback=settings.watching.allow_loopback)
+    except InvalidInput as error:
+        raise InvalidInput({**error.problems, **problems}) from None
+    if problems:
+        raise InvalidInput(problems)
+    added = tuple(Ally(url, forward.new_secret()) for url in change.add_allies)
+    after = replace(
+        before,
+        title=before.title if change.title is None else change.title,
+        about=before.about if change.about is None else change.about,
+        setting_url=before.setting_url if change.setting_url is None else change.setting_url,
+        terms=before.terms if change.terms is None else terms,
+        allies=tuple(a for a in before.allies if a.url not in change.remove_allies) + added,
+    )
+    if not store.edit(before, after):
+        _existing(store, watch_id)  # deleted meanwhile: 404
+        raise Conflict("the watch's allies were changed meanwhile: read it again and retry")
+    logger.info(
+        "watch edited",
+        extra={
+            "watch_id": watch_id,
+            "fields": sorted(name for name in document if name in EDITABLE),
+            "allies_added": len(added),
+            "allies_removed": len(before.allies) + len(added) - len(after.allies),
+        },
+    )
+    return {
+        **_view(after),
+        "terms": list(after.terms or DEFAULT_TERMS),
+        "default_terms": not after.terms,
+        "new_allies": [{"url": ally.url, "secret": ally.secret} for ally in added],
+        "note": SHOWN_ONCE if added else "",
     }
 
 

@@ -837,6 +837,7 @@ def _watch_routes() -> dict[str, JsonObject]:
                             }
                             for name in (
                                 "showWatch",
+                                "editWatch",
                                 "pauseWatch",
                                 "resumeWatch",
                                 "deleteWatch",
@@ -878,6 +879,36 @@ def _watch_routes() -> dict[str, JsonObject]:
                 "WatchDeleted",
                 "delete",
             ),
+        },
+        "/admin/watches/{watch_id}/edit": {
+            "post": _operation(
+                "Change a watch's title, about, setting URL, terms or allies",
+                "organisers",
+                {
+                    "200": _answer(
+                        "Saved: each new ally's secret is in this answer, and never shown again; "
+                        "the dashboard gets the watch's page",
+                        _json_or_page(_schema("WatchEdited")),
+                    ),
+                    **_refusals("400", "404", "409", "413"),
+                },
+                operation_id="editWatch",
+                parameters=[_WATCH],
+                description="A field left out stays as it is. The source cannot be changed (a "
+                "new source is a new watch: a 400 says so); the version compared against, the "
+                "status and the other allies' secrets stay. The watcher scores changes by the "
+                "new terms from its next run. Every problem is named in one 400 and nothing is "
+                "saved; 409 when the allies were changed meanwhile (read the watch and retry). "
+                "The dashboard's form sends every field, `terms` and `add_allies` one per line "
+                "and one `remove_allies` per box checked.",
+                body={
+                    "required": True,
+                    "content": {
+                        **_json(_schema("WatchEdit")),
+                        "application/x-www-form-urlencoded": {"schema": _schema("WatchEditForm")},
+                    },
+                },
+            )
         },
         "/admin/watches/{watch_id}/pause": action(
             "pauseWatch", "Stop reading a watch's source", "WatchPaused"
@@ -1912,6 +1943,72 @@ def _watch_schemas() -> JsonObject:
                         },
                     },
                 },
+            },
+        },
+        "WatchEdit": {
+            "type": "object",
+            "additionalProperties": False,  # the source, the id and the platform stay
+            "properties": {
+                "title": {**text, "minLength": 1, "description": "One line, at most 200"},
+                "about": {"enum": list(ABOUT)},
+                "setting_url": {
+                    "type": ["string", "null"],
+                    "description": "Where people switch it off; empty or null: no link",
+                },
+                "terms": {
+                    "type": ["array", "null"],
+                    "maxItems": MAX_TERMS,
+                    "items": text,
+                    "description": "The new list; empty or null: back to the default list",
+                },
+                "add_allies": {
+                    "type": ["array", "null"],
+                    "maxItems": MAX_ALLIES,
+                    "items": text,
+                    "description": "https addresses to tell of each change, each with a new "
+                    f"secret; at most {MAX_ALLIES} allies in all",
+                },
+                "remove_allies": {
+                    "type": ["array", "null"],
+                    "maxItems": MAX_ALLIES,
+                    "items": text,
+                    "description": "The addresses of allies told no more (removed and added "
+                    "again: a new secret)",
+                },
+            },
+        },
+        "WatchEditForm": {
+            "type": "object",
+            "description": "The dashboard's form: every field, as the watch's page fills it",
+            "properties": {
+                "title": text,
+                "about": text,
+                "setting_url": text,
+                "terms": text,
+                "add_allies": text,
+                "remove_allies": {"oneOf": [text, {"type": "array", "items": text}]},
+            },
+        },
+        "WatchEdited": {
+            "type": "object",
+            "required": [*watch_fields, "terms", "default_terms", "new_allies", "note"],
+            "properties": {
+                **watch_fields,
+                "terms": {"type": "array", "items": text, "description": "The terms in effect"},
+                "default_terms": {"type": "boolean"},
+                "new_allies": {
+                    "type": "array",
+                    "description": "Each new ally's secret, in full: this answer only",
+                    "items": {
+                        "type": "object",
+                        "required": ["url", "secret"],
+                        "properties": {
+                            "url": text,
+                            "secret": {"type": "string", "pattern": "^whsec_"},
+                        },
+                    },
+                },
+                "note": text,
             },
         },
         "WatchPaused": {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
@@ -44,8 +44,11 @@ def wants_json(event: APIGatewayProxyEvent) -> bool:
     return "json" in content_type or ("application/json" in accept and "text/html" not in accept)
 
 
-def read_fields(event: APIGatewayProxyEvent) -> dict[str, Any]:
-    """The body of a JSON or url-encoded form request as a dict of fields."""
+def read_fields(
+    event: APIGatewayProxyEvent, *, lists: Collection[str] = ("platforms",)
+) -> dict[str, Any]:
+    """The body of a JSON or url-encoded form request as a dict of fields; a form's field named
+    in `lists` (checkboxes of one name) as the list of its values, any other as its last."""
     raw = raw_body(event)
     if len(raw) > MAX_FORM_BYTES:
         raise PayloadTooLarge(f"the request body is larger than {MAX_FORM_BYTES // 1024} KiB")
@@ -59,7 +62,7 @@ def read_fields(event: APIGatewayProxyEvent) -> dict[str, Any]:
         form = parse_qs(body, keep_blank_values=True, max_num_fields=64)
     except ValueError:
         raise InvalidInput({"body": "too many form fields"}) from None
-    return {name: values if name == "platforms" else values[-1] for name, values in form.items()}
+    return {name: values if name in lists else values[-1] for name, values in form.items()}
 
 
 def raw_body(event: APIGatewayProxyEvent) -> bytes:
