@@ -290,16 +290,18 @@ class WatchStore:
     def _update_watch(
         self, watch_id: str, values: dict[str, Any], condition: ConditionBase | None = None
     ) -> bool:
-        names = {f"#f{index}": name for index, name in enumerate(values)}
+        # Placeholders of our own: boto3 names a condition's own #n0 and :v0, :v1...
+        names = {f"#set{index}": name for index, name in enumerate(values)}
         return (
             update_if(
                 self._table,
                 Key=layout.watch_key(watch_id),
-                UpdateExpression="SET " + ", ".join(f"{alias} = :v{alias[2:]}" for alias in names),
+                UpdateExpression="SET "
+                + ", ".join(f"#set{index} = :set{index}" for index in range(len(values))),
                 ConditionExpression=Attr("pk").exists() if condition is None else condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
-                    f":v{index}": value for index, value in enumerate(values.values())
+                    f":set{index}": value for index, value in enumerate(values.values())
                 },
             )
             is not None
