@@ -4,6 +4,7 @@ reference library)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -203,4 +204,41 @@ def test_with_too_little_time_left_an_event_goes_back_on_the_queue_untried(
     assert outcome.startswith("queued again")
     assert ally.events == []
     waiting = [j for j in stack.notice_jobs() if j["kind"] == "change-forward"]
-    assert {"change_id": change_id, "ally": 0, "attempt": 3, "kind": "change-forward"} in waiting
+    assert {
+        "change_id": change_id,
+        "ally": 0,
+        "attempt": 3,
+        "kind": "change-forward",
+        "url": "",
+    } in waiting
+
+
+def test_an_event_queued_for_an_ally_removed_since_reaches_no_other(
+    stack: Stack,
+    test_clock: Any,
+    site: WatchedSite,
+    ally: AllyEndpoint,
+) -> None:
+    change_id = _change(stack, test_clock, site, ally)
+    queued = [job for job in stack.notice_jobs() if job["kind"] == "change-forward"]
+    assert queued == [
+        {
+            "kind": "change-forward",
+            "change_id": change_id,
+            "ally": 0,
+            "attempt": 0,
+            "url": ally.url(),
+        }
+    ]
+    # The ally is removed, another added in its place, before the job runs.
+    store = WatchStore(settings.get())
+    watch = store.get("linkedin-generative-ai")
+    assert watch is not None
+    newcomer = Ally("http://127.0.0.1:9/newcomer", ALLY_SECRET)
+    assert store.edit(watch, dataclasses.replace(watch, allies=(newcomer,)))
+
+    job = ForwardJob(change_id=change_id, ally=0, url=ally.url())
+    outcome = notices.forward_change(settings.get(), job, test_clock.now)
+
+    assert outcome.startswith("skipped")
+    assert ally.events == []

@@ -98,13 +98,15 @@ class ChangeNoticeJob:
 
 @dataclass(frozen=True)
 class ForwardJob:
-    """A change the policy watch found, to be sent to one of its watch's allies (by position);
-    `attempt` counts the tries before this one."""
+    """A change the policy watch found, to be sent to one of its watch's allies: the one at
+    `url` (at position `ally` when it was queued; a job queued before jobs named the URL has
+    only the position); `attempt` counts the tries before this one."""
 
     KIND: ClassVar[str] = "change-forward"
     change_id: str
     ally: int
     attempt: int = 0
+    url: str = ""
     kind: str = KIND
 
 

@@ -164,7 +164,8 @@ def tell(settings: Settings, store: WatchStore, change: SeenChange, watch: Watch
         jobs.append(ChangeNoticeJob(change_id=change.change_id))
     if watch is not None:
         jobs.extend(
-            ForwardJob(change_id=change.change_id, ally=index) for index in range(len(watch.allies))
+            ForwardJob(change_id=change.change_id, ally=index, url=ally.url)
+            for index, ally in enumerate(watch.allies)
         )
     queues.enqueue_many(settings.notice_queue_url, jobs)
     store.mark_told(change.change_id)

@@ -13,7 +13,7 @@ id.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 
 from optout.channels import email
@@ -21,6 +21,7 @@ from optout.core import queues
 from optout.core.jobs import ChangeNoticeJob, ForwardJob
 from optout.core.observability import logger
 from optout.core.settings import Settings
+from optout.domain.watches import Watch
 from optout.messages.changes import change_email
 from optout.sending import send_once
 from optout.store import DeliveryStore, WatchStore, layout
@@ -64,9 +65,11 @@ def forward_change(
     store = WatchStore(settings)
     change = store.get_change(job.change_id)
     watch = store.get(change.watch_id) if change is not None else None
-    if change is None or watch is None or job.ally >= len(watch.allies):
+    index = _position(watch, job) if watch is not None else None
+    if change is None or watch is None or index is None:
         return "skipped: the change, its watch or the ally is gone"
-    ally = watch.allies[job.ally]
+    job = replace(job, ally=index)
+    ally = watch.allies[index]
     deliveries = DeliveryStore(settings)
     key = layout.change_forward(change.change_id, ally.url)
     if deliveries.get(key) is not None:
@@ -103,7 +106,7 @@ def _failed(
     attempts = job.attempt + 1
     if failed.retryable and attempts < forward.MAX_ATTEMPTS:
         delay = forward.retry_delay(job.attempt, failed.retry_after)
-        retry = ForwardJob(change_id=job.change_id, ally=job.ally, attempt=attempts)
+        retry = replace(job, attempt=attempts)
         queues.enqueue(settings.notice_queue_url, retry, delay_seconds=delay)
         logger.warning(
             "change not forwarded; retried later",
@@ -114,3 +117,11 @@ def _failed(
     store.set_ally_problem(watch_id, job.ally, url, problem)
     logger.warning("change not forwarded", extra={"change_id": job.change_id, "reason": problem})
     return f"failed: {problem}"
+
+
+def _position(watch: Watch, job: ForwardJob) -> int | None:
+    """Where the job's ally is among the watch's allies now: found by its URL, since an ally
+    removed since the job was queued moves the others (a job without one, by its position)."""
+    if not job.url:
+        return job.ally if job.ally < len(watch.allies) else None
+    return next((n for n, ally in enumerate(watch.allies) if ally.url == job.url), None)
