@@ -36,3 +36,18 @@ def parse_iso(text: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"timestamp without a time zone: {text!r}")
     return moment.astimezone(UTC)
+
+
+def shown(moment: datetime, zone: str = "UTC") -> dict[str, str]:
+    """A moment as the dashboard shows it: `iso` (for `<time datetime>`), and `text` in the
+    organisers' zone, named (``27 Oct 2025, 10:00 CET``)."""
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_datetime  # only the admin API shows times
+
+    local = moment.astimezone(ZoneInfo(zone))
+    label = "UTC" if zone == "UTC" else local.tzname() or zone
+    return {
+        "iso": iso(moment),
+        "text": format_datetime(local, "d MMM y, HH:mm", locale="en") + f" {label}",
+    }

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
 from optout.campaigns import manage
-from optout.core.clock import iso, parse_iso
+from optout.core import clock
+from optout.core.clock import parse_iso
 from optout.core.settings import Settings
 from optout.domain import plan
 from optout.domain.locales import SUPPORTED_LOCALES
@@ -66,7 +66,7 @@ def overview(settings: Settings, now: datetime) -> dict[str, Any]:
             zone,
         ),
         "upcoming": upcoming(settings, now),
-        "now": _when(now, zone),
+        "now": clock.shown(now, zone),
         "languages": {
             code: render.babel_locale(code).display_name or code for code in SUPPORTED_LOCALES
         },
@@ -124,7 +124,7 @@ def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[s
         "reminder_names": kinds,
         "good_news": _good_news(settings, campaign),
         "plan": [
-            {**reminder, "region": region, "due": _when(parse_iso(reminder["due_at"]), zone)}
+            {**reminder, "region": region, "due": clock.shown(parse_iso(reminder["due_at"]), zone)}
             for region, reminders in campaign["plan"].items()
             for reminder in sorted(reminders, key=lambda r: r["due_at"])
         ],
@@ -132,7 +132,7 @@ def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[s
             dict.fromkeys(r["kind"] for r in sorted(planned, key=lambda r: -r["days_before"]))
         ),
         "languages": [(code, render.babel_locale(code).display_name) for code in SUPPORTED_LOCALES],
-        "now": _when(now),
+        "now": clock.shown(now),
     }
 
 
@@ -146,7 +146,7 @@ def watches_page(
     return {
         "watches": [_with_times(watch, zone) for watch in watches.list_watches(settings)],
         "created": created,
-        "now": _when(now, zone),
+        "now": clock.shown(now, zone),
     }
 
 
@@ -159,7 +159,7 @@ def watch_page(
     zone = settings.admin.time_zone
     watch = _with_times(watches.show(settings, watch_id, base_url=base_url), zone)
     for kept in watch["versions"]:
-        kept["fetched"] = _when(parse_iso(kept["fetched_at"]), zone)
+        kept["fetched"] = clock.shown(parse_iso(kept["fetched_at"]), zone)
     return {"watch": watch, "edited": edited}
 
 
@@ -167,7 +167,7 @@ def _with_times(watch: dict[str, Any], zone: str) -> dict[str, Any]:
     """`times`: the status's moments that are set, each as `_when` shows it."""
     status = watch["status"]
     moments = ("checked_at", "ok_at", "next_check_at")
-    times = {name: _when(parse_iso(status[name]), zone) for name in moments if status[name]}
+    times = {name: clock.shown(parse_iso(status[name]), zone) for name in moments if status[name]}
     return {**watch, "times": times}
 
 
@@ -201,7 +201,7 @@ def upcoming(settings: Settings, now: datetime) -> list[dict[str, Any]]:
             "campaign_id": item.campaign_id,
             "region": item.region,
             "kind": item.kind,
-            "due": _when(parse_iso(item.due_at), settings.admin.time_zone),
+            "due": clock.shown(parse_iso(item.due_at), settings.admin.time_zone),
             "in": _in(parse_iso(item.due_at), now),
         }
         for item in sorted(due, key=lambda item: item.due_at)
@@ -212,7 +212,7 @@ def _deadlines(regions: dict[str, str], now: datetime, zone: str) -> list[dict[s
     return [
         {
             "region": region,
-            "deadline": _when(parse_iso(at), zone),
+            "deadline": clock.shown(parse_iso(at), zone),
             "left": _time_left(parse_iso(at), now),
         }
         for region, at in sorted(regions.items(), key=lambda pair: pair[1])
@@ -258,17 +258,6 @@ def _duration(delta: timedelta) -> str:
 
 def _in(moment: datetime, now: datetime) -> str:
     return "in " + _duration(moment - now) if moment > now else "due now"
-
-
-def _when(moment: datetime, zone: str = "UTC") -> dict[str, str]:
-    from babel.dates import format_datetime
-
-    local = moment.astimezone(ZoneInfo(zone))
-    label = "UTC" if zone == "UTC" else local.tzname() or zone
-    return {
-        "iso": iso(moment),
-        "text": format_datetime(local, "d MMM y, HH:mm", locale="en") + f" {label}",
-    }
 
 
 def _stage_names() -> list[str]:

@@ -18,10 +18,10 @@ import re
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from optout.campaigns import manage
-from optout.core.clock import iso, parse_iso
+from optout.core import clock
+from optout.core.clock import parse_iso
 from optout.core.errors import Conflict, NotFound
 from optout.core.observability import logger
 from optout.core.settings import Settings
@@ -80,7 +80,7 @@ def changes_page(settings: Settings, now: datetime) -> dict[str, Any]:
     changes = WatchStore(settings).changes(SHOWN)
     return {
         "changes": [_shown(change, zone, SENTENCES_LISTED) for change in changes],
-        "now": _when(now, zone),
+        "now": clock.shown(now, zone),
     }
 
 
@@ -91,7 +91,7 @@ def change_page(settings: Settings, change_id: str, now: datetime) -> dict[str, 
     change = _existing(WatchStore(settings), change_id)
     return {
         "change": _shown(change, zone, None),
-        "now": _when(now, zone),
+        "now": clock.shown(now, zone),
         "follow_ups": follow_up.offers_of(settings, change.change_id),
     }
 
@@ -182,7 +182,7 @@ def _shown(change: SeenChange, zone: str, cap: int | None) -> dict[str, Any]:
     added, removed = change.added[:cap], change.removed[:cap]
     return {
         **_view(change),
-        "when": _when(parse_iso(change.detected_at), zone),
+        "when": clock.shown(parse_iso(change.detected_at), zone),
         "platform_name": policy.platform_name(change.platform),
         "score_percent": round(change.score * 100),
         "added_parts": [_parts(sentence, terms) for sentence in added],
@@ -208,15 +208,3 @@ def _parts(sentence: str, terms: Terms) -> list[dict[str, Any]]:
 def _allowed(name: str, url: str) -> bool:
     rule = policy.schema()["properties"]["policy"]["properties"][name]
     return len(url) <= rule["maxLength"] and re.fullmatch(rule["pattern"], url) is not None
-
-
-def _when(moment: datetime, zone: str) -> dict[str, str]:
-    """As the dashboard shows a time (`optout.organisers.dashboard`): in its zone, named."""
-    from babel.dates import format_datetime
-
-    local = moment.astimezone(ZoneInfo(zone))
-    label = "UTC" if zone == "UTC" else local.tzname() or zone
-    return {
-        "iso": iso(moment),
-        "text": format_datetime(local, "d MMM y, HH:mm", locale="en") + f" {label}",
-    }
