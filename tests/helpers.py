@@ -56,6 +56,7 @@ COMPLETE = {
     "NOTICE_QUEUE_URL": "n",
     "FANOUT_QUEUE_URL": "f",
     "SEND_QUEUE_URL": "q",
+    "EVENTS_QUEUE_URL": "e",
     "SENDER_ADDRESS": "reminders@example.org",
     "ORGANISATION_NAME": "Org",
     "ORGANISATION_ADDRESS": "1 Street",

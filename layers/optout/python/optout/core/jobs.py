@@ -13,6 +13,7 @@ reports a failed record without its reason); `body` is what goes on a queue.
   just became active, to be caught up with the campaigns under way.
 - `ChangeNoticeJob` and `ForwardJob` (notice queue): a change the policy watch found, to be
   emailed to the organisers and sent to one ally.
+- `EventJob` (events queue): an event for the organisers' endpoints (`optout.core.events`).
 """
 
 from __future__ import annotations
@@ -110,10 +111,30 @@ class ForwardJob:
     kind: str = KIND
 
 
+@dataclass(frozen=True)
+class EventJob:
+    """An event for the organisers' endpoints, as `optout.core.events.emit` queued it: `body`
+    is the exact payload every endpoint is sent."""
+
+    KIND: ClassVar[str] = "event"
+    event_id: str
+    type: str
+    body: str
+    kind: str = KIND
+
+
 Notice = SubscribeJob | NoticeJob | CatchUpJob | ChangeNoticeJob | ForwardJob
-Job = FanoutJob | SendJob | Notice
+Job = FanoutJob | SendJob | Notice | EventJob
 J = TypeVar(
-    "J", FanoutJob, SendJob, SubscribeJob, NoticeJob, CatchUpJob, ChangeNoticeJob, ForwardJob
+    "J",
+    FanoutJob,
+    SendJob,
+    SubscribeJob,
+    NoticeJob,
+    CatchUpJob,
+    ChangeNoticeJob,
+    ForwardJob,
+    EventJob,
 )
 _NOTICES: tuple[type[Notice], ...] = (
     SubscribeJob,

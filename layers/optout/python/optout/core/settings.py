@@ -113,6 +113,7 @@ class Settings:
     notice_queue_url: str
     fanout_queue_url: str
     send_queue_url: str
+    events_queue_url: str  # outgoing events (`optout.core.events`)
     sender_address: str
     organisation_name: str
     organisation_address: str
@@ -292,6 +293,7 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
             notice_queue_url=read.text("NOTICE_QUEUE_URL", required=True),
             fanout_queue_url=read.text("FANOUT_QUEUE_URL", required=True),
             send_queue_url=read.text("SEND_QUEUE_URL", required=True),
+            events_queue_url=read.text("EVENTS_QUEUE_URL", required=True),
             sender_address=read.text("SENDER_ADDRESS", required=True),
             organisation_name=read.text("ORGANISATION_NAME", required=True),
             organisation_address=read.text("ORGANISATION_ADDRESS", required=True),
