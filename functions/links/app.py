@@ -69,7 +69,8 @@ def unsubscribe_page(token: str) -> Response[str]:
 def one_click_unsubscribe(token: str) -> Response[str]:
     # Any POST will do: a mail client's one-click body (List-Unsubscribe=One-Click, url-encoded
     # or multipart) or the page's button. No cookies, no redirect.
-    locale = unsubscribe.unsubscribe(settings.get(), token, clock.now())
+    how = unsubscribe.how_sent(public.raw_body(app.current_event))
+    locale = unsubscribe.unsubscribe(settings.get(), token, clock.now(), how)
     return public.answer(
         200, app.current_event, {"status": "unsubscribed"}, "unsubscribed", {}, locale
     )

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from local import environments, iam, invoke, provision
 from local.stack import Outbox
-from optout.core import aws, clock, settings
+from optout.core import aws, clock, jobs, settings
 from tests.helpers import LINKEDIN, WatchedSite, sample_event
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"integration-test-key-0123").decode()
@@ -42,6 +42,18 @@ class Sent:
     html: str
 
 
+@dataclass
+class Emitted:
+    """An event queued for the organisers' own tools (`optout.core.events`), as every endpoint
+    is sent it: its id (the ``webhook-id``), the payload's parts, and the payload itself."""
+
+    event_id: str
+    type: str
+    timestamp: str
+    data: dict[str, Any]
+    body: str
+
+
 class Stack:
     """The deployed application, in moto: call routes, drain queues, read what was sent."""
 
@@ -51,6 +63,7 @@ class Stack:
         self._aws = iam.enforcer().operator_session()
         self.sqs = self._aws.client("sqs")
         self._outbox = Outbox("eu-west-1")
+        self._events: list[Emitted] = []
 
     def put_secret(self, name: str, value: str) -> None:
         """Store a new value of one of template.yaml's secrets (a logical id), as an operator
@@ -131,6 +144,19 @@ class Stack:
     def notice_jobs(self) -> list[dict[str, Any]]:
         """The messages waiting on the notice queue (left there)."""
         return self._peek(self.env["NOTICE_QUEUE_URL"])
+
+    def events(self, type: str | None = None) -> list[Emitted]:
+        """The events queued for the organisers' tools so far (of one `type`, if given), in the
+        order queued: taken off the events queue and kept here, so that each call gives them
+        all again, with those queued since."""
+        for message in self._take(self.env["EVENTS_QUEUE_URL"]):
+            job = jobs.read(jobs.EventJob, message)
+            payload = json.loads(job.body)
+            assert payload["type"] == job.type and set(payload) == {"type", "timestamp", "data"}
+            self._events.append(
+                Emitted(job.event_id, job.type, payload["timestamp"], payload["data"], job.body)
+            )
+        return [event for event in self._events if type in (None, event.type)]
 
     def drain_notices(self) -> dict[str, Any]:
         """Run the notifier over one batch of the notice queue, as Lambda's SQS poller would."""

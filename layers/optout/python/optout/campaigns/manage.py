@@ -122,6 +122,7 @@ def launch(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any
     if lacking:
         raise Conflict(lacking)
     store.set_status(campaign_id, CampaignStatus.ACTIVE, now)
+    policy_changes.tell_launched(settings, store, campaign, now)
     logger.info("campaign launched", extra={"campaign_id": campaign_id})
     return {"campaign_id": campaign_id, "status": CampaignStatus.ACTIVE}
 

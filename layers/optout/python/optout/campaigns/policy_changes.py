@@ -14,10 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from optout.core import events
 from optout.core.clock import iso
+from optout.core.events import EventType
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
-from optout.domain import plan, policy
+from optout.domain import event_data, plan, policy
 from optout.domain.models import HELD, Campaign, CampaignStatus, Reminder, ReminderState
 from optout.domain.policy import WITHDRAWN, PolicyChange
 from optout.store import CampaignStore, DeliveryStore, layout
@@ -74,6 +76,12 @@ def apply(
         and _replaced(reminder, campaign, notices)
         and store.end_reminder(reminder, ReminderState.CANCELLED, now)
     ]
+    if status == CampaignStatus.ACTIVE and (
+        existing is None or existing.status == CampaignStatus.WITHDRAWN
+    ):
+        tell_launched(settings, store, campaign, now)
+    elif existing is not None and existing.regions != campaign.regions:
+        store.move_finish_check(campaign_id, last_deadline(campaign, now))
     summary = {
         "campaign_id": campaign_id,
         "status": status,
@@ -107,15 +115,29 @@ def receive(
 
 
 def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
-    """Cancel every reminder of a campaign that has not gone out."""
+    """Cancel every reminder of a campaign that has not gone out. A campaign under way (active
+    or paused) finishes: the organisers' tools are told (``campaign.finished``, withdrawn)."""
     store = CampaignStore(settings)
-    if store.get_campaign(campaign_id) is None:
+    existing = store.get_campaign(campaign_id)
+    if existing is None:
         return {"campaign_id": campaign_id, "status": "unknown", "cancelled": 0}
     store.mark_withdrawn(campaign_id, now)
     cancelled = sum(
         store.end_reminder(reminder, ReminderState.CANCELLED, now)
         for reminder in store.reminders(campaign_id)
     )
+    if existing.status in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED) and (
+        existing.message == "reminder"  # an ad-hoc send is no campaign to the organisers' tools
+    ):
+        finished = store.finish(campaign_id, now)
+        if finished is not None:
+            events.emit(
+                settings,
+                EventType.CAMPAIGN_FINISHED,
+                event_data.campaign_finished(finished, iso(now), event_data.WITHDRAWN),
+                now,
+                key=event_data.campaign_key(finished),
+            )
     logger.info("campaign withdrawn", extra={"campaign_id": campaign_id, "cancelled": cancelled})
     answer: dict[str, Any] = {
         "campaign_id": campaign_id,
@@ -126,6 +148,27 @@ def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, A
         # Only then: organisers may tell those reached that nothing needs doing (`manage`)
         answer["good_news_available"] = True
     return answer
+
+
+def tell_launched(
+    settings: Settings, store: CampaignStore, campaign: Campaign, now: datetime
+) -> None:
+    """`campaign` (stored) just became active: its run starts now, the scheduler looks from
+    its last deadline on whether it has finished, and the organisers' tools are told
+    (``campaign.launched``)."""
+    launched = store.mark_launched(campaign.campaign_id, now, last_deadline(campaign, now))
+    events.emit(
+        settings,
+        EventType.CAMPAIGN_LAUNCHED,
+        event_data.campaign_launched(launched, launched.launched_at),
+        now,
+        key=event_data.campaign_key(launched),
+    )
+
+
+def last_deadline(campaign: Campaign, now: datetime) -> str:
+    """The latest deadline of the campaign's regions (`now` if it has none yet)."""
+    return max(campaign.regions.values(), default=iso(now))
 
 
 def good_news_available(campaign: Campaign | None, reminders: list[Reminder]) -> bool:

@@ -4,7 +4,8 @@ Due are reminders (queued as one fan-out job per audience shard of each home gro
 those of a draft or paused campaign wait), deferred send batches (text messages held back over
 someone's night, queued to the sender as they are, unless the deadline passed meanwhile and
 the region's next reminder comes within hours: then they give way to it) and deferred notices (confirmation texts asked for at night, queued back to the
-notifier). When several reminders of one campaign and region are due at once (the scheduler
+notifier), and campaigns whose last deadline has come, to see whether they have finished
+(`finish`). When several reminders of one campaign and region are due at once (the scheduler
 was down, or the clock jumped), only the latest goes out; the others are superseded, so that
 nobody reads "two weeks left" a week before the deadline. A reminder whose templates do not
 render fails before anything is sent.
@@ -14,18 +15,25 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from optout.core import jobs, queues
-from optout.core.clock import iso
+from optout.core import events, jobs, queues
+from optout.core.clock import iso, parse_iso
+from optout.core.events import EventType
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
-from optout.domain import plan
-from optout.domain.models import HELD, Reminder, ReminderState
+from optout.domain import event_data, plan
+from optout.domain.models import HELD, CampaignStatus, Reminder, ReminderState
 from optout.messages import reminders
 from optout.messages.render import RenderError
-from optout.store import AUDIENCE_SHARDS, CampaignStore, DeferredBatch
+from optout.store import AUDIENCE_SHARDS, CampaignStore, DeferredBatch, FinishCheck
 
 # Longer than any tick can take; a tick that dies leaves its work to the next one after this.
 LEASE = timedelta(minutes=10)
+# A campaign not finished yet when its finish check is due is looked at again this much later;
+# and its last fan-out must have ended this long before, for the send queue to have drained.
+FINISH_RETRY = timedelta(hours=1)
+SEND_GRACE = timedelta(hours=1)
+# Reminders that may still go out.
+_UNDER_WAY = frozenset({ReminderState.PENDING, ReminderState.FANNING_OUT})
 
 
 def tick(settings: Settings, now: datetime) -> dict[str, int]:
@@ -35,6 +43,7 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
     to_send, superseded = plan.supersede(upcoming.reminders, now)
     deferred = [batch for batch in upcoming.batches if batch.due_at <= iso(now)]
     notices = [notice for notice in upcoming.notices if notice.due_at <= iso(now)]
+    checks = [check for check in upcoming.finish_checks if check.due_at <= iso(now)]
     result = {
         "reminders_superseded": sum(
             campaigns.end_reminder(item, ReminderState.SUPERSEDED, now) for item in superseded
@@ -45,6 +54,7 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         "deferred_batches_released": 0,
         "deferred_batches_superseded": 0,
         "deferred_notices_released": 0,
+        "campaigns_finished": 0,
     }
     held = _held(campaigns, {reminder.campaign_id for reminder in to_send})
     for reminder in to_send:
@@ -71,6 +81,9 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
             queues.enqueue(settings.notice_queue_url, job)
             campaigns.release_deferred(notice)
             result["deferred_notices_released"] += 1
+    for check in checks:
+        if campaigns.lease(check, now, LEASE) and finish(settings, campaigns, check, now):
+            result["campaigns_finished"] += 1
     for name, value in result.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     return result
@@ -97,6 +110,69 @@ def _release(
     queues.enqueue(settings.send_queue_url, batch.job)
     campaigns.release_deferred(batch)
     return "released"
+
+
+def finish(settings: Settings, campaigns: CampaignStore, check: FinishCheck, now: datetime) -> bool:
+    """Whether the campaign of a (leased) finish check has finished now: active, every
+    region's deadline passed, no reminder left to go out, no send batch held back, and its
+    last fan-out `SEND_GRACE` ago. Then its run ends, once, and the organisers' tools are told
+    (``campaign.finished``, `completed`); if not yet, it is looked at again later. A check
+    that no longer names the campaign's run (withdrawn, which ends the run by itself, a draft
+    again, launched anew) is dropped."""
+    campaign = campaigns.get_campaign(check.campaign_id)
+    if (
+        campaign is None
+        or campaign.finished_at
+        or campaign.launched_at != check.launched_at
+        or campaign.status in (CampaignStatus.DRAFT, CampaignStatus.WITHDRAWN)
+    ):
+        campaigns.forget_finish_check(check)
+        return False
+    later = _finishes_after(campaigns, campaign.regions, campaign.status, check, now)
+    if later is not None:
+        campaigns.postpone_finish_check(check, later)
+        return False
+    finished = campaigns.finish(check.campaign_id, now)
+    campaigns.forget_finish_check(check)
+    if finished is None:
+        return False
+    events.emit(
+        settings,
+        EventType.CAMPAIGN_FINISHED,
+        event_data.campaign_finished(finished, iso(now), event_data.COMPLETED),
+        now,
+        key=event_data.campaign_key(finished),
+    )
+    logger.info("campaign finished", extra={"campaign_id": check.campaign_id})
+    return True
+
+
+def _finishes_after(
+    campaigns: CampaignStore,
+    deadlines: dict[str, str],
+    status: CampaignStatus,
+    check: FinishCheck,
+    now: datetime,
+) -> datetime | None:
+    """When to look again whether the campaign has finished; None: it has."""
+    last_deadline = max(deadlines.values(), default="")
+    if last_deadline > iso(now):
+        return parse_iso(last_deadline)
+    reminders = campaigns.reminders(check.campaign_id)
+    waiting = [r.due_at for r in reminders if r.state == ReminderState.PENDING]
+    if waiting and max(waiting) > iso(now):
+        return parse_iso(max(waiting)) + FINISH_RETRY
+    if (
+        status != CampaignStatus.ACTIVE
+        or waiting
+        or any(r.state in _UNDER_WAY for r in reminders)
+        or campaigns.has_deferred_batches(check.campaign_id)
+    ):
+        return now + FINISH_RETRY
+    last_fanout = max((r.finished_at for r in reminders if r.finished_at), default="")
+    if last_fanout and parse_iso(last_fanout) + SEND_GRACE > now:
+        return parse_iso(last_fanout) + SEND_GRACE
+    return None
 
 
 def _held(campaigns: CampaignStore, campaign_ids: set[str]) -> set[str]:

@@ -16,20 +16,41 @@ stay free of personal data. Only a delivery of ``subscriber.confirmed`` to an en
 organisation marked as its own CRM adds the person's contact, read when it is sent (a person
 erased meanwhile is sent without it).
 
-What each type's `data` holds:
+What each type's `data` holds (made by `optout.domain.event_data`), and when it is emitted.
+An event is emitted once what it tells of is stored, by the call that changed it: the same
+action repeated (a second click, a text SNS delivers twice) changes nothing and emits nothing.
 
 - ``subscriber.confirmed``: ``subscriber_id``, ``channel``, ``region``, ``locale``,
-  ``platforms``, ``confirmed_at``, ``how`` (``confirmed``, ``imported``, ``keyword``).
-- ``subscriber.unsubscribed``: ``subscriber_id``, ``channel``, ``how`` (``link``, ``one-click``,
-  ``keyword``, ``bounce``, ``complaint``), ``unsubscribed_at``.
-- ``subscriber.erased``: ``subscriber_id``, ``erased_at``.
-- ``reminder.sent``: ``campaign_id``, ``reminder``, ``region``, ``counts`` (outcome → number,
-  for one batch of the send queue).
+  ``platforms`` (empty: every platform), ``confirmed_at``, ``how``: ``confirmed`` (the
+  confirmation link's POST), ``imported`` (an organiser's import with proof of consent, or
+  the proof that makes someone pending active), ``keyword`` (START texted after a STOP).
+- ``subscriber.unsubscribed``: ``subscriber_id``, ``channel``, ``how`` (``link``: the
+  unsubscribe page's button; ``one-click``: a mail client's RFC 8058 POST; ``keyword``: STOP
+  texted to our number, or to the SMS provider, which then refuses our texts; ``bounce``,
+  ``complaint``: an email that bounced for good or was marked as spam), ``unsubscribed_at``,
+  ``campaign_id`` (the campaign whose message they left from, or null). Only for someone who
+  was active: a person still pending, or gone already, was never told of as subscribed.
+- ``subscriber.erased``: ``subscriber_id``, ``erased_at``: a person erased their data (their
+  privacy page); nothing else is told of them again, and the id leads nowhere now.
+- ``reminder.sent``: ``campaign_id``, ``reminder`` (its id, ``EU-07``), ``region``, ``kind``
+  (``one-week-left``, ``announcement`` ...), ``catch_up`` (late joiners caught up), ``counts``:
+  one send batch done (up to 200 people), each of its people counted once under their
+  message's outcome (``sent``, ``failed``, ``unknown``, ``deferred``, ``skipped_<why>``).
+  A batch held back (quiet hours, the cap, a pause) is told again when it goes.
 - ``conversion.recorded``: ``campaign_id``, ``subscriber_id``, ``region``, ``reminder``,
-  ``channel``, ``recorded_at``.
-- ``campaign.launched``, ``campaign.finished``: ``campaign_id``, ``platform``, ``title``,
-  ``regions`` (each ``{"region", "effective_at"}``), and ``launched_at`` or ``finished_at``.
-- ``policy.change_detected``: as `optout.watching.forward.event_body` sends to allies.
+  ``channel``, ``recorded_at``: a person pressed "I've switched it off" (its page's POST; a
+  link scanner's GET records nothing), once per campaign.
+- ``campaign.launched``: ``campaign_id``, ``platform``, ``title``, ``regions`` (each
+  ``{"region", "effective_at"}``), ``launched_at``: a campaign became active (a policy change
+  that creates it active, an organiser's launch of a draft, a policy change that revives a
+  withdrawn one). A pause and its resume are no launch; an ad-hoc send is no campaign.
+- ``campaign.finished``: the same, with ``launched_at``, ``finished_at`` and ``reason``:
+  ``completed`` (the scheduler found every reminder gone out or ended, no text held back, the
+  last fan-out an hour past and every region's deadline passed; a paused campaign waits) or
+  ``withdrawn`` (a policy withdrawal, or an organiser's cancel). Once per launch: both events
+  of one run share a key, the campaign and its launch time.
+- ``policy.change_detected``: as `optout.watching.forward.event_body` sends to allies (the
+  watcher, when it records a change; its id is the key).
 """
 
 from __future__ import annotations
@@ -38,7 +59,7 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -119,6 +140,20 @@ def emit(
         )
         metrics.add_metric(name="EventsNotQueued", unit=MetricUnit.Count, value=1)
     return happened.event_id
+
+
+def emit_all(settings: Settings, happened: Sequence[Event]) -> list[str]:
+    """Queue several events (an import's people), ten to a request; their ids. As `emit`, an
+    event SQS refuses is logged and counted, and the caller goes on."""
+    refused = queues.enqueue_each(settings.events_queue_url, [each.job() for each in happened])
+    for position in refused:
+        logger.error(
+            "event not queued",
+            extra={"event_id": happened[position].event_id, "type": str(happened[position].type)},
+        )
+    if refused:
+        metrics.add_metric(name="EventsNotQueued", unit=MetricUnit.Count, value=len(refused))
+    return [each.event_id for each in happened]
 
 
 def _json(value: Any) -> Any:

@@ -138,6 +138,11 @@ class Campaign:
     status_reason: str = ""  # why it is paused, when the sender or the feedback paused it
     created_at: str = ""
     updated_at: str = ""
+    # Its run, as the organisers' tools are told of it (`optout.core.events`): when it last
+    # became active (created active, launched, or revived after a withdrawal), and when that
+    # run finished (every reminder out and the deadlines passed, or withdrawn); "" if not.
+    launched_at: str = ""
+    finished_at: str = ""
 
 
 @dataclass(frozen=True)

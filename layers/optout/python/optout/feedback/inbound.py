@@ -28,11 +28,12 @@ from datetime import datetime
 from typing import Any
 
 from optout.channels import sms
-from optout.core import keys
+from optout.core import events, keys
 from optout.core.clock import iso
+from optout.core.events import EventType
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
-from optout.domain import consent
+from optout.domain import consent, event_data
 from optout.domain.locales import DEFAULT_LOCALE
 from optout.domain.models import CampaignStatus, Status
 from optout.domain.reputation import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, MIN_SENT_FOR_RATES
@@ -106,8 +107,10 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
         if subscriber is None:
             raise RuntimeError("a number neither stopped nor subscribed")
     if kind == "stop":
-        subscribers.unsubscribe(subscriber_id, now, by_text=True)
+        left = subscribers.unsubscribe(subscriber_id, now, by_text=True)
         metrics.add_metric(name="UnsubscribedBySms", unit=MetricUnit.Count, value=1)
+        if left is Status.ACTIVE:
+            _tell_unsubscribed(settings, subscriber_id, "sms", event_data.KEYWORD, now)
     elif kind == "start":
         # The text is the consent on record now; the wording they first agreed to stays named.
         by_text = replace(
@@ -120,6 +123,14 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
         )
         if not subscribers.resubscribe(subscriber_id, now, by=inbound_id, consent=by_text):
             return "ignored: not stopped by text"
+        if subscriber.status is Status.UNSUBSCRIBED:  # not a START delivered again
+            events.emit(
+                settings,
+                EventType.SUBSCRIBER_CONFIRMED,
+                event_data.subscriber_confirmed(subscriber, event_data.KEYWORD, iso(now)),
+                now,
+                key=event_data.key(subscriber_id, iso(now)),
+            )
         catch_up.request(settings, [subscriber_id], now)
     reply.send(kind, subscriber.locale)
     return kind
@@ -233,11 +244,32 @@ def ses_notification(settings: Settings, notification: dict[str, Any], now: date
     for recipient in recipients:
         address = _text(recipient.get("emailAddress", "")).strip().lower()
         if address:
-            subscribers.suppress(keys.contact_id(settings, "email", address), reason, now)
+            subscriber_id = keys.contact_id(settings, "email", address)
+            if subscribers.suppress(subscriber_id, reason, now) is Status.ACTIVE:
+                how = event_data.BOUNCE if kind == "Bounce" else event_data.COMPLAINT
+                _tell_unsubscribed(settings, subscriber_id, "email", how, now, campaign)
     if campaign and region:
         _count_and_maybe_pause(settings, campaign, region, counter, len(recipients), now)
     metrics.add_metric(name=f"Email_{counter}", unit=MetricUnit.Count, value=len(recipients))
     return counter
+
+
+def _tell_unsubscribed(
+    settings: Settings,
+    subscriber_id: str,
+    channel: str,
+    how: str,
+    now: datetime,
+    campaign_id: str = "",
+) -> None:
+    """Tell the organisers' tools that an active subscriber left, `how`."""
+    events.emit(
+        settings,
+        EventType.SUBSCRIBER_UNSUBSCRIBED,
+        event_data.subscriber_unsubscribed(subscriber_id, channel, how, iso(now), campaign_id),
+        now,
+        key=event_data.key(subscriber_id, iso(now)),
+    )
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from optout.core import keys, tokens
+from optout.core import events, keys, tokens
+from optout.core.clock import iso
 from optout.core.errors import NotFound
+from optout.core.events import EventType
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
+from optout.domain import event_data
 from optout.domain.models import UNKNOWN_REMINDER, Campaign, reminder_region
 from optout.links import verified
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
@@ -163,4 +166,18 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
             },
         )
         metrics.add_metric(name="SwitchedOff", unit=MetricUnit.Count, value=1)
+        events.emit(
+            settings,
+            EventType.CONVERSION_RECORDED,
+            event_data.conversion_recorded(
+                done.campaign_id,
+                done.subscriber_id,
+                done.region,
+                done.reminder_id,
+                done.channel,
+                iso(now),
+            ),
+            now,
+            key=event_data.key(done.campaign_id, done.subscriber_id),
+        )
     return done

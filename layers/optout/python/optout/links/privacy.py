@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from optout.core import keys, tokens
+from optout.core import events, keys, tokens
+from optout.core.clock import iso
 from optout.core.errors import NotFound
+from optout.core.events import EventType
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
-from optout.domain import consent
+from optout.domain import consent, event_data
 from optout.links import verified
 from optout.store import SubscriberStore, plain
 
@@ -44,4 +46,11 @@ def erase(settings: Settings, token: str, now: datetime) -> str:
     locale = verified.locale_of(settings, subscriber_id)
     if SubscriberStore(settings).erase(subscriber_id, "erased at the person's request", now):
         metrics.add_metric(name="Erased", unit=MetricUnit.Count, value=1)
+        events.emit(
+            settings,
+            EventType.SUBSCRIBER_ERASED,
+            event_data.subscriber_erased(subscriber_id, iso(now)),
+            now,
+            key=event_data.key(subscriber_id, iso(now)),
+        )
     return locale

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from optout.core import keys, tokens
+from optout.core import events, keys, tokens
+from optout.core.clock import iso
 from optout.core.errors import TokenInvalid
+from optout.core.events import EventType
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
+from optout.domain import event_data
+from optout.domain.locales import DEFAULT_LOCALE
+from optout.domain.models import Status
 from optout.links import verified
 from optout.store import CampaignStore, SubscriberStore
 
@@ -31,14 +36,38 @@ def unsubscribe_locale(settings: Settings, token: str, now: datetime) -> str:
     return verified.locale_of(settings, subscriber_id)
 
 
-def unsubscribe(settings: Settings, token: str, now: datetime) -> str:
+def unsubscribe(settings: Settings, token: str, now: datetime, how: str = event_data.LINK) -> str:
     """End every message to this subscriber, at once and for good (idempotent). Returns the
-    language they read, for the page that answers."""
+    language they read, for the page that answers. `how`: the page's button
+    (`event_data.LINK`) or a mail client's one-click POST (`event_data.ONE_CLICK`: `how_sent`)."""
     subscriber_id, *campaign_region = check_unsubscribe(settings, token, now)
-    if SubscriberStore(settings).unsubscribe(subscriber_id, now):
+    subscribers = SubscriberStore(settings)
+    left = subscribers.unsubscribe(subscriber_id, now)
+    if left is not None:
         metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
         if campaign_region:
             CampaignStore(settings).add_stats(
                 campaign_region[0], campaign_region[1], {"unsubscribed": 1}
             )
-    return verified.locale_of(settings, subscriber_id)
+    subscriber = subscribers.get(subscriber_id)
+    if left is Status.ACTIVE and subscriber is not None:  # told of once, if they were active
+        events.emit(
+            settings,
+            EventType.SUBSCRIBER_UNSUBSCRIBED,
+            event_data.subscriber_unsubscribed(
+                subscriber_id,
+                subscriber.channel,
+                how,
+                iso(now),
+                campaign_region[0] if campaign_region else "",
+            ),
+            now,
+            key=event_data.key(subscriber_id, iso(now)),
+        )
+    return subscriber.locale if subscriber else DEFAULT_LOCALE
+
+
+def how_sent(body: bytes) -> str:
+    """How an unsubscribe POST was sent: a mail client's RFC 8058 one-click POST carries
+    ``List-Unsubscribe=One-Click`` (url-encoded or multipart); the page's button, nothing."""
+    return event_data.ONE_CLICK if b"One-Click" in body else event_data.LINK

@@ -26,11 +26,12 @@ from functools import lru_cache, partial
 from typing import Any
 
 from optout.channels import QuotaExhausted, email, sms
-from optout.core import clock, queues, tokens
+from optout.core import clock, events, queues, tokens
+from optout.core.events import EventType
 from optout.core.jobs import SendJob
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import SendingSettings, Settings, SettingsError
-from optout.domain import plan
+from optout.domain import event_data, plan
 from optout.domain.cap import Cap, Reservation
 from optout.domain.models import (
     SETTLED,
@@ -160,7 +161,41 @@ def send_batch(
         )
         for outcome, number in counts.items():
             metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
+        _tell_sent(settings, campaign, reminder, job, counts, now)
     return counts
+
+
+# Counters that count again, apart, people some outcome counts already (of "sent", or of
+# "deferred"): an event's counts give each person of the batch once.
+_COUNTED_APART = frozenset({"caught_up", "good_news", "deadline_notices", "deferred_cap"})
+
+
+def _tell_sent(
+    settings: Settings,
+    campaign: Campaign,
+    reminder: Reminder,
+    job: SendJob,
+    counts: Counter[str],
+    now: datetime,
+) -> None:
+    """Tell the organisers' tools what this batch did (a batch that failed part-way too: what
+    went out is told, and its redelivery tells the rest, what went out counted as duplicates)."""
+    outcomes = {name: number for name, number in counts.items() if name not in _COUNTED_APART}
+    if not any(outcomes.values()):
+        return
+    events.emit(
+        settings,
+        EventType.REMINDER_SENT,
+        event_data.reminder_sent(
+            campaign.campaign_id,
+            reminder.reminder_id,
+            reminder.region,
+            reminder.kind,
+            job.catch_up,
+            outcomes,
+        ),
+        now,
+    )
 
 
 # A warm sender reuses what it read of a campaign for a few seconds: two reads less a batch,
@@ -454,9 +489,23 @@ def _deliver(batch: _Batch, subscriber: Subscriber, reservation: Reservation | N
         )
         return f"skipped_{skip_reason(latest, campaign.campaign_id) or 'changed'}"
     if delivery.opted_out:  # they said STOP to the provider: honour it everywhere
-        SubscriberStore(settings).unsubscribe(
+        left = SubscriberStore(settings).unsubscribe(
             subscriber.subscriber_id, now, by_text=subscriber.channel == "sms"
         )
+        if left is Status.ACTIVE:
+            events.emit(
+                settings,
+                EventType.SUBSCRIBER_UNSUBSCRIBED,
+                event_data.subscriber_unsubscribed(
+                    subscriber.subscriber_id,
+                    subscriber.channel,
+                    event_data.KEYWORD,
+                    clock.iso(now),
+                    campaign.campaign_id,
+                ),
+                now,
+                key=event_data.key(subscriber.subscriber_id, clock.iso(now)),
+            )
     if (
         delivery.outcome is Outcome.SENT
         and subscriber.channel == "sms"

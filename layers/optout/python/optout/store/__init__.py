@@ -9,7 +9,13 @@
 - `dynamo`: what they share (conditional writes; items as JSON has them).
 """
 
-from optout.store.campaigns import FANOUT_DONE, CampaignStore, DeferredBatch, DeferredNotice
+from optout.store.campaigns import (
+    FANOUT_DONE,
+    CampaignStore,
+    DeferredBatch,
+    DeferredNotice,
+    FinishCheck,
+)
 from optout.store.deliveries import CHANGED, LEFT, DeliveryStore, seconds_left_in_window
 from optout.store.dynamo import plain
 from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore
@@ -24,6 +30,7 @@ __all__ = [
     "DeferredBatch",
     "DeferredNotice",
     "DeliveryStore",
+    "FinishCheck",
     "SubscriberStore",
     "VersionTooLarge",
     "WatchStore",

@@ -81,6 +81,78 @@ class CampaignStore:
         """Withdrawn, keeping the reason it was last paused for."""
         self._update_campaign(campaign_id, {"status": CampaignStatus.WITHDRAWN.value}, now)
 
+    # -- a campaign's run, from its launch to its finish ------------------------------------
+
+    def mark_launched(self, campaign_id: str, now: datetime, check_at: str) -> Campaign:
+        """The campaign just became active (created so, launched, revived after a withdrawal):
+        its run starts `now`, the end of an earlier run forgotten, and its finish check waits in
+        the due index from `check_at` (its last deadline) on. The campaign as it is now."""
+        response = self._table.update_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.CAMPAIGN},
+            UpdateExpression="SET launched_at = :now REMOVE finished_at",
+            ExpressionAttributeValues={":now": iso(now)},
+            ReturnValues="ALL_NEW",
+        )
+        self._table.put_item(
+            Item={
+                "pk": campaign_pk(campaign_id),
+                "sk": layout.FINISH_CHECK,
+                "campaign_id": campaign_id,
+                "launched_at": iso(now),
+                "due_pk": self.DUE,
+                "due_at": check_at,
+            }
+        )
+        return campaign_from(response["Attributes"])
+
+    def move_finish_check(self, campaign_id: str, check_at: str) -> None:
+        """The deadlines of a campaign under way changed: its finish check, if it waits, is
+        due at `check_at` (its last deadline) instead."""
+        update_if(
+            self._table,
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.FINISH_CHECK},
+            UpdateExpression="SET due_at = :at",
+            ConditionExpression="attribute_exists(due_pk)",
+            ExpressionAttributeValues={":at": check_at},
+        )
+
+    def postpone_finish_check(self, check: FinishCheck, check_at: datetime) -> None:
+        """Look again at `check_at` whether the campaign has finished."""
+        self._table.update_item(
+            Key=_key(check),
+            UpdateExpression="SET due_at = :at REMOVE leased_until",
+            ExpressionAttributeValues={":at": iso(check_at)},
+        )
+
+    def forget_finish_check(self, check: FinishCheck) -> None:
+        """The finish check is done with: the campaign finished, or is no longer the run it
+        was planted for (withdrawn, a draft again, launched anew, gone)."""
+        self._table.delete_item(Key=_key(check))
+
+    def finish(self, campaign_id: str, now: datetime) -> Campaign | None:
+        """End the campaign's run `now`, once: the campaign as it is now if this call ended it;
+        None if its run had ended already (or there is no such campaign)."""
+        response = update_if(
+            self._table,
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.CAMPAIGN},
+            UpdateExpression="SET finished_at = :now",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(finished_at)",
+            ExpressionAttributeValues={":now": iso(now)},
+            ReturnValues="ALL_NEW",
+        )
+        return campaign_from(response["Attributes"]) if response is not None else None
+
+    def has_deferred_batches(self, campaign_id: str) -> bool:
+        """Whether any send batch of the campaign is held back (over a night, for the cap, or
+        while it is paused)."""
+        page = self._table.query(
+            KeyConditionExpression=Key("pk").eq(campaign_pk(campaign_id))
+            & Key("sk").begins_with(layout.DEFERRED_BATCH),
+            ConsistentRead=True,
+            Limit=1,
+        )
+        return bool(page["Items"])
+
     def _update_campaign(self, campaign_id: str, fields: dict[str, Any], now: datetime) -> None:
         values = {**fields, "campaign_id": campaign_id, "updated_at": iso(now)}
         names = {f"#{key}": key for key in values}
@@ -180,10 +252,15 @@ class CampaignStore:
                 due.batches.append(_deferred_batch(item))
             elif item["sk"].startswith(layout.DEFERRED_NOTICE):
                 due.notices.append(_deferred_notice(item))
+            elif item["sk"] == layout.FINISH_CHECK:
+                due.finish_checks.append(_finish_check(item))
         return due
 
     def lease(
-        self, due: Reminder | DeferredBatch | DeferredNotice, now: datetime, lease: timedelta
+        self,
+        due: Reminder | DeferredBatch | DeferredNotice | FinishCheck,
+        now: datetime,
+        lease: timedelta,
     ) -> bool:
         """Take the exclusive right to act on something due (fan a reminder out, queue a batch
         or a notice back) for `lease`; False if another tick holds it. A tick that dies mid-way
@@ -473,17 +550,30 @@ class DeferredNotice:
     key: Mapping[str, str] = field(repr=False, compare=False)  # the store's own
 
 
+@dataclass(frozen=True)
+class FinishCheck:
+    """A campaign's run to be looked at by the scheduler from `due_at` (its last deadline) on:
+    has it finished? `launched_at` names the run (a campaign revived runs again)."""
+
+    campaign_id: str
+    launched_at: str
+    due_at: str
+    key: Mapping[str, str] = field(repr=False, compare=False)  # the store's own
+
+
 @dataclass
 class Due:
     """What the due index holds that is due: reminders to fan out, send batches held back over
-    someone's night, and notices (confirmation texts asked for at night)."""
+    someone's night, notices (confirmation texts asked for at night), and campaigns to look at
+    whether they have finished."""
 
     reminders: list[Reminder] = field(default_factory=list)
     batches: list[DeferredBatch] = field(default_factory=list)
     notices: list[DeferredNotice] = field(default_factory=list)
+    finish_checks: list[FinishCheck] = field(default_factory=list)
 
 
-def _key(record: Reminder | DeferredBatch | DeferredNotice) -> Mapping[str, str]:
+def _key(record: Reminder | DeferredBatch | DeferredNotice | FinishCheck) -> Mapping[str, str]:
     if isinstance(record, Reminder):
         return {
             "pk": campaign_pk(record.campaign_id),
@@ -506,6 +596,13 @@ def _deferred_batch(item: Mapping[str, Any]) -> DeferredBatch:
 def _deferred_notice(item: Mapping[str, Any]) -> DeferredNotice:
     key = {"pk": item["pk"], "sk": item["sk"]}
     return DeferredNotice(plain(item["job"]), str(item["due_at"]), key)
+
+
+def _finish_check(item: Mapping[str, Any]) -> FinishCheck:
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    return FinishCheck(
+        str(item["campaign_id"]), str(item.get("launched_at", "")), str(item["due_at"]), key
+    )
 
 
 def campaign_item(campaign: Campaign) -> dict[str, Any]:
@@ -540,6 +637,8 @@ def campaign_from(item: Mapping[str, Any]) -> Campaign:
         status_reason=str(item.get("status_reason", "")),
         created_at=str(item.get("created_at", "")),
         updated_at=str(item.get("updated_at", "")),
+        launched_at=str(item.get("launched_at", "")),
+        finished_at=str(item.get("finished_at", "")),
     )
 
 

@@ -14,6 +14,9 @@ from optout.domain.models import reminder_id
 # -- the campaigns table: one partition per campaign, one per subscriber's deferred notices --
 
 CAMPAIGN = "CAMPAIGN"  # the sort key of a campaign's own item, beside its reminders and counters
+# The sort key of a campaign's finish check: in the due index from its last deadline on, for
+# the scheduler to see whether the campaign has finished.
+FINISH_CHECK = "FINISH"
 REMINDER = "REMINDER#"
 DEFERRED_BATCH = "DEFERRED#"
 DEFERRED_NOTICE = "NOTICE#"

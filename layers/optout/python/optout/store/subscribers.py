@@ -205,11 +205,12 @@ class SubscriberStore:
             Key={"subscriber_id": subscriber_id}, UpdateExpression="REMOVE confirmation_sent_at"
         )
 
-    def activate(self, subscriber_id: str, now: datetime) -> Subscriber | None:
+    def activate(self, subscriber_id: str, now: datetime) -> tuple[Subscriber, bool] | None:
         """Confirm a pending subscriber (idempotent for an active one).
 
-        Returns the active subscriber, or None when there is nobody pending or active under
-        this id (unknown, or unsubscribed since the link was sent).
+        Returns the active subscriber and whether this call made them active (False: they were
+        already), or None when there is nobody pending or active under this id (unknown, or
+        unsubscribed since the link was sent).
         """
         # The audience key is computed from the home group read here; a new subscribe request
         # may change a pending subscriber's region between this read and the write. The write
@@ -220,7 +221,7 @@ class SubscriberStore:
             if current is None or current.status not in (Status.PENDING, Status.ACTIVE):
                 return None
             if current.status is Status.ACTIVE:
-                return current
+                return current, False
             response = update_if(
                 self._table,
                 Key={"subscriber_id": subscriber_id},
@@ -242,7 +243,7 @@ class SubscriberStore:
             )
             if response is not None:
                 self._moved(subscriber_item(current), response["Attributes"], now)
-                return subscriber_from(response["Attributes"])
+                return subscriber_from(response["Attributes"]), True
             # Confirmed, unsubscribed or moved to another region a moment ago: look again.
         raise RuntimeError(f"subscriber {subscriber_id} kept changing while being confirmed")
 
@@ -318,9 +319,12 @@ class SubscriberStore:
             return None
         return campaign_id not in response.get("Attributes", {}).get("done_campaigns", set())
 
-    def unsubscribe(self, subscriber_id: str, now: datetime, *, by_text: bool = False) -> bool:
+    def unsubscribe(
+        self, subscriber_id: str, now: datetime, *, by_text: bool = False
+    ) -> Status | None:
         """Stop everything to this subscriber at once: out of the audience index, status
-        unsubscribed. True if this call changed it (False: already done, or no such id).
+        unsubscribed. The status they had, if this call changed it (None: already done, or no
+        such id).
 
         `by_text`: the number texted STOP. Carriers' rule is then that nothing at all goes to it
         until it texts START, so the stop is kept (`stopped_at`) beside the profile: a subscribe
@@ -330,8 +334,9 @@ class SubscriberStore:
         record = {"unsubscribed_at": iso(now)}
         if by_text:
             record["stopped_at"] = iso(now)
-        if self._leave(subscriber_id, Status.UNSUBSCRIBED, record, now):
-            return True
+        left = self._leave(subscriber_id, Status.UNSUBSCRIBED, record, now)
+        if left is not None:
+            return left
         if by_text:  # left already (by a link, or a bounce): the stop is kept all the same
             update_if(
                 self._table,
@@ -342,11 +347,11 @@ class SubscriberStore:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={":now": iso(now), ":active": Status.ACTIVE.value},
             )
-        return False
+        return None
 
-    def suppress(self, subscriber_id: str, reason: str, now: datetime) -> bool:
-        """Never write to this contact again (a permanent bounce, a complaint); True if this
-        call changed it."""
+    def suppress(self, subscriber_id: str, reason: str, now: datetime) -> Status | None:
+        """Never write to this contact again (a permanent bounce, a complaint); the status they
+        had, if this call changed it (None: suppressed already, or no such profile)."""
         return self._leave(
             subscriber_id,
             Status.SUPPRESSED,
@@ -356,10 +361,11 @@ class SubscriberStore:
 
     def _leave(
         self, subscriber_id: str, status: Status, record: dict[str, str], now: datetime
-    ) -> bool:
+    ) -> Status | None:
         """Out of the audience index with `status` and why (`record`), unless already so, or
         there is no profile to leave: an erasure or a stop keeps nothing of the contact, and
-        must stay all that is kept (a status on it would read as a profile with no contact)."""
+        must stay all that is kept (a status on it would read as a profile with no contact).
+        The status it had, if this call changed it; None if not."""
         response = update_if(
             self._table,
             Key={"subscriber_id": subscriber_id},
@@ -375,10 +381,10 @@ class SubscriberStore:
             ReturnValues="ALL_OLD",
         )
         if response is None:
-            return False
+            return None
         old = response.get("Attributes") or {}
         self._moved(old, {**old, "status": status.value}, now)
-        return True
+        return Status(old["status"])
 
     def resubscribe(
         self, subscriber_id: str, now: datetime, by: str = "", consent: Consent | None = None

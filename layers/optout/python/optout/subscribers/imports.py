@@ -22,12 +22,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from optout.core import keys, queues
+from optout.core import events, keys, queues
 from optout.core.clock import iso
 from optout.core.errors import InvalidInput, PayloadTooLarge
+from optout.core.events import EventType
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
-from optout.domain import consent
+from optout.domain import consent, event_data
 from optout.domain.models import Consent, Status, Subscriber
 from optout.sending import catch_up
 from optout.store import SubscriberStore
@@ -120,7 +121,8 @@ class Report:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     reserved: list[Candidate] = field(default_factory=list)  # pending, confirmation not queued yet
-    activated: list[str] = field(default_factory=list)  # active now, by their proof: caught up
+    # Active now, by their proof: caught up, and told of to the organisers' tools.
+    activated: list[Subscriber] = field(default_factory=list)
 
     def reject(self, line: int, column: str, reason: str) -> None:
         self.rejected.append({"line": line, "field": column, "reason": reason})
@@ -164,7 +166,21 @@ def import_csv(settings: Settings, body: bytes, *, base_url: str, now: datetime)
     _insert_new(settings, store, new, now, report)
     _request_confirmations(settings, store, to_confirm, now, report)
     _queue_confirmations(settings, store, report.reserved, base_url, now, report)
-    catch_up.request(settings, report.activated, now)
+    events.emit_all(
+        settings,
+        [
+            events.event(
+                EventType.SUBSCRIBER_CONFIRMED,
+                event_data.subscriber_confirmed(
+                    subscriber, event_data.IMPORTED, subscriber.confirmed_at
+                ),
+                now,
+                key=event_data.key(subscriber.subscriber_id, subscriber.confirmed_at),
+            )
+            for subscriber in report.activated
+        ],
+    )
+    catch_up.request(settings, [subscriber.subscriber_id for subscriber in report.activated], now)
     metrics.add_metric(
         name="SubscribersImported", unit=MetricUnit.Count, value=report.imported_active
     )
@@ -426,7 +442,7 @@ def _activate_pending(
     )
     if store.replace_if(active, Status.PENDING):
         report.imported_active += 1
-        report.activated.append(active.subscriber_id)
+        report.activated.append(active)
     else:
         for line in candidate.lines:
             report.reject(
@@ -456,7 +472,7 @@ def _insert_new(
     for candidate, record in zip(candidates, records, strict=True):
         if record.status is Status.ACTIVE:
             report.imported_active += 1
-            report.activated.append(record.subscriber_id)
+            report.activated.append(record)
         else:
             report.reserved.append(candidate)
 

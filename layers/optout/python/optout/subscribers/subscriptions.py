@@ -14,14 +14,15 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from optout.core import keys, queues, tokens
+from optout.core import events, keys, queues, tokens
 from optout.core.clock import iso, parse_iso
 from optout.core.errors import InvalidInput, NotFound, OptoutError, TokenInvalid, TooManyRequests
+from optout.core.events import EventType
 from optout.core.jobs import NoticeJob, SubscribeJob
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
 from optout.domain import consent as evidence
-from optout.domain import contacts, locales, regions
+from optout.domain import contacts, event_data, locales, regions
 from optout.domain.models import Consent, Status, Subscriber
 from optout.links import privacy, verified
 from optout.messages import consent, render
@@ -238,12 +239,24 @@ def confirmation_locale(settings: Settings, token: str, now: datetime) -> str:
 
 
 def confirm(settings: Settings, token: str, now: datetime) -> Subscriber:
-    """Activate the subscriber the token names (idempotent)."""
+    """Activate the subscriber the token names (idempotent: pressed again, the link changes
+    nothing, and tells the organisers' tools nothing new)."""
     subscriber_id = check_confirmation(settings, token, now)
-    subscriber = SubscriberStore(settings).activate(subscriber_id, now)
-    if subscriber is None:
+    activated = SubscriberStore(settings).activate(subscriber_id, now)
+    if activated is None:
         raise NotFound("there is no pending subscription for this link; subscribe again")
+    subscriber, first = activated
     metrics.add_metric(name="SubscriptionConfirmed", unit=MetricUnit.Count, value=1)
+    if first:  # the organisers' tools are told of the person once
+        events.emit(
+            settings,
+            EventType.SUBSCRIBER_CONFIRMED,
+            event_data.subscriber_confirmed(
+                subscriber, event_data.CONFIRMED, subscriber.confirmed_at
+            ),
+            now,
+            key=event_data.key(subscriber_id, subscriber.confirmed_at),
+        )
     catch_up.request(settings, [subscriber_id], now)
     return subscriber
 

@@ -22,19 +22,20 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 import requests
 
-from optout.core import queues
+from optout.core import events, queues
 from optout.core.clock import iso, parse_iso
+from optout.core.events import EventType
 from optout.core.jobs import ChangeNoticeJob, ForwardJob, Notice
 from optout.core.observability import logger
 from optout.core.settings import Settings
 from optout.domain.watches import OTA, SeenChange, Version, Watch, WatchStatus, change_id
 from optout.store import VersionTooLarge, WatchStore
-from optout.watching import compare, extract, sources
+from optout.watching import compare, extract, forward, sources
 from optout.watching.terms import DEFAULT_TERMS, Terms
 
 ATTEMPTS = 3  # reads of a failing source within one run, before it is reported
@@ -157,8 +158,9 @@ def check(
 
 def tell(settings: Settings, store: WatchStore, change: SeenChange, watch: Watch | None) -> None:
     """Queue the organisers' email (for a change at or above the threshold, when there is an
-    address) and an event to each of the watch's allies (for every change); then note that
-    they are queued. Each job sends once (`notices`), so queueing twice is harmless."""
+    address), an event to each of the watch's allies, and one for the organisers' own tools
+    (for every change); then note that they are queued. Each job sends once (`notices`), and
+    the organisers' event has the change's id for its key, so queueing twice is harmless."""
     jobs: list[Notice] = []
     if change.notify and settings.watching.organisers_address:
         jobs.append(ChangeNoticeJob(change_id=change.change_id))
@@ -168,6 +170,13 @@ def tell(settings: Settings, store: WatchStore, change: SeenChange, watch: Watch
             for index, ally in enumerate(watch.allies)
         )
     queues.enqueue_many(settings.notice_queue_url, jobs)
+    events.emit(
+        settings,
+        EventType.POLICY_CHANGE_DETECTED,
+        forward.event_data(asdict(change)),
+        parse_iso(change.detected_at),
+        key=change.change_id,
+    )
     store.mark_told(change.change_id)
 
 

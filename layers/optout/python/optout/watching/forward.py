@@ -69,9 +69,15 @@ def event_body(change: Mapping[str, Any]) -> bytes:
     the keys of `EVENT_FIELDS`), as the exact bytes that are signed and sent. Its `timestamp`
     is when the change was detected, so every attempt and every receiver gets the same bytes.
     Raises KeyError when a field is missing."""
-    data = {name: _json_value(change[name]) for name in EVENT_FIELDS}
+    data = event_data(change)
     event = {"type": EVENT_TYPE, "timestamp": data["detected_at"], "data": data}
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def event_data(change: Mapping[str, Any]) -> dict[str, Any]:
+    """The `data` of the event about `change` (as `event_body`): what allies get, and the
+    organisers' own tools (``policy.change_detected``, `optout.core.events`)."""
+    return {name: _json_value(change[name]) for name in EVENT_FIELDS}
 
 
 def _json_value(value: Any) -> Any:
