@@ -138,6 +138,24 @@ def text(name: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE) ->
     return _render(_environment(False).get_template(name), {**context, "locale": locale})
 
 
+def snippet(source: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE) -> str:
+    """Render a short plain-text template an organiser wrote (a variant's subject or opening,
+    `optout.domain.ab`) in the same sandbox as the stored templates, not escaped (an HTML
+    template that shows it escapes it there); `RenderError` names what is wrong."""
+    from jinja2 import TemplateSyntaxError
+
+    try:
+        template = _compiled(source)
+    except TemplateSyntaxError as error:
+        raise RenderError(f"line {error.lineno}: {error.message}") from error
+    return _render(template, {**context, "locale": locale}).strip()
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Any:
+    return _environment(False).from_string(source)
+
+
 def admin_page(name: str, context: Mapping[str, Any]) -> str:
     """Render the organisers' page `admin/<name>.html` (in English)."""
     return _render(
@@ -153,7 +171,7 @@ def _render(template: Any, context: Mapping[str, Any]) -> str:
         return str(template.render(**context))
     except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as error:
         raise RenderError(
-            f"{template.name}, line {_template_line(error, template)}: {error}"
+            f"{template.name or 'the text'}, line {_template_line(error, template)}: {error}"
         ) from error
 
 

@@ -9,7 +9,13 @@
 - `dynamo`: what they share (conditional writes; items as JSON has them).
 """
 
-from optout.store.campaigns import FANOUT_DONE, CampaignStore, DeferredBatch, DeferredNotice
+from optout.store.campaigns import (
+    FANOUT_DONE,
+    ABPhase,
+    CampaignStore,
+    DeferredBatch,
+    DeferredNotice,
+)
 from optout.store.deliveries import CHANGED, LEFT, DeliveryStore, seconds_left_in_window
 from optout.store.dynamo import plain
 from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore
@@ -20,6 +26,7 @@ __all__ = [
     "CHANGED",
     "FANOUT_DONE",
     "LEFT",
+    "ABPhase",
     "CampaignStore",
     "DeferredBatch",
     "DeferredNotice",
