@@ -18,7 +18,9 @@ from optout.sending import catch_up
 from tests.helpers import CAMPAIGN, LINKEDIN, active, at, link, to
 from tests.integration.conftest import Organiser, Stack
 
-PEOPLE = 60
+# Enough that the random split leaves each variant enough readers for the z-test to tell (all of
+# B's readers against none of A's is significant unless one variant has fewer than a tenth).
+PEOPLE = 100
 A_SUBJECT = "One week left to opt out of AI training"
 B_SUBJECT = "{{ time_left }} left: LinkedIn will train its AI on your posts"
 B_SEEN = "1 week left: LinkedIn will train its AI on your posts"  # as rendered in English
@@ -48,7 +50,8 @@ def a_test(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def people(stack: Stack, organiser: Organiser, test_clock: Any) -> list[str]:
-    """The LinkedIn campaign with a test of "one week left", and sixty people in Germany."""
+    """The LinkedIn campaign with a test of "one week left" to half its audience, and a
+    hundred people in Germany."""
     test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
     assert stack.post_webhook(LINKEDIN).status == 200
     set_test = organiser.call(
@@ -88,7 +91,7 @@ def test_the_test_share_gets_the_variants_at_the_due_time_and_nobody_else(
     at(stack, test_clock, WEEK_LEFT)
     # Then about half get it, each one variant, and the others nothing yet
     got = {address: s for address, s in subjects(stack, people).items() if s}
-    assert 15 <= len(got) <= 45
+    assert 25 <= len(got) <= 75
     assert all(len(s) == 1 for s in got.values())
     by_variant = Counter(variant_of(s[0]) for s in got.values())
     assert set(by_variant) == {"A", "B"}
@@ -142,6 +145,10 @@ def test_after_the_wait_the_rest_gets_the_variant_that_converted_better(
     # And everyone is counted once as sent
     total = stats_of(organiser)["total"]
     assert total["sent"] == PEOPLE
+    # And the campaign's dashboard page shows the decision and its reason
+    page = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=organiser.sign_in())
+    assert page.status == 200 and "A/B tests" in page.text
+    assert "B: 100.0% vs 0.0%, significant at 95%" in page.text
 
 
 def test_with_too_few_conversions_the_rest_gets_the_first_variant_and_the_reason_says_so(
@@ -234,3 +241,57 @@ def test_a_test_cannot_change_once_its_reminder_has_gone_out(
         "POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=json.dumps({"ab_tests": []})
     )
     assert reply.status == 409 and "EU-07" in reply.text
+
+
+def test_the_preview_shows_each_variant(
+    stack: Stack, organiser: Organiser, test_clock: Any, people: list[str]
+) -> None:
+    reply = organiser.call(
+        "GET",
+        f"/admin/campaigns/{CAMPAIGN}/preview",
+        query="region=EU&reminder=one-week-left&channel=email&locale=de",
+    )
+    assert reply.status == 200, reply.text
+    shown = reply.json()
+    # B has no German: it falls back to its English, as the templates do
+    assert [(v["variant"], v["subject"]) for v in shown["variants"]] == [
+        ("A", A_SUBJECT),
+        ("B", "1 Woche left: LinkedIn will train its AI on your posts"),
+    ]
+    assert shown["subject"] == A_SUBJECT  # the first variant: what the rest gets by default
+    assert "Your posts train their AI unless you say no." in shown["variants"][1]["text"]
+    texts = organiser.call(
+        "GET",
+        f"/admin/campaigns/{CAMPAIGN}/preview",
+        query="region=EU&reminder=one-week-left&channel=sms&locale=en",
+    ).json()
+    assert texts["variants"][1]["text"].startswith(B_SEEN)
+
+
+@pytest.mark.parametrize(
+    "wait_hours, problem",
+    [
+        (13, "after the day's window ends at 21:00 CET"),
+        (16, "past the deadline"),
+    ],
+)
+def test_the_launch_check_warns_when_the_wait_pushes_the_rest_too_late(
+    stack: Stack, organiser: Organiser, test_clock: Any, wait_hours: int, problem: str
+) -> None:
+    # Given "last day" (09:00 in Brussels, the deadline at midnight) tested with a long wait
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    assert stack.post_webhook(LINKEDIN).status == 200
+    body = a_test(days_before=1, wait_hours=wait_hours)
+    assert (
+        organiser.call(
+            "POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=json.dumps(body)
+        ).status
+        == 200
+    )
+    # When the organiser checks the launch
+    checked = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/launch-check").json()
+    # Then the EU's "last day" says when the rest would go, and why that is too late
+    (row,) = [r for r in checked["reminders"] if r["region"] == "EU" and r["kind"] == "last-day"]
+    assert row["ab_test"]["wait_hours"] == wait_hours
+    assert any("its A/B test waits" in p and problem in p for p in row["problems"]), row
+    assert not checked["ok"]

@@ -1652,6 +1652,11 @@ def _schemas() -> JsonObject:
                             "kind": _KIND,
                             "due_at": stamp,
                             "problems": {"type": "array"},
+                            "ab_test": {
+                                "type": "object",
+                                "description": "Optional. A reminder with an A/B test: its "
+                                "share, wait, variants, and when the rest goes (rest_at).",
+                            },
                         },
                     },
                 },
@@ -1664,6 +1669,21 @@ def _schemas() -> JsonObject:
                 "subject": {"type": ["string", "null"]},
                 "text": text,
                 "html": {"type": ["string", "null"]},
+                "variants": {
+                    "type": "array",
+                    "description": "Optional. A reminder with an A/B test: each variant as sent "
+                    "(the message above is the first's); [] without a test.",
+                    "items": {
+                        "type": "object",
+                        "required": ["variant", "subject", "text"],
+                        "properties": {
+                            "variant": text,
+                            "subject": {"type": ["string", "null"]},
+                            "text": text,
+                            "html": {"type": ["string", "null"]},
+                        },
+                    },
+                },
             },
         },
         "TestSend": {
