@@ -6,6 +6,7 @@ Through the real admin, scheduler, fan-out, sender and links handlers on moto.""
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter
 from datetime import UTC, datetime
@@ -266,6 +267,18 @@ def test_the_preview_shows_each_variant(
         query="region=EU&reminder=one-week-left&channel=sms&locale=en",
     ).json()
     assert texts["variants"][1]["text"].startswith(B_SEEN)
+    # And the dashboard's preview page shows them too, as the campaign's page shows the test
+    cookie = organiser.sign_in()
+    page = organiser.browse(
+        "GET",
+        f"/admin/campaigns/{CAMPAIGN}/preview",
+        cookie=cookie,
+        query="region=EU&reminder=one-week-left&channel=email&locale=en",
+    )
+    assert page.status == 200 and "Variant A" in page.text and "Variant B" in page.text
+    campaign_page = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=cookie)
+    assert campaign_page.status == 200
+    assert "variants A, B to 50% of each region's audience" in campaign_page.text
 
 
 @pytest.mark.parametrize(
@@ -295,3 +308,7 @@ def test_the_launch_check_warns_when_the_wait_pushes_the_rest_too_late(
     assert row["ab_test"]["wait_hours"] == wait_hours
     assert any("its A/B test waits" in p and problem in p for p in row["problems"]), row
     assert not checked["ok"]
+    page = organiser.browse(
+        "GET", f"/admin/campaigns/{CAMPAIGN}/launch-check", cookie=organiser.sign_in()
+    )
+    assert page.status == 200 and problem in html.unescape(page.text)

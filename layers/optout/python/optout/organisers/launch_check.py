@@ -155,6 +155,7 @@ def _assess(reminder: Reminder, audience: Counter[str], rates: Rates) -> dict[st
         },
         "window_seconds": round(window),
         "problems": problems,
+        "ab_test": None,  # a reminder with an A/B test: when its rest goes (`_assess_wait`)
     }
 
 

@@ -253,25 +253,32 @@ class CampaignStore:
     def start_ab_test(self, reminder: Reminder, rest_due_at: datetime, now: datetime) -> None:
         """Note that the reminder's test share is going out: its rest phase enters the due index
         at `rest_due_at`. Once: a tick that starts the test share again (after a crash) keeps
-        the first time."""
-        try:
-            self._table.put_item(
-                Item={
-                    "pk": campaign_pk(reminder.campaign_id),
-                    "sk": layout.ab_test_sk(reminder.reminder_id),
-                    "campaign_id": reminder.campaign_id,
-                    "reminder": reminder.reminder_id,
-                    "region": reminder.region,
-                    "state": ABPhase.WAITING,
-                    "test_started_at": iso(now),
-                    "due_pk": self.DUE,
-                    "due_at": iso(rest_due_at),
-                },
-                ConditionExpression=Attr("pk").not_exists(),
-            )
-        except ClientError as error:
-            if not conditional_failed(error):
-                raise
+        the first time. (An update that creates the item: the scheduler updates, never puts.)"""
+        update_if(
+            self._table,
+            Key={
+                "pk": campaign_pk(reminder.campaign_id),
+                "sk": layout.ab_test_sk(reminder.reminder_id),
+            },
+            UpdateExpression="SET campaign_id = :campaign, #reminder = :reminder, "
+            "#region = :region, #state = :state, test_started_at = :now, due_pk = :due, "
+            "due_at = :rest",
+            ConditionExpression="attribute_not_exists(pk)",
+            ExpressionAttributeNames={
+                "#state": "state",
+                "#region": "region",
+                "#reminder": "reminder",
+            },
+            ExpressionAttributeValues={
+                ":campaign": reminder.campaign_id,
+                ":reminder": reminder.reminder_id,
+                ":region": reminder.region,
+                ":state": ABPhase.WAITING,
+                ":now": iso(now),
+                ":due": self.DUE,
+                ":rest": iso(rest_due_at),
+            },
+        )
 
     def ab_phase(self, campaign_id: str, reminder_id: str) -> ABPhase | None:
         """The A/B test of a reminder, once its test share has started; None before."""

@@ -1653,9 +1653,10 @@ def _schemas() -> JsonObject:
                             "due_at": stamp,
                             "problems": {"type": "array"},
                             "ab_test": {
-                                "type": "object",
+                                "type": ["object", "null"],
                                 "description": "Optional. A reminder with an A/B test: its "
-                                "share, wait, variants, and when the rest goes (rest_at).",
+                                "share, wait, variants, and when the rest goes (rest_at); "
+                                "null without one.",
                             },
                         },
                     },
