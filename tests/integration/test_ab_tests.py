@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from local import invoke
 from optout.core import settings
 from optout.sending import catch_up
-from tests.helpers import CAMPAIGN, LINKEDIN, active, at, link, to
+from tests.helpers import CAMPAIGN, LINKEDIN, active, link, to
 from tests.integration.conftest import Organiser, Stack
 
 # Enough that the random split leaves each variant enough readers for the z-test to tell (all of
@@ -26,6 +27,18 @@ A_SUBJECT = "One week left to opt out of AI training"
 B_SUBJECT = "{{ time_left }} left: LinkedIn will train its AI on your posts"
 B_SEEN = "1 week left: LinkedIn will train its AI on your posts"  # as rendered in English
 WEEK_LEFT = "2025-10-27T08:00:00Z"  # 09:00 in Brussels, a week before the EU deadline
+
+
+def at(stack: Stack, test_clock: Any, moment: str) -> dict[str, Any]:
+    """Move the clock, tick through the scheduler's own handler (its role as on AWS), and run
+    fan-out and sender to the end; the tick's answer."""
+    test_clock.now = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    ticked: dict[str, Any] = invoke.invoke(
+        "SchedulerFunction", invoke.scheduled_event(test_clock.now)
+    )
+    stack.run_fanout()
+    stack.run_sender()
+    return ticked
 
 
 def a_test(**changes: Any) -> dict[str, Any]:
