@@ -173,3 +173,11 @@ def test_bad_tests_are_named_by_where_they_are_wrong() -> None:
         (7,),
         SUPPORTED_LOCALES,
     ) == {"ab_tests[0].variants[0].subject.en": "is required: other languages fall back to it"}
+
+
+def test_a_subject_is_short_and_an_opening_no_longer_than_a_summary() -> None:
+    long = organisers(variants=[{"subject": {"en": "x" * 201}}, {"opening": {"en": "y" * 2001}}])
+    assert problems_of(long, (7,), SUPPORTED_LOCALES) == {
+        "ab_tests[0].variants[0].subject.en": "at most 200 characters",
+        "ab_tests[0].variants[1].opening.en": "at most 2000 characters",
+    }

@@ -39,6 +39,8 @@ MIN_EXPECTED = 5
 # Where a person stands in a test: in its share (one variant), or in the rest (the winner).
 TEST, REST = "test", "rest"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,19}$")
+# A subject is read in an inbox's one line; an opening stands where a summary would.
+MAX_CHARS = {"subject": 200, "opening": 2000}
 
 
 @dataclass(frozen=True)
@@ -288,6 +290,9 @@ def _variant_problems(raw: object, where: str, locales: Sequence[str]) -> dict[s
                 continue
             if "en" not in texts:
                 problems[f"{at}.{part}.en"] = "is required: other languages fall back to it"
+            for locale, text in sorted(texts.items()):
+                if len(text) > MAX_CHARS[part]:
+                    problems[f"{at}.{part}.{locale}"] = f"at most {MAX_CHARS[part]} characters"
             for locale in sorted(set(texts) - set(locales)):
                 problems[f"{at}.{part}.{locale}"] = (
                     f"not a language the bot speaks ({', '.join(locales)})"

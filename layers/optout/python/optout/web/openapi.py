@@ -20,7 +20,7 @@ from optout.core.tokens import SESSION_COOKIE
 
 # Only modules that make no AWS client and render nothing: the function serving this document
 # starts without boto3, Jinja2 or Babel.
-from optout.domain import locales, plan, regions
+from optout.domain import ab, locales, plan, regions
 from optout.domain.models import CampaignStatus
 from optout.domain.policy import EDITABLE_TEXT
 from optout.domain.watches import ABOUT, MAX_ALLIES, OTA, PAGE
@@ -1089,13 +1089,17 @@ def _schemas() -> JsonObject:
     text = {"type": "string"}
     stamp = {"type": "string", "format": "date-time"}
     counts = {"type": "integer", "minimum": 0}
-    by_language = {
-        "type": "object",
-        "description": "A template by language (en required); others fall back as templates do.",
-        "required": ["en"],
-        "propertyNames": {"enum": list(locales.SUPPORTED_LOCALES)},
-        "additionalProperties": {"type": "string", "minLength": 1},
-    }
+
+    def by_language(longest: int) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "description": "A template by language (en required); others fall back to it as "
+            "templates do.",
+            "required": ["en"],
+            "propertyNames": {"enum": list(locales.SUPPORTED_LOCALES)},
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": longest},
+        }
+
     # Kept on writes, so a count can be off (even below 0) until a recount.
     subscriber_states = {
         state: {"type": "integer"} for state in ("pending", "active", "unsubscribed", "suppressed")
@@ -1337,8 +1341,8 @@ def _schemas() -> JsonObject:
                                             "type": "string",
                                             "description": "Optional. A, B, C... by default.",
                                         },
-                                        "subject": by_language,
-                                        "opening": by_language,
+                                        "subject": by_language(ab.MAX_CHARS["subject"]),
+                                        "opening": by_language(ab.MAX_CHARS["opening"]),
                                     },
                                     "additionalProperties": False,
                                 },
