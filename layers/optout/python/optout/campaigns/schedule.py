@@ -201,13 +201,8 @@ def variant_results(
     """Each variant's numbers in the reminder's test share so far (messages sent, people who
     said "I've switched it off" through it), in the organiser's order."""
     counted = campaigns.breakdown(campaign.campaign_id).get("variant", {})
-    return [
-        ab.Result(
-            variant.name,
-            counted.get(ab.breakdown_value(reminder_id, variant.name, ab.TEST), {}).get("sent", 0),
-            counted.get(ab.breakdown_value(reminder_id, variant.name, ab.TEST), {}).get(
-                "confirmed", 0
-            ),
-        )
-        for variant in test.variants
-    ]
+    results = []
+    for variant in test.variants:
+        numbers = counted.get(ab.breakdown_value(reminder_id, variant.name, ab.TEST), {})
+        results.append(ab.Result(variant.name, numbers.get("sent", 0), numbers.get("confirmed", 0)))
+    return results
