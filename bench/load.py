@@ -332,6 +332,48 @@ def post_campaign(session: requests.Session, url: str, webhook_secret: str) -> N
     answer.raise_for_status()
 
 
+# The campaign's "one week left" is an A/B test, as organisers would run one: a fifth of each
+# region's audience gets one of two subjects when it is due, the rest the winner four hours later
+# (`optout.domain.ab`). Everyone still gets it once: the run counts it as any reminder.
+AB_TEST: dict[str, Any] = {
+    "days_before": 7,
+    "share": 0.2,
+    "wait_hours": 4,
+    "variants": [
+        {"name": "A", "subject": {"en": "One week left: {{ title }}"}},
+        {"name": "B", "subject": {"en": "{{ time_left }} left to say no to AI training"}},
+    ],
+}
+AB_WAIT = timedelta(hours=4)
+
+
+def set_ab_test(session: requests.Session, url: str, token: str) -> None:
+    """Give "one week left" its two variants, through the admin API."""
+    answer = session.post(
+        f"{url}/admin/campaigns/{CAMPAIGN_ID}/ab-tests",
+        json={"ab_tests": [AB_TEST]},
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        timeout=60,
+    )
+    answer.raise_for_status()
+
+
+def tested_times(session: requests.Session, url: str, token: str) -> set[datetime]:
+    """The due times of the A/B-tested reminders (their rest goes `AB_WAIT` later)."""
+    answer = session.get(
+        f"{url}/admin/campaigns/{CAMPAIGN_ID}",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        timeout=60,
+    )
+    answer.raise_for_status()
+    return {
+        parse_iso(reminder["due_at"])
+        for reminders in answer.json()["plan"].values()
+        for reminder in reminders
+        if reminder["days_before"] == AB_TEST["days_before"]
+    }
+
+
 def reminder_times(session: requests.Session, url: str, token: str) -> dict[str, list[datetime]]:
     """Campaign region -> its reminders' due times, oldest first, from the admin API."""
     answer = session.get(
@@ -395,6 +437,7 @@ class Check:
     after_done: int  # reminders sent after the subscriber said "I've switched it off"
     done: int  # subscribers who said so
     deferred: int  # texts sent at a later hour than their reminder was due
+    ab_rest: int  # messages to the rest of an A/B test, sent after its wait
     confirmations: int  # messages to the traffic's new subscribers
 
 
@@ -403,6 +446,7 @@ def check(
     due: dict[str, list[datetime]],
     sent: list[dict[str, Any]],
     done: list[dict[str, str]],
+    tested: frozenset[datetime] = frozenset(),
 ) -> Check:
     """Every message of the outbox, against whom the seed says the campaign reaches.
 
@@ -412,7 +456,7 @@ def check(
     by_contact = {_normal(person.contact): person for person in seeded}
     said_done = {_normal(entry["to"]): parse_iso(entry["after"]) for entry in done}
     received: Counter[tuple[str, datetime]] = Counter()
-    strays = after_done = deferred = confirmations = 0
+    strays = after_done = deferred = confirmations = ab_rest = 0
     for message in sent:
         person = by_contact.get(_normal(message["to"]))
         if person is None:
@@ -424,7 +468,10 @@ def check(
             continue
         reminder = max(moment for moment in due[person.group] if moment <= sent_at)
         received[(person.contact, reminder)] += 1
-        if sent_at - reminder >= STEP:
+        late = sent_at - reminder
+        if reminder in tested and AB_WAIT <= late < AB_WAIT + STEP:
+            ab_rest += 1
+        elif late >= STEP:
             deferred += 1
         stopped = said_done.get(_normal(person.contact))
         if stopped is not None and sent_at > stopped:
@@ -448,6 +495,7 @@ def check(
         after_done=after_done,
         done=len(said_done),
         deferred=deferred,
+        ab_rest=ab_rest,
         confirmations=confirmations,
     )
 
@@ -531,7 +579,9 @@ def run(options: argparse.Namespace, results: Path) -> dict[str, Any]:
         _progress(f"{options.subscribers:,} seeded and serving in {seed_seconds:.0f} s")
         session = requests.Session()
         post_campaign(session, stack.url, secrets_env["OPTOUT_WEBHOOK_SECRET"])
+        set_ab_test(session, stack.url, secrets_env["OPTOUT_ADMIN_TOKEN"])
         due = reminder_times(session, stack.url, secrets_env["OPTOUT_ADMIN_TOKEN"])
+        tested = frozenset(tested_times(session, stack.url, secrets_env["OPTOUT_ADMIN_TOKEN"]))
         spawn = multiprocessing.get_context("spawn")
         stop = spawn.Event()
         second = spawn.Process(
@@ -554,7 +604,7 @@ def run(options: argparse.Namespace, results: Path) -> dict[str, Any]:
     finally:
         measured = stack.stop() if stack.process.poll() is None else {}
     traffic_figures = json.loads((results / "traffic.json").read_text(encoding="utf-8"))
-    checked = check(seeded, due, sent, traffic_figures["done"])
+    checked = check(seeded, due, sent, traffic_figures["done"], tested)
     by_tick = reminders_by_tick(seeded, ticks, sent)
     sending = [(tick, count) for tick, count in zip(ticks, by_tick, strict=True) if count]
     return {
@@ -653,6 +703,10 @@ def render(figures: dict[str, Any], command: str) -> str:
             f"{checked['done']:,} / {checked['after_done']:,}",
         ],
         ["texts deferred to the morning, sent later", f"{checked['deferred']:,}"],
+        [
+            '"one week left" (an A/B test) to the rest, four hours after its test share',
+            f"{checked.get('ab_rest', 0):,}",
+        ],
         ["confirmations to the traffic's new subscribers", f"{checked['confirmations']:,}"],
     ]
     return "\n\n".join(

@@ -104,6 +104,13 @@ def catch_up(campaign_id: str) -> Response[str]:
     return _acted(manage.set_catch_up(settings.get(), campaign_id, fields, clock.now()))
 
 
+@router.post("/admin/campaigns/<campaign_id>/ab-tests")
+def ab_tests(campaign_id: str) -> Response[str]:
+    """A reminder's variants to test by conversions (JSON: ``{"ab_tests": [...]}``)."""
+    fields = public.read_fields(router.current_event)
+    return _acted(manage.set_ab_tests(settings.get(), campaign_id, fields, clock.now()))
+
+
 def _acted(result: dict[str, Any]) -> Response[str]:
     """The API gets the result; the dashboard goes back to the campaign's page."""
     return admin.done_or_back(router.current_event, result, f"campaigns/{result['campaign_id']}")

@@ -142,3 +142,26 @@ def test_every_page_renders_in_every_language_with_its_lang_and_direction(locale
             title = html[html.index("<title>") : html.index("</title>")]
             english = render.page(name, context, "en")
             assert title != english[english.index("<title>") : english.index("</title>")], name
+
+
+def test_an_organisers_snippet_renders_with_the_messages_values() -> None:
+    # A/B test variants (`domain.ab`) are short templates of a reminder's own values
+    shown = render.snippet(
+        "{{ time_left }} left: {{ title }}", {"time_left": "1 week", "title": "AI"}
+    )
+    assert shown == "1 week left: AI"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ nope }}",  # an undefined value
+        "{% if %}",  # a syntax error
+        "{{ title.__class__ }}",  # outside the sandbox
+        "{{ 9 ** 9 ** 9 ** 9 ** 9 ** 9 }}",  # a number too large to make
+        '{{ "x" * 10 ** 9 }}',  # a text too long to make
+    ],
+)
+def test_a_broken_or_runaway_snippet_is_a_render_error_not_a_hang(source: str) -> None:
+    with pytest.raises(render.RenderError):
+        render.snippet(source, {"title": "AI"})

@@ -9,6 +9,7 @@ reminder has gone out; after that, what people read must stay what was sent.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -23,9 +24,11 @@ from optout.core.errors import (
 )
 from optout.core.observability import logger
 from optout.core.settings import Settings
-from optout.domain import plan, policy
+from optout.domain import ab, plan, policy
+from optout.domain.locales import SUPPORTED_LOCALES
 from optout.domain.models import STARTED, Campaign, CampaignStatus, Reminder, ReminderState
 from optout.domain.policy import EDITABLE_TEXT
+from optout.messages import reminders as messages
 from optout.store import CampaignStore
 
 
@@ -52,6 +55,7 @@ def show_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
             campaign, store.reminders(campaign_id)
         ),
         "stats": store.stats(campaign_id),
+        "ab_tests": [_test_view(test) for test in campaign.ab_tests],
         "held_batches": store.count_held_batches(campaign_id),
         # What a draft still needs before it can be launched ("" when nothing).
         "to_complete": policy.launch_problem(campaign.policy, campaign.regions)
@@ -193,6 +197,61 @@ def set_catch_up(
     store.set_catch_up(campaign_id, switched, now)
     logger.info("campaign catch-up set", extra={"campaign_id": campaign_id, "enabled": switched})
     return {"campaign_id": campaign_id, "catch_up": switched}
+
+
+def set_ab_tests(
+    settings: Settings, campaign_id: str, fields: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Give reminders variants to test (`optout.domain.ab`): the one field ``ab_tests``, a list
+    of tests, each naming its reminder by ``days_before`` the deadline, with its ``variants``
+    (two or more: a ``subject`` and/or an ``opening`` per language, "en" required), its
+    ``share`` of the audience (0.2) and its ``wait_hours`` (4). The list replaces the
+    campaign's tests; an empty one removes them. Refused with a 409 once a reminder it
+    concerns has gone out, and with a 400 naming each problem (one variant, a share outside
+    0-1, a language the bot does not speak, a template that does not render): then nothing
+    changes."""
+    store = CampaignStore(settings)
+    campaign = _existing(store, campaign_id)
+    unknown = sorted(set(fields) - {"ab_tests"})
+    problems = {name: "not a field of this action" for name in unknown}
+    raw = fields.get("ab_tests")
+    problems.update(ab.problems_of(raw, campaign.offsets_days, SUPPORTED_LOCALES))
+    if problems:
+        raise InvalidInput(problems)
+    assert isinstance(raw, list)
+    tests = ab.parse_tests(raw, secrets.token_hex(16))
+    for index, test in enumerate(tests):
+        problems.update(
+            {
+                f"ab_tests[{index}].{where}": problem
+                for where, problem in messages.check_variants(settings, campaign, test, now).items()
+            }
+        )
+    if problems:
+        raise InvalidInput(problems)
+    concerned = {test.days_before for test in tests} | {
+        test.days_before for test in campaign.ab_tests
+    }
+    started = [
+        r.reminder_id
+        for r in store.reminders(campaign_id)
+        if r.state in STARTED and not r.notice and r.days_before in concerned
+    ]
+    if started:
+        raise Conflict(
+            f"reminders with these days before the deadline have gone out ({', '.join(started)}): "
+            "their test can no longer change"
+        )
+    store.set_ab_tests(campaign_id, tests, now)
+    logger.info("campaign A/B tests set", extra={"campaign_id": campaign_id, "tests": len(tests)})
+    return {"campaign_id": campaign_id, "ab_tests": [_test_view(test) for test in tests]}
+
+
+def _test_view(test: ab.ABTest) -> dict[str, Any]:
+    """A test as organisers read it (its hash key stays inside)."""
+    document = ab.document_of(test)
+    document.pop("seed")
+    return document
 
 
 def cancel(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:

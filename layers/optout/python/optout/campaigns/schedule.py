@@ -9,6 +9,12 @@ notifier), and campaigns whose last deadline has come, to see whether they have 
 was down, or the clock jumped), only the latest goes out; the others are superseded, so that
 nobody reads "two weeks left" a week before the deadline. A reminder whose templates do not
 render fails before anything is sent.
+
+A reminder with an A/B test (`optout.domain.ab`) goes in two phases of one fan-out: its test
+share when it is due, and, after the organiser's wait, the rest, with the variant the test share's
+conversions chose (decided here, once, and kept on the test's item). Both phases page the same
+shards; each person is in one of them, and the delivery's claim is the reminder's, so nobody gets
+it twice whichever phase reaches them.
 """
 
 from __future__ import annotations
@@ -20,11 +26,11 @@ from optout.core.clock import iso, parse_iso
 from optout.core.events import EventType
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
-from optout.domain import event_data, plan
-from optout.domain.models import HELD, CampaignStatus, Reminder, ReminderState
+from optout.domain import ab, event_data, plan
+from optout.domain.models import HELD, Campaign, CampaignStatus, Reminder, ReminderState
 from optout.messages import reminders
 from optout.messages.render import RenderError
-from optout.store import AUDIENCE_SHARDS, CampaignStore, DeferredBatch, FinishCheck
+from optout.store import AUDIENCE_SHARDS, ABPhase, CampaignStore, DeferredBatch, FinishCheck
 
 # Longer than any tick can take; a tick that dies leaves its work to the next one after this.
 LEASE = timedelta(minutes=10)
@@ -44,6 +50,7 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
     deferred = [batch for batch in upcoming.batches if batch.due_at <= iso(now)]
     notices = [notice for notice in upcoming.notices if notice.due_at <= iso(now)]
     checks = [check for check in upcoming.finish_checks if check.due_at <= iso(now)]
+    rest_phases = [phase for phase in upcoming.rest_phases if phase.due_at <= iso(now)]
     result = {
         "reminders_superseded": sum(
             campaigns.end_reminder(item, ReminderState.SUPERSEDED, now) for item in superseded
@@ -55,6 +62,9 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         "deferred_batches_superseded": 0,
         "deferred_notices_released": 0,
         "campaigns_finished": 0,
+        "ab_rest_started": 0,
+        "ab_rest_held": 0,
+        "ab_rest_cancelled": 0,
     }
     held = _held(campaigns, {reminder.campaign_id for reminder in to_send})
     for reminder in to_send:
@@ -64,6 +74,12 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         elif campaigns.lease(reminder, now, LEASE):
             outcome = _start(settings, campaigns, reminder, now)
             result[f"reminders_{outcome}"] += 1
+    held |= _held(campaigns, {phase.campaign_id for phase in rest_phases})
+    for phase in rest_phases:
+        if phase.campaign_id in held:
+            result["ab_rest_held"] += 1  # it stays due: it goes once the campaign is resumed
+        elif campaigns.lease(phase, now, LEASE):
+            result[f"ab_rest_{_start_rest(settings, campaigns, phase, now)}"] += 1
     plans: dict[str, list[Reminder]] = {}  # each campaign's reminders, read once a tick
     for batch in deferred:
         if campaigns.lease(batch, now, LEASE):
@@ -167,6 +183,8 @@ def _finishes_after(
         or waiting
         or any(r.state in _UNDER_WAY for r in reminders)
         or campaigns.has_deferred_batches(check.campaign_id)
+        # An A/B test's rest, which a long wait can place after the last deadline.
+        or any(p.state == ABPhase.WAITING for p in campaigns.ab_phases(check.campaign_id))
     ):
         return now + FINISH_RETRY
     last_fanout = max((r.finished_at for r in reminders if r.finished_at), default="")
@@ -195,11 +213,12 @@ def _start(settings: Settings, campaigns: CampaignStore, reminder: Reminder, now
             extra={"reminder": reminder.reminder_id, "error": str(error)},
         )
         return "failed"
-    fanouts = [
-        jobs.FanoutJob(reminder.campaign_id, reminder.reminder_id, group, shard)
-        for group in reminder.audience.groups
-        for shard in range(AUDIENCE_SHARDS)
-    ]
+    test = campaign.ab_test_for(reminder)
+    phase = ab.TEST if test else ""
+    fanouts = _fanouts(reminder, phase)
+    if test:
+        # Before its fan-out: whatever happens next, the rest's phase is in the due index.
+        campaigns.start_ab_test(reminder, now + test.wait, now)
     campaigns.start_fanout(reminder, len(fanouts), now)
     queues.enqueue_many(settings.fanout_queue_url, fanouts)
     campaigns.fanout_queued(reminder)
@@ -212,3 +231,56 @@ def _start(settings: Settings, campaigns: CampaignStore, reminder: Reminder, now
         },
     )
     return "started"
+
+
+def _fanouts(reminder: Reminder, phase: str) -> list[jobs.FanoutJob]:
+    """One fan-out job per audience shard of each home group the reminder reaches."""
+    return [
+        jobs.FanoutJob(reminder.campaign_id, reminder.reminder_id, group, shard, phase=phase)
+        for group in reminder.audience.groups
+        for shard in range(AUDIENCE_SHARDS)
+    ]
+
+
+def _start_rest(settings: Settings, campaigns: CampaignStore, phase: ABPhase, now: datetime) -> str:
+    """The wait is over: decide the winner from the test share's conversions (once), then fan
+    the reminder out again to the rest ("started"); if the campaign was withdrawn meanwhile,
+    nothing goes ("cancelled")."""
+    campaign = campaigns.get_campaign(phase.campaign_id)
+    reminder = campaigns.get_reminder(phase.campaign_id, phase.reminder)
+    test = campaign.ab_test_for(reminder) if campaign and reminder else None
+    if campaign is None or reminder is None or test is None:
+        campaigns.rest_queued(phase, ABPhase.CANCELLED)
+        return "cancelled"
+    if campaign.status == CampaignStatus.WITHDRAWN:
+        campaigns.rest_queued(phase, ABPhase.CANCELLED)
+        return "cancelled"
+    results = variant_results(campaigns, campaign, test, phase.reminder)
+    decided = campaigns.decide_ab(phase, ab.decide(results), results, now)
+    fanouts = _fanouts(reminder, ab.REST)
+    campaigns.start_rest_fanout(reminder, len(fanouts), now)
+    queues.enqueue_many(settings.fanout_queue_url, fanouts)
+    campaigns.rest_queued(phase)
+    logger.info(
+        "A/B test decided: the rest fans out",
+        extra={
+            "campaign_id": phase.campaign_id,
+            "reminder": phase.reminder,
+            "winner": decided.winner,
+            "reason": decided.reason,
+        },
+    )
+    return "started"
+
+
+def variant_results(
+    campaigns: CampaignStore, campaign: Campaign, test: ab.ABTest, reminder_id: str
+) -> list[ab.Result]:
+    """Each variant's numbers in the reminder's test share so far (messages sent, people who
+    said "I've switched it off" through it), in the organiser's order."""
+    counted = campaigns.breakdown(campaign.campaign_id).get("variant", {})
+    results = []
+    for variant in test.variants:
+        numbers = counted.get(ab.breakdown_value(reminder_id, variant.name, ab.TEST), {})
+        results.append(ab.Result(variant.name, numbers.get("sent", 0), numbers.get("confirmed", 0)))
+    return results

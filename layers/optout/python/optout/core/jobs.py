@@ -34,6 +34,9 @@ class FanoutJob:
     group: str  # the home group whose audience it pages
     shard: int  # one of the group's `store.AUDIENCE_SHARDS` partitions
     cursor: str = ""  # a continuation's place: the last subscriber id its predecessor queued
+    # An A/B-tested reminder's phase (`optout.domain.ab`): "test" pages only its test share,
+    # "rest" the others after the wait; "" (every other reminder) everyone.
+    phase: str = ""
 
 
 @dataclass(frozen=True)

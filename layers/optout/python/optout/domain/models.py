@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from optout.domain.ab import ABTest
 from optout.domain.contacts import Contact
 from optout.domain.regions import GROUPS
 
@@ -143,6 +144,15 @@ class Campaign:
     # run finished (every reminder out and the deadlines passed, or withdrawn); "" if not.
     launched_at: str = ""
     finished_at: str = ""
+    # Reminders with variants, by their days before the deadline (`optout.domain.ab`).
+    ab_tests: tuple[ABTest, ...] = ()
+
+    def ab_test_for(self, reminder: Reminder) -> ABTest | None:
+        """The A/B test of a reminder, if it has one: a regular reminder of a campaign (never
+        a deadline notice, nor an ad-hoc send) whose days before the deadline have variants."""
+        if reminder.notice or reminder.segment is not None or self.message != "reminder":
+            return None
+        return next((t for t in self.ab_tests if t.days_before == reminder.days_before), None)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from optout.core.errors import NotFound
 from optout.core.events import EventType
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
-from optout.domain import event_data
+from optout.domain import ab, event_data
 from optout.domain.models import UNKNOWN_REMINDER, Campaign, reminder_region
 from optout.links import verified
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
@@ -157,14 +157,20 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
         campaigns = CampaignStore(settings)
         campaigns.add_stats(done.campaign_id, done.region, {"confirmed": 1})
         campaigns.add_to_timeline(done.campaign_id, now, {"confirmed": 1})
-        campaigns.add_breakdowns(
-            done.campaign_id,
-            {
-                ("reminder", done.reminder_id): {"confirmed": 1},
-                ("language", done.locale): {"confirmed": 1},
-                ("channel", done.channel): {"confirmed": 1},
-            },
-        )
+        counted = {
+            ("reminder", done.reminder_id): {"confirmed": 1},
+            ("language", done.locale): {"confirmed": 1},
+            ("channel", done.channel): {"confirmed": 1},
+        }
+        if done.campaign.ab_tests and done.reminder_id != UNKNOWN_REMINDER:
+            # The variant of an A/B-tested reminder that went to them, as its claim recorded it.
+            sent = DeliveryStore(settings).variant_sent(
+                done.campaign_id, done.reminder_id, done.subscriber_id, done.channel
+            )
+            if sent is not None:
+                value = ab.breakdown_value(done.reminder_id, *sent)
+                counted[("variant", value)] = {"confirmed": 1}
+        campaigns.add_breakdowns(done.campaign_id, counted)
         metrics.add_metric(name="SwitchedOff", unit=MetricUnit.Count, value=1)
         events.emit(
             settings,

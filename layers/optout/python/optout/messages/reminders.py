@@ -19,11 +19,20 @@ from optout.channels.email import Email
 from optout.channels.email import build as build_email
 from optout.channels.sms import Sms, plain, segments
 from optout.core import keys, tokens
-from optout.core.clock import parse_iso
+from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
 from optout.domain import plan
+from optout.domain.ab import ABTest, Variant
 from optout.domain.locales import SUPPORTED_LOCALES
-from optout.domain.models import Campaign, Consent, Reminder, Status, Subscriber
+from optout.domain.models import (
+    Audience,
+    Campaign,
+    Consent,
+    Reminder,
+    ReminderState,
+    Status,
+    Subscriber,
+)
 from optout.domain.policy import platform_name
 from optout.messages import render
 from optout.messages.render import RenderError
@@ -84,8 +93,13 @@ def context(
     subscriber: Subscriber,
     link: Links,
     now: datetime,
+    variant: Variant | None = None,
 ) -> dict[str, Any]:
     """Everything the reminder templates use, in the subscriber's language and zone.
+
+    A `variant` of an A/B test (`optout.domain.ab`) gives the subject (a text's first words)
+    and the opening text (in place of the summary), rendered from the organiser's templates
+    with the same values, in the subscriber's language or as the templates fall back.
 
     The time left is the true one at sending, rounded as people say it (13 days and 15 hours
     is "2 weeks"), so that a reminder that goes out late never overstates it; the deadline is
@@ -101,7 +115,7 @@ def context(
     deadline = deadline_at.astimezone(zone)
     text = campaign.policy.in_language(subscriber.locale)
     left = max(deadline_at - now, timedelta(days=1))
-    return {
+    values: dict[str, Any] = {
         # Which templates: messages/reminder/ for campaigns, messages/announcement/ for ad-hoc
         # sends (optout.campaigns.ad_hoc_sends), messages/deadline_moved/ for a deadline notice,
         # messages/good_news/ for the good news of a withdrawn change, messages/check_again/
@@ -124,7 +138,15 @@ def context(
         "done_url": link.done,
         "unsubscribe_url": link.unsubscribe,
         "privacy_url": link.privacy,
+        "variant_subject": "",
     }
+    if variant is not None:
+        words = variant.in_language(subscriber.locale)
+        if words.opening:
+            values["summary"] = render.snippet(words.opening, values, subscriber.locale)
+        if words.subject:
+            values["variant_subject"] = render.snippet(words.subject, values, subscriber.locale)
+    return values
 
 
 def _template(campaign: Campaign, reminder: Reminder) -> str:
@@ -139,7 +161,7 @@ def email(subscriber: Subscriber, values: dict[str, Any], link: Links) -> Email:
 
     return Email(
         to=subscriber.contact,
-        subject=part("subject.txt"),
+        subject=values.get("variant_subject") or part("subject.txt"),
         text=part("body.txt"),
         html=part("body.html"),
         headers={
@@ -181,13 +203,13 @@ class Drafts:
             reminder,
             now,
         )
-        self._emails: dict[tuple[str, str], Email] = {}
-        self._texts: dict[tuple[str, str, bool], str] = {}
+        self._emails: dict[tuple[str, str, str], Email] = {}
+        self._texts: dict[tuple[str, str, bool, str], str] = {}
 
-    def email(self, subscriber: Subscriber, link: Links) -> Email:
-        key = (subscriber.locale, subscriber.timezone)
+    def email(self, subscriber: Subscriber, link: Links, variant: Variant | None = None) -> Email:
+        key = (subscriber.locale, subscriber.timezone, variant.name if variant else "")
         if key not in self._emails:
-            self._emails[key] = email(subscriber, self._values(subscriber), _STAND_INS)
+            self._emails[key] = email(subscriber, self._values(subscriber, variant), _STAND_INS)
         draft = self._emails[key]
         return Email(
             to=subscriber.contact,
@@ -197,19 +219,27 @@ class Drafts:
             headers={name: _with_links(value, link) for name, value in draft.headers.items()},
         )
 
-    def sms(self, subscriber: Subscriber, link: Links, first: bool) -> Sms:
-        key = (subscriber.locale, subscriber.timezone, first)
+    def sms(
+        self, subscriber: Subscriber, link: Links, first: bool, variant: Variant | None = None
+    ) -> Sms:
+        key = (subscriber.locale, subscriber.timezone, first, variant.name if variant else "")
         if key not in self._texts:
-            self._texts[key] = sms(subscriber, self._values(subscriber), first).text
+            self._texts[key] = sms(subscriber, self._values(subscriber, variant), first).text
         # A text carries one link, to the done page (steps, setting, button), behind a short code.
         return Sms(
             to=subscriber.contact,
             text=_with_links(self._texts[key], replace(link, done=link.short or link.done)),
         )
 
-    def _values(self, subscriber: Subscriber) -> dict[str, Any]:
+    def _values(self, subscriber: Subscriber, variant: Variant | None) -> dict[str, Any]:
         return context(
-            self._settings, self._campaign, self._reminder, subscriber, _STAND_INS, self._now
+            self._settings,
+            self._campaign,
+            self._reminder,
+            subscriber,
+            _STAND_INS,
+            self._now,
+            variant,
         )
 
 
@@ -228,6 +258,7 @@ def check_templates(
     reminder: Reminder,
     now: datetime,
     max_sms_segments: int | None = None,
+    locales: tuple[str, ...] = SUPPORTED_LOCALES,
 ) -> None:
     """Render the reminder in every language and channel for a sample subscriber; raises
     `RenderError` naming the template and line, so that a broken one stops it before any send,
@@ -238,7 +269,9 @@ def check_templates(
         unsubscribe="https://example.org/unsubscribe/t",
         privacy="https://example.org/privacy/t",
     )
-    for locale in SUPPORTED_LOCALES:
+    test = campaign.ab_test_for(reminder)
+    variants: tuple[Variant | None, ...] = (None, *test.variants) if test else (None,)
+    for locale, variant in ((locale, v) for locale in locales for v in variants):
         sample = Subscriber(
             subscriber_id="ssample",
             channel="email",
@@ -252,14 +285,54 @@ def check_templates(
             consent=Consent(requested_at="", form_version="", source="check"),
             created_at="",
         )
-        values = context(settings, campaign, reminder, sample, sample_links, now)
+        named = f" (variant {variant.name})" if variant else ""
+        try:
+            values = context(settings, campaign, reminder, sample, sample_links, now, variant)
+        except RenderError as error:
+            raise RenderError(f"variant {variant and variant.name} in {locale}: {error}") from error
         try:
             build_email(settings, email(sample, values, sample_links))
         except ValueError as error:  # a line break in a subject: header injection refused
-            raise RenderError(f"reminder email in {locale}: {error}") from error
+            raise RenderError(f"reminder email in {locale}{named}: {error}") from error
         text = sms(sample, values, first=True)
         if max_sms_segments and segments(text.text)[1] > max_sms_segments:
             raise RenderError(
-                f"the text message in {locale} takes {segments(text.text)[1]} segments, "
+                f"the text message in {locale}{named} takes {segments(text.text)[1]} segments, "
                 f"more than {max_sms_segments}: shorten short_title or summary"
             )
+
+
+def check_variants(
+    settings: Settings, campaign: Campaign, test: ABTest, now: datetime
+) -> dict[str, str]:
+    """What is wrong with the variants of an organiser's test, by variant and language (each
+    rendered for a sample subscriber, as its reminder would be in a region of the campaign);
+    {} when every one renders."""
+    region = next(iter(campaign.regions), "EU")
+    deadline = campaign.regions.get(region) or iso(now + timedelta(days=test.days_before + 1))
+    reminder = Reminder(
+        campaign_id=campaign.campaign_id,
+        region=region,
+        days_before=test.days_before,
+        kind=plan.kind(test.days_before),
+        due_at=iso(now),
+        deadline=deadline,
+        state=ReminderState.PENDING,
+        platform=campaign.platform,
+        audience=Audience(groups=("EU",)),
+    )
+    problems: dict[str, str] = {}
+    with_test = replace(campaign, ab_tests=(test,), message="reminder")
+    for index, variant in enumerate(test.variants):
+        for locale in sorted(variant.texts):
+            try:
+                check_templates(
+                    settings,
+                    replace(with_test, ab_tests=(replace(test, variants=(variant,)),)),
+                    reminder,
+                    now,
+                    locales=(locale,),
+                )
+            except RenderError as error:
+                problems[f"variants[{index}].{locale}"] = str(error)
+    return problems

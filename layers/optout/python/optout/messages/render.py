@@ -138,6 +138,66 @@ def text(name: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE) ->
     return _render(_environment(False).get_template(name), {**context, "locale": locale})
 
 
+def snippet(source: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCALE) -> str:
+    """Render a short plain-text template an organiser wrote (a variant's subject or opening,
+    `optout.domain.ab`) in the same sandbox as the stored templates, not escaped (an HTML
+    template that shows it escapes it there); `RenderError` names what is wrong."""
+    from jinja2 import TemplateError
+
+    try:
+        template = _compiled(source)
+    except TemplateError as error:
+        raise RenderError(f"line {getattr(error, 'lineno', '?')}: {error}") from error
+    return _render(template, {**context, "locale": locale}).strip()
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Any:
+    return _snippets().from_string(source)
+
+
+# An organiser's snippet may compute (`{{ 9 ** 9 ** 9 }}`, `{{ "x" * 10 ** 9 }}`): powers and
+# products are checked as they are made, never folded at compile time, so a typo is a clear
+# error instead of a function that hangs or runs out of memory.
+MAX_BASE, MAX_EXPONENT, MAX_REPEAT = 10**6, 64, 1000
+
+
+@lru_cache(maxsize=1)
+def _snippets() -> SandboxedEnvironment:
+    from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class Snippets(SandboxedEnvironment):
+        intercepted_binops = frozenset({"**", "*"})
+
+        def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and (
+                (isinstance(right, int | float) and abs(right) > MAX_EXPONENT)
+                or (isinstance(left, int | float) and abs(left) > MAX_BASE)
+            ):
+                raise SecurityError(f"a power above {MAX_BASE} ** {MAX_EXPONENT}")
+            if operator == "*" and any(
+                isinstance(one, str | list | tuple)
+                and isinstance(other, int)
+                and other > MAX_REPEAT
+                for one, other in ((left, right), (right, left))
+            ):
+                raise SecurityError(f"a text or list repeated more than {MAX_REPEAT} times")
+            return super().call_binop(context, operator, left, right)
+
+    environment = Snippets(
+        loader=FileSystemLoader(_TEMPLATES),
+        autoescape=False,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+    )
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        pass_context(_gettext), pass_context(_ngettext), newstyle=True
+    )
+    return environment
+
+
 def admin_page(name: str, context: Mapping[str, Any]) -> str:
     """Render the organisers' page `admin/<name>.html` (in English)."""
     return _render(
@@ -153,7 +213,7 @@ def _render(template: Any, context: Mapping[str, Any]) -> str:
         return str(template.render(**context))
     except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as error:
         raise RenderError(
-            f"{template.name}, line {_template_line(error, template)}: {error}"
+            f"{template.name or 'the text'}, line {_template_line(error, template)}: {error}"
         ) from error
 
 

@@ -7,6 +7,11 @@ sending takes, against the window it has: from its due time to 21:00 in the regi
 zone (texts may not go out later, and a reminder read at night is a reminder wasted), and for
 the reminders before the deadline, not past the deadline. Also: whether one day's emails fit in
 SES's 24-hour quota. Problems come back as sentences an organiser can act on.
+
+A reminder with an A/B test (`optout.domain.ab`) sends its test share when due and the rest
+after the organiser's wait: the check says when the rest goes, and warns when the wait pushes
+it past the region's deadline or past the evening (the daytime window), or leaves the rest too
+little of the window to be sent in.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from optout.core.clock import iso, parse_iso
 from optout.core.errors import NotFound
 from optout.core.settings import Settings
 from optout.domain import plan, policy, regions
+from optout.domain.ab import ABTest
 from optout.domain.cap import Cap, Planned, pushed_past_deadline
 from optout.domain.models import CampaignStatus, Reminder, ReminderState
 from optout.domain.quiet_hours import QUIET_FROM
@@ -51,7 +57,11 @@ def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
             continue
         if reminder.region not in counted:  # a region's reminders share one audience
             counted[reminder.region] = audience_by_channel(settings, reminder)
-        rows.append(_assess(reminder, counted[reminder.region], rates))
+        row = _assess(reminder, counted[reminder.region], rates)
+        test = campaign.ab_test_for(reminder)
+        if test is not None:
+            _assess_wait(reminder, test, counted[reminder.region], rates, row)
+        rows.append(row)
     _check_daily_quota(rows, rates)
     _check_cap(settings, store, campaign_id, rows, now)
     # A draft that still lacks regions, steps or the setting's address cannot be launched.
@@ -145,7 +155,52 @@ def _assess(reminder: Reminder, audience: Counter[str], rates: Rates) -> dict[st
         },
         "window_seconds": round(window),
         "problems": problems,
+        "ab_test": None,  # a reminder with an A/B test: when its rest goes (`_assess_wait`)
     }
+
+
+def _assess_wait(
+    reminder: Reminder,
+    test: ABTest,
+    audience: Counter[str],
+    rates: Rates,
+    row: dict[str, Any],
+) -> None:
+    """When the rest of an A/B-tested reminder goes, and whether it still goes in its window."""
+    due = parse_iso(reminder.due_at)
+    window_end = _window_end(reminder, due)
+    rest_at = due + test.wait
+    deadline = parse_iso(reminder.deadline)
+    row["ab_test"] = {
+        "share": test.share,
+        "wait_hours": test.wait / timedelta(hours=1),
+        "variants": [variant.name for variant in test.variants],
+        "rest_at": iso(rest_at),
+    }
+    what = f"{reminder.region} {reminder.kind}: its A/B test waits {_duration(test.wait.total_seconds())}"
+    if reminder.days_before > 0 and rest_at >= deadline:
+        row["problems"].append(
+            f"{what}, so the rest would get it at {_clock(rest_at)}, past the deadline "
+            f"({_clock(deadline)}). Shorten the wait."
+        )
+        return
+    if rest_at >= window_end:
+        row["problems"].append(
+            f"{what}, so the rest would get it at {_clock(rest_at)}, after the day's window "
+            f"ends at {_clock(window_end)} (texts would wait for the morning). Shorten the wait, "
+            "or plan the reminder earlier in the day."
+        )
+        return
+    left = (window_end - rest_at).total_seconds()
+    rest = {channel: round(audience[channel] * (1 - test.share)) for channel in ("email", "sms")}
+    for channel, rate in (("email", rates.email_per_second), ("sms", rates.sms_per_second)):
+        seconds = rest[channel] / rate if rate else math.inf
+        if rest[channel] and seconds > left:
+            noun = "emails" if channel == "email" else "texts"
+            row["problems"].append(
+                f"{what}: the rest's {rest[channel]:,} {noun} take {_duration(seconds)}, but "
+                f"only {_duration(left)} of the window is left after it. Shorten the wait."
+            )
 
 
 def _window_end(reminder: Reminder, due: datetime) -> datetime:

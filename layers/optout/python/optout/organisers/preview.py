@@ -16,6 +16,7 @@ from optout.core.clock import parse_iso
 from optout.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from optout.core.settings import Settings
 from optout.domain import contacts, plan, policy, regions
+from optout.domain.ab import Variant
 from optout.domain.locales import SUPPORTED_LOCALES
 from optout.domain.models import (
     Campaign,
@@ -45,7 +46,11 @@ def preview(
     contact: str = "",
 ) -> dict[str, Any]:
     """The message as it would be sent: email subject, text, HTML and headers, or the text
-    message with its encoding and segments. `reminder` is a kind ("one-week-left") or days."""
+    message with its encoding and segments. `reminder` is a kind ("one-week-left") or days.
+
+    A reminder with an A/B test (`optout.domain.ab`) is never sent without a variant: the
+    message shown is its first variant's (what the rest gets unless another wins), and
+    ``variants`` holds each variant as sent, by name ([] for a reminder without a test)."""
     campaign, item = _campaign_and_reminder(settings, campaign_id, region, reminder)
     problems = {}
     if channel not in SAMPLE_CONTACTS:
@@ -66,26 +71,34 @@ def preview(
         "locale": locale,
         "due_at": item.due_at,
     }
-    if channel == "email":
-        message = drafts.email(subscriber, link)
-        email.build(settings, message)  # refuses what SES would be given with a broken header
+    test = campaign.ab_test_for(item)
+    variants = test.variants if test else ()
+
+    def shown(variant: Variant | None) -> dict[str, Any]:
+        if channel == "email":
+            message = drafts.email(subscriber, link, variant)
+            email.build(settings, message)  # refuses what SES would get with a broken header
+            return {
+                "subject": message.subject,
+                "text": message.text,
+                "html": message.html,
+                "headers": dict(message.headers),
+                "sms": None,
+            }
+        text = drafts.sms(subscriber, link, first=first_text, variant=variant)
+        encoding, count = sms.segments(text.text)
         return {
-            **view,
-            "subject": message.subject,
-            "text": message.text,
-            "html": message.html,
-            "headers": dict(message.headers),
-            "sms": None,
+            "subject": "",
+            "text": text.text,
+            "html": "",
+            "headers": {},
+            "sms": {"text": text.text, "encoding": encoding, "segments": count},
         }
-    text = drafts.sms(subscriber, link, first=first_text)
-    encoding, count = sms.segments(text.text)
+
     return {
         **view,
-        "subject": "",
-        "text": text.text,
-        "html": "",
-        "headers": {},
-        "sms": {"text": text.text, "encoding": encoding, "segments": count},
+        **shown(variants[0] if variants else None),
+        "variants": [{"variant": variant.name, **shown(variant)} for variant in variants],
     }
 
 

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from optout.core.settings import Settings
-from optout.domain import regions
+from optout.domain import ab, regions
 from optout.domain.reputation import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, MIN_SENT_FOR_RATES
 from optout.store import CampaignStore, SubscriberStore
 from optout.store.subscribers import COUNTED_STATES, ListHealth
@@ -45,6 +45,7 @@ def campaign_stats(settings: Settings, campaign_id: str) -> dict[str, Any]:
     """Per region and in total: the funnel, outcomes, skips by reason, conversion rate."""
     store = CampaignStore(settings)
     counters = store.stats(campaign_id)
+    breakdown = store.breakdown(campaign_id)
     audience: Counter[str] = Counter()
     for reminder in store.reminders(campaign_id):
         # Everyone a reminder of the region reached: the largest of its reminders' audiences.
@@ -60,8 +61,64 @@ def campaign_stats(settings: Settings, campaign_id: str) -> dict[str, Any]:
         "regions": rows,
         "total": _with_rate({"region": "all", **total}),
         "timeline": store.timeline(campaign_id),
-        "conversions": conversions(store.breakdown(campaign_id)),
+        "conversions": conversions(breakdown),
+        "ab_tests": ab_tests(store, campaign_id, breakdown),
     }
+
+
+def ab_tests(
+    store: CampaignStore, campaign_id: str, breakdown: dict[str, dict[str, dict[str, int]]]
+) -> list[dict[str, Any]]:
+    """Each A/B-tested reminder whose test share has gone out: per variant, its messages sent,
+    conversions ("I've switched it off", people's presses only) and rate in the test share and
+    in the rest; the people of the rest held for the result until it is decided; and the
+    decision, with its reason in words."""
+    campaign = store.get_campaign(campaign_id)
+    if campaign is None or not campaign.ab_tests:
+        return []
+    counted = breakdown.get("variant", {})
+    found = []
+    for phase in sorted(store.ab_phases(campaign_id), key=lambda p: p.reminder):
+        reminder = store.get_reminder(campaign_id, phase.reminder)
+        test = campaign.ab_test_for(reminder) if reminder else None
+        if test is None:
+            continue
+
+        decided = bool(phase.decided_at)
+        found.append(
+            {
+                "reminder": phase.reminder,
+                "region": phase.region,
+                "share": test.share,
+                "wait_hours": test.wait.total_seconds() / 3600,
+                "state": phase.state,
+                "test_started_at": phase.test_started_at,
+                "rest_due_at": phase.due_at if phase.state == phase.WAITING else "",
+                "held_for_result": 0 if decided else phase.held,
+                "variants": [
+                    {"variant": variant.name}
+                    | {
+                        group: _variant_numbers(counted, phase.reminder, variant.name, group)
+                        for group in (ab.TEST, ab.REST)
+                    }
+                    for variant in test.variants
+                ],
+                "decision": {
+                    "winner": phase.winner,
+                    "reason": phase.reason,
+                    "significant": phase.significant,
+                    "decided_at": phase.decided_at,
+                    # What it was decided on: the test share's numbers at the time.
+                    "results": [
+                        {"variant": r.variant, "sent": r.sent, "confirmed": r.conversions}
+                        for r in phase.results
+                    ],
+                }
+                if decided
+                else None,
+            }
+        )
+    return found
 
 
 def conversions(breakdown: dict[str, dict[str, dict[str, int]]]) -> dict[str, list[dict[str, Any]]]:
@@ -84,6 +141,13 @@ def conversions(breakdown: dict[str, dict[str, dict[str, int]]]) -> dict[str, li
     return found
 
 
+def _variant_numbers(
+    counted: dict[str, dict[str, int]], reminder: str, variant: str, group: str
+) -> dict[str, Any]:
+    counts = counted.get(ab.breakdown_value(reminder, variant, group), {})
+    return _with_rate({"sent": counts.get("sent", 0), "confirmed": counts.get("confirmed", 0)})
+
+
 def as_csv(stats: dict[str, Any]) -> str:
     """The per-region rows and the total as CSV, one column per counter."""
     rows = [*stats["regions"], stats["total"]]
@@ -94,7 +158,41 @@ def as_csv(stats: dict[str, Any]) -> str:
     )
     writer.writeheader()
     writer.writerows(rows)
+    if stats.get("ab_tests"):
+        # A second table, after a blank line: each variant of each A/B test, and the decision.
+        out.write("\n")
+        tests = csv.writer(out, lineterminator="\n")
+        tests.writerow(AB_COLUMNS)
+        for test in stats["ab_tests"]:
+            decision = test["decision"] or {}
+            for variant in test["variants"]:
+                for group in (ab.TEST, ab.REST):
+                    numbers = variant[group]
+                    tests.writerow(
+                        [
+                            test["reminder"],
+                            variant["variant"],
+                            group,
+                            numbers["sent"],
+                            numbers["confirmed"],
+                            numbers["conversion_rate"],
+                            decision.get("winner", ""),
+                            decision.get("reason", "waiting for the test result"),
+                        ]
+                    )
     return out.getvalue()
+
+
+AB_COLUMNS = (
+    "reminder",
+    "variant",
+    "group",
+    "sent",
+    "confirmed",
+    "conversion_rate",
+    "winner",
+    "reason",
+)
 
 
 def _row(region: str, counts: dict[str, int], audience: int) -> dict[str, Any]:

@@ -11,6 +11,11 @@ the "check it again" follow-up) pages the same audience: the index does not hold
 person converted in, so the members a page keeps on every other rule are read for it, 100 to a
 request (`SubscriberStore.with_done_campaigns`). Unsubscribed and erased people are not in the
 index, so never among them.
+
+A reminder with an A/B test is fanned out twice (`optout.campaigns.schedule`): a job of its
+"test" phase queues only the people of its test share and counts the rest as held for the
+test result; a job of its "rest" phase, after the wait, queues only the rest. Each phase keeps
+its own checkpoints, so the second pages the shards again from the start.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from optout.core import queues
 from optout.core.jobs import FanoutJob, SendJob
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
+from optout.domain import ab
 from optout.domain.models import STARTED, Audience, AudienceMember, Reminder, Segment
 from optout.store import FANOUT_DONE, CampaignStore, SubscriberStore, layout
 
@@ -43,7 +49,9 @@ def run(
     if reminder.state not in STARTED:
         # Not started as far as this read sees: let SQS bring the job back rather than drop it.
         raise RuntimeError(f"reminder {job.reminder!r} is {reminder.state}, not fanning out")
-    shard = layout.audience_pk(job.group, job.shard)  # how the reminder's progress names it
+    # how the reminder's progress names the shard, in this phase
+    shard = layout.fanout_progress(layout.audience_pk(job.group, job.shard), job.phase)
+    in_phase = _phase_filter(campaigns, job, reminder)
     checkpoint = reminder.progress.get(shard, "")
     if checkpoint == FANOUT_DONE:
         return {"outcome": "skipped", "reason": "shard already done"}
@@ -56,6 +64,11 @@ def run(
         )
         pages += 1
         ids = [member.subscriber_id for member in reached_members(subscribers, members, reminder)]
+        if in_phase is not None:
+            kept = [subscriber_id for subscriber_id in ids if in_phase(subscriber_id)]
+            if job.phase == ab.TEST:
+                campaigns.add_ab_held(job.campaign_id, job.reminder, len(ids) - len(kept))
+            ids = kept
         batches = _enqueue(settings, job, ids)
         queued += len(ids)
         if not more:
@@ -70,6 +83,27 @@ def run(
             queues.enqueue(settings.fanout_queue_url, replace(job, cursor=cursor))
             metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
             return {"outcome": "continued", "shard": shard, "queued": queued, "cursor": cursor}
+
+
+def _phase_filter(
+    campaigns: CampaignStore, job: FanoutJob, reminder: Reminder
+) -> Callable[[str], bool] | None:
+    """Whether a subscriber belongs to the job's phase of the reminder's A/B test; None when
+    the job has no phase (everyone it reaches goes)."""
+    if not job.phase:
+        return None
+    campaign = campaigns.get_campaign(job.campaign_id)
+    test = campaign.ab_test_for(reminder) if campaign else None
+    if test is None:
+        # The test is gone (the campaign with it): the test phase sends it to everyone and
+        # the rest phase to nobody, so that each person still gets it once.
+        return None if job.phase == ab.TEST else (lambda subscriber_id: False)
+
+    def in_phase(subscriber_id: str) -> bool:
+        placed = ab.assign(test, job.campaign_id, job.reminder, subscriber_id)
+        return placed.group == job.phase
+
+    return in_phase
 
 
 def reached_members(

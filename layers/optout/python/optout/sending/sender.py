@@ -11,6 +11,12 @@ reminder, subscriber, channel) that also counts it against the cap, send it, and
 provider's message id (written together after the batch). A claim found without a record — a
 crash between the send and the record — is counted "unknown" and never resent.
 
+A reminder with an A/B test (`optout.domain.ab`) goes to each person in the variant their place
+in the test gives: their own in the test share, the decided winner in the rest. Someone of the
+rest reached before the decision (a late joiner caught up during the wait) is not claimed: held
+for the test result, counted on the test, and the rest's fan-out reaches them. The claim records
+the variant and group, for the conversion to be counted under them.
+
 Counters go to the campaign once per batch.
 """
 
@@ -31,7 +37,7 @@ from optout.core.events import EventType
 from optout.core.jobs import SendJob
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import SendingSettings, Settings, SettingsError
-from optout.domain import event_data, plan
+from optout.domain import ab, event_data, plan
 from optout.domain.cap import Cap, Reservation
 from optout.domain.models import (
     SETTLED,
@@ -252,6 +258,9 @@ def _send(
     )
     deferred: dict[tuple[datetime, str], list[str]] = defaultdict(list)  # (when, why) -> ids
     remaining = list(dict.fromkeys(job.ids))
+    test = campaign.ab_test_for(reminder)
+    winner = _Winner(CampaignStore(settings), campaign.campaign_id, reminder.reminder_id)
+    held = 0  # of the rest, before the test's decision
 
     def read(chunk: list[str]) -> dict[str, Subscriber]:
         found = subscribers.get_many(chunk)
@@ -269,8 +278,17 @@ def _send(
             subscriber_id = remaining[0]
             subscriber = found.get(subscriber_id)
             reason = skip_reason(subscriber, campaign.campaign_id)
+            placed = (
+                ab.variant_for(
+                    test, campaign.campaign_id, reminder.reminder_id, subscriber_id, winner()
+                )
+                if test is not None and not reason
+                else None
+            )
             if reason or subscriber is None:
                 counts[f"skipped_{reason}"] += 1
+            elif test is not None and placed is None:
+                held += 1  # not claimed: the rest's fan-out reaches them after the decision
             elif subscriber.channel == "sms" and (later := in_quiet_hours(subscriber, clock.now())):
                 deferred[(later, "quiet hours")].append(subscriber_id)
                 counts["deferred"] += 1
@@ -279,7 +297,7 @@ def _send(
                 deferred[(now + SMS_SETTINGS_RETRY, problem)].append(subscriber_id)
                 counts["deferred"] += 1
             else:
-                outcome = _deliver_within_cap(batch, subscriber)
+                outcome = _deliver_within_cap(batch, subscriber, placed)
                 if isinstance(outcome, datetime):
                     deferred[(outcome, "cap")].append(subscriber_id)
                     counts["deferred"] += 1
@@ -289,6 +307,11 @@ def _send(
                 if outcome == "sent":
                     sent_by[("channel", subscriber.channel)] += 1
                     sent_by[("language", subscriber.locale)] += 1
+                    if placed is not None:
+                        value = ab.breakdown_value(
+                            reminder.reminder_id, placed.variant, placed.group
+                        )
+                        sent_by[("variant", value)] += 1
             remaining.pop(0)
     except QuotaExhausted as error:
         # The rest waits for the organiser: a paused campaign, its batch kept, an alarm.
@@ -308,6 +331,7 @@ def _send(
         found.close()
         # Whatever happens next, what went out is on record (a crash here leaves "unknown").
         deliveries.record_sent_many(batch.sent, now)
+        CampaignStore(settings).add_ab_held(campaign.campaign_id, reminder.reminder_id, held)
         for (later, reason), ids in deferred.items():
             CampaignStore(settings).put_deferred(
                 replace(job, ids=tuple(ids)), reminder.region, later, reason
@@ -323,6 +347,22 @@ def _send(
                         "reason": reason,
                     },
                 )
+
+
+class _Winner:
+    """The variant the rest of a reminder's A/B test gets: read when first asked, and read
+    again while not yet decided, at most once a batch (the decision comes after the wait; a
+    batch of the rest comes after the decision)."""
+
+    def __init__(self, campaigns: CampaignStore, campaign_id: str, reminder_id: str) -> None:
+        self._campaigns, self._campaign_id, self._reminder_id = campaigns, campaign_id, reminder_id
+        self._winner: str | None = None
+
+    def __call__(self) -> str:
+        if self._winner is None:
+            phase = self._campaigns.ab_phase(self._campaign_id, self._reminder_id)
+            self._winner = phase.winner if phase else ""
+        return self._winner
 
 
 def _sms_settings_problem(settings: Settings) -> str | None:
@@ -405,7 +445,9 @@ class _Batch:
     sent: list[tuple[str, str, dict[str, Any]]]
 
 
-def _deliver_within_cap(batch: _Batch, subscriber: Subscriber) -> str | datetime:
+def _deliver_within_cap(
+    batch: _Batch, subscriber: Subscriber, placed: ab.Assignment | None = None
+) -> str | datetime:
     """`_deliver`, if the cap across campaigns lets the message go now; else when it may.
     A deadline notice or the good news neither waits for the cap nor counts against it: it
     corrects what an earlier message said, once."""
@@ -420,7 +462,7 @@ def _deliver_within_cap(batch: _Batch, subscriber: Subscriber) -> str | datetime
                 return allowed
             settled = ClaimState(earlier.get("state", ClaimState.CLAIMED)) in SETTLED
             return COUNTED_AS[Outcome.DUPLICATE if settled else Outcome.IN_DOUBT]
-        outcome = _deliver(batch, subscriber, allowed)
+        outcome = _deliver(batch, subscriber, allowed, placed)
         if outcome != Outcome.CHANGED:
             return outcome
         # Another campaign's message was counted since this batch read them: read them again.
@@ -442,7 +484,12 @@ def _delivery_key(batch: _Batch, subscriber: Subscriber) -> str:
     )
 
 
-def _deliver(batch: _Batch, subscriber: Subscriber, reservation: Reservation | None) -> str:
+def _deliver(
+    batch: _Batch,
+    subscriber: Subscriber,
+    reservation: Reservation | None,
+    placed: ab.Assignment | None = None,
+) -> str:
     """Render one message, then send it through the send-once path; its outcome as counted
     ("sent", "failed", "unknown", "skipped_..."). Everything that can fail before the provider
     is reached happens before the claim, so that a failure there leaves nothing behind and the
@@ -454,11 +501,17 @@ def _deliver(batch: _Batch, subscriber: Subscriber, reservation: Reservation | N
         "region": reminder.region,
         "channel": subscriber.channel,
     }
+    test = campaign.ab_test_for(reminder)
+    variant = test.variant(placed.variant) if test and placed else None
+    if placed is not None:  # which variant went, for its conversion to be counted under it
+        attributes.update(variant=placed.variant, ab_group=placed.group)
     link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
     if subscriber.channel == "email":
-        mime = email.build(settings, batch.drafts.email(subscriber, link))
+        mime = email.build(settings, batch.drafts.email(subscriber, link, variant))
     else:
-        text = batch.drafts.sms(subscriber, link, first=not subscriber.sms_introduced)
+        text = batch.drafts.sms(
+            subscriber, link, first=not subscriber.sms_introduced, variant=variant
+        )
 
     def send() -> str:
         batch.pacers[subscriber.channel].wait()  # after the claim: a duplicate takes no turn

@@ -11,6 +11,7 @@
 
 from optout.store.campaigns import (
     FANOUT_DONE,
+    ABPhase,
     CampaignStore,
     DeferredBatch,
     DeferredNotice,
@@ -26,6 +27,7 @@ __all__ = [
     "CHANGED",
     "FANOUT_DONE",
     "LEFT",
+    "ABPhase",
     "CampaignStore",
     "DeferredBatch",
     "DeferredNotice",

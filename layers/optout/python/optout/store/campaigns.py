@@ -7,6 +7,7 @@ module knows the items behind them."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from optout.core import aws
 from optout.core.clock import iso
 from optout.core.jobs import NoticeJob, SendJob
 from optout.core.settings import Settings
+from optout.domain import ab
 from optout.domain.models import (
     REPLANNABLE,
     Audience,
@@ -76,6 +78,13 @@ class CampaignStore:
 
     def set_catch_up(self, campaign_id: str, enabled: bool, now: datetime) -> None:
         self._update_campaign(campaign_id, {"catch_up": enabled}, now)
+
+    def set_ab_tests(self, campaign_id: str, tests: tuple[ab.ABTest, ...], now: datetime) -> None:
+        """Replace the campaign's A/B tests (kept apart from what a policy change writes, so a
+        re-plan keeps them). Stored as JSON: shares and hours are fractions, which DynamoDB
+        would want as decimals."""
+        document = json.dumps([ab.document_of(test) for test in tests])
+        self._update_campaign(campaign_id, {"ab_tests": document}, now)
 
     def mark_withdrawn(self, campaign_id: str, now: datetime) -> None:
         """Withdrawn, keeping the reason it was last paused for."""
@@ -254,11 +263,13 @@ class CampaignStore:
                 due.notices.append(_deferred_notice(item))
             elif item["sk"] == layout.FINISH_CHECK:
                 due.finish_checks.append(_finish_check(item))
+            elif item["sk"].startswith(layout.AB_TEST):
+                due.rest_phases.append(_ab_phase(item))
         return due
 
     def lease(
         self,
-        due: Reminder | DeferredBatch | DeferredNotice | FinishCheck,
+        due: Reminder | DeferredBatch | DeferredNotice | FinishCheck | ABPhase,
         now: datetime,
         lease: timedelta,
     ) -> bool:
@@ -309,6 +320,120 @@ class CampaignStore:
         self._table.update_item(
             Key=_key(reminder),
             UpdateExpression="REMOVE due_pk, leased_until",
+        )
+
+    # -- A/B tests: the rest phase and the decision ---------------------------------------
+
+    def start_ab_test(self, reminder: Reminder, rest_due_at: datetime, now: datetime) -> None:
+        """Note that the reminder's test share is going out: its rest phase enters the due index
+        at `rest_due_at`. Once: a tick that starts the test share again (after a crash) keeps
+        the first time. (An update that creates the item: the scheduler updates, never puts.)"""
+        update_if(
+            self._table,
+            Key={
+                "pk": campaign_pk(reminder.campaign_id),
+                "sk": layout.ab_test_sk(reminder.reminder_id),
+            },
+            UpdateExpression="SET campaign_id = :campaign, #reminder = :reminder, "
+            "#region = :region, #state = :state, test_started_at = :now, due_pk = :due, "
+            "due_at = :rest",
+            ConditionExpression="attribute_not_exists(pk)",
+            ExpressionAttributeNames={
+                "#state": "state",
+                "#region": "region",
+                "#reminder": "reminder",
+            },
+            ExpressionAttributeValues={
+                ":campaign": reminder.campaign_id,
+                ":reminder": reminder.reminder_id,
+                ":region": reminder.region,
+                ":state": ABPhase.WAITING,
+                ":now": iso(now),
+                ":due": self.DUE,
+                ":rest": iso(rest_due_at),
+            },
+        )
+
+    def ab_phase(self, campaign_id: str, reminder_id: str) -> ABPhase | None:
+        """The A/B test of a reminder, once its test share has started; None before."""
+        item = self._table.get_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.ab_test_sk(reminder_id)},
+            ConsistentRead=True,
+        ).get("Item")
+        return _ab_phase(item) if item else None
+
+    def ab_phases(self, campaign_id: str) -> list[ABPhase]:
+        """Every A/B test of the campaign under way or decided, by reminder."""
+        return [
+            _ab_phase(item)
+            for item in self._query(
+                KeyConditionExpression=Key("pk").eq(campaign_pk(campaign_id))
+                & Key("sk").begins_with(layout.AB_TEST),
+                ConsistentRead=True,
+            )
+        ]
+
+    def add_ab_held(self, campaign_id: str, reminder_id: str, held: int) -> None:
+        """Count people of the rest held for the test result (the fan-out of the test share
+        passes them by; a late joiner of the rest waits too)."""
+        if held:
+            self._table.update_item(
+                Key={"pk": campaign_pk(campaign_id), "sk": layout.ab_test_sk(reminder_id)},
+                UpdateExpression="ADD held :held",
+                ExpressionAttributeValues={":held": held},
+            )
+
+    def decide_ab(
+        self, phase: ABPhase, decision: ab.Decision, results: list[ab.Result], now: datetime
+    ) -> ABPhase:
+        """Record the decision, unless one is recorded already (a tick redone after a crash):
+        the first stands, and is what this returns, so the rest gets one winner."""
+        response = self._table.update_item(
+            Key=_key(phase),
+            UpdateExpression="SET winner = if_not_exists(winner, :winner), "
+            "reason = if_not_exists(reason, :reason), "
+            "significant = if_not_exists(significant, :significant), "
+            "results = if_not_exists(results, :results), "
+            "decided_at = if_not_exists(decided_at, :now)",
+            ExpressionAttributeValues={
+                ":winner": decision.winner,
+                ":reason": decision.reason,
+                ":significant": decision.significant,
+                ":results": [
+                    {"variant": r.variant, "sent": r.sent, "conversions": r.conversions}
+                    for r in results
+                ],
+                ":now": iso(now),
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return _ab_phase(response["Attributes"])
+
+    def rest_queued(self, phase: ABPhase, state: str = "") -> None:
+        """The rest phase's fan-out is queued (or it ends unsent, `state` saying why): it
+        leaves the due index."""
+        self._table.update_item(
+            Key=_key(phase),
+            UpdateExpression="SET #state = :state REMOVE due_pk, leased_until",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":state": state or ABPhase.REST_SENT},
+        )
+
+    def start_rest_fanout(self, reminder: Reminder, jobs: int, now: datetime) -> None:
+        """Mark a reminder fanning out again, for the rest of an A/B test's audience: as many
+        jobs again as its test share had (the same shards, paged once more), so it is fanned
+        out when both phases' shards are done. Set, not added: redone after a crash, the same."""
+        self._table.update_item(
+            Key=_key(reminder),
+            UpdateExpression="SET #state = :state, fanout_jobs = :jobs, rest_started_at = "
+            "if_not_exists(rest_started_at, :now) REMOVE finished_at",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":state": ReminderState.FANNING_OUT.value,
+                ":jobs": 2 * jobs,
+                ":now": iso(now),
+            },
         )
 
     # -- deferred send batches -----------------------------------------------------------
@@ -571,9 +696,58 @@ class Due:
     batches: list[DeferredBatch] = field(default_factory=list)
     notices: list[DeferredNotice] = field(default_factory=list)
     finish_checks: list[FinishCheck] = field(default_factory=list)
+    rest_phases: list[ABPhase] = field(default_factory=list)
 
 
-def _key(record: Reminder | DeferredBatch | DeferredNotice | FinishCheck) -> Mapping[str, str]:
+@dataclass(frozen=True)
+class ABPhase:
+    """A reminder's A/B test once its test share went out: waiting (in the due index until the
+    wait is over), then decided, its rest sent the winner (or cancelled with its campaign);
+    and how many of the rest were held for the result."""
+
+    WAITING = "waiting"
+    REST_SENT = "rest-sent"
+    CANCELLED = "cancelled"
+
+    campaign_id: str
+    reminder: str  # the reminder's id (``EU-07``)
+    region: str
+    state: str
+    due_at: str  # when the rest goes ("" once it left the due index)
+    test_started_at: str = ""
+    held: int = 0
+    winner: str = ""
+    reason: str = ""
+    significant: bool = False
+    results: tuple[ab.Result, ...] = ()
+    decided_at: str = ""
+    key: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+
+def _ab_phase(item: Mapping[str, Any]) -> ABPhase:
+    return ABPhase(
+        campaign_id=str(item["campaign_id"]),
+        reminder=str(item["reminder"]),
+        region=str(item.get("region", "")),
+        state=str(item.get("state", ABPhase.WAITING)),
+        due_at=str(item.get("due_at", "")),
+        test_started_at=str(item.get("test_started_at", "")),
+        held=int(item.get("held", 0)),
+        winner=str(item.get("winner", "")),
+        reason=str(item.get("reason", "")),
+        significant=bool(item.get("significant", False)),
+        results=tuple(
+            ab.Result(str(r["variant"]), int(r["sent"]), int(r["conversions"]))
+            for r in item.get("results", [])
+        ),
+        decided_at=str(item.get("decided_at", "")),
+        key={"pk": item["pk"], "sk": item["sk"]},
+    )
+
+
+def _key(
+    record: Reminder | DeferredBatch | DeferredNotice | FinishCheck | ABPhase,
+) -> Mapping[str, str]:
     if isinstance(record, Reminder):
         return {
             "pk": campaign_pk(record.campaign_id),
@@ -639,6 +813,7 @@ def campaign_from(item: Mapping[str, Any]) -> Campaign:
         updated_at=str(item.get("updated_at", "")),
         launched_at=str(item.get("launched_at", "")),
         finished_at=str(item.get("finished_at", "")),
+        ab_tests=tuple(ab.stored_test(test) for test in json.loads(item.get("ab_tests") or "[]")),
     )
 
 

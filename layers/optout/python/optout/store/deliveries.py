@@ -314,6 +314,21 @@ class DeliveryStore:
                 return parse_iso(str(item.get("sent_at") or item["claimed_at"]))
         return None
 
+    def variant_sent(
+        self, campaign_id: str, reminder: str, subscriber_id: str, channel: str
+    ) -> tuple[str, str] | None:
+        """The variant of an A/B-tested reminder that went to the subscriber, and their group
+        in its test (`domain.ab.TEST` or `REST`), as the claim recorded them; None if none."""
+        item = self._table.get_item(
+            Key={
+                "pk": layout.reminder_delivery_named(campaign_id, reminder, subscriber_id, channel)
+            },
+            ProjectionExpression="variant, ab_group",
+        ).get("Item")
+        if not item or not item.get("variant"):
+            return None
+        return str(item["variant"]), str(item.get("ab_group", ""))
+
     def release(self, key: str) -> None:
         """Give a claim back after a send the provider certainly did not take, so that the
         caller's retry can send it (only a claim still "claimed": never a recorded one)."""

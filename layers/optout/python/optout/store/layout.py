@@ -9,6 +9,7 @@ message claimed before it would be sent again after it.
 
 from __future__ import annotations
 
+from optout.domain.ab import REST
 from optout.domain.models import reminder_id
 
 # -- the campaigns table: one partition per campaign, one per subscriber's deferred notices --
@@ -20,6 +21,8 @@ FINISH_CHECK = "FINISH"
 REMINDER = "REMINDER#"
 DEFERRED_BATCH = "DEFERRED#"
 DEFERRED_NOTICE = "NOTICE#"
+# A reminder's A/B test: its rest phase, due after the wait, and the decision (``ABTEST#EU#07``).
+AB_TEST = "ABTEST#"
 STATS = "STATS#"  # a region's counters
 TIMELINE = "TIMELINE#"  # an hour's counters
 # One item of counters by one dimension's value, an attribute each (``reminder#EU-07#sent``,
@@ -79,6 +82,19 @@ def reminder_sk_of(reference: str) -> str:
 
 def reminder_id_of(reference: str) -> str:
     return reminder_id(*_reminder_named(reference))
+
+
+def ab_test_sk(reminder: str) -> str:
+    """The A/B test item of a reminder named by its id (``EU-07``)."""
+    return f"{AB_TEST}{_slot(*_reminder_named(reminder))}"
+
+
+def fanout_progress(shard: str, phase: str) -> str:
+    """How a reminder's progress names an audience shard in one phase of its fan-out: the
+    shard itself (``EU#07``) for a reminder sent at once or its test share, and with the phase
+    after it (``EU#07@rest``) for the rest of an A/B test's audience, paged again after the
+    wait."""
+    return f"{shard}@{phase}" if phase == REST else shard
 
 
 def deferred_batch_sk(reminder: str, digest: str) -> str:

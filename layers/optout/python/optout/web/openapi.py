@@ -20,7 +20,7 @@ from optout.core.tokens import SESSION_COOKIE
 
 # Only modules that make no AWS client and render nothing: the function serving this document
 # starts without boto3, Jinja2 or Babel.
-from optout.domain import locales, plan, regions
+from optout.domain import ab, locales, plan, regions
 from optout.domain.models import CampaignStatus
 from optout.domain.policy import EDITABLE_TEXT
 from optout.domain.watches import ABOUT, MAX_ALLIES, OTA, PAGE
@@ -594,6 +594,38 @@ def _admin_routes() -> dict[str, JsonObject]:
                 ),
             )
         },
+        "/admin/campaigns/{campaign_id}/ab-tests": {
+            "post": _operation(
+                "Give reminders variants to test by conversions: a share of each region's "
+                "audience gets them, and after a wait the rest gets the better one",
+                "organisers",
+                {
+                    "200": _answer("The campaign's tests", _json(_schema("ABTests"))),
+                    "303": _redirect("A dashboard form: back to the campaign's page"),
+                    **_refusals("400", "404", "409", "413"),
+                },
+                operation_id="setABTests",
+                description="The list replaces the campaign's tests (`[]` removes them). Each "
+                "names a reminder by its `days_before` the deadline (one of the campaign's "
+                "offsets). When that reminder comes due in a region, `share` of its audience "
+                "(default 0.2) is split at random, stably per person, between the `variants`; "
+                "after `wait_hours` (default 4) the variant with the best rate of \"I've "
+                "switched it off\" (people's presses of the done page's button; opens and "
+                "link scanners never count) goes to the rest, if a two-proportion z-test finds "
+                "it better than every other at 95% confidence; with too few conversions to tell "
+                "(fewer than 5 expected per variant) or no significant difference, the first "
+                "variant goes. A variant gives a `subject` (a text message's first words) and/or "
+                "an `opening` (the paragraph under the headline, in place of the summary), each "
+                "a template of the reminder's values (`{{ time_left }}`, `{{ title }}`, "
+                "`{{ deadline_date }}`...) per language; `en` is required, and a language a "
+                "variant lacks falls back as the templates do (fr-CA to fr, then English). "
+                "400 naming each problem (one variant, a share outside 0-1, a language the bot "
+                "does not speak, a template that does not render), 409 once a reminder the "
+                "tests concern has gone out; either way nothing changes.",
+                parameters=[_CAMPAIGN],
+                body={"required": True, "content": _json(_schema("ABTests"))},
+            )
+        },
         "/admin/campaigns/{campaign_id}/stats": {
             "get": _operation(
                 "The funnel per region: audience, sent, clicked, confirmed...",
@@ -1057,6 +1089,17 @@ def _schemas() -> JsonObject:
     text = {"type": "string"}
     stamp = {"type": "string", "format": "date-time"}
     counts = {"type": "integer", "minimum": 0}
+
+    def by_language(longest: int) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "description": "A template by language (en required); others fall back to it as "
+            "templates do.",
+            "required": ["en"],
+            "propertyNames": {"enum": list(locales.SUPPORTED_LOCALES)},
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": longest},
+        }
+
     # Kept on writes, so a count can be off (even below 0) until a recount.
     subscriber_states = {
         state: {"type": "integer"} for state in ("pending", "active", "unsubscribed", "suppressed")
@@ -1264,6 +1307,106 @@ def _schemas() -> JsonObject:
             "required": ["campaign_id", "status", "good_news"],
             "properties": {"campaign_id": text, "status": text, "good_news": counts},
         },
+        "ABTests": {
+            "type": "object",
+            "required": ["ab_tests"],
+            "properties": {
+                "campaign_id": text,
+                "ab_tests": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["days_before", "variants"],
+                        "properties": {
+                            "days_before": {"type": "integer", "minimum": 0},
+                            "share": {
+                                "type": "number",
+                                "exclusiveMinimum": 0,
+                                "exclusiveMaximum": 1,
+                                "default": 0.2,
+                            },
+                            "wait_hours": {
+                                "type": "number",
+                                "exclusiveMinimum": 0,
+                                "maximum": 72,
+                                "default": 4,
+                            },
+                            "variants": {
+                                "type": "array",
+                                "minItems": 2,
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "name": {
+                                            "type": "string",
+                                            "description": "Optional. A, B, C... by default.",
+                                        },
+                                        "subject": by_language(ab.MAX_CHARS["subject"]),
+                                        "opening": by_language(ab.MAX_CHARS["opening"]),
+                                    },
+                                    "additionalProperties": False,
+                                },
+                            },
+                        },
+                        "additionalProperties": False,
+                    },
+                },
+            },
+        },
+        "ABTestStats": {
+            "type": "object",
+            "required": ["reminder", "region", "state", "variants", "decision"],
+            "properties": {
+                "reminder": text,
+                "region": text,
+                "share": {"type": "number"},
+                "wait_hours": {"type": "number"},
+                "state": {"enum": ["waiting", "rest-sent", "cancelled"]},
+                "test_started_at": text,
+                "rest_due_at": text,
+                "held_for_result": {
+                    **counts,
+                    "description": "People of the rest waiting for the decision.",
+                },
+                "variants": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["variant", "test", "rest"],
+                        "properties": {
+                            "variant": text,
+                            "test": _schema("VariantNumbers"),
+                            "rest": _schema("VariantNumbers"),
+                        },
+                    },
+                },
+                "decision": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["winner", "reason", "significant", "decided_at"],
+                            "properties": {
+                                "winner": text,
+                                "reason": text,
+                                "significant": {"type": "boolean"},
+                                "decided_at": text,
+                                "results": {"type": "array", "items": {"type": "object"}},
+                            },
+                        },
+                    ]
+                },
+            },
+        },
+        "VariantNumbers": {
+            "type": "object",
+            "required": ["sent", "confirmed", "conversion_rate"],
+            "properties": {
+                "sent": counts,
+                "confirmed": counts,
+                "conversion_rate": {"type": "number"},
+            },
+        },
         "CatchUp": {
             "type": "object",
             "required": ["campaign_id", "catch_up"],
@@ -1312,6 +1455,13 @@ def _schemas() -> JsonObject:
                 "regions": {"type": "array", "items": _schema("RegionFunnel")},
                 "total": _schema("RegionFunnel"),
                 "timeline": {"type": "object"},
+                "ab_tests": {
+                    "type": "array",
+                    "description": "Optional. Each A/B-tested reminder whose test share went "
+                    "out: each variant's numbers in the test share and in the rest, and the "
+                    "decision with its reason (null while waiting).",
+                    "items": _schema("ABTestStats"),
+                },
                 "conversions": {
                     "type": "object",
                     "description": 'Optional. Who said "I\'ve switched it off", by the reminder '
@@ -1506,6 +1656,12 @@ def _schemas() -> JsonObject:
                             "kind": _KIND,
                             "due_at": stamp,
                             "problems": {"type": "array"},
+                            "ab_test": {
+                                "type": ["object", "null"],
+                                "description": "Optional. A reminder with an A/B test: its "
+                                "share, wait, variants, and when the rest goes (rest_at); "
+                                "null without one.",
+                            },
                         },
                     },
                 },
@@ -1518,6 +1674,21 @@ def _schemas() -> JsonObject:
                 "subject": {"type": ["string", "null"]},
                 "text": text,
                 "html": {"type": ["string", "null"]},
+                "variants": {
+                    "type": "array",
+                    "description": "Optional. A reminder with an A/B test: each variant as sent "
+                    "(the message above is the first's); [] without a test.",
+                    "items": {
+                        "type": "object",
+                        "required": ["variant", "subject", "text"],
+                        "properties": {
+                            "variant": text,
+                            "subject": {"type": ["string", "null"]},
+                            "text": text,
+                            "html": {"type": ["string", "null"]},
+                        },
+                    },
+                },
             },
         },
         "TestSend": {
