@@ -126,7 +126,7 @@ def deliver(
     try:
         answer = webhook.deliver(
             endpoint.url,
-            endpoint.signing_secrets(sent_at),
+            endpoint.signing_secrets(now),
             kept.event_id,
             body,
             sent_at,

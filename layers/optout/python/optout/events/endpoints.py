@@ -258,3 +258,12 @@ def _moment(document: Mapping[str, Any], name: str) -> datetime:
 
 def _new_id() -> str:
     return "ep_" + base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
+
+
+def replay_from_form(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A replay from the dashboard's forms: a dead letter's or an attempt's button (its
+    event_id), or the range form (from and to); fields left empty are left out."""
+    unknown = sorted(set(fields) - _REPLAY_FIELDS)
+    if unknown:
+        raise InvalidInput({name: "not a field of this form" for name in unknown})
+    return {name: str(value).strip() for name, value in fields.items() if str(value).strip()}
