@@ -425,3 +425,67 @@ def test_a_person_erased_before_the_delivery_is_sent_to_the_crm_without_a_contac
     [event] = receiver.verified()
     assert event["data"]["subscriber_id"] == person
     assert "contact" not in event["data"]
+
+
+def test_with_too_little_time_left_a_delivery_goes_back_on_the_queue_untried(
+    stack: Stack, receiver: Receiver
+) -> None:
+    # Given a delivery job, and a run of the events function with 10 s left
+    endpoint_id = register(receiver)
+    event_id = emit()
+    stack.drain("EVENTS_QUEUE_URL", "EventsFunction")
+    receiver.received.clear()
+    job = DeliveryJob(event_id, endpoint_id, clock.iso(clock.now() + timedelta(days=3)))
+
+    # When it is handled
+    outcome = delivery.deliver(settings.get(), job, clock.now(), time_left=10)
+
+    # Then nothing was sent nor logged for it: it waits on the queue, its attempt not counted
+    assert outcome.startswith("queued again")
+    assert receiver.received == []
+    run(stack)
+    assert [received.headers["webhook-id"] for received in receiver.received] == [event_id]
+    assert [a["attempt"] for a in shown(endpoint_id)["attempts"]] == [0, 0]
+
+
+def test_on_aws_an_endpoint_on_the_local_network_is_never_reached(
+    stack: Stack, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an endpoint on 127.0.0.1 (registered on the local stack), and the stage on AWS
+    endpoint_id = register(receiver)
+    monkeypatch.setenv("STAGE", "prod")
+    settings.get.cache_clear()
+
+    # When an event is sent
+    emit()
+    run(stack)
+
+    # Then no request reached it, and the event is a dead letter saying why, not retried
+    assert receiver.received == []
+    [letter] = shown(endpoint_id)["dead_letters"]
+    assert letter["reason"] == f"the address is not https ({receiver.url()})"
+    assert stack.release_delayed("EVENTS_QUEUE_URL") == 0
+
+
+def test_an_event_kept_by_a_run_that_stopped_before_its_fan_out_is_fanned_out_again(
+    stack: Stack, receiver: Receiver
+) -> None:
+    # Given an event a previous run kept, and stopped before queuing its deliveries
+    register(receiver)
+    happened = events.event(
+        EventType.CAMPAIGN_LAUNCHED, {"campaign_id": "c"}, clock.now(), key="launch-c"
+    )
+    kept = KeptEvent(
+        happened.event_id, "campaign.launched", clock.iso(clock.now()), happened.body()
+    )
+    EventStore(settings.get()).keep(kept, clock.now())
+
+    # When SQS delivers its job again
+    emit(EventType.CAMPAIGN_LAUNCHED, key="launch-c", campaign_id="c")
+    run(stack)
+
+    # Then the endpoint gets it; and once fanned out, the job again sends nothing more
+    assert [received.headers["webhook-id"] for received in receiver.received] == [happened.event_id]
+    emit(EventType.CAMPAIGN_LAUNCHED, key="launch-c", campaign_id="c")
+    run(stack)
+    assert len(receiver.received) == 1

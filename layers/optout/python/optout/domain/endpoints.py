@@ -9,7 +9,7 @@ sent a person's contact, in ``subscriber.confirmed`` only), and whether it is ac
 **Retries** (`retry_delay`, `next_try`): after a failure that may pass (408, 429, 5xx, a timeout,
 a connection refused or broken), the next attempt waits `FIRST_DELAY` doubled each time, at
 least what a Retry-After asked, at most `MAX_DELAY`; attempts go on until `GIVE_UP_AFTER` after
-the event was fanned out (or replayed). About 18 attempts in those 3 days: a receiver down for
+the event was fanned out (or replayed): 20 attempts in those 3 days. A receiver down for
 a weekend still gets every event, in order of their first try.
 
 **Pause** (`should_pause`): an endpoint whose every attempt has failed for `PAUSE_AFTER` (no

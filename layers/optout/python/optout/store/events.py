@@ -10,6 +10,7 @@ live); endpoints never do.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -245,7 +246,11 @@ class EventStore:
         self._table.put_item(
             Item={
                 **layout.attempt_key(
-                    attempt.endpoint_id, attempt.at, attempt.event_id, attempt.attempt
+                    attempt.endpoint_id,
+                    attempt.at,
+                    attempt.event_id,
+                    attempt.attempt,
+                    secrets.token_hex(4),
                 ),
                 **asdict(attempt),
                 "expires_at": self._expires(now),

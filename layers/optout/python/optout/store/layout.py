@@ -241,8 +241,11 @@ def attempts_pk(endpoint_id: str) -> str:
     return f"LOG#{endpoint_id}"
 
 
-def attempt_key(endpoint_id: str, at: str, event_id: str, attempt: int) -> dict[str, str]:
-    return {"pk": attempts_pk(endpoint_id), "sk": f"{at}#{event_id}#{attempt:03d}"}
+def attempt_key(
+    endpoint_id: str, at: str, event_id: str, attempt: int, nonce: str
+) -> dict[str, str]:
+    """`nonce` tells apart two attempts of one event in the same second (a replay)."""
+    return {"pk": attempts_pk(endpoint_id), "sk": f"{at}#{event_id}#{attempt:03d}#{nonce}"}
 
 
 def dead_letters_pk(endpoint_id: str) -> str:
