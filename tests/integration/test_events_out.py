@@ -489,3 +489,21 @@ def test_an_event_kept_by_a_run_that_stopped_before_its_fan_out_is_fanned_out_ag
     emit(EventType.CAMPAIGN_LAUNCHED, key="launch-c", campaign_id="c")
     run(stack)
     assert len(receiver.received) == 1
+
+
+def test_the_answer_to_a_delivery_that_carried_a_contact_is_not_kept(
+    stack: Stack, receiver: Receiver
+) -> None:
+    # Given the organisation's CRM, which echoes what it refused
+    endpoint_id = register(receiver, own_crm=True)
+    receiver.answers = [answer(400, "bad field in ada@example.org")]
+    person = active("ada@example.org", "DE", "de")
+
+    # When a person's confirmation is refused by it
+    emit(EventType.SUBSCRIBER_CONFIRMED, subscriber_id=person, channel="email")
+    run(stack)
+
+    # Then the log says what the status was, but keeps nothing the answer said
+    [attempt] = shown(endpoint_id)["attempts"]
+    assert (attempt["status"], attempt["answer"]) == (400, "the endpoint answered 400")
+    assert b"ada@example.org" not in json.dumps(stack.items("EVENTS_TABLE"), default=str).encode()

@@ -380,3 +380,23 @@ def test_the_dashboard_s_buttons_pause_resume_and_replay_then_go_back_to_the_end
         body=urlencode({"from": "2025-10-27T00:00:00Z", "to": "2025-10-28T00:00:00Z"}),
     )
     assert replayed.status == 303 and replayed.headers["Location"] == back
+
+
+def test_a_range_reaching_before_the_events_kept_replays_those_kept(
+    stack: Stack, organiser: Organiser, inbox: Inbox
+) -> None:
+    created = _create(organiser, {"url": inbox.url()}).json()
+    inbox.secret = created["secret"]
+    event_id = _emit()
+    stack.drain("EVENTS_QUEUE_URL", "EventsFunction")
+
+    replayed = organiser.call(
+        "POST",
+        f"/admin/webhooks/{created['endpoint_id']}/replay",
+        body=json.dumps({"from": "1970-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}),
+    )
+    stack.drain("EVENTS_QUEUE_URL", "EventsFunction")
+
+    assert replayed.status == 200, replayed.text
+    assert replayed.json()["event_ids"] == [event_id]
+    assert [event["id"] for event in inbox.events] == [event_id, event_id]

@@ -119,7 +119,7 @@ def deliver(
     if endpoint.status == PAUSED:
         _dead_letter(store, endpoint, kept, now, _paused_reason(endpoint), job.attempt)
         return "dead letter: the endpoint is paused"
-    body = _body_for(settings, endpoint, kept)
+    body, with_contact = _body_for(settings, endpoint, kept)
     # Real time, not the stack's: receivers check the timestamp against their own clock.
     sent_at = datetime.now(UTC)
     began = time.monotonic()
@@ -138,7 +138,7 @@ def deliver(
         )
     except SourceFailed as failed:
         took = _milliseconds(began)
-        return _failed(settings, store, endpoint, kept, job, now, failed, took)
+        return _failed(settings, store, endpoint, kept, job, now, failed, took, with_contact)
     store.log(
         Attempt(
             endpoint.endpoint_id,
@@ -147,7 +147,7 @@ def deliver(
             iso(now),
             job.attempt,
             answer.status,
-            answer.excerpt,
+            "" if with_contact else answer.excerpt,
             _milliseconds(began),
             DELIVERED,
         ),
@@ -170,12 +170,14 @@ def _failed(
     now: datetime,
     failed: SourceFailed,
     took: int,
+    with_contact: bool,
 ) -> str:
     """Log the attempt; queue the next, delayed, if the failure may pass and time is left,
-    else keep a dead letter. Then pause the endpoint if it keeps failing."""
+    else keep a dead letter. Then pause the endpoint if it keeps failing. The answer to a
+    delivery that carried a contact is not kept: it could repeat the contact."""
     refused = failed if isinstance(failed, webhook.Refused) else None
     status = refused.answer.status if refused else 0
-    said = refused.answer.excerpt if refused else ""
+    said = refused.answer.excerpt if refused and not with_contact else ""
     retry_at = (
         next_try(job.attempt, now, parse_iso(job.give_up_at), failed.retry_after)
         if failed.retryable
@@ -286,12 +288,12 @@ def _paused_reason(endpoint: Endpoint) -> str:
     return "endpoint paused: resume it, then replay this event"
 
 
-def _body_for(settings: Settings, endpoint: Endpoint, kept: KeptEvent) -> bytes:
-    """The bytes sent: the event as kept, but for a ``subscriber.confirmed`` to the
-    organisation's own CRM, which gets the person's contact too, read now (none once the person
-    is erased)."""
+def _body_for(settings: Settings, endpoint: Endpoint, kept: KeptEvent) -> tuple[bytes, bool]:
+    """The bytes sent, and whether they carry a contact: the event as kept, but for a
+    ``subscriber.confirmed`` to the organisation's own CRM, which gets the person's contact
+    too, read now (none once the person is erased)."""
     if not (endpoint.own_crm and kept.type == CONFIRMED):
-        return kept.body.encode("utf-8")
+        return kept.body.encode("utf-8"), False
     payload = json.loads(kept.body)
     data: dict[str, Any] = payload.get("data") or {}
     subscriber_id = data.get("subscriber_id")
@@ -299,7 +301,7 @@ def _body_for(settings: Settings, endpoint: Endpoint, kept: KeptEvent) -> bytes:
         SubscriberStore(settings).get(subscriber_id) if isinstance(subscriber_id, str) else None
     )
     if person is None:
-        return kept.body.encode("utf-8")
+        return kept.body.encode("utf-8"), False
     consent = {name: value for name, value in asdict(person.consent).items() if value}
     payload["data"] = {
         **data,
@@ -311,7 +313,8 @@ def _body_for(settings: Settings, endpoint: Endpoint, kept: KeptEvent) -> bytes:
             "consent": consent,
         },
     }
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    sent = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return sent, True
 
 
 def _happened_at(body: str, now: datetime) -> str:

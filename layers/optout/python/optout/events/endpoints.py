@@ -14,7 +14,7 @@ import base64
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from optout.channels import webhook
@@ -197,7 +197,10 @@ def replay(
         start, end = _moment(document, "from"), _moment(document, "to")
         if start > end:
             raise InvalidInput({"to": "must not be before from"})
-        found = store.events_between(start, end, MAX_REPLAY)
+        # No event is kept before the retention or after now: the days searched are those.
+        kept_since = now - timedelta(days=settings.events.retention_days + 1)
+        start, end = max(start, kept_since), min(end, now)
+        found = store.events_between(start, end, MAX_REPLAY) if start <= end else []
         if len(found) > MAX_REPLAY:
             raise InvalidInput(
                 {"to": f"more than {MAX_REPLAY} events in that range: replay a shorter one"}
