@@ -988,7 +988,16 @@ def _webhook_routes() -> dict[str, JsonObject]:
                                 "operationId": name,
                                 "parameters": {"endpoint_id": "$response.body#/endpoint_id"},
                             }
-                            for name in ("showWebhook", "pauseWebhook", "resumeWebhook")
+                            for name in (
+                                "showWebhook",
+                                "editWebhook",
+                                "pauseWebhook",
+                                "resumeWebhook",
+                                "rotateWebhookSecret",
+                                "replayWebhook",
+                                "deleteWebhook",
+                                "deleteWebhookByForm",
+                            )
                         },
                     },
                     **_refusals("400", "413"),
