@@ -62,6 +62,7 @@ CONFIRMED = "subscriber.confirmed"
 DELIVERED = "delivered"
 RETRIED = "retried"
 DEAD = "dead letter"
+PAUSED_REASON = "endpoint paused: resume it, then replay this event"
 
 
 def fan_out(settings: Settings, job: EventJob, now: datetime) -> str:
@@ -78,7 +79,7 @@ def fan_out(settings: Settings, job: EventJob, now: datetime) -> str:
         if not endpoint.takes(job.type):
             continue
         if endpoint.status == PAUSED:
-            _dead_letter(store, endpoint, kept, now, _paused_reason(endpoint), attempts=0)
+            _dead_letter(store, endpoint, kept, now, PAUSED_REASON, attempts=0)
             paused += 1
         else:
             jobs.append(DeliveryJob(job.event_id, endpoint.endpoint_id, give_up_at))
@@ -117,7 +118,7 @@ def deliver(
         store.dead_letter(letter, now)
         return "dead letter: the event is no longer kept"
     if endpoint.status == PAUSED:
-        _dead_letter(store, endpoint, kept, now, _paused_reason(endpoint), job.attempt)
+        _dead_letter(store, endpoint, kept, now, PAUSED_REASON, job.attempt)
         return "dead letter: the endpoint is paused"
     body, with_contact = _body_for(settings, endpoint, kept)
     # Real time, not the stack's: receivers check the timestamp against their own clock.
@@ -282,10 +283,6 @@ def _dead_letter(
 ) -> None:
     letter = DeadLetter(endpoint.endpoint_id, kept.event_id, kept.type, iso(now), reason, attempts)
     store.dead_letter(letter, now)
-
-
-def _paused_reason(endpoint: Endpoint) -> str:
-    return "endpoint paused: resume it, then replay this event"
 
 
 def _body_for(settings: Settings, endpoint: Endpoint, kept: KeptEvent) -> tuple[bytes, bool]:
