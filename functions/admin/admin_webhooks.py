@@ -50,7 +50,7 @@ def edit(endpoint_id: str) -> Response[str]:
     if admin.for_api(event):
         document = endpoints.read_document(public.raw_body(event))
         return public.json_response(200, endpoints.edit(settings.get(), endpoint_id, document))
-    fields = endpoints.from_form(public.read_fields(event, lists=("events",)))
+    fields = endpoints.from_form(public.read_fields(event, lists=("events",)), editing=True)
     endpoints.edit(settings.get(), endpoint_id, fields)
     return admin.done_or_back(event, {}, f"webhooks/{endpoint_id}")
 

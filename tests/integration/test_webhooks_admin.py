@@ -400,3 +400,21 @@ def test_a_range_reaching_before_the_events_kept_replays_those_kept(
     assert replayed.status == 200, replayed.text
     assert replayed.json()["event_ids"] == [event_id]
     assert [event["id"] for event in inbox.events] == [event_id, event_id]
+
+
+def test_the_dashboard_s_edit_form_sets_every_field_as_shown(
+    stack: Stack, organiser: Organiser
+) -> None:
+    cookie = organiser.sign_in()
+    endpoint_id = _create(organiser, {**CRM, "events": ["reminder.sent"]}).json()["endpoint_id"]
+    back = f"/admin/webhooks/{endpoint_id}"
+
+    # When the form is sent with the description emptied, no box checked and the CRM unticked
+    form = urlencode({"url": "https://tools.example.org/in", "description": ""})
+    saved = organiser.browse("POST", f"{back}/edit", cookie=cookie, headers=FORM, body=form)
+
+    # Then the endpoint is as the form showed it
+    assert saved.status == 303 and saved.headers["Location"] == back
+    shown = organiser.call("GET", back).json()
+    assert (shown["url"], shown["description"]) == ("https://tools.example.org/in", "")
+    assert (shown["every_event"], shown["own_crm"]) == (True, False)

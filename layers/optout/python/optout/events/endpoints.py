@@ -51,9 +51,11 @@ def read_document(body: bytes) -> dict[str, Any]:
     return json_body.parse_object(body)
 
 
-def from_form(fields: Mapping[str, Any]) -> dict[str, Any]:
+def from_form(fields: Mapping[str, Any], *, editing: bool = False) -> dict[str, Any]:
     """An endpoint, or an edit, from the dashboard's form: events as checked boxes (none
-    checked: every type), own_crm a box, the rest text; a text left empty is left out."""
+    checked: every type), own_crm a box, the rest text. A new endpoint's text left empty is
+    left out; the edit form shows every field filled in, so a description emptied there is
+    cleared."""
     unknown = sorted(set(fields) - {"url", "events", "own_crm", "description"})
     if unknown:
         raise InvalidInput({name: "not a field of this form" for name in unknown})
@@ -62,6 +64,8 @@ def from_form(fields: Mapping[str, Any]) -> dict[str, Any]:
         for name in ("url", "description")
         if str(fields.get(name, "")).strip()
     }
+    if editing:
+        document["description"] = str(fields.get("description", "")).strip()
     events = fields.get("events", [])
     document["events"] = [events] if isinstance(events, str) else list(events)
     document["own_crm"] = str(fields.get("own_crm", "")) in ("on", "true", "1")
