@@ -13,6 +13,7 @@ import admin_follow_ups
 import admin_session
 import admin_subscribers
 import admin_watches
+import admin_webhooks
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
@@ -48,6 +49,7 @@ for area in (
     admin_watches,
     admin_changes,
     admin_follow_ups,
+    admin_webhooks,
 ):
     app.include_router(area.router)
 

@@ -356,6 +356,39 @@ def test_an_organiser_declares_a_watch_and_sees_it_fail_on_a_phone(
     expect(page.get_by_role("link", name="LinkedIn: data")).to_have_count(0)
 
 
+def test_an_organiser_registers_an_endpoint_for_events_out_on_a_phone(
+    organiser_page: Visit, demo_stack: DemoStack
+) -> None:
+    page = organiser_page.page
+    sign_in(organiser_page, demo_stack.secrets["OPTOUT_ADMIN_TOKEN"])
+    # Given the dashboard's header, which leads to the webhooks
+    page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Webhooks").click()
+    expect(page.locator("h1")).to_have_text("Webhooks")
+    organiser_page.see("14-webhooks")
+    # When the organiser registers their CRM (one nothing serves: port 9 discards), for one
+    # type of event
+    page.get_by_label("Its address").fill("http://127.0.0.1:9/hooks/optout")
+    page.get_by_label("What it is (optional)").fill("Our CRM")
+    page.get_by_label("subscriber.confirmed").check()
+    page.get_by_label("It is our own CRM").check()
+    page.get_by_role("button", name="Register the endpoint").click()
+    # Then its secret is shown, this once
+    expect(page.get_by_role("heading", name="Endpoint registered")).to_be_visible()
+    expect(page.locator("section[role=status] code")).to_have_text(
+        re.compile(r"^whsec_[A-Za-z0-9+/=]{44}$")
+    )
+    organiser_page.see("15-webhook-registered")
+    # And its page says what it takes, with nothing delivered yet, and pausing it marks it
+    page.get_by_role("link", name="See the endpoint").click()
+    expect(page.locator("main")).to_contain_text(
+        "subscriber.confirmed carries the person's contact"
+    )
+    expect(page.locator("code")).to_have_count(0)  # the secret is not shown again
+    organiser_page.see("16-webhook")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.locator("h1 .status")).to_have_text("paused")
+
+
 def sign_in(visit: Visit, token: str) -> None:
     page = visit.page
     page.goto(visit.stack.url("/admin"))

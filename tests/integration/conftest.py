@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import standardwebhooks
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sqs.models import sqs_backends
 
 from local import environments, iam, invoke, provision
 from local.stack import Outbox
@@ -195,6 +197,16 @@ class Stack:
             else:
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return {**result, "received": len(messages)}
+
+    def release_delayed(self, queue_env: str) -> int:
+        """Make the messages SQS holds back (DelaySeconds) visible now, as if their delay had
+        passed; how many there were. Tests move the clock instead of waiting."""
+        name = self.env[queue_env].rsplit("/", 1)[-1]
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].queues[name]
+        delayed = [message for message in queue._messages if message.delayed]
+        for message in delayed:
+            message.delayed_until = 0
+        return len(delayed)
 
     def outbox(self) -> list[Sent]:
         """Every email and SMS the providers accepted, read as the local stack's outbox does."""

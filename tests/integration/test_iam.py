@@ -152,7 +152,7 @@ def test_under_the_customer_key_every_function_that_touches_a_queue_or_secret_ma
             for action in statement.actions
         )
     } | set(template.queue_consumers().values())
-    assert "ApiDescriptionFunction" not in needs_the_key and len(needs_the_key) == 11
+    assert "ApiDescriptionFunction" not in needs_the_key and len(needs_the_key) == 12
     for name in needs_the_key:
         for action in ("kms:Decrypt", "kms:GenerateDataKey"):
             assert roles[name].decide(action, CUSTOMER_KEY) == "allowed", (name, action)

@@ -12,15 +12,19 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from optout.core import aws
+from optout.core import aws, clock, events, settings
+from optout.core.events import EventType
 from optout.core.observability import logger as powertools_logger
-from tests.helpers import BASE, CAMPAIGN, LINKEDIN, at, confirm_path, deliver, link, to
+from optout.events import endpoints
+from tests.helpers import BASE, CAMPAIGN, LINKEDIN, active, at, confirm_path, deliver, link, to
 from tests.integration.conftest import Organiser, Stack
 
 EMAIL = "Ada.Lovelace@Example.org"  # as typed on the form; stored lower-cased
@@ -175,4 +179,50 @@ def test_a_provider_error_naming_the_address_is_logged_without_it(
     lines = logged()
     failures = [line for line in lines if "notice failed" in line]
     assert failures and all("AccountSuspendedException" in line for line in failures)
+    assert not [line for line in lines if EMAIL.lower() in line.lower()]
+
+
+def test_an_event_sent_to_the_organisations_crm_with_a_contact_logs_no_contact(
+    stack: Stack, logged: Callable[[], list[str]]
+) -> None:
+    # Given the organisation's CRM, which refuses once (its answer repeating the address) and
+    # then takes the event
+    answers = [400, 204]
+
+    class Crm(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            status = answers.pop(0) if len(answers) > 1 else answers[0]
+            said = f"refused {EMAIL.lower()}".encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(said)))
+            self.end_headers()
+            self.wfile.write(said)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    crm = ThreadingHTTPServer(("127.0.0.1", 0), Crm)
+    threading.Thread(target=crm.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{crm.server_address[1]}/in"
+        endpoint = endpoints.create(settings.get(), {"url": url, "own_crm": True}, clock.now())
+        person = active(EMAIL.lower(), "DE", "de")
+
+        # When a person's confirmation is sent to it, refused, and replayed
+        data = {"subscriber_id": person, "channel": "email"}
+        event_id = events.emit(settings.get(), EventType.SUBSCRIBER_CONFIRMED, data, clock.now())
+        stack.drain("EVENTS_QUEUE_URL", "EventsFunction")
+        endpoints.replay(
+            settings.get(), endpoint["endpoint_id"], {"event_id": event_id}, clock.now()
+        )
+        stack.drain("EVENTS_QUEUE_URL", "EventsFunction")
+    finally:
+        crm.shutdown()
+        crm.server_close()
+
+    # Then both attempts are logged, and neither names the person's address
+    lines = logged()
+    assert [line for line in lines if "event not delivered" in line]
+    assert [line for line in lines if "event delivered" in line]
     assert not [line for line in lines if EMAIL.lower() in line.lower()]

@@ -153,6 +153,7 @@ def test_every_function_and_route_of_the_contract_is_declared() -> None:
         "NoticeQueue": "NotifierFunction",
         "FanoutQueue": "FanoutFunction",
         "SendQueue": "SenderFunction",
+        "EventsQueue": "EventsFunction",
     }
     assert {name: schedule.period for name, schedule in template.scheduled_functions().items()} == {
         "SchedulerFunction": timedelta(minutes=5),

@@ -9,6 +9,8 @@ import pytest
 
 from optout.core.jobs import (
     CatchUpJob,
+    DeliveryJob,
+    EventJob,
     FanoutJob,
     MalformedJob,
     NoticeJob,
@@ -16,6 +18,7 @@ from optout.core.jobs import (
     SubscribeJob,
     body,
     read,
+    read_events_job,
     read_notice,
 )
 
@@ -117,3 +120,19 @@ def test_a_malformed_job_is_refused_naming_what_is_wrong(
 def test_an_unknown_notice_kind_is_refused() -> None:
     with pytest.raises(MalformedJob, match="unknown notice kind 'welcome'"):
         read_notice('{"kind": "welcome", "subscriber_id": "s"}')
+
+
+def test_the_events_queue_s_two_kinds_read_back_as_themselves() -> None:
+    event = EventJob("evt_a", "campaign.launched", '{"type":"campaign.launched"}')
+    delivery = DeliveryJob("evt_a", "ep_b", "2025-10-30T09:00:00Z", attempt=3, not_before="x")
+
+    assert read_events_job(body(event)) == event
+    assert read_events_job(body(delivery)) == delivery
+    assert json.loads(body(delivery))["kind"] == "event-delivery"
+
+
+def test_a_delivery_job_without_its_endpoint_is_refused_naming_it() -> None:
+    queued = '{"kind": "event-delivery", "event_id": "evt_a", "give_up_at": ""}'
+
+    with pytest.raises(MalformedJob, match="endpoint_id is missing"):
+        read_events_job(queued)

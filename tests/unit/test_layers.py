@@ -28,11 +28,22 @@ MAY_USE: dict[str, frozenset[str]] = {
     ),
     "feedback": frozenset({"core", "domain", "channels", "store", "messages", "sending"}),
     "organisers": frozenset(
-        {"core", "domain", "channels", "store", "messages", "sending", "campaigns", "watching"}
+        {
+            "core",
+            "domain",
+            "channels",
+            "store",
+            "messages",
+            "sending",
+            "campaigns",
+            "watching",
+            "events",
+        }
     ),
     "watching": frozenset(
         {"core", "domain", "channels", "store", "messages", "sending", "campaigns"}
     ),
+    "events": frozenset({"core", "domain", "channels", "store", "sending"}),
 }
 SPEAK_TO_AWS = ("core/aws.py", "store/", "channels/")
 

@@ -33,6 +33,12 @@ KEY_PREFIXES = (
     "notice#",
     "VERSIONS#",
     "change#",
+    "ENDPOINTS",
+    "EVENT#",
+    "EVENTS#",
+    "LOG#",
+    "DEAD#",
+    "endpoint#",
 )
 
 

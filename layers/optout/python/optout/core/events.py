@@ -62,26 +62,15 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from optout.core import clock, queues
+from optout.core.event_types import EventType as EventType  # producers name the types from here
 from optout.core.jobs import EventJob
 from optout.core.observability import logger, metrics
 from optout.core.settings import Settings
-
-
-class EventType(StrEnum):
-    SUBSCRIBER_CONFIRMED = "subscriber.confirmed"
-    SUBSCRIBER_UNSUBSCRIBED = "subscriber.unsubscribed"
-    SUBSCRIBER_ERASED = "subscriber.erased"
-    REMINDER_SENT = "reminder.sent"
-    CONVERSION_RECORDED = "conversion.recorded"
-    CAMPAIGN_LAUNCHED = "campaign.launched"
-    CAMPAIGN_FINISHED = "campaign.finished"
-    POLICY_CHANGE_DETECTED = "policy.change_detected"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ reports a failed record without its reason); `body` is what goes on a queue.
   just became active, to be caught up with the campaigns under way.
 - `ChangeNoticeJob` and `ForwardJob` (notice queue): a change the policy watch found, to be
   emailed to the organisers and sent to one ally.
-- `EventJob` (events queue): an event for the organisers' endpoints (`optout.core.events`).
+- `EventJob` and `DeliveryJob` (events queue): an event for the organisers' endpoints
+  (`optout.core.events`), and its delivery to one of them (`optout.events.delivery`).
 """
 
 from __future__ import annotations
@@ -126,8 +127,26 @@ class EventJob:
     kind: str = KIND
 
 
+@dataclass(frozen=True)
+class DeliveryJob:
+    """One event for one endpoint, fanned out from its `EventJob` (or replayed). `attempt`
+    counts the tries before this one; `not_before` is when the next may be made (a wait longer
+    than SQS's 900 s of delay is made in hops, the job queued again until then), `give_up_at`
+    when retrying stops (three days after it was fanned out or replayed); both ISO times, ""
+    for at once."""
+
+    KIND: ClassVar[str] = "event-delivery"
+    event_id: str
+    endpoint_id: str
+    give_up_at: str
+    attempt: int = 0
+    not_before: str = ""
+    kind: str = KIND
+
+
 Notice = SubscribeJob | NoticeJob | CatchUpJob | ChangeNoticeJob | ForwardJob
-Job = FanoutJob | SendJob | Notice | EventJob
+EventsJob = EventJob | DeliveryJob
+Job = FanoutJob | SendJob | Notice | EventsJob
 J = TypeVar(
     "J",
     FanoutJob,
@@ -138,6 +157,7 @@ J = TypeVar(
     ChangeNoticeJob,
     ForwardJob,
     EventJob,
+    DeliveryJob,
 )
 _NOTICES: tuple[type[Notice], ...] = (
     SubscribeJob,
@@ -198,6 +218,14 @@ def read_notice(message: str) -> Notice:
         if values.get("kind") == kind.KIND:
             return read(kind, values)  # type: ignore[type-var]
     raise MalformedJob(f"unknown notice kind {values.get('kind')!r}")
+
+
+def read_events_job(message: str) -> EventsJob:
+    """A job from the events queue: an event, or its delivery to one endpoint."""
+    values = _parsed(EventJob, message)
+    if values.get("kind") == DeliveryJob.KIND:
+        return read(DeliveryJob, values)
+    return read(EventJob, values)
 
 
 def _parsed(kind: type, message: str | dict[str, Any]) -> dict[str, Any]:

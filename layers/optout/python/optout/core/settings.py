@@ -101,6 +101,16 @@ class WatchingSettings:
 
 
 @dataclass(frozen=True)
+class EventsSettings:
+    """Events for the organisers' own tools (the events function, the admin API)."""
+
+    table: str
+    retention_days: int  # how long an event is kept for replay, with the log and dead letters
+    organisers_address: str  # told when an endpoint is paused; "" tells no one
+    allow_loopback: bool  # the local stack's receivers are on 127.0.0.1; on AWS, never
+
+
+@dataclass(frozen=True)
 class Settings:
     """What every function reads, checked at start; each area's settings are properties, read
     from `environ` and checked when first used."""
@@ -205,6 +215,23 @@ class Settings:
                 notify_at=notify_at,
                 # Only the local stack's stage may read 127.0.0.1: on AWS an organiser's
                 # address must never reach the function's own network.
+                allow_loopback=self.stage == "local",
+            )
+        )
+
+    @cached_property
+    def events(self) -> EventsSettings:
+        """Outgoing events (the events function and the admin API)."""
+        read = _Reader(self.environ)
+        organisers = read.text("ORGANISERS_ADDRESS")
+        if organisers and "@" not in organisers:
+            read.problem("ORGANISERS_ADDRESS (an email address, or empty)")
+        return read.checked(
+            EventsSettings(
+                table=read.text("EVENTS_TABLE", required=True),
+                retention_days=read.whole_number("EVENT_RETENTION_DAYS", 30),
+                organisers_address=organisers,
+                # As for the watch: only the local stack's stage may post to 127.0.0.1.
                 allow_loopback=self.stage == "local",
             )
         )

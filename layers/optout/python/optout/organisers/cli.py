@@ -11,6 +11,11 @@
     optout watch add FILE.json               declare a watch (or with options: watch add -h)
     optout watch edit WATCH [--title ...] [--term ...] [--add-ally URL] [--remove-ally URL]
     optout watch show|pause|resume|delete WATCH
+    optout webhooks                          the endpoints for events out, each with its status
+    optout webhooks add URL [--event TYPE]... [--crm] [--description TEXT]
+    optout webhooks edit ENDPOINT [--url URL] [--event TYPE]... [--every-event] [--crm|--not-crm]
+    optout webhooks show|pause|resume|delete|rotate-secret ENDPOINT
+    optout webhooks replay ENDPOINT (--event-id EVT | --from TIME --to TIME)
 
 It lives in the layer package, beside the code it reuses, rather than in a package of its
 own: it checks a webhook body with the server's own schema (`optout.domain.policy`) and signs it with
@@ -204,7 +209,59 @@ def _parser() -> argparse.ArgumentParser:
         acting = watch_commands.add_parser(action, help=summary)
         acting.add_argument("watch_id", metavar="WATCH")
         acting.set_defaults(run=act_on_watch, action=action)
+    _webhook_commands(commands)
     return parser
+
+
+def _webhook_commands(commands: Any) -> None:
+    """`optout webhooks ...`: the endpoints of the organisers' own tools, for events out."""
+    hooks = commands.add_parser("webhooks", help="the endpoints for events out (alone: list them)")
+    hooks.set_defaults(run=list_webhooks)
+    actions = hooks.add_subparsers(required=False, metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        help="register an endpoint; its secret is printed once",
+        description="Register an endpoint of your own tools. Its secret is printed once: give "
+        "it to the endpoint's owner.",
+    )
+    add.add_argument("endpoint_url", metavar="URL", help="https, port 443, a public address")
+    add.add_argument(
+        "--event", action="append", default=[], metavar="TYPE", help="repeatable (default: all)"
+    )
+    add.add_argument(
+        "--crm", action="store_true", help="our own CRM: sent contacts in subscriber.confirmed"
+    )
+    add.add_argument("--description", help="what it is")
+    add.set_defaults(run=add_webhook)
+    edit = actions.add_parser("edit", help="change an endpoint; the rest stays")
+    edit.add_argument("endpoint_id", metavar="ENDPOINT")
+    edit.add_argument("--endpoint-url", metavar="URL", help="its new address")
+    types = edit.add_mutually_exclusive_group()
+    types.add_argument("--event", action="append", default=[], metavar="TYPE", help="repeatable")
+    types.add_argument("--every-event", action="store_true", help="take every type again")
+    crm = edit.add_mutually_exclusive_group()
+    crm.add_argument("--crm", action="store_true", default=None, help="mark it as our CRM")
+    crm.add_argument("--not-crm", dest="crm", action="store_false", help="not our CRM")
+    edit.add_argument("--description", help="what it is")
+    edit.set_defaults(run=edit_webhook)
+    replay = actions.add_parser(
+        "replay", help="send kept events again: one by its id, or a time range"
+    )
+    replay.add_argument("endpoint_id", metavar="ENDPOINT")
+    replay.add_argument("--event-id", metavar="EVT", help="one event, by its id (evt_...)")
+    replay.add_argument("--from", dest="start", metavar="TIME", help="ISO time with its zone")
+    replay.add_argument("--to", dest="end", metavar="TIME", help="ISO time with its zone")
+    replay.set_defaults(run=replay_webhook)
+    for action, summary in (
+        ("show", "an endpoint, its recent deliveries and its dead letters"),
+        ("pause", "send an endpoint nothing until resumed (its events become dead letters)"),
+        ("resume", "send a paused endpoint events again"),
+        ("delete", "forget an endpoint"),
+        ("rotate-secret", "a new secret, printed once; the old one signs beside it for a day"),
+    ):
+        acting = actions.add_parser(action, help=summary)
+        acting.add_argument("endpoint_id", metavar="ENDPOINT")
+        acting.set_defaults(run=act_on_webhook, action=action)
 
 
 # -- talking to the stack -------------------------------------------------------------------
@@ -651,6 +708,102 @@ def act_on_watch(options: argparse.Namespace, client: Client) -> int:
         response = client.admin("POST", f"{path}/{options.action}")
     print(json.dumps(response.json(), indent=2, ensure_ascii=False))
     return 0
+
+
+# -- webhooks (events out) --------------------------------------------------------------------
+
+
+def list_webhooks(options: argparse.Namespace, client: Client) -> int:
+    """One line an endpoint: its id, status, events, when it last got one, and its address."""
+    found = client.admin("GET", "/admin/webhooks", headers={"Accept": "application/json"}).json()
+    if not found["endpoints"]:
+        print("No endpoint yet: optout webhooks add URL registers one.")
+        return 0
+    rows = [
+        {
+            "endpoint": endpoint["endpoint_id"],
+            "status": endpoint["status"],
+            "events": "all" if endpoint["every_event"] else ",".join(endpoint["events"]),
+            "crm": "yes" if endpoint["own_crm"] else "-",
+            "last_delivered_at": endpoint["last_delivered_at"] or "-",
+            "url": endpoint["url"],
+        }
+        for endpoint in found["endpoints"]
+    ]
+    print(table(rows))
+    return 0
+
+
+def add_webhook(options: argparse.Namespace, client: Client) -> int:
+    """Register the endpoint; print the answer, which holds its secret this once."""
+    document: dict[str, Any] = {"url": options.endpoint_url, "own_crm": options.crm}
+    if options.event:
+        document["events"] = options.event
+    if options.description:
+        document["description"] = options.description
+    created = _post_json(client, "/admin/webhooks", document)
+    print(json.dumps(created, indent=2, ensure_ascii=False))
+    print(
+        "optout: the secret above is shown this once: give it to the endpoint now", file=sys.stderr
+    )
+    return 0
+
+
+def edit_webhook(options: argparse.Namespace, client: Client) -> int:
+    document: dict[str, Any] = {}
+    if options.endpoint_url:
+        document["url"] = options.endpoint_url
+    if options.event or options.every_event:
+        document["events"] = options.event  # []: every type
+    if options.crm is not None:
+        document["own_crm"] = options.crm
+    if options.description is not None:
+        document["description"] = options.description
+    if not document:
+        raise Failure(
+            "nothing to change: give --endpoint-url, --event, --every-event, --crm, --not-crm "
+            "or --description",
+            MISUSED,
+        )
+    path = f"/admin/webhooks/{quote(options.endpoint_id, safe='')}/edit"
+    print(json.dumps(_post_json(client, path, document), indent=2, ensure_ascii=False))
+    return 0
+
+
+def replay_webhook(options: argparse.Namespace, client: Client) -> int:
+    if options.event_id and not (options.start or options.end):
+        document: dict[str, Any] = {"event_id": options.event_id}
+    elif options.start and options.end and not options.event_id:
+        document = {"from": options.start, "to": options.end}
+    else:
+        raise Failure("give --event-id EVT, or --from TIME and --to TIME", MISUSED)
+    path = f"/admin/webhooks/{quote(options.endpoint_id, safe='')}/replay"
+    print(json.dumps(_post_json(client, path, document), indent=2, ensure_ascii=False))
+    return 0
+
+
+def act_on_webhook(options: argparse.Namespace, client: Client) -> int:
+    """show, pause, resume, delete or rotate the secret of one endpoint; print the answer."""
+    path = f"/admin/webhooks/{quote(options.endpoint_id, safe='')}"
+    if options.action == "show":
+        response = client.admin("GET", path, headers={"Accept": "application/json"})
+    elif options.action == "delete":
+        response = client.admin("DELETE", path)
+    else:
+        response = client.admin("POST", f"{path}/{options.action}")
+    print(json.dumps(response.json(), indent=2, ensure_ascii=False))
+    if options.action == "rotate-secret":
+        print("optout: the new secret above is shown this once", file=sys.stderr)
+    return 0
+
+
+def _post_json(client: Client, path: str, document: dict[str, Any]) -> Any:
+    return client.admin(
+        "POST",
+        path,
+        data=json.dumps(document).encode("utf-8"),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    ).json()
 
 
 def run_smoke(options: argparse.Namespace, client: Client) -> int:

@@ -16,10 +16,12 @@ from markupsafe import Markup
 from optout.campaigns import manage
 from optout.core import clock
 from optout.core.clock import parse_iso
+from optout.core.event_types import EVENT_TYPES
 from optout.core.settings import Settings
 from optout.domain import plan
 from optout.domain.locales import SUPPORTED_LOCALES
 from optout.domain.models import UNKNOWN_REMINDER, reminder_id
+from optout.events import endpoints
 from optout.messages import render
 from optout.organisers import charts, stats
 from optout.store import CampaignStore
@@ -161,6 +163,38 @@ def watch_page(
     for kept in watch["versions"]:
         kept["fetched"] = clock.shown(parse_iso(kept["fetched_at"]), zone)
     return {"watch": watch, "edited": edited}
+
+
+def webhooks_page(settings: Settings, created: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The endpoints for events out (paused ones first), with the form that registers one;
+    after one was registered, its secret, shown this once."""
+    zone = settings.admin.time_zone
+    return {
+        "endpoints": [_endpoint_times(e, zone) for e in endpoints.list_endpoints(settings)],
+        "created": created,
+        "event_types": EVENT_TYPES,
+    }
+
+
+def webhook_page(
+    settings: Settings, endpoint: dict[str, Any], rotated: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One endpoint: its settings, its recent attempts with their answers, its dead letters
+    (each with a replay button), and the forms that edit it and replay a range; after its
+    secret was rotated, the new one, shown this once."""
+    zone = settings.admin.time_zone
+    shown = _endpoint_times(endpoint, zone)
+    for row in [*shown["attempts"], *shown["dead_letters"]]:
+        row["when"] = clock.shown(parse_iso(row["at"]), zone)
+    return {"endpoint": shown, "rotated": rotated, "event_types": EVENT_TYPES}
+
+
+def _endpoint_times(endpoint: dict[str, Any], zone: str) -> dict[str, Any]:
+    moments = ("created_at", "paused_at", "failing_since", "last_delivered_at")
+    times = {
+        name: clock.shown(parse_iso(endpoint[name]), zone) for name in moments if endpoint[name]
+    }
+    return {**endpoint, "times": times}
 
 
 def _with_times(watch: dict[str, Any], zone: str) -> dict[str, Any]:

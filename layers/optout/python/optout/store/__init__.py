@@ -6,6 +6,7 @@
 - `deliveries`: one claim per message, so that none goes out twice, and per webhook id; short
   links, rate-limit windows, clicks.
 - `watches`: policy watches, the versions of their sources, the changes found.
+- `events`: the organisers' endpoints, the events kept for replay, their logs and dead letters.
 - `dynamo`: what they share (conditional writes; items as JSON has them).
 """
 
@@ -19,6 +20,7 @@ from optout.store.campaigns import (
 )
 from optout.store.deliveries import CHANGED, LEFT, DeliveryStore, seconds_left_in_window
 from optout.store.dynamo import plain
+from optout.store.events import EventStore, Kept
 from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore
 from optout.store.watches import VersionTooLarge, WatchStore
 
@@ -32,7 +34,9 @@ __all__ = [
     "DeferredBatch",
     "DeferredNotice",
     "DeliveryStore",
+    "EventStore",
     "FinishCheck",
+    "Kept",
     "SubscriberStore",
     "VersionTooLarge",
     "WatchStore",

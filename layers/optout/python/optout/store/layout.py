@@ -1,4 +1,4 @@
-"""The key layout of the four tables: every partition and sort key is built and read here.
+"""The key layout of the five tables: every partition and sort key is built and read here.
 
 Nothing outside `optout.store` knows a key's shape. Callers speak of a campaign, a reminder
 (its id, ``EU-07``: `models.reminder_id`), a subscriber or a webhook delivery, and the stores
@@ -229,3 +229,53 @@ def change_email(change_id: str) -> str:
 def change_forward(change_id: str, ally_url: str) -> str:
     """The deliveries table's claim of a change's event to one ally."""
     return f"change#forward#{change_id}#{ally_url}"
+
+
+# -- the events table: the organisers' endpoints, the events kept for replay, their logs --
+
+ENDPOINTS = "ENDPOINTS"  # one partition of every endpoint, by its id
+EVENT = "EVENT"  # the sort key of an event's own item
+
+
+def endpoint_key(endpoint_id: str) -> dict[str, str]:
+    return {"pk": ENDPOINTS, "sk": endpoint_id}
+
+
+def event_key(event_id: str) -> dict[str, str]:
+    """An event, found by its id."""
+    return {"pk": f"EVENT#{event_id}", "sk": EVENT}
+
+
+def events_day_pk(day: str) -> str:
+    """The events of one UTC day (``2025-10-27``), sorted by time: a range replayed."""
+    return f"EVENTS#{day}"
+
+
+def event_day_key(at: str, event_id: str) -> dict[str, str]:
+    return {"pk": events_day_pk(at[:10]), "sk": f"{at}#{event_id}"}
+
+
+def attempts_pk(endpoint_id: str) -> str:
+    """An endpoint's log of recent delivery attempts, sorted by time."""
+    return f"LOG#{endpoint_id}"
+
+
+def attempt_key(
+    endpoint_id: str, at: str, event_id: str, attempt: int, nonce: str
+) -> dict[str, str]:
+    """`nonce` tells apart two attempts of one event in the same second (a replay)."""
+    return {"pk": attempts_pk(endpoint_id), "sk": f"{at}#{event_id}#{attempt:03d}#{nonce}"}
+
+
+def dead_letters_pk(endpoint_id: str) -> str:
+    """An endpoint's dead letters, sorted by time."""
+    return f"DEAD#{endpoint_id}"
+
+
+def dead_letter_key(endpoint_id: str, at: str, event_id: str) -> dict[str, str]:
+    return {"pk": dead_letters_pk(endpoint_id), "sk": f"{at}#{event_id}"}
+
+
+def endpoint_paused_email(endpoint_id: str, paused_at: str) -> str:
+    """The deliveries table's claim of the organisers' email about a paused endpoint."""
+    return f"endpoint#paused#{endpoint_id}#{paused_at}"

@@ -6,9 +6,9 @@ forward job calls `deliver` and re-queues itself after a retryable failure.
 What a receiver gets: a POST of `event_body(change)` (JSON, `policy.change_detected`) with the
 headers ``webhook-id`` (the change's id: the same for every receiver and every attempt, so a
 receiver that got it once can drop a repeat), ``webhook-timestamp`` and ``webhook-signature``.
-The request goes out under the fetcher's rules (`optout.watching.sources.post`): public addresses
-only (loopback too on the local stack), https on port 443, timeouts and a total deadline, and no
-redirect followed.
+The request goes out as every Standard Webhooks delivery does (`optout.channels.webhook`), under
+the rules of `optout.channels.outbound`: public addresses only (loopback too on the local
+stack), https on port 443, timeouts and a total deadline, and no redirect followed.
 
 What counts as delivered: a 2xx. A 408, a 429, a 5xx, a timeout or a broken connection may go
 through later (`SourceFailed.retryable`; a Retry-After is kept); any other answer, a redirect
@@ -17,19 +17,17 @@ included, will not until the receiver or the watch changes.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
-import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import requests
 
-from optout.core import clock, signatures
+from optout.channels import webhook
+from optout.core import clock
 from optout.watching import sources
-from optout.watching.sources import SourceFailed
 
 EVENT_TYPE = "policy.change_detected"
 # The event's `data`: what a receiver needs to act on the change without asking us anything.
@@ -60,8 +58,6 @@ MAX_DELAY = 900
 MAX_ATTEMPTS = 12
 # The longest one delivery may take, in seconds: its deadline, with room to record the outcome.
 LONGEST_POST = sources.TOTAL_TIMEOUT + 5
-
-_RETRYABLE = frozenset({408, 429})
 
 
 def event_body(change: Mapping[str, Any]) -> bytes:
@@ -100,57 +96,22 @@ def deliver(
     timeout: tuple[float, float] = (sources.CONNECT_TIMEOUT, sources.READ_TIMEOUT),
     total_timeout: float = sources.TOTAL_TIMEOUT,
 ) -> None:
-    """POST the event `body` to the receiver at `url`, signed with `secret` (its ``whsec_``
-    secret, or several separated by spaces while it rotates: each signs). `event_id` is the
-    ``webhook-id``; `now` gives ``webhook-timestamp``, and must be the real time: receivers
-    refuse a timestamp more than a few minutes from their own clock. `timeout` is (connect,
-    read) in seconds, `total_timeout` the deadline of the whole request; `allow_loopback` and
-    `session` are as for `sources.post`.
-
-    Returns when the receiver answered 2xx. Raises `SourceFailed`, whose `retryable` says
-    whether to try again later (with `retry_delay`) and whose `retry_after` is the receiver's
-    Retry-After, if any."""
-    try:
-        keys = signatures.parse_secrets(secret)
-    except ValueError:
-        raise SourceFailed(
-            f"{RECEIVER}'s secret is not a whsec_ secret, so nothing was sent", retryable=False
-        ) from None
-    timestamp = int(now.timestamp())
-    headers = {
-        "Content-Type": "application/json",
-        "webhook-id": event_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(
-            signatures.sign(key, event_id, timestamp, body) for key in keys
-        ),
-    }
-    answer = sources.post(
+    """POST the event `body` to the ally at `url`, signed with `secret`, as
+    `optout.channels.webhook.deliver` does (its failures name "the ally"). Returns when the
+    receiver answered 2xx; raises `SourceFailed` otherwise."""
+    webhook.deliver(
         url,
+        secret,
+        event_id,
         body,
-        headers,
+        now,
         what=RECEIVER,
+        never="which the watch never sends to",
         allow_loopback=allow_loopback,
         session=session,
         timeout=timeout,
         total_timeout=total_timeout,
     )
-    status = answer.status
-    if 200 <= status < 300:
-        return
-    if 300 <= status < 400:
-        # A receiver's address is what organisers typed; a redirect could point anywhere, so
-        # the address is corrected by hand rather than followed.
-        raise SourceFailed(
-            f"{RECEIVER} answered {status}, a redirect, which is never followed: "
-            "give the address it points to instead",
-            retryable=False,
-        )
-    if status in _RETRYABLE or status >= 500:
-        raise SourceFailed(
-            f"{RECEIVER} answered {status}", retryable=True, retry_after=answer.retry_after
-        )
-    raise SourceFailed(f"{RECEIVER} answered {status}", retryable=False)
 
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> int:
@@ -167,6 +128,5 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> int:
 
 
 def new_secret() -> str:
-    """A fresh signing secret for a receiver: ``whsec_`` and 32 random bytes in base64, the
-    form Standard Webhooks libraries read."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+    """A fresh signing secret for an ally (`optout.channels.webhook.new_secret`)."""
+    return webhook.new_secret()

@@ -16,11 +16,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from optout.core.event_types import EVENT_TYPES
 from optout.core.tokens import SESSION_COOKIE
 
 # Only modules that make no AWS client and render nothing: the function serving this document
 # starts without boto3, Jinja2 or Babel.
 from optout.domain import ab, locales, plan, regions
+from optout.domain.endpoints import MAX_DESCRIPTION
 from optout.domain.models import CampaignStatus
 from optout.domain.policy import EDITABLE_TEXT
 from optout.domain.watches import ABOUT, MAX_ALLIES, OTA, PAGE
@@ -968,6 +970,298 @@ def _watch_routes() -> dict[str, JsonObject]:
     }
 
 
+_ENDPOINT = _path_parameter("endpoint_id", "An endpoint's id (`ep_…`)")
+
+
+def _webhook_routes() -> dict[str, JsonObject]:
+    """The organisers' endpoints for events out (`optout.events.endpoints`)."""
+
+    def action(verb: str, summary: str, schema: str, method: str = "post") -> JsonObject:
+        return {
+            method: _operation(
+                summary,
+                "organisers",
+                {
+                    "200": _answer("Done", _json(_schema(schema))),
+                    "303": _redirect("A dashboard form: back to the endpoint, or the list"),
+                    **_refusals("404"),
+                },
+                operation_id=verb,
+                parameters=[_ENDPOINT],
+            )
+        }
+
+    endpoint_body = {
+        "required": True,
+        "content": {
+            **_json(_schema("WebhookEndpointRequest")),
+            "application/x-www-form-urlencoded": {"schema": _schema("WebhookEndpointForm")},
+        },
+    }
+    return {
+        "/admin/webhooks": {
+            "get": _operation(
+                "Every endpoint for events out, paused ones first",
+                "organisers",
+                {"200": _answer("The endpoints", _json_or_page(_schema("WebhookEndpointList")))},
+                operation_id="listWebhooks",
+            ),
+            "post": _operation(
+                "Register an endpoint of the organisers' own tools, sent the events it takes, "
+                "signed as Standard Webhooks",
+                "organisers",
+                {
+                    "201": {
+                        **_answer(
+                            "Registered: its secret is in this answer, and never shown again",
+                            _json_or_page(_schema("WebhookEndpointCreated")),
+                        ),
+                        "links": {
+                            name: {
+                                "operationId": name,
+                                "parameters": {"endpoint_id": "$response.body#/endpoint_id"},
+                            }
+                            for name in (
+                                "showWebhook",
+                                "editWebhook",
+                                "pauseWebhook",
+                                "resumeWebhook",
+                                "rotateWebhookSecret",
+                                "replayWebhook",
+                                "deleteWebhook",
+                                "deleteWebhookByForm",
+                            )
+                        },
+                    },
+                    **_refusals("400", "413"),
+                },
+                operation_id="createWebhook",
+                description="`url` must be https on the standard port (443) and not an IP "
+                "address of a private network. `events` lists the types it takes (none or "
+                "empty: every type); `own_crm` marks the organisation's own CRM, the only "
+                "endpoint sent a person's contact, in `subscriber.confirmed` only. Every "
+                "problem is named in one 400 and nothing is saved.",
+                body=endpoint_body,
+            ),
+        },
+        "/admin/webhooks/{endpoint_id}": {
+            "get": _operation(
+                "One endpoint, its recent delivery attempts with their answers, and its dead "
+                "letters",
+                "organisers",
+                {
+                    "200": _answer("The endpoint", _json_or_page(_schema("WebhookEndpointDetail"))),
+                    **_refusals("404"),
+                },
+                operation_id="showWebhook",
+                parameters=[_ENDPOINT],
+            ),
+            **action(
+                "deleteWebhook",
+                "Delete an endpoint (its log and dead letters expire)",
+                "WebhookEndpointDeleted",
+                "delete",
+            ),
+        },
+        "/admin/webhooks/{endpoint_id}/edit": {
+            "post": _operation(
+                "Change an endpoint's address, event types, CRM mark or description",
+                "organisers",
+                {
+                    "200": _answer("Saved", _json(_schema("WebhookEndpoint"))),
+                    "303": _redirect("A dashboard form: back to the endpoint"),
+                    **_refusals("400", "404", "413"),
+                },
+                operation_id="editWebhook",
+                parameters=[_ENDPOINT],
+                description="A field left out stays as it is; every problem is named in one "
+                "400 and nothing is saved.",
+                body=endpoint_body,
+            )
+        },
+        "/admin/webhooks/{endpoint_id}/pause": action(
+            "pauseWebhook",
+            "Send an endpoint nothing until it is resumed (its events become dead letters)",
+            "WebhookEndpointStatus",
+        ),
+        "/admin/webhooks/{endpoint_id}/resume": action(
+            "resumeWebhook", "Send a paused endpoint events again", "WebhookEndpointStatus"
+        ),
+        "/admin/webhooks/{endpoint_id}/delete": action(
+            "deleteWebhookByForm",
+            "Delete an endpoint: the dashboard's form for DELETE",
+            "WebhookEndpointDeleted",
+        ),
+        "/admin/webhooks/{endpoint_id}/rotate-secret": {
+            "post": _operation(
+                "A new secret for an endpoint; the old one still signs beside it for a day",
+                "organisers",
+                {
+                    "200": _answer(
+                        "The new secret, shown this once",
+                        _json_or_page(_schema("WebhookSecretRotated")),
+                    ),
+                    **_refusals("404"),
+                },
+                operation_id="rotateWebhookSecret",
+                parameters=[_ENDPOINT],
+            )
+        },
+        "/admin/webhooks/{endpoint_id}/replay": {
+            "post": _operation(
+                "Send kept events to an endpoint again: one by its id, or a time range",
+                "organisers",
+                {
+                    "200": _answer("Queued", _json(_schema("WebhookReplayed"))),
+                    "303": _redirect("A dashboard form: back to the endpoint"),
+                    **_refusals("400", "404", "409", "413"),
+                },
+                operation_id="replayWebhook",
+                parameters=[_ENDPOINT],
+                description='`{"event_id": …}` replays that event whatever its type; `{"from": '
+                '…, "to": …}` (ISO times with their zone) every kept event of the types the '
+                "endpoint takes in that range, at most 1000. 404 for an event not kept (events "
+                "are kept `EventRetentionDays`), 409 while the endpoint is paused.",
+                body={
+                    "required": True,
+                    "content": {
+                        **_json(_schema("WebhookReplayRequest")),
+                        "application/x-www-form-urlencoded": {
+                            "schema": _schema("WebhookReplayRequest")
+                        },
+                    },
+                },
+            )
+        },
+    }
+
+
+def _webhook_schemas() -> JsonObject:
+    text = {"type": "string"}
+    stamp = {"type": "string", "format": "date-time"}
+    moment = {"type": "string", "description": "An ISO time, or empty"}
+    types = {"type": "array", "items": {"enum": list(EVENT_TYPES)}}
+    endpoint_fields = {
+        "endpoint_id": text,
+        "url": text,
+        "events": {**types, "description": "The types it takes (all of them when every_event)"},
+        "every_event": {"type": "boolean"},
+        "own_crm": {"type": "boolean"},
+        "description": text,
+        "status": {"enum": ["active", "paused"]},
+        "paused_reason": text,
+        "paused_at": moment,
+        "failing_since": moment,
+        "last_delivered_at": moment,
+        "created_at": stamp,
+        "secret_hint": {**text, "description": "`whsec_…` and its last characters"},
+    }
+    endpoint = {"type": "object", "required": list(endpoint_fields), "properties": endpoint_fields}
+    attempt = {
+        "type": "object",
+        "required": ["event_id", "type", "at", "attempt", "status", "answer", "outcome"],
+        "properties": {
+            "endpoint_id": text,
+            "event_id": text,
+            "type": text,
+            "at": stamp,
+            "attempt": {"type": "integer", "minimum": 0},
+            "status": {"type": "integer", "description": "The HTTP status; 0: no answer"},
+            "answer": {**text, "description": "An excerpt of the answer, or why none came"},
+            "duration_ms": {"type": "integer", "minimum": 0},
+            "outcome": {"enum": ["delivered", "retried", "dead letter"]},
+        },
+    }
+    letter = {
+        "type": "object",
+        "required": ["event_id", "type", "at", "reason", "attempts"],
+        "properties": {
+            "endpoint_id": text,
+            "event_id": text,
+            "type": text,
+            "at": stamp,
+            "reason": text,
+            "attempts": {"type": "integer", "minimum": 0},
+        },
+    }
+    return {
+        "WebhookEndpointRequest": {
+            "type": "object",
+            "additionalProperties": False,  # a misspelt field is refused, not ignored
+            "properties": {
+                "url": {**text, "description": "https, port 443, a public address"},
+                "events": {**types, "description": "Empty or left out: every type"},
+                "own_crm": {"type": "boolean", "default": False},
+                "description": {**text, "maxLength": MAX_DESCRIPTION},
+            },
+        },
+        "WebhookEndpointForm": {
+            "type": "object",
+            "description": "The dashboard's form: one `events` per box checked; `own_crm` on",
+            "properties": {"url": text, "description": text, "events": text, "own_crm": text},
+        },
+        "WebhookEndpoint": endpoint,
+        "WebhookEndpointList": {
+            "type": "object",
+            "required": ["endpoints"],
+            "properties": {"endpoints": {"type": "array", "items": endpoint}},
+        },
+        "WebhookEndpointCreated": {
+            "type": "object",
+            "required": [*endpoint_fields, "secret", "note"],
+            "properties": {
+                **endpoint_fields,
+                "secret": {"type": "string", "pattern": "^whsec_"},
+                "note": text,
+            },
+        },
+        "WebhookEndpointDetail": {
+            "type": "object",
+            "required": [*endpoint_fields, "attempts", "dead_letters"],
+            "properties": {
+                **endpoint_fields,
+                "attempts": {"type": "array", "items": attempt},
+                "dead_letters": {"type": "array", "items": letter},
+            },
+        },
+        "WebhookEndpointStatus": {
+            "type": "object",
+            "required": ["endpoint_id", "status"],
+            "properties": {"endpoint_id": text, "status": {"enum": ["active", "paused"]}},
+        },
+        "WebhookEndpointDeleted": {
+            "type": "object",
+            "required": ["endpoint_id", "deleted"],
+            "properties": {"endpoint_id": text, "deleted": {"const": True}},
+        },
+        "WebhookSecretRotated": {
+            "type": "object",
+            "required": ["endpoint_id", "secret", "previous_secret_signs_until", "note"],
+            "properties": {
+                "endpoint_id": text,
+                "secret": {"type": "string", "pattern": "^whsec_"},
+                "previous_secret_signs_until": stamp,
+                "note": text,
+            },
+        },
+        "WebhookReplayRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Either `event_id`, or `from` and `to`",
+            "properties": {"event_id": text, "from": text, "to": text},
+        },
+        "WebhookReplayed": {
+            "type": "object",
+            "required": ["endpoint_id", "replayed", "event_ids"],
+            "properties": {
+                "endpoint_id": text,
+                "replayed": {"type": "integer", "minimum": 0},
+                "event_ids": {"type": "array", "items": text},
+            },
+        },
+    }
+
+
 def _follow_up_routes() -> dict[str, JsonObject]:
     """ "Check it again" after a watched settings page changed (`optout.watching.follow_up`)."""
     return {
@@ -1818,6 +2112,7 @@ def _schemas() -> JsonObject:
             },
         },
         **_watch_schemas(),
+        **_webhook_schemas(),
         "TestRecipientLinksRequest": {
             "type": "object",
             "required": ["contact"],
@@ -2267,6 +2562,7 @@ def _document() -> JsonObject:
             **_admin_routes(),
             **_watch_routes(),
             **_follow_up_routes(),
+            **_webhook_routes(),
             **_local_routes(),
         },
         "components": {
