@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,8 +28,8 @@ from optout.core.jobs import DeliveryJob
 from optout.domain.endpoints import KeptEvent
 from optout.events import delivery, endpoints
 from optout.store import EventStore, SubscriberStore
-from tests.helpers import active, sample_event
-from tests.integration.conftest import Stack
+from tests.helpers import active, at, confirm_path, link, sample_event, to
+from tests.integration.conftest import Organiser, Stack
 
 Route = Callable[["_Handler"], None]
 ORGANISERS = "organisers@example.org"
@@ -84,6 +84,18 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def serving(receiver: Receiver) -> Iterator[Receiver]:
+    thread = threading.Thread(target=receiver.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.stopping.set()
+        receiver.shutdown()
+        receiver.server_close()
+
+
 def answer(status: int, text: str = "") -> Route:
     def route(handler: _Handler) -> None:
         body = text.encode()
@@ -102,15 +114,8 @@ def slow(handler: _Handler) -> None:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(Receiver()) as server:
         yield server
-    finally:
-        server.stopping.set()
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -507,3 +512,49 @@ def test_the_answer_to_a_delivery_that_carried_a_contact_is_not_kept(
     [attempt] = shown(endpoint_id)["attempts"]
     assert (attempt["status"], attempt["answer"]) == (400, "the endpoint answered 400")
     assert b"ada@example.org" not in json.dumps(stack.items("EVENTS_TABLE"), default=str).encode()
+
+
+# ---------------------------------------------------------------- a person's whole journey
+
+
+def test_a_person_s_journey_reaches_the_crm_with_her_contact_and_the_chat_without(
+    stack: Stack, organiser: Organiser, test_clock: Any, campaign: None
+) -> None:
+    """Producers and delivery together: nothing here emits by hand."""
+    # Given two endpoints an organiser registered: the organisation's CRM, for confirmations
+    # only, and a chat channel, for every event
+    crm, chat = Receiver(), Receiver()
+    with serving(crm), serving(chat):
+        crm.secret = registered(organiser, crm, own_crm=True, events=["subscriber.confirmed"])
+        chat.secret = registered(organiser, chat, description="#campaigns")
+
+        # When Lena in Germany subscribes and confirms, gets "one week left" and switches it off
+        active("lena@example.org", "DE", "de")  # a subscriber from before the endpoints
+        assert stack.call("subscribe-json").status == 202  # Ada, from the sample request
+        stack.drain_notices()
+        (confirmation,) = to(stack, "ada@example.org")
+        assert stack.call("confirm", path=confirm_path(confirmation.text)).status == 200
+        at(stack, test_clock, "2025-10-27T08:00:00Z")
+        (reminder,) = to(stack, "lena@example.org")
+        assert stack.call("done", path=link(reminder.text, "done")).status == 200
+        run(stack)
+
+    # Then the CRM got Ada's confirmation, with her address, verified with its own secret
+    [confirmed] = crm.verified()
+    assert confirmed["type"] == "subscriber.confirmed"
+    assert confirmed["data"]["contact"]["address"] == "ada@example.org"
+    # And the chat channel got each event as it happened, with no contact in any of them
+    told = {event["type"] for event in chat.verified()}
+    assert {"subscriber.confirmed", "reminder.sent", "conversion.recorded"} <= told
+    assert "@" not in b"".join(received.body for received in chat.received).decode()
+    [conversion] = [e for e in chat.verified() if e["type"] == "conversion.recorded"]
+    assert conversion["data"]["reminder"] == "EU-07"
+
+
+def registered(organiser: Organiser, receiver: Receiver, **fields: Any) -> str:
+    """Register through the admin API, as an organiser does; the secret it shows once."""
+    reply = organiser.call(
+        "POST", "/admin/webhooks", body=json.dumps({"url": receiver.url(), **fields})
+    )
+    assert reply.status == 201, reply.text
+    return str(reply.json()["secret"])
