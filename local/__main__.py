@@ -22,7 +22,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from local import console, demo, demo_site, moto_speedups, provision, template
+from local import console, demo, demo_receiver, demo_site, moto_speedups, provision, template
 from local.stack import (
     PUMP_INTERVAL_SECONDS,
     LocalStack,
@@ -66,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         stack = LocalStack(stack_clock, consumed_queues(PREFIX), REGION)
         seeded = demo.seed(settings.get(), stack_clock.now()) if options.demo else []
         server = _listen(options.host, options.port, stack)
+        if options.demo:  # before the campaign, so that it hears of its launch
+            server.frontend.demo_receiver.register(
+                settings.get(), f"http://127.0.0.1:{server.server_address[1]}", stack.clock.now()
+            )
         campaign = demo.start_campaign(stack, server.public_host) if options.demo else None
         if options.demo:
             demo.watch_help_page(settings.get(), stack.clock.now(), server)
@@ -217,6 +221,8 @@ def _print_banner(
             f"  demo watch       {base_url}{demo_site.PATH}, a help page that changes on",
             "                   14 October: move the clock a day, tick, and see /admin/changes",
             f"                   and the email to {demo.ORGANISERS_ADDRESS} in the outbox",
+            f"  demo endpoint    {base_url}{demo_receiver.PATH}: the events a tool of yours would",
+            "                   get (signed, verified), as they happen; see /admin/webhooks",
         ]
     lines += [
         "Try:",

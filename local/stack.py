@@ -34,7 +34,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
-from local import demo_site, iam, invoke, template
+from local import demo_receiver, demo_site, iam, invoke, template
 from local.simulator import MailboxSimulator
 from optout.core.clock import iso, parse_iso
 
@@ -438,11 +438,13 @@ class Frontend:
         "/_local/tick": {"POST": "_tick"},
         "/_local/clock": {"GET": "_clock", "POST": "_move_clock"},
         demo_site.PATH: {"GET": "_demo_page"},
+        demo_receiver.PATH: {"GET": "_demo_events", "POST": "_demo_event_received"},
     }
 
     def __init__(self, stack: LocalStack, public_host: str) -> None:
         self._stack = stack
         self._public_host = public_host  # what API Gateway would call its domain name
+        self.demo_receiver = demo_receiver.DemoReceiver()  # registered by the demo, if any
 
     def respond(self, request: Request) -> Response:
         local = self.LOCAL_ROUTES.get(request.path)
@@ -488,6 +490,16 @@ class Frontend:
         """The demo watch's page, as it reads on the stack's clock."""
         page = demo_site.help_page(self._stack.clock.now()).encode()
         return HTTPStatus.OK, {"Content-Type": "text/html; charset=utf-8"}, page
+
+    def _demo_events(self, _request: Request) -> Response:
+        """What the demo's endpoint was sent, each verified, oldest first."""
+        return json_response(HTTPStatus.OK, self.demo_receiver.received())
+
+    def _demo_event_received(self, request: Request) -> Response:
+        status, why = self.demo_receiver.receive(request.headers, request.body)
+        if why:
+            return error_response(HTTPStatus(status), why)
+        return HTTPStatus(status), {}, b""
 
     def _clock(self, _request: Request) -> Response:
         return json_response(HTTPStatus.OK, {"now": iso(self._stack.clock.now())})

@@ -374,8 +374,10 @@ def test_demo_subscribers_are_already_active(demo_stack: DemoStack) -> None:
 def test_the_demo_watch_finds_the_help_pages_change_and_tells_the_organisers(
     demo_stack: DemoStack,
 ) -> None:
-    # Given the demo stack, whose watch read its help page at start (13 October)
+    # Given the demo stack, whose watch read its help page at start (13 October): a tick makes
+    # sure of it, when this test runs before the stack's own first tick did
     stack = demo_stack.client
+    stack.tick()
     before = stack.now()
     try:
         # When the clock passes 14 October, when the page changes, and the stack ticks
@@ -390,6 +392,29 @@ def test_the_demo_watch_finds_the_help_pages_change_and_tells_the_organisers(
         assert f"{stack.base_url}/admin/changes/" in email["text"]
     finally:
         stack.move_clock(set=before).raise_for_status()
+
+
+def test_the_demo_endpoint_hears_of_the_campaign_and_of_a_confirmation_signed(
+    demo_stack: DemoStack,
+) -> None:
+    # Given the demo stack, whose demo endpoint was registered before its campaign was launched
+    stack = demo_stack.client
+    stack.tick()
+    launched = [d["event"] for d in stack.get("/_local/demo/events").json()]
+    assert {"type": "campaign.launched"}.items() <= launched[0].items()
+    assert launched[0]["data"]["campaign_id"] == "linkedin-genai-2025"
+
+    # When a person subscribes and confirms
+    stack.post(subscribed_and_sent(stack, "grace@example.org", "FR")).raise_for_status()
+    stack.tick()
+
+    # Then the endpoint got the confirmation, its signature verified, with no contact in it
+    received = stack.get("/_local/demo/events").json()
+    [confirmed] = [d for d in received if d["event"]["type"] == "subscriber.confirmed"]
+    assert confirmed["event"]["data"]["region"] == "FR"
+    assert "grace@example.org" not in json.dumps(received)
+    # And a delivery nobody signed is refused
+    assert stack.post("/_local/demo/events", json={"type": "x"}).status_code == 401
 
 
 def test_the_banner_shows_the_form_and_the_secrets_it_was_given(demo_stack: DemoStack) -> None:

@@ -1349,6 +1349,33 @@ def _local_routes() -> dict[str, JsonObject]:
                 operation_id="localDemoHelpPage",
             )
         },
+        # local/demo_receiver.py: the demo's endpoint for events out.
+        "/_local/demo/events": {
+            "get": _operation(
+                "What the demo's endpoint for events out received, oldest first",
+                "local-only",
+                {"200": {"description": "The deliveries", "content": _json({"type": "array"})}},
+                operation_id="localDemoEvents",
+            ),
+            "post": _operation(
+                "The demo's endpoint for events out: a Standard Webhooks delivery",
+                "local-only",
+                {
+                    "204": {"description": "Verified and kept"},
+                    "400": {"description": "Not JSON", "content": _json(_schema("Problem"))},
+                    "401": {
+                        "description": "No valid Standard Webhooks signature",
+                        "content": _json(_schema("Problem")),
+                    },
+                    "404": {
+                        "description": "The stack runs without its demo",
+                        "content": _json(_schema("Problem")),
+                    },
+                },
+                operation_id="localDemoEventReceived",
+                body={"required": True, "content": _json({"type": "object"})},
+            ),
+        },
         "/_local/clock": {
             "get": _operation(
                 "The stack's clock",
