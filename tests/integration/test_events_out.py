@@ -22,6 +22,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from local import invoke
+from optout.channels import email
 from optout.core import clock, events, queues, settings
 from optout.core.events import EventType
 from optout.core.jobs import DeliveryJob
@@ -317,6 +318,37 @@ def test_an_endpoint_failing_for_a_day_is_paused_its_events_kept_and_the_organis
     assert len(emails_to(stack, organisers)) == 1
 
 
+def test_the_pause_email_refused_once_is_sent_when_the_job_comes_back(
+    stack: Stack,
+    receiver: Receiver,
+    test_clock: Any,
+    organisers: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an endpoint failing for three days, and SES refusing the one email of its pause
+    register(receiver)
+    receiver.answers = [answer(503)]
+    refused: list[str] = []
+    send = email.send
+
+    def throttled_once(configured: settings.Settings, message: email.Email) -> str:
+        if "paused" in message.subject.lower() and not refused:
+            refused.append(message.subject)
+            raise RuntimeError("Throttling: maximum sending rate exceeded")
+        return send(configured, message)
+
+    monkeypatch.setattr(email, "send", throttled_once)
+    emit()
+    run(stack)
+    for _ in range(20):
+        later(stack, test_clock, hours=4)
+
+    # Then the endpoint was paused, and the email went once SES took it
+    assert refused
+    [mail] = emails_to(stack, organisers)
+    assert "paused" in mail.subject.lower()
+
+
 def test_after_three_days_a_failing_event_is_given_up_as_a_dead_letter(
     stack: Stack, receiver: Receiver, test_clock: Any
 ) -> None:
@@ -427,6 +459,24 @@ def test_a_person_erased_before_the_delivery_is_sent_to_the_crm_without_a_contac
 
     run(stack)
 
+    [event] = receiver.verified()
+    assert event["data"]["subscriber_id"] == person
+    assert "contact" not in event["data"]
+
+
+def test_a_person_who_left_before_the_delivery_is_sent_to_the_crm_without_a_contact(
+    stack: Stack, receiver: Receiver
+) -> None:
+    # Given a confirmation not yet delivered to the CRM (down, or replayed weeks later)
+    register(receiver, own_crm=True)
+    person = active("ada@example.org", "DE", "de")
+    emit(EventType.SUBSCRIBER_CONFIRMED, subscriber_id=person, channel="email")
+    # When she unsubscribes before it goes
+    SubscriberStore(settings.get()).unsubscribe(person, clock.now())
+
+    run(stack)
+
+    # Then the CRM is told of the confirmation, but is not handed her address back
     [event] = receiver.verified()
     assert event["data"]["subscriber_id"] == person
     assert "contact" not in event["data"]

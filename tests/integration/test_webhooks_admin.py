@@ -202,6 +202,24 @@ def test_a_rotated_secret_is_shown_once_and_the_old_one_signs_beside_it_for_a_da
     assert len(inbox.events) == 2
 
 
+def test_a_second_rotation_within_the_day_is_refused_so_the_first_secret_keeps_its_overlap(
+    stack: Stack, organiser: Organiser, inbox: Inbox
+) -> None:
+    created = _create(organiser, {"url": inbox.url()}).json()
+    path = f"/admin/webhooks/{created['endpoint_id']}/rotate-secret"
+    assert organiser.call("POST", path).status == 200
+
+    again = organiser.call("POST", path)
+
+    assert again.status == 409
+    assert "rotated less than a day ago" in again.text
+    # And the receiver still on the first secret keeps verifying
+    inbox.secret = created["secret"]
+    _emit()
+    stack.drain("EVENTS_QUEUE_URL", "EventsFunction")
+    assert len(inbox.events) == 1
+
+
 def test_a_paused_endpoint_gets_nothing_until_resumed_then_its_dead_letters_are_replayed(
     stack: Stack, organiser: Organiser, inbox: Inbox
 ) -> None:

@@ -46,6 +46,7 @@ from optout.domain.endpoints import (
     next_try,
     should_pause,
 )
+from optout.domain.models import Status
 from optout.sending import send_once
 from optout.store import DeliveryStore, EventStore, Kept, SubscriberStore, layout
 
@@ -63,6 +64,7 @@ DELIVERED = "delivered"
 RETRIED = "retried"
 DEAD = "dead letter"
 PAUSED_REASON = "endpoint paused: resume it, then replay this event"
+FAILING = "every delivery has failed since"  # how the reason of a pause by the rule begins
 
 
 def fan_out(settings: Settings, job: EventJob, now: datetime) -> str:
@@ -119,6 +121,10 @@ def deliver(
         return "dead letter: the event is no longer kept"
     if endpoint.status == PAUSED:
         _dead_letter(store, endpoint, kept, now, PAUSED_REASON, job.attempt)
+        if endpoint.paused_reason.startswith(FAILING):
+            # The run that paused it may have died before its email went: send-once makes
+            # this the same email, sent at most once.
+            _tell_organisers(settings, endpoint, now)
         return "dead letter: the endpoint is paused"
     body, with_contact = _body_for(settings, endpoint, kept)
     # Real time, not the stack's: receivers check the timestamp against their own clock.
@@ -234,7 +240,7 @@ def _pause_if_failing(
         return
     if not should_pause(parse_iso(current.failing_since), now):
         return
-    why = f"every delivery has failed since {current.failing_since} (the last: {reason})"
+    why = f"{FAILING} {current.failing_since} (the last: {reason})"
     paused = store.pause(endpoint.endpoint_id, why, now)
     if paused is None:
         return  # paused by another run, which told the organisers
@@ -288,7 +294,7 @@ def _dead_letter(
 def _body_for(settings: Settings, endpoint: Endpoint, kept: KeptEvent) -> tuple[bytes, bool]:
     """The bytes sent, and whether they carry a contact: the event as kept, but for a
     ``subscriber.confirmed`` to the organisation's own CRM, which gets the person's contact
-    too, read now (none once the person is erased)."""
+    too, read now (none once the person is erased, or no longer subscribed)."""
     if not (endpoint.own_crm and kept.type == CONFIRMED):
         return kept.body.encode("utf-8"), False
     payload = json.loads(kept.body)
@@ -297,7 +303,9 @@ def _body_for(settings: Settings, endpoint: Endpoint, kept: KeptEvent) -> tuple[
     person = (
         SubscriberStore(settings).get(subscriber_id) if isinstance(subscriber_id, str) else None
     )
-    if person is None:
+    if person is None or person.status is not Status.ACTIVE:
+        # Erased, or left since (a retry or a replay can come days later): the CRM must not
+        # be handed back the contact of someone who is no longer subscribed.
         return kept.body.encode("utf-8"), False
     consent = {name: value for name, value in asdict(person.consent).items() if value}
     payload["data"] = {

@@ -158,6 +158,12 @@ def rotate_secret(settings: Settings, endpoint_id: str, now: datetime) -> dict[s
     for `ROTATION_OVERLAP`, so the receiver can switch without losing an event."""
     store = EventStore(settings)
     endpoint = _existing(store, endpoint_id)
+    if endpoint.previous_secret and endpoint.previous_until > iso(now):
+        # A second rotation would drop the secret before at once, not after its overlap.
+        raise Conflict(
+            f"the secret was rotated less than a day ago: the one before signs until "
+            f"{endpoint.previous_until}; rotate again after that"
+        )
     secret = webhook.new_secret()
     until = now + ROTATION_OVERLAP
     if not store.rotate(endpoint_id, secret, endpoint.secret, until):
@@ -214,6 +220,8 @@ def replay(
         raise Conflict("the endpoint is paused: resume it, then replay")
     give_up_at = iso(now + GIVE_UP_AFTER)
     jobs = [DeliveryJob(kept.event_id, endpoint_id, give_up_at) for kept in events]
+    # An old event is kept as long as its replay's retries run, and a day more for its dead letter.
+    store.keep_until([kept.event_id for kept in events], now + GIVE_UP_AFTER + timedelta(days=1))
     queues.enqueue_many(settings.events_queue_url, jobs)
     logger.info("events replayed", extra={"endpoint_id": endpoint_id, "events": len(jobs)})
     return {

@@ -217,7 +217,8 @@ class EventStore:
     def event(self, event_id: str) -> KeptEvent | None:
         if not event_id or len(event_id) > MAX_KEY:
             return None
-        item = self._table.get_item(Key=layout.event_key(event_id)).get("Item")
+        # Consistent: a delivery job can run a moment after the fan-out kept the event.
+        item = self._table.get_item(Key=layout.event_key(event_id), ConsistentRead=True).get("Item")
         return _event_from(item) if item else None
 
     def events_between(self, start: datetime, end: datetime, limit: int) -> list[KeptEvent]:
@@ -283,6 +284,19 @@ class EventStore:
             Limit=limit,
         )["Items"]
         return [DeadLetter(**_fields(DeadLetter, item)) for item in items]
+
+    def keep_until(self, event_ids: list[str], until: datetime) -> None:
+        """Keep these events at least until `until`: a replay's retries run for three days
+        from now, and must not find their event expired halfway."""
+        expires = int(until.timestamp())
+        for event_id in event_ids:
+            update_if(
+                self._table,
+                Key=layout.event_key(event_id),
+                UpdateExpression="SET expires_at = :expires",
+                ConditionExpression=Attr("pk").exists() & Attr("expires_at").lt(expires),
+                ExpressionAttributeValues={":expires": expires},
+            )
 
     def _expires(self, now: datetime) -> int:
         return int((now + self._retention).timestamp())
