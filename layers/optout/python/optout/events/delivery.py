@@ -179,8 +179,8 @@ def _failed(
     took: int,
     with_contact: bool,
 ) -> str:
-    """Log the attempt; queue the next, delayed, if the failure may pass and time is left,
-    else keep a dead letter. Then pause the endpoint if it keeps failing. The answer to a
+    """Log the attempt, keep a dead letter if the failure will not pass or time is up, pause
+    the endpoint if it keeps failing, and last queue the next attempt, delayed, if any. The answer to a
     delivery that carried a contact is not kept: it could repeat the contact."""
     refused = failed if isinstance(failed, webhook.Refused) else None
     status = refused.answer.status if refused else 0
@@ -191,9 +191,6 @@ def _failed(
         else None
     )
     if retry_at is not None:
-        retry = replace(job, attempt=job.attempt + 1, not_before=iso(retry_at))
-        wait = min(LONGEST_DELAY, math.ceil((retry_at - now).total_seconds()))
-        queues.enqueue(settings.events_queue_url, retry, delay_seconds=wait)
         outcome, result = RETRIED, f"retried at {iso(retry_at)}: {failed.reason}"
     else:
         attempts = job.attempt + 1
@@ -229,6 +226,12 @@ def _failed(
         },
     )
     _pause_if_failing(settings, store, endpoint, now, failed.reason)
+    if retry_at is not None:
+        # Queued last: a step above that fails sends this job back whole, and a retry queued
+        # before it would start a second chain of attempts beside the one SQS redelivers.
+        retry = replace(job, attempt=job.attempt + 1, not_before=iso(retry_at))
+        wait = min(LONGEST_DELAY, math.ceil((retry_at - now).total_seconds()))
+        queues.enqueue(settings.events_queue_url, retry, delay_seconds=wait)
     return result
 
 
