@@ -588,6 +588,7 @@ PRODUCERS = {
     "SchedulerFunction",  # a campaign finished
     "SenderFunction",  # each send batch, a number opted out at the provider
     "WatcherFunction",  # a policy change found
+    "EventsFunction",  # not an event: its own delivery jobs, and their retries
 }
 
 
