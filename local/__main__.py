@@ -67,8 +67,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         seeded = demo.seed(settings.get(), stack_clock.now()) if options.demo else []
         server = _listen(options.host, options.port, stack)
         if options.demo:  # before the campaign, so that it hears of its launch
-            server.frontend.demo_receiver.register(
-                settings.get(), f"http://127.0.0.1:{server.server_address[1]}", stack.clock.now()
+            local_url = f"http://127.0.0.1:{server.server_address[1]}{demo_receiver.PATH}"
+            server.frontend.demo_receiver.secret = demo.register_endpoint(
+                stack, server.public_host, local_url
             )
         campaign = demo.start_campaign(stack, server.public_host) if options.demo else None
         if options.demo:

@@ -122,6 +122,31 @@ def start_campaign(stack: LocalStack, public_host: str) -> dict[str, Any]:
     return dict(json.loads(reply))
 
 
+def register_endpoint(stack: LocalStack, public_host: str, url: str) -> str:
+    """Register `url` as an endpoint for every event through the admin API, as an organiser
+    would; the secret it shows, this once."""
+    body = json.dumps({"url": url, "description": "the local stack's demo receiver"}).encode()
+    found = invoke.find_route("POST", "/admin/webhooks")
+    assert found is not None, "template.yaml has no /admin/webhooks route"
+    route, parameters = found
+    event = invoke.api_event(
+        "POST",
+        route.path,
+        route=route,
+        path_parameters=parameters,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {os.environ['OPTOUT_ADMIN_TOKEN']}",
+        },
+        body=body,
+        host=public_host,
+    )
+    status, _, reply = stack.call_api(route.function, event)
+    if status != 201:
+        raise RuntimeError(f"the demo endpoint was refused ({status}): {reply.decode()}")
+    return str(json.loads(reply)["secret"])
+
+
 def watch_help_page(settings: Settings, now: datetime, server: StackServer) -> Watch:
     """Watch the help page `server` serves (`local.demo_site`); the first tick once it serves
     reads it, so that its change on 14 October is found by the first hourly run after it."""

@@ -2,7 +2,8 @@
 the demo registers it for every event type (`register`), so that `make run` shows events out
 at work. It checks each delivery's Standard Webhooks signature with the secret the bot showed
 when it was registered, as a receiver's own code would, and keeps what it got in memory;
-`GET` lists it, newest last.
+`GET` lists it, newest last. The demo registers it through the admin API
+(`local.demo.register_endpoint`), as an organiser would, and hands it the secret shown.
 """
 
 from __future__ import annotations
@@ -14,37 +15,25 @@ from typing import Any
 
 from optout.core import signatures
 from optout.core.clock import iso
-from optout.core.settings import Settings
-from optout.events import endpoints
 
 PATH = "/_local/demo/events"
 KEPT = 200  # the latest deliveries kept: a demo left running for days stays small
 
 
 class DemoReceiver:
-    """What the demo endpoint was sent. Until `register` is called it refuses every delivery."""
+    """What the demo endpoint was sent. Until it has a `secret` it refuses every delivery."""
 
     def __init__(self) -> None:
-        self._secret = ""
+        self.secret = ""  # the endpoint's, as the admin API showed it when it was registered
         self._received: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def register(self, settings: Settings, base_url: str, now: datetime) -> str:
-        """Register this receiver at `base_url` + PATH as an endpoint for every event; its id."""
-        created = endpoints.create(
-            settings,
-            {"url": base_url + PATH, "description": "the local stack's demo receiver"},
-            now,
-        )
-        self._secret = str(created["secret"])
-        return str(created["endpoint_id"])
-
     def receive(self, headers: dict[str, str], body: bytes) -> tuple[int, str]:
         """Check and keep one delivery; the status to answer, and why if refused."""
-        if not self._secret:
+        if not self.secret:
             return 404, "the demo receiver is not registered (the stack runs without its demo)"
         try:
-            keys = signatures.parse_secrets(self._secret)
+            keys = signatures.parse_secrets(self.secret)
             # Real time, as the bot stamps deliveries with it.
             event_id = signatures.verify(headers, body, keys, datetime.now(UTC))
         except signatures.WebhookUnauthorized as refused:
