@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from local import iam, invoke, template
 from optout.campaigns import schedule
-from optout.core import aws, clock, keys, settings, tokens
+from optout.core import aws, clock, jobs, keys, queues, settings, tokens
 from optout.domain.models import Status
 from optout.domain.watches import PAGE, Source, Watch
 from optout.links import privacy
@@ -523,6 +523,43 @@ def test_a_campaign_finishes_once_when_every_reminder_is_out_and_every_deadline_
     # and the reminders' batches were told before it, each once
     assert all(event.data["counts"] for event in stack.events(SENT))
     contact_free(stack.events())
+
+
+def test_a_campaign_finishes_only_once_every_send_batch_its_fan_outs_queued_is_done(
+    stack: Stack, test_clock: Any, campaign: None
+) -> None:
+    # Given two people in Canada in two audience shards (two send batches)
+    first = "julie@example.org"
+    second = next(
+        f"q{n}@example.org"
+        for n in range(200)
+        if audience_shard(subscriber_id(f"q{n}@example.org"))
+        != audience_shard(subscriber_id(first))
+    )
+    active(first, "CA", "fr-CA")
+    active(second, "CA", "en")
+    at(stack, test_clock, "2025-11-03T05:00:00Z")
+    # When Canada's last reminder fans out, but the sender, paced to the account's rate, has
+    # not yet sent its batches: one of them is delivered twice, the other not at all yet
+    test_clock.now = datetime(2025, 11, 3, 14, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    one, other = (jobs.read(jobs.SendJob, body) for body in stack.send_batches())
+    queues.enqueue(stack.env["SEND_QUEUE_URL"], one)
+    queues.enqueue(stack.env["SEND_QUEUE_URL"], one)
+    stack.run_sender()
+    # Then hours after the fan-out the campaign has not finished: a batch is still to go
+    for hour in (15, 16, 20):
+        test_clock.now = datetime(2025, 11, 3, hour, 0, tzinfo=UTC)
+        assert schedule.tick(settings.get(), clock.now())["campaigns_finished"] == 0
+    assert stack.events(FINISHED) == []
+    # And once the other batch is sent, it finishes, after every reminder.sent
+    queues.enqueue(stack.env["SEND_QUEUE_URL"], other)
+    stack.run_sender()
+    at(stack, test_clock, "2025-11-03T21:00:00Z")
+    (finished,) = stack.events(FINISHED)
+    assert finished.data["finished_at"] == "2025-11-03T21:00:00Z"
+    assert stack.events()[-1].type == FINISHED
 
 
 def test_a_paused_campaign_waits_to_finish_until_it_is_resumed(

@@ -130,8 +130,8 @@ def _release(
 
 def finish(settings: Settings, campaigns: CampaignStore, check: FinishCheck, now: datetime) -> bool:
     """Whether the campaign of a (leased) finish check has finished now: active, every
-    region's deadline passed, no reminder left to go out, no send batch held back, and its
-    last fan-out `SEND_GRACE` ago. Then its run ends, once, and the organisers' tools are told
+    region's deadline passed, no reminder left to go out, every send batch its fan-outs queued
+    done with by the sender, no send batch held back, and its last fan-out `SEND_GRACE` ago. Then its run ends, once, and the organisers' tools are told
     (``campaign.finished``, `completed`); if not yet, it is looked at again later. A check
     that no longer names the campaign's run (withdrawn, which ends the run by itself, a draft
     again, launched anew) is dropped."""
@@ -183,6 +183,9 @@ def _finishes_after(
         or waiting
         or any(r.state in _UNDER_WAY for r in reminders)
         or campaigns.has_deferred_batches(check.campaign_id)
+        # Sending is paced to the account's rate: a large audience's batches go out for hours
+        # after its fan-out ended. Every batch queued must be done with.
+        or _batches_left(campaigns, check.campaign_id, reminders)
         # An A/B test's rest, which a long wait can place after the last deadline.
         or any(p.state == ABPhase.WAITING for p in campaigns.ab_phases(check.campaign_id))
     ):
@@ -191,6 +194,16 @@ def _finishes_after(
     if last_fanout and parse_iso(last_fanout) + SEND_GRACE > now:
         return parse_iso(last_fanout) + SEND_GRACE
     return None
+
+
+def _batches_left(campaigns: CampaignStore, campaign_id: str, reminders: list[Reminder]) -> bool:
+    """Whether any send batch the reminders' fan-outs queued is not done with by the sender
+    yet (reminders fanned out before batches were tracked rely on `SEND_GRACE` alone)."""
+    tracked = [r for r in reminders if r.batches_tracked and r.batches]
+    if not tracked:
+        return False
+    done = campaigns.batches_done(campaign_id)
+    return any(done.get(r.reminder_id, 0) < (r.batches or 0) for r in tracked)
 
 
 def _held(campaigns: CampaignStore, campaign_ids: set[str]) -> set[str]:

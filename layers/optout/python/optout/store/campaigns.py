@@ -151,6 +151,27 @@ class CampaignStore:
         )
         return campaign_from(response["Attributes"]) if response is not None else None
 
+    def batch_done(self, campaign_id: str, reminder_id: str, batch: str) -> None:
+        """Note a fan-out batch of the reminder done with by the sender: added to a set, so a
+        batch delivered again is counted once."""
+        self._table.update_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.sent_batches_sk(reminder_id, batch)},
+            UpdateExpression="ADD done :batch",
+            ExpressionAttributeValues={":batch": {batch}},
+        )
+
+    def batches_done(self, campaign_id: str) -> dict[str, int]:
+        """Reminder id (``EU-07``) -> how many of its fan-out batches the sender is done with."""
+        done: dict[str, int] = {}
+        for item in self._query(
+            KeyConditionExpression=Key("pk").eq(campaign_pk(campaign_id))
+            & Key("sk").begins_with(layout.SENT_BATCHES),
+            ConsistentRead=True,
+        ):
+            reminder = layout.sent_batches_reminder(str(item["sk"]))
+            done[reminder] = done.get(reminder, 0) + len(item.get("done", ()))
+        return done
+
     def has_deferred_batches(self, campaign_id: str) -> bool:
         """Whether any send batch of the campaign is held back (over a night, for the cap, or
         while it is paused)."""
@@ -304,7 +325,8 @@ class CampaignStore:
             UpdateExpression="SET #state = :state, fanout_jobs = :jobs, "
             "fanout_started_at = if_not_exists(fanout_started_at, :now), "
             "audience_size = if_not_exists(audience_size, :zero), batches = if_not_exists(batches, :zero), "
-            "shards_done = if_not_exists(shards_done, :zero), progress = if_not_exists(progress, :empty)",
+            "shards_done = if_not_exists(shards_done, :zero), progress = if_not_exists(progress, :empty), "
+            "batches_tracked = :tracked",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={
                 ":state": ReminderState.FANNING_OUT.value,
@@ -312,6 +334,7 @@ class CampaignStore:
                 ":now": iso(now),
                 ":zero": 0,
                 ":empty": {},
+                ":tracked": True,
             },
         )
 
@@ -873,4 +896,5 @@ def reminder_from(item: Mapping[str, Any]) -> Reminder:
         batches=count("batches"),
         progress={str(shard): str(at) for shard, at in item.get("progress", {}).items()},
         finished_at=str(item.get("finished_at", "")),
+        batches_tracked=bool(item.get("batches_tracked", False)),
     )
