@@ -129,16 +129,19 @@ class CampaignStore:
     def _plant_finish_check(self, campaign_id: str, launched_at: str, check_at: str) -> None:
         """The run's finish check, in the due index from `check_at` on; it also notes that the
         run's launch is not yet told (`launch_told`), and is kept until its finish is told."""
-        self._table.put_item(
-            Item={
-                "pk": campaign_pk(campaign_id),
-                "sk": layout.FINISH_CHECK,
-                "campaign_id": campaign_id,
-                "launched_at": launched_at,
-                "launch_told": False,
-                "due_pk": self.DUE,
-                "due_at": check_at,
-            }
+        # An update that makes the whole item (the scheduler, which backfills runs, may update
+        # but not put); an earlier run's lease goes with it.
+        self._table.update_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.FINISH_CHECK},
+            UpdateExpression="SET campaign_id = :campaign, launched_at = :launched, "
+            "launch_told = :told, due_pk = :due, due_at = :at REMOVE leased_until",
+            ExpressionAttributeValues={
+                ":campaign": campaign_id,
+                ":launched": launched_at,
+                ":told": False,
+                ":due": self.DUE,
+                ":at": check_at,
+            },
         )
 
     def finish_check(self, campaign_id: str) -> FinishCheck | None:
