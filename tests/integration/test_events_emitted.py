@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from local import iam, invoke, template
 from optout.campaigns import schedule
-from optout.core import aws, clock, keys, settings, tokens
+from optout.core import aws, clock, events, jobs, keys, queues, settings, tokens
 from optout.domain.models import Status
 from optout.domain.watches import PAGE, Source, Watch
 from optout.links import privacy
@@ -525,6 +525,43 @@ def test_a_campaign_finishes_once_when_every_reminder_is_out_and_every_deadline_
     contact_free(stack.events())
 
 
+def test_a_campaign_finishes_only_once_every_send_batch_its_fan_outs_queued_is_done(
+    stack: Stack, test_clock: Any, campaign: None
+) -> None:
+    # Given two people in Canada in two audience shards (two send batches)
+    first = "julie@example.org"
+    second = next(
+        f"q{n}@example.org"
+        for n in range(200)
+        if audience_shard(subscriber_id(f"q{n}@example.org"))
+        != audience_shard(subscriber_id(first))
+    )
+    active(first, "CA", "fr-CA")
+    active(second, "CA", "en")
+    at(stack, test_clock, "2025-11-03T05:00:00Z")
+    # When Canada's last reminder fans out, but the sender, paced to the account's rate, has
+    # not yet sent its batches: one of them is delivered twice, the other not at all yet
+    test_clock.now = datetime(2025, 11, 3, 14, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    one, other = (jobs.read(jobs.SendJob, body) for body in stack.send_batches())
+    queues.enqueue(stack.env["SEND_QUEUE_URL"], one)
+    queues.enqueue(stack.env["SEND_QUEUE_URL"], one)
+    stack.run_sender()
+    # Then hours after the fan-out the campaign has not finished: a batch is still to go
+    for hour in (15, 16, 20):
+        test_clock.now = datetime(2025, 11, 3, hour, 0, tzinfo=UTC)
+        assert schedule.tick(settings.get(), clock.now())["campaigns_finished"] == 0
+    assert stack.events(FINISHED) == []
+    # And once the other batch is sent, it finishes, after every reminder.sent
+    queues.enqueue(stack.env["SEND_QUEUE_URL"], other)
+    stack.run_sender()
+    at(stack, test_clock, "2025-11-03T21:00:00Z")
+    (finished,) = stack.events(FINISHED)
+    assert finished.data["finished_at"] == "2025-11-03T21:00:00Z"
+    assert stack.events()[-1].type == FINISHED
+
+
 def test_a_paused_campaign_waits_to_finish_until_it_is_resumed(
     stack: Stack, organiser: Organiser, test_clock: Any, campaign: None
 ) -> None:
@@ -536,6 +573,200 @@ def test_a_paused_campaign_waits_to_finish_until_it_is_resumed(
     at(stack, test_clock, "2025-11-04T14:00:00Z")
     (event,) = stack.events(FINISHED)
     assert event.data["reason"] == "completed"
+
+
+# -- a function that stops between its write and its event: the retry tells it ---------------
+
+
+def failing_once(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+    """Make `owner.name` raise the first time it is called, as if the Lambda died there."""
+    real = getattr(owner, name)
+    calls = []
+
+    def once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError(f"the Lambda died in {name}")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, once)
+
+
+@pytest.mark.parametrize("dies_in", ["mark_launched", "emit"])
+def test_a_creation_that_dies_before_its_launch_is_told_tells_it_on_the_retry(
+    stack: Stack, test_clock: Any, monkeypatch: pytest.MonkeyPatch, dies_in: str
+) -> None:
+    # Given the webhook's first delivery dies after the campaign is saved active: before its
+    # run is recorded, or before its event is queued
+    failing_once(monkeypatch, CampaignStore if dies_in == "mark_launched" else events, dies_in)
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    with pytest.raises(RuntimeError):
+        stack.post_webhook(LINKEDIN, webhook_id="msg_1")
+    assert stack.events(LAUNCHED) == []
+    # When the sender retries it a minute later (twice)
+    test_clock.now = datetime(2025, 10, 13, 9, 1, tzinfo=UTC)
+    assert stack.post_webhook(LINKEDIN, webhook_id="msg_1").status == 200
+    assert stack.post_webhook(LINKEDIN, webhook_id="msg_2").status == 200
+    # Then the launch is told once, as the first delivery would have told it
+    (launched,) = stack.events(LAUNCHED)
+    assert launched.data["launched_at"] == "2025-10-13T09:00:00Z"
+    # and the run finishes when its deadlines have passed and its last reminders went out
+    at(stack, test_clock, "2025-11-04T12:00:00Z")
+    at(stack, test_clock, "2025-11-04T13:00:00Z")
+    (finished,) = stack.events(FINISHED)
+    assert finished.data["launched_at"] == "2025-10-13T09:00:00Z"
+    assert finished.data["reason"] == "completed"
+
+
+def test_a_revival_that_dies_before_its_launch_is_told_tells_it_on_the_retry(
+    stack: Stack, test_clock: Any, campaign: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    withdrawal = {"type": "policy.withdrawn", "platform": "linkedin", "policy": {"id": CAMPAIGN}}
+    test_clock.now = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
+    assert stack.post_webhook(withdrawal, webhook_id="msg_w").status == 200
+    # Given the revival's first delivery dies between the campaign saved and its event
+    failing_once(monkeypatch, events, "emit")
+    test_clock.now = datetime(2025, 10, 21, 9, 0, tzinfo=UTC)
+    with pytest.raises(RuntimeError):
+        stack.post_webhook(linkedin(), webhook_id="msg_back")
+    # When it is delivered again
+    assert stack.post_webhook(linkedin(), webhook_id="msg_back").status == 200
+    # Then the new run is told launched once
+    _, again = stack.events(LAUNCHED)
+    assert again.data["launched_at"] == "2025-10-21T09:00:00Z"
+    assert len(stack.events(LAUNCHED)) == 2
+
+
+@pytest.mark.parametrize("dies_in", ["finish", "emit"])
+def test_a_withdrawal_that_dies_before_its_finish_is_told_tells_it_on_the_retry(
+    stack: Stack, test_clock: Any, campaign: None, monkeypatch: pytest.MonkeyPatch, dies_in: str
+) -> None:
+    withdrawal = {"type": "policy.withdrawn", "platform": "linkedin", "policy": {"id": CAMPAIGN}}
+    # Given the withdrawal's first delivery dies after the campaign is marked withdrawn
+    failing_once(monkeypatch, CampaignStore if dies_in == "finish" else events, dies_in)
+    test_clock.now = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
+    with pytest.raises(RuntimeError):
+        stack.post_webhook(withdrawal, webhook_id="msg_w")
+    # When it is delivered again, and again
+    assert stack.post_webhook(withdrawal, webhook_id="msg_w").status == 200
+    assert stack.post_webhook(withdrawal, webhook_id="msg_w2").status == 200
+    # Then the run is told finished once, withdrawn
+    (finished,) = stack.events(FINISHED)
+    assert finished.data["reason"] == "withdrawn"
+    assert finished.data["launched_at"] == "2025-10-13T09:00:00Z"
+    assert finished.data["finished_at"] == "2025-10-20T09:00:00Z"
+
+
+def test_a_tick_that_dies_before_telling_a_finish_leaves_it_to_the_next(
+    stack: Stack, test_clock: Any, campaign: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(stack, test_clock, "2025-11-04T11:00:00Z")
+    assert stack.events(FINISHED) == []
+    # Given the tick that finds the campaign finished dies before its event is queued
+    failing_once(monkeypatch, events, "emit")
+    test_clock.now = datetime(2025, 11, 4, 12, 0, tzinfo=UTC)
+    with pytest.raises(RuntimeError):
+        schedule.tick(settings.get(), clock.now())
+    # When a tick comes after its lease ran out, and another
+    at(stack, test_clock, "2025-11-04T12:11:00Z")
+    at(stack, test_clock, "2025-11-04T13:11:00Z")
+    # Then the finish is told once, with the time the run ended
+    (finished,) = stack.events(FINISHED)
+    assert finished.data["finished_at"] == "2025-11-04T12:00:00Z"
+    assert finished.data["reason"] == "completed"
+
+
+# -- campaigns launched before runs were recorded ---------------------------------------------
+
+
+def as_before_runs(stack: Stack) -> None:
+    """Make the campaign's items as a deployment before runs were recorded wrote them: no
+    `launched_at` on the campaign, no finish check."""
+    table = aws.table(stack.env["CAMPAIGNS_TABLE"])
+    pk = f"CAMPAIGN#{CAMPAIGN}"
+    table.update_item(Key={"pk": pk, "sk": "CAMPAIGN"}, UpdateExpression="REMOVE launched_at")
+    table.delete_item(Key={"pk": pk, "sk": "FINISH"})
+
+
+def test_a_campaign_launched_before_runs_were_recorded_finishes_when_the_scheduler_next_sends(
+    stack: Stack, test_clock: Any, campaign: None
+) -> None:
+    as_before_runs(stack)
+    active("lena@example.org", "DE", "de")
+    # When the scheduler (as AWS runs it, under its own role) next fans out one of its
+    # reminders, and its deadlines pass
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
+    assert invoke.invoke("SchedulerFunction", invoke.scheduled_event(test_clock.now))
+    stack.run_fanout()
+    stack.run_sender()
+    at(stack, test_clock, "2025-11-04T12:00:00Z")
+    at(stack, test_clock, "2025-11-04T13:00:00Z")
+    # Then its run, taken to have begun when it was created, is told launched (here the
+    # same event as its creation's, which a deployment before runs never told) and finished
+    launched = stack.events(LAUNCHED)[-1]
+    assert launched.data["launched_at"] == "2025-10-13T09:00:00Z"
+    (finished,) = stack.events(FINISHED)
+    assert finished.data["launched_at"] == "2025-10-13T09:00:00Z"
+    assert finished.data["reason"] == "completed"
+    assert finished.event_id != launched.event_id
+
+
+@pytest.mark.parametrize("touched_by", ["policy update", "withdrawal"])
+def test_a_campaign_launched_before_runs_were_recorded_gets_its_run_when_a_change_touches_it(
+    stack: Stack, test_clock: Any, campaign: None, touched_by: str
+) -> None:
+    as_before_runs(stack)
+    test_clock.now = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
+    withdrawal = {"type": "policy.withdrawn", "platform": "linkedin", "policy": {"id": CAMPAIGN}}
+    body = withdrawal if touched_by == "withdrawal" else linkedin()
+    assert stack.post_webhook(body, webhook_id="msg_2").status == 200
+    at(stack, test_clock, "2025-11-04T12:00:00Z")
+    at(stack, test_clock, "2025-11-04T13:00:00Z")
+    (finished,) = stack.events(FINISHED)
+    assert finished.data["launched_at"] == "2025-10-13T09:00:00Z"
+    assert finished.data["reason"] == ("withdrawn" if touched_by == "withdrawal" else "completed")
+
+
+# -- the finish check of one run, never another's ---------------------------------------------
+
+
+def test_forgetting_an_old_runs_finish_check_leaves_the_new_runs(
+    stack: Stack, test_clock: Any, campaign: None
+) -> None:
+    store = CampaignStore(settings.get())
+    until = datetime(2025, 12, 1, tzinfo=UTC)
+    (old,) = store.due(until).finish_checks
+    # Given a revival planted its run's check (the same key) after a tick read the old one
+    store.mark_launched(CAMPAIGN, datetime(2025, 10, 21, 9, 0, tzinfo=UTC), "2025-11-03T05:00:00Z")
+    # When the tick forgets the check it holds
+    store.forget_finish_check(old)
+    # Then the new run's check is still there
+    (new,) = store.due(until).finish_checks
+    assert new.launched_at == "2025-10-21T09:00:00Z"
+
+
+def test_batches_held_while_paused_do_not_hold_a_revived_runs_finish(
+    stack: Stack, organiser: Organiser, test_clock: Any, campaign: None
+) -> None:
+    # Given a batch fanned out, then held because the campaign was paused before it went
+    active("lena@example.org", "DE", "de")
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
+    schedule.tick(settings.get(), clock.now())
+    stack.run_fanout()
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/pause").status == 200
+    stack.run_sender()
+    assert CampaignStore(settings.get()).count_held_batches(CAMPAIGN) == 1
+    # When the change is withdrawn, and comes back
+    withdrawal = {"type": "policy.withdrawn", "platform": "linkedin", "policy": {"id": CAMPAIGN}}
+    assert stack.post_webhook(withdrawal, webhook_id="msg_w").status == 200
+    test_clock.now = datetime(2025, 10, 28, 9, 0, tzinfo=UTC)
+    assert stack.post_webhook(linkedin(), webhook_id="msg_back").status == 200
+    # Then the revived run finishes once its deadlines have passed
+    at(stack, test_clock, "2025-11-04T12:00:00Z")
+    at(stack, test_clock, "2025-11-04T13:00:00Z")
+    _, new_run = stack.events(FINISHED)
+    assert new_run.data["reason"] == "completed"
+    assert new_run.data["launched_at"] == "2025-10-28T09:00:00Z"
 
 
 # -- policy.change_detected -------------------------------------------------------------------

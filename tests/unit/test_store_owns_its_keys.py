@@ -38,6 +38,7 @@ KEY_PREFIXES = (
     "EVENTS#",
     "LOG#",
     "DEAD#",
+    "SENT#",
     "endpoint#",
 )
 

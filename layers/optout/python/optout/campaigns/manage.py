@@ -121,12 +121,16 @@ def launch(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any
     store = CampaignStore(settings)
     campaign = _existing(store, campaign_id)
     if campaign.status != CampaignStatus.DRAFT:
+        # A launch that stopped before its event was queued: the retry tells it.
+        policy_changes.settle_launch(settings, store, campaign_id, now)
         raise Conflict(f"the campaign is {campaign.status}, not a draft")
     lacking = policy.launch_problem(campaign.policy, campaign.regions)
     if lacking:
         raise Conflict(lacking)
+    # The run first, then active: a crash in between leaves a draft, launched again by a retry.
+    store.mark_launched(campaign_id, now, policy_changes.last_deadline(campaign, now))
     store.set_status(campaign_id, CampaignStatus.ACTIVE, now)
-    policy_changes.tell_launched(settings, store, campaign, now)
+    policy_changes.settle_launch(settings, store, campaign_id, now)
     logger.info("campaign launched", extra={"campaign_id": campaign_id})
     return {"campaign_id": campaign_id, "status": CampaignStatus.ACTIVE}
 

@@ -15,14 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from optout.core import events
-from optout.core.clock import iso
+from optout.core.clock import iso, parse_iso
 from optout.core.events import EventType
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain import event_data, plan, policy
 from optout.domain.models import HELD, Campaign, CampaignStatus, Reminder, ReminderState
 from optout.domain.policy import WITHDRAWN, PolicyChange
-from optout.store import CampaignStore, DeliveryStore, layout
+from optout.store import CampaignStore, DeliveryStore, FinishCheck, layout
 
 
 def apply(
@@ -62,7 +62,18 @@ def apply(
         catch_up=change.catch_up,
         status_reason=existing.status_reason if existing else "",
     )
+    launch = status == CampaignStatus.ACTIVE and (
+        existing is None or existing.status == CampaignStatus.WITHDRAWN
+    )
+    if launch and existing is not None:
+        # A revival's run is recorded before the campaign is active again: a retry after a
+        # crash in between finds it withdrawn still, and revives it again.
+        store.mark_launched(campaign_id, now, last_deadline(campaign, now))
     store.save_campaign(campaign, now)
+    if launch and existing is None:
+        # A crash before this leaves an active campaign with no run: `settle_launch` below,
+        # on the retry, takes it to have launched when it was created, as this would have.
+        store.mark_launched(campaign_id, now, last_deadline(campaign, now))
     kept = [
         reminder_id
         for reminder_id, reminder in planned.items()
@@ -76,12 +87,9 @@ def apply(
         and _replaced(reminder, campaign, notices)
         and store.end_reminder(reminder, ReminderState.CANCELLED, now)
     ]
-    if status == CampaignStatus.ACTIVE and (
-        existing is None or existing.status == CampaignStatus.WITHDRAWN
-    ):
-        tell_launched(settings, store, campaign, now)
-    elif existing is not None and existing.regions != campaign.regions:
+    if not launch and existing is not None and existing.regions != campaign.regions:
         store.move_finish_check(campaign_id, last_deadline(campaign, now))
+    settle_launch(settings, store, campaign_id, now)
     summary = {
         "campaign_id": campaign_id,
         "status": status,
@@ -121,23 +129,30 @@ def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, A
     existing = store.get_campaign(campaign_id)
     if existing is None:
         return {"campaign_id": campaign_id, "status": "unknown", "cancelled": 0}
+    if _under_way(existing) and not existing.launched_at:
+        # Launched before runs were recorded: its run is taken to have begun at its creation.
+        store.backfill_launch(campaign_id, last_deadline(existing, now))
     store.mark_withdrawn(campaign_id, now)
     cancelled = sum(
         store.end_reminder(reminder, ReminderState.CANCELLED, now)
         for reminder in store.reminders(campaign_id)
     )
-    if existing.status in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED) and (
-        existing.message == "reminder"  # an ad-hoc send is no campaign to the organisers' tools
+    # Batches held while it was paused go to the sender, which counts them skipped_withdrawn
+    # (kept, they would hold the finish of a later run for ever).
+    store.release_held_batches(campaign_id, now)
+    check = store.finish_check(campaign_id)
+    # Decided from what is stored, not from what this call found: a retry after a crash
+    # between the withdrawal and its event finds the run's check still there, and tells it.
+    withdrawn = store.get_campaign(campaign_id)
+    if (
+        check is not None
+        and withdrawn is not None
+        and withdrawn.message == "reminder"  # an ad-hoc send is no campaign to the tools
+        and existing.status != CampaignStatus.DRAFT  # a draft never ran
+        and withdrawn.launched_at == check.launched_at
     ):
-        finished = store.finish(campaign_id, now)
-        if finished is not None:
-            events.emit(
-                settings,
-                EventType.CAMPAIGN_FINISHED,
-                event_data.campaign_finished(finished, iso(now), event_data.WITHDRAWN),
-                now,
-                key=event_data.campaign_key(finished),
-            )
+        store.finish(campaign_id, now)
+        tell_finished(settings, store, check, event_data.WITHDRAWN)
     logger.info("campaign withdrawn", extra={"campaign_id": campaign_id, "cancelled": cancelled})
     answer: dict[str, Any] = {
         "campaign_id": campaign_id,
@@ -150,19 +165,64 @@ def withdraw(settings: Settings, campaign_id: str, now: datetime) -> dict[str, A
     return answer
 
 
-def tell_launched(
-    settings: Settings, store: CampaignStore, campaign: Campaign, now: datetime
+def settle_launch(
+    settings: Settings, store: CampaignStore, campaign_id: str, now: datetime
 ) -> None:
-    """`campaign` (stored) just became active: its run starts now, the scheduler looks from
-    its last deadline on whether it has finished, and the organisers' tools are told
-    (``campaign.launched``)."""
-    launched = store.mark_launched(campaign.campaign_id, now, last_deadline(campaign, now))
+    """Tell the organisers' tools of the campaign's run (``campaign.launched``) if it is under
+    way and its launch was not told yet, as its finish check records: a call that stopped
+    between its write and its event, redone, tells it under the same key (the events function
+    keeps one). A campaign under way with no run (launched before runs were recorded, or a
+    creation that stopped before its run was) is taken to have launched when it was created:
+    its finish check is planted, and its launch told then."""
+    campaign = store.get_campaign(campaign_id)
+    if campaign is None or not _under_way(campaign):
+        return
+    if not campaign.launched_at:
+        campaign = store.backfill_launch(campaign_id, last_deadline(campaign, now)) or campaign
+    check = store.finish_check(campaign_id)
+    if (
+        check is None
+        or check.launch_told
+        or check.launched_at != campaign.launched_at
+        or campaign.finished_at
+    ):
+        return
     events.emit(
         settings,
         EventType.CAMPAIGN_LAUNCHED,
-        event_data.campaign_launched(launched, launched.launched_at),
-        now,
-        key=event_data.campaign_key(launched),
+        event_data.campaign_launched(campaign, campaign.launched_at),
+        parse_iso(campaign.launched_at),
+        key=event_data.campaign_key(campaign),
+    )
+    store.launch_told(check)
+
+
+def tell_finished(
+    settings: Settings, store: CampaignStore, check: FinishCheck, reason: str
+) -> bool:
+    """The run `check` names has ended (``finished_at`` stored): tell the organisers' tools
+    (``campaign.finished``), then forget the check, which until then says the finish is
+    untold; True if told. The event is made from what is stored, so a retry tells the same."""
+    campaign = store.get_campaign(check.campaign_id)
+    if campaign is None or not campaign.finished_at or campaign.launched_at != check.launched_at:
+        return False
+    events.emit(
+        settings,
+        EventType.CAMPAIGN_FINISHED,
+        event_data.campaign_finished(campaign, campaign.finished_at, reason),
+        parse_iso(campaign.finished_at),
+        key=event_data.campaign_key(campaign),
+    )
+    store.forget_finish_check(check)
+    return True
+
+
+def _under_way(campaign: Campaign) -> bool:
+    """Whether a campaign is one the organisers' tools are told of as running: active or
+    paused, and no ad-hoc send."""
+    return (
+        campaign.status in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED)
+        and campaign.message == "reminder"
     )
 
 

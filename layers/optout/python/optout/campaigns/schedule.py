@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from optout.core import events, jobs, queues
+from optout.campaigns import policy_changes
+from optout.core import jobs, queues
 from optout.core.clock import iso, parse_iso
-from optout.core.events import EventType
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain import ab, event_data, plan
@@ -130,35 +130,32 @@ def _release(
 
 def finish(settings: Settings, campaigns: CampaignStore, check: FinishCheck, now: datetime) -> bool:
     """Whether the campaign of a (leased) finish check has finished now: active, every
-    region's deadline passed, no reminder left to go out, no send batch held back, and its
-    last fan-out `SEND_GRACE` ago. Then its run ends, once, and the organisers' tools are told
-    (``campaign.finished``, `completed`); if not yet, it is looked at again later. A check
-    that no longer names the campaign's run (withdrawn, which ends the run by itself, a draft
-    again, launched anew) is dropped."""
+    region's deadline passed, no reminder left to go out, every send batch its fan-outs queued
+    done with by the sender, no send batch held back, and its last fan-out `SEND_GRACE` ago.
+    Then its run ends, once, and the organisers' tools are told (``campaign.finished``,
+    `completed`); if not yet, it is looked at again later. The check is forgotten only once
+    the finish is told, so a tick that stopped in between leaves the next to tell it (the
+    same event); a run withdrawn by a call that stopped before its finish ends here, told as
+    withdrawn. A check that no longer names the campaign's run (a draft again, launched anew,
+    gone) is dropped."""
     campaign = campaigns.get_campaign(check.campaign_id)
-    if (
-        campaign is None
-        or campaign.finished_at
-        or campaign.launched_at != check.launched_at
-        or campaign.status in (CampaignStatus.DRAFT, CampaignStatus.WITHDRAWN)
-    ):
+    if campaign is None or campaign.launched_at != check.launched_at:
         campaigns.forget_finish_check(check)
         return False
-    later = _finishes_after(campaigns, campaign.regions, campaign.status, check, now)
-    if later is not None:
-        campaigns.postpone_finish_check(check, later)
+    withdrawn = campaign.status == CampaignStatus.WITHDRAWN
+    if not campaign.finished_at:
+        if campaign.status == CampaignStatus.DRAFT:
+            campaigns.forget_finish_check(check)
+            return False
+        if not withdrawn:
+            later = _finishes_after(campaigns, campaign.regions, campaign.status, check, now)
+            if later is not None:
+                campaigns.postpone_finish_check(check, later)
+                return False
+        campaigns.finish(check.campaign_id, now)
+    reason = event_data.WITHDRAWN if withdrawn else event_data.COMPLETED
+    if not policy_changes.tell_finished(settings, campaigns, check, reason):
         return False
-    finished = campaigns.finish(check.campaign_id, now)
-    campaigns.forget_finish_check(check)
-    if finished is None:
-        return False
-    events.emit(
-        settings,
-        EventType.CAMPAIGN_FINISHED,
-        event_data.campaign_finished(finished, iso(now), event_data.COMPLETED),
-        now,
-        key=event_data.campaign_key(finished),
-    )
     logger.info("campaign finished", extra={"campaign_id": check.campaign_id})
     return True
 
@@ -183,6 +180,9 @@ def _finishes_after(
         or waiting
         or any(r.state in _UNDER_WAY for r in reminders)
         or campaigns.has_deferred_batches(check.campaign_id)
+        # Sending is paced to the account's rate: a large audience's batches go out for hours
+        # after its fan-out ended. Every batch queued must be done with.
+        or _batches_left(campaigns, check.campaign_id, reminders)
         # An A/B test's rest, which a long wait can place after the last deadline.
         or any(p.state == ABPhase.WAITING for p in campaigns.ab_phases(check.campaign_id))
     ):
@@ -191,6 +191,16 @@ def _finishes_after(
     if last_fanout and parse_iso(last_fanout) + SEND_GRACE > now:
         return parse_iso(last_fanout) + SEND_GRACE
     return None
+
+
+def _batches_left(campaigns: CampaignStore, campaign_id: str, reminders: list[Reminder]) -> bool:
+    """Whether any send batch the reminders' fan-outs queued is not done with by the sender
+    yet (reminders fanned out before batches were tracked rely on `SEND_GRACE` alone)."""
+    tracked = [r for r in reminders if r.batches_tracked and r.batches]
+    if not tracked:
+        return False
+    done = campaigns.batches_done(campaign_id)
+    return any(done.get(r.reminder_id, 0) < (r.batches or 0) for r in tracked)
 
 
 def _held(campaigns: CampaignStore, campaign_ids: set[str]) -> set[str]:
@@ -213,6 +223,8 @@ def _start(settings: Settings, campaigns: CampaignStore, reminder: Reminder, now
             extra={"reminder": reminder.reminder_id, "error": str(error)},
         )
         return "failed"
+    # A campaign launched before runs were recorded, or whose launch was not told: now it is.
+    policy_changes.settle_launch(settings, campaigns, campaign.campaign_id, now)
     test = campaign.ab_test_for(reminder)
     phase = ab.TEST if test else ""
     fanouts = _fanouts(reminder, phase)

@@ -45,10 +45,15 @@ action repeated (a second click, a text SNS delivers twice) changes nothing and 
   that creates it active, an organiser's launch of a draft, a policy change that revives a
   withdrawn one). A pause and its resume are no launch; an ad-hoc send is no campaign.
 - ``campaign.finished``: the same, with ``launched_at``, ``finished_at`` and ``reason``:
-  ``completed`` (the scheduler found every reminder gone out or ended, no text held back, the
-  last fan-out an hour past and every region's deadline passed; a paused campaign waits) or
+  ``completed`` (the scheduler found every reminder gone out or ended, every send batch its
+  fan-outs queued done with by the sender, no text held back, the last fan-out an hour past
+  and every region's deadline passed; a paused campaign waits) or
   ``withdrawn`` (a policy withdrawal, or an organiser's cancel). Once per launch: both events
-  of one run share a key, the campaign and its launch time.
+  of one run share a key, the campaign and its launch time. Both are decided from what is
+  stored (the run's finish check records an untold launch, and stays until its finish is
+  told), so a call that stopped between its write and its event, redone, tells it under the
+  same key; a campaign launched before runs were recorded is given one, from its creation,
+  when it is next touched (a policy change, a withdrawal, the scheduler's next fan-out).
 - ``policy.change_detected``: as `optout.watching.forward.event_body` sends to allies (the
   watcher, when it records a change; its id is the key).
 """

@@ -19,6 +19,7 @@ reports a failed record without its reason); `body` is what goes on a queue.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, ClassVar, TypeVar, get_type_hints
@@ -46,6 +47,16 @@ class SendJob:
     reminder: str  # the reminder's id (``EU-07``)
     ids: tuple[str, ...]  # subscriber ids, up to `fanout.IDS_PER_MESSAGE`
     catch_up: bool = False  # late joiners caught up (`sending.catch_up`): counted apart
+    # A fan-out batch's id (`batch_id` of its ids), kept by its continuations: the sender
+    # notes it done once, for the scheduler to know the reminder's batches have all gone.
+    # Empty for a batch held back and queued again, or for late joiners.
+    batch: str = ""
+
+
+def batch_id(ids: tuple[str, ...]) -> str:
+    """The id of a fan-out batch of these subscribers: a redelivered fan-out page queues the
+    same batches under the same ids."""
+    return hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

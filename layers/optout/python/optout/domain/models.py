@@ -224,6 +224,9 @@ class Reminder:
     batches: int | None = None
     progress: dict[str, str] = field(default_factory=dict)
     finished_at: str = ""  # when its last shard was done
+    # Whether its send batches carry ids the sender notes done (fanned out since they do), so
+    # that the scheduler can tell when every one of its `batches` has gone.
+    batches_tracked: bool = False
 
     @property
     def reminder_id(self) -> str:

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from optout.core import queues
-from optout.core.jobs import FanoutJob, SendJob
+from optout.core.jobs import FanoutJob, SendJob, batch_id
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
 from optout.domain import ab
@@ -149,9 +149,11 @@ def reached(
 
 def _enqueue(settings: Settings, job: FanoutJob, ids: list[str]) -> int:
     """Queue `ids` for the sender in packed messages; how many messages."""
+    chunks = [
+        tuple(ids[start : start + IDS_PER_MESSAGE]) for start in range(0, len(ids), IDS_PER_MESSAGE)
+    ]
     messages = [
-        SendJob(job.campaign_id, job.reminder, tuple(ids[start : start + IDS_PER_MESSAGE]))
-        for start in range(0, len(ids), IDS_PER_MESSAGE)
+        SendJob(job.campaign_id, job.reminder, chunk, batch=batch_id(chunk)) for chunk in chunks
     ]
     queues.enqueue_many(settings.send_queue_url, messages)
     return len(messages)

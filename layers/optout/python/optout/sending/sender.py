@@ -141,6 +141,7 @@ def send_batch(
         raise ValueError(f"no campaign {job.campaign_id!r} with reminder {job.reminder!r}")
     counts: Counter[str] = Counter()
     sent_by: Counter[tuple[str, str]] = Counter()  # (dimension, value) -> messages sent
+    done = True  # False: the rest of the batch was handed on
     try:
         if campaign.status == CampaignStatus.WITHDRAWN and reminder.kind != plan.GOOD_NEWS:
             counts["skipped_withdrawn"] = len(job.ids)
@@ -148,7 +149,9 @@ def send_batch(
             campaigns.put_deferred(job, reminder.region, None, "campaign paused")
             counts["deferred"] = len(job.ids)
         else:
-            _send(settings, campaign, reminder, job, now, pacers, remaining_ms, counts, sent_by)
+            done = _send(
+                settings, campaign, reminder, job, now, pacers, remaining_ms, counts, sent_by
+            )
     finally:
         if job.catch_up and counts["sent"]:
             counts["caught_up"] = counts["sent"]  # late joiners (`catch_up`), counted apart too
@@ -168,6 +171,10 @@ def send_batch(
         for outcome, number in counts.items():
             metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
         _tell_sent(settings, campaign, reminder, job, counts, now)
+    if job.batch and done:
+        # Last, once all of it is on record and told: the campaign may finish once every batch
+        # its fan-outs queued is done (`schedule.finish`). A set: a redelivery counts once.
+        campaigns.batch_done(campaign.campaign_id, reminder.reminder_id, job.batch)
     return counts
 
 
@@ -241,7 +248,9 @@ def _send(
     remaining_ms: Callable[[], int],
     counts: Counter[str],
     sent_by: Counter[tuple[str, str]],
-) -> None:
+) -> bool:
+    """Send the batch's messages; False if the Lambda's time ran low and the rest was handed on
+    (its continuation finishes the batch)."""
     subscribers = SubscriberStore(settings)
     deliveries = DeliveryStore(settings)
     limits = Cap(settings.sending.messages_per_day, settings.sending.messages_per_week)
@@ -274,7 +283,7 @@ def _send(
                 # A slow account rate: hand the rest on rather than be stopped mid-send.
                 queues.enqueue(settings.send_queue_url, replace(job, ids=tuple(remaining)))
                 logger.info("send batch continued", extra={"left": len(remaining)})
-                break
+                return False
             subscriber_id = remaining[0]
             subscriber = found.get(subscriber_id)
             reason = skip_reason(subscriber, campaign.campaign_id)
@@ -347,6 +356,7 @@ def _send(
                         "reason": reason,
                     },
                 )
+    return True
 
 
 class _Winner:

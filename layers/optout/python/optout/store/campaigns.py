@@ -32,7 +32,7 @@ from optout.domain.models import (
 )
 from optout.domain.policy import policy_document, policy_from
 from optout.store import layout
-from optout.store.dynamo import conditional_failed, every_item, plain, update_if
+from optout.store.dynamo import conditional_failed, delete_if, every_item, plain, update_if
 from optout.store.layout import campaign_pk
 
 FANOUT_DONE = "#done"  # a shard's progress once all its pages are queued (else: where to resume)
@@ -102,17 +102,65 @@ class CampaignStore:
             ExpressionAttributeValues={":now": iso(now)},
             ReturnValues="ALL_NEW",
         )
-        self._table.put_item(
-            Item={
-                "pk": campaign_pk(campaign_id),
-                "sk": layout.FINISH_CHECK,
-                "campaign_id": campaign_id,
-                "launched_at": iso(now),
-                "due_pk": self.DUE,
-                "due_at": check_at,
-            }
-        )
+        self._plant_finish_check(campaign_id, iso(now), check_at)
         return campaign_from(response["Attributes"])
+
+    def backfill_launch(self, campaign_id: str, check_at: str) -> Campaign | None:
+        """A campaign under way that has no run (launched before runs were recorded, or by a
+        call that stopped between its write and its launch's): its run is taken to have started
+        when it was created, and its finish check is planted (first: a crash in between leaves
+        the same to do again). The campaign as it is now; None if it has a run after all."""
+        item = self._table.get_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.CAMPAIGN}, ConsistentRead=True
+        ).get("Item")
+        if item is None or item.get("launched_at") or not item.get("created_at"):
+            return None
+        created_at = str(item["created_at"])
+        self._plant_finish_check(campaign_id, created_at, check_at)
+        response = update_if(
+            self._table,
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.CAMPAIGN},
+            UpdateExpression="SET launched_at = created_at",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(launched_at)",
+            ReturnValues="ALL_NEW",
+        )
+        return campaign_from(response["Attributes"]) if response is not None else None
+
+    def _plant_finish_check(self, campaign_id: str, launched_at: str, check_at: str) -> None:
+        """The run's finish check, in the due index from `check_at` on; it also notes that the
+        run's launch is not yet told (`launch_told`), and is kept until its finish is told."""
+        # An update that makes the whole item (the scheduler, which backfills runs, may update
+        # but not put); an earlier run's lease goes with it.
+        self._table.update_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.FINISH_CHECK},
+            UpdateExpression="SET campaign_id = :campaign, launched_at = :launched, "
+            "launch_told = :told, due_pk = :due, due_at = :at REMOVE leased_until",
+            ExpressionAttributeValues={
+                ":campaign": campaign_id,
+                ":launched": launched_at,
+                ":told": False,
+                ":due": self.DUE,
+                ":at": check_at,
+            },
+        )
+
+    def finish_check(self, campaign_id: str) -> FinishCheck | None:
+        """The campaign's finish check: its run's finish not told yet; None if there is none."""
+        item = self._table.get_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.FINISH_CHECK}, ConsistentRead=True
+        ).get("Item")
+        return _finish_check(item) if item else None
+
+    def launch_told(self, check: FinishCheck) -> None:
+        """The organisers' tools were told of the run's launch (unless the check is another
+        run's by now)."""
+        update_if(
+            self._table,
+            Key=_key(check),
+            UpdateExpression="SET launch_told = :told",
+            ConditionExpression="launched_at = :launched",
+            ExpressionAttributeValues={":told": True, ":launched": check.launched_at},
+        )
 
     def move_finish_check(self, campaign_id: str, check_at: str) -> None:
         """The deadlines of a campaign under way changed: its finish check, if it waits, is
@@ -134,9 +182,14 @@ class CampaignStore:
         )
 
     def forget_finish_check(self, check: FinishCheck) -> None:
-        """The finish check is done with: the campaign finished, or is no longer the run it
-        was planted for (withdrawn, a draft again, launched anew, gone)."""
-        self._table.delete_item(Key=_key(check))
+        """The finish check is done with: the campaign's finish told, or it is no longer the
+        run it was planted for (a draft again, launched anew, gone). Only that run's: a check
+        planted meanwhile for a new run (same key) stays."""
+        delete_if(
+            self._table,
+            Key=_key(check),
+            ConditionExpression=Attr("launched_at").eq(check.launched_at),
+        )
 
     def finish(self, campaign_id: str, now: datetime) -> Campaign | None:
         """End the campaign's run `now`, once: the campaign as it is now if this call ended it;
@@ -150,6 +203,27 @@ class CampaignStore:
             ReturnValues="ALL_NEW",
         )
         return campaign_from(response["Attributes"]) if response is not None else None
+
+    def batch_done(self, campaign_id: str, reminder_id: str, batch: str) -> None:
+        """Note a fan-out batch of the reminder done with by the sender: added to a set, so a
+        batch delivered again is counted once."""
+        self._table.update_item(
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.sent_batches_sk(reminder_id, batch)},
+            UpdateExpression="ADD done :batch",
+            ExpressionAttributeValues={":batch": {batch}},
+        )
+
+    def batches_done(self, campaign_id: str) -> dict[str, int]:
+        """Reminder id (``EU-07``) -> how many of its fan-out batches the sender is done with."""
+        done: dict[str, int] = {}
+        for item in self._query(
+            KeyConditionExpression=Key("pk").eq(campaign_pk(campaign_id))
+            & Key("sk").begins_with(layout.SENT_BATCHES),
+            ConsistentRead=True,
+        ):
+            reminder = layout.sent_batches_reminder(str(item["sk"]))
+            done[reminder] = done.get(reminder, 0) + len(item.get("done", ()))
+        return done
 
     def has_deferred_batches(self, campaign_id: str) -> bool:
         """Whether any send batch of the campaign is held back (over a night, for the cap, or
@@ -304,7 +378,8 @@ class CampaignStore:
             UpdateExpression="SET #state = :state, fanout_jobs = :jobs, "
             "fanout_started_at = if_not_exists(fanout_started_at, :now), "
             "audience_size = if_not_exists(audience_size, :zero), batches = if_not_exists(batches, :zero), "
-            "shards_done = if_not_exists(shards_done, :zero), progress = if_not_exists(progress, :empty)",
+            "shards_done = if_not_exists(shards_done, :zero), progress = if_not_exists(progress, :empty), "
+            "batches_tracked = :tracked",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={
                 ":state": ReminderState.FANNING_OUT.value,
@@ -312,6 +387,7 @@ class CampaignStore:
                 ":now": iso(now),
                 ":zero": 0,
                 ":empty": {},
+                ":tracked": True,
             },
         )
 
@@ -684,6 +760,7 @@ class FinishCheck:
     launched_at: str
     due_at: str
     key: Mapping[str, str] = field(repr=False, compare=False)  # the store's own
+    launch_told: bool = True  # planted before launches were told after a crash: told
 
 
 @dataclass
@@ -775,7 +852,11 @@ def _deferred_notice(item: Mapping[str, Any]) -> DeferredNotice:
 def _finish_check(item: Mapping[str, Any]) -> FinishCheck:
     key = {"pk": item["pk"], "sk": item["sk"]}
     return FinishCheck(
-        str(item["campaign_id"]), str(item.get("launched_at", "")), str(item["due_at"]), key
+        str(item["campaign_id"]),
+        str(item.get("launched_at", "")),
+        str(item.get("due_at", "")),
+        key,
+        launch_told=bool(item.get("launch_told", True)),
     )
 
 
@@ -873,4 +954,5 @@ def reminder_from(item: Mapping[str, Any]) -> Reminder:
         batches=count("batches"),
         progress={str(shard): str(at) for shard, at in item.get("progress", {}).items()},
         finished_at=str(item.get("finished_at", "")),
+        batches_tracked=bool(item.get("batches_tracked", False)),
     )

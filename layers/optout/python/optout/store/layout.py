@@ -101,6 +101,21 @@ def deferred_batch_sk(reminder: str, digest: str) -> str:
     return f"{DEFERRED_BATCH}{reminder}#{digest}"
 
 
+# The ids of a reminder's fan-out batches the sender has done with, in sixteen items a reminder
+# (by the id's first hex digit), so that no item outgrows DynamoDB's 400 KB (``SENT#EU#07#a``).
+SENT_BATCHES = "SENT#"
+
+
+def sent_batches_sk(reminder: str, batch: str) -> str:
+    return f"{SENT_BATCHES}{_slot(*_reminder_named(reminder))}#{batch[:1]}"
+
+
+def sent_batches_reminder(sk: str) -> str:
+    """The id (``EU-07``) of the reminder whose done batches an item of them holds."""
+    slot = sk.removeprefix(SENT_BATCHES).rpartition("#")[0]
+    return reminder_id_of(f"{REMINDER}{slot}")
+
+
 def notice_pk(subscriber_id: str) -> str:
     return f"NOTICE#{subscriber_id}"
 
