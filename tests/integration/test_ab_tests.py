@@ -16,7 +16,7 @@ import pytest
 
 from local import invoke
 from optout.core import settings
-from optout.sending import catch_up
+from optout.sending import catch_up, sender
 from tests.helpers import CAMPAIGN, LINKEDIN, active, link, to
 from tests.integration.conftest import Organiser, Stack
 
@@ -325,3 +325,70 @@ def test_the_launch_check_warns_when_the_wait_pushes_the_rest_too_late(
         "GET", f"/admin/campaigns/{CAMPAIGN}/launch-check", cookie=organiser.sign_in()
     )
     assert page.status == 200 and problem in html.unescape(page.text)
+
+
+@pytest.mark.parametrize(
+    "resumed_at, expected",
+    [
+        # Resumed when "last day" comes due: the rest gets it, not "one week left" beside it
+        ("2025-11-02T08:05:00Z", "Last day to opt out"),
+        # Resumed after the deadline: the rest gets "live now", never "one week left"
+        ("2025-11-03T08:05:00Z", None),
+    ],
+)
+def test_a_rest_resumed_too_late_gives_way_to_the_later_reminder_and_its_people_are_counted(
+    stack: Stack,
+    organiser: Organiser,
+    test_clock: Any,
+    people: list[str],
+    resumed_at: str,
+    expected: str | None,
+) -> None:
+    # Given the test share got "one week left", and the campaign paused during the wait
+    at(stack, test_clock, WEEK_LEFT)
+    first = {address: s[0] for address, s in subjects(stack, people).items() if s}
+    held = eu_test(organiser)["held_for_result"]
+    assert held == PEOPLE - len(first)
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/pause").status == 200
+    assert at(stack, test_clock, "2025-10-27T12:05:00Z")["ab_rest_held"] >= 1
+    # When it is resumed only once a later reminder is due
+    test_clock.now = datetime.fromisoformat(resumed_at.replace("Z", "+00:00"))
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/resume").status == 200
+    sender.forget_campaigns()
+    ticked = at(stack, test_clock, resumed_at)
+    # Then nobody of the rest gets "one week left": they get the later reminder alone
+    assert ticked["ab_rest_started"] == 0 and ticked["ab_rest_superseded"] == 4
+    rest = [a for a in people if a not in first]
+    after = subjects(stack, rest)
+    assert all(len(s) == 1 for s in after.values()), after
+    assert not any(variant_of(s[0]) in ("A", "B") for s in after.values())
+    if expected:
+        assert all(s[0].startswith(expected) for s in after.values())
+    # And the held people are counted, as skipped for a later reminder, and no longer held
+    test = eu_test(organiser)
+    assert test["state"] == "superseded" and test["held_for_result"] == 0
+    assert test["decision"] is None
+    eu = next(r for r in stats_of(organiser)["regions"] if r["region"] == "EU")
+    assert eu["skipped_superseded"] == held
+
+
+def test_a_rest_waits_while_its_campaign_is_withdrawn_and_goes_once_it_is_revived(
+    stack: Stack, organiser: Organiser, test_clock: Any, people: list[str]
+) -> None:
+    # Given the test share got "one week left", and the campaign withdrawn during the wait
+    at(stack, test_clock, WEEK_LEFT)
+    first = {address: s[0] for address, s in subjects(stack, people).items() if s}
+    withdrawal = {"type": "policy.withdrawn", "platform": "linkedin", "policy": {"id": CAMPAIGN}}
+    assert stack.post_webhook(withdrawal, webhook_id="msg_w1").status == 200
+    ticked = at(stack, test_clock, "2025-10-27T12:05:00Z")
+    assert ticked["ab_rest_cancelled"] == 0 and ticked["ab_rest_held"] >= 1
+    # When it is revived the next hour (the policy change is back)
+    test_clock.now = datetime(2025, 10, 27, 13, 0, tzinfo=UTC)
+    assert stack.post_webhook(LINKEDIN, webhook_id="msg_back").status == 200
+    assert organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}").json()["status"] == "active"
+    sender.forget_campaigns()
+    at(stack, test_clock, "2025-10-27T13:05:00Z")
+    # Then the rest gets its "one week left" after all, once each
+    after = subjects(stack, people)
+    assert all(len(s) == 1 for s in after.values()), after
+    assert [a for a in people if a not in first]

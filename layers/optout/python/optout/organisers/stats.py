@@ -94,7 +94,8 @@ def ab_tests(
                 "state": phase.state,
                 "test_started_at": phase.test_started_at,
                 "rest_due_at": phase.due_at if phase.state == phase.WAITING else "",
-                "held_for_result": 0 if decided else phase.held,
+                # Once it ends unsent (overtaken), its held people are counted skipped instead.
+                "held_for_result": phase.held if phase.state == phase.WAITING else 0,
                 "variants": [
                     {"variant": variant.name}
                     | {

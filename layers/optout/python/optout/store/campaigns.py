@@ -419,6 +419,51 @@ class CampaignStore:
             ExpressionAttributeValues={":state": state or ABPhase.REST_SENT},
         )
 
+    def supersede_rest(self, phase: ABPhase) -> bool:
+        """End a rest phase unsent because a later reminder overtook it (`ABPhase.SUPERSEDED`),
+        its held people counted skipped as superseded in its region's counters, in one
+        transaction: redone after a crash, it counts them once. False if the phase moved
+        meanwhile (ended already, or someone more was held): the next tick, after the lease,
+        looks again."""
+        items = [
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": dict(_key(phase)),
+                    "UpdateExpression": "SET #state = :superseded REMOVE due_pk, leased_until",
+                    "ConditionExpression": "#state = :waiting AND "
+                    "(attribute_not_exists(held) OR held = :held)",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": {
+                        ":superseded": ABPhase.SUPERSEDED,
+                        ":waiting": ABPhase.WAITING,
+                        ":held": phase.held,
+                    },
+                }
+            }
+        ]
+        if phase.held:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        "Key": {
+                            "pk": campaign_pk(phase.campaign_id),
+                            "sk": f"{layout.STATS}{phase.region}",
+                        },
+                        "UpdateExpression": "ADD skipped_superseded :held",
+                        "ExpressionAttributeValues": {":held": phase.held},
+                    }
+                }
+            )
+        try:
+            self._table.meta.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
     def start_rest_fanout(self, reminder: Reminder, jobs: int, now: datetime) -> None:
         """Mark a reminder fanning out again, for the rest of an A/B test's audience: as many
         jobs again as its test share had (the same shards, paged once more), so it is fanned
@@ -702,12 +747,14 @@ class Due:
 @dataclass(frozen=True)
 class ABPhase:
     """A reminder's A/B test once its test share went out: waiting (in the due index until the
-    wait is over), then decided, its rest sent the winner (or cancelled with its campaign);
+    wait is over), then decided, its rest sent the winner (or superseded by a later reminder,
+    or cancelled with its campaign);
     and how many of the rest were held for the result."""
 
     WAITING = "waiting"
     REST_SENT = "rest-sent"
     CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"  # overtaken by a later reminder: its people get that one
 
     campaign_id: str
     reminder: str  # the reminder's id (``EU-07``)
