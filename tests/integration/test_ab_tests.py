@@ -16,7 +16,9 @@ import pytest
 
 from local import invoke
 from optout.core import settings
+from optout.domain import ab
 from optout.sending import catch_up, sender
+from optout.store import CampaignStore
 from tests.helpers import CAMPAIGN, LINKEDIN, active, link, to
 from tests.integration.conftest import Organiser, Stack
 
@@ -255,6 +257,55 @@ def test_a_test_cannot_change_once_its_reminder_has_gone_out(
         "POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=json.dumps({"ab_tests": []})
     )
     assert reply.status == 409 and "EU-07" in reply.text
+    changed = a_test(share=0.3)
+    reply = organiser.call(
+        "POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=json.dumps(changed)
+    )
+    assert reply.status == 409 and "EU-07" in reply.text
+
+
+def test_other_tests_can_change_after_one_went_out_and_nobody_of_it_moves(
+    stack: Stack, organiser: Organiser, test_clock: Any, people: list[str]
+) -> None:
+    # Given "one week left" went out to its test share
+    at(stack, test_clock, WEEK_LEFT)
+    first = {address: s[0] for address, s in subjects(stack, people).items() if s}
+    # When the organiser adds a test of "last day", sending "one week left"'s unchanged
+    last_day = a_test(days_before=1)["ab_tests"][0]
+    body = {"ab_tests": [a_test()["ab_tests"][0], last_day]}
+    reply = organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=json.dumps(body))
+    # Then it is saved, and after the wait everyone has "one week left" once: nobody moved
+    assert reply.status == 200, reply.text
+    sender.forget_campaigns()
+    at(stack, test_clock, "2025-10-27T12:05:00Z")
+    after = subjects(stack, people)
+    assert all(len(s) == 1 for s in after.values()), after
+    assert all(after[a][0] == first[a] for a in first)
+    assert stats_of(organiser)["total"]["sent"] == PEOPLE
+
+
+def test_a_test_saved_as_its_reminder_starts_splits_people_by_the_test_it_started_with(
+    stack: Stack, organiser: Organiser, test_clock: Any, people: list[str]
+) -> None:
+    # Given a tick started "one week left" and its fan-out queued the test share's batches
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
+    invoke.invoke("SchedulerFunction", invoke.scheduled_event(test_clock.now))
+    stack.run_fanout()
+    # When an organiser's save, checked just before the tick, lands just after it: the test
+    # drawn anew (another seed, another share)
+    store = CampaignStore(settings.get())
+    (started,) = ab.parse_tests(a_test(share=0.3)["ab_tests"], "another seed")
+    store.set_ab_tests(CAMPAIGN, (started,), test_clock.now)
+    sender.forget_campaigns()
+    stack.run_sender()
+    at(stack, test_clock, "2025-10-27T12:05:00Z")
+    # Then everyone gets "one week left" exactly once, counted once as sent: nobody is held by
+    # one split and left out by the other
+    after = subjects(stack, people)
+    assert all(len(s) == 1 for s in after.values()), after
+    assert stats_of(organiser)["total"]["sent"] == PEOPLE
+    test = eu_test(organiser)
+    assert test["share"] == 0.5 and test["held_for_result"] == 0
 
 
 def test_the_preview_shows_each_variant(

@@ -224,7 +224,7 @@ def _start(settings: Settings, campaigns: CampaignStore, reminder: Reminder, now
     fanouts = _fanouts(reminder, phase)
     if test:
         # Before its fan-out: whatever happens next, the rest's phase is in the due index.
-        campaigns.start_ab_test(reminder, now + test.wait, now)
+        campaigns.start_ab_test(reminder, test, now + test.wait, now)
     campaigns.start_fanout(reminder, len(fanouts), now)
     queues.enqueue_many(settings.fanout_queue_url, fanouts)
     campaigns.fanout_queued(reminder)
@@ -257,7 +257,8 @@ def _start_rest(settings: Settings, campaigns: CampaignStore, phase: ABPhase, no
     tick looks again). If the campaign is gone, nothing goes ("cancelled")."""
     campaign = campaigns.get_campaign(phase.campaign_id)
     reminder = campaigns.get_reminder(phase.campaign_id, phase.reminder)
-    test = campaign.ab_test_for(reminder) if campaign and reminder else None
+    # The test its share went out with, not what the organiser may have saved since.
+    test = phase.test or (campaign.ab_test_for(reminder) if campaign and reminder else None)
     if campaign is None or reminder is None or test is None:
         campaigns.rest_queued(phase, ABPhase.CANCELLED)
         return "cancelled"

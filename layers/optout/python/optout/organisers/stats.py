@@ -80,7 +80,7 @@ def ab_tests(
     found = []
     for phase in sorted(store.ab_phases(campaign_id), key=lambda p: p.reminder):
         reminder = store.get_reminder(campaign_id, phase.reminder)
-        test = campaign.ab_test_for(reminder) if reminder else None
+        test = phase.test or (campaign.ab_test_for(reminder) if reminder else None)
         if test is None:
             continue
 

@@ -92,8 +92,12 @@ def _phase_filter(
     the job has no phase (everyone it reaches goes)."""
     if not job.phase:
         return None
-    campaign = campaigns.get_campaign(job.campaign_id)
-    test = campaign.ab_test_for(reminder) if campaign else None
+    # The test as frozen when its test share started: the sender splits by the same one.
+    phase = campaigns.ab_phase(job.campaign_id, job.reminder)
+    test = phase.test if phase else None
+    if test is None:
+        campaign = campaigns.get_campaign(job.campaign_id)
+        test = campaign.ab_test_for(reminder) if campaign else None
     if test is None:
         # The test is gone (the campaign with it): the test phase sends it to everyone and
         # the rest phase to nobody, so that each person still gets it once.

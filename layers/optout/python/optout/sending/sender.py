@@ -245,6 +245,8 @@ def _send(
     subscribers = SubscriberStore(settings)
     deliveries = DeliveryStore(settings)
     limits = Cap(settings.sending.messages_per_day, settings.sending.messages_per_week)
+    tested = _Test(CampaignStore(settings), campaign, reminder)
+    test = tested.test
     batch = _Batch(
         settings,
         campaign,
@@ -255,11 +257,10 @@ def _send(
         reminders.Drafts(settings, campaign, reminder, now),
         partial(allowance.decide, limits, CampaignStore(settings), campaign, reminder),
         sent=[],
+        test=test,
     )
     deferred: dict[tuple[datetime, str], list[str]] = defaultdict(list)  # (when, why) -> ids
     remaining = list(dict.fromkeys(job.ids))
-    test = campaign.ab_test_for(reminder)
-    winner = _Winner(CampaignStore(settings), campaign.campaign_id, reminder.reminder_id)
     held = 0  # of the rest, before the test's decision
 
     def read(chunk: list[str]) -> dict[str, Subscriber]:
@@ -280,7 +281,7 @@ def _send(
             reason = skip_reason(subscriber, campaign.campaign_id)
             placed = (
                 ab.variant_for(
-                    test, campaign.campaign_id, reminder.reminder_id, subscriber_id, winner()
+                    test, campaign.campaign_id, reminder.reminder_id, subscriber_id, tested.winner()
                 )
                 if test is not None and not reason
                 else None
@@ -349,19 +350,20 @@ def _send(
                 )
 
 
-class _Winner:
-    """The variant the rest of a reminder's A/B test gets: read when first asked, and read
-    again while not yet decided, at most once a batch (the decision comes after the wait; a
-    batch of the rest comes after the decision)."""
+class _Test:
+    """A reminder's A/B test as one batch sees it: `test`, as frozen when its test share
+    started (so the sender splits people as the fan-out did, whatever the organiser saved
+    since, or whatever its campaign cache holds), and `winner()`, the variant the rest gets
+    ("" before the decision). Read once a batch, and only for a campaign with tests (the
+    decision comes after the wait; a batch of the rest comes after the decision)."""
 
-    def __init__(self, campaigns: CampaignStore, campaign_id: str, reminder_id: str) -> None:
-        self._campaigns, self._campaign_id, self._reminder_id = campaigns, campaign_id, reminder_id
-        self._winner: str | None = None
+    def __init__(self, campaigns: CampaignStore, campaign: Campaign, reminder: Reminder) -> None:
+        own = campaign.ab_test_for(reminder)
+        phase = campaigns.ab_phase(campaign.campaign_id, reminder.reminder_id) if own else None
+        self.test = (phase.test if phase else None) or own
+        self._winner = phase.winner if phase else ""
 
-    def __call__(self) -> str:
-        if self._winner is None:
-            phase = self._campaigns.ab_phase(self._campaign_id, self._reminder_id)
-            self._winner = phase.winner if phase else ""
+    def winner(self) -> str:
         return self._winner
 
 
@@ -443,6 +445,8 @@ class _Batch:
     decide: Callable[[Subscriber, datetime], Reservation | datetime]
     # What went out, (claim, provider's message id, its attributes): recorded after the batch.
     sent: list[tuple[str, str, dict[str, Any]]]
+    # The reminder's A/B test, as frozen when its test share started (`_Test`).
+    test: ab.ABTest | None = None
 
 
 def _deliver_within_cap(
@@ -501,7 +505,7 @@ def _deliver(
         "region": reminder.region,
         "channel": subscriber.channel,
     }
-    test = campaign.ab_test_for(reminder)
+    test = batch.test
     variant = test.variant(placed.variant) if test and placed else None
     if placed is not None:  # which variant went, for its conversion to be counted under it
         attributes.update(variant=placed.variant, ab_group=placed.group)

@@ -324,10 +324,15 @@ class CampaignStore:
 
     # -- A/B tests: the rest phase and the decision ---------------------------------------
 
-    def start_ab_test(self, reminder: Reminder, rest_due_at: datetime, now: datetime) -> None:
+    def start_ab_test(
+        self, reminder: Reminder, test: ab.ABTest, rest_due_at: datetime, now: datetime
+    ) -> ABPhase:
         """Note that the reminder's test share is going out: its rest phase enters the due index
-        at `rest_due_at`. Once: a tick that starts the test share again (after a crash) keeps
-        the first time. (An update that creates the item: the scheduler updates, never puts.)"""
+        at `rest_due_at`, and the test as it is now (variants, share, seed) is frozen on it, for
+        the fan-out, the sender, the decision and the stats to split people by, whatever the
+        organiser saves afterwards. Once: a tick that starts the test share again (after a
+        crash) keeps the first time and the first test. (An update that creates the item: the
+        scheduler updates, never puts.) The phase as stored."""
         update_if(
             self._table,
             Key={
@@ -336,7 +341,7 @@ class CampaignStore:
             },
             UpdateExpression="SET campaign_id = :campaign, #reminder = :reminder, "
             "#region = :region, #state = :state, test_started_at = :now, due_pk = :due, "
-            "due_at = :rest",
+            "due_at = :rest, frozen_test = :test",
             ConditionExpression="attribute_not_exists(pk)",
             ExpressionAttributeNames={
                 "#state": "state",
@@ -351,8 +356,12 @@ class CampaignStore:
                 ":now": iso(now),
                 ":due": self.DUE,
                 ":rest": iso(rest_due_at),
+                ":test": json.dumps(ab.document_of(test)),
             },
         )
+        phase = self.ab_phase(reminder.campaign_id, reminder.reminder_id)
+        assert phase is not None  # just written, or written by the tick before
+        return phase
 
     def ab_phase(self, campaign_id: str, reminder_id: str) -> ABPhase | None:
         """The A/B test of a reminder, once its test share has started; None before."""
@@ -768,6 +777,9 @@ class ABPhase:
     significant: bool = False
     results: tuple[ab.Result, ...] = ()
     decided_at: str = ""
+    # The test as it was when its test share started: what splits its people, whatever the
+    # organiser saves later (None on an item written before tests were frozen).
+    test: ab.ABTest | None = None
     key: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -788,6 +800,7 @@ def _ab_phase(item: Mapping[str, Any]) -> ABPhase:
             for r in item.get("results", [])
         ),
         decided_at=str(item.get("decided_at", "")),
+        test=ab.stored_test(json.loads(item["frozen_test"])) if item.get("frozen_test") else None,
         key={"pk": item["pk"], "sk": item["sk"]},
     )
 
