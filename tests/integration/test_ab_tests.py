@@ -207,6 +207,10 @@ def test_a_late_joiner_of_the_rest_waits_for_the_result_then_gets_the_winner(
     caught_up = [a for a, s in subjects(stack, late).items() if s]
     assert 0 < len(caught_up) < len(late)
     assert eu_test(organiser)["held_for_result"] == held + len(late) - len(caught_up)
+    # And the organisers' tools are told of each late joiner once, the held ones as held
+    told = [e.data["counts"] for e in stack.events("reminder.sent") if e.data["catch_up"]]
+    assert sum(sum(counts.values()) for counts in told) == len(late)
+    assert sum(counts.get("held_ab_test", 0) for counts in told) == len(late) - len(caught_up)
     # When the wait ends
     at(stack, test_clock, "2025-10-27T12:05:00Z")
     # Then everyone, early or late, has exactly one copy

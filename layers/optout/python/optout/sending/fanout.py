@@ -67,7 +67,9 @@ def run(
         if in_phase is not None:
             kept = [subscriber_id for subscriber_id in ids if in_phase(subscriber_id)]
             if job.phase == ab.TEST:
-                campaigns.add_ab_held(job.campaign_id, job.reminder, len(ids) - len(kept))
+                # Counted once a page (named by where it starts), however often it is paged.
+                page = f"{shard}@{cursor}"
+                campaigns.add_ab_held(job.campaign_id, job.reminder, len(ids) - len(kept), page)
             ids = kept
         batches = _enqueue(settings, job, ids)
         queued += len(ids)

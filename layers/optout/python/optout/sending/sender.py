@@ -261,7 +261,7 @@ def _send(
     )
     deferred: dict[tuple[datetime, str], list[str]] = defaultdict(list)  # (when, why) -> ids
     remaining = list(dict.fromkeys(job.ids))
-    held = 0  # of the rest, before the test's decision
+    held: list[str] = []  # of the rest, before the test's decision
 
     def read(chunk: list[str]) -> dict[str, Subscriber]:
         found = subscribers.get_many(chunk)
@@ -289,7 +289,9 @@ def _send(
             if reason or subscriber is None:
                 counts[f"skipped_{reason}"] += 1
             elif test is not None and placed is None:
-                held += 1  # not claimed: the rest's fan-out reaches them after the decision
+                # Not claimed: the rest's fan-out reaches them after the decision.
+                held.append(subscriber_id)
+                counts["held_ab_test"] += 1
             elif subscriber.channel == "sms" and (later := in_quiet_hours(subscriber, clock.now())):
                 deferred[(later, "quiet hours")].append(subscriber_id)
                 counts["deferred"] += 1
@@ -332,7 +334,7 @@ def _send(
         found.close()
         # Whatever happens next, what went out is on record (a crash here leaves "unknown").
         deliveries.record_sent_many(batch.sent, now)
-        CampaignStore(settings).add_ab_held(campaign.campaign_id, reminder.reminder_id, held)
+        CampaignStore(settings).add_ab_held_people(campaign.campaign_id, reminder.reminder_id, held)
         for (later, reason), ids in deferred.items():
             CampaignStore(settings).put_deferred(
                 replace(job, ids=tuple(ids)), reminder.region, later, reason

@@ -382,14 +382,28 @@ class CampaignStore:
             )
         ]
 
-    def add_ab_held(self, campaign_id: str, reminder_id: str, held: int) -> None:
-        """Count people of the rest held for the test result (the fan-out of the test share
-        passes them by; a late joiner of the rest waits too)."""
-        if held:
+    def add_ab_held(self, campaign_id: str, reminder_id: str, held: int, page: str) -> None:
+        """Count people of the rest the test share's fan-out passed by on one `page` (its shard
+        and the cursor it started from), held for the test result. Once a page: a redelivered
+        job that pages it again (it died before its checkpoint) counts nobody twice."""
+        if not held:
+            return
+        update_if(
+            self._table,
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.ab_test_sk(reminder_id)},
+            UpdateExpression="ADD held :held, held_pages :page",
+            ConditionExpression="NOT contains(held_pages, :one)",
+            ExpressionAttributeValues={":held": held, ":page": {page}, ":one": page},
+        )
+
+    def add_ab_held_people(self, campaign_id: str, reminder_id: str, ids: list[str]) -> None:
+        """Count people of the rest a sender held for the test result (late joiners caught up
+        during the wait), by their ids: a batch delivered again counts nobody twice."""
+        if ids:
             self._table.update_item(
                 Key={"pk": campaign_pk(campaign_id), "sk": layout.ab_test_sk(reminder_id)},
-                UpdateExpression="ADD held :held",
-                ExpressionAttributeValues={":held": held},
+                UpdateExpression="ADD held_people :ids",
+                ExpressionAttributeValues={":ids": set(ids)},
             )
 
     def decide_ab(
@@ -441,12 +455,14 @@ class CampaignStore:
                     "Key": dict(_key(phase)),
                     "UpdateExpression": "SET #state = :superseded REMOVE due_pk, leased_until",
                     "ConditionExpression": "#state = :waiting AND "
-                    "(attribute_not_exists(held) OR held = :held)",
+                    "(attribute_not_exists(held) OR held = :paged) AND "
+                    "(attribute_not_exists(held_people) OR size(held_people) = :late)",
                     "ExpressionAttributeNames": {"#state": "state"},
                     "ExpressionAttributeValues": {
                         ":superseded": ABPhase.SUPERSEDED,
                         ":waiting": ABPhase.WAITING,
-                        ":held": phase.held,
+                        ":paged": phase.held_in_pages,
+                        ":late": phase.held_late,
                     },
                 }
             }
@@ -771,7 +787,8 @@ class ABPhase:
     state: str
     due_at: str  # when the rest goes ("" once it left the due index)
     test_started_at: str = ""
-    held: int = 0
+    held_in_pages: int = 0  # of the rest, passed by in the test share's fan-out
+    held_late: int = 0  # of the rest, held by a sender before the decision (late joiners)
     winner: str = ""
     reason: str = ""
     significant: bool = False
@@ -782,6 +799,11 @@ class ABPhase:
     test: ab.ABTest | None = None
     key: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def held(self) -> int:
+        """How many of the rest are held for the result."""
+        return self.held_in_pages + self.held_late
+
 
 def _ab_phase(item: Mapping[str, Any]) -> ABPhase:
     return ABPhase(
@@ -791,7 +813,8 @@ def _ab_phase(item: Mapping[str, Any]) -> ABPhase:
         state=str(item.get("state", ABPhase.WAITING)),
         due_at=str(item.get("due_at", "")),
         test_started_at=str(item.get("test_started_at", "")),
-        held=int(item.get("held", 0)),
+        held_in_pages=int(item.get("held", 0)),
+        held_late=len(item.get("held_people", ())),
         winner=str(item.get("winner", "")),
         reason=str(item.get("reason", "")),
         significant=bool(item.get("significant", False)),
