@@ -17,6 +17,7 @@ import pytest
 from local import invoke
 from optout.core import settings
 from optout.domain import ab
+from optout.organisers import launch_check
 from optout.sending import catch_up, sender
 from optout.store import CampaignStore
 from tests.helpers import CAMPAIGN, LINKEDIN, active, link, to
@@ -447,3 +448,26 @@ def test_a_rest_waits_while_its_campaign_is_withdrawn_and_goes_once_it_is_revive
     after = subjects(stack, people)
     assert all(len(s) == 1 for s in after.values()), after
     assert [a for a in people if a not in first]
+
+
+def test_the_launch_check_warns_when_the_test_share_takes_much_of_the_wait_to_send(
+    stack: Stack,
+    organiser: Organiser,
+    test_clock: Any,
+    people: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a slow sending account (an email every 100 seconds) and an hour's wait for half
+    # of a hundred people
+    slow = launch_check.Rates(0.01, 1.0, float("inf"), "a slow account")
+    monkeypatch.setattr(launch_check, "sending_rates", lambda _settings: slow)
+    body = json.dumps(a_test(wait_hours=1))
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=body).status == 200
+    # When the organiser checks the launch
+    checked = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/launch-check").json()
+    # Then "one week left" in the EU says its test share takes most of the wait to send
+    (row,) = [
+        r for r in checked["reminders"] if r["region"] == "EU" and r["kind"] == "one-week-left"
+    ]
+    assert any("test share's" in p and "Lengthen the wait" in p for p in row["problems"]), row
+    assert not checked["ok"]

@@ -164,6 +164,12 @@ def test_bad_tests_are_named_by_where_they_are_wrong() -> None:
     assert "ab_tests[0].share" in problems_of(organisers(share=1.5), (7,), SUPPORTED_LOCALES)
     assert "ab_tests[0].share" in problems_of(organisers(share=0), (7,), SUPPORTED_LOCALES)
     assert "ab_tests[0].wait_hours" in problems_of(organisers(wait_hours=-1), (7,), ("en",))
+    # A wait too short to decide on anything (the test share is still going out) is refused
+    assert problems_of(organisers(wait_hours=0.001), (7,), ("en",)) == {
+        "ab_tests[0].wait_hours": "must be a number of hours from 1 to 72: the wait starts "
+        "when the test share starts going out"
+    }
+    assert problems_of(organisers(wait_hours=1), (7,), ("en",)) == {}
     assert "ab_tests[0].days_before" in problems_of(organisers(days_before=3), (7,), ("en",))
     klingon = organisers(variants=[{"subject": {"en": "a", "tlh": "b"}}, {"subject": {"en": "c"}}])
     problems = problems_of(klingon, (7,), SUPPORTED_LOCALES)

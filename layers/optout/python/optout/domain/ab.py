@@ -30,6 +30,10 @@ from statistics import NormalDist
 DEFAULT_SHARE = 0.2
 DEFAULT_WAIT = timedelta(hours=4)
 MAX_WAIT = timedelta(hours=72)
+# The wait starts when the test share starts going out; below an hour there are hardly any
+# conversions to decide on, and the rest could start while the scheduler's lease (10 minutes)
+# still covers the test share's own start.
+MIN_WAIT = timedelta(hours=1)
 # The decision's confidence: a two-proportion z-test, two-sided, at 95%.
 CONFIDENCE = 0.95
 # The z-test's normal approximation holds when each variant expects at least this many
@@ -250,9 +254,11 @@ def problems_of(raw: object, offsets: Sequence[int], locales: Sequence[str]) -> 
         if not _number(share) or not 0 < share < 1:
             problems[f"{where}.share"] = "must be a number above 0 and below 1 (0.2: a fifth)"
         wait = test.get("wait_hours", DEFAULT_WAIT / timedelta(hours=1))
-        if not _number(wait) or not 0 < wait <= MAX_WAIT / timedelta(hours=1):
+        hours = timedelta(hours=1)
+        if not _number(wait) or not MIN_WAIT / hours <= wait <= MAX_WAIT / hours:
             problems[f"{where}.wait_hours"] = (
-                f"must be a number of hours above 0, at most {MAX_WAIT // timedelta(hours=1)}"
+                f"must be a number of hours from {MIN_WAIT // hours} to {MAX_WAIT // hours}: "
+                "the wait starts when the test share starts going out"
             )
         problems.update(_variant_problems(test.get("variants"), f"{where}.variants", locales))
     return problems
