@@ -126,6 +126,18 @@ def test_of_three_the_best_wins_only_if_it_beats_each_other() -> None:
     assert close_second.winner == "A" and not close_second.significant
 
 
+def test_of_three_each_comparison_is_held_to_half_the_level_and_the_reason_says_so() -> None:
+    # B against A alone: z = 2.06, beyond 1.96, significant at 95%
+    two = decide([Result("A", 1000, 50), Result("B", 1000, 72)])
+    assert two.winner == "B" and two.significant
+    assert "Bonferroni" not in two.reason
+    # B against A and C, each as far: two comparisons, each held to 97.5% (z beyond 2.24)
+    three = decide([Result("A", 1000, 50), Result("B", 1000, 72), Result("C", 1000, 50)])
+    assert three.winner == "A" and not three.significant
+    assert "Bonferroni-corrected for 2 comparisons: each at 97.5%" in three.reason
+    assert three.reason.startswith("B: 7.2% vs 5.0% (A), 5.0% (C), not significant at 95%")
+
+
 def test_a_variant_missing_a_language_falls_back_as_the_templates_do() -> None:
     variant = Variant(
         "B",
