@@ -7,8 +7,10 @@ Through the real admin, scheduler, fan-out, sender and links handlers on moto.""
 from __future__ import annotations
 
 import html
+import io
 import json
 from collections import Counter
+from csv import DictReader
 from datetime import UTC, datetime
 from typing import Any
 
@@ -156,9 +158,18 @@ def test_after_the_wait_the_rest_gets_the_variant_that_converted_better(
     assert decision["winner"] == "B" and decision["significant"]
     assert decision["reason"].startswith("B: 100.0% vs 0.0%, significant at 95%")
     assert test["held_for_result"] == 0
-    csv = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/stats", query="format=csv").text
-    assert "reminder,variant,group,sent,confirmed,conversion_rate,winner,reason" in csv
+    csv = organiser.call(
+        "GET", f"/admin/campaigns/{CAMPAIGN}/stats", query="format=csv&table=ab_tests"
+    ).text
+    assert csv.startswith("reminder,variant,group,sent,confirmed,conversion_rate,winner,reason")
     assert f"EU-07,B,test,{len(b_readers)},{len(b_readers)},1.0,B," in csv
+    # And the regions' CSV is one table, as a spreadsheet or csv.DictReader reads it
+    regions = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/stats", query="format=csv")
+    rows = list(DictReader(io.StringIO(regions.text)))
+    assert [row["region"] for row in rows] == [
+        *(r["region"] for r in stats_of(organiser)["regions"]),
+        "all",
+    ]
     # And everyone is counted once as sent
     total = stats_of(organiser)["total"]
     assert total["sent"] == PEOPLE
