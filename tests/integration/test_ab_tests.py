@@ -251,6 +251,17 @@ def test_a_late_joiner_of_the_rest_waits_for_the_result_then_gets_the_winner(
             a_test(variants=[{"subject": {"en": "{% if %}"}}, {"subject": {"en": "c"}}]),
             "ab_tests[0].variants[0].en",
         ),
+        # A subject that makes every text of the variant cost more segments (an emoji turns a
+        # text into UCS-2: 67 characters a segment, not 153)
+        (
+            a_test(
+                variants=[
+                    {"subject": {"en": "\N{BELL} Your posts will train their AI. " * 4}},
+                    {"subject": {"en": "c"}},
+                ]
+            ),
+            "(variant A) takes",
+        ),
     ],
 )
 def test_bad_variants_get_a_clear_400_and_change_nothing(
