@@ -121,7 +121,13 @@ def campaign_stats(campaign_id: str) -> Response[str]:
     report = router.current_event.get_query_string_value("format", "json")
     if report not in ("json", "csv"):
         raise InvalidInput({"format": "json, or csv for a spreadsheet"})
+    # The CSV's table: the regions (as ever), or the A/B tests, each a file of its own.
+    table = router.current_event.get_query_string_value("table", "regions")
+    if table not in ("regions", "ab_tests"):
+        raise InvalidInput({"table": "regions, or ab_tests for the A/B tests' CSV"})
     numbers = stats.campaign_stats(settings.get(), campaign_id)
+    if report == "csv" and table == "ab_tests":
+        return admin.csv_response(stats.ab_tests_csv(numbers), f"{campaign_id}-ab-tests.csv")
     if report == "csv":
         return admin.csv_response(stats.as_csv(numbers), f"{campaign_id}-stats.csv")
     return public.json_response(200, numbers)

@@ -13,6 +13,7 @@ import pytest
 
 from optout.campaigns import schedule
 from optout.core import clock, queues, settings
+from optout.sending import catch_up, sender
 from optout.store import CampaignStore
 from tests.helpers import CAMPAIGN, LINKEDIN, active, link, to
 from tests.integration.conftest import ADMIN_TOKEN, Organiser, Stack
@@ -83,3 +84,81 @@ def test_a_tick_that_dies_after_deciding_is_redone_with_the_same_winner(
     assert phase.reason.startswith("too few conversions to tell (0 in all")
     reminder = CampaignStore(settings.get()).get_reminder(CAMPAIGN, "EU-07")
     assert reminder is not None and reminder.state == "fanned-out"
+
+
+def test_a_test_share_fanout_that_dies_before_its_checkpoint_counts_the_held_once(
+    stack: Stack, test_clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given "one week left" tested on half of forty people
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    assert stack.post_webhook(LINKEDIN).status == 200
+    stack.put_secret("AdminTokenSecret", ADMIN_TOKEN)
+    body = json.dumps({"ab_tests": [TEST]})
+    assert (
+        Organiser().call("POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=body).status == 200
+    )
+    people = [f"p{n:02d}@example.org" for n in range(PEOPLE)]
+    for address in people:
+        active(address, "DE", "en")
+    # When each fan-out job of its test share dies once, after paging its shard but before
+    # marking it done (SQS delivers it again)
+    real = CampaignStore.finish_shard
+    died: set[str] = set()
+
+    def dies_once(self: CampaignStore, reminder: Any, shard: str, *args: Any, **kw: Any) -> None:
+        if (reminder.reminder_id, shard) not in died:
+            died.add((reminder.reminder_id, shard))
+            raise RuntimeError("the fan-out died here")
+        real(self, reminder, shard, *args, **kw)
+
+    monkeypatch.setattr(CampaignStore, "finish_shard", dies_once)
+    tick(stack, test_clock, "2025-10-27T08:00:00Z")
+    while stack.run_fanout()["processed"] or stack.run_fanout()["failed"]:
+        pass  # a drain stops at a batch that failed whole: drain again until all are done
+    stack.run_sender()
+    monkeypatch.setattr(CampaignStore, "finish_shard", real)
+    assert any(reminder == "EU-07" for reminder, _shard in died)
+    # Then the organiser reads each held person once: the rest, everyone the share did not get
+    got = [a for a in people if to(stack, a)]
+    phase = CampaignStore(settings.get()).ab_phase(CAMPAIGN, "EU-07")
+    assert phase is not None and phase.held == PEOPLE - len(got)
+
+
+def test_a_held_late_joiner_is_counted_once_when_the_batch_comes_again(
+    stack: Stack, test_clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given "one week left"'s test share sent
+    test_clock.now = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    assert stack.post_webhook(LINKEDIN).status == 200
+    stack.put_secret("AdminTokenSecret", ADMIN_TOKEN)
+    body = json.dumps({"ab_tests": [TEST]})
+    assert (
+        Organiser().call("POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=body).status == 200
+    )
+    tick(stack, test_clock, "2025-10-27T08:00:00Z")
+    held = CampaignStore(settings.get()).ab_phase(CAMPAIGN, "EU-07")
+    assert held is not None and held.held == 0
+    # When late joiners are caught up during the wait, and the sender's batch dies at its end
+    # (SQS delivers it again)
+    test_clock.now = datetime(2025, 10, 27, 9, 0, tzinfo=UTC)
+    late = [f"late{n:02d}@example.org" for n in range(20)]
+    ids = [active(address, "DE", "en") for address in late]
+    real = sender._tell_sent
+    calls: list[int] = []
+
+    def dies_once(*args: Any, **kw: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the sender died here")
+        real(*args, **kw)
+
+    monkeypatch.setattr(sender, "_tell_sent", dies_once)
+    catch_up.request(settings.get(), ids, test_clock.now)
+    stack.drain_notices()
+    stack.run_sender()
+    stack.run_sender()
+    assert len(calls) >= 2  # the batch came again
+    # Then each of the rest among them is held once: not twice for the batch's second coming
+    caught_up = [a for a in late if to(stack, a)]
+    phase = CampaignStore(settings.get()).ab_phase(CAMPAIGN, "EU-07")
+    assert phase is not None and phase.held == len(late) - len(caught_up)

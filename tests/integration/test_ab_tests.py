@@ -7,8 +7,10 @@ Through the real admin, scheduler, fan-out, sender and links handlers on moto.""
 from __future__ import annotations
 
 import html
+import io
 import json
 from collections import Counter
+from csv import DictReader
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +18,10 @@ import pytest
 
 from local import invoke
 from optout.core import settings
-from optout.sending import catch_up
+from optout.domain import ab
+from optout.organisers import launch_check
+from optout.sending import catch_up, sender
+from optout.store import CampaignStore
 from tests.helpers import CAMPAIGN, LINKEDIN, active, link, to
 from tests.integration.conftest import Organiser, Stack
 
@@ -153,9 +158,18 @@ def test_after_the_wait_the_rest_gets_the_variant_that_converted_better(
     assert decision["winner"] == "B" and decision["significant"]
     assert decision["reason"].startswith("B: 100.0% vs 0.0%, significant at 95%")
     assert test["held_for_result"] == 0
-    csv = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/stats", query="format=csv").text
-    assert "reminder,variant,group,sent,confirmed,conversion_rate,winner,reason" in csv
+    csv = organiser.call(
+        "GET", f"/admin/campaigns/{CAMPAIGN}/stats", query="format=csv&table=ab_tests"
+    ).text
+    assert csv.startswith("reminder,variant,group,sent,confirmed,conversion_rate,winner,reason")
     assert f"EU-07,B,test,{len(b_readers)},{len(b_readers)},1.0,B," in csv
+    # And the regions' CSV is one table, as a spreadsheet or csv.DictReader reads it
+    regions = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/stats", query="format=csv")
+    rows = list(DictReader(io.StringIO(regions.text)))
+    assert [row["region"] for row in rows] == [
+        *(r["region"] for r in stats_of(organiser)["regions"]),
+        "all",
+    ]
     # And everyone is counted once as sent
     total = stats_of(organiser)["total"]
     assert total["sent"] == PEOPLE
@@ -205,6 +219,10 @@ def test_a_late_joiner_of_the_rest_waits_for_the_result_then_gets_the_winner(
     caught_up = [a for a, s in subjects(stack, late).items() if s]
     assert 0 < len(caught_up) < len(late)
     assert eu_test(organiser)["held_for_result"] == held + len(late) - len(caught_up)
+    # And the organisers' tools are told of each late joiner once, the held ones as held
+    told = [e.data["counts"] for e in stack.events("reminder.sent") if e.data["catch_up"]]
+    assert sum(sum(counts.values()) for counts in told) == len(late)
+    assert sum(counts.get("held_ab_test", 0) for counts in told) == len(late) - len(caught_up)
     # When the wait ends
     at(stack, test_clock, "2025-10-27T12:05:00Z")
     # Then everyone, early or late, has exactly one copy
@@ -233,6 +251,17 @@ def test_a_late_joiner_of_the_rest_waits_for_the_result_then_gets_the_winner(
             a_test(variants=[{"subject": {"en": "{% if %}"}}, {"subject": {"en": "c"}}]),
             "ab_tests[0].variants[0].en",
         ),
+        # A subject that makes every text of the variant cost more segments (an emoji turns a
+        # text into UCS-2: 67 characters a segment, not 153)
+        (
+            a_test(
+                variants=[
+                    {"subject": {"en": "\N{BELL} Your posts will train their AI. " * 4}},
+                    {"subject": {"en": "c"}},
+                ]
+            ),
+            "(variant A) takes",
+        ),
     ],
 )
 def test_bad_variants_get_a_clear_400_and_change_nothing(
@@ -255,6 +284,55 @@ def test_a_test_cannot_change_once_its_reminder_has_gone_out(
         "POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=json.dumps({"ab_tests": []})
     )
     assert reply.status == 409 and "EU-07" in reply.text
+    changed = a_test(share=0.3)
+    reply = organiser.call(
+        "POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=json.dumps(changed)
+    )
+    assert reply.status == 409 and "EU-07" in reply.text
+
+
+def test_other_tests_can_change_after_one_went_out_and_nobody_of_it_moves(
+    stack: Stack, organiser: Organiser, test_clock: Any, people: list[str]
+) -> None:
+    # Given "one week left" went out to its test share
+    at(stack, test_clock, WEEK_LEFT)
+    first = {address: s[0] for address, s in subjects(stack, people).items() if s}
+    # When the organiser adds a test of "last day", sending "one week left"'s unchanged
+    last_day = a_test(days_before=1)["ab_tests"][0]
+    body = {"ab_tests": [a_test()["ab_tests"][0], last_day]}
+    reply = organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=json.dumps(body))
+    # Then it is saved, and after the wait everyone has "one week left" once: nobody moved
+    assert reply.status == 200, reply.text
+    sender.forget_campaigns()
+    at(stack, test_clock, "2025-10-27T12:05:00Z")
+    after = subjects(stack, people)
+    assert all(len(s) == 1 for s in after.values()), after
+    assert all(after[a][0] == first[a] for a in first)
+    assert stats_of(organiser)["total"]["sent"] == PEOPLE
+
+
+def test_a_test_saved_as_its_reminder_starts_splits_people_by_the_test_it_started_with(
+    stack: Stack, organiser: Organiser, test_clock: Any, people: list[str]
+) -> None:
+    # Given a tick started "one week left" and its fan-out queued the test share's batches
+    test_clock.now = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)
+    invoke.invoke("SchedulerFunction", invoke.scheduled_event(test_clock.now))
+    stack.run_fanout()
+    # When an organiser's save, checked just before the tick, lands just after it: the test
+    # drawn anew (another seed, another share)
+    store = CampaignStore(settings.get())
+    (started,) = ab.parse_tests(a_test(share=0.3)["ab_tests"], "another seed")
+    store.set_ab_tests(CAMPAIGN, (started,), test_clock.now)
+    sender.forget_campaigns()
+    stack.run_sender()
+    at(stack, test_clock, "2025-10-27T12:05:00Z")
+    # Then everyone gets "one week left" exactly once, counted once as sent: nobody is held by
+    # one split and left out by the other
+    after = subjects(stack, people)
+    assert all(len(s) == 1 for s in after.values()), after
+    assert stats_of(organiser)["total"]["sent"] == PEOPLE
+    test = eu_test(organiser)
+    assert test["share"] == 0.5 and test["held_for_result"] == 0
 
 
 def test_the_preview_shows_each_variant(
@@ -325,3 +403,93 @@ def test_the_launch_check_warns_when_the_wait_pushes_the_rest_too_late(
         "GET", f"/admin/campaigns/{CAMPAIGN}/launch-check", cookie=organiser.sign_in()
     )
     assert page.status == 200 and problem in html.unescape(page.text)
+
+
+@pytest.mark.parametrize(
+    "resumed_at, expected",
+    [
+        # Resumed when "last day" comes due: the rest gets it, not "one week left" beside it
+        ("2025-11-02T08:05:00Z", "Last day to opt out"),
+        # Resumed after the deadline: the rest gets "live now", never "one week left"
+        ("2025-11-03T08:05:00Z", None),
+    ],
+)
+def test_a_rest_resumed_too_late_gives_way_to_the_later_reminder_and_its_people_are_counted(
+    stack: Stack,
+    organiser: Organiser,
+    test_clock: Any,
+    people: list[str],
+    resumed_at: str,
+    expected: str | None,
+) -> None:
+    # Given the test share got "one week left", and the campaign paused during the wait
+    at(stack, test_clock, WEEK_LEFT)
+    first = {address: s[0] for address, s in subjects(stack, people).items() if s}
+    held = eu_test(organiser)["held_for_result"]
+    assert held == PEOPLE - len(first)
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/pause").status == 200
+    assert at(stack, test_clock, "2025-10-27T12:05:00Z")["ab_rest_held"] >= 1
+    # When it is resumed only once a later reminder is due
+    test_clock.now = datetime.fromisoformat(resumed_at.replace("Z", "+00:00"))
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/resume").status == 200
+    sender.forget_campaigns()
+    ticked = at(stack, test_clock, resumed_at)
+    # Then nobody of the rest gets "one week left": they get the later reminder alone
+    assert ticked["ab_rest_started"] == 0 and ticked["ab_rest_superseded"] == 4
+    rest = [a for a in people if a not in first]
+    after = subjects(stack, rest)
+    assert all(len(s) == 1 for s in after.values()), after
+    assert not any(variant_of(s[0]) in ("A", "B") for s in after.values())
+    if expected:
+        assert all(s[0].startswith(expected) for s in after.values())
+    # And the held people are counted, as skipped for a later reminder, and no longer held
+    test = eu_test(organiser)
+    assert test["state"] == "superseded" and test["held_for_result"] == 0
+    assert test["decision"] is None
+    eu = next(r for r in stats_of(organiser)["regions"] if r["region"] == "EU")
+    assert eu["skipped_superseded"] == held
+
+
+def test_a_rest_waits_while_its_campaign_is_withdrawn_and_goes_once_it_is_revived(
+    stack: Stack, organiser: Organiser, test_clock: Any, people: list[str]
+) -> None:
+    # Given the test share got "one week left", and the campaign withdrawn during the wait
+    at(stack, test_clock, WEEK_LEFT)
+    first = {address: s[0] for address, s in subjects(stack, people).items() if s}
+    withdrawal = {"type": "policy.withdrawn", "platform": "linkedin", "policy": {"id": CAMPAIGN}}
+    assert stack.post_webhook(withdrawal, webhook_id="msg_w1").status == 200
+    ticked = at(stack, test_clock, "2025-10-27T12:05:00Z")
+    assert ticked["ab_rest_cancelled"] == 0 and ticked["ab_rest_held"] >= 1
+    # When it is revived the next hour (the policy change is back)
+    test_clock.now = datetime(2025, 10, 27, 13, 0, tzinfo=UTC)
+    assert stack.post_webhook(LINKEDIN, webhook_id="msg_back").status == 200
+    assert organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}").json()["status"] == "active"
+    sender.forget_campaigns()
+    at(stack, test_clock, "2025-10-27T13:05:00Z")
+    # Then the rest gets its "one week left" after all, once each
+    after = subjects(stack, people)
+    assert all(len(s) == 1 for s in after.values()), after
+    assert [a for a in people if a not in first]
+
+
+def test_the_launch_check_warns_when_the_test_share_takes_much_of_the_wait_to_send(
+    stack: Stack,
+    organiser: Organiser,
+    test_clock: Any,
+    people: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a slow sending account (an email every 100 seconds) and an hour's wait for half
+    # of a hundred people
+    slow = launch_check.Rates(0.01, 1.0, float("inf"), "a slow account")
+    monkeypatch.setattr(launch_check, "sending_rates", lambda _settings: slow)
+    body = json.dumps(a_test(wait_hours=1))
+    assert organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/ab-tests", body=body).status == 200
+    # When the organiser checks the launch
+    checked = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/launch-check").json()
+    # Then "one week left" in the EU says its test share takes most of the wait to send
+    (row,) = [
+        r for r in checked["reminders"] if r["region"] == "EU" and r["kind"] == "one-week-left"
+    ]
+    assert any("test share's" in p and "Lengthen the wait" in p for p in row["problems"]), row
+    assert not checked["ok"]

@@ -126,6 +126,18 @@ def test_of_three_the_best_wins_only_if_it_beats_each_other() -> None:
     assert close_second.winner == "A" and not close_second.significant
 
 
+def test_of_three_each_comparison_is_held_to_half_the_level_and_the_reason_says_so() -> None:
+    # B against A alone: z = 2.06, beyond 1.96, significant at 95%
+    two = decide([Result("A", 1000, 50), Result("B", 1000, 72)])
+    assert two.winner == "B" and two.significant
+    assert "Bonferroni" not in two.reason
+    # B against A and C, each as far: two comparisons, each held to 97.5% (z beyond 2.24)
+    three = decide([Result("A", 1000, 50), Result("B", 1000, 72), Result("C", 1000, 50)])
+    assert three.winner == "A" and not three.significant
+    assert "Bonferroni-corrected for 2 comparisons: each at 97.5%" in three.reason
+    assert three.reason.startswith("B: 7.2% vs 5.0% (A), 5.0% (C), not significant at 95%")
+
+
 def test_a_variant_missing_a_language_falls_back_as_the_templates_do() -> None:
     variant = Variant(
         "B",
@@ -164,6 +176,12 @@ def test_bad_tests_are_named_by_where_they_are_wrong() -> None:
     assert "ab_tests[0].share" in problems_of(organisers(share=1.5), (7,), SUPPORTED_LOCALES)
     assert "ab_tests[0].share" in problems_of(organisers(share=0), (7,), SUPPORTED_LOCALES)
     assert "ab_tests[0].wait_hours" in problems_of(organisers(wait_hours=-1), (7,), ("en",))
+    # A wait too short to decide on anything (the test share is still going out) is refused
+    assert problems_of(organisers(wait_hours=0.001), (7,), ("en",)) == {
+        "ab_tests[0].wait_hours": "must be a number of hours from 1 to 72: the wait starts "
+        "when the test share starts going out"
+    }
+    assert problems_of(organisers(wait_hours=1), (7,), ("en",)) == {}
     assert "ab_tests[0].days_before" in problems_of(organisers(days_before=3), (7,), ("en",))
     klingon = organisers(variants=[{"subject": {"en": "a", "tlh": "b"}}, {"subject": {"en": "c"}}])
     problems = problems_of(klingon, (7,), SUPPORTED_LOCALES)

@@ -165,3 +165,29 @@ def test_an_organisers_snippet_renders_with_the_messages_values() -> None:
 def test_a_broken_or_runaway_snippet_is_a_render_error_not_a_hang(source: str) -> None:
     with pytest.raises(render.RenderError):
         render.snippet(source, {"title": "AI"})
+
+
+@pytest.mark.parametrize(
+    "source, named",
+    [
+        # Nested loops: a thousand million turns within every limit on powers and repeats
+        (
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+            "a statement ({% for %})",
+        ),
+        # A text that doubles at each step: gigabytes from a short line
+        (
+            '{{ "xx"|replace("x", "xx")|replace("x", "xx")|replace("x", "xx") }}',
+            "the filter replace",
+        ),
+        ("{% if title %}yes{% endif %}", "a statement ({% if %})"),
+        ("{{ range(10) }}", "an expression (call)"),
+    ],
+)
+def test_a_snippet_holds_only_text_and_substitutions(source: str, named: str) -> None:
+    with pytest.raises(render.RenderError) as refused:
+        render.snippet(source, {"title": "AI"})
+    assert named in str(refused.value)
+    assert "only text and {{ value }} substitutions" in str(refused.value)
+    # And substitutions with simple filters still render
+    assert render.snippet("{{ title|upper }} now", {"title": "ai"}) == "AI now"

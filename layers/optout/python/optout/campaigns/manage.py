@@ -233,13 +233,25 @@ def set_ab_tests(
         )
     if problems:
         raise InvalidInput(problems)
-    concerned = {test.days_before for test in tests} | {
-        test.days_before for test in campaign.ab_tests
+    # A test keeps its seed (where each person stands) for as long as it exists: saving the
+    # campaign's tests again moves nobody, neither in a test nor in a reminder going out now.
+    before = {test.days_before: test for test in campaign.ab_tests}
+    tests = tuple(
+        replace(test, seed=before[test.days_before].seed) if test.days_before in before else test
+        for test in tests
+    )
+    after = {test.days_before: test for test in tests}
+    changed = {
+        days
+        for days in set(before) | set(after)
+        if _test_view_of(before.get(days)) != _test_view_of(after.get(days))
     }
+    # Only a change to a reminder that has gone out is refused: its test (frozen when its test
+    # share started) is what its people were split by; the campaign's other tests may change.
     started = [
         r.reminder_id
         for r in store.reminders(campaign_id)
-        if r.state in STARTED and not r.notice and r.days_before in concerned
+        if r.state in STARTED and not r.notice and r.days_before in changed
     ]
     if started:
         raise Conflict(
@@ -249,6 +261,10 @@ def set_ab_tests(
     store.set_ab_tests(campaign_id, tests, now)
     logger.info("campaign A/B tests set", extra={"campaign_id": campaign_id, "tests": len(tests)})
     return {"campaign_id": campaign_id, "ab_tests": [_test_view(test) for test in tests]}
+
+
+def _test_view_of(test: ab.ABTest | None) -> dict[str, Any] | None:
+    return _test_view(test) if test else None
 
 
 def _test_view(test: ab.ABTest) -> dict[str, Any]:

@@ -65,6 +65,8 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         "ab_rest_started": 0,
         "ab_rest_held": 0,
         "ab_rest_cancelled": 0,
+        "ab_rest_superseded": 0,
+        "ab_rest_moved": 0,
     }
     held = _held(campaigns, {reminder.campaign_id for reminder in to_send})
     for reminder in to_send:
@@ -74,9 +76,11 @@ def tick(settings: Settings, now: datetime) -> dict[str, int]:
         elif campaigns.lease(reminder, now, LEASE):
             outcome = _start(settings, campaigns, reminder, now)
             result[f"reminders_{outcome}"] += 1
-    held |= _held(campaigns, {phase.campaign_id for phase in rest_phases})
+    # A rest phase waits while its campaign is held back, and while it is withdrawn too: if
+    # it is revived, its rest goes then, or gives way to a later reminder (`_start_rest`).
+    resting = _held(campaigns, {phase.campaign_id for phase in rest_phases}, withdrawn=True)
     for phase in rest_phases:
-        if phase.campaign_id in held:
+        if phase.campaign_id in held | resting:
             result["ab_rest_held"] += 1  # it stays due: it goes once the campaign is resumed
         elif campaigns.lease(phase, now, LEASE):
             result[f"ab_rest_{_start_rest(settings, campaigns, phase, now)}"] += 1
@@ -203,10 +207,12 @@ def _batches_left(campaigns: CampaignStore, campaign_id: str, reminders: list[Re
     return any(done.get(r.reminder_id, 0) < (r.batches or 0) for r in tracked)
 
 
-def _held(campaigns: CampaignStore, campaign_ids: set[str]) -> set[str]:
-    """The campaigns among these that organisers hold back: drafts and paused ones."""
+def _held(campaigns: CampaignStore, campaign_ids: set[str], withdrawn: bool = False) -> set[str]:
+    """The campaigns among these that organisers hold back: drafts and paused ones (and, with
+    `withdrawn`, withdrawn ones)."""
+    statuses = HELD | {CampaignStatus.WITHDRAWN} if withdrawn else HELD
     found = {campaign_id: campaigns.get_campaign(campaign_id) for campaign_id in campaign_ids}
-    return {cid for cid, campaign in found.items() if campaign and campaign.status in HELD}
+    return {cid for cid, campaign in found.items() if campaign and campaign.status in statuses}
 
 
 def _start(settings: Settings, campaigns: CampaignStore, reminder: Reminder, now: datetime) -> str:
@@ -230,7 +236,7 @@ def _start(settings: Settings, campaigns: CampaignStore, reminder: Reminder, now
     fanouts = _fanouts(reminder, phase)
     if test:
         # Before its fan-out: whatever happens next, the rest's phase is in the due index.
-        campaigns.start_ab_test(reminder, now + test.wait, now)
+        campaigns.start_ab_test(reminder, test, now + test.wait, now)
     campaigns.start_fanout(reminder, len(fanouts), now)
     queues.enqueue_many(settings.fanout_queue_url, fanouts)
     campaigns.fanout_queued(reminder)
@@ -256,17 +262,26 @@ def _fanouts(reminder: Reminder, phase: str) -> list[jobs.FanoutJob]:
 
 def _start_rest(settings: Settings, campaigns: CampaignStore, phase: ABPhase, now: datetime) -> str:
     """The wait is over: decide the winner from the test share's conversions (once), then fan
-    the reminder out again to the rest ("started"); if the campaign was withdrawn meanwhile,
-    nothing goes ("cancelled")."""
+    the reminder out again to the rest ("started"). Unless the rest came too late (the campaign
+    was paused or withdrawn past the deadline, or past the region's next reminder:
+    `plan.rest_overtaken`): then it gives way to that next reminder, and its held people are
+    counted skipped as superseded ("superseded"; "moved" if they changed meanwhile: the next
+    tick looks again). If the campaign is gone, nothing goes ("cancelled")."""
     campaign = campaigns.get_campaign(phase.campaign_id)
     reminder = campaigns.get_reminder(phase.campaign_id, phase.reminder)
-    test = campaign.ab_test_for(reminder) if campaign and reminder else None
+    # The test its share went out with, not what the organiser may have saved since.
+    test = phase.test or (campaign.ab_test_for(reminder) if campaign and reminder else None)
     if campaign is None or reminder is None or test is None:
         campaigns.rest_queued(phase, ABPhase.CANCELLED)
         return "cancelled"
-    if campaign.status == CampaignStatus.WITHDRAWN:
-        campaigns.rest_queued(phase, ABPhase.CANCELLED)
-        return "cancelled"
+    if plan.rest_overtaken(reminder, campaigns.reminders(phase.campaign_id), now):
+        if not campaigns.supersede_rest(phase):
+            return "moved"
+        logger.info(
+            "A/B test's rest overtaken by a later reminder: nothing more of it goes",
+            extra={"campaign_id": phase.campaign_id, "reminder": phase.reminder},
+        )
+        return "superseded"
     results = variant_results(campaigns, campaign, test, phase.reminder)
     decided = campaigns.decide_ab(phase, ab.decide(results), results, now)
     fanouts = _fanouts(reminder, ab.REST)

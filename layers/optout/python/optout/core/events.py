@@ -35,7 +35,8 @@ action repeated (a second click, a text SNS delivers twice) changes nothing and 
 - ``reminder.sent``: ``campaign_id``, ``reminder`` (its id, ``EU-07``), ``region``, ``kind``
   (``one-week-left``, ``announcement`` ...), ``catch_up`` (late joiners caught up), ``counts``:
   one send batch done (up to 200 people), each of its people counted once under their
-  message's outcome (``sent``, ``failed``, ``unknown``, ``deferred``, ``skipped_<why>``).
+  message's outcome (``sent``, ``failed``, ``unknown``, ``deferred``, ``skipped_<why>``,
+  ``held_ab_test``: of an A/B test's rest, held for its result; the rest's fan-out sends them).
   A batch held back (quiet hours, the cap, a pause) is told again when it goes.
 - ``conversion.recorded``: ``campaign_id``, ``subscriber_id``, ``region``, ``reminder``,
   ``channel``, ``recorded_at``: a person pressed "I've switched it off" (its page's POST; a

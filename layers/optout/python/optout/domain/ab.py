@@ -30,6 +30,10 @@ from statistics import NormalDist
 DEFAULT_SHARE = 0.2
 DEFAULT_WAIT = timedelta(hours=4)
 MAX_WAIT = timedelta(hours=72)
+# The wait starts when the test share starts going out; below an hour there are hardly any
+# conversions to decide on, and the rest could start while the scheduler's lease (10 minutes)
+# still covers the test share's own start.
+MIN_WAIT = timedelta(hours=1)
 # The decision's confidence: a two-proportion z-test, two-sided, at 95%.
 CONFIDENCE = 0.95
 # The z-test's normal approximation holds when each variant expects at least this many
@@ -151,8 +155,9 @@ def decide(results: Sequence[Result], confidence: float = CONFIDENCE) -> Decisio
     """The variant for the rest, from the test share's numbers (`results`, in the organiser's
     order: the first is theirs to fall back on).
 
-    The variant with the best rate wins if a two-proportion z-test (two-sided, at `confidence`)
-    finds its rate different from every other variant's. With too few conversions to tell
+    The variant with the best rate wins if a two-proportion z-test (two-sided, at `confidence`,
+    Bonferroni-corrected with three or more variants) finds its rate different from every other
+    variant's. With too few conversions to tell
     (a variant expects fewer than `MIN_EXPECTED` at the rate of all together), or no
     significant difference, the first variant goes, and the reason says which it was."""
     level = f"{confidence:.0%}"
@@ -173,17 +178,25 @@ def decide(results: Sequence[Result], confidence: float = CONFIDENCE) -> Decisio
             f"{first.variant}, goes",
             significant=False,
         )
-    critical = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    # The best is compared with each other variant: with three or more, that is several tests,
+    # and each is held to the level divided among them (Bonferroni), so that the chance of
+    # naming a winner where there is none stays within 1 - `confidence` in all.
+    comparisons = len(others)
+    critical = NormalDist().inv_cdf(1 - (1 - confidence) / comparisons / 2)
+    method = "two-proportion z-test"
+    if comparisons > 1:
+        each = f"{1 - (1 - confidence) / comparisons:.1%}".replace(".0%", "%")
+        method += f", Bonferroni-corrected for {comparisons} comparisons: each at {each}"
     scores = [_z(best, other) for other in others]
     if all(score > critical for score in scores):
         return Decision(
             best.variant,
-            f"{numbers}, significant at {level} (two-proportion z-test, z = {min(scores):.2f})",
+            f"{numbers}, significant at {level} ({method}, z = {min(scores):.2f})",
             significant=True,
         )
     return Decision(
         first.variant,
-        f"{numbers}, not significant at {level} (two-proportion z-test, z = {min(scores):.2f}): "
+        f"{numbers}, not significant at {level} ({method}, z = {min(scores):.2f}): "
         f"the first variant, {first.variant}, goes",
         significant=False,
     )
@@ -250,9 +263,11 @@ def problems_of(raw: object, offsets: Sequence[int], locales: Sequence[str]) -> 
         if not _number(share) or not 0 < share < 1:
             problems[f"{where}.share"] = "must be a number above 0 and below 1 (0.2: a fifth)"
         wait = test.get("wait_hours", DEFAULT_WAIT / timedelta(hours=1))
-        if not _number(wait) or not 0 < wait <= MAX_WAIT / timedelta(hours=1):
+        hours = timedelta(hours=1)
+        if not _number(wait) or not MIN_WAIT / hours <= wait <= MAX_WAIT / hours:
             problems[f"{where}.wait_hours"] = (
-                f"must be a number of hours above 0, at most {MAX_WAIT // timedelta(hours=1)}"
+                f"must be a number of hours from {MIN_WAIT // hours} to {MAX_WAIT // hours}: "
+                "the wait starts when the test share starts going out"
             )
         problems.update(_variant_problems(test.get("variants"), f"{where}.variants", locales))
     return problems

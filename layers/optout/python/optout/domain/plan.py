@@ -177,6 +177,34 @@ def overtaken(reminder: Reminder, region_reminders: Sequence[Reminder], now: dat
     )
 
 
+def rest_overtaken(reminder: Reminder, region_reminders: Sequence[Reminder], now: datetime) -> bool:
+    """Whether the rest of `reminder`'s A/B test, due at `now` (after the organiser's wait, or
+    later: the campaign was paused or withdrawn meanwhile), gives way rather than go: its words
+    count days to a deadline that has passed ("one week left" the day after), or the region's
+    next reminder is due by now or within `SOON`, as `supersede` judges reminders (nobody gets
+    "one week left" in the same tick as "last day"; but "last day" before the deadline still
+    goes when the next one comes after it). Its people then get that next reminder."""
+    cutoff = iso(now)
+    if reminder.notice:
+        return False
+    if reminder.days_before > 0 and reminder.deadline and reminder.deadline <= cutoff:
+        return True
+    following = sorted(
+        (
+            other
+            for other in region_reminders
+            if other.region == reminder.region
+            and not other.notice
+            and other.due_at > reminder.due_at
+            and other.state not in NEVER_SENT
+        ),
+        key=lambda other: other.due_at,
+    )
+    if not following or following[0].due_at > iso(now + SOON):
+        return False
+    return not _ahead_of_deadline_and_the_next_is_not(reminder, following[0], cutoff)
+
+
 def _ahead_of_deadline_and_the_next_is_not(
     reminder: Reminder, following: Reminder, now: str
 ) -> bool:

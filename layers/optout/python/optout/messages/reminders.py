@@ -259,10 +259,15 @@ def check_templates(
     now: datetime,
     max_sms_segments: int | None = None,
     locales: tuple[str, ...] = SUPPORTED_LOCALES,
+    variant_sms_segments: int | None = None,
 ) -> None:
     """Render the reminder in every language and channel for a sample subscriber; raises
     `RenderError` naming the template and line, so that a broken one stops it before any send,
-    and, given `max_sms_segments`, naming a language whose first text would be longer."""
+    and, given `max_sms_segments`, naming a language whose first text would be longer. Given
+    `variant_sms_segments`, an A/B test's variant may make a text no longer than that, or than
+    the reminder's own text in that language if it is longer already (its subject is the
+    text's headline: a long one would make every text of the variant cost more segments)."""
+    own_segments: dict[str, int] = {}
     sample_links = Links(
         setting="https://example.org/r/t",
         done="https://example.org/done/t",
@@ -300,6 +305,15 @@ def check_templates(
                 f"the text message in {locale}{named} takes {segments(text.text)[1]} segments, "
                 f"more than {max_sms_segments}: shorten short_title or summary"
             )
+        if variant is None:
+            own_segments[locale] = segments(text.text)[1]
+        elif variant_sms_segments:
+            limit = max(variant_sms_segments, own_segments.get(locale, 0))
+            if segments(text.text)[1] > limit:
+                raise RenderError(
+                    f"the text message in {locale}{named} takes {segments(text.text)[1]} "
+                    f"segments, more than {limit}: shorten the variant's subject"
+                )
 
 
 def check_variants(
@@ -332,6 +346,7 @@ def check_variants(
                     reminder,
                     now,
                     locales=(locale,),
+                    variant_sms_segments=MAX_SMS_SEGMENTS,
                 )
             except RenderError as error:
                 problems[f"variants[{index}].{locale}"] = str(error)

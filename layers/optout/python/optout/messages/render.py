@@ -151,9 +151,48 @@ def snippet(source: str, context: Mapping[str, Any], locale: str = DEFAULT_LOCAL
     return _render(template, {**context, "locale": locale}).strip()
 
 
+# What a snippet may hold: text, and {{ value }} substitutions of the message's values (their
+# attributes too), with these filters and no others. No statements ({% for %}, {% if %}...),
+# calls, arithmetic or filters that grow a text (`replace`): each of those can be made to run
+# for minutes or fill the memory, and a subject or an opening needs none of them.
+SNIPPET_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim", "default"})
+
+
 @lru_cache(maxsize=256)
 def _compiled(source: str) -> Any:
-    return _snippets().from_string(source)
+    from jinja2 import nodes
+    from jinja2.exceptions import TemplateSyntaxError
+
+    environment = _snippets()
+    allowed = (
+        nodes.Template,
+        nodes.Output,
+        nodes.TemplateData,
+        nodes.Name,
+        nodes.Const,
+        nodes.Getattr,
+    )
+    for node in environment.parse(source).find_all(nodes.Node):
+        if isinstance(node, nodes.Filter) and node.name in SNIPPET_FILTERS:
+            continue
+        if isinstance(node, allowed):
+            continue
+        found = f"the filter {node.name}" if isinstance(node, nodes.Filter) else _kind(node)
+        raise TemplateSyntaxError(
+            f"only text and {{{{ value }}}} substitutions may stand here, with the filters "
+            f"{', '.join(sorted(SNIPPET_FILTERS))}: {found} may not",
+            getattr(node, "lineno", None) or 1,
+        )
+    return environment.from_string(source)
+
+
+def _kind(node: Any) -> str:
+    """How a snippet's refused part is named to its organiser."""
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Stmt):
+        return f"a statement ({{% {type(node).__name__.lower()} %}})"
+    return f"an expression ({type(node).__name__.lower()})"
 
 
 # An organiser's snippet may compute (`{{ 9 ** 9 ** 9 }}`, `{{ "x" * 10 ** 9 }}`): powers and

@@ -178,6 +178,18 @@ def _assess_wait(
         "rest_at": iso(rest_at),
     }
     what = f"{reminder.region} {reminder.kind}: its A/B test waits {_duration(test.wait.total_seconds())}"
+    # The wait starts when the test share starts going out: a share that takes much of the
+    # wait to send leaves its last readers little time to convert before the decision.
+    share = {channel: round(audience[channel] * test.share) for channel in ("email", "sms")}
+    for channel, rate in (("email", rates.email_per_second), ("sms", rates.sms_per_second)):
+        seconds = share[channel] / rate if rate else math.inf
+        if share[channel] and seconds > test.wait.total_seconds() / 2:
+            noun = "emails" if channel == "email" else "texts"
+            row["problems"].append(
+                f"{what}, but its test share's {share[channel]:,} {noun} take "
+                f"{_duration(seconds)} to send, and the wait starts when they start: its last "
+                "readers would have little time to convert. Lengthen the wait, or lower the share."
+            )
     if reminder.days_before > 0 and rest_at >= deadline:
         row["problems"].append(
             f"{what}, so the rest would get it at {_clock(rest_at)}, past the deadline "

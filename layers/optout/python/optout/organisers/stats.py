@@ -80,7 +80,7 @@ def ab_tests(
     found = []
     for phase in sorted(store.ab_phases(campaign_id), key=lambda p: p.reminder):
         reminder = store.get_reminder(campaign_id, phase.reminder)
-        test = campaign.ab_test_for(reminder) if reminder else None
+        test = phase.test or (campaign.ab_test_for(reminder) if reminder else None)
         if test is None:
             continue
 
@@ -94,7 +94,8 @@ def ab_tests(
                 "state": phase.state,
                 "test_started_at": phase.test_started_at,
                 "rest_due_at": phase.due_at if phase.state == phase.WAITING else "",
-                "held_for_result": 0 if decided else phase.held,
+                # Once it ends unsent (overtaken), its held people are counted skipped instead.
+                "held_for_result": phase.held if phase.state == phase.WAITING else 0,
                 "variants": [
                     {"variant": variant.name}
                     | {
@@ -158,28 +159,34 @@ def as_csv(stats: dict[str, Any]) -> str:
     )
     writer.writeheader()
     writer.writerows(rows)
-    if stats.get("ab_tests"):
-        # A second table, after a blank line: each variant of each A/B test, and the decision.
-        out.write("\n")
-        tests = csv.writer(out, lineterminator="\n")
-        tests.writerow(AB_COLUMNS)
-        for test in stats["ab_tests"]:
-            decision = test["decision"] or {}
-            for variant in test["variants"]:
-                for group in (ab.TEST, ab.REST):
-                    numbers = variant[group]
-                    tests.writerow(
-                        [
-                            test["reminder"],
-                            variant["variant"],
-                            group,
-                            numbers["sent"],
-                            numbers["confirmed"],
-                            numbers["conversion_rate"],
-                            decision.get("winner", ""),
-                            decision.get("reason", "waiting for the test result"),
-                        ]
-                    )
+    return out.getvalue()
+
+
+def ab_tests_csv(stats: dict[str, Any]) -> str:
+    """The A/B tests as CSV, a table of its own (``?format=csv&table=ab_tests``; the regions'
+    CSV stays one table, as spreadsheets and ``csv.DictReader`` read it): a row per variant of
+    each test and group (test share, rest), with the decision. Only the header before any test
+    share has gone out."""
+    out = io.StringIO()
+    tests = csv.writer(out, lineterminator="\n")
+    tests.writerow(AB_COLUMNS)
+    for test in stats.get("ab_tests", []):
+        decision = test["decision"] or {}
+        for variant in test["variants"]:
+            for group in (ab.TEST, ab.REST):
+                numbers = variant[group]
+                tests.writerow(
+                    [
+                        test["reminder"],
+                        variant["variant"],
+                        group,
+                        numbers["sent"],
+                        numbers["confirmed"],
+                        numbers["conversion_rate"],
+                        decision.get("winner", ""),
+                        decision.get("reason", "waiting for the test result"),
+                    ]
+                )
     return out.getvalue()
 
 

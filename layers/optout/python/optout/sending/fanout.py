@@ -67,7 +67,9 @@ def run(
         if in_phase is not None:
             kept = [subscriber_id for subscriber_id in ids if in_phase(subscriber_id)]
             if job.phase == ab.TEST:
-                campaigns.add_ab_held(job.campaign_id, job.reminder, len(ids) - len(kept))
+                # Counted once a page (named by where it starts), however often it is paged.
+                page = f"{shard}@{cursor}"
+                campaigns.add_ab_held(job.campaign_id, job.reminder, len(ids) - len(kept), page)
             ids = kept
         batches = _enqueue(settings, job, ids)
         queued += len(ids)
@@ -92,8 +94,12 @@ def _phase_filter(
     the job has no phase (everyone it reaches goes)."""
     if not job.phase:
         return None
-    campaign = campaigns.get_campaign(job.campaign_id)
-    test = campaign.ab_test_for(reminder) if campaign else None
+    # The test as frozen when its test share started: the sender splits by the same one.
+    phase = campaigns.ab_phase(job.campaign_id, job.reminder)
+    test = phase.test if phase else None
+    if test is None:
+        campaign = campaigns.get_campaign(job.campaign_id)
+        test = campaign.ab_test_for(reminder) if campaign else None
     if test is None:
         # The test is gone (the campaign with it): the test phase sends it to everyone and
         # the rest phase to nobody, so that each person still gets it once.

@@ -254,6 +254,8 @@ def _send(
     subscribers = SubscriberStore(settings)
     deliveries = DeliveryStore(settings)
     limits = Cap(settings.sending.messages_per_day, settings.sending.messages_per_week)
+    tested = _Test(CampaignStore(settings), campaign, reminder)
+    test = tested.test
     batch = _Batch(
         settings,
         campaign,
@@ -264,12 +266,11 @@ def _send(
         reminders.Drafts(settings, campaign, reminder, now),
         partial(allowance.decide, limits, CampaignStore(settings), campaign, reminder),
         sent=[],
+        test=test,
     )
     deferred: dict[tuple[datetime, str], list[str]] = defaultdict(list)  # (when, why) -> ids
     remaining = list(dict.fromkeys(job.ids))
-    test = campaign.ab_test_for(reminder)
-    winner = _Winner(CampaignStore(settings), campaign.campaign_id, reminder.reminder_id)
-    held = 0  # of the rest, before the test's decision
+    held: list[str] = []  # of the rest, before the test's decision
 
     def read(chunk: list[str]) -> dict[str, Subscriber]:
         found = subscribers.get_many(chunk)
@@ -289,7 +290,7 @@ def _send(
             reason = skip_reason(subscriber, campaign.campaign_id)
             placed = (
                 ab.variant_for(
-                    test, campaign.campaign_id, reminder.reminder_id, subscriber_id, winner()
+                    test, campaign.campaign_id, reminder.reminder_id, subscriber_id, tested.winner()
                 )
                 if test is not None and not reason
                 else None
@@ -297,7 +298,9 @@ def _send(
             if reason or subscriber is None:
                 counts[f"skipped_{reason}"] += 1
             elif test is not None and placed is None:
-                held += 1  # not claimed: the rest's fan-out reaches them after the decision
+                # Not claimed: the rest's fan-out reaches them after the decision.
+                held.append(subscriber_id)
+                counts["held_ab_test"] += 1
             elif subscriber.channel == "sms" and (later := in_quiet_hours(subscriber, clock.now())):
                 deferred[(later, "quiet hours")].append(subscriber_id)
                 counts["deferred"] += 1
@@ -340,7 +343,7 @@ def _send(
         found.close()
         # Whatever happens next, what went out is on record (a crash here leaves "unknown").
         deliveries.record_sent_many(batch.sent, now)
-        CampaignStore(settings).add_ab_held(campaign.campaign_id, reminder.reminder_id, held)
+        CampaignStore(settings).add_ab_held_people(campaign.campaign_id, reminder.reminder_id, held)
         for (later, reason), ids in deferred.items():
             CampaignStore(settings).put_deferred(
                 replace(job, ids=tuple(ids)), reminder.region, later, reason
@@ -359,19 +362,20 @@ def _send(
     return True
 
 
-class _Winner:
-    """The variant the rest of a reminder's A/B test gets: read when first asked, and read
-    again while not yet decided, at most once a batch (the decision comes after the wait; a
-    batch of the rest comes after the decision)."""
+class _Test:
+    """A reminder's A/B test as one batch sees it: `test`, as frozen when its test share
+    started (so the sender splits people as the fan-out did, whatever the organiser saved
+    since, or whatever its campaign cache holds), and `winner()`, the variant the rest gets
+    ("" before the decision). Read once a batch, and only for a campaign with tests (the
+    decision comes after the wait; a batch of the rest comes after the decision)."""
 
-    def __init__(self, campaigns: CampaignStore, campaign_id: str, reminder_id: str) -> None:
-        self._campaigns, self._campaign_id, self._reminder_id = campaigns, campaign_id, reminder_id
-        self._winner: str | None = None
+    def __init__(self, campaigns: CampaignStore, campaign: Campaign, reminder: Reminder) -> None:
+        own = campaign.ab_test_for(reminder)
+        phase = campaigns.ab_phase(campaign.campaign_id, reminder.reminder_id) if own else None
+        self.test = (phase.test if phase else None) or own
+        self._winner = phase.winner if phase else ""
 
-    def __call__(self) -> str:
-        if self._winner is None:
-            phase = self._campaigns.ab_phase(self._campaign_id, self._reminder_id)
-            self._winner = phase.winner if phase else ""
+    def winner(self) -> str:
         return self._winner
 
 
@@ -453,6 +457,8 @@ class _Batch:
     decide: Callable[[Subscriber, datetime], Reservation | datetime]
     # What went out, (claim, provider's message id, its attributes): recorded after the batch.
     sent: list[tuple[str, str, dict[str, Any]]]
+    # The reminder's A/B test, as frozen when its test share started (`_Test`).
+    test: ab.ABTest | None = None
 
 
 def _deliver_within_cap(
@@ -511,7 +517,7 @@ def _deliver(
         "region": reminder.region,
         "channel": subscriber.channel,
     }
-    test = campaign.ab_test_for(reminder)
+    test = batch.test
     variant = test.variant(placed.variant) if test and placed else None
     if placed is not None:  # which variant went, for its conversion to be counted under it
         attributes.update(variant=placed.variant, ab_group=placed.group)

@@ -400,10 +400,15 @@ class CampaignStore:
 
     # -- A/B tests: the rest phase and the decision ---------------------------------------
 
-    def start_ab_test(self, reminder: Reminder, rest_due_at: datetime, now: datetime) -> None:
+    def start_ab_test(
+        self, reminder: Reminder, test: ab.ABTest, rest_due_at: datetime, now: datetime
+    ) -> ABPhase:
         """Note that the reminder's test share is going out: its rest phase enters the due index
-        at `rest_due_at`. Once: a tick that starts the test share again (after a crash) keeps
-        the first time. (An update that creates the item: the scheduler updates, never puts.)"""
+        at `rest_due_at`, and the test as it is now (variants, share, seed) is frozen on it, for
+        the fan-out, the sender, the decision and the stats to split people by, whatever the
+        organiser saves afterwards. Once: a tick that starts the test share again (after a
+        crash) keeps the first time and the first test. (An update that creates the item: the
+        scheduler updates, never puts.) The phase as stored."""
         update_if(
             self._table,
             Key={
@@ -412,7 +417,7 @@ class CampaignStore:
             },
             UpdateExpression="SET campaign_id = :campaign, #reminder = :reminder, "
             "#region = :region, #state = :state, test_started_at = :now, due_pk = :due, "
-            "due_at = :rest",
+            "due_at = :rest, frozen_test = :test",
             ConditionExpression="attribute_not_exists(pk)",
             ExpressionAttributeNames={
                 "#state": "state",
@@ -427,8 +432,12 @@ class CampaignStore:
                 ":now": iso(now),
                 ":due": self.DUE,
                 ":rest": iso(rest_due_at),
+                ":test": json.dumps(ab.document_of(test)),
             },
         )
+        phase = self.ab_phase(reminder.campaign_id, reminder.reminder_id)
+        assert phase is not None  # just written, or written by the tick before
+        return phase
 
     def ab_phase(self, campaign_id: str, reminder_id: str) -> ABPhase | None:
         """The A/B test of a reminder, once its test share has started; None before."""
@@ -449,14 +458,28 @@ class CampaignStore:
             )
         ]
 
-    def add_ab_held(self, campaign_id: str, reminder_id: str, held: int) -> None:
-        """Count people of the rest held for the test result (the fan-out of the test share
-        passes them by; a late joiner of the rest waits too)."""
-        if held:
+    def add_ab_held(self, campaign_id: str, reminder_id: str, held: int, page: str) -> None:
+        """Count people of the rest the test share's fan-out passed by on one `page` (its shard
+        and the cursor it started from), held for the test result. Once a page: a redelivered
+        job that pages it again (it died before its checkpoint) counts nobody twice."""
+        if not held:
+            return
+        update_if(
+            self._table,
+            Key={"pk": campaign_pk(campaign_id), "sk": layout.ab_test_sk(reminder_id)},
+            UpdateExpression="ADD held :held, held_pages :page",
+            ConditionExpression="NOT contains(held_pages, :one)",
+            ExpressionAttributeValues={":held": held, ":page": {page}, ":one": page},
+        )
+
+    def add_ab_held_people(self, campaign_id: str, reminder_id: str, ids: list[str]) -> None:
+        """Count people of the rest a sender held for the test result (late joiners caught up
+        during the wait), by their ids: a batch delivered again counts nobody twice."""
+        if ids:
             self._table.update_item(
                 Key={"pk": campaign_pk(campaign_id), "sk": layout.ab_test_sk(reminder_id)},
-                UpdateExpression="ADD held :held",
-                ExpressionAttributeValues={":held": held},
+                UpdateExpression="ADD held_people :ids",
+                ExpressionAttributeValues={":ids": set(ids)},
             )
 
     def decide_ab(
@@ -494,6 +517,53 @@ class CampaignStore:
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={":state": state or ABPhase.REST_SENT},
         )
+
+    def supersede_rest(self, phase: ABPhase) -> bool:
+        """End a rest phase unsent because a later reminder overtook it (`ABPhase.SUPERSEDED`),
+        its held people counted skipped as superseded in its region's counters, in one
+        transaction: redone after a crash, it counts them once. False if the phase moved
+        meanwhile (ended already, or someone more was held): the next tick, after the lease,
+        looks again."""
+        items = [
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": dict(_key(phase)),
+                    "UpdateExpression": "SET #state = :superseded REMOVE due_pk, leased_until",
+                    "ConditionExpression": "#state = :waiting AND "
+                    "(attribute_not_exists(held) OR held = :paged) AND "
+                    "(attribute_not_exists(held_people) OR size(held_people) = :late)",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": {
+                        ":superseded": ABPhase.SUPERSEDED,
+                        ":waiting": ABPhase.WAITING,
+                        ":paged": phase.held_in_pages,
+                        ":late": phase.held_late,
+                    },
+                }
+            }
+        ]
+        if phase.held:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        "Key": {
+                            "pk": campaign_pk(phase.campaign_id),
+                            "sk": f"{layout.STATS}{phase.region}",
+                        },
+                        "UpdateExpression": "ADD skipped_superseded :held",
+                        "ExpressionAttributeValues": {":held": phase.held},
+                    }
+                }
+            )
+        try:
+            self._table.meta.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False
+            raise
+        return True
 
     def start_rest_fanout(self, reminder: Reminder, jobs: int, now: datetime) -> None:
         """Mark a reminder fanning out again, for the rest of an A/B test's audience: as many
@@ -779,12 +849,14 @@ class Due:
 @dataclass(frozen=True)
 class ABPhase:
     """A reminder's A/B test once its test share went out: waiting (in the due index until the
-    wait is over), then decided, its rest sent the winner (or cancelled with its campaign);
+    wait is over), then decided, its rest sent the winner (or superseded by a later reminder,
+    or cancelled with its campaign);
     and how many of the rest were held for the result."""
 
     WAITING = "waiting"
     REST_SENT = "rest-sent"
     CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"  # overtaken by a later reminder: its people get that one
 
     campaign_id: str
     reminder: str  # the reminder's id (``EU-07``)
@@ -792,13 +864,22 @@ class ABPhase:
     state: str
     due_at: str  # when the rest goes ("" once it left the due index)
     test_started_at: str = ""
-    held: int = 0
+    held_in_pages: int = 0  # of the rest, passed by in the test share's fan-out
+    held_late: int = 0  # of the rest, held by a sender before the decision (late joiners)
     winner: str = ""
     reason: str = ""
     significant: bool = False
     results: tuple[ab.Result, ...] = ()
     decided_at: str = ""
+    # The test as it was when its test share started: what splits its people, whatever the
+    # organiser saves later (None on an item written before tests were frozen).
+    test: ab.ABTest | None = None
     key: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def held(self) -> int:
+        """How many of the rest are held for the result."""
+        return self.held_in_pages + self.held_late
 
 
 def _ab_phase(item: Mapping[str, Any]) -> ABPhase:
@@ -809,7 +890,8 @@ def _ab_phase(item: Mapping[str, Any]) -> ABPhase:
         state=str(item.get("state", ABPhase.WAITING)),
         due_at=str(item.get("due_at", "")),
         test_started_at=str(item.get("test_started_at", "")),
-        held=int(item.get("held", 0)),
+        held_in_pages=int(item.get("held", 0)),
+        held_late=len(item.get("held_people", ())),
         winner=str(item.get("winner", "")),
         reason=str(item.get("reason", "")),
         significant=bool(item.get("significant", False)),
@@ -818,6 +900,7 @@ def _ab_phase(item: Mapping[str, Any]) -> ABPhase:
             for r in item.get("results", [])
         ),
         decided_at=str(item.get("decided_at", "")),
+        test=ab.stored_test(json.loads(item["frozen_test"])) if item.get("frozen_test") else None,
         key={"pk": item["pk"], "sk": item["sk"]},
     )
 

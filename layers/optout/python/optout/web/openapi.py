@@ -647,6 +647,14 @@ def _admin_routes() -> dict[str, JsonObject]:
                 parameters=[
                     _CAMPAIGN,
                     _query("format", "`csv` for a spreadsheet", {"enum": ["json", "csv"]}),
+                    _query(
+                        "table",
+                        "The CSV's table: `regions` (the default: a row per region, and the "
+                        "total), or `ab_tests` (a row per variant of each A/B test and group, "
+                        "with the decision: `reminder,variant,group,sent,confirmed,"
+                        "conversion_rate,winner,reason`)",
+                        {"enum": ["regions", "ab_tests"]},
+                    ),
                 ],
             )
         },
