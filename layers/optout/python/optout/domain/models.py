@@ -12,6 +12,10 @@ from optout.domain.ab import ABTest
 from optout.domain.contacts import Contact
 from optout.domain.regions import GROUPS
 
+# The organisation a deployment serves when it serves one: made from its own parameters
+# (`optout.domain.organisations`), and the owner of every record that names none.
+DEFAULT_ORGANISATION = "default"
+
 
 class Status(StrEnum):
     PENDING = "pending"  # subscribed, confirmation not yet clicked
@@ -146,6 +150,18 @@ class Campaign:
     finished_at: str = ""
     # Reminders with variants, by their days before the deadline (`optout.domain.ab`).
     ab_tests: tuple[ABTest, ...] = ()
+    # Whose campaign it is (`optout.domain.organisations`): the organisation that runs it, and
+    # the organisations that joined it, whose members it reaches too. A person who belongs to
+    # several is sent each reminder once, attributed to the first of `attribution` they belong
+    # to, or (empty) to the one they joined first.
+    organisation: str = DEFAULT_ORGANISATION
+    members: tuple[str, ...] = ()
+    attribution: tuple[str, ...] = ()
+
+    @property
+    def organisations(self) -> tuple[str, ...]:
+        """Every organisation whose members the campaign reaches: its own, then those joined."""
+        return (self.organisation, *(m for m in self.members if m != self.organisation))
 
     def ab_test_for(self, reminder: Reminder) -> ABTest | None:
         """The A/B test of a reminder, if it has one: a regular reminder of a campaign (never
@@ -258,6 +274,28 @@ class Consent:
     privacy_notice_url: str = ""  # the privacy notice the form linked to ("" with a hash: none)
 
 
+class MembershipStatus(StrEnum):
+    """Where a person stands with one organisation of a coalition (`optout.domain.organisations`).
+    What they receive also needs their record to be active: a bounce, a complaint or STOP by
+    text stops every organisation at once, whatever their memberships say."""
+
+    PENDING = "pending"  # asked on this organisation's form; the confirmation not yet clicked
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"  # left this organisation only (its unsubscribe link)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A person's membership of one organisation: since when, and the consent they gave it."""
+
+    organisation: str
+    status: MembershipStatus
+    requested_at: str  # when they asked (or were imported)
+    joined_at: str = ""  # when it became active; "" while pending
+    left_at: str = ""  # when they unsubscribed from this organisation
+    consent: Consent | None = None  # None: the record's own (`Subscriber.consent`)
+
+
 @dataclass(frozen=True)
 class Subscriber:
     subscriber_id: str
@@ -277,6 +315,10 @@ class Subscriber:
     done_campaigns: frozenset[str] = frozenset()  # campaigns they said "I've switched it off" to
     # Their reminders of the last seven days, "<local day> <campaign id>" (`domain.cap`).
     recent_sends: tuple[str, ...] = ()
+    # The organisations they belong to, in a coalition; empty: the default organisation only,
+    # with the record's status (every record from before coalitions, and every record of a
+    # deployment that serves one organisation). `domain.organisations.memberships_of` reads it.
+    memberships: tuple[Membership, ...] = ()
 
     @property
     def masked_contact(self) -> str:

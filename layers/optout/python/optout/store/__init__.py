@@ -6,6 +6,7 @@
 - `deliveries`: one claim per message, so that none goes out twice, and per webhook id; short
   links, rate-limit windows, clicks.
 - `watches`: policy watches, the versions of their sources, the changes found.
+- `organisations`: the coalition's organisations (in the campaigns table).
 - `events`: the organisers' endpoints, the events kept for replay, their logs and dead letters.
 - `dynamo`: what they share (conditional writes; items as JSON has them).
 """
@@ -21,6 +22,7 @@ from optout.store.campaigns import (
 from optout.store.deliveries import CHANGED, LEFT, DeliveryStore, seconds_left_in_window
 from optout.store.dynamo import plain
 from optout.store.events import EventStore, Kept
+from optout.store.organisations import OrganisationStore
 from optout.store.subscribers import AUDIENCE_SHARDS, SubscriberStore
 from optout.store.watches import VersionTooLarge, WatchStore
 
@@ -37,6 +39,7 @@ __all__ = [
     "EventStore",
     "FinishCheck",
     "Kept",
+    "OrganisationStore",
     "SubscriberStore",
     "VersionTooLarge",
     "WatchStore",

@@ -22,6 +22,7 @@ from optout.core.jobs import NoticeJob, SendJob
 from optout.core.settings import Settings
 from optout.domain import ab
 from optout.domain.models import (
+    DEFAULT_ORGANISATION,
     REPLANNABLE,
     Audience,
     Campaign,
@@ -956,6 +957,9 @@ def campaign_item(campaign: Campaign) -> dict[str, Any]:
         "base_url": campaign.base_url,
         "message": campaign.message,
         "catch_up": campaign.catch_up,
+        "organisation": campaign.organisation,
+        "members": list(campaign.members),
+        "attribution": list(campaign.attribution),
     }
 
 
@@ -978,6 +982,10 @@ def campaign_from(item: Mapping[str, Any]) -> Campaign:
         launched_at=str(item.get("launched_at", "")),
         finished_at=str(item.get("finished_at", "")),
         ab_tests=tuple(ab.stored_test(test) for test in json.loads(item.get("ab_tests") or "[]")),
+        # Campaigns from before coalitions are the default organisation's.
+        organisation=str(item.get("organisation", DEFAULT_ORGANISATION)),
+        members=tuple(str(org) for org in item.get("members", ())),
+        attribution=tuple(str(org) for org in item.get("attribution", ())),
     )
 
 

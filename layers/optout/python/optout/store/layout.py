@@ -120,6 +120,21 @@ def notice_pk(subscriber_id: str) -> str:
     return f"NOTICE#{subscriber_id}"
 
 
+# One partition of the coalition's organisations and of their organisers' tokens (by the keyed
+# hash of the token: the token itself is never kept).
+ORGANISATIONS = "ORGANISATIONS"
+ORGANISATION = "ORG#"
+ORGANISER = "ORGANISER#"
+
+
+def organisation_key(organisation_id: str) -> dict[str, str]:
+    return {"pk": ORGANISATIONS, "sk": f"{ORGANISATION}{organisation_id}"}
+
+
+def organiser_key(token_hash: str) -> dict[str, str]:
+    return {"pk": ORGANISATIONS, "sk": f"{ORGANISER}{token_hash}"}
+
+
 def deferred_notice_sk(kind: str) -> str:
     return f"{DEFERRED_NOTICE}{kind}"
 

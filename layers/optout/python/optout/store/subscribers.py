@@ -18,7 +18,14 @@ from boto3.dynamodb.conditions import Attr, Key
 from optout.core import aws
 from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
-from optout.domain.models import AudienceMember, Consent, Status, Subscriber
+from optout.domain.models import (
+    AudienceMember,
+    Consent,
+    Membership,
+    MembershipStatus,
+    Status,
+    Subscriber,
+)
 from optout.store import layout
 from optout.store.dynamo import delete_if, every_item, update_if
 
@@ -714,7 +721,47 @@ def subscriber_item(subscriber: Subscriber) -> dict[str, Any]:
     item.pop("recent_sends")  # written by a reminder's claim only (`DeliveryStore`)
     item["platforms"] = list(subscriber.platforms)
     item["consent"] = consent_item(subscriber.consent)
+    # None for a record of the default organisation only: it keeps no map (as before coalitions)
+    item["memberships"] = memberships_item(subscriber.memberships) or ""
     return {key: value for key, value in item.items() if value != ""}
+
+
+def memberships_item(memberships: Iterable[Membership]) -> dict[str, dict[str, Any]]:
+    """A person's memberships as their item holds them: a map by organisation id."""
+    return {
+        m.organisation: {
+            key: value
+            for key, value in {
+                "status": m.status.value,
+                "requested_at": m.requested_at,
+                "joined_at": m.joined_at,
+                "left_at": m.left_at,
+                "consent": consent_item(m.consent) if m.consent else "",
+            }.items()
+            if value != ""
+        }
+        for m in memberships
+    }
+
+
+def memberships_from(stored: Mapping[str, Any] | None) -> tuple[Membership, ...]:
+    """The memberships a stored map holds, in the order they were asked for."""
+    found = [
+        Membership(
+            organisation=str(organisation),
+            status=MembershipStatus(fields["status"]),
+            requested_at=str(fields.get("requested_at", "")),
+            joined_at=str(fields.get("joined_at", "")),
+            left_at=str(fields.get("left_at", "")),
+            consent=(
+                Consent(**{"form_version": "", **fields["consent"]})
+                if fields.get("consent")
+                else None
+            ),
+        )
+        for organisation, fields in (stored or {}).items()
+    ]
+    return tuple(sorted(found, key=lambda m: (m.requested_at, m.organisation)))
 
 
 def consent_item(consent: Consent) -> dict[str, str]:
@@ -749,4 +796,5 @@ def subscriber_from(item: dict[str, Any]) -> Subscriber:
         sms_introduced=bool(item.get("sms_introduced", False)),
         done_campaigns=frozenset(item.get("done_campaigns", ())),
         recent_sends=tuple(item.get("recent_sends", ())),
+        memberships=memberships_from(item.get("memberships")),
     )
