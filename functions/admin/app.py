@@ -31,12 +31,16 @@ OPEN = {"/admin/sign-in"}  # the only route that needs no credentials
 
 
 def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Let organisers in, and tell the routes who they are: `admin.ORGANISER` in the
+    resolver's context (an `Organiser`), by which each route scopes what it shows."""
     event = app.current_event
     if event.path not in OPEN:
         headers = {name.lower(): value for name, value in event.headers.items()}
         address = event.request_context.identity.source_ip or ""
-        if access.authorise(settings.get(), headers, clock.now(), address) == "session":
+        organiser = access.authorise(settings.get(), headers, clock.now(), address)
+        if organiser.how == "session":
             admin.check_same_origin(event)
+        app.append_context(**{admin.ORGANISER: organiser})
     return next_middleware(app)
 
 

@@ -58,6 +58,24 @@ class Organisation:
         return self.support_contact or self.sender_address
 
 
+@dataclass(frozen=True)
+class Organiser:
+    """Who an admin request comes from: the coalition owner (the deployment's admin token),
+    who sees every organisation and works as the default one, or an organiser of one
+    organisation (a token the owner gave it), who sees only that one's subscribers, campaigns
+    and numbers."""
+
+    organisation: str
+    owner: bool
+    how: str = "bearer"  # "bearer" (the API, the CLI) or "session" (the dashboard's cookie)
+
+    def may_see(self, organisation: str) -> bool:
+        return self.owner or organisation == self.organisation
+
+
+OWNER = Organiser(DEFAULT, owner=True)
+
+
 def default_organisation(settings: Settings) -> Organisation:
     """The organisation the deployment's own parameters describe."""
     return Organisation(

@@ -15,6 +15,7 @@ import hmac
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
 
@@ -27,6 +28,7 @@ from optout.core.errors import (
 from optout.core.observability import logger
 from optout.core.settings import Settings
 from optout.core.tokens import SESSION_COOKIE
+from optout.domain.organisations import OWNER, Organiser
 from optout.store import DeliveryStore, layout, seconds_left_in_window
 
 # The window in which an address may present `Settings.admin.wrong_tokens_per_address` wrong
@@ -37,17 +39,17 @@ _ORGANISER = "organiser"  # the one part of a session token: sessions carry no i
 
 def authorise(
     settings: Settings, headers: Mapping[str, str], now: datetime, address: str = ""
-) -> str:
-    """How a request proved it comes from an organiser: "bearer" (the API) or "session" (the
-    dashboard's cookie). Unauthorized otherwise; TooManyRequests for an `address` (the
+) -> Organiser:
+    """Who a request comes from, and how it proved it: by a bearer token (the API) or the
+    dashboard's session cookie. Unauthorized otherwise; TooManyRequests for an `address` (the
     client's network address) that has presented wrong tokens too often. `headers` are
     lower-cased."""
     if "authorization" in headers:
         with _throttled(settings, address, now):
             check_bearer(settings, headers["authorization"])
-        return "bearer"
+        return OWNER
     check_session(settings, _session_cookie(headers), now)
-    return "session"
+    return replace(OWNER, how="session")
 
 
 def check_bearer(settings: Settings, authorization: str | None) -> None:

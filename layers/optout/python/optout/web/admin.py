@@ -15,8 +15,22 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from optout.core import tokens
 from optout.core.errors import Forbidden
 from optout.core.settings import Settings
+from optout.domain.organisations import Organiser
 from optout.messages import render
 from optout.web import public
+
+# The key of the resolver's context under which the admin function's middleware leaves who the
+# request comes from (`optout.domain.organisations.Organiser`); `organiser` reads it.
+ORGANISER = "organiser"
+
+
+def organiser(context: Mapping[str, Any]) -> Organiser:
+    """Who the current admin request comes from (a router's `context`)."""
+    found = context.get(ORGANISER)
+    if not isinstance(found, Organiser):  # only the sign-in route runs without one
+        raise Forbidden("this needs an organiser's token")
+    return found
+
 
 _PAGE_HEADERS = {
     # The dashboard loads nothing from elsewhere; its one script is inline (the minute's
