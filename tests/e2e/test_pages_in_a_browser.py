@@ -389,6 +389,55 @@ def test_an_organiser_registers_an_endpoint_for_events_out_on_a_phone(
     expect(page.locator("h1 .status")).to_have_text("paused")
 
 
+def test_an_organiser_sees_an_ab_test_and_previews_each_variant_on_a_phone(
+    organiser_page: Visit, demo_stack: DemoStack
+) -> None:
+    page = organiser_page.page
+    token = demo_stack.secrets["OPTOUT_ADMIN_TOKEN"]
+    admin = {"Authorization": f"Bearer {token}"}
+    # Given a draft campaign made from the contract's example, whose "one week left" has two
+    # wordings tested on a fifth of its audience (by the admin API, as a script would)
+    example = (ROOT / "events/payloads/policy-changed.contract-example.json").read_bytes()
+    created = demo_stack.client.post(
+        "/admin/campaigns?draft=yes", data=example, headers=admin | JSON
+    )
+    assert created.status_code == 201, created.text
+    campaign = created.json()["campaign_id"]
+    variants = [
+        {"name": "A", "subject": {"en": "One week left to say no to LinkedIn's AI"}},
+        {"name": "B", "subject": {"en": "Your posts train LinkedIn's AI: one week to stop it"}},
+    ]
+    tested = demo_stack.client.post(
+        f"/admin/campaigns/{campaign}/ab-tests",
+        json={"ab_tests": [{"days_before": 7, "variants": variants}]},
+        headers=admin,
+    )
+    assert tested.status_code == 200, tested.text
+    # When the organiser opens the campaign on the dashboard
+    sign_in(organiser_page, token)
+    page.goto(demo_stack.client.url(f"/admin/campaigns/{campaign}"))
+    # Then its A/B section says who gets what, how long the test runs and how it is judged
+    ab = page.locator("section[aria-labelledby=ab-heading]")
+    expect(ab.get_by_role("heading", name="A/B tests")).to_be_visible()
+    expect(ab).to_contain_text("variants A, B to 20% of each region's audience")
+    expect(ab).to_contain_text("opens never count")
+    organiser_page.see("17-ab-test")
+    # When they preview the tested reminder
+    preview = page.locator("form[action$='/preview']")
+    preview.get_by_label("Reminder", exact=True).select_option("one-week-left")
+    preview.get_by_role("button", name="Preview", exact=True).click()
+    # Then each variant is shown with its own subject, the first one as the rest gets it
+    expect(page.get_by_role("heading", name=re.compile("^Variant A"))).to_contain_text(
+        "the rest gets it unless another wins"
+    )
+    second = page.locator("section[aria-labelledby=variant-2-heading]")
+    expect(second).to_contain_text(variants[1]["subject"]["en"])
+    organiser_page.see("18-ab-preview")
+
+
+JSON = {"Content-Type": "application/json"}
+
+
 def sign_in(visit: Visit, token: str) -> None:
     page = visit.page
     page.goto(visit.stack.url("/admin"))
