@@ -482,6 +482,40 @@ def test_a_person_who_left_before_the_delivery_is_sent_to_the_crm_without_a_cont
     assert "contact" not in event["data"]
 
 
+def test_a_failing_endpoint_is_tried_by_one_delivery_at_a_time(
+    stack: Stack, receiver: Receiver, test_clock: Any
+) -> None:
+    # Given an endpoint that failed its last delivery, and is being tried by another run of the
+    # events function right now (it holds the endpoint's one try)
+    endpoint_id = register(receiver)
+    receiver.answers = [answer(503), answer(204)]
+    emit(key="first")
+    run(stack)
+    assert shown(endpoint_id)["failing_since"]
+    store = EventStore(settings.get())
+    assert store.claim_probe(endpoint_id, clock.now(), clock.now() + timedelta(seconds=40))
+
+    # When another event is due for it
+    second = emit(key="second")
+    run(stack)
+
+    # Then it is not sent: it waits its turn as a failed attempt would, and the log says why
+    assert len(receiver.received) == 1
+    [waiting] = [a for a in shown(endpoint_id)["attempts"] if a["event_id"] == second]
+    assert (waiting["outcome"], waiting["status"]) == ("retried", 0)
+    assert waiting["answer"].startswith("not tried: the endpoint is failing")
+
+    # When that try is over, and the retries' time comes
+    store.end_probe(endpoint_id)
+    later(stack, test_clock, minutes=1)
+
+    # Then each event is sent once more, the first one to go taking the try: both arrive
+    assert sorted(r.headers["webhook-id"] for r in receiver.received[1:]) == sorted(
+        [second, receiver.received[0].headers["webhook-id"]]
+    )
+    assert not shown(endpoint_id)["failing_since"]
+
+
 def test_with_too_little_time_left_a_delivery_goes_back_on_the_queue_untried(
     stack: Stack, receiver: Receiver
 ) -> None:

@@ -26,7 +26,7 @@ import json
 import math
 import time
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from optout.channels import email, webhook
@@ -65,6 +65,10 @@ RETRIED = "retried"
 DEAD = "dead letter"
 PAUSED_REASON = "endpoint paused: resume it, then replay this event"
 FAILING = "every delivery has failed since"  # how the reason of a pause by the rule begins
+# A delivery to a failing endpoint while another delivery is trying it: retried as a failure.
+NOT_TRIED = SourceFailed(
+    "not tried: the endpoint is failing, and another delivery was trying it", retryable=True
+)
 
 
 def fan_out(settings: Settings, job: EventJob, now: datetime) -> str:
@@ -126,6 +130,29 @@ def deliver(
             # this the same email, sent at most once.
             _tell_organisers(settings, endpoint, now)
         return "dead letter: the endpoint is paused"
+    if endpoint.failing_since:
+        # One delivery at a time tries an endpoint that is failing; the others wait their
+        # turn as a failed attempt would, without the request: an endpoint that never answers
+        # then holds up one run of the function for its timeout, not every run for each event.
+        until = now + timedelta(seconds=LONGEST_POST)
+        if not store.claim_probe(endpoint.endpoint_id, now, until):
+            return _failed(settings, store, endpoint, kept, job, now, NOT_TRIED, 0, False)
+        try:
+            return _post(settings, store, endpoint, kept, job, now)
+        finally:
+            store.end_probe(endpoint.endpoint_id)
+    return _post(settings, store, endpoint, kept, job, now)
+
+
+def _post(
+    settings: Settings,
+    store: EventStore,
+    endpoint: Endpoint,
+    kept: KeptEvent,
+    job: DeliveryJob,
+    now: datetime,
+) -> str:
+    """Make the attempt: POST the event, log what came of it, retry or dead-letter a failure."""
     body, with_contact = _body_for(settings, endpoint, kept)
     # Real time, not the stack's: receivers check the timestamp against their own clock.
     sent_at = datetime.now(UTC)

@@ -134,6 +134,31 @@ class EventStore:
             ExpressionAttributeValues={":at": iso(now), ":none": ""},
         )
 
+    def claim_probe(self, endpoint_id: str, now: datetime, until: datetime) -> bool:
+        """Take the one try a failing endpoint is given at a time, until `until` (or
+        `end_probe`); False if another delivery holds it. The lease is an attribute of the
+        endpoint's item, so it is shared by every run of the events function."""
+        return (
+            update_if(
+                self._table,
+                Key=layout.endpoint_key(endpoint_id),
+                UpdateExpression="SET probing_until = :until",
+                ConditionExpression=Attr("pk").exists()
+                & (Attr("probing_until").not_exists() | Attr("probing_until").lte(iso(now))),
+                ExpressionAttributeValues={":until": iso(until)},
+            )
+            is not None
+        )
+
+    def end_probe(self, endpoint_id: str) -> None:
+        """Give back the try `claim_probe` took, for the next delivery to make."""
+        update_if(
+            self._table,
+            Key=layout.endpoint_key(endpoint_id),
+            UpdateExpression="REMOVE probing_until",
+            ConditionExpression=Attr("pk").exists(),
+        )
+
     def failed(self, endpoint_id: str, now: datetime) -> Endpoint | None:
         """A failed attempt: the endpoint's run of failures starts now unless it started
         before; the endpoint as it is now, None if gone."""
