@@ -5,6 +5,7 @@
     optout export [-o FILE]                  the active subscribers as CSV
     optout stats CAMPAIGN [--csv]            a campaign's numbers per region
     optout preview CAMPAIGN --region EU --reminder one-week-left [--channel sms] [--locale de]
+    optout ab-tests CAMPAIGN [--set FILE.json]   its A/B tests: each variant's numbers, the decision
     optout recount                           count every subscriber again, repair list health
     optout smoke [--sms-to +NUMBER]          the whole path with SES's test recipients
     optout watches                           the policy watches, each with its status
@@ -210,6 +211,7 @@ def _parser() -> argparse.ArgumentParser:
         acting.add_argument("watch_id", metavar="WATCH")
         acting.set_defaults(run=act_on_watch, action=action)
     _webhook_commands(commands)
+    _ab_test_commands(commands)
     return parser
 
 
@@ -262,6 +264,21 @@ def _webhook_commands(commands: Any) -> None:
         acting = actions.add_parser(action, help=summary)
         acting.add_argument("endpoint_id", metavar="ENDPOINT")
         acting.set_defaults(run=act_on_webhook, action=action)
+
+
+def _ab_test_commands(commands: Any) -> None:
+    """`optout ab-tests CAMPAIGN`: a campaign's A/B tests, or (`--set`) new ones."""
+    tests = commands.add_parser(
+        "ab-tests",
+        help="a campaign's A/B tests: each variant's numbers, and the decision with its reason",
+        description="Alone: each A/B-tested reminder whose test share has gone out, with each "
+        "variant's messages, conversions and rate, and which variant goes to the rest, and why. "
+        'With --set: the campaign\'s tests from a JSON file ({"ab_tests": [...]}, see the '
+        "README's A/B tests); a test already started cannot be changed.",
+    )
+    tests.add_argument("campaign")
+    tests.add_argument("--set", dest="file", type=Path, metavar="FILE.json", help="set them")
+    tests.set_defaults(run=ab_tests)
 
 
 # -- talking to the stack -------------------------------------------------------------------
@@ -497,6 +514,54 @@ def show_stats(options: argparse.Namespace, client: Client) -> int:
     numbers = client.admin("GET", path, headers={"Accept": "application/json"}).json()
     print(table([*numbers["regions"], numbers["total"]]))
     return 0
+
+
+def ab_tests(options: argparse.Namespace, client: Client) -> int:
+    """Set the campaign's A/B tests from a file, or show them: a table a reminder, and its
+    decision in the server's words."""
+    path = f"/admin/campaigns/{quote(options.campaign, safe='')}"
+    if options.file:
+        try:
+            document = json.loads(_read_bytes(options.file))
+        except ValueError:
+            raise Failure(f"{options.file} is not JSON") from None
+        if not isinstance(document, dict) or "ab_tests" not in document:
+            raise Failure(f'{options.file} must be a JSON object: {{"ab_tests": [...]}}')
+        print(json.dumps(_post_json(client, f"{path}/ab-tests", document), indent=2))
+        return 0
+    numbers = client.admin("GET", f"{path}/stats", headers={"Accept": "application/json"}).json()
+    started = numbers.get("ab_tests") or []
+    if not started:
+        print("No A/B test has started in this campaign yet (optout ab-tests CAMPAIGN --set ...).")
+    for test in started:
+        print(
+            f"{test['reminder']}: {test['share']:.0%} of the audience, the rest after "
+            f"{test['wait_hours']:g} h"
+        )
+        print(table([_variant_row(variant) for variant in test["variants"]]))
+        decision = test["decision"]
+        if decision:
+            print(f"Goes to the rest: {decision['winner']}. {decision['reason']}\n")
+        else:
+            held = test["held_for_result"]
+            print(
+                f"Waiting for the result: the rest goes at {test['rest_due_at'] or 'once due'}"
+                + (f"; {held} held for it" if held else "")
+                + "\n"
+            )
+    return 0
+
+
+def _variant_row(variant: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"variant": variant["variant"]}
+    for group in ("test", "rest"):
+        numbers = variant[group]
+        row |= {
+            f"{group}_sent": numbers["sent"],
+            f"{group}_switched_off": numbers["confirmed"],
+            f"{group}_rate": f"{numbers['conversion_rate']:.1%}",
+        }
+    return row
 
 
 def table(rows: list[dict[str, Any]]) -> str:
