@@ -1,7 +1,8 @@
 """The organisers' admin API and dashboard, everything under /admin.
 
-Every route but sign-in needs the admin token: as a bearer token (API, CLI) or as the
-dashboard's session cookie. Without it the answer is 401 and nothing else. The dashboard's
+Every route but sign-in needs the admin token (the coalition owner) or an organiser's token:
+as a bearer token (API, CLI) or as the dashboard's session cookie. Without one the answer is
+401 and nothing else; each route shows an organiser only their organisation's. The dashboard's
 forms post with the cookie, which is SameSite=Strict; a POST from another origin is refused.
 """
 
@@ -10,6 +11,7 @@ from typing import Any
 import admin_campaigns
 import admin_changes
 import admin_follow_ups
+import admin_organisations
 import admin_session
 import admin_subscribers
 import admin_watches
@@ -40,6 +42,7 @@ def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware
         organiser = access.authorise(settings.get(), headers, clock.now(), address)
         if organiser.how == "session":
             admin.check_same_origin(event)
+        access.may_open(organiser, event.path)
         app.append_context(**{admin.ORGANISER: organiser})
     return next_middleware(app)
 
@@ -54,14 +57,16 @@ for area in (
     admin_changes,
     admin_follow_ups,
     admin_webhooks,
+    admin_organisations,
 ):
     app.include_router(area.router)
 
 
 @app.get("/admin")  # and /admin/: the resolver ignores a trailing slash
 def home() -> Response[str]:
-    overview = dashboard.overview(settings.get(), clock.now())
-    return admin.page(200, "dashboard", overview, app.current_event)
+    seen_by = admin.organiser(app.context)
+    overview = dashboard.overview(settings.get(), clock.now(), seen_by)
+    return admin.page(200, "dashboard", overview, app.current_event, seen_by)
 
 
 # Powertools' exception_handler is not annotated: mypy cannot see through it.

@@ -25,7 +25,15 @@ from optout.core.settings import Settings
 from optout.domain import plan, policy, regions
 from optout.domain.contacts import CHANNELS
 from optout.domain.locales import SUPPORTED_LOCALES
-from optout.domain.models import Campaign, CampaignStatus, Policy, Reminder, ReminderState, Segment
+from optout.domain.models import (
+    DEFAULT_ORGANISATION,
+    Campaign,
+    CampaignStatus,
+    Policy,
+    Reminder,
+    ReminderState,
+    Segment,
+)
 from optout.messages import reminders
 from optout.messages.render import RenderError
 from optout.store import CampaignStore
@@ -37,8 +45,16 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # a campaign's id (the policy-ch
 FIELDS = {"id", "send_at", "regions", "platforms", "channel", "locales", "converted_in", "message"}
 
 
-def create(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> dict[str, Any]:
-    """Validate an ad-hoc send, check that it renders, and plan it; a summary."""
+def create(
+    settings: Settings,
+    body: bytes,
+    *,
+    base_url: str,
+    now: datetime,
+    organisation: str = DEFAULT_ORGANISATION,
+) -> dict[str, Any]:
+    """Validate an ad-hoc send, check that it renders, and plan it, `organisation`'s; a
+    summary."""
     document = json_body.parse_object(body)
     problems: dict[str, str] = {}
     unknown = sorted(set(document) - FIELDS)
@@ -75,6 +91,7 @@ def create(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> 
         local_hour=0,
         base_url=base_url,
         message=TEMPLATE,
+        organisation=organisation,
     )
     planned = prepare(settings, campaign, places, segment, send_at)
     save(settings, campaign, planned, now)

@@ -1,5 +1,9 @@
 """What organisers do to campaigns by hand: list, show, create, launch, edit, pause, resume and
-cancel them.
+cancel them; in a coalition, say which organisations joined one, or leave it.
+
+Each organiser sees the campaigns their organisation runs or joined (the coalition owner sees
+all): one they may not see is answered as one that does not exist. Only the organisers of the
+organisation that runs it (and the owner) change it; members only read it, or leave.
 
 Campaigns made here are the same as the webhook's: the same document, validated by the same
 schema, planned by the same code. Editing a campaign's text is allowed until its first
@@ -19,6 +23,7 @@ from optout.campaigns import policy_changes
 from optout.core.clock import iso
 from optout.core.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
 )
@@ -26,18 +31,102 @@ from optout.core.observability import logger
 from optout.core.settings import Settings
 from optout.domain import ab, plan, policy
 from optout.domain.locales import SUPPORTED_LOCALES
-from optout.domain.models import STARTED, Campaign, CampaignStatus, Reminder, ReminderState
+from optout.domain.models import (
+    DEFAULT_ORGANISATION,
+    STARTED,
+    Campaign,
+    CampaignStatus,
+    Reminder,
+    ReminderState,
+)
+from optout.domain.organisations import OWNER, Organiser
 from optout.domain.policy import EDITABLE_TEXT
 from optout.messages import reminders as messages
-from optout.store import CampaignStore
+from optout.store import CampaignStore, OrganisationStore
 
 
-def list_campaigns(settings: Settings) -> list[dict[str, Any]]:
-    """Every campaign, newest first, with its regions' deadlines."""
-    found = CampaignStore(settings).campaigns()
+def list_campaigns(settings: Settings, seen_by: Organiser = OWNER) -> list[dict[str, Any]]:
+    """Every campaign `seen_by` may see, newest first, with its regions' deadlines."""
+    found = [c for c in CampaignStore(settings).campaigns() if _sees(seen_by, c)]
     return sorted(
         (_summary(item) for item in found), key=lambda c: c["created_at"] or "", reverse=True
     )
+
+
+def visible(settings: Settings, seen_by: Organiser, campaign_id: str) -> Campaign:
+    """The campaign, if `seen_by` may see it: their organisation runs it or joined it, or they
+    are the coalition owner. NotFound otherwise, exactly as for a campaign that does not exist,
+    so that nobody learns of another organisation's campaigns."""
+    campaign = _existing(CampaignStore(settings), campaign_id)
+    if not _sees(seen_by, campaign):
+        raise NotFound(f"no campaign {campaign_id!r}")
+    return campaign
+
+
+def changeable(settings: Settings, seen_by: Organiser, campaign_id: str) -> Campaign:
+    """The campaign, if `seen_by` may change it: the organisers of the organisation that runs
+    it, and the coalition owner. A member organisation's organisers only read it: Forbidden."""
+    campaign = visible(settings, seen_by, campaign_id)
+    if not (seen_by.owner or seen_by.organisation == campaign.organisation):
+        raise Forbidden(
+            f"only {campaign.organisation}'s organisers or the coalition owner change this campaign"
+        )
+    return campaign
+
+
+def set_organisations(
+    settings: Settings, campaign_id: str, document: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Which organisations joined the campaign (``members``: every one but the organisation
+    that runs it), and optionally the order its messages are attributed in to a person who
+    belongs to several (``attribution``; left out: the organisation they joined first). The
+    coalition owner's only: an organisation's messages carry its name, and nobody but the
+    owner, whom all trust, may make another organisation send."""
+    store = CampaignStore(settings)
+    campaign = _existing(store, campaign_id)
+    unknown = sorted(set(document) - {"members", "attribution"})
+    problems = {name: "not a field (members, attribution)" for name in unknown}
+    members = _organisation_ids(document.get("members"), "members", problems, required=True)
+    attribution = _organisation_ids(document.get("attribution"), "attribution", problems)
+    store_of = OrganisationStore(settings)
+    known = {DEFAULT_ORGANISATION, *(org.organisation_id for org in store_of.organisations())}
+    for name, listed in (("members", members), ("attribution", attribution)):
+        strangers = [org for org in listed if org not in known]
+        if strangers:
+            problems[name] = "no such organisations: " + ", ".join(strangers)
+    if campaign.organisation in members:
+        problems["members"] = (
+            f"names {campaign.organisation}, which runs the campaign: list only those that "
+            "joined it"
+        )
+    outside = [org for org in attribution if org not in (campaign.organisation, *members)]
+    if outside and "attribution" not in problems:
+        problems["attribution"] = "not organisations of this campaign: " + ", ".join(outside)
+    if problems:
+        raise InvalidInput(problems)
+    store.set_organisations(campaign_id, members, attribution, now)
+    logger.info(
+        "campaign's organisations set", extra={"campaign_id": campaign_id, "members": members}
+    )
+    return _organisations_of(replace(campaign, members=members, attribution=attribution))
+
+
+def leave(
+    settings: Settings, seen_by: Organiser, campaign_id: str, now: datetime
+) -> dict[str, Any]:
+    """Take `seen_by`'s organisation out of a campaign it joined: its members are no longer
+    reached by it (those of other organisations still are)."""
+    campaign = visible(settings, seen_by, campaign_id)
+    mine = seen_by.organisation
+    if mine == campaign.organisation:
+        raise Conflict(f"{mine} runs this campaign: cancel it rather than leave it")
+    if mine not in campaign.members:
+        raise Conflict(f"{mine} has not joined this campaign")
+    members = tuple(org for org in campaign.members if org != mine)
+    attribution = tuple(org for org in campaign.attribution if org != mine)
+    CampaignStore(settings).set_organisations(campaign_id, members, attribution, now)
+    logger.info("organisation left a campaign", extra={"campaign_id": campaign_id, "left": mine})
+    return _organisations_of(replace(campaign, members=members, attribution=attribution))
 
 
 def show_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
@@ -65,15 +154,23 @@ def show_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
 
 
 def create_campaign(
-    settings: Settings, body: bytes, *, base_url: str, now: datetime, draft: bool = False
+    settings: Settings,
+    body: bytes,
+    *,
+    base_url: str,
+    now: datetime,
+    draft: bool = False,
+    organisation: str = DEFAULT_ORGANISATION,
 ) -> dict[str, Any]:
-    """A campaign from a policy-change document, exactly as the webhook would make it; as a
-    draft, it is planned but sends nothing until it is launched."""
+    """A campaign from a policy-change document, exactly as the webhook would make it, run by
+    `organisation`; as a draft, it is planned but sends nothing until it is launched."""
     change = policy.parse(body, now)
     if CampaignStore(settings).get_campaign(change.policy.id) is not None:
         raise Conflict(f"campaign {change.policy.id!r} exists: edit it instead")
     status = CampaignStatus.DRAFT if draft or change.draft else CampaignStatus.ACTIVE
-    return policy_changes.apply(settings, change, base_url=base_url, now=now, status=status)
+    return policy_changes.apply(
+        settings, change, base_url=base_url, now=now, status=status, organisation=organisation
+    )
 
 
 def create_draft(
@@ -347,6 +444,35 @@ def _existing(store: CampaignStore, campaign_id: str) -> Campaign:
     return campaign
 
 
+def _sees(organiser: Organiser, campaign: Campaign) -> bool:
+    return organiser.owner or organiser.organisation in campaign.organisations
+
+
+def _organisation_ids(
+    raw: object, name: str, problems: dict[str, str], *, required: bool = False
+) -> tuple[str, ...]:
+    if raw is None and not required:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(org, str) for org in raw):
+        problems[name] = "a list of organisations' ids"
+        return ()
+    return tuple(dict.fromkeys(org.strip() for org in raw))
+
+
+def _organisations_of(campaign: Campaign) -> dict[str, Any]:
+    return {"campaign_id": campaign.campaign_id, **_organisations(campaign)}
+
+
+def _organisations(campaign: Campaign) -> dict[str, Any]:
+    """Whose campaign it is, and who joined it (`Campaign.organisation`, `members`,
+    `attribution`)."""
+    return {
+        "organisation": campaign.organisation,
+        "members": list(campaign.members),
+        "attribution": list(campaign.attribution),
+    }
+
+
 def _summary(campaign: Campaign) -> dict[str, Any]:
     return {
         "campaign_id": campaign.campaign_id,
@@ -358,6 +484,7 @@ def _summary(campaign: Campaign) -> dict[str, Any]:
         "regions": dict(sorted(campaign.regions.items(), key=lambda pair: pair[1])),
         "created_at": campaign.created_at or None,
         "updated_at": campaign.updated_at or None,
+        **_organisations(campaign),
     }
 
 

@@ -20,7 +20,14 @@ from optout.core.events import EventType
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain import event_data, plan, policy
-from optout.domain.models import HELD, Campaign, CampaignStatus, Reminder, ReminderState
+from optout.domain.models import (
+    DEFAULT_ORGANISATION,
+    HELD,
+    Campaign,
+    CampaignStatus,
+    Reminder,
+    ReminderState,
+)
 from optout.domain.policy import WITHDRAWN, PolicyChange
 from optout.store import CampaignStore, DeliveryStore, FinishCheck, layout
 
@@ -32,10 +39,12 @@ def apply(
     base_url: str,
     now: datetime,
     status: CampaignStatus = CampaignStatus.ACTIVE,
+    organisation: str = DEFAULT_ORGANISATION,
 ) -> dict[str, Any]:
     """Create, update or withdraw the campaign of `change`; a summary of what changed. A new
-    campaign gets `status` ("draft": planned, but nothing is sent until it is launched); an
-    update keeps a draft a draft and a paused campaign paused."""
+    campaign gets `status` ("draft": planned, but nothing is sent until it is launched) and is
+    `organisation`'s; an update keeps a draft a draft and a paused campaign paused, and keeps
+    whose campaign it is and which organisations joined it."""
     if change.type == WITHDRAWN:
         return withdraw(settings, change.policy.id, now)
     store = CampaignStore(settings)
@@ -61,6 +70,9 @@ def apply(
         base_url=base_url,
         catch_up=change.catch_up,
         status_reason=existing.status_reason if existing else "",
+        organisation=existing.organisation if existing else organisation,
+        members=existing.members if existing else (),
+        attribution=existing.attribution if existing else (),
     )
     launch = status == CampaignStatus.ACTIVE and (
         existing is None or existing.status == CampaignStatus.WITHDRAWN

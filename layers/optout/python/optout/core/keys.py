@@ -1,5 +1,5 @@
 """The secrets: link-token signing keys, the key that turns a contact into its id, the
-webhook keys, the organisers' admin token and the SMS provider's token.
+webhook keys, the organisers' admin token (and the key their own tokens are kept under) and the SMS provider's token.
 
 Each is a Secrets Manager secret named by ARN in the settings (the local stack makes them in
 moto), read through Powertools' SecretsProvider and cached for five minutes (a rotated key
@@ -66,6 +66,17 @@ def admin_tokens(settings: Settings) -> list[str]:
     """The bearer tokens organisers may use: one, or two separated by a space while the
     secret is rotated. None configured: nobody is let in."""
     return _secret(settings.admin.token).split()
+
+
+def organiser_token_hash(settings: Settings, token: str) -> str:
+    """How an organiser's token is kept and found: a keyed hash, under a key derived from the
+    contact key (which never changes, so tokens outlive a rotation of the admin token). A copy
+    of the table gives nobody a token to sign in with."""
+    key = hmac.new(
+        _secret(settings.contact_secret).encode(), b"optout-organiser-token", hashlib.sha256
+    ).digest()
+    digest = hmac.new(key, token.encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
 
 
 def sms_http_token(settings: Settings) -> str:

@@ -5,6 +5,9 @@ to them: the records, the rules of what an organiser may declare, and the two ru
 An endpoint is an https address, a ``whsec_`` secret (two while it rotates), the event types it
 takes (none named: every type), whether it is the organisation's own CRM (the only kind that is
 sent a person's contact, in ``subscriber.confirmed`` only), and whether it is active or paused.
+It belongs to the organisation of whoever registered it: an endpoint of the default organisation
+(the coalition owner's tools) is sent every event, any other only the events that name its
+organisation (`hears`), so that a CRM is sent no contact of another organisation's people.
 
 **Retries** (`retry_delay`, `next_try`): after a failure that may pass (408, 429, 5xx, a timeout,
 a connection refused or broken), the next attempt waits `FIRST_DELAY` doubled each time, at
@@ -21,6 +24,7 @@ becomes a dead letter ("endpoint paused"), kept for replay once it is resumed.
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -32,6 +36,8 @@ from urllib.parse import urlsplit
 from optout.core.clock import parse_iso
 from optout.core.errors import InvalidInput
 from optout.core.event_types import EVENT_TYPES
+from optout.domain.event_data import organisations_of
+from optout.domain.models import DEFAULT_ORGANISATION
 
 ACTIVE = "active"
 PAUSED = "paused"
@@ -65,9 +71,22 @@ class Endpoint:
     last_delivered_at: str = ""
     previous_secret: str = ""  # the secret before a rotation, still signing until...
     previous_until: str = ""
+    organisation: str = DEFAULT_ORGANISATION  # whose it is: who registered it
 
     def takes(self, type: str) -> bool:
         return not self.types or type in self.types
+
+    def hears(self, body: str) -> bool:
+        """Whether an event (its JSON `body`) is its organisation's to hear: every event for
+        the default organisation's endpoints, else those whose data names its organisation."""
+        if self.organisation == DEFAULT_ORGANISATION:
+            return True
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return False
+        data = payload.get("data") if isinstance(payload, dict) else None
+        return isinstance(data, dict) and self.organisation in organisations_of(data)
 
     def signing_secrets(self, now: datetime) -> str:
         """The secrets a delivery at `now` is signed with, space-separated (Standard Webhooks

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from optout.domain.models import Campaign, Subscriber
+from optout.domain.models import DEFAULT_ORGANISATION, Campaign, Subscriber
 
 # How a person became subscribed (``subscriber.confirmed``'s ``how``): the confirmation link
 # pressed, an organiser's import with proof of consent, START texted to our number.
@@ -29,6 +29,20 @@ COMPLAINT = "complaint"
 # Why a campaign finished (``campaign.finished``'s ``reason``).
 COMPLETED = "completed"
 WITHDRAWN = "withdrawn"
+
+
+# The organisations an event is about (its data's list; `organisations_of` reads it): an
+# endpoint of organisation X is sent only the events naming X (`optout.domain.endpoints`).
+ORGANISATIONS = "organisations"
+
+
+def organisations_of(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The organisations an event's `data` names; none (an event from before coalitions, or
+    of a deployment serving one organisation): the default organisation's."""
+    named = data.get(ORGANISATIONS)
+    if isinstance(named, list) and named:
+        return tuple(str(org) for org in named)
+    return (DEFAULT_ORGANISATION,)
 
 
 def key(*parts: str) -> str:

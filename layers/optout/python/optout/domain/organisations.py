@@ -68,12 +68,24 @@ class Organiser:
     organisation: str
     owner: bool
     how: str = "bearer"  # "bearer" (the API, the CLI) or "session" (the dashboard's cookie)
+    token_id: str = ""  # the organiser's token (`OrganiserToken`); "" for the owner
 
     def may_see(self, organisation: str) -> bool:
         return self.owner or organisation == self.organisation
 
 
 OWNER = Organiser(DEFAULT, owner=True)
+
+
+@dataclass(frozen=True)
+class OrganiserToken:
+    """A token the coalition owner gave an organisation's organisers, as it is kept: never the
+    token itself (shown once, when it was made), only a keyed hash of it (`optout.core.keys`)."""
+
+    token_id: str  # a short id, to list and revoke it by
+    organisation: str
+    name: str  # whose it is, or what for ("Ana", "the CLI")
+    created_at: str
 
 
 def default_organisation(settings: Settings) -> Organisation:

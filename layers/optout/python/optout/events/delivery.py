@@ -72,8 +72,9 @@ NOT_TRIED = SourceFailed(
 
 
 def fan_out(settings: Settings, job: EventJob, now: datetime) -> str:
-    """Keep the event and queue one delivery job per active endpoint that takes its type; a
-    paused one gets a dead letter instead. What became of it."""
+    """Keep the event and queue one delivery job per active endpoint that takes its type and
+    hears of its organisations (`Endpoint.hears`); a paused one gets a dead letter instead.
+    What became of it."""
     store = EventStore(settings)
     kept = KeptEvent(job.event_id, job.type, _happened_at(job.body, now), job.body)
     if store.keep(kept, now) is Kept.DONE:
@@ -82,7 +83,8 @@ def fan_out(settings: Settings, job: EventJob, now: datetime) -> str:
     jobs: list[DeliveryJob] = []
     paused = 0
     for endpoint in store.endpoints():
-        if not endpoint.takes(job.type):
+        # Its type, and (an organisation's endpoint) an event that names its organisation.
+        if not (endpoint.takes(job.type) and endpoint.hears(job.body)):
             continue
         if endpoint.status == PAUSED:
             _dead_letter(store, endpoint, kept, now, PAUSED_REASON, attempts=0)

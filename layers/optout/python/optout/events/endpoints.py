@@ -3,7 +3,8 @@ log of recent attempts and the dead letters), edit, pause, resume, delete, rotat
 and replay one event or a time range of kept events to one endpoint.
 
 An endpoint is declared as `optout.domain.endpoints.parse_endpoint` reads it (every problem
-named in one 400). Its signing secret is made here, shown in full in the answer that created
+named in one 400), and belongs to the organisation of the organiser who registered it: they see
+and manage only their organisation's (`theirs`: another's is a 404), the coalition owner all. Its signing secret is made here, shown in full in the answer that created
 (or rotated) it and never again: afterwards only its last characters. A rotated-out secret
 still signs beside the new one for a day, so the receiver can switch without losing an event.
 """
@@ -34,6 +35,8 @@ from optout.domain.endpoints import (
     parse_edit,
     parse_endpoint,
 )
+from optout.domain.models import DEFAULT_ORGANISATION
+from optout.domain.organisations import OWNER, Organiser
 from optout.store import EventStore
 
 MAX_BODY = 16 * 1024
@@ -72,9 +75,14 @@ def from_form(fields: Mapping[str, Any], *, editing: bool = False) -> dict[str, 
     return document
 
 
-def create(settings: Settings, document: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Register an endpoint; the answer holds its secret, in full, this once. Nothing is saved
-    when anything is wrong (every problem named, 400)."""
+def create(
+    settings: Settings,
+    document: Mapping[str, Any],
+    now: datetime,
+    organisation: str = DEFAULT_ORGANISATION,
+) -> dict[str, Any]:
+    """Register an endpoint of `organisation`; the answer holds its secret, in full, this once.
+    Nothing is saved when anything is wrong (every problem named, 400)."""
     fields = parse_endpoint(document, allow_loopback=settings.events.allow_loopback)
     endpoint = Endpoint(
         endpoint_id=_new_id(),
@@ -84,6 +92,7 @@ def create(settings: Settings, document: Mapping[str, Any], now: datetime) -> di
         types=fields.types or (),
         own_crm=bool(fields.own_crm),
         description=fields.description or "",
+        organisation=organisation,
     )
     if not EventStore(settings).create(endpoint):  # 120 random bits: never in practice
         raise Conflict("an endpoint has that id: try again")
@@ -94,10 +103,22 @@ def create(settings: Settings, document: Mapping[str, Any], now: datetime) -> di
     return {**view(endpoint), "secret": endpoint.secret, "note": SHOWN_ONCE}
 
 
-def list_endpoints(settings: Settings) -> list[dict[str, Any]]:
-    """Every endpoint, paused ones first, then by address."""
-    found = [view(endpoint) for endpoint in EventStore(settings).endpoints()]
+def list_endpoints(settings: Settings, seen_by: Organiser = OWNER) -> list[dict[str, Any]]:
+    """Every endpoint `seen_by` may see, paused ones first, then by address."""
+    found = [
+        view(endpoint)
+        for endpoint in EventStore(settings).endpoints()
+        if seen_by.may_see(endpoint.organisation)
+    ]
     return sorted(found, key=lambda e: (e["status"] != PAUSED, e["url"], e["endpoint_id"]))
+
+
+def theirs(settings: Settings, seen_by: Organiser, endpoint_id: str) -> None:
+    """NotFound for an endpoint `seen_by` may not see (another organisation's), exactly as for
+    one that does not exist."""
+    endpoint = _existing(EventStore(settings), endpoint_id)
+    if not seen_by.may_see(endpoint.organisation):
+        raise NotFound(f"no endpoint {endpoint_id!r}")
 
 
 def show(settings: Settings, endpoint_id: str) -> dict[str, Any]:
@@ -200,7 +221,7 @@ def replay(
         if not isinstance(event_id, str) or not event_id:
             raise InvalidInput({"event_id": "must be an event's id (evt_...)"})
         kept = store.event(event_id)
-        if kept is None:
+        if kept is None or not endpoint.hears(kept.body):  # another organisation's: unknown
             raise NotFound(f"no event {event_id!r} is kept")
         events = [kept]
     else:
@@ -215,7 +236,7 @@ def replay(
             raise InvalidInput(
                 {"to": f"more than {MAX_REPLAY} events in that range: replay a shorter one"}
             )
-        events = [kept for kept in found if endpoint.takes(kept.type)]
+        events = [kept for kept in found if endpoint.takes(kept.type) and endpoint.hears(kept.body)]
     if endpoint.status == PAUSED:
         raise Conflict("the endpoint is paused: resume it, then replay")
     give_up_at = iso(now + GIVE_UP_AFTER)
@@ -247,6 +268,7 @@ def view(endpoint: Endpoint) -> dict[str, Any]:
         "last_delivered_at": endpoint.last_delivered_at,
         "created_at": endpoint.created_at,
         "secret_hint": secret_hint(endpoint.secret),
+        "organisation": endpoint.organisation,
     }
 
 

@@ -17,6 +17,12 @@
     optout webhooks edit ENDPOINT [--url URL] [--event TYPE]... [--every-event] [--crm|--not-crm]
     optout webhooks show|pause|resume|delete|rotate-secret ENDPOINT
     optout webhooks replay ENDPOINT (--event-id EVT | --from TIME --to TIME)
+    optout organisations                     the coalition's organisations (the owner's)
+    optout organisation add ID --name N --sender ADDRESS --postal ADDRESS [--support ...]
+    optout organisation edit ID [--name N] [--sender ...] [--postal ...] [--privacy-notice URL]
+    optout organisation show ID
+    optout organisation token add ORGANISATION NAME     a token for its organiser, printed once
+    optout organisation token list|revoke ORGANISATION [TOKEN_ID]
 
 It lives in the layer package, beside the code it reuses, rather than in a package of its
 own: it checks a webhook body with the server's own schema (`optout.domain.policy`) and signs it with
@@ -89,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--token",
         default=os.environ.get("OPTOUT_ADMIN_TOKEN", ""),
-        help="the admin token (env OPTOUT_ADMIN_TOKEN)",
+        help="the admin token, or an organiser's token (env OPTOUT_ADMIN_TOKEN)",
     )
     parser.add_argument(
         "--webhook-secret",
@@ -212,7 +218,55 @@ def _parser() -> argparse.ArgumentParser:
         acting.set_defaults(run=act_on_watch, action=action)
     _webhook_commands(commands)
     _ab_test_commands(commands)
+    _organisation_commands(commands)
     return parser
+
+
+# The organisation's fields, as options: (option, field, help).
+_ORGANISATION_OPTIONS = (
+    ("--name", "name", "its name, in its pages, emails' From name and footers"),
+    ("--sender", "sender_address", "its From address, verified in SES"),
+    ("--postal", "postal_address", "its postal address, in every email's footer"),
+    ("--support", "support_contact", "where HELP points (an email address or https page)"),
+    ("--privacy-notice", "privacy_notice_url", "its privacy notice (https)"),
+    ("--configuration-set", "configuration_set", "its SES configuration set"),
+)
+
+
+def _organisation_commands(commands: Any) -> None:
+    """`optout organisations`, `optout organisation ...`: the coalition's organisations and
+    their organisers' tokens (the coalition owner's: the admin token)."""
+    listing = commands.add_parser("organisations", help="the coalition's organisations")
+    listing.set_defaults(run=list_organisations)
+    organisation = commands.add_parser(
+        "organisation", help="add, show or edit an organisation; its organisers' tokens"
+    )
+    actions = organisation.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add an organisation")
+    add.add_argument("organisation_id", metavar="ID", help="lower-case letters, digits, hyphens")
+    edit = actions.add_parser("edit", help="change an organisation; the rest stays")
+    edit.add_argument("organisation_id", metavar="ID")
+    for option, field, summary in _ORGANISATION_OPTIONS:
+        add.add_argument(option, dest=field, help=summary)
+        edit.add_argument(option, dest=field, help=summary)
+    add.set_defaults(run=add_organisation)
+    edit.set_defaults(run=edit_organisation)
+    show = actions.add_parser("show", help="an organisation and its tokens (never the tokens)")
+    show.add_argument("organisation_id", metavar="ID")
+    show.set_defaults(run=show_organisation)
+    token = actions.add_parser("token", help="the tokens of an organisation's organisers")
+    token_actions = token.add_subparsers(required=True, metavar="ACTION")
+    token_add = token_actions.add_parser("add", help="a new token, printed once")
+    token_add.add_argument("organisation_id", metavar="ORGANISATION")
+    token_add.add_argument("name", help="whose token, or what for")
+    token_add.set_defaults(run=add_organiser_token)
+    token_list = token_actions.add_parser("list", help="the organisation's tokens")
+    token_list.add_argument("organisation_id", metavar="ORGANISATION")
+    token_list.set_defaults(run=list_organiser_tokens)
+    revoke = token_actions.add_parser("revoke", help="revoke a token: its sessions end too")
+    revoke.add_argument("organisation_id", metavar="ORGANISATION")
+    revoke.add_argument("token_id", metavar="TOKEN_ID")
+    revoke.set_defaults(run=revoke_organiser_token)
 
 
 def _webhook_commands(commands: Any) -> None:
@@ -860,6 +914,95 @@ def act_on_webhook(options: argparse.Namespace, client: Client) -> int:
     if options.action == "rotate-secret":
         print("optout: the new secret above is shown this once", file=sys.stderr)
     return 0
+
+
+# -- organisations (coalition mode) --------------------------------------------------------
+
+
+def list_organisations(options: argparse.Namespace, client: Client) -> int:
+    """One line an organisation: its id, name and From address; the default one first."""
+    found = client.admin(
+        "GET", "/admin/organisations", headers={"Accept": "application/json"}
+    ).json()
+    rows = [
+        {
+            "organisation": org["id"] + (" (default)" if org["default"] else ""),
+            "name": org["name"],
+            "sender": org["sender_address"],
+        }
+        for org in found["organisations"]
+    ]
+    print(table(rows))
+    return 0
+
+
+def add_organisation(options: argparse.Namespace, client: Client) -> int:
+    document = {"id": options.organisation_id, **_organisation_fields(options)}
+    created = _post_json(client, "/admin/organisations", document)
+    print(json.dumps(created, indent=2, ensure_ascii=False))
+    return 0
+
+
+def edit_organisation(options: argparse.Namespace, client: Client) -> int:
+    document = _organisation_fields(options)
+    if not document:
+        raise Failure(
+            "nothing to change: give " + ", ".join(o for o, _, _ in _ORGANISATION_OPTIONS),
+            MISUSED,
+        )
+    path = f"{_organisation_path(options)}/edit"
+    print(json.dumps(_post_json(client, path, document), indent=2, ensure_ascii=False))
+    return 0
+
+
+def show_organisation(options: argparse.Namespace, client: Client) -> int:
+    shown = client.admin(
+        "GET", _organisation_path(options), headers={"Accept": "application/json"}
+    ).json()
+    print(json.dumps(shown, indent=2, ensure_ascii=False))
+    return 0
+
+
+def add_organiser_token(options: argparse.Namespace, client: Client) -> int:
+    """A token for one of the organisation's organisers; printed this once."""
+    path = f"{_organisation_path(options)}/tokens"
+    added = _post_json(client, path, {"name": options.name})
+    print(json.dumps(added, indent=2, ensure_ascii=False))
+    print(
+        "optout: the token above is shown this once: give it to its organiser now", file=sys.stderr
+    )
+    return 0
+
+
+def list_organiser_tokens(options: argparse.Namespace, client: Client) -> int:
+    path = f"{_organisation_path(options)}/tokens"
+    found = client.admin("GET", path, headers={"Accept": "application/json"}).json()
+    if not found["tokens"]:
+        print(f"No token yet: optout organisation token add {options.organisation_id} NAME")
+        return 0
+    rows = [
+        {"token_id": t["token_id"], "name": t["name"], "created_at": t["created_at"]}
+        for t in found["tokens"]
+    ]
+    print(table(rows))
+    return 0
+
+
+def revoke_organiser_token(options: argparse.Namespace, client: Client) -> int:
+    path = f"{_organisation_path(options)}/tokens/{quote(options.token_id, safe='')}"
+    response = client.admin("DELETE", path, headers={"Accept": "application/json"})
+    print(json.dumps(response.json(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _organisation_path(options: argparse.Namespace) -> str:
+    return f"/admin/organisations/{quote(options.organisation_id, safe='')}"
+
+
+def _organisation_fields(options: argparse.Namespace) -> dict[str, str]:
+    """The fields given as options (those left out are not sent)."""
+    given = {field: getattr(options, field) for _, field, _ in _ORGANISATION_OPTIONS}
+    return {field: value for field, value in given.items() if value is not None}
 
 
 def _post_json(client: Client, path: str, document: dict[str, Any]) -> Any:

@@ -21,6 +21,7 @@ from optout.core.settings import Settings
 from optout.domain import plan
 from optout.domain.locales import SUPPORTED_LOCALES
 from optout.domain.models import UNKNOWN_REMINDER, reminder_id
+from optout.domain.organisations import OWNER, Organiser
 from optout.events import endpoints
 from optout.messages import render
 from optout.organisers import charts, stats
@@ -31,11 +32,12 @@ UPCOMING = timedelta(days=60)  # how far ahead "next reminders" looks
 HEALTH_SPAN = timedelta(days=90)  # how far back list health's charts look
 
 
-def overview(settings: Settings, now: datetime) -> dict[str, Any]:
-    """The dashboard's front page: every campaign, and the reminders due next."""
+def overview(settings: Settings, now: datetime, seen_by: Organiser = OWNER) -> dict[str, Any]:
+    """The dashboard's front page: every campaign `seen_by` may see, and the reminders due
+    next of those."""
     zone = settings.admin.time_zone
     campaigns = []
-    for campaign in manage.list_campaigns(settings):
+    for campaign in manage.list_campaigns(settings, seen_by):
         numbers = stats.campaign_stats(settings, campaign["campaign_id"])["total"]
         campaigns.append(
             {
@@ -45,6 +47,7 @@ def overview(settings: Settings, now: datetime) -> dict[str, Any]:
                 "reputation": stats.reputation(numbers),
             }
         )
+    seen = {campaign["campaign_id"] for campaign in campaigns}
     health = stats.list_health(settings)
     hours = health["timeline"]
     # From the first sign-up counted (two weeks at least, 90 days at most), to now.
@@ -67,7 +70,9 @@ def overview(settings: Settings, now: datetime) -> dict[str, Any]:
             now,
             zone,
         ),
-        "upcoming": upcoming(settings, now),
+        "upcoming": [
+            due for due in upcoming(settings, now) if seen_by.owner or due["campaign_id"] in seen
+        ],
         "now": clock.shown(now, zone),
         "languages": {
             code: render.babel_locale(code).display_name or code for code in SUPPORTED_LOCALES
@@ -165,12 +170,15 @@ def watch_page(
     return {"watch": watch, "edited": edited}
 
 
-def webhooks_page(settings: Settings, created: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The endpoints for events out (paused ones first), with the form that registers one;
-    after one was registered, its secret, shown this once."""
+def webhooks_page(
+    settings: Settings, created: dict[str, Any] | None = None, seen_by: Organiser = OWNER
+) -> dict[str, Any]:
+    """The endpoints for events out `seen_by` may see (paused ones first), with the form that
+    registers one; after one was registered, its secret, shown this once."""
     zone = settings.admin.time_zone
+    found = endpoints.list_endpoints(settings, seen_by)
     return {
-        "endpoints": [_endpoint_times(e, zone) for e in endpoints.list_endpoints(settings)],
+        "endpoints": [_endpoint_times(e, zone) for e in found],
         "created": created,
         "event_types": EVENT_TYPES,
     }

@@ -87,6 +87,18 @@ class CampaignStore:
         document = json.dumps([ab.document_of(test) for test in tests])
         self._update_campaign(campaign_id, {"ab_tests": document}, now)
 
+    def set_organisations(
+        self,
+        campaign_id: str,
+        members: tuple[str, ...],
+        attribution: tuple[str, ...],
+        now: datetime,
+    ) -> None:
+        """Which organisations joined the campaign, and the order its messages are attributed in
+        (`Campaign.members`, `Campaign.attribution`)."""
+        fields = {"members": list(members), "attribution": list(attribution)}
+        self._update_campaign(campaign_id, fields, now)
+
     def mark_withdrawn(self, campaign_id: str, now: datetime) -> None:
         """Withdrawn, keeping the reason it was last paused for."""
         self._update_campaign(campaign_id, {"status": CampaignStatus.WITHDRAWN.value}, now)

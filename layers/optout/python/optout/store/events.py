@@ -31,6 +31,7 @@ from optout.domain.endpoints import (
     EndpointEdit,
     KeptEvent,
 )
+from optout.domain.models import DEFAULT_ORGANISATION
 from optout.store import layout
 from optout.store.dynamo import conditional_failed, delete_if, every_item, plain, update_if
 
@@ -335,6 +336,8 @@ def _fields(kind: type, item: dict[str, Any]) -> dict[str, Any]:
 def _endpoint_item(endpoint: Endpoint) -> dict[str, Any]:
     item = asdict(endpoint)
     item["types"] = list(endpoint.types)
+    if endpoint.organisation == DEFAULT_ORGANISATION:
+        del item["organisation"]  # as before coalitions: read back as the default one's
     return item
 
 

@@ -1,6 +1,10 @@
 """The coalition's organisations (`optout.domain.organisations`), kept in the campaigns table:
 one partition (``pk = ORGANISATIONS``, ``sk = ORG#<id>``), read whole by the few requests that
-list them. The default organisation is not kept: the deployment's parameters make it."""
+list them. The default organisation is not kept: the deployment's parameters make it.
+
+Their organisers' tokens are in the same partition, each under the keyed hash of the token
+(``sk = ORGANISER#<hash>``): a request's token is found by one read, and the table never holds
+a token that would sign in."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from optout.core import aws
 from optout.core.settings import Settings
-from optout.domain.organisations import Organisation
+from optout.domain.organisations import Organisation, OrganiserToken
 from optout.store import layout
 from optout.store.dynamo import conditional_failed, every_item
 
@@ -67,6 +71,61 @@ class OrganisationStore:
                 return False
             raise
         return True
+
+    # -- organisers' tokens ------------------------------------------------------------------
+
+    def add_token(self, token_hash: str, token: OrganiserToken) -> bool:
+        """Keep a new token by its hash; False if that hash is kept already (never in practice)."""
+        try:
+            self._table.put_item(
+                Item={**layout.organiser_key(token_hash), **asdict(token)},
+                ConditionExpression=Attr("pk").not_exists(),
+            )
+        except ClientError as error:
+            if conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def token(self, token_hash: str) -> OrganiserToken | None:
+        """The token whose keyed hash is `token_hash`, if it is kept (not revoked)."""
+        item = self._table.get_item(Key=layout.organiser_key(token_hash), ConsistentRead=True).get(
+            "Item"
+        )
+        return _token_from(item) if item else None
+
+    def tokens(self, organisation_id: str | None = None) -> list[OrganiserToken]:
+        """The tokens of one organisation (None: of every one), oldest first."""
+        found = [_token_from(item) for item in self._token_items()]
+        return sorted(
+            (t for t in found if organisation_id is None or t.organisation == organisation_id),
+            key=lambda t: (t.created_at, t.token_id),
+        )
+
+    def token_kept(self, token_id: str) -> bool:
+        """Whether the token `token_id` is still kept: a session made with it lasts as long."""
+        return any(str(item.get("token_id")) == token_id for item in self._token_items())
+
+    def revoke(self, organisation_id: str, token_id: str) -> bool:
+        """Forget one of an organisation's tokens; False if it has none of that id."""
+        for item in self._token_items():
+            if item.get("token_id") == token_id and item.get("organisation") == organisation_id:
+                self._table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+                return True
+        return False
+
+    def _token_items(self) -> list[dict[str, Any]]:
+        return every_item(
+            self._table.query,
+            KeyConditionExpression=Key("pk").eq(layout.ORGANISATIONS)
+            & Key("sk").begins_with(layout.ORGANISER),
+            ConsistentRead=True,
+        )
+
+
+def _token_from(item: dict[str, Any]) -> OrganiserToken:
+    fields = {name: str(item.get(name, "")) for name in OrganiserToken.__dataclass_fields__}
+    return OrganiserToken(**fields)
 
 
 def _by_id(organisation: Organisation) -> str:

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from optout.core import tokens
 from optout.core.errors import Forbidden
 from optout.core.settings import Settings
-from optout.domain.organisations import Organiser
+from optout.domain.organisations import OWNER, Organiser
 from optout.messages import render
 from optout.web import public
 
@@ -49,10 +49,18 @@ _PAGE_HEADERS = {
 
 
 def page(
-    status: int, name: str, context: Mapping[str, Any], event: APIGatewayProxyEvent
+    status: int,
+    name: str,
+    context: Mapping[str, Any],
+    event: APIGatewayProxyEvent,
+    seen_by: Organiser | None = None,
 ) -> Response[str]:
-    """A dashboard page (templates/admin/<name>.html); links are relative to /admin/."""
-    body = render.admin_page(name, {**context, "admin_root": _admin_root(event)})
+    """A dashboard page (templates/admin/<name>.html); links are relative to /admin/. Its
+    header names `seen_by`'s organisation, and shows only the pages they may open."""
+    who = seen_by or OWNER
+    body = render.admin_page(
+        name, {**context, "admin_root": _admin_root(event), "signed_in_as": who}
+    )
     return Response(status, "text/html; charset=utf-8", body, dict(_PAGE_HEADERS))
 
 

@@ -88,7 +88,8 @@ def _redirect(description: str, **headers: JsonObject) -> JsonObject:
 _REFUSALS = {
     "400": "The request is malformed or a field is invalid; `problems` names every field",
     "401": "No valid admin token or session",
-    "403": "A dashboard form sent from another origin",
+    "403": "A dashboard form sent from another origin, or an organiser refused what only the "
+    "coalition owner (or the organisation that runs a campaign) may do",
     "404": "No such thing, or a link that is not one of ours",
     "409": "The thing named is in the wrong state for this",
     "410": "The link has expired",
@@ -1144,6 +1145,268 @@ def _webhook_routes() -> dict[str, JsonObject]:
     }
 
 
+_ORGANISATION = _path_parameter(
+    "organisation_id", "An organisation's id (`default`: the deployment's own)"
+)
+_TOKEN_ID = _path_parameter("token_id", "An organiser's token's id (`tok_…`)")
+
+
+def _organisation_routes() -> dict[str, JsonObject]:
+    """The coalition's organisations and their organisers' tokens (the coalition owner's only,
+    `optout.organisers.organisations`), and the organisations of a shared campaign."""
+    owner_only = (
+        " The coalition owner's only (the admin token): an organisation's organisers get 403."
+    )
+
+    def form_or_json(schema: str) -> JsonObject:
+        return {
+            "required": True,
+            "content": {
+                **_json(_schema(schema)),
+                "application/x-www-form-urlencoded": {"schema": _schema(schema)},
+            },
+        }
+
+    revoked = "Revoke an organiser's token: refused from now on, and its sessions end"
+    revoke_answers = {
+        "200": _answer("Revoked", _json(_schema("OrganiserTokenRevoked"))),
+        "303": _redirect("A dashboard form: back to the organisation"),
+        **_refusals("404"),
+    }
+    campaign_done = {
+        "200": _answer("The campaign's organisations", _json(_schema("CampaignOrganisations"))),
+        "303": _redirect("A dashboard form: back to the campaign, or the list"),
+    }
+    return {
+        "/admin/organisations": {
+            "get": _operation(
+                "Every organisation of the coalition, the default one (the deployment's own) first",
+                "organisers",
+                {"200": _answer("The organisations", _json_or_page(_schema("OrganisationList")))},
+                operation_id="listOrganisations",
+                description=owner_only.strip(),
+            ),
+            "post": _operation(
+                "Add an organisation: its own organisers, sender identity, pages and subscribers",
+                "organisers",
+                {
+                    "201": _answer("Added", _json_or_page(_schema("Organisation"))),
+                    **_refusals("400", "409", "413"),
+                },
+                operation_id="createOrganisation",
+                description="`id` (lower-case letters, digits and inner hyphens, at most 40), "
+                "`name`, `sender_address` (verified in SES) and `postal_address` are required; "
+                "`support_contact`, `privacy_notice_url` (https) and `configuration_set` are "
+                "optional. Every problem is named in one 400; `default` or an id in use: 409."
+                + owner_only,
+                body=form_or_json("OrganisationRequest"),
+            ),
+        },
+        "/admin/organisations/{organisation_id}": {
+            "get": _operation(
+                "One organisation, with its organisers' tokens (never the tokens themselves)",
+                "organisers",
+                {
+                    "200": _answer(
+                        "The organisation", _json_or_page(_schema("OrganisationDetail"))
+                    ),
+                    **_refusals("404"),
+                },
+                operation_id="showOrganisation",
+                parameters=[_ORGANISATION],
+                description=owner_only.strip(),
+            )
+        },
+        "/admin/organisations/{organisation_id}/edit": {
+            "post": _operation(
+                "Change an organisation's name, sender identity, privacy notice or configuration set",
+                "organisers",
+                {
+                    "200": _answer("Saved", _json(_schema("Organisation"))),
+                    "303": _redirect("A dashboard form: back to the organisation"),
+                    **_refusals("400", "404", "409", "413"),
+                },
+                operation_id="editOrganisation",
+                parameters=[_ORGANISATION],
+                description="A field left out stays as it is. The default organisation is "
+                "changed by the deployment's parameters: 409." + owner_only,
+                body=form_or_json("OrganisationEdit"),
+            )
+        },
+        "/admin/organisations/{organisation_id}/tokens": {
+            "get": _operation(
+                "An organisation's organisers' tokens: ids, names and dates, never the tokens",
+                "organisers",
+                {
+                    "200": _answer("The tokens", _json(_schema("OrganiserTokenList"))),
+                    **_refusals("404"),
+                },
+                operation_id="listOrganiserTokens",
+                parameters=[_ORGANISATION],
+                description=owner_only.strip(),
+            ),
+            "post": _operation(
+                "A new token for an organisation's organiser, shown this once",
+                "organisers",
+                {
+                    "201": _answer(
+                        "The token, in this answer only: it is kept as a keyed hash",
+                        _json_or_page(_schema("OrganiserTokenCreated")),
+                    ),
+                    **_refusals("400", "404", "413"),
+                },
+                operation_id="addOrganiserToken",
+                parameters=[_ORGANISATION],
+                description="The organiser sends it as a bearer token, or signs in to the "
+                "dashboard with it, and sees only their organisation's campaigns, endpoints "
+                "and numbers." + owner_only,
+                body=form_or_json("OrganiserTokenRequest"),
+            ),
+        },
+        "/admin/organisations/{organisation_id}/tokens/{token_id}": {
+            "delete": _operation(
+                revoked,
+                "organisers",
+                revoke_answers,
+                operation_id="revokeOrganiserToken",
+                parameters=[_ORGANISATION, _TOKEN_ID],
+                description=owner_only.strip(),
+            )
+        },
+        "/admin/organisations/{organisation_id}/tokens/{token_id}/delete": {
+            "post": _operation(
+                revoked + ": the dashboard's form for DELETE",
+                "organisers",
+                revoke_answers,
+                operation_id="revokeOrganiserTokenByForm",
+                parameters=[_ORGANISATION, _TOKEN_ID],
+                description=owner_only.strip(),
+            )
+        },
+        "/admin/campaigns/{campaign_id}/organisations": {
+            "post": _operation(
+                "Say which organisations joined a shared campaign, and the order its messages "
+                "are attributed in",
+                "organisers",
+                {**campaign_done, **_refusals("400", "404", "413")},
+                operation_id="setCampaignOrganisations",
+                parameters=[_CAMPAIGN],
+                description="`members` replaces the organisations that joined it (not the one "
+                "that runs it); `attribution` (optional; left out: none) is the order in which "
+                "a person who belongs to several hears it from one of them, else from the one "
+                "they joined first. Unknown organisations: 400 naming them." + owner_only,
+                body=form_or_json("CampaignOrganisationsRequest"),
+            )
+        },
+        "/admin/campaigns/{campaign_id}/leave": {
+            "post": _operation(
+                "Take the organiser's organisation out of a campaign it joined",
+                "organisers",
+                {**campaign_done, **_refusals("404", "409")},
+                operation_id="leaveCampaign",
+                parameters=[_CAMPAIGN],
+                description="409 for the organisation that runs it (cancel it instead), or one "
+                "that has not joined it.",
+            )
+        },
+    }
+
+
+def _organisation_schemas() -> JsonObject:
+    text = {"type": "string"}
+    organisation_fields = {
+        "name": text,
+        "sender_address": text,
+        "postal_address": text,
+        "support_contact": text,
+        "privacy_notice_url": text,
+        "configuration_set": text,
+    }
+    organisation_properties: JsonObject = {
+        "id": text,
+        **organisation_fields,
+        "created_at": {**text, "description": "ISO 8601; empty for the default one"},
+        "default": {"type": "boolean", "description": "The deployment's own"},
+    }
+    organisation_required = ["id", *organisation_fields, "created_at", "default"]
+    organisation = {
+        "type": "object",
+        "required": organisation_required,
+        "properties": organisation_properties,
+    }
+    token_properties: JsonObject = {
+        "token_id": text,
+        "organisation": text,
+        "name": text,
+        "created_at": {"type": "string", "format": "date-time"},
+    }
+    token_required = ["token_id", "organisation", "name", "created_at"]
+    token = {"type": "object", "required": token_required, "properties": token_properties}
+    ids = {"type": "array", "items": text}
+    return {
+        "Organisation": organisation,
+        "OrganisationList": {
+            "type": "object",
+            "required": ["organisations"],
+            "properties": {"organisations": {"type": "array", "items": organisation}},
+        },
+        "OrganisationDetail": {
+            "type": "object",
+            "required": [*organisation_required, "tokens"],
+            "properties": {
+                **organisation_properties,
+                "tokens": {"type": "array", "items": token},
+            },
+        },
+        "OrganisationRequest": {
+            "type": "object",
+            "required": ["id", "name", "sender_address", "postal_address"],
+            "properties": {"id": text, **organisation_fields},
+        },
+        "OrganisationEdit": {"type": "object", "properties": organisation_fields},
+        "OrganiserToken": token,
+        "OrganiserTokenList": {
+            "type": "object",
+            "required": ["organisation", "tokens"],
+            "properties": {"organisation": text, "tokens": {"type": "array", "items": token}},
+        },
+        "OrganiserTokenRequest": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {**text, "description": "Whose token, or what for"}},
+        },
+        "OrganiserTokenCreated": {
+            "type": "object",
+            "required": [*token_required, "token", "note"],
+            "properties": {
+                **token_properties,
+                "token": {**text, "description": "`oot_…`: shown this once"},
+                "note": text,
+            },
+        },
+        "OrganiserTokenRevoked": {
+            "type": "object",
+            "required": ["organisation", "token_id", "revoked"],
+            "properties": {"organisation": text, "token_id": text, "revoked": {"const": True}},
+        },
+        "CampaignOrganisationsRequest": {
+            "type": "object",
+            "required": ["members"],
+            "properties": {"members": ids, "attribution": ids},
+        },
+        "CampaignOrganisations": {
+            "type": "object",
+            "required": ["campaign_id", "organisation", "members", "attribution"],
+            "properties": {
+                "campaign_id": text,
+                "organisation": text,
+                "members": ids,
+                "attribution": ids,
+            },
+        },
+    }
+
+
 def _webhook_schemas() -> JsonObject:
     text = {"type": "string"}
     stamp = {"type": "string", "format": "date-time"}
@@ -1164,7 +1427,15 @@ def _webhook_schemas() -> JsonObject:
         "created_at": stamp,
         "secret_hint": {**text, "description": "`whsec_…` and its last characters"},
     }
-    endpoint = {"type": "object", "required": list(endpoint_fields), "properties": endpoint_fields}
+    endpoint = {
+        "type": "object",
+        "required": list(endpoint_fields),
+        "properties": {
+            **endpoint_fields,
+            # whose it is (who registered it): sent only the events naming it, but the default's
+            "organisation": text,
+        },
+    }
     attempt = {
         "type": "object",
         "required": ["event_id", "type", "at", "attempt", "status", "answer", "outcome"],
@@ -1443,6 +1714,10 @@ def _schemas() -> JsonObject:
         "updated_at": stamp,
         # late joiners get the latest reminder at once (`plan.catch_up` in the webhook body)
         "catch_up": {"type": "boolean"},
+        # coalitions: the organisation that runs it, those that joined it, the attribution order
+        "organisation": text,
+        "members": {"type": "array", "items": text},
+        "attribution": {"type": "array", "items": text},
     }
     sentences = {"type": "array", "items": text}
     change_fields = {
@@ -2148,6 +2423,7 @@ def _schemas() -> JsonObject:
         },
         **_watch_schemas(),
         **_webhook_schemas(),
+        **_organisation_schemas(),
         "TestRecipientLinksRequest": {
             "type": "object",
             "required": ["contact"],
@@ -2598,6 +2874,7 @@ def _document() -> JsonObject:
             **_watch_routes(),
             **_follow_up_routes(),
             **_webhook_routes(),
+            **_organisation_routes(),
             **_local_routes(),
         },
         "components": {
