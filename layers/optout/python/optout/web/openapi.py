@@ -163,6 +163,9 @@ _FETCHED_AT = _path_parameter(
     "fetched_at", "When the version was read (ISO 8601 in UTC, `2025-10-27T09:00:00Z`): its id"
 )
 MAX_TERMS = 200  # `optout.watching.terms.MAX_TERMS` (tests/unit/test_openapi.py checks)
+_ORGANISATION = _path_parameter(
+    "organisation", "An organisation's id (`default`: the deployment's own, as /subscribe)"
+)
 _CHANGE = _path_parameter("change_id", "A change's id: when it was found, then its watch's id")
 _LANG = _query(
     "lang",
@@ -287,6 +290,34 @@ def _public_routes() -> dict[str, JsonObject]:
                 },
                 operation_id="subscribe",
                 parameters=[_LANG],
+                body=_form_or_json(_schema("SubscribeRequest")),
+            ),
+        },
+        # A path per organisation of a coalition: the same form, answers and fields.
+        "/o/{organisation}/subscribe": {
+            "get": _operation(
+                "One organisation's subscribe form: its name and privacy notice",
+                "subscribers",
+                {
+                    "200": _answer("The form, in the page's language", _html(), **page),
+                    **_refusals("404"),
+                },
+                operation_id="showOrganisationSubscribeForm",
+                parameters=[_ORGANISATION, _LANG],
+            ),
+            "post": _operation(
+                "Subscribe to one organisation's reminders: a confirmation from it goes to "
+                "the contact (double opt-in)",
+                "subscribers",
+                {
+                    "202": _answer(
+                        "The same answer whether or not the contact was known",
+                        {**_json(_schema("SubscribeAccepted")), **_html()},
+                    ),
+                    **_refusals("400", "404", "413", "429"),
+                },
+                operation_id="subscribeToOrganisation",
+                parameters=[_ORGANISATION, _LANG],
                 body=_form_or_json(_schema("SubscribeRequest")),
             ),
         },
