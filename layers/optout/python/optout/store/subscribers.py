@@ -935,6 +935,61 @@ class SubscriberStore:
         following = page.get("LastEvaluatedKey", {}).get("subscriber_id", "")
         return [subscriber_from(item) for item in page["Items"]], str(following)
 
+    def members_page(
+        self, organisation: str, after: str, limit: int
+    ) -> tuple[list[Subscriber], str]:
+        """One page of a Scan of the whole table (`limit` items at most), filtered on
+        membership: the people of it who belong to `organisation` (the default one: every
+        record without memberships too), whatever their status; and where the next page
+        starts ("" after the last). For an organisation's export."""
+        names = {"#organisation": organisation}
+        condition = "attribute_exists(memberships.#organisation)"
+        if organisation == DEFAULT:
+            condition += " OR attribute_not_exists(memberships)"
+        request: dict[str, Any] = {
+            "FilterExpression": f"attribute_exists(contact) AND ({condition})",
+            "ExpressionAttributeNames": names,
+            "Limit": limit,
+        }
+        if after:
+            request["ExclusiveStartKey"] = {"subscriber_id": after}
+        page = self._table.scan(**request)
+        following = page.get("LastEvaluatedKey", {}).get("subscriber_id", "")
+        return [subscriber_from(item) for item in page["Items"]], str(following)
+
+    def join(self, subscriber_id: str, membership: Membership) -> Subscriber | None:
+        """Add an active membership to an active subscriber (an organisation's import, with
+        its proof of consent, of someone active in another): their profile stays as it is. The
+        subscriber as written, or None if they are not active, or a member of it already."""
+        for _attempt in range(ACTIVATE_ATTEMPTS):
+            current = self.get(subscriber_id)
+            if current is None or current.status is not Status.ACTIVE:
+                return None
+            held = memberships_of(current)
+            if any(m.organisation == membership.organisation for m in held):
+                return None
+            guard, seen = _memberships_as_read(
+                {"memberships": memberships_item(current.memberships)}
+                if current.memberships
+                else None
+            )
+            response = update_if(
+                self._table,
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression="SET memberships = :memberships",
+                ConditionExpression=f"#status = :active AND {guard}",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":memberships": memberships_item(_with(held, membership)),
+                    ":active": Status.ACTIVE.value,
+                    **seen,
+                },
+                ReturnValues="ALL_NEW",
+            )
+            if response is not None:
+                return subscriber_from(response["Attributes"])
+        raise RuntimeError(f"subscriber {subscriber_id} kept changing while joining")
+
     def put_active(self, subscriber: Subscriber) -> None:
         """Write an already-confirmed subscriber (demo data and imports with proof of consent)."""
         item = active_item(subscriber)

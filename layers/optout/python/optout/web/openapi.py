@@ -256,9 +256,14 @@ def _link_routes() -> dict[str, JsonObject]:
                 parameters=[_TOKEN],
             ),
             "post": _operation(
-                "Erase everything kept about the person",
+                "Erase everything kept about the person (a member of several organisations: "
+                "from those chosen, every one by default)",
                 "subscribers",
-                {"200": _answer("Erased", {**_json(_status("erased")), **_html()}), **refused},
+                {
+                    "200": _answer("Erased", {**_json(_schema("Erased")), **_html()}),
+                    **refused,
+                    **_refusals("400"),
+                },
                 operation_id="erase",
                 parameters=[_TOKEN],
                 body={"required": False, "content": {"*/*": {"schema": {}}}},
@@ -1562,7 +1567,36 @@ def _schemas() -> JsonObject:
         "StoredData": {
             "type": "object",
             "required": ["subscriber_id", "consent_evidence"],
-            "properties": {"subscriber_id": text, "consent_evidence": _ref("schemas", "Consent")},
+            "properties": {
+                "subscriber_id": text,
+                "consent_evidence": _ref("schemas", "Consent"),
+                # A member of several organisations of a coalition: each of them.
+                "organisations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["organisation", "name", "status", "since"],
+                        "properties": {
+                            "organisation": text,
+                            "name": text,
+                            "status": {"enum": ["pending", "active", "unsubscribed"]},
+                            "since": text,
+                        },
+                    },
+                },
+            },
+        },
+        # The answer to an erasure; a member of several organisations is told from which it
+        # erased them (the body's `organisations`, form fields or a JSON list; none: every one)
+        # and to which they are still subscribed.
+        "Erased": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"const": "erased"},
+                "erased_from": {"type": "array", "items": text},
+                "still_subscribed": {"type": "array", "items": text},
+            },
         },
         # The evidence of a person's consent (`domain.consent`); null: not recorded.
         "Consent": {

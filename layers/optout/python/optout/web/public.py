@@ -71,10 +71,13 @@ def raw_body(event: APIGatewayProxyEvent) -> bytes:
     return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
 
 
-def read_fields_quietly(event: APIGatewayProxyEvent) -> dict[str, Any]:
-    """The fields of a request that may be malformed, for redisplaying a form; {} if unreadable."""
+def read_fields_quietly(
+    event: APIGatewayProxyEvent, *, lists: Collection[str] = ("platforms",)
+) -> dict[str, Any]:
+    """The fields of a request that may be malformed, for redisplaying a form (or a body that
+    may be none); {} if unreadable."""
     try:
-        return read_fields(event)
+        return read_fields(event, lists=lists)
     except OptoutError:
         return {}
 
