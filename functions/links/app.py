@@ -62,7 +62,8 @@ def done(token: str) -> Response[str]:
 @app.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str) -> Response[str]:
     locale = unsubscribe.unsubscribe_locale(settings.get(), token, clock.now())
-    return public.page(200, "unsubscribe", {}, locale)
+    context = unsubscribe.page_context(settings.get(), token, clock.now())
+    return public.page(200, "unsubscribe", context, locale)
 
 
 @app.post("/unsubscribe/<token>")
@@ -70,9 +71,10 @@ def one_click_unsubscribe(token: str) -> Response[str]:
     # Any POST will do: a mail client's one-click body (List-Unsubscribe=One-Click, url-encoded
     # or multipart) or the page's button. No cookies, no redirect.
     how = unsubscribe.how_sent(public.raw_body(app.current_event))
+    context = unsubscribe.page_context(settings.get(), token, clock.now())
     locale = unsubscribe.unsubscribe(settings.get(), token, clock.now(), how)
     return public.answer(
-        200, app.current_event, {"status": "unsubscribed"}, "unsubscribed", {}, locale
+        200, app.current_event, {"status": "unsubscribed"}, "unsubscribed", context, locale
     )
 
 
@@ -85,8 +87,13 @@ def privacy_page(token: str) -> Response[str]:
 
 @app.post("/privacy/<token>")
 def erase(token: str) -> Response[str]:
-    locale = privacy.erase(settings.get(), token, clock.now())
-    return public.answer(200, app.current_event, {"status": "erased"}, "erased", {}, locale)
+    # The form may choose organisations (checkboxes); no choice, or no body: every one.
+    fields = public.read_fields_quietly(app.current_event, lists=(privacy.ORGANISATIONS,))
+    chosen = privacy.chosen_organisations(fields)
+    erased = privacy.erase(settings.get(), token, clock.now(), chosen)
+    return public.answer(
+        200, app.current_event, erased.as_dict(), "erased", erased.page_context(), erased.locale
+    )
 
 
 # Powertools' exception_handler is not annotated: mypy cannot see through it.

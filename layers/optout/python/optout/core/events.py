@@ -32,6 +32,10 @@ action repeated (a second click, a text SNS delivers twice) changes nothing and 
   was active: a person still pending, or gone already, was never told of as subscribed.
 - ``subscriber.erased``: ``subscriber_id``, ``erased_at``: a person erased their data (their
   privacy page); nothing else is told of them again, and the id leads nowhere now.
+- In a coalition, the three ``subscriber.*`` events also carry ``organisations``
+  (`event_data.organisations_field`): the membership confirmed, those left, those erased from (a
+  person erased from some keeps the others); left out when that is the default organisation
+  alone, so a deployment of one organisation tells what it always told.
 - ``reminder.sent``: ``campaign_id``, ``reminder`` (its id, ``EU-07``), ``region``, ``kind``
   (``one-week-left``, ``announcement`` ...), ``catch_up`` (late joiners caught up), ``counts``:
   one send batch done (up to 200 people), each of its people counted once under their

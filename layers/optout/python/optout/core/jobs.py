@@ -79,6 +79,8 @@ class SubscribeJob:
     # "" in a job queued before these were recorded.
     wording_locale: str = ""
     privacy_notice_url: str = ""
+    # Whose form it was (`optout.domain.organisations`); "": the default organisation's.
+    organisation: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class NoticeJob:
     requested_at: str  # the request's time: only the request that reserved it sends it
     base_url: str
     kind: str = KIND
+    organisation: str = ""  # whose membership it confirms; "": the default organisation's
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from optout.core.clock import parse_iso
 from optout.core.errors import InvalidInput
 from optout.core.event_types import EVENT_TYPES
-from optout.domain.event_data import organisations_of
+from optout.domain.event_data import organisations_named
 from optout.domain.models import DEFAULT_ORGANISATION
 
 ACTIVE = "active"
@@ -86,7 +86,7 @@ class Endpoint:
         except ValueError:
             return False
         data = payload.get("data") if isinstance(payload, dict) else None
-        return isinstance(data, dict) and self.organisation in organisations_of(data)
+        return isinstance(data, dict) and self.organisation in organisations_named(data)
 
     def signing_secrets(self, now: datetime) -> str:
         """The secrets a delivery at `now` is signed with, space-separated (Standard Webhooks

@@ -8,7 +8,7 @@ times only: nothing here reads a contact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from optout.domain.models import DEFAULT_ORGANISATION, Campaign, Subscriber
@@ -31,12 +31,12 @@ COMPLETED = "completed"
 WITHDRAWN = "withdrawn"
 
 
-# The organisations an event is about (its data's list; `organisations_of` reads it): an
+# The organisations an event is about (its data's list; `organisations_named` reads it): an
 # endpoint of organisation X is sent only the events naming X (`optout.domain.endpoints`).
 ORGANISATIONS = "organisations"
 
 
-def organisations_of(data: Mapping[str, Any]) -> tuple[str, ...]:
+def organisations_named(data: Mapping[str, Any]) -> tuple[str, ...]:
     """The organisations an event's `data` names; none (an event from before coalitions, or
     of a deployment serving one organisation): the default organisation's."""
     named = data.get(ORGANISATIONS)
@@ -51,9 +51,12 @@ def key(*parts: str) -> str:
     return "/".join(parts)
 
 
-def subscriber_confirmed(subscriber: Subscriber, how: str, confirmed_at: str) -> dict[str, Any]:
+def subscriber_confirmed(
+    subscriber: Subscriber, how: str, confirmed_at: str, organisations: Iterable[str] = ()
+) -> dict[str, Any]:
     """A person became an active subscriber at `confirmed_at`, `how`: who, by which channel,
-    where, in which language, about which platforms (empty: every platform)."""
+    where, in which language, about which platforms (empty: every platform), and of which
+    organisations (`organisations_field`)."""
     return {
         "subscriber_id": subscriber.subscriber_id,
         "channel": subscriber.channel,
@@ -62,26 +65,51 @@ def subscriber_confirmed(subscriber: Subscriber, how: str, confirmed_at: str) ->
         "platforms": list(subscriber.platforms),
         "confirmed_at": confirmed_at,
         "how": how,
+        **organisations_field(organisations),
     }
 
 
 def subscriber_unsubscribed(
-    subscriber_id: str, channel: str, how: str, unsubscribed_at: str, campaign_id: str = ""
+    subscriber_id: str,
+    channel: str,
+    how: str,
+    unsubscribed_at: str,
+    campaign_id: str = "",
+    organisations: Iterable[str] = (),
 ) -> dict[str, Any]:
     """An active subscriber left, `how`; `campaign_id`: the campaign whose message they left
-    from (its unsubscribe link, or the email that bounced or was complained about), if known."""
+    from (its unsubscribe link, or the email that bounced or was complained about), if known;
+    `organisations`: the organisations whose messages stop (`organisations_field`)."""
     return {
         "subscriber_id": subscriber_id,
         "channel": channel,
         "how": how,
         "unsubscribed_at": unsubscribed_at,
         "campaign_id": campaign_id or None,
+        **organisations_field(organisations),
     }
 
 
-def subscriber_erased(subscriber_id: str, erased_at: str) -> dict[str, Any]:
-    """A person's data was erased at their request: only the id, which leads nowhere now."""
-    return {"subscriber_id": subscriber_id, "erased_at": erased_at}
+def subscriber_erased(
+    subscriber_id: str, erased_at: str, organisations: Iterable[str] = ()
+) -> dict[str, Any]:
+    """A person's data was erased at their request: only the id, which leads nowhere now (or
+    leads only to the organisations they kept: `organisations` are those erased from)."""
+    return {
+        "subscriber_id": subscriber_id,
+        "erased_at": erased_at,
+        **organisations_field(organisations),
+    }
+
+
+def organisations_field(organisations: Iterable[str]) -> dict[str, list[str]]:
+    """``organisations``: the organisations a subscriber event concerns (the membership
+    confirmed, those left, those erased from). Left out when that is the default organisation
+    alone, or unknown: a deployment that serves one organisation tells what it always told."""
+    named = list(dict.fromkeys(organisations))
+    if not named or named == [DEFAULT_ORGANISATION]:
+        return {}
+    return {"organisations": named}
 
 
 def reminder_sent(

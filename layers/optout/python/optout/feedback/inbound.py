@@ -36,6 +36,7 @@ from optout.core.settings import Settings
 from optout.domain import consent, event_data
 from optout.domain.locales import DEFAULT_LOCALE
 from optout.domain.models import CampaignStatus, Status
+from optout.domain.organisations import member_of
 from optout.domain.reputation import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, MIN_SENT_FOR_RATES
 from optout.messages import render
 from optout.sending import catch_up, send_once
@@ -109,8 +110,10 @@ def inbound_sms(settings: Settings, message: dict[str, Any], now: datetime) -> s
     if kind == "stop":
         left = subscribers.unsubscribe(subscriber_id, now, by_text=True)
         metrics.add_metric(name="UnsubscribedBySms", unit=MetricUnit.Count, value=1)
-        if left is Status.ACTIVE:
-            _tell_unsubscribed(settings, subscriber_id, "sms", event_data.KEYWORD, now)
+        if left is Status.ACTIVE:  # every organisation on the number stops (carriers' rule)
+            _tell_unsubscribed(
+                settings, subscriber_id, "sms", event_data.KEYWORD, now, left=member_of(subscriber)
+            )
     elif kind == "start":
         # The text is the consent on record now; the wording they first agreed to stays named.
         by_text = replace(
@@ -245,9 +248,11 @@ def ses_notification(settings: Settings, notification: dict[str, Any], now: date
         address = _text(recipient.get("emailAddress", "")).strip().lower()
         if address:
             subscriber_id = keys.contact_id(settings, "email", address)
+            before = subscribers.get(subscriber_id)  # every organisation of theirs stops
             if subscribers.suppress(subscriber_id, reason, now) is Status.ACTIVE:
                 how = event_data.BOUNCE if kind == "Bounce" else event_data.COMPLAINT
-                _tell_unsubscribed(settings, subscriber_id, "email", how, now, campaign)
+                left = member_of(before) if before else ()
+                _tell_unsubscribed(settings, subscriber_id, "email", how, now, campaign, left)
     if campaign and region:
         _count_and_maybe_pause(settings, campaign, region, counter, len(recipients), now)
     metrics.add_metric(name=f"Email_{counter}", unit=MetricUnit.Count, value=len(recipients))
@@ -261,12 +266,16 @@ def _tell_unsubscribed(
     how: str,
     now: datetime,
     campaign_id: str = "",
+    left: tuple[str, ...] = (),
 ) -> None:
-    """Tell the organisers' tools that an active subscriber left, `how`."""
+    """Tell the organisers' tools that an active subscriber left, `how` (`left`: the
+    organisations whose messages stopped)."""
     events.emit(
         settings,
         EventType.SUBSCRIBER_UNSUBSCRIBED,
-        event_data.subscriber_unsubscribed(subscriber_id, channel, how, iso(now), campaign_id),
+        event_data.subscriber_unsubscribed(
+            subscriber_id, channel, how, iso(now), campaign_id, organisations=left
+        ),
         now,
         key=event_data.key(subscriber_id, iso(now)),
     )

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from optout.core import aws
 from optout.core.settings import Settings
-from optout.domain.organisations import Organisation, OrganiserToken
+from optout.domain.organisations import DEFAULT, Organisation, OrganiserToken
 from optout.store import layout
 from optout.store.dynamo import conditional_failed, every_item
 
@@ -24,6 +24,15 @@ from optout.store.dynamo import conditional_failed, every_item
 class OrganisationStore:
     def __init__(self, settings: Settings) -> None:
         self._table = aws.table(settings.campaigns_table)
+        self._settings = settings
+
+    def name_of(self, organisation_id: str) -> str:
+        """The name people know an organisation by (the default one's: the deployment's
+        ORGANISATION_NAME); its id if it is gone."""
+        if organisation_id == DEFAULT:
+            return self._settings.organisation_name
+        found = self.get(organisation_id)
+        return found.name if found else organisation_id
 
     def organisations(self) -> list[Organisation]:
         """Every organisation added, by id."""

@@ -8,7 +8,7 @@ parallel and no partition takes more than its ~1,000 writes/s.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from optout.domain.models import (
     Status,
     Subscriber,
 )
+from optout.domain.organisations import DEFAULT, member_of, memberships_of
 from optout.store import layout
 from optout.store.dynamo import delete_if, every_item, update_if
 
@@ -73,6 +74,25 @@ class ListHealth:
 
     counts: list[ListCount]
     hours: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class Left:
+    """What an unsubscribe link ended: the status the record had, and the organisations whose
+    messages stop (the active memberships that ended)."""
+
+    status: Status
+    organisations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What an erasure erased: the organisations the person was erased from, those whose
+    messages still reach them, and whether the whole record went."""
+
+    organisations: tuple[str, ...]
+    still_subscribed: tuple[str, ...]
+    whole: bool
 
 
 class SubscriberStore:
@@ -159,8 +179,78 @@ class SubscriberStore:
         self._moved(response.get("Attributes"), None, now)
         return True
 
+    def erase_from(
+        self, subscriber_id: str, organisations: Collection[str] | None, reason: str, now: datetime
+    ) -> Erased | None:
+        """Erase the person from `organisations` (None: from every one, the whole record, as
+        `erase`). While they keep memberships of others, only those memberships go, with their
+        consent evidence, and the record stays for the rest (out of the audience index if none
+        of the rest is active); if nothing would be left, the whole record is erased. What was
+        erased, or None if there was nothing to erase (no profile, or none of those
+        organisations')."""
+        for _attempt in range(ACTIVATE_ATTEMPTS):
+            item = self._item(subscriber_id)
+            if item is None:
+                return None
+            current = subscriber_from(item)
+            held = memberships_of(current)
+            chosen = tuple(
+                m for m in held if organisations is None or m.organisation in organisations
+            )
+            kept = tuple(m for m in held if m not in chosen)
+            if not chosen:
+                return None
+            if not kept:
+                if self.erase(subscriber_id, reason, now):
+                    return Erased(tuple(m.organisation for m in chosen), (), whole=True)
+                return None
+            status = current.status
+            if status in (Status.ACTIVE, Status.PENDING, Status.UNSUBSCRIBED):
+                status = _status_of(kept)
+            # The record's own consent was theirs that kept none of their own: if it belonged
+            # to an erased membership, a kept one's becomes the record's.
+            consent = current.consent
+            if all(m.consent for m in kept) and any(m.consent is None for m in chosen):
+                consent = next(m.consent for m in kept if m.consent)
+            guard, seen = _memberships_as_read(item)
+            active = status is Status.ACTIVE
+            response = update_if(
+                self._table,
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression="SET memberships = :memberships, consent = :consent, "
+                "#status = :status"
+                + (", audience_pk = :audience, audience_sk = :id" if active else "")
+                + ("" if active else " REMOVE audience_pk, audience_sk"),
+                ConditionExpression=f"#status = :seen_status AND {guard}",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":memberships": memberships_item(kept),
+                    ":consent": consent_item(consent),
+                    ":status": status.value,
+                    ":seen_status": current.status.value,
+                    **(
+                        {
+                            ":audience": audience_key(current.home_group, subscriber_id),
+                            ":id": subscriber_id,
+                        }
+                        if active
+                        else {}
+                    ),
+                    **seen,
+                },
+            )
+            if response is not None:
+                self._moved(item, {**item, "status": status.value}, now)
+                still = member_of(replace(current, status=status, memberships=kept))
+                return Erased(tuple(m.organisation for m in chosen), still, whole=False)
+        raise RuntimeError(f"subscriber {subscriber_id} kept changing while being erased")
+
     def request_confirmation(
-        self, subscriber: Subscriber, resend_after: timedelta, now: datetime
+        self,
+        subscriber: Subscriber,
+        resend_after: timedelta,
+        now: datetime,
+        organisation: str = DEFAULT,
     ) -> bool:
         """Record a subscribe request and reserve the right to send a confirmation.
 
@@ -172,7 +262,107 @@ class SubscriberStore:
         again (a confirmation to it would cost the sender's reputation what the suppression
         saved), and a number that texted STOP, subscribed then or not, gets no text until it
         texts START.
+
+        `organisation`: whose form the request came from. The request makes that membership
+        pending (`Subscriber.memberships`); a record of the default organisation alone keeps
+        no map, as before coalitions. A person active in another organisation keeps their
+        record and profile as they are (nobody who knows an address can change an active
+        profile) and gains only the pending membership, within the same resend window: the
+        window is the address's, whichever form asks. Already an active member: nothing.
         """
+        if organisation == DEFAULT and self._request(
+            subscriber, now, resend_after, "attribute_not_exists(memberships)", {}
+        ):
+            return True
+        # Another organisation's form, or a person who belongs to several: read, then write
+        # only if the record and its memberships are still as read.
+        for _attempt in range(ACTIVATE_ATTEMPTS):
+            item = self._table.get_item(
+                Key={"subscriber_id": subscriber.subscriber_id}, ConsistentRead=True
+            ).get("Item")
+            done = self._request_membership(subscriber, resend_after, now, organisation, item)
+            if done is not None:
+                return done
+        raise RuntimeError(f"subscriber {subscriber.subscriber_id} kept changing while asking")
+
+    def _request_membership(
+        self,
+        subscriber: Subscriber,
+        resend_after: timedelta,
+        now: datetime,
+        organisation: str,
+        item: dict[str, Any] | None,
+    ) -> bool | None:
+        """`request_confirmation` for the record as read (`item`); None if it changed since."""
+        status = str(item["status"]) if item else ""
+        sent_at = str(item.get("confirmation_sent_at", "")) if item else ""
+        stopped = bool(item and "stopped_at" in item)
+        if status in (Status.SUPPRESSED, Status.STOPPED) or stopped:
+            return False
+        if sent_at > iso(now - resend_after):
+            return False
+        profile = subscriber_from(item) if item and status not in _NO_PROFILE else None
+        if profile is not None and not profile.memberships and organisation == DEFAULT:
+            return False  # what the first write refused: active already
+        held = memberships_of(profile) if profile is not None else ()
+        theirs = next((m for m in held if m.organisation == organisation), None)
+        guard, seen = _memberships_as_read(item)
+        if profile is not None and profile.status is Status.ACTIVE:
+            if theirs is not None and theirs.status is MembershipStatus.ACTIVE:
+                return False  # subscribed already, as "already subscribed" always was
+            # The profile stays as it is; the membership records this form's consent.
+            asked = Membership(
+                organisation,
+                MembershipStatus.PENDING,
+                requested_at=iso(now),
+                consent=subscriber.consent,
+            )
+            response = update_if(
+                self._table,
+                Key={"subscriber_id": subscriber.subscriber_id},
+                UpdateExpression="SET memberships = :memberships, confirmation_sent_at = :now",
+                ConditionExpression=f"#status = :active AND {guard} AND "
+                "(attribute_not_exists(confirmation_sent_at) OR confirmation_sent_at <= :cutoff)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":memberships": memberships_item(_with(held, asked)),
+                    ":now": iso(now),
+                    ":active": Status.ACTIVE.value,
+                    ":cutoff": iso(now - resend_after),
+                    **seen,
+                },
+            )
+            return True if response is not None else None
+        # Not active: the request's profile and consent replace the record's, as they always
+        # did; the other memberships keep the consent they had (the record's, until now).
+        others = tuple(
+            m if m.consent or profile is None else replace(m, consent=profile.consent)
+            for m in held
+            if m.organisation != organisation
+        )
+        asked = Membership(organisation, MembershipStatus.PENDING, requested_at=iso(now))
+        written = self._request(
+            replace(subscriber, memberships=(*others, asked)),
+            now,
+            resend_after,
+            "attribute_not_exists(#subscriber_id)"
+            if item is None
+            else f"#status = :seen_status AND {guard}",
+            {":seen_status": status, **seen} if item is not None else {},
+        )
+        return True if written else None
+
+    def _request(
+        self,
+        subscriber: Subscriber,
+        now: datetime,
+        resend_after: timedelta,
+        guard: str,
+        guard_values: dict[str, Any],
+    ) -> bool:
+        """Write a pending subscriber's request over their item, if it is new, or neither
+        active nor suppressed nor stopped and not sent a confirmation within `resend_after`,
+        and `guard` holds."""
         item = subscriber_item(subscriber)
         names = {f"#{key}": key for key in item if key != "subscriber_id"}
         values = {f":{key}": value for key, value in item.items() if key != "subscriber_id"}
@@ -181,6 +371,7 @@ class SubscriberStore:
         ]
         assignments.append("#created_at = if_not_exists(#created_at, :created_at)")
         names["#subscriber_id"] = "subscriber_id"
+        names["#status"] = "status"
         values[":active"] = Status.ACTIVE.value
         values[":suppressed"] = Status.SUPPRESSED.value
         values[":stopped"] = Status.STOPPED.value
@@ -190,14 +381,14 @@ class SubscriberStore:
             Key={"subscriber_id": subscriber.subscriber_id},
             UpdateExpression="SET " + ", ".join(assignments),
             ConditionExpression=(
-                "attribute_not_exists(#subscriber_id) OR "
+                f"({guard}) AND (attribute_not_exists(#subscriber_id) OR "
                 "(#status <> :active AND #status <> :suppressed AND #status <> :stopped AND "
                 "attribute_not_exists(stopped_at) AND "
                 "(attribute_not_exists(#confirmation_sent_at) OR "
-                "#confirmation_sent_at <= :cutoff))"
+                "#confirmation_sent_at <= :cutoff)))"
             ),
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+            ExpressionAttributeValues={**values, **guard_values},
             ReturnValues="ALL_OLD",
         )
         if response is None:
@@ -212,31 +403,69 @@ class SubscriberStore:
             Key={"subscriber_id": subscriber_id}, UpdateExpression="REMOVE confirmation_sent_at"
         )
 
-    def activate(self, subscriber_id: str, now: datetime) -> tuple[Subscriber, bool] | None:
-        """Confirm a pending subscriber (idempotent for an active one).
+    def activate(
+        self, subscriber_id: str, now: datetime, organisation: str = DEFAULT
+    ) -> tuple[Subscriber, bool] | None:
+        """Confirm a pending subscriber's membership of `organisation` (idempotent for an
+        active one): a pending record becomes active, with that membership (joined now); an
+        active record's pending membership becomes active.
 
-        Returns the active subscriber and whether this call made them active (False: they were
-        already), or None when there is nobody pending or active under this id (unknown, or
-        unsubscribed since the link was sent).
+        Returns the active subscriber and whether this call made the membership active (False:
+        it was already), or None when there is nothing pending or active under this id for
+        that organisation (unknown, or unsubscribed since the link was sent).
         """
         # The audience key is computed from the home group read here; a new subscribe request
         # may change a pending subscriber's region between this read and the write. The write
-        # therefore holds only if the home group is still the one read, and a changed one is
-        # read again: otherwise the person would sit in the old region's audience index.
+        # therefore holds only if the home group (and the memberships) are still the ones read,
+        # and a changed one is read again: otherwise the person would sit in the old region's
+        # audience index.
         for _attempt in range(ACTIVATE_ATTEMPTS):
             current = self.get(subscriber_id)
             if current is None or current.status not in (Status.PENDING, Status.ACTIVE):
                 return None
-            if current.status is Status.ACTIVE:
+            theirs = next(
+                (m for m in memberships_of(current) if m.organisation == organisation), None
+            )
+            if theirs is None or theirs.status is MembershipStatus.UNSUBSCRIBED:
+                return None
+            if current.status is Status.ACTIVE and theirs.status is MembershipStatus.ACTIVE:
                 return current, False
+            joined = replace(theirs, status=MembershipStatus.ACTIVE, joined_at=iso(now))
+            guard, seen = _memberships_as_read(
+                {"memberships": memberships_item(current.memberships)}
+                if current.memberships
+                else None
+            )
+            map_values = (
+                {":memberships": memberships_item(_with(current.memberships, joined))}
+                if current.memberships
+                else {}
+            )
+            if current.status is Status.ACTIVE:  # a member of another organisation already
+                response = update_if(
+                    self._table,
+                    Key={"subscriber_id": subscriber_id},
+                    UpdateExpression="SET memberships = :memberships",
+                    ConditionExpression=f"#status = :active AND {guard}",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":active": Status.ACTIVE.value,
+                        **map_values,
+                        **seen,
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+                if response is not None:
+                    return subscriber_from(response["Attributes"]), True
+                continue
             response = update_if(
                 self._table,
                 Key={"subscriber_id": subscriber_id},
                 UpdateExpression=(
                     "SET #status = :active, confirmed_at = :now, audience_pk = :audience, "
-                    "audience_sk = :id"
+                    "audience_sk = :id" + (", memberships = :memberships" if map_values else "")
                 ),
-                ConditionExpression="#status = :pending AND home_group = :home_group",
+                ConditionExpression=f"#status = :pending AND home_group = :home_group AND {guard}",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":active": Status.ACTIVE.value,
@@ -245,6 +474,8 @@ class SubscriberStore:
                     ":now": iso(now),
                     ":audience": audience_key(current.home_group, subscriber_id),
                     ":id": subscriber_id,
+                    **map_values,
+                    **seen,
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -327,38 +558,122 @@ class SubscriberStore:
         return campaign_id not in response.get("Attributes", {}).get("done_campaigns", set())
 
     def unsubscribe(
-        self, subscriber_id: str, now: datetime, *, by_text: bool = False
+        self,
+        subscriber_id: str,
+        now: datetime,
+        *,
+        by_text: bool = False,
+        organisation: str | None = None,
     ) -> Status | None:
         """Stop everything to this subscriber at once: out of the audience index, status
         unsubscribed. The status they had, if this call changed it (None: already done, or no
-        such id).
+        such id). With an `organisation` (the link of one organisation's message), see
+        `leave`: the status is active when only that membership ended.
 
         `by_text`: the number texted STOP. Carriers' rule is then that nothing at all goes to it
         until it texts START, so the stop is kept (`stopped_at`) beside the profile: a subscribe
         request for the number sends no confirmation (`request_confirmation`), and only START
         (`resubscribe`) lifts it. A STOP from someone unsubscribed already, by a link, is kept
-        too. An unsubscribe by link keeps no stop: the form may subscribe them again."""
-        record = {"unsubscribed_at": iso(now)}
-        if by_text:
-            record["stopped_at"] = iso(now)
-        left = self._leave(subscriber_id, Status.UNSUBSCRIBED, record, now)
-        if left is not None:
-            return left
-        if by_text:  # left already (by a link, or a bounce): the stop is kept all the same
-            update_if(
-                self._table,
-                Key={"subscriber_id": subscriber_id},
-                UpdateExpression="SET stopped_at = :now",
-                ConditionExpression="attribute_exists(contact) AND #status <> :active "
-                "AND attribute_not_exists(stopped_at)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":now": iso(now), ":active": Status.ACTIVE.value},
-            )
+        too. An unsubscribe by link keeps no stop: the form may subscribe them again. A STOP
+        stops every organisation on the number and leaves the memberships as they were, so
+        that START restores exactly what STOP stopped."""
+        if not by_text:
+            left = self.leave(subscriber_id, now, organisation)
+            return left.status if left is not None else None
+        record = {"unsubscribed_at": iso(now), "stopped_at": iso(now)}
+        left_by_text = self._leave(subscriber_id, Status.UNSUBSCRIBED, record, now)
+        if left_by_text is not None:
+            return left_by_text
+        # Left already (by a link, or a bounce): the stop is kept all the same.
+        update_if(
+            self._table,
+            Key={"subscriber_id": subscriber_id},
+            UpdateExpression="SET stopped_at = :now",
+            ConditionExpression="attribute_exists(contact) AND #status <> :active "
+            "AND attribute_not_exists(stopped_at)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":now": iso(now), ":active": Status.ACTIVE.value},
+        )
         return None
+
+    def leave(
+        self, subscriber_id: str, now: datetime, organisation: str | None = None
+    ) -> Left | None:
+        """An unsubscribe link pressed: what ended, if this call ended something (None:
+        nothing did, or there is no such profile).
+
+        With an `organisation` the person is an active member of, and another active
+        membership left, only that membership ends (`left_at`): the record stays active and in
+        the audience index for the others. Otherwise the record leaves as it always did, and
+        every active membership is marked left with it, so that a later subscription to one
+        organisation never revives another's without its consent. A record of the default
+        organisation alone keeps no map, as before coalitions."""
+        record = {"unsubscribed_at": iso(now)}
+        for _attempt in range(ACTIVATE_ATTEMPTS):
+            item = self._item(subscriber_id)
+            if item is None:
+                return None
+            current = subscriber_from(item)
+            active = member_of(current)
+            if organisation is not None and organisation not in active:
+                return None  # not a member of theirs now: nothing of theirs to end
+            if not current.memberships:
+                status = self._leave(
+                    subscriber_id, Status.UNSUBSCRIBED, record, now, memberships=None, seen=item
+                )
+                if status is not None:
+                    return Left(status, active)
+                if not self._changed(item):
+                    return None
+                continue
+            guard, seen = _memberships_as_read(item)
+            ended = {m for m in active if organisation in (None, m)}
+            memberships = tuple(
+                replace(m, status=MembershipStatus.UNSUBSCRIBED, left_at=iso(now))
+                if m.organisation in ended
+                else m
+                for m in current.memberships
+            )
+            if organisation is not None and len(active) > 1:
+                response = update_if(
+                    self._table,
+                    Key={"subscriber_id": subscriber_id},
+                    UpdateExpression="SET memberships = :memberships",
+                    ConditionExpression=f"#status = :active AND {guard}",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":memberships": memberships_item(memberships),
+                        ":active": Status.ACTIVE.value,
+                        **seen,
+                    },
+                )
+                if response is not None:
+                    return Left(Status.ACTIVE, (organisation,))
+                continue
+            status = self._leave(
+                subscriber_id,
+                Status.UNSUBSCRIBED,
+                record,
+                now,
+                memberships=memberships_item(memberships),
+                seen=item,
+            )
+            if status is not None:
+                return Left(status, active)
+            if not self._changed(item):
+                return None
+        raise RuntimeError(f"subscriber {subscriber_id} kept changing while unsubscribing")
+
+    def _changed(self, seen: Mapping[str, Any]) -> bool:
+        """Whether the subscriber's memberships changed since `seen` was read (a write that
+        failed on them is tried again; one that failed on the status is done)."""
+        now_item = self._item(str(seen["subscriber_id"])) or {}
+        return bool(now_item) and now_item.get("memberships") != seen.get("memberships")
 
     def suppress(self, subscriber_id: str, reason: str, now: datetime) -> Status | None:
         """Never write to this contact again (a permanent bounce, a complaint); the status they
-        had, if this call changed it (None: suppressed already, or no such profile)."""
+        had, if this call changed it (None: suppressed already, or no such profile). Every
+        organisation's messages stop; the memberships stay as they were."""
         return self._leave(
             subscriber_id,
             Status.SUPPRESSED,
@@ -367,23 +682,37 @@ class SubscriberStore:
         )
 
     def _leave(
-        self, subscriber_id: str, status: Status, record: dict[str, str], now: datetime
+        self,
+        subscriber_id: str,
+        status: Status,
+        record: dict[str, str],
+        now: datetime,
+        *,
+        memberships: dict[str, Any] | None = None,
+        seen: Mapping[str, Any] | None = None,
     ) -> Status | None:
         """Out of the audience index with `status` and why (`record`), unless already so, or
         there is no profile to leave: an erasure or a stop keeps nothing of the contact, and
         must stay all that is kept (a status on it would read as a profile with no contact).
-        The status it had, if this call changed it; None if not."""
+        The status it had, if this call changed it; None if not. `memberships`: the map to
+        write with it, if the memberships are still those of `seen` (with `seen` alone: if it
+        still has no map)."""
+        guard, seen_values = _memberships_as_read(seen) if seen is not None else ("", {})
         response = update_if(
             self._table,
             Key={"subscriber_id": subscriber_id},
             UpdateExpression="SET #status = :status, "
             + ", ".join(f"{name} = :{name}" for name in record)
+            + (", memberships = :memberships" if memberships is not None else "")
             + " REMOVE audience_pk, audience_sk",
-            ConditionExpression="attribute_exists(contact) AND #status <> :status",
+            ConditionExpression="attribute_exists(contact) AND #status <> :status"
+            + (f" AND {guard}" if guard else ""),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":status": status.value,
                 **{f":{name}": value for name, value in record.items()},
+                **({":memberships": memberships} if memberships is not None else {}),
+                **seen_values,
             },
             ReturnValues="ALL_OLD",
         )
@@ -606,6 +935,61 @@ class SubscriberStore:
         following = page.get("LastEvaluatedKey", {}).get("subscriber_id", "")
         return [subscriber_from(item) for item in page["Items"]], str(following)
 
+    def members_page(
+        self, organisation: str, after: str, limit: int
+    ) -> tuple[list[Subscriber], str]:
+        """One page of a Scan of the whole table (`limit` items at most), filtered on
+        membership: the people of it who belong to `organisation` (the default one: every
+        record without memberships too), whatever their status; and where the next page
+        starts ("" after the last). For an organisation's export."""
+        names = {"#organisation": organisation}
+        condition = "attribute_exists(memberships.#organisation)"
+        if organisation == DEFAULT:
+            condition += " OR attribute_not_exists(memberships)"
+        request: dict[str, Any] = {
+            "FilterExpression": f"attribute_exists(contact) AND ({condition})",
+            "ExpressionAttributeNames": names,
+            "Limit": limit,
+        }
+        if after:
+            request["ExclusiveStartKey"] = {"subscriber_id": after}
+        page = self._table.scan(**request)
+        following = page.get("LastEvaluatedKey", {}).get("subscriber_id", "")
+        return [subscriber_from(item) for item in page["Items"]], str(following)
+
+    def join(self, subscriber_id: str, membership: Membership) -> Subscriber | None:
+        """Add an active membership to an active subscriber (an organisation's import, with
+        its proof of consent, of someone active in another): their profile stays as it is. The
+        subscriber as written, or None if they are not active, or a member of it already."""
+        for _attempt in range(ACTIVATE_ATTEMPTS):
+            current = self.get(subscriber_id)
+            if current is None or current.status is not Status.ACTIVE:
+                return None
+            held = memberships_of(current)
+            if any(m.organisation == membership.organisation for m in held):
+                return None
+            guard, seen = _memberships_as_read(
+                {"memberships": memberships_item(current.memberships)}
+                if current.memberships
+                else None
+            )
+            response = update_if(
+                self._table,
+                Key={"subscriber_id": subscriber_id},
+                UpdateExpression="SET memberships = :memberships",
+                ConditionExpression=f"#status = :active AND {guard}",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":memberships": memberships_item(_with(held, membership)),
+                    ":active": Status.ACTIVE.value,
+                    **seen,
+                },
+                ReturnValues="ALL_NEW",
+            )
+            if response is not None:
+                return subscriber_from(response["Attributes"])
+        raise RuntimeError(f"subscriber {subscriber_id} kept changing while joining")
+
     def put_active(self, subscriber: Subscriber) -> None:
         """Write an already-confirmed subscriber (demo data and imports with proof of consent)."""
         item = active_item(subscriber)
@@ -707,6 +1091,31 @@ def _counted(item: Mapping[str, Any] | None) -> tuple[str, str, str] | None:
         str(item.get("region", "")), str(item.get("channel", "")), str(item.get("locale", ""))
     )
     return str(item.get("home_group", "")), sk, str(item["status"])
+
+
+def _memberships_as_read(item: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """A condition that an item's memberships are still those of `item` as read (none: still
+    none), and its values: what a write made from them holds on to."""
+    if item and "memberships" in item:
+        return "memberships = :seen_memberships", {":seen_memberships": item["memberships"]}
+    return "attribute_not_exists(memberships)", {}
+
+
+def _with(memberships: Iterable[Membership], changed: Membership) -> tuple[Membership, ...]:
+    """`memberships` with `changed` in place of its organisation's (or added last)."""
+    kept = tuple(m for m in memberships if m.organisation != changed.organisation)
+    return (*kept, changed)
+
+
+def _status_of(memberships: Iterable[Membership]) -> Status:
+    """A record's status by its memberships: active with any active, else pending with any
+    pending, else unsubscribed."""
+    found = {m.status for m in memberships}
+    if MembershipStatus.ACTIVE in found:
+        return Status.ACTIVE
+    if MembershipStatus.PENDING in found:
+        return Status.PENDING
+    return Status.UNSUBSCRIBED
 
 
 def _without_keys(item: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ with one write, and the next tick after 08:00 queues it again with its original 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -22,21 +23,29 @@ from optout.core.clock import iso
 from optout.core.jobs import NoticeJob
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
-from optout.domain.models import Status, Subscriber
+from optout.domain.models import MembershipStatus, Status, Subscriber
+from optout.domain.organisations import DEFAULT, Organisation, memberships_of
 from optout.domain.quiet_hours import in_quiet_hours
 from optout.domain.regions import GROUPS
 from optout.messages import render
 from optout.sending import send_once
 from optout.sending.send_once import Outcome
-from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
+from optout.store import CampaignStore, DeliveryStore, OrganisationStore, SubscriberStore, layout
 from optout.subscribers import subscriptions
 
 
 def send_confirmation(settings: Settings, job: NoticeJob, now: datetime) -> str:
     """Send the confirmation a subscribe request queued; returns what happened, for the log."""
     subscriber = SubscriberStore(settings).get(job.subscriber_id)
-    if subscriber is None or subscriber.status is not Status.PENDING:
+    organisation_id = job.organisation or DEFAULT
+    if subscriber is None or not _pending_in(subscriber, organisation_id):
         return "skipped: no longer pending"
+    organisation = None
+    if organisation_id != DEFAULT:
+        organisation = OrganisationStore(settings).get(organisation_id)
+        if organisation is None:
+            return "skipped: the organisation is gone"
+        settings = _sent_by(settings, organisation)
     if subscriber.confirmation_sent_at != job.requested_at:
         # Every subscribe request is queued, owed or not; only the one whose request reserved
         # the confirmation (within the resend window, the first) sends it.
@@ -45,7 +54,9 @@ def send_confirmation(settings: Settings, job: NoticeJob, now: datetime) -> str:
         CampaignStore(settings).put_deferred_notice(job, morning)
         metrics.add_metric(name="NoticeDeferred", unit=MetricUnit.Count, value=1)
         return f"deferred until {iso(morning)}: quiet hours"
-    token = subscriptions.confirmation_token(settings, subscriber.subscriber_id, now)
+    token = subscriptions.confirmation_token(
+        settings, subscriber.subscriber_id, now, organisation_id
+    )
     context = {
         "organisation": settings.organisation_name,
         "organisation_address": settings.organisation_address,
@@ -78,6 +89,32 @@ def send_confirmation(settings: Settings, job: NoticeJob, now: datetime) -> str:
         extra={"channel": subscriber.channel, "message_id": delivery.message_id},
     )
     return "sent"
+
+
+def _pending_in(subscriber: Subscriber, organisation: str) -> bool:
+    """Whether the person's membership of `organisation` waits for its confirmation (their
+    record pending, or active in another organisation)."""
+    if subscriber.status not in (Status.PENDING, Status.ACTIVE):
+        return False
+    return any(
+        m.organisation == organisation and m.status is MembershipStatus.PENDING
+        for m in memberships_of(subscriber)
+    )
+
+
+def _sent_by(settings: Settings, organisation: Organisation) -> Settings:
+    """The settings a message from `organisation` is sent with: its name and From address,
+    its postal address, its SES configuration set ("": the deployment's)."""
+    environ = dict(settings.environ)
+    if organisation.configuration_set:
+        environ["SES_CONFIGURATION_SET"] = organisation.configuration_set
+    return replace(
+        settings,
+        organisation_name=organisation.name,
+        sender_address=organisation.sender_address,
+        organisation_address=organisation.postal_address,
+        environ=environ,
+    )
 
 
 def _render(subscriber: Subscriber, context: dict[str, Any]) -> email.Email | sms.Sms:

@@ -11,6 +11,13 @@ that unsubscribed, was suppressed (bounce, complaint) or erased is refused, row 
 
 Each contact is one write (or one conditional write and one queued confirmation), so a row
 that fails leaves nothing behind; contacts the table has never seen are written in batches.
+
+In a coalition an import belongs to one organisation (`organisation_for`: the organiser's own;
+the owner's, the default one unless it names another): its people become its members.
+Someone already active in another organisation keeps their profile and gains the membership,
+at once with the row's proof of consent, or after a confirmation from that organisation. An
+organisation's export lists its members only, with their membership's status and joined time;
+the owner's lists everyone, and (once organisations exist) the organisations of each.
 """
 
 from __future__ import annotations
@@ -24,14 +31,15 @@ from typing import Any
 
 from optout.core import events, keys, queues
 from optout.core.clock import iso
-from optout.core.errors import InvalidInput, PayloadTooLarge
+from optout.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from optout.core.events import EventType
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain import consent, event_data
-from optout.domain.models import Consent, Status, Subscriber
+from optout.domain.models import Consent, Membership, MembershipStatus, Status, Subscriber
+from optout.domain.organisations import DEFAULT, Organiser, member_of, memberships_of
 from optout.sending import catch_up
-from optout.store import SubscriberStore
+from optout.store import OrganisationStore, SubscriberStore
 from optout.subscribers import subscriptions
 
 PROVENANCE = ("consent_source", "consent_at", "consent_form")  # all three, or it is no proof
@@ -81,6 +89,10 @@ EXPORT_COLUMNS = (
     # notice the form linked to, and an import's proof. Empty: not recorded (or none).
     *EVIDENCE_COLUMNS,
 )
+# After those in the owner's export, once the coalition has organisations: each person's
+# (`member_of`, ";"-separated); and in an organisation's export, their membership of it.
+OWNER_COLUMNS = ("organisations",)
+MEMBER_COLUMNS = ("membership_status", "joined_at")
 # One request must finish well within the function's 60 s and Lambda's 6 MB request limit
 # (API Gateway would take 10 MB); the CLI sends 500 rows a request.
 MAX_ROWS = 5000
@@ -139,11 +151,33 @@ class Report:
         }
 
 
-def import_csv(settings: Settings, body: bytes, *, base_url: str, now: datetime) -> dict[str, Any]:
-    """Import the subscribers of a CSV file (header row first); returns the report:
-    ``{imported_active, confirmation_sent, updated, unchanged, merged_duplicates, rejected,
-    warnings}``, each rejected row or warning as ``{line, field, reason}`` (the header is
-    line 1)."""
+def organisation_for(settings: Settings, organiser: Organiser, asked: str = "") -> str:
+    """The organisation an organiser's import (or export, `asked` given) is for: their own;
+    the owner's, the one `asked` names (the default one when none). An organiser who names
+    another organisation than theirs is refused, and so is an id no organisation has."""
+    if not organiser.owner:
+        if asked and asked != organiser.organisation:
+            raise Forbidden("an organiser imports and exports only their own organisation's")
+        return organiser.organisation
+    if not asked or asked == DEFAULT:
+        return DEFAULT
+    if OrganisationStore(settings).get(asked) is None:
+        raise NotFound(f"there is no organisation {asked!r}")
+    return asked
+
+
+def import_csv(
+    settings: Settings,
+    body: bytes,
+    *,
+    base_url: str,
+    now: datetime,
+    organisation: str = DEFAULT,
+) -> dict[str, Any]:
+    """Import the subscribers of a CSV file (header row first) into `organisation`; returns
+    the report: ``{imported_active, confirmation_sent, updated, unchanged, merged_duplicates,
+    rejected, warnings}``, each rejected row or warning as ``{line, field, reason}`` (the
+    header is line 1)."""
     report = Report()
     candidates = _candidates(_rows(body), settings, now, report)
     store = SubscriberStore(settings)
@@ -157,27 +191,36 @@ def import_csv(settings: Settings, body: bytes, *, base_url: str, now: datetime)
                 report.reject(line, "contact", _LEFT[status])
         elif status is None:
             new.append(candidate)
-        elif status is Status.ACTIVE and existing:
+        elif status is Status.ACTIVE and existing and organisation in member_of(existing):
             _update_active(store, candidate, existing, report)
-        elif status is Status.PENDING and existing and candidate.proof:
+        elif status is Status.ACTIVE and existing and candidate.proof:
+            _join(store, candidate, organisation, now, report)
+        elif (
+            status is Status.PENDING
+            and existing
+            and candidate.proof
+            and organisation == DEFAULT
+            and not existing.memberships
+        ):
             _activate_pending(store, candidate, existing, settings, now, report)
-        else:  # pending, without proof: a confirmation, unless one went out a moment ago
+        else:  # without proof (or pending in a coalition): a confirmation from the organisation
             to_confirm.append(candidate)
-    _insert_new(settings, store, new, now, report)
-    _request_confirmations(settings, store, to_confirm, now, report)
-    _queue_confirmations(settings, store, report.reserved, base_url, now, report)
+    _insert_new(settings, store, new, now, report, organisation)
+    _request_confirmations(settings, store, to_confirm, now, report, organisation)
+    _queue_confirmations(settings, store, report.reserved, base_url, now, report, organisation)
+    joined = [(subscriber, _joined_at(subscriber, organisation)) for subscriber in report.activated]
     events.emit_all(
         settings,
         [
             events.event(
                 EventType.SUBSCRIBER_CONFIRMED,
                 event_data.subscriber_confirmed(
-                    subscriber, event_data.IMPORTED, subscriber.confirmed_at
+                    subscriber, event_data.IMPORTED, joined_at, organisations=(organisation,)
                 ),
                 now,
-                key=event_data.key(subscriber.subscriber_id, subscriber.confirmed_at),
+                key=event_data.key(subscriber.subscriber_id, joined_at),
             )
-            for subscriber in report.activated
+            for subscriber, joined_at in joined
         ],
     )
     catch_up.request(settings, [subscriber.subscriber_id for subscriber in report.activated], now)
@@ -426,6 +469,42 @@ def _update_active(
             report.reject(line, "contact", "this contact left while the import ran; not changed")
 
 
+def _joined_at(subscriber: Subscriber, organisation: str) -> str:
+    """When the person joined `organisation` (the record's confirmation, without memberships)."""
+    return next(
+        (m.joined_at for m in memberships_of(subscriber) if m.organisation == organisation),
+        subscriber.confirmed_at,
+    )
+
+
+def _join(
+    store: SubscriberStore,
+    candidate: Candidate,
+    organisation: str,
+    now: datetime,
+    report: Report,
+) -> None:
+    """Someone active in another organisation, whom this one's organiser has proof of
+    consent for: a member of it too, with that proof; their profile stays theirs."""
+    assert candidate.proof is not None
+    membership = Membership(
+        organisation,
+        MembershipStatus.ACTIVE,
+        requested_at=candidate.proof.requested_at,
+        joined_at=iso(now),
+        consent=candidate.proof,
+    )
+    joined = store.join(candidate.subscriber_id, membership)
+    if joined is not None:
+        report.imported_active += 1
+        report.activated.append(joined)
+    else:
+        for line in candidate.lines:
+            report.reject(
+                line, "contact", "this contact changed while the import ran; import it again"
+            )
+
+
 def _activate_pending(
     store: SubscriberStore,
     candidate: Candidate,
@@ -456,9 +535,10 @@ def _insert_new(
     candidates: list[Candidate],
     now: datetime,
     report: Report,
+    organisation: str = DEFAULT,
 ) -> None:
     """Contacts the table did not have: active with their proof, or pending with a
-    confirmation reserved, written in batches.
+    confirmation reserved, written in batches (members of `organisation`).
 
     A batch write takes no condition, so this is the one place where what was read may have
     changed before the write. For a contact with no item, the only change possible is the
@@ -467,7 +547,7 @@ def _insert_new(
     someone who asked for one. A conditional write per row (or a transaction) would close it
     at many times the cost.
     """
-    records = [_new_record(settings, candidate, now) for candidate in candidates]
+    records = [_new_record(settings, candidate, now, organisation) for candidate in candidates]
     store.put_new_many(records)
     for candidate, record in zip(candidates, records, strict=True):
         if record.status is Status.ACTIVE:
@@ -477,10 +557,22 @@ def _insert_new(
             report.reserved.append(candidate)
 
 
-def _new_record(settings: Settings, candidate: Candidate, now: datetime) -> Subscriber:
-    if candidate.proof:
-        return _active(settings, candidate, now)
-    return _pending(settings, candidate, now)
+def _new_record(
+    settings: Settings, candidate: Candidate, now: datetime, organisation: str = DEFAULT
+) -> Subscriber:
+    record = (
+        _active(settings, candidate, now) if candidate.proof else _pending(settings, candidate, now)
+    )
+    if organisation == DEFAULT:
+        return record  # no memberships: the default organisation's, as before coalitions
+    active = record.status is Status.ACTIVE
+    membership = Membership(
+        organisation,
+        MembershipStatus.ACTIVE if active else MembershipStatus.PENDING,
+        requested_at=record.consent.requested_at,
+        joined_at=record.confirmed_at if active else "",
+    )
+    return replace(record, memberships=(membership,))
 
 
 def _pending(settings: Settings, candidate: Candidate, now: datetime) -> Subscriber:
@@ -496,12 +588,14 @@ def _request_confirmations(
     candidates: list[Candidate],
     now: datetime,
     report: Report,
+    organisation: str = DEFAULT,
 ) -> None:
     """Known contacts without proof get the form's double opt-in: the same conditional write
-    as /subscribe (not twice within the resend window, never over an active subscriber)."""
+    as /subscribe (not twice within the resend window, never over an active membership)."""
     resend_after = timedelta(minutes=settings.confirmations.confirm_resend_minutes)
     for candidate in candidates:
-        if store.request_confirmation(_pending(settings, candidate, now), resend_after, now):
+        pending = _pending(settings, candidate, now)
+        if store.request_confirmation(pending, resend_after, now, organisation):
             report.reserved.append(candidate)
         else:
             report.unchanged += 1  # a confirmation went out within the window, or just activated
@@ -514,10 +608,14 @@ def _queue_confirmations(
     base_url: str,
     now: datetime,
     report: Report,
+    organisation: str = DEFAULT,
 ) -> None:
-    """One confirmation job per reserved contact, ten to a queue request."""
+    """One confirmation job per reserved contact (from `organisation`), ten to a queue
+    request."""
     jobs = [
-        subscriptions.confirmation_job(c.subscriber_id, base_url=base_url, now=now)
+        subscriptions.confirmation_job(
+            c.subscriber_id, base_url=base_url, now=now, organisation=organisation
+        )
         for c in reserved
     ]
     refused = set(queues.enqueue_each(settings.notice_queue_url, jobs))
@@ -540,21 +638,59 @@ class ExportPart:
     next_after: str  # where the next part starts; "" when this was the last
 
 
-def export_csv(settings: Settings, format_name: str = "csv", after: str = "") -> ExportPart:
+def export_csv(
+    settings: Settings, format_name: str = "csv", after: str = "", organisation: str | None = None
+) -> ExportPart:
     """Active subscribers as CSV (`EXPORT_COLUMNS`, with the evidence of each one's consent),
     never anyone pending, unsubscribed, suppressed or erased,
     read with a paginated Scan of the table. A part holds about `EXPORT_ROWS`, so that it fits
     in a Lambda response (6 MB); `after` is where a part starts (a previous part's
     `next_after`). Cells are neutralised against CSV injection: one that a spreadsheet would
-    run as a formula starts with ``'``."""
+    run as a formula starts with ``'``.
+
+    `organisation`: one organisation's export (`organisation_for`): its members, active or
+    gone (unsubscribed from it, or suppressed: its tools must know whom not to write to),
+    with their membership's status and joined time (`MEMBER_COLUMNS`) and the evidence of
+    their consent to it; never one who has not confirmed. None: the owner's, everyone active,
+    and each one's organisations once the coalition has some (`OWNER_COLUMNS`)."""
     if format_name != "csv":
         raise InvalidInput({"format": "only csv is offered"})
     store = SubscriberStore(settings)
-    lines, rows = [_csv_line(EXPORT_COLUMNS)], 0
+    if organisation is not None:
+        return _members_export(store, organisation, after)
+    coalition = bool(OrganisationStore(settings).organisations())
+    lines = [_csv_line(EXPORT_COLUMNS + (OWNER_COLUMNS if coalition else ()))]
+    rows = 0
     while rows < EXPORT_ROWS:
         page, after = store.active_page(after, SCAN_PAGE)
-        lines += [_csv_line(_export_row(subscriber)) for subscriber in page]
+        for subscriber in page:
+            theirs = (PLATFORM_SEPARATOR.join(member_of(subscriber)),) if coalition else ()
+            lines.append(_csv_line(_export_row(subscriber) + theirs))
         rows += len(page)
+        if not after:
+            break
+    return ExportPart("".join(lines), after)
+
+
+def _members_export(store: SubscriberStore, organisation: str, after: str) -> ExportPart:
+    lines, rows = [_csv_line(EXPORT_COLUMNS + MEMBER_COLUMNS)], 0
+    while rows < EXPORT_ROWS:
+        page, after = store.members_page(organisation, after, SCAN_PAGE)
+        for subscriber in page:
+            membership = next(
+                m for m in memberships_of(subscriber) if m.organisation == organisation
+            )
+            if membership.status is MembershipStatus.PENDING or not membership.joined_at:
+                continue  # never confirmed: no consent to hand over
+            status = membership.status.value
+            if (
+                membership.status is MembershipStatus.ACTIVE
+                and subscriber.status is not Status.ACTIVE
+            ):
+                status = subscriber.status.value  # a bounce, a complaint, STOP: gone for all
+            own = replace(subscriber, consent=membership.consent or subscriber.consent)
+            lines.append(_csv_line((*_export_row(own), status, membership.joined_at)))
+            rows += 1
         if not after:
             break
     return ExportPart("".join(lines), after)

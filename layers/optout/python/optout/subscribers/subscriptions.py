@@ -24,10 +24,23 @@ from optout.core.settings import Settings
 from optout.domain import consent as evidence
 from optout.domain import contacts, event_data, locales, regions
 from optout.domain.models import Consent, Status, Subscriber
+from optout.domain.organisations import (
+    DEFAULT,
+    InvalidOrganisation,
+    Organisation,
+    check_id,
+    memberships_of,
+)
 from optout.links import privacy, verified
 from optout.messages import consent, render
 from optout.sending import catch_up
-from optout.store import DeliveryStore, SubscriberStore, layout, seconds_left_in_window
+from optout.store import (
+    DeliveryStore,
+    OrganisationStore,
+    SubscriberStore,
+    layout,
+    seconds_left_in_window,
+)
 
 T = TypeVar("T")
 _PLATFORM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -92,6 +105,26 @@ def _test_region_for_a_person(
     )
 
 
+def organisation_of_form(settings: Settings, organisation_id: str) -> Organisation | None:
+    """The organisation whose subscribe form a path names (``/o/<id>/subscribe``), None for
+    the default one (whose form is /subscribe too); NotFound for an id no organisation has."""
+    if organisation_id == DEFAULT:
+        return None
+    try:
+        found = OrganisationStore(settings).get(check_id(organisation_id))
+    except InvalidOrganisation:
+        found = None
+    if found is None:
+        raise NotFound("there is no such organisation's subscribe form here")
+    return found
+
+
+def privacy_notice_of(settings: Settings, organisation: Organisation | None) -> str:
+    """The privacy notice an organisation's form links to: its own, or the deployment's."""
+    own = organisation.privacy_notice_url if organisation else ""
+    return own or settings.privacy_notice_url
+
+
 def subscribe(
     settings: Settings,
     request: SubscribeRequest,
@@ -101,6 +134,7 @@ def subscribe(
     now: datetime,
     address: str = "",
     shown_in: str = "",
+    organisation: Organisation | None = None,
 ) -> None:
     """Queue the request for the notifier (`record_request`), after the limit per network
     address, and return (`shown_in`: the language the form's consent wording was shown in, if
@@ -109,7 +143,8 @@ def subscribe(
     the form linked to): the caller answers at once, having done the same work whether or not
     the contact is known, so the time of the answer tells nobody who is subscribed (found by an
     attacker: 52 ms for a new contact, 29 ms for a known one; with the write still here and the
-    same work on both paths, a known contact was still answered about 5 ms sooner)."""
+    same work on both paths, a known contact was still answered about 5 ms sooner).
+    `organisation`: whose form it was (None: the default organisation's, /subscribe)."""
     if address:
         # One address may not make the bot write to the world; kept as a keyed hash, not the address.
         key = layout.rate_limit("subscribe", keys.contact_id(settings, "address", address))
@@ -134,7 +169,8 @@ def subscribe(
         requested_at=iso(now),
         base_url=base_url,
         wording_locale=shown_in or request.locale,
-        privacy_notice_url=settings.privacy_notice_url,
+        privacy_notice_url=privacy_notice_of(settings, organisation),
+        organisation=organisation.organisation_id if organisation else "",
     )
     try:
         queues.enqueue(settings.notice_queue_url, job)
@@ -167,8 +203,13 @@ def record_request(settings: Settings, job: SubscribeJob) -> NoticeJob:
         privacy_notice_url=job.privacy_notice_url,
     )
     resend_after = timedelta(minutes=settings.confirmations.confirm_resend_minutes)
-    SubscriberStore(settings).request_confirmation(subscriber, resend_after, requested_at)
-    return confirmation_job(subscriber.subscriber_id, base_url=job.base_url, now=requested_at)
+    organisation = job.organisation or DEFAULT
+    SubscriberStore(settings).request_confirmation(
+        subscriber, resend_after, requested_at, organisation
+    )
+    return confirmation_job(
+        subscriber.subscriber_id, base_url=job.base_url, now=requested_at, organisation=organisation
+    )
 
 
 def pending_subscriber(
@@ -208,9 +249,17 @@ def pending_subscriber(
     )
 
 
-def confirmation_job(subscriber_id: str, *, base_url: str, now: datetime) -> NoticeJob:
-    """The notice-queue job that sends a pending subscriber their confirmation link."""
-    return NoticeJob(subscriber_id=subscriber_id, requested_at=iso(now), base_url=base_url)
+def confirmation_job(
+    subscriber_id: str, *, base_url: str, now: datetime, organisation: str = DEFAULT
+) -> NoticeJob:
+    """The notice-queue job that sends a pending subscriber their confirmation link (for
+    their membership of `organisation`)."""
+    return NoticeJob(
+        subscriber_id=subscriber_id,
+        requested_at=iso(now),
+        base_url=base_url,
+        organisation="" if organisation == DEFAULT else organisation,
+    )
 
 
 def confirmation_lifetime(settings: Settings) -> timedelta:
@@ -218,18 +267,27 @@ def confirmation_lifetime(settings: Settings) -> timedelta:
     return timedelta(days=settings.confirmations.confirm_token_days)
 
 
-def confirmation_token(settings: Settings, subscriber_id: str, now: datetime) -> str:
-    """The token of a subscriber's confirmation link, valid for `confirmation_lifetime`."""
+def confirmation_token(
+    settings: Settings, subscriber_id: str, now: datetime, organisation: str = DEFAULT
+) -> str:
+    """The token of a subscriber's confirmation link, valid for `confirmation_lifetime`: it
+    names the organisation whose membership it confirms, unless that is the default one (so
+    that links minted before organisations, which name none, are the default one's)."""
     expires_at = now + confirmation_lifetime(settings)
-    return tokens.mint(
-        keys.token_keyring(settings), tokens.Purpose.CONFIRM, [subscriber_id], expires_at
-    )
+    parts = [subscriber_id] if organisation == DEFAULT else [subscriber_id, organisation]
+    return tokens.mint(keys.token_keyring(settings), tokens.Purpose.CONFIRM, parts, expires_at)
 
 
 def check_confirmation(settings: Settings, token: str, now: datetime) -> str:
     """The subscriber id a confirmation token names; raises a `TokenError` if it is not valid."""
-    (subscriber_id,) = _parts(settings, token, now)
-    return subscriber_id
+    return confirmation_of(settings, token, now)[0]
+
+
+def confirmation_of(settings: Settings, token: str, now: datetime) -> tuple[str, str]:
+    """The subscriber id and organisation a confirmation token names; raises a `TokenError`
+    if it is not valid."""
+    subscriber_id, *organisation = _parts(settings, token, now)
+    return subscriber_id, organisation[0] if organisation else DEFAULT
 
 
 def confirmation_locale(settings: Settings, token: str, now: datetime) -> str:
@@ -239,24 +297,28 @@ def confirmation_locale(settings: Settings, token: str, now: datetime) -> str:
 
 
 def confirm(settings: Settings, token: str, now: datetime) -> Subscriber:
-    """Activate the subscriber the token names (idempotent: pressed again, the link changes
-    nothing, and tells the organisers' tools nothing new)."""
-    subscriber_id = check_confirmation(settings, token, now)
-    activated = SubscriberStore(settings).activate(subscriber_id, now)
+    """Activate the person's membership the token names (idempotent: pressed again, the link
+    changes nothing, and tells the organisers' tools nothing new)."""
+    subscriber_id, organisation = confirmation_of(settings, token, now)
+    activated = SubscriberStore(settings).activate(subscriber_id, now, organisation)
     if activated is None:
         raise NotFound("there is no pending subscription for this link; subscribe again")
     subscriber, first = activated
     metrics.add_metric(name="SubscriptionConfirmed", unit=MetricUnit.Count, value=1)
-    if first:  # the organisers' tools are told of the person once
+    if first:  # the organisers' tools are told of the membership once
+        joined_at = next(
+            m.joined_at for m in memberships_of(subscriber) if m.organisation == organisation
+        )
         events.emit(
             settings,
             EventType.SUBSCRIBER_CONFIRMED,
             event_data.subscriber_confirmed(
-                subscriber, event_data.CONFIRMED, subscriber.confirmed_at
+                subscriber, event_data.CONFIRMED, joined_at, organisations=(organisation,)
             ),
             now,
-            key=event_data.key(subscriber_id, subscriber.confirmed_at),
+            key=event_data.key(subscriber_id, joined_at),
         )
+    # Late joiners get the latest reminder (the sender keeps to the campaigns of theirs).
     catch_up.request(settings, [subscriber_id], now)
     return subscriber
 
@@ -274,9 +336,11 @@ def subscribed_page_context(settings: Settings) -> dict[str, str]:
     return {"sms_number": settings.sms_number}
 
 
-def confirm_page_context(settings: Settings) -> dict[str, str]:
-    """The page a confirmation link opens (a button, so that a mail scanner confirms no one)."""
-    return {"organisation": settings.organisation_name}
+def confirm_page_context(settings: Settings, token: str, now: datetime) -> dict[str, str]:
+    """The page a confirmation link opens (a button, so that a mail scanner confirms no one):
+    whose reminders it confirms."""
+    _subscriber_id, organisation = confirmation_of(settings, token, now)
+    return {"organisation": OrganisationStore(settings).name_of(organisation)}
 
 
 def confirmed_page_context(
@@ -293,7 +357,7 @@ def confirmed_page_context(
 
 def _parts(settings: Settings, token: str, now: datetime) -> tuple[str, ...]:
     parts = tokens.verify(keys.token_keyring(settings), token, tokens.Purpose.CONFIRM, now)
-    if len(parts) != 1:
+    if len(parts) not in (1, 2):
         raise TokenInvalid("this link is not one of ours")
     verified.not_ended_by_erasure(
         settings, parts[0], tokens.issued_at(token, confirmation_lifetime(settings))

@@ -164,6 +164,9 @@ _FETCHED_AT = _path_parameter(
     "fetched_at", "When the version was read (ISO 8601 in UTC, `2025-10-27T09:00:00Z`): its id"
 )
 MAX_TERMS = 200  # `optout.watching.terms.MAX_TERMS` (tests/unit/test_openapi.py checks)
+_ORGANISATION = _path_parameter(
+    "organisation", "An organisation's id (`default`: the deployment's own, as /subscribe)"
+)
 _CHANGE = _path_parameter("change_id", "A change's id: when it was found, then its watch's id")
 _LANG = _query(
     "lang",
@@ -254,9 +257,14 @@ def _link_routes() -> dict[str, JsonObject]:
                 parameters=[_TOKEN],
             ),
             "post": _operation(
-                "Erase everything kept about the person",
+                "Erase everything kept about the person (a member of several organisations: "
+                "from those chosen, every one by default)",
                 "subscribers",
-                {"200": _answer("Erased", {**_json(_status("erased")), **_html()}), **refused},
+                {
+                    "200": _answer("Erased", {**_json(_schema("Erased")), **_html()}),
+                    **refused,
+                    **_refusals("400"),
+                },
                 operation_id="erase",
                 parameters=[_TOKEN],
                 body={"required": False, "content": {"*/*": {"schema": {}}}},
@@ -288,6 +296,34 @@ def _public_routes() -> dict[str, JsonObject]:
                 },
                 operation_id="subscribe",
                 parameters=[_LANG],
+                body=_form_or_json(_schema("SubscribeRequest")),
+            ),
+        },
+        # A path per organisation of a coalition: the same form, answers and fields.
+        "/o/{organisation}/subscribe": {
+            "get": _operation(
+                "One organisation's subscribe form: its name and privacy notice",
+                "subscribers",
+                {
+                    "200": _answer("The form, in the page's language", _html(), **page),
+                    **_refusals("404"),
+                },
+                operation_id="showOrganisationSubscribeForm",
+                parameters=[_ORGANISATION, _LANG],
+            ),
+            "post": _operation(
+                "Subscribe to one organisation's reminders: a confirmation from it goes to "
+                "the contact (double opt-in)",
+                "subscribers",
+                {
+                    "202": _answer(
+                        "The same answer whether or not the contact was known",
+                        {**_json(_schema("SubscribeAccepted")), **_html()},
+                    ),
+                    **_refusals("400", "404", "413", "429"),
+                },
+                operation_id="subscribeToOrganisation",
+                parameters=[_ORGANISATION, _LANG],
                 body=_form_or_json(_schema("SubscribeRequest")),
             ),
         },
@@ -1145,7 +1181,7 @@ def _webhook_routes() -> dict[str, JsonObject]:
     }
 
 
-_ORGANISATION = _path_parameter(
+_ORGANISATION_ID = _path_parameter(
     "organisation_id", "An organisation's id (`default`: the deployment's own)"
 )
 _TOKEN_ID = _path_parameter("token_id", "An organiser's token's id (`tok_…`)")
@@ -1213,7 +1249,7 @@ def _organisation_routes() -> dict[str, JsonObject]:
                     **_refusals("404"),
                 },
                 operation_id="showOrganisation",
-                parameters=[_ORGANISATION],
+                parameters=[_ORGANISATION_ID],
                 description=owner_only.strip(),
             )
         },
@@ -1227,7 +1263,7 @@ def _organisation_routes() -> dict[str, JsonObject]:
                     **_refusals("400", "404", "409", "413"),
                 },
                 operation_id="editOrganisation",
-                parameters=[_ORGANISATION],
+                parameters=[_ORGANISATION_ID],
                 description="A field left out stays as it is. The default organisation is "
                 "changed by the deployment's parameters: 409." + owner_only,
                 body=form_or_json("OrganisationEdit"),
@@ -1242,7 +1278,7 @@ def _organisation_routes() -> dict[str, JsonObject]:
                     **_refusals("404"),
                 },
                 operation_id="listOrganiserTokens",
-                parameters=[_ORGANISATION],
+                parameters=[_ORGANISATION_ID],
                 description=owner_only.strip(),
             ),
             "post": _operation(
@@ -1256,7 +1292,7 @@ def _organisation_routes() -> dict[str, JsonObject]:
                     **_refusals("400", "404", "413"),
                 },
                 operation_id="addOrganiserToken",
-                parameters=[_ORGANISATION],
+                parameters=[_ORGANISATION_ID],
                 description="The organiser sends it as a bearer token, or signs in to the "
                 "dashboard with it, and sees only their organisation's campaigns, endpoints "
                 "and numbers." + owner_only,
@@ -1269,7 +1305,7 @@ def _organisation_routes() -> dict[str, JsonObject]:
                 "organisers",
                 revoke_answers,
                 operation_id="revokeOrganiserToken",
-                parameters=[_ORGANISATION, _TOKEN_ID],
+                parameters=[_ORGANISATION_ID, _TOKEN_ID],
                 description=owner_only.strip(),
             )
         },
@@ -1279,7 +1315,7 @@ def _organisation_routes() -> dict[str, JsonObject]:
                 "organisers",
                 revoke_answers,
                 operation_id="revokeOrganiserTokenByForm",
-                parameters=[_ORGANISATION, _TOKEN_ID],
+                parameters=[_ORGANISATION_ID, _TOKEN_ID],
                 description=owner_only.strip(),
             )
         },
@@ -1806,7 +1842,36 @@ def _schemas() -> JsonObject:
         "StoredData": {
             "type": "object",
             "required": ["subscriber_id", "consent_evidence"],
-            "properties": {"subscriber_id": text, "consent_evidence": _ref("schemas", "Consent")},
+            "properties": {
+                "subscriber_id": text,
+                "consent_evidence": _ref("schemas", "Consent"),
+                # A member of several organisations of a coalition: each of them.
+                "organisations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["organisation", "name", "status", "since"],
+                        "properties": {
+                            "organisation": text,
+                            "name": text,
+                            "status": {"enum": ["pending", "active", "unsubscribed"]},
+                            "since": text,
+                        },
+                    },
+                },
+            },
+        },
+        # The answer to an erasure; a member of several organisations is told from which it
+        # erased them (the body's `organisations`, form fields or a JSON list; none: every one)
+        # and to which they are still subscribed.
+        "Erased": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"const": "erased"},
+                "erased_from": {"type": "array", "items": text},
+                "still_subscribed": {"type": "array", "items": text},
+            },
         },
         # The evidence of a person's consent (`domain.consent`); null: not recorded.
         "Consent": {

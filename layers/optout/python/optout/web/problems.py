@@ -45,16 +45,22 @@ def for_public(
     *,
     form: Mapping[str, Any] | None = None,
     privacy_notice_url: str = "",
+    organisation_name: str = "",
 ) -> Response[str]:
     """A client error on a public route: JSON for API clients; for people, the subscribe form
     again with its problems marked (invalid input, when `form` holds what was sent; with the
-    form's privacy notice link), or a page that says what happened and what to do next."""
+    form's privacy notice link, and the name of the organisation whose form it is, if not the
+    default one's), or a page that says what happened and what to do next."""
     if public.wants_json(event):
         return as_json(error)
     locale = public.page_locale(event)
     if form is not None and isinstance(error, InvalidInput):
         context = public.form_context(
-            locale, form, error.problems, privacy_notice_url=privacy_notice_url
+            locale,
+            form,
+            error.problems,
+            privacy_notice_url=privacy_notice_url,
+            organisation_name=organisation_name,
         )
         return public.page(error.status, "subscribe", context, locale)
     subscribe_url = "../" * max(event.path.count("/") - 1, 0) + "subscribe"

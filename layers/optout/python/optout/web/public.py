@@ -71,10 +71,13 @@ def raw_body(event: APIGatewayProxyEvent) -> bytes:
     return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
 
 
-def read_fields_quietly(event: APIGatewayProxyEvent) -> dict[str, Any]:
-    """The fields of a request that may be malformed, for redisplaying a form; {} if unreadable."""
+def read_fields_quietly(
+    event: APIGatewayProxyEvent, *, lists: Collection[str] = ("platforms",)
+) -> dict[str, Any]:
+    """The fields of a request that may be malformed, for redisplaying a form (or a body that
+    may be none); {} if unreadable."""
     try:
-        return read_fields(event)
+        return read_fields(event, lists=lists)
     except OptoutError:
         return {}
 
@@ -158,10 +161,12 @@ def form_context(
     problems: Mapping[str, str] | None = None,
     *,
     privacy_notice_url: str = "",
+    organisation_name: str = "",
 ) -> dict[str, Any]:
     """What the subscribe form needs, in `locale`: choices, the values sent back, what was
     wrong, the consent wording (`messages.consent`: exactly the text whose version a
-    subscription records) and the organisation's privacy notice link ("": none). The
+    subscription records) and the organisation's privacy notice link ("": none), and its
+    name on an organisation's own form ("": the deployment's form, /subscribe). The
     reminders' language starts as the page's."""
     territories = render.babel_locale(locale).territories
     regions = [
@@ -183,6 +188,7 @@ def form_context(
         "problems": dict(problems or {}),
         "consent": consent.form_wording(locale).paragraphs,
         "privacy_notice_url": privacy_notice_url,
+        "organisation_name": organisation_name,
     }
 
 
