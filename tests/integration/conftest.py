@@ -7,7 +7,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ class Sent:
     subject: str
     text: str
     html: str
+    headers: dict[str, str] = field(default_factory=dict)  # an email's (From ...)
 
 
 @dataclass

@@ -8,10 +8,10 @@ times only: nothing here reads a contact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from optout.domain.models import Campaign, Subscriber
+from optout.domain.models import DEFAULT_ORGANISATION, Campaign, Subscriber
 
 # How a person became subscribed (``subscriber.confirmed``'s ``how``): the confirmation link
 # pressed, an organiser's import with proof of consent, START texted to our number.
@@ -77,9 +77,11 @@ def reminder_sent(
     kind: str,
     catch_up: bool,
     counts: Mapping[str, int],
+    organisations: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One send batch of a reminder done: each of its people counted once, under the outcome
-    their message had (``sent``, ``failed``, ``deferred``, ``skipped_...``)."""
+    their message had (``sent``, ``failed``, ``deferred``, ``skipped_...``); `organisations`:
+    the campaign's (`_organisations`)."""
     return {
         "campaign_id": campaign_id,
         "reminder": reminder,
@@ -87,6 +89,7 @@ def reminder_sent(
         "kind": kind,
         "catch_up": catch_up,
         "counts": {outcome: number for outcome, number in sorted(counts.items()) if number},
+        **_organisations(organisations),
     }
 
 
@@ -97,8 +100,10 @@ def conversion_recorded(
     reminder: str,
     channel: str,
     recorded_at: str,
+    organisation: str = DEFAULT_ORGANISATION,
 ) -> dict[str, Any]:
-    """A person said "I've switched it off" for a campaign, from a reminder of a region."""
+    """A person said "I've switched it off" for a campaign, from a reminder of a region that
+    came from `organisation` (the one the conversion is counted under)."""
     return {
         "campaign_id": campaign_id,
         "subscriber_id": subscriber_id,
@@ -106,6 +111,7 @@ def conversion_recorded(
         "reminder": reminder,
         "channel": channel,
         "recorded_at": recorded_at,
+        **_organisations((organisation,)),
     }
 
 
@@ -130,6 +136,15 @@ def campaign_key(campaign: Campaign) -> str:
     return key(campaign.campaign_id, campaign.launched_at)
 
 
+def _organisations(organisations: Sequence[str]) -> dict[str, Any]:
+    """``organisations``, in coalition mode only: the data of a deployment that serves one
+    organisation (whose every campaign and message is the default organisation's) stays as it
+    was before coalitions."""
+    if not organisations or tuple(organisations) == (DEFAULT_ORGANISATION,):
+        return {}
+    return {"organisations": list(organisations)}
+
+
 def _campaign(campaign: Campaign) -> dict[str, Any]:
     return {
         "campaign_id": campaign.campaign_id,
@@ -141,4 +156,5 @@ def _campaign(campaign: Campaign) -> dict[str, Any]:
                 campaign.regions.items(), key=lambda pair: (pair[1], pair[0])
             )
         ],
+        **_organisations(campaign.organisations),
     }
