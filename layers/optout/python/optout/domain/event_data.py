@@ -100,10 +100,10 @@ def conversion_recorded(
     reminder: str,
     channel: str,
     recorded_at: str,
-    organisation: str = DEFAULT_ORGANISATION,
+    organisation: str = "",
 ) -> dict[str, Any]:
-    """A person said "I've switched it off" for a campaign, from a reminder of a region that
-    came from `organisation` (the one the conversion is counted under)."""
+    """A person said "I've switched it off" for a campaign, from a reminder of a region; in a
+    campaign of a coalition, from `organisation` (the one the conversion is counted under)."""
     return {
         "campaign_id": campaign_id,
         "subscriber_id": subscriber_id,
@@ -111,7 +111,7 @@ def conversion_recorded(
         "reminder": reminder,
         "channel": channel,
         "recorded_at": recorded_at,
-        **_organisations((organisation,)),
+        **({"organisations": [organisation]} if organisation else {}),
     }
 
 

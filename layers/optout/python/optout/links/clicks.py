@@ -176,7 +176,8 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
             ("language", done.locale): {"confirmed": 1},
             ("channel", done.channel): {"confirmed": 1},
         }
-        if organisations.in_coalition(done.campaign):
+        shared = organisations.in_coalition(done.campaign)
+        if shared:
             counted[("organisation", done.organisation)] = {"confirmed": 1}
         if done.campaign.ab_tests and done.reminder_id != UNKNOWN_REMINDER:
             # The variant of an A/B-tested reminder that went to them, as its claim recorded it.
@@ -198,7 +199,7 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
                 done.reminder_id,
                 done.channel,
                 iso(now),
-                done.organisation,
+                done.organisation if shared else "",
             ),
             now,
             key=event_data.key(done.campaign_id, done.subscriber_id),
