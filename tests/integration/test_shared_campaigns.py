@@ -28,7 +28,7 @@ from optout.domain.organisations import Organisation, Organiser
 from optout.organisers import stats
 from optout.sending import catch_up
 from optout.store import CampaignStore, OrganisationStore, SubscriberStore
-from tests.helpers import BASE, CAMPAIGN, active, at, to
+from tests.helpers import BASE, CAMPAIGN, active, at, link, to
 from tests.integration.conftest import Organiser as AdminClient
 from tests.integration.conftest import Sent, Stack
 
@@ -310,3 +310,30 @@ def test_a_default_deployments_campaign_counts_no_shares_and_names_no_organisati
     assert len(token_parts(dan, "unsubscribe", tokens.Purpose.UNSUBSCRIBE)) == 3
     assert stats.campaign_stats(settings.get(), CAMPAIGN)["organisations"] == []
     assert all("organisations" not in event.data for event in stack.events())
+
+
+def test_a_texts_short_link_counts_the_conversion_under_its_organisation(
+    stack: Stack, test_clock: Any, coalition: dict[str, str]
+) -> None:
+    # Given Hana, of South, by text in Germany
+    member("+4915112345678", joined("south", "2025-09-01T00:00:00Z"))
+    at(stack, test_clock, TWO_WEEKS_LEFT)
+    (text,) = to(stack, "+4915112345678")
+    # When she opens its short link and presses "I've switched it off"
+    reply = stack.call("short-link", path=link(text.text, "s"))
+    assert reply.status == 302
+    assert stack.call("done", path=reply.headers["Location"].removeprefix(BASE)).status == 200
+    # Then South's share counts it
+    shares = stats.campaign_stats(settings.get(), CAMPAIGN)["organisations"]
+    assert {row["organisation"]: row["confirmed"] for row in shares} == {"north": 0, "south": 1}
+
+
+def test_the_campaigns_page_shows_each_organisations_share(
+    stack: Stack, test_clock: Any, coalition: dict[str, str], organiser: AdminClient
+) -> None:
+    at(stack, test_clock, TWO_WEEKS_LEFT)
+    page = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=organiser.sign_in())
+    assert page.status == 200
+    section = page.text.split("Each organisation's share", 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r'<th scope="row">(\w+)</th><td class="n">(\d+)</td>', section)
+    assert rows == [("north", "1"), ("south", "2")]
