@@ -10,12 +10,21 @@ reminder comes due, ticking at every hour, while a second process sends subscrib
 (POST /subscribe) and clicks (GET /r/..., POST /done/... with links read from the outbox) at a
 bounded rate.
 
+The campaign is shared by two organisations of a coalition (issue 18): North runs it, South
+joined it, and the seeded people are members of North only, of South only, or of both (some
+joined North first, some South), each person's reminders coming from the one they joined
+first; beside them a tenth as many outsiders, who live where the campaign goes and follow
+LinkedIn but belong to neither (the deployment's own list, or West, which did not join), and
+must get nothing.
+
 It reports messages a second (reminders sent / wall-clock time of the ticks that sent them),
 HTTP answers by status (5xx: none allowed; 429s from the subscribe rate limit are expected),
 duplicates (a subscriber given one reminder twice), lost reminders (a subscriber the campaign
 reaches, who never said "I've switched it off", missing one of their region's reminders; a text
-deferred to the morning counts when it arrives), and per function: invocations, time, API calls
-and the peak memory an invocation allocated. It exits 1 if anything is duplicated or lost.
+deferred to the morning counts when it arrives), the messages each organisation sent (an
+email whose From is not the organisation the person is attributed to is counted misattributed),
+and per function: invocations, time, API calls and the peak memory an invocation allocated. It
+exits 1 if anything is duplicated, lost, misattributed or sent to an outsider.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -52,7 +62,8 @@ from optout.core import keys, signatures
 from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
 from optout.domain import contacts, regions
-from optout.domain.models import Consent, Status, Subscriber
+from optout.domain.models import Consent, Membership, MembershipStatus, Status, Subscriber
+from optout.domain.organisations import Organisation
 
 DEFAULT_SUBSCRIBERS = 100_000  # about 2 hours against moto on 2 shared cores (README)
 CI_SUBSCRIBERS = 2_000  # --ci: a run of a few minutes
@@ -100,6 +111,28 @@ PHONES = {
 }
 PHONE_OFFSET = {"CA": 2_000_000}  # Canadian exchange codes start at 2
 
+# The coalition: North runs the campaign, South joined it, West did not.
+ORGANISATIONS = (
+    Organisation("north", "North Network", "reminders@north.example", "2 North Road, Oslo"),
+    Organisation("south", "South Alliance", "reminders@south.example", "9 Via Sud, Napoli"),
+    Organisation("west", "West Collective", "reminders@west.example", "5 West Street, Dublin"),
+)
+RUNS, JOINED = "north", ("south",)
+# The organisations a seeded person joined, first joined first, by their number: North only,
+# South only, or both (in either order).
+MEMBERSHIPS = (
+    ("north",),
+    ("north",),
+    ("south",),
+    ("south",),
+    ("north", "south"),
+    ("south", "north"),
+)
+JOINED_AT = ("2025-09-01T00:00:00Z", "2025-09-15T00:00:00Z")  # first, second
+OUTSIDERS_SHARE = 10  # one outsider for every ten seeded members
+# where outsiders live: places the campaign reaches, by email
+OUTSIDER_PLACES = tuple(place for place in PLACES if place[0] not in ("GB",))
+
 DEFAULT_TRAFFIC_RATE = 4.0  # requests a second from the second process
 DEFAULT_TRAFFIC_SECONDS = 600.0  # at most this long
 TRAFFIC_WORKERS = 8  # requests in flight at once
@@ -119,15 +152,49 @@ class Person:
     locale: str
     timezone: str
     platforms: tuple[str, ...]
+    organisations: tuple[str, ...] = ()  # joined, first joined first; none: the default's
 
     @property
     def reached(self) -> bool:
-        return "linkedin" in self.platforms and self.group in REACHED_GROUPS
+        return (
+            "linkedin" in self.platforms
+            and self.group in REACHED_GROUPS
+            and self.attributed is not None
+        )
+
+    @property
+    def attributed(self) -> str | None:
+        """The organisation the campaign's messages to them come from: of those running it,
+        the one they joined first."""
+        return next((org for org in self.organisations if org in (RUNS, *JOINED)), None)
+
+    @property
+    def outsider(self) -> bool:
+        return self.contact.startswith("load-outsider-")
 
 
 def people(size: int) -> list[Person]:
-    """The seeded subscribers, the same in every process for the same size."""
-    return [_person(number) for number in range(size)]
+    """The seeded subscribers, the same in every process for the same size: `size` members of
+    North, South or both, then the outsiders (`OUTSIDERS_SHARE`)."""
+    members = [_person(number) for number in range(size)]
+    return members + [_outsider(number) for number in range(size // OUTSIDERS_SHARE)]
+
+
+def _outsider(number: int) -> Person:
+    """Someone the campaign's regions and platform would reach, of neither of its
+    organisations: the deployment's own list (even numbers) or West's (odd)."""
+    country, locale, zone = OUTSIDER_PLACES[number % len(OUTSIDER_PLACES)]
+    place = regions.resolve(country)
+    return Person(
+        contact=f"load-outsider-{number:06d}@example.org",
+        channel="email",
+        region=place.code,
+        group=place.group,
+        locale=locale,
+        timezone=zone or regions.default_timezone(place),
+        platforms=("linkedin",),
+        organisations=("west",) if number % 2 else (),
+    )
 
 
 def _person(number: int) -> Person:
@@ -146,6 +213,7 @@ def _person(number: int) -> Person:
         locale=locale,
         timezone=zone or regions.default_timezone(place),
         platforms=platforms,
+        organisations=MEMBERSHIPS[number % len(MEMBERSHIPS)],
     )
 
 
@@ -165,6 +233,10 @@ def population(settings: Settings, size: int) -> list[Subscriber]:
             consent=CONSENT,
             created_at=SEEDED_AT,
             confirmed_at=SEEDED_AT,
+            memberships=tuple(
+                Membership(org, MembershipStatus.ACTIVE, requested_at=at, joined_at=at)
+                for org, at in zip(person.organisations, JOINED_AT, strict=False)
+            ),
         )
         for person in people(size)
     ]
@@ -347,6 +419,17 @@ AB_TEST: dict[str, Any] = {
 AB_WAIT = timedelta(hours=4)
 
 
+def share_campaign(session: requests.Session, url: str) -> None:
+    """Make the campaign North's, joined by South (the stack's bench route: the organisers'
+    routes for it are not the load run's subject)."""
+    answer = session.post(
+        f"{url}/_local/bench/share",
+        json={"campaign_id": CAMPAIGN_ID, "organisation": RUNS, "members": list(JOINED)},
+        timeout=60,
+    )
+    answer.raise_for_status()
+
+
 def set_ab_test(session: requests.Session, url: str, token: str) -> None:
     """Give "one week left" its two variants, through the admin API."""
     answer = session.post(
@@ -439,6 +522,10 @@ class Check:
     deferred: int  # texts sent at a later hour than their reminder was due
     ab_rest: int  # messages to the rest of an A/B test, sent after its wait
     confirmations: int  # messages to the traffic's new subscribers
+    outsiders: int = 0  # reminders to people of neither organisation of the campaign
+    misattributed: int = 0  # emails whose From is not the person's organisation's
+    # messages by the organisation they came from (an email's From; a text: its attribution)
+    by_organisation: dict[str, int] | None = None
 
 
 def check(
@@ -456,7 +543,9 @@ def check(
     by_contact = {_normal(person.contact): person for person in seeded}
     said_done = {_normal(entry["to"]): parse_iso(entry["after"]) for entry in done}
     received: Counter[tuple[str, datetime]] = Counter()
-    strays = after_done = deferred = confirmations = ab_rest = 0
+    strays = after_done = deferred = confirmations = ab_rest = outsiders = misattributed = 0
+    senders = {org.sender_address: org.organisation_id for org in ORGANISATIONS}
+    by_organisation: Counter[str] = Counter()
     for message in sent:
         person = by_contact.get(_normal(message["to"]))
         if person is None:
@@ -465,7 +554,15 @@ def check(
         sent_at = parse_iso(message["sent_at"])
         if not person.reached:
             strays += 1
+            outsiders += person.outsider
             continue
+        came_from = (
+            senders.get(parseaddr(message.get("from", ""))[1], "?")
+            if message["channel"] == "email"
+            else person.attributed
+        )
+        by_organisation[str(came_from)] += 1
+        misattributed += came_from != person.attributed
         reminder = max(moment for moment in due[person.group] if moment <= sent_at)
         received[(person.contact, reminder)] += 1
         late = sent_at - reminder
@@ -497,6 +594,9 @@ def check(
         deferred=deferred,
         ab_rest=ab_rest,
         confirmations=confirmations,
+        outsiders=outsiders,
+        misattributed=misattributed,
+        by_organisation=dict(sorted(by_organisation.items())),
     )
 
 
@@ -579,6 +679,7 @@ def run(options: argparse.Namespace, results: Path) -> dict[str, Any]:
         _progress(f"{options.subscribers:,} seeded and serving in {seed_seconds:.0f} s")
         session = requests.Session()
         post_campaign(session, stack.url, secrets_env["OPTOUT_WEBHOOK_SECRET"])
+        share_campaign(session, stack.url)
         set_ab_test(session, stack.url, secrets_env["OPTOUT_ADMIN_TOKEN"])
         due = reminder_times(session, stack.url, secrets_env["OPTOUT_ADMIN_TOKEN"])
         tested = frozenset(tested_times(session, stack.url, secrets_env["OPTOUT_ADMIN_TOKEN"]))
@@ -610,6 +711,13 @@ def run(options: argparse.Namespace, results: Path) -> dict[str, Any]:
     return {
         "subscribers": options.subscribers,
         "reached": sum(1 for person in seeded if person.reached),
+        "outsiders": sum(1 for person in seeded if person.outsider),
+        "members": {
+            " and ".join(joined) or "none": count
+            for joined, count in sorted(
+                Counter(person.organisations for person in seeded if person.reached).items()
+            )
+        },
         "texting": sum(1 for person in seeded if person.channel == "sms"),
         "regions": sorted(due),
         "reminders_per_region": {region: len(moments) for region, moments in due.items()},
@@ -646,6 +754,8 @@ def problems(figures: dict[str, Any]) -> list[str]:
         "reminders sent twice to one subscriber": checked["duplicates"],
         "reminders lost": checked["lost"],
         "reminders to subscribers the campaign does not reach": checked["strays"],
+        "reminders to people of neither organisation": checked.get("outsiders", 0),
+        "emails from another organisation than the person's": checked.get("misattributed", 0),
         "reminders after 'I've switched it off'": checked["after_done"],
         "answers 5xx, or none": sum(
             count
@@ -679,9 +789,15 @@ def render(figures: dict[str, Any], command: str) -> str:
         f"`{command}` on {date.today().isoformat()}; {report.machine()}. {size:,} subscribers"
         f"{label}: {figures['reached']:,} reached by the campaign in "
         f"{', '.join(figures['regions'])} ({figures['texting']:,} by text), the rest following "
-        "only Meta or living in the UK. The local stack in a process of its own, its clock "
+        "only Meta or living in the UK; and "
+        f"{figures.get('outsiders', 0):,} more where it goes, of neither of its organisations. "
+        "The local stack in a process of its own, its clock "
         f"played hour by hour ({figures['ticks']} ticks) through "
-        f"{sum(figures['reminders_per_region'].values())} reminders; the whole run took "
+        f"{sum(figures['reminders_per_region'].values())} reminders; the campaign North's, "
+        "joined by South, its reached members "
+        + ", ".join(f"{count:,} of {who}" for who, count in figures.get("members", {}).items())
+        + " (first joined first)"
+        + "; the whole run took "
         f"{figures['minutes']:.1f} min, seeding {figures['seed_seconds']:.0f} s of it."
     )
     rows = [
@@ -708,6 +824,18 @@ def render(figures: dict[str, Any], command: str) -> str:
             f"{checked.get('ab_rest', 0):,}",
         ],
         ["confirmations to the traffic's new subscribers", f"{checked['confirmations']:,}"],
+        [
+            f"to the {figures.get('outsiders', 0):,} people of neither organisation (must be 0)",
+            f"{checked.get('outsiders', 0):,}",
+        ],
+        [
+            "emails from another organisation than the one attributed (must be 0)",
+            f"{checked.get('misattributed', 0):,}",
+        ],
+        *(
+            [f"reminders from {organisation}", f"{count:,}"]
+            for organisation, count in (checked.get("by_organisation") or {}).items()
+        ),
     ]
     return "\n\n".join(
         [

@@ -10,8 +10,11 @@ for `bench.load`, with three additions that only a benchmark needs:
   tracing every invocation would impose on the whole run); calls made between invocations are the SQS poller's (the
   stack playing Lambda's event source mappings);
 - `GET /_local/bench/sent?since=N`: how many messages the outbox holds, and those from the Nth
-  on, each reduced to channel, recipient, time sent and the paths of its links (the full
-  outbox of a large run is gigabytes of JSON).
+  on, each reduced to channel, recipient, sender (From), time sent and the paths of its links
+  (the full outbox of a large run is gigabytes of JSON);
+- the coalition's organisations (`bench.load.ORGANISATIONS`, their senders verified in SES),
+  and `POST /_local/bench/share` with ``{"campaign_id", "organisation", "members"}``, which
+  makes a campaign that organisation's, joined by the members.
 
 It writes `ready.json` to the results directory once it serves, and `stack.json` (the
 measurements) when SIGTERM stops it. Its own stdout and stderr are the handlers' logs.
@@ -27,7 +30,7 @@ import threading
 import tracemalloc
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from pathlib import Path
 from time import perf_counter, thread_time
@@ -37,7 +40,7 @@ from urllib.parse import parse_qs
 import boto3
 
 from bench import fanout
-from bench.load import CLOCK_START, population
+from bench.load import CLOCK_START, ORGANISATIONS, population
 from local import invoke, provision, template
 from local.__main__ import PREFIX, REGION, _point_aws_at, _start_moto
 from local.stack import (
@@ -53,6 +56,7 @@ from local.stack import (
 )
 from optout.core import clock, settings
 from optout.core.observability import metrics
+from optout.store import CampaignStore, OrganisationStore
 
 POLLER = "(SQS poller)"
 TRACED_FIRST = 10  # invocations of each function whose memory is traced, then one in:
@@ -159,6 +163,17 @@ class BenchFrontend(Frontend):
             every = self._bench_stack.outbox()
             compact = [_compact(message) for message in every[since:]]
             return json_response(HTTPStatus.OK, {"total": len(every), "sent": compact})
+        if request.path == "/_local/bench/share" and request.method == "POST":
+            asked = json.loads(request.body or b"{}")
+            store = CampaignStore(settings.get())
+            campaign = store.get_campaign(asked["campaign_id"])
+            if campaign is None:
+                return json_response(HTTPStatus.NOT_FOUND, {"error": "no such campaign"})
+            shared = replace(
+                campaign, organisation=asked["organisation"], members=tuple(asked["members"])
+            )
+            store.save_campaign(shared, clock.now())
+            return json_response(HTTPStatus.OK, {"organisations": list(shared.organisations)})
         return super().respond(request)
 
 
@@ -166,6 +181,7 @@ def _compact(message: dict[str, Any]) -> dict[str, Any]:
     return {
         "channel": message["channel"],
         "to": message["to"],
+        "from": message["headers"].get("From", ""),
         "sent_at": message["sent_at"],
         "links": LINK.findall(message["text"]),
     }
@@ -189,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         stack_clock = StackClock()
         clock.set_source(stack_clock.now)
         stack_clock.set(CLOCK_START)
+        organisations = OrganisationStore(settings.get())
+        for organisation in ORGANISATIONS:
+            organisations.create(organisation)
+            boto3.client("sesv2").create_email_identity(EmailIdentity=organisation.sender_address)
         seeded = fanout.write_active(
             settings.get(), population(settings.get(), options.subscribers)
         )

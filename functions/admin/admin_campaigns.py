@@ -174,7 +174,9 @@ def campaign_stats(campaign_id: str) -> Response[str]:
     table = router.current_event.get_query_string_value("table", "regions")
     if table not in ("regions", "ab_tests"):
         raise InvalidInput({"table": "regions, or ab_tests for the A/B tests' CSV"})
-    numbers = stats.campaign_stats(settings.get(), campaign_id)
+    numbers = stats.campaign_stats(
+        settings.get(), campaign_id, viewer=admin.organiser(router.context)
+    )
     if report == "csv" and table == "ab_tests":
         return admin.csv_response(stats.ab_tests_csv(numbers), f"{campaign_id}-ab-tests.csv")
     if report == "csv":

@@ -55,9 +55,21 @@ class Email:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def build(settings: Settings, email: Email) -> bytes:
-    """The MIME message for `email`, as SES will relay it; header values with CR or LF are
-    refused (header injection).
+@dataclass(frozen=True)
+class Sender:
+    """Whom an email comes from, when not the deployment's own parameters (OrganisationName,
+    SenderAddress, SesConfigurationSet): an organisation of a coalition, with its own From and
+    its own SES configuration set ("": the deployment's)."""
+
+    name: str
+    address: str
+    configuration_set: str = ""
+
+
+def build(settings: Settings, email: Email, sender: Sender | None = None) -> bytes:
+    """The MIME message for `email`, as SES will relay it, from `sender` (None: the
+    deployment's own name and address); header values with CR or LF are refused (header
+    injection).
 
     Written out directly rather than through the standard library's `email` package, which
     takes some 1.7 ms a message; the format is the plain one every client reads: UTF-8 text
@@ -67,12 +79,14 @@ def build(settings: Settings, email: Email) -> bytes:
         if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
             raise ValueError(f"header {name!r} contains a line break")
     boundary = "=_" + secrets.token_hex(12)
-    domain = settings.sender_address.rpartition("@")[2]
+    name, address = (
+        (sender.name, sender.address)
+        if sender
+        else (settings.organisation_name, settings.sender_address)
+    )
+    domain = address.rpartition("@")[2]
     headers = [
-        (
-            "From",
-            formataddr((settings.organisation_name, settings.sender_address), charset="utf-8"),
-        ),
+        ("From", formataddr((name, address), charset="utf-8")),
         ("To", email.to),
         ("Subject", _encoded_word(email.subject)),
         ("Date", formatdate(usegmt=True)),
@@ -121,19 +135,25 @@ def send(settings: Settings, email: Email) -> str:
 
 
 def send_raw(
-    settings: Settings, to: str, mime: bytes, tags: Mapping[str, str] | None = None
+    settings: Settings,
+    to: str,
+    mime: bytes,
+    tags: Mapping[str, str] | None = None,
+    sender: Sender | None = None,
 ) -> str:
-    """Send a MIME message `build` made; returns the SES message id. `tags` come back in SES's
-    bounce and complaint notifications (which campaign and region a bounce belongs to)."""
+    """Send a MIME message `build` made (from the same `sender`); returns the SES message id.
+    `tags` come back in SES's bounce and complaint notifications (which campaign and region a
+    bounce belongs to)."""
+    configuration_set = (sender and sender.configuration_set) or settings.ses_configuration_set
     request: dict[str, Any] = {
-        "FromEmailAddress": settings.sender_address,
+        "FromEmailAddress": sender.address if sender else settings.sender_address,
         "Destination": {"ToAddresses": [to]},
         "Content": {"Raw": {"Data": mime}},
     }
     if tags:
         request["EmailTags"] = [{"Name": name, "Value": value} for name, value in tags.items()]
-    if settings.ses_configuration_set:
-        request["ConfigurationSetName"] = settings.ses_configuration_set
+    if configuration_set:
+        request["ConfigurationSetName"] = configuration_set
     try:
         return send_once(aws.send_client("sesv2").send_email, **request)
     except ClientError as error:

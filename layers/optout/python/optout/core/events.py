@@ -61,6 +61,11 @@ action repeated (a second click, a text SNS delivers twice) changes nothing and 
   when it is next touched (a policy change, a withdrawal, the scheduler's next fan-out).
 - ``policy.change_detected``: as `optout.watching.forward.event_body` sends to allies (the
   watcher, when it records a change; its id is the key).
+
+In coalition mode, ``reminder.sent``, ``campaign.launched`` and ``campaign.finished`` of a
+campaign that reaches an organisation besides the default one add ``organisations`` (the
+campaign's, its own first), and ``conversion.recorded`` of such a campaign's message the one it
+is counted under; a deployment that serves one organisation tells them as before.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ times only: nothing here reads a contact.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from optout.domain.models import DEFAULT_ORGANISATION, Campaign, Subscriber
@@ -119,9 +119,11 @@ def reminder_sent(
     kind: str,
     catch_up: bool,
     counts: Mapping[str, int],
+    organisations: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One send batch of a reminder done: each of its people counted once, under the outcome
-    their message had (``sent``, ``failed``, ``deferred``, ``skipped_...``)."""
+    their message had (``sent``, ``failed``, ``deferred``, ``skipped_...``); `organisations`:
+    the campaign's (`organisations_field`)."""
     return {
         "campaign_id": campaign_id,
         "reminder": reminder,
@@ -129,6 +131,7 @@ def reminder_sent(
         "kind": kind,
         "catch_up": catch_up,
         "counts": {outcome: number for outcome, number in sorted(counts.items()) if number},
+        **organisations_field(organisations),
     }
 
 
@@ -139,8 +142,10 @@ def conversion_recorded(
     reminder: str,
     channel: str,
     recorded_at: str,
+    organisation: str = "",
 ) -> dict[str, Any]:
-    """A person said "I've switched it off" for a campaign, from a reminder of a region."""
+    """A person said "I've switched it off" for a campaign, from a reminder of a region; in a
+    campaign of a coalition, from `organisation` (the one the conversion is counted under)."""
     return {
         "campaign_id": campaign_id,
         "subscriber_id": subscriber_id,
@@ -148,6 +153,7 @@ def conversion_recorded(
         "reminder": reminder,
         "channel": channel,
         "recorded_at": recorded_at,
+        **({"organisations": [organisation]} if organisation else {}),
     }
 
 
@@ -183,4 +189,5 @@ def _campaign(campaign: Campaign) -> dict[str, Any]:
                 campaign.regions.items(), key=lambda pair: (pair[1], pair[0])
             )
         ],
+        **organisations_field(campaign.organisations),
     }

@@ -153,3 +153,10 @@ def attributed_to(subscriber: Subscriber, campaign: Campaign) -> str | None:
         return None
     preferred = [org for org in campaign.attribution if org in theirs]
     return preferred[0] if preferred else theirs[0]
+
+
+def in_coalition(campaign: Campaign) -> bool:
+    """Whether a campaign reaches an organisation besides the default one: then its numbers
+    are counted per organisation too, and its messages, links and events name the one each
+    belongs to (a deployment that serves one organisation counts and writes as before)."""
+    return campaign.organisations != (DEFAULT,)

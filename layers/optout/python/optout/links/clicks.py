@@ -4,6 +4,10 @@ switched it off" (a conversion).
 A click is redirected to the destination stored with the campaign, whatever is appended to the
 link, so the bot is no open redirect. A click is never a conversion by itself (mail scanners
 follow links); only a POST from the "done" page is. Each is idempotent and counted once.
+
+In a coalition a done link names the organisation the reminder came from, and a conversion of
+a campaign shared by several organisations is counted under it too (a link without one, as
+every link of a deployment that serves one organisation, is the default organisation's).
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ from optout.core.errors import NotFound
 from optout.core.events import EventType
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
-from optout.domain import ab, event_data
-from optout.domain.models import UNKNOWN_REMINDER, Campaign, reminder_region
+from optout.domain import ab, event_data, organisations
+from optout.domain.models import (
+    DEFAULT_ORGANISATION,
+    UNKNOWN_REMINDER,
+    Campaign,
+    reminder_region,
+)
 from optout.links import verified
 from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
 
@@ -38,6 +47,8 @@ class Done:
     # The reminder whose link this is; `UNKNOWN_REMINDER` for links minted before done links
     # named their reminder.
     reminder_id: str = ""
+    # The organisation the reminder came from (links without one: the default organisation's).
+    organisation: str = DEFAULT_ORGANISATION
 
     def page_context(self) -> dict[str, Any]:
         text = self.campaign.policy.in_language(self.locale)
@@ -124,13 +135,15 @@ def short_link(settings: Settings, code: str, now: datetime) -> str:
     parts = [stored["campaign_id"], stored["region"], stored["subscriber_id"]]
     if stored.get("reminder"):
         parts.append(stored["reminder"])
+        if stored.get("organisation"):
+            parts.append(stored["organisation"])
     return f"{campaign.base_url}/done/{tokens.mint(keys.token_keyring(settings), tokens.Purpose.DONE, parts, expires)}"
 
 
 def done_link(settings: Settings, token: str, now: datetime) -> Done:
     """What a "done" link names; raises if the link or its campaign is not valid."""
-    campaign_id, region, subscriber_id, *reminder = verified.parts(
-        settings, token, tokens.Purpose.DONE, now, 3, optional=1
+    campaign_id, region, subscriber_id, *later = verified.parts(
+        settings, token, tokens.Purpose.DONE, now, 3, optional=2
     )
     campaign = CampaignStore(settings).get_campaign(campaign_id)
     subscriber = SubscriberStore(settings).get(subscriber_id)
@@ -143,7 +156,8 @@ def done_link(settings: Settings, token: str, now: datetime) -> Done:
         campaign,
         subscriber.locale,
         subscriber.channel,
-        reminder[0] if reminder else UNKNOWN_REMINDER,
+        later[0] if later else UNKNOWN_REMINDER,
+        later[1] if len(later) > 1 else DEFAULT_ORGANISATION,
     )
 
 
@@ -162,6 +176,9 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
             ("language", done.locale): {"confirmed": 1},
             ("channel", done.channel): {"confirmed": 1},
         }
+        shared = organisations.in_coalition(done.campaign)
+        if shared:
+            counted[("organisation", done.organisation)] = {"confirmed": 1}
         if done.campaign.ab_tests and done.reminder_id != UNKNOWN_REMINDER:
             # The variant of an A/B-tested reminder that went to them, as its claim recorded it.
             sent = DeliveryStore(settings).variant_sent(
@@ -182,6 +199,7 @@ def confirm_done(settings: Settings, token: str, now: datetime) -> Done:
                 done.reminder_id,
                 done.channel,
                 iso(now),
+                done.organisation if shared else "",
             ),
             now,
             key=event_data.key(done.campaign_id, done.subscriber_id),

@@ -4,6 +4,12 @@ Links carry signed tokens, never contact data: the setting link goes through ``/
 is recorded, then a redirect to the destination stored with the campaign), "I've switched it
 off" through ``/done/``, and every email offers a one-click unsubscribe (RFC 8058) in its
 headers and its footer, and beside it a link to the person's own data (``/privacy/``).
+
+In a coalition a message comes from the organisation it is attributed to
+(`optout.domain.organisations.attributed_to`): its name, postal address and support contact
+in the footer, and its id on the done and unsubscribe links (so that a conversion is counted
+under it, and an unsubscribe ends its messages). A message of the default organisation reads
+and links as it did before coalitions.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from optout.domain import plan
 from optout.domain.ab import ABTest, Variant
 from optout.domain.locales import SUPPORTED_LOCALES
 from optout.domain.models import (
+    DEFAULT_ORGANISATION,
     Audience,
     Campaign,
     Consent,
@@ -33,6 +40,7 @@ from optout.domain.models import (
     Status,
     Subscriber,
 )
+from optout.domain.organisations import Organisation
 from optout.domain.policy import platform_name
 from optout.messages import render
 from optout.messages.render import RenderError
@@ -66,10 +74,14 @@ def links(
     reminder: Reminder,
     subscriber_id: str,
     now: datetime,
+    organisation: str = DEFAULT_ORGANISATION,
 ) -> Links:
-    """The subscriber's own tracked links for this reminder."""
+    """The subscriber's own tracked links for this reminder, which comes from `organisation`."""
     keyring = keys.token_keyring(settings)
     base = campaign.base_url
+    # The organisation rides last on the done and unsubscribe links; none: the default one's
+    # (every link minted before coalitions, and every link of a deployment that serves one).
+    own = (organisation,) if organisation != DEFAULT_ORGANISATION else ()
 
     def mint(purpose: tokens.Purpose, *parts: str) -> str:
         return tokens.mint(keyring, purpose, parts, now + tokens.LIFETIMES[purpose])
@@ -78,9 +90,9 @@ def links(
         setting=f"{base}/r/{mint(tokens.Purpose.CLICK, campaign.campaign_id, reminder.reminder_id, subscriber_id, 'setting')}",
         # The reminder rides on the done link, so that a conversion is counted for the
         # reminder whose link the person pressed ("which reminder made people act").
-        done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign.campaign_id, reminder.region, subscriber_id, reminder.reminder_id)}",
+        done=f"{base}/done/{mint(tokens.Purpose.DONE, campaign.campaign_id, reminder.region, subscriber_id, reminder.reminder_id, *own)}",
         # Campaign and region say where an unsubscribe is counted; the subscriber is what ends.
-        unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id, campaign.campaign_id, reminder.region)}",
+        unsubscribe=f"{base}/unsubscribe/{mint(tokens.Purpose.UNSUBSCRIBE, subscriber_id, campaign.campaign_id, reminder.region, *own)}",
         privacy=f"{base}/privacy/{mint(tokens.Purpose.PRIVACY, subscriber_id)}",
         short=f"{base}/s/{short_code(settings, campaign.campaign_id, reminder.region, subscriber_id)}",
     )
@@ -94,8 +106,10 @@ def context(
     link: Links,
     now: datetime,
     variant: Variant | None = None,
+    organisation: Organisation | None = None,
 ) -> dict[str, Any]:
-    """Everything the reminder templates use, in the subscriber's language and zone.
+    """Everything the reminder templates use, in the subscriber's language and zone, as
+    `organisation` sends it (None: the default organisation, the deployment's own parameters).
 
     A `variant` of an A/B test (`optout.domain.ab`) gives the subject (a text's first words)
     and the opening text (in place of the summary), rendered from the organiser's templates
@@ -123,8 +137,7 @@ def context(
         "template": _template(campaign, reminder),
         "platform": platform_name(campaign.platform),
         "has_setting_link": bool(campaign.policy.setting_url),
-        "organisation": settings.organisation_name,
-        "organisation_address": settings.organisation_address,
+        **_identity(settings, organisation),
         "kind": reminder.kind,
         "title": text.title,
         "short_title": text.short_title,
@@ -147,6 +160,22 @@ def context(
         if words.subject:
             values["variant_subject"] = render.snippet(words.subject, values, subscriber.locale)
     return values
+
+
+def _identity(settings: Settings, organisation: Organisation | None) -> dict[str, str]:
+    """Who the message comes from, as its footer says: a coalition's organisation with its
+    support contact; the default organisation (None) as every message was before coalitions."""
+    if organisation is None or organisation.organisation_id == DEFAULT_ORGANISATION:
+        return {
+            "organisation": settings.organisation_name,
+            "organisation_address": settings.organisation_address,
+            "support_contact": "",
+        }
+    return {
+        "organisation": organisation.name,
+        "organisation_address": organisation.postal_address,
+        "support_contact": organisation.help_contact,
+    }
 
 
 def _template(campaign: Campaign, reminder: Reminder) -> str:
@@ -203,13 +232,27 @@ class Drafts:
             reminder,
             now,
         )
-        self._emails: dict[tuple[str, str, str], Email] = {}
-        self._texts: dict[tuple[str, str, bool, str], str] = {}
+        self._emails: dict[tuple[str, str, str, str], Email] = {}
+        self._texts: dict[tuple[str, str, bool, str, str], str] = {}
 
-    def email(self, subscriber: Subscriber, link: Links, variant: Variant | None = None) -> Email:
-        key = (subscriber.locale, subscriber.timezone, variant.name if variant else "")
+    def email(
+        self,
+        subscriber: Subscriber,
+        link: Links,
+        variant: Variant | None = None,
+        organisation: Organisation | None = None,
+    ) -> Email:
+        """The subscriber's email, from `organisation` (None: the default one)."""
+        key = (
+            subscriber.locale,
+            subscriber.timezone,
+            variant.name if variant else "",
+            organisation.organisation_id if organisation else DEFAULT_ORGANISATION,
+        )
         if key not in self._emails:
-            self._emails[key] = email(subscriber, self._values(subscriber, variant), _STAND_INS)
+            self._emails[key] = email(
+                subscriber, self._values(subscriber, variant, organisation), _STAND_INS
+            )
         draft = self._emails[key]
         return Email(
             to=subscriber.contact,
@@ -220,18 +263,32 @@ class Drafts:
         )
 
     def sms(
-        self, subscriber: Subscriber, link: Links, first: bool, variant: Variant | None = None
+        self,
+        subscriber: Subscriber,
+        link: Links,
+        first: bool,
+        variant: Variant | None = None,
+        organisation: Organisation | None = None,
     ) -> Sms:
-        key = (subscriber.locale, subscriber.timezone, first, variant.name if variant else "")
+        key = (
+            subscriber.locale,
+            subscriber.timezone,
+            first,
+            variant.name if variant else "",
+            organisation.organisation_id if organisation else DEFAULT_ORGANISATION,
+        )
         if key not in self._texts:
-            self._texts[key] = sms(subscriber, self._values(subscriber, variant), first).text
+            values = self._values(subscriber, variant, organisation)
+            self._texts[key] = sms(subscriber, values, first).text
         # A text carries one link, to the done page (steps, setting, button), behind a short code.
         return Sms(
             to=subscriber.contact,
             text=_with_links(self._texts[key], replace(link, done=link.short or link.done)),
         )
 
-    def _values(self, subscriber: Subscriber, variant: Variant | None) -> dict[str, Any]:
+    def _values(
+        self, subscriber: Subscriber, variant: Variant | None, organisation: Organisation | None
+    ) -> dict[str, Any]:
         return context(
             self._settings,
             self._campaign,
@@ -240,6 +297,7 @@ class Drafts:
             _STAND_INS,
             self._now,
             variant,
+            organisation,
         )
 
 

@@ -81,12 +81,15 @@ def overview(settings: Settings, now: datetime, seen_by: Organiser = OWNER) -> d
     }
 
 
-def campaign_page(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]:
-    """One campaign: its deadlines, funnel chart, confirmations over time, plan and actions."""
+def campaign_page(
+    settings: Settings, campaign_id: str, now: datetime, *, viewer: Organiser = OWNER
+) -> dict[str, Any]:
+    """One campaign: its deadlines, funnel chart, confirmations over time, plan and actions;
+    the organisations' shares `viewer` may see."""
     zone = settings.admin.time_zone
     campaign = manage.show_campaign(settings, campaign_id)
     planned = [reminder for reminders in campaign["plan"].values() for reminder in reminders]
-    numbers = stats.campaign_stats(settings, campaign_id)
+    numbers = stats.campaign_stats(settings, campaign_id, viewer=viewer)
     rows = [(row["region"], [row[stage] for stage in stats.FUNNEL]) for row in numbers["regions"]]
     if not rows:  # nothing planned or counted yet: each region of the campaign says so
         rows = [(region, [0] * len(stats.FUNNEL)) for region in campaign["regions"]]

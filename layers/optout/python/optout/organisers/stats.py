@@ -4,6 +4,13 @@ everything else the sender and the feedback counted, as JSON and as CSV.
 Counters are written where things happen (the sender once per batch, a click, a conversion,
 a bounce); this module only reads and adds them up. The conversion rate is people who said
 "I've switched it off" over messages sent, as organisers report it.
+
+A campaign that several organisations of a coalition share sends each person one message,
+attributed to one organisation (`optout.domain.organisations.attributed_to`): its numbers are
+the deduplicated whole (the regions and the total, as ever) and, beside them, each
+organisation's share (`organisations`: the people its messages went to, and their
+outcomes), which add up to the whole. An organiser of one organisation sees the whole and
+their own organisation's share only.
 """
 
 from __future__ import annotations
@@ -15,12 +22,16 @@ from typing import Any
 
 from optout.core.settings import Settings
 from optout.domain import ab, regions
+from optout.domain.organisations import OWNER, Organiser
 from optout.domain.reputation import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, MIN_SENT_FOR_RATES
 from optout.store import CampaignStore, SubscriberStore
 from optout.store.subscribers import COUNTED_STATES, ListHealth
 
 FUNNEL = ("audience", "sent", "clicked", "confirmed")
 BREAKDOWNS = ("reminder", "language", "channel")
+# An organisation's share of a shared campaign: its people's outcomes (each person under the
+# organisation their message came from; a skip of someone of none: under none) and conversions.
+SHARE = ("sent", "failed", "unknown", "skipped", "confirmed")
 # The columns every report has, in this order; skip reasons follow as they occur.
 COLUMNS = (
     "region",
@@ -41,8 +52,11 @@ COLUMNS = (
 )
 
 
-def campaign_stats(settings: Settings, campaign_id: str) -> dict[str, Any]:
-    """Per region and in total: the funnel, outcomes, skips by reason, conversion rate."""
+def campaign_stats(
+    settings: Settings, campaign_id: str, *, viewer: Organiser = OWNER
+) -> dict[str, Any]:
+    """Per region and in total: the funnel, outcomes, skips by reason, conversion rate; and
+    for a campaign shared by organisations, each one's share (those `viewer` may see)."""
     store = CampaignStore(settings)
     counters = store.stats(campaign_id)
     breakdown = store.breakdown(campaign_id)
@@ -63,7 +77,21 @@ def campaign_stats(settings: Settings, campaign_id: str) -> dict[str, Any]:
         "timeline": store.timeline(campaign_id),
         "conversions": conversions(breakdown),
         "ab_tests": ab_tests(store, campaign_id, breakdown),
+        "organisations": shares(breakdown, viewer),
     }
+
+
+def shares(
+    breakdown: dict[str, dict[str, dict[str, int]]], viewer: Organiser = OWNER
+) -> list[dict[str, Any]]:
+    """Each organisation's share of a shared campaign, by id: its messages sent, failed,
+    unknown, its people skipped, its conversions and their rate; only `viewer`'s own for an
+    organiser of one organisation. Empty for a campaign of the default organisation alone."""
+    return [
+        _with_rate({"organisation": organisation, **{name: counts.get(name, 0) for name in SHARE}})
+        for organisation, counts in sorted(breakdown.get("organisation", {}).items())
+        if viewer.may_see(organisation)
+    ]
 
 
 def ab_tests(
@@ -150,12 +178,19 @@ def _variant_numbers(
 
 
 def as_csv(stats: dict[str, Any]) -> str:
-    """The per-region rows and the total as CSV, one column per counter."""
+    """The per-region rows and the total as CSV, one column per counter. A shared campaign's
+    CSV has an ``organisation`` column too: "all" on the regions and the total (the
+    deduplicated whole), and a row per organisation's share after them (region "all")."""
     rows = [*stats["regions"], stats["total"]]
     reasons = sorted({name for row in rows for name in row if name.startswith("skipped_")})
+    columns = [*COLUMNS, *reasons]
+    if stats.get("organisations"):
+        columns.insert(1, "organisation")
+        rows = [{**row, "organisation": "all"} for row in rows]
+        rows += [{"region": "all", **share} for share in stats["organisations"]]
     out = io.StringIO()
     writer = csv.DictWriter(
-        out, fieldnames=[*COLUMNS, *reasons], restval=0, extrasaction="ignore", lineterminator="\n"
+        out, fieldnames=columns, restval=0, extrasaction="ignore", lineterminator="\n"
     )
     writer.writeheader()
     writer.writerows(rows)

@@ -9,7 +9,10 @@ activation queues a `CatchUpJob` on the notice queue; the notifier turns it into
 marked `catch_up`, which the sender sends as it sends any reminder: texts wait for the
 person's morning, and the delivery claim of (campaign, reminder, person, channel) means a
 reminder they were already sent, or that a fan-out under way sends them too, goes once. The
-sender counts them "caught_up" per region. Organisers turn it off per campaign
+sender counts them "caught_up" per region. In a coalition, only campaigns of an organisation
+they belong to catch them up: someone who joins organisation B gets B's campaigns' latest
+reminder (and none of A's, unless they are A's too; whoever had it already, from A, is kept
+from a second copy by the claim). Organisers turn it off per campaign
 (`"plan": {"catch_up": false}` in the policy-change body, or `POST
 /admin/campaigns/{id}/catch-up`).
 """
@@ -26,7 +29,7 @@ from optout.core.clock import iso
 from optout.core.jobs import CatchUpJob, SendJob
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
-from optout.domain import plan
+from optout.domain import organisations, plan
 from optout.domain.models import Campaign, CampaignStatus, Status
 from optout.store import CampaignStore, SubscriberStore
 
@@ -68,6 +71,8 @@ def queue_reminders(settings: Settings, job: CatchUpJob, now: datetime) -> int:
         for person in people:
             if campaign.campaign_id in person.done_campaigns:
                 continue
+            if organisations.attributed_to(person, campaign) is None:
+                continue  # a member of none of its organisations
             reminder = plan.catch_up(reminders, person, now)
             if reminder is not None:
                 due[(campaign.campaign_id, reminder.reminder_id)].append(person.subscriber_id)

@@ -12,6 +12,12 @@ person converted in, so the members a page keeps on every other rule are read fo
 request (`SubscriberStore.with_done_campaigns`). Unsubscribed and erased people are not in the
 index, so never among them.
 
+In a coalition (a deployment with organisations besides the default one, read once a job), a
+campaign reaches the active members of its organisations only: the members a page keeps on
+every other rule have their memberships read, 100 to a request (`SubscriberStore.memberships`),
+and those of none of the campaign's organisations are left out, not counted in its audience.
+A deployment with no other organisation reads nothing more: everyone is the default one's.
+
 A reminder with an A/B test is fanned out twice (`optout.campaigns.schedule`): a job of its
 "test" phase queues only the people of its test share and counts the rest as held for the
 test result; a job of its "rest" phase, after the wait, queues only the rest. Each phase keeps
@@ -30,8 +36,18 @@ from optout.core.jobs import FanoutJob, SendJob, batch_id
 from optout.core.observability import MetricUnit, metrics
 from optout.core.settings import Settings
 from optout.domain import ab
-from optout.domain.models import STARTED, Audience, AudienceMember, Reminder, Segment
-from optout.store import FANOUT_DONE, CampaignStore, SubscriberStore, layout
+from optout.domain.models import (
+    DEFAULT_ORGANISATION,
+    STARTED,
+    Audience,
+    AudienceMember,
+    Campaign,
+    Membership,
+    MembershipStatus,
+    Reminder,
+    Segment,
+)
+from optout.store import FANOUT_DONE, CampaignStore, OrganisationStore, SubscriberStore, layout
 
 PAGE_SIZE = 2000  # subscribers per query page, and per checkpoint
 IDS_PER_MESSAGE = 200  # subscriber ids per send-queue message (about 7 KiB)
@@ -57,6 +73,7 @@ def run(
         return {"outcome": "skipped", "reason": "shard already done"}
     cursor = max(job.cursor, checkpoint)  # ids sort, so the later one wins
     subscribers = SubscriberStore(settings)
+    members_of = _members_of(settings, campaigns, job.campaign_id)
     queued = pages = 0
     while True:
         members, more = subscribers.audience_page(
@@ -64,6 +81,8 @@ def run(
         )
         pages += 1
         ids = [member.subscriber_id for member in reached_members(subscribers, members, reminder)]
+        if members_of is not None:
+            ids = members_of(subscribers, ids)
         if in_phase is not None:
             kept = [subscriber_id for subscriber_id in ids if in_phase(subscriber_id)]
             if job.phase == ab.TEST:
@@ -85,6 +104,36 @@ def run(
             queues.enqueue(settings.fanout_queue_url, replace(job, cursor=cursor))
             metrics.add_metric(name="FanoutSubscribers", unit=MetricUnit.Count, value=queued)
             return {"outcome": "continued", "shard": shard, "queued": queued, "cursor": cursor}
+
+
+def _members_of(
+    settings: Settings, campaigns: CampaignStore, campaign_id: str
+) -> Callable[[SubscriberStore, list[str]], list[str]] | None:
+    """What keeps, of a page's people, the members of the campaign's organisations; None when
+    the deployment has no organisation besides the default one (everyone is its member)."""
+    if not OrganisationStore(settings).organisations():
+        return None
+    campaign = campaigns.get_campaign(campaign_id)
+    if campaign is None:
+        raise ValueError(f"no campaign {campaign_id!r}")
+
+    def members_of(subscribers: SubscriberStore, ids: list[str]) -> list[str]:
+        found = subscribers.memberships(ids)
+        return [s for s in ids if s in found and belongs(found[s], campaign)]
+
+    return members_of
+
+
+def belongs(memberships: tuple[Membership, ...], campaign: Campaign) -> bool:
+    """Whether someone of the audience index (an active record) with these memberships is an
+    active member of one of the campaign's organisations; a record with none is the default
+    organisation's member (`optout.domain.organisations.memberships_of`)."""
+    if not memberships:
+        return DEFAULT_ORGANISATION in campaign.organisations
+    return any(
+        m.status is MembershipStatus.ACTIVE and m.organisation in campaign.organisations
+        for m in memberships
+    )
 
 
 def _phase_filter(

@@ -17,6 +17,14 @@ rest reached before the decision (a late joiner caught up during the wait) is no
 for the test result, counted on the test, and the rest's fan-out reaches them. The claim records
 the variant and group, for the conversion to be counted under them.
 
+In a coalition (`optout.domain.organisations`) each message comes from the organisation it is
+attributed to: of the campaign's organisations the person belongs to, the coalition's choice or
+the one they joined first. Its From, footer, links and SES configuration set are that
+organisation's; someone who left every organisation of the campaign since the fan-out is
+skipped ("not_a_member"). The claim key names no organisation: someone on two members' lists is
+one person, one claim, one message. The claim records the organisation, and a coalition's
+campaign counts its sends per organisation beside the whole.
+
 Counters go to the campaign once per batch.
 """
 
@@ -37,9 +45,10 @@ from optout.core.events import EventType
 from optout.core.jobs import SendJob
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import SendingSettings, Settings, SettingsError
-from optout.domain import ab, event_data, plan
+from optout.domain import ab, event_data, organisations, plan
 from optout.domain.cap import Cap, Reservation
 from optout.domain.models import (
+    DEFAULT_ORGANISATION,
     SETTLED,
     Campaign,
     CampaignStatus,
@@ -48,11 +57,12 @@ from optout.domain.models import (
     Status,
     Subscriber,
 )
+from optout.domain.organisations import Organisation
 from optout.domain.quiet_hours import in_quiet_hours
 from optout.messages import reminders
 from optout.sending import allowance, send_once
 from optout.sending.send_once import Outcome
-from optout.store import CampaignStore, DeliveryStore, SubscriberStore, layout
+from optout.store import CampaignStore, DeliveryStore, OrganisationStore, SubscriberStore, layout
 
 # Texts wait while the SMS channel's settings are wrong, and are tried again this much later.
 SMS_SETTINGS_RETRY = timedelta(minutes=30)
@@ -117,13 +127,15 @@ def send_rate(sending: SendingSettings) -> float:
     return email.send_quota().max_send_rate / max(sending.sender_concurrency, 1)
 
 
-def skip_reason(subscriber: Subscriber | None, campaign_id: str) -> str | None:
+def skip_reason(subscriber: Subscriber | None, campaign: Campaign) -> str | None:
     if subscriber is None:
         return "erased"
     if subscriber.status is not Status.ACTIVE:
         return str(subscriber.status.value)
-    if campaign_id in subscriber.done_campaigns:
+    if campaign.campaign_id in subscriber.done_campaigns:
         return "already_done"
+    if organisations.attributed_to(subscriber, campaign) is None:
+        return "not_a_member"  # they left every organisation of the campaign since its fan-out
     return None
 
 
@@ -141,6 +153,7 @@ def send_batch(
         raise ValueError(f"no campaign {job.campaign_id!r} with reminder {job.reminder!r}")
     counts: Counter[str] = Counter()
     sent_by: Counter[tuple[str, str]] = Counter()  # (dimension, value) -> messages sent
+    by_organisation: Counter[tuple[str, str]] = Counter()  # (organisation, outcome) -> people
     done = True  # False: the rest of the batch was handed on
     try:
         if campaign.status == CampaignStatus.WITHDRAWN and reminder.kind != plan.GOOD_NEWS:
@@ -150,7 +163,16 @@ def send_batch(
             counts["deferred"] = len(job.ids)
         else:
             done = _send(
-                settings, campaign, reminder, job, now, pacers, remaining_ms, counts, sent_by
+                settings,
+                campaign,
+                reminder,
+                job,
+                now,
+                pacers,
+                remaining_ms,
+                counts,
+                sent_by,
+                by_organisation,
             )
     finally:
         if job.catch_up and counts["sent"]:
@@ -165,9 +187,15 @@ def send_batch(
         # What was sent by reminder, channel and language: the denominators of the dashboard's
         # conversions by each (a write for each value the batch holds, beside its sends).
         sent_by[("reminder", reminder.reminder_id)] = counts["sent"]
-        campaigns.add_breakdowns(
-            campaign.campaign_id, {key: {"sent": number} for key, number in sent_by.items()}
-        )
+        breakdowns: dict[tuple[str, str], dict[str, int]] = {
+            key: {"sent": number} for key, number in sent_by.items()
+        }
+        if organisations.in_coalition(campaign):
+            # Each organisation's share (a campaign of the default organisation alone is all
+            # its own, and counts none): its people's outcomes, each person under one.
+            for (organisation, outcome), number in by_organisation.items():
+                breakdowns.setdefault(("organisation", organisation), {})[outcome] = number
+        campaigns.add_breakdowns(campaign.campaign_id, breakdowns)
         for outcome, number in counts.items():
             metrics.add_metric(name=f"Reminder_{outcome}", unit=MetricUnit.Count, value=number)
         _tell_sent(settings, campaign, reminder, job, counts, now)
@@ -206,6 +234,7 @@ def _tell_sent(
             reminder.kind,
             job.catch_up,
             outcomes,
+            campaign.organisations,
         ),
         now,
     )
@@ -248,9 +277,11 @@ def _send(
     remaining_ms: Callable[[], int],
     counts: Counter[str],
     sent_by: Counter[tuple[str, str]],
+    by_organisation: Counter[tuple[str, str]],
 ) -> bool:
     """Send the batch's messages; False if the Lambda's time ran low and the rest was handed on
-    (its continuation finishes the batch)."""
+    (its continuation finishes the batch). `by_organisation` counts each person's outcome under
+    the organisation their message is attributed to (those attributed to none: under none)."""
     subscribers = SubscriberStore(settings)
     deliveries = DeliveryStore(settings)
     limits = Cap(settings.sending.messages_per_day, settings.sending.messages_per_week)
@@ -267,6 +298,7 @@ def _send(
         partial(allowance.decide, limits, CampaignStore(settings), campaign, reminder),
         sent=[],
         test=test,
+        identities=_Identities(settings),
     )
     deferred: dict[tuple[datetime, str], list[str]] = defaultdict(list)  # (when, why) -> ids
     remaining = list(dict.fromkeys(job.ids))
@@ -287,7 +319,10 @@ def _send(
                 return False
             subscriber_id = remaining[0]
             subscriber = found.get(subscriber_id)
-            reason = skip_reason(subscriber, campaign.campaign_id)
+            reason = skip_reason(subscriber, campaign)
+            # Whose message it is; None for someone of none of the campaign's organisations
+            # (or no longer active), whose skip is counted under none.
+            organisation = organisations.attributed_to(subscriber, campaign) if subscriber else None
             placed = (
                 ab.variant_for(
                     test, campaign.campaign_id, reminder.reminder_id, subscriber_id, tested.winner()
@@ -295,8 +330,10 @@ def _send(
                 if test is not None and not reason
                 else None
             )
-            if reason or subscriber is None:
+            if reason or subscriber is None or organisation is None:
                 counts[f"skipped_{reason}"] += 1
+                if organisation is not None:
+                    by_organisation[(organisation, "skipped")] += 1
             elif test is not None and placed is None:
                 # Not claimed: the rest's fan-out reaches them after the decision.
                 held.append(subscriber_id)
@@ -309,7 +346,9 @@ def _send(
                 deferred[(now + SMS_SETTINGS_RETRY, problem)].append(subscriber_id)
                 counts["deferred"] += 1
             else:
-                outcome = _deliver_within_cap(batch, subscriber, placed)
+                outcome = _deliver_within_cap(batch, subscriber, organisation, placed)
+                if not isinstance(outcome, datetime):
+                    by_organisation[(organisation, _share_counter(outcome))] += 1
                 if isinstance(outcome, datetime):
                     deferred[(outcome, "cap")].append(subscriber_id)
                     counts["deferred"] += 1
@@ -360,6 +399,36 @@ def _send(
                     },
                 )
     return True
+
+
+def _share_counter(outcome: str) -> str:
+    """The counter of an organisation's share an outcome adds to (skips of any reason are
+    "skipped")."""
+    return "skipped" if outcome.startswith("skipped_") else outcome
+
+
+class _Identities:
+    """The organisations messages come from, as the sender needs them: read once per batch
+    (most batches need one or two), the default organisation made from the deployment's own
+    parameters."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._found: dict[str, Organisation] = {}
+
+    def of(self, organisation_id: str) -> Organisation | None:
+        """The organisation, or None for the default one (the deployment's own parameters,
+        as every message was sent before coalitions)."""
+        if organisation_id == DEFAULT_ORGANISATION:
+            return None
+        if organisation_id not in self._found:
+            found = OrganisationStore(self._settings).get(organisation_id)
+            if found is None:
+                # A member's record names an organisation that is not kept: a bug, not a
+                # reason to send under another's name.
+                raise ValueError(f"no organisation {organisation_id!r}")
+            self._found[organisation_id] = found
+        return self._found[organisation_id]
 
 
 class _Test:
@@ -419,11 +488,7 @@ def _store_short_links(
     now: datetime,
 ) -> None:
     """Write the short codes of a chunk's texts before any of them goes out (one batch write)."""
-    texts = [
-        s
-        for s in found.values()
-        if s.channel == "sms" and skip_reason(s, campaign.campaign_id) is None
-    ]
+    texts = [s for s in found.values() if s.channel == "sms" and skip_reason(s, campaign) is None]
     if texts:
         deliveries.put_short_links(
             {
@@ -435,6 +500,8 @@ def _store_short_links(
                     "subscriber_id": s.subscriber_id,
                     # One short code per campaign, region and person: the latest reminder's.
                     "reminder": reminder.reminder_id,
+                    # whose done link it opens (none: the default organisation's)
+                    **_organisation_attribute(organisations.attributed_to(s, campaign)),
                 }
                 for s in texts
             },
@@ -459,16 +526,29 @@ class _Batch:
     sent: list[tuple[str, str, dict[str, Any]]]
     # The reminder's A/B test, as frozen when its test share started (`_Test`).
     test: ab.ABTest | None = None
+    # The organisations messages come from (`_Identities`).
+    identities: _Identities | None = None
+
+
+def _organisation_attribute(organisation: str | None) -> dict[str, str]:
+    """The organisation a claim or a short link records: none for the default organisation,
+    as every record from before coalitions."""
+    if organisation in (None, DEFAULT_ORGANISATION):
+        return {}
+    return {"organisation": str(organisation)}
 
 
 def _deliver_within_cap(
-    batch: _Batch, subscriber: Subscriber, placed: ab.Assignment | None = None
+    batch: _Batch,
+    subscriber: Subscriber,
+    organisation: str,
+    placed: ab.Assignment | None = None,
 ) -> str | datetime:
     """`_deliver`, if the cap across campaigns lets the message go now; else when it may.
     A deadline notice or the good news neither waits for the cap nor counts against it: it
     corrects what an earlier message said, once."""
     if batch.reminder.notice:
-        return _deliver(batch, subscriber, None)
+        return _deliver(batch, subscriber, organisation, None)
     for _attempt in range(CAP_ATTEMPTS):
         allowed = batch.decide(subscriber, clock.now())
         if isinstance(allowed, datetime):
@@ -478,7 +558,7 @@ def _deliver_within_cap(
                 return allowed
             settled = ClaimState(earlier.get("state", ClaimState.CLAIMED)) in SETTLED
             return COUNTED_AS[Outcome.DUPLICATE if settled else Outcome.IN_DOUBT]
-        outcome = _deliver(batch, subscriber, allowed, placed)
+        outcome = _deliver(batch, subscriber, organisation, allowed, placed)
         if outcome != Outcome.CHANGED:
             return outcome
         # Another campaign's message was counted since this batch read them: read them again.
@@ -503,37 +583,53 @@ def _delivery_key(batch: _Batch, subscriber: Subscriber) -> str:
 def _deliver(
     batch: _Batch,
     subscriber: Subscriber,
+    organisation: str,
     reservation: Reservation | None,
     placed: ab.Assignment | None = None,
 ) -> str:
-    """Render one message, then send it through the send-once path; its outcome as counted
-    ("sent", "failed", "unknown", "skipped_..."). Everything that can fail before the provider
-    is reached happens before the claim, so that a failure there leaves nothing behind and the
-    batch's retry sends it."""
+    """Render one message, from `organisation`, then send it through the send-once path; its
+    outcome as counted ("sent", "failed", "unknown", "skipped_..."). Everything that can fail
+    before the provider is reached happens before the claim, so that a failure there leaves
+    nothing behind and the batch's retry sends it."""
     settings, campaign, reminder, now = batch.settings, batch.campaign, batch.reminder, batch.now
     key = _delivery_key(batch, subscriber)
     attributes = {
         "campaign_id": campaign.campaign_id,
         "region": reminder.region,
         "channel": subscriber.channel,
+        # whose message it was: its conversion and its unsubscribe are that organisation's
+        **_organisation_attribute(organisation),
     }
+    identity = batch.identities.of(organisation) if batch.identities else None
+    sender = (
+        email.Sender(identity.name, identity.sender_address, identity.configuration_set)
+        if identity
+        else None
+    )
     test = batch.test
     variant = test.variant(placed.variant) if test and placed else None
     if placed is not None:  # which variant went, for its conversion to be counted under it
         attributes.update(variant=placed.variant, ab_group=placed.group)
-    link = reminders.links(settings, campaign, reminder, subscriber.subscriber_id, now)
+    link = reminders.links(
+        settings, campaign, reminder, subscriber.subscriber_id, now, organisation
+    )
     if subscriber.channel == "email":
-        mime = email.build(settings, batch.drafts.email(subscriber, link, variant))
+        draft = batch.drafts.email(subscriber, link, variant, identity)
+        mime = email.build(settings, draft, sender)
     else:
         text = batch.drafts.sms(
-            subscriber, link, first=not subscriber.sms_introduced, variant=variant
+            subscriber,
+            link,
+            first=not subscriber.sms_introduced,
+            variant=variant,
+            organisation=identity,
         )
 
     def send() -> str:
         batch.pacers[subscriber.channel].wait()  # after the claim: a duplicate takes no turn
         if subscriber.channel == "email":
             tags = {"campaign": campaign.campaign_id, "region": reminder.region}
-            return email.send_raw(settings, subscriber.contact, mime, tags)
+            return email.send_raw(settings, subscriber.contact, mime, tags, sender)
         return sms.send(settings, text)
 
     delivery = send_once.deliver(
@@ -556,7 +652,7 @@ def _deliver(
             .get_many([subscriber.subscriber_id])
             .get(subscriber.subscriber_id)
         )
-        return f"skipped_{skip_reason(latest, campaign.campaign_id) or 'changed'}"
+        return f"skipped_{skip_reason(latest, campaign) or 'changed'}"
     if delivery.opted_out:  # they said STOP to the provider: honour it everywhere
         left = SubscriberStore(settings).unsubscribe(
             subscriber.subscriber_id, now, by_text=subscriber.channel == "sms"

@@ -534,6 +534,29 @@ class SubscriberStore:
             if member.subscriber_id in found
         ]
 
+    def memberships(self, subscriber_ids: list[str]) -> dict[str, tuple[Membership, ...]]:
+        """The memberships of these people (`memberships_from`: none for a record of the
+        default organisation only), which the audience index does not hold: read 100 to a
+        request, only that attribute, eventually consistent (someone who joined or left in the
+        last second may be read as before; the sender judges again). Those gone from the table
+        are left out."""
+        found: dict[str, tuple[Membership, ...]] = {}
+        client = self._table.meta.client
+        for start in range(0, len(subscriber_ids), 100):
+            keys = [{"subscriber_id": s} for s in subscriber_ids[start : start + 100]]
+            request: dict[str, Any] = {
+                self._table.name: {
+                    "Keys": keys,
+                    "ProjectionExpression": "subscriber_id, memberships",
+                }
+            }
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    found[item["subscriber_id"]] = memberships_from(item.get("memberships"))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
     def get_many(self, subscriber_ids: list[str]) -> dict[str, Subscriber]:
         """The subscribers with these ids that exist, read 100 to a request."""
         return {

@@ -2155,6 +2155,29 @@ def _schemas() -> JsonObject:
                         for dimension in ("reminder", "language", "channel")
                     },
                 },
+                "organisations": {
+                    "type": "array",
+                    "description": "Optional. A campaign shared by organisations of a "
+                    "coalition: each organisation's share (each person counted once, under the "
+                    "organisation their message came from; the shares add up to the total, "
+                    "the deduplicated whole). An organiser of one organisation sees their own "
+                    "only. Empty for a campaign of the default organisation alone. The CSV "
+                    "then has an `organisation` column: `all` on the regions and the total, "
+                    "and a row per organisation's share.",
+                    "items": {
+                        "type": "object",
+                        "required": ["organisation", "sent", "confirmed", "conversion_rate"],
+                        "properties": {
+                            "organisation": text,
+                            "sent": counts,
+                            "failed": counts,
+                            "unknown": counts,
+                            "skipped": counts,
+                            "confirmed": counts,
+                            "conversion_rate": {"type": "number"},
+                        },
+                    },
+                },
             },
         },
         "RegionFunnel": {
