@@ -71,7 +71,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             server.frontend.demo_receiver.secret = demo.register_endpoint(
                 stack, server.public_host, local_url
             )
+        partner_token = demo.add_partner(stack, server.public_host) if options.demo else ""
         campaign = demo.start_campaign(stack, server.public_host) if options.demo else None
+        if campaign:
+            demo.share_campaign(stack, server.public_host, campaign["campaign_id"])
         if options.demo:
             demo.watch_help_page(settings.get(), stack.clock.now(), server)
         _print_banner(
@@ -80,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             len(seeded),
             campaign,
             options,
+            partner_token,
         )
         output.show()
         with _serving(server):
@@ -194,6 +198,7 @@ def _print_banner(
     seeded: int,
     campaign: dict[str, Any] | None,
     options: argparse.Namespace,
+    partner_token: str = "",
 ) -> None:
     lines = [
         "optout-bot local stack: the handlers of template.yaml against an embedded moto",
@@ -224,6 +229,9 @@ def _print_banner(
             f"                   and the email to {demo.ORGANISERS_ADDRESS} in the outbox",
             f"  demo endpoint    {base_url}{demo_receiver.PATH}: the events a tool of yours would",
             "                   get (signed, verified), as they happen; see /admin/webhooks",
+            f"  coalition        {demo.PARTNER['name']} joined the campaign: its form is",
+            f"                   {base_url}/o/{demo.PARTNER['id']}/subscribe; its organisers sign in to",
+            f"                   /admin with {partner_token} (they see only its own)",
         ]
     lines += [
         "Try:",

@@ -5,6 +5,10 @@ LinkedIn campaign itself, created by a signed policy-change webhook through the 
 The stack's clock starts a week before the campaign's first reminder, so that its whole
 timeline can be played by moving the clock.
 
+It is a small coalition too (issue 18): a second organisation, a Canadian group, whose list
+overlaps the deployment's own, is added through the admin API and joins the campaign, so that
+each Canadian gets each reminder once, from the organisation they joined first.
+
 They are written through the layer, as an import with proof of consent would be; the addresses
 are example.org ones and the numbers fictional, so nothing can reach a real person.
 """
@@ -13,9 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 from local import demo_site, invoke
 from local.stack import LocalStack, StackServer
@@ -24,7 +30,8 @@ from optout.core.clock import iso
 from optout.core.settings import Settings
 from optout.domain import contacts, regions
 from optout.domain.consent import FORM
-from optout.domain.models import Consent, Status, Subscriber
+from optout.domain.models import Consent, Membership, MembershipStatus, Status, Subscriber
+from optout.domain.organisations import DEFAULT
 from optout.domain.watches import PAGE, SETTING, Source, Watch
 from optout.messages import consent
 from optout.store import SubscriberStore, WatchStore
@@ -51,6 +58,19 @@ SUBSCRIBERS = (
     ("+14165550123", "CA", "en"),
     ("+85251234567", "HK", "zh-HK"),
 )
+
+# The coalition's second organisation, as its coalition owner adds it (POST /admin/organisations).
+PARTNER = {
+    "id": "pac",
+    "name": "Privacy Action Canada (demo)",
+    "sender_address": "rappels@pac.example.org",
+    "postal_address": "1 Example Street, Toronto ON M5V 0A1, Canada",
+}
+# Of SUBSCRIBERS, who joined the partner too, a week after the deployment's own organisation
+# (its reminders stay the first one's), and who joined the partner alone (its reminders are
+# the partner's).
+ALSO_PARTNER = ("owen.clarke@example.org",)
+PARTNER_ONLY = ("julie.tremblay@example.org",)
 
 
 def seed(settings: Settings, now: datetime) -> list[Subscriber]:
@@ -89,7 +109,22 @@ def _subscriber(
         ),
         created_at=iso(now),
         confirmed_at=iso(now),
+        memberships=_memberships(contact.address, now),
     )
+
+
+def _memberships(contact: str, now: datetime) -> tuple[Membership, ...]:
+    """The organisations a demo subscriber joined: none named is the deployment's own only."""
+
+    def joined(organisation: str, at: datetime) -> Membership:
+        return Membership(organisation, MembershipStatus.ACTIVE, iso(at), joined_at=iso(at))
+
+    week_before = now - timedelta(days=7)
+    if contact in ALSO_PARTNER:
+        return (joined(DEFAULT, week_before), joined(PARTNER["id"], now))
+    if contact in PARTNER_ONLY:
+        return (joined(PARTNER["id"], now),)
+    return ()
 
 
 def start_campaign(stack: LocalStack, public_host: str) -> dict[str, Any]:
@@ -125,26 +160,50 @@ def start_campaign(stack: LocalStack, public_host: str) -> dict[str, Any]:
 def register_endpoint(stack: LocalStack, public_host: str, url: str) -> str:
     """Register `url` as an endpoint for every event through the admin API, as an organiser
     would; the secret it shows, this once."""
-    body = json.dumps({"url": url, "description": "the local stack's demo receiver"}).encode()
-    found = invoke.find_route("POST", "/admin/webhooks")
-    assert found is not None, "template.yaml has no /admin/webhooks route"
+    document = {"url": url, "description": "the local stack's demo receiver"}
+    return str(_as_owner(stack, public_host, "/admin/webhooks", document)["secret"])
+
+
+def add_partner(stack: LocalStack, public_host: str) -> str:
+    """Add the coalition's second organisation, as its owner would, and verify its From address
+    in SES (moto's, here); a token for its organisers, shown this once."""
+    _as_owner(stack, public_host, "/admin/organisations", PARTNER)
+    boto3.client("sesv2").create_email_identity(EmailIdentity=PARTNER["sender_address"])
+    path = f"/admin/organisations/{PARTNER['id']}/tokens"
+    return str(_as_owner(stack, public_host, path, {"name": "the demo's organiser"})["token"])
+
+
+def share_campaign(stack: LocalStack, public_host: str, campaign_id: str) -> None:
+    """Open the demo campaign to the partner, as the coalition owner would."""
+    path = f"/admin/campaigns/{campaign_id}/organisations"
+    _as_owner(stack, public_host, path, {"members": [PARTNER["id"]]}, expect=200)
+
+
+def _as_owner(
+    stack: LocalStack, public_host: str, path: str, document: dict[str, Any], expect: int = 201
+) -> dict[str, Any]:
+    """POST `document` to an admin route with the admin token (the coalition owner's); its
+    answer."""
+    found = invoke.find_route("POST", path)
+    assert found is not None, f"template.yaml has no {path} route"
     route, parameters = found
     event = invoke.api_event(
         "POST",
-        route.path,
+        path,
         route=route,
         path_parameters=parameters,
         headers={
             "Content-Type": "application/json",
+            "Accept": "application/json",
             "Authorization": f"Bearer {os.environ['OPTOUT_ADMIN_TOKEN']}",
         },
-        body=body,
+        body=json.dumps(document).encode(),
         host=public_host,
     )
     status, _, reply = stack.call_api(route.function, event)
-    if status != 201:
-        raise RuntimeError(f"the demo endpoint was refused ({status}): {reply.decode()}")
-    return str(json.loads(reply)["secret"])
+    if status != expect:
+        raise RuntimeError(f"the demo's POST {path} was refused ({status}): {reply.decode()}")
+    return dict(json.loads(reply))
 
 
 def watch_help_page(settings: Settings, now: datetime, server: StackServer) -> Watch:

@@ -4,6 +4,7 @@ clock, and policy-change webhooks signed by the reference Standard Webhooks libr
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -119,6 +120,37 @@ def test_the_demo_reminders_reach_each_subscriber_in_their_language(demo_stack: 
         m for m in linkedin if m["to"] == "lena.schmidt@example.org" and "1 Woche" in m["subject"]
     ]
     assert len(one_week) == 1
+
+
+def test_the_coalition_s_members_get_each_reminder_once_from_the_organisation_joined_first(
+    demo_stack: DemoStack,
+) -> None:
+    stack = demo_stack.client
+    # Given the demo's coalition: Privacy Action Canada joined the campaign; Owen joined the
+    # deployment's own organisation first, then it; Julie joined it alone
+    banner = demo_stack.log.read_text(encoding="utf-8")
+    partner_token = re.search(r"/admin with (oot_[\w-]+)", banner)
+    assert partner_token, banner
+    # When "one week left" comes in Canada (Toronto 09:00)
+    stack.move_clock(set="2025-10-27T13:00:00Z").raise_for_status()
+    stack.tick()
+    one_week = [m for m in stack.outbox() if ".linkedin-genai-2025.CA-07." in m["text"]]
+    # Then each of them has it once, from the organisation they joined first
+    owen = [m for m in one_week if m["to"] == "owen.clarke@example.org"]
+    julie = [m for m in one_week if m["to"] == "julie.tremblay@example.org"]
+    assert (len(owen), len(julie)) == (1, 1)
+    assert "reminders@optout.example.org" in owen[0]["headers"]["From"]
+    assert "rappels@pac.example.org" in julie[0]["headers"]["From"]
+    assert "1 Example Street, Toronto" in julie[0]["text"]  # the partner's postal address
+    # And the partner's organisers see the campaign they joined, and nothing of the list's
+    partner = {"Authorization": f"Bearer {partner_token.group(1)}", "Accept": "application/json"}
+    campaigns = stack.get("/admin/campaigns", headers=partner)
+    assert campaigns.status_code == 200
+    assert "linkedin-genai-2025" in campaigns.text
+    assert stack.get("/admin/list-health", headers=partner).status_code == 403
+    # And its own subscribe form carries its name
+    form = stack.get("/o/pac/subscribe")
+    assert form.status_code == 200 and "Privacy Action Canada (demo)" in form.text
 
 
 def test_after_an_outage_on_the_last_evening_toronto_texts_get_live_now_not_a_stale_last_day(
