@@ -43,7 +43,7 @@ def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware
         if organiser.how == "session":
             admin.check_same_origin(event)
         access.may_open(organiser, event.path)
-        app.append_context(**{admin.ORGANISER: organiser})
+        app.append_context(**{admin.ORGANISER: organiser})  # type: ignore[no-untyped-call]
     return next_middleware(app)
 
 
