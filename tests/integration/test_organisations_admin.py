@@ -371,6 +371,8 @@ def test_the_dashboard_names_the_organiser_s_organisation_and_hides_the_owner_s_
     assert "Organisation: <strong>friends-de</strong>" in page.text
     assert "/admin/watches" not in page.text and "/admin/organisations" not in page.text
     assert "/admin/watches" in owner.text and "/admin/organisations" in owner.text
+    # The whole list's numbers are the owner's to see, not one organisation's
+    assert "List health" not in page.text and "List health" in owner.text
 
 
 def test_the_owner_adds_an_organisation_and_a_token_on_the_dashboard(
