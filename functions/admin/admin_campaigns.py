@@ -146,7 +146,10 @@ def ab_tests(campaign_id: str) -> Response[str]:
 def organisations(campaign_id: str) -> Response[str]:
     """Which organisations joined the campaign, and the order of attribution (the owner's)."""
     access.owner_only(admin.organiser(router.context), ONLY_THE_OWNER_SHARES)
-    fields = public.read_fields(router.current_event, lists=("members", "attribution"))
+    event = router.current_event
+    fields = public.read_fields(event, lists=("members",))
+    if not admin.for_api(event):
+        fields = manage.organisations_from_form(fields)
     return _acted(manage.set_organisations(settings.get(), campaign_id, fields, clock.now()))
 
 

@@ -537,3 +537,24 @@ def test_without_organisations_the_owner_s_endpoints_and_campaigns_are_stored_as
     [stored] = [item for item in stack.items("EVENTS_TABLE") if item.get("url") == owners.url()]
     assert "organisation" not in stored
     assert organiser.call("GET", "/admin/organisations").json()["organisations"][0]["default"]
+
+
+def test_the_owner_opens_a_campaign_to_an_organisation_on_its_dashboard_page(
+    stack: Stack, organiser: Organiser, friends: str
+) -> None:
+    stack.post_webhook(LINKEDIN)
+    cookie = organiser.sign_in()
+    page = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=cookie)
+    assert 'name="members" type="checkbox" value="friends-de"' in page.text
+
+    saved = organiser.browse(
+        "POST",
+        f"/admin/campaigns/{CAMPAIGN}/organisations",
+        cookie=cookie,
+        body=urlencode({"members": "friends-de", "attribution": "friends-de"}),
+        headers=FORM,
+    )
+
+    assert saved.status == 303
+    theirs = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}", token=friends).json()
+    assert (theirs["members"], theirs["attribution"]) == (["friends-de"], ["friends-de"])

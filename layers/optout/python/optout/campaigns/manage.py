@@ -111,6 +111,18 @@ def set_organisations(
     return _organisations_of(replace(campaign, members=members, attribution=attribution))
 
 
+def organisations_from_form(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A campaign's organisations from the dashboard's form: a box per organisation that may
+    join it (none checked: none joined), and the attribution order as ids separated by commas
+    or spaces."""
+    members = fields.get("members", [])
+    order = str(fields.get("attribution", "")).replace(",", " ").split()
+    return {
+        "members": [members] if isinstance(members, str) else list(members),
+        "attribution": order,
+    }
+
+
 def leave(
     settings: Settings, seen_by: Organiser, campaign_id: str, now: datetime
 ) -> dict[str, Any]:
