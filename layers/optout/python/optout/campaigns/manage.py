@@ -88,8 +88,8 @@ def set_organisations(
     problems = {name: "not a field (members, attribution)" for name in unknown}
     members = _organisation_ids(document.get("members"), "members", problems, required=True)
     attribution = _organisation_ids(document.get("attribution"), "attribution", problems)
-    store_of = OrganisationStore(settings)
-    known = {DEFAULT_ORGANISATION, *(org.organisation_id for org in store_of.organisations())}
+    added = OrganisationStore(settings).organisations()
+    known = {DEFAULT_ORGANISATION, *(org.organisation_id for org in added)}
     for name, listed in (("members", members), ("attribution", attribution)):
         strangers = [org for org in listed if org not in known]
         if strangers:
