@@ -86,8 +86,8 @@ def set_organisations(
     campaign = _existing(store, campaign_id)
     unknown = sorted(set(document) - {"members", "attribution"})
     problems = {name: "not a field (members, attribution)" for name in unknown}
-    members = _organisation_ids(document.get("members"), "members", problems, required=True)
-    attribution = _organisation_ids(document.get("attribution"), "attribution", problems)
+    members = _organisation_ids(document.get("members"), "members", problems)
+    attribution = _organisation_ids(document.get("attribution", []), "attribution", problems)
     added = OrganisationStore(settings).organisations()
     known = {DEFAULT_ORGANISATION, *(org.organisation_id for org in added)}
     for name, listed in (("members", members), ("attribution", attribution)):
@@ -460,11 +460,7 @@ def _sees(organiser: Organiser, campaign: Campaign) -> bool:
     return organiser.owner or organiser.organisation in campaign.organisations
 
 
-def _organisation_ids(
-    raw: object, name: str, problems: dict[str, str], *, required: bool = False
-) -> tuple[str, ...]:
-    if raw is None and not required:
-        return ()
+def _organisation_ids(raw: object, name: str, problems: dict[str, str]) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(org, str) for org in raw):
         problems[name] = "a list of organisations' ids"
         return ()
