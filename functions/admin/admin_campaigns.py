@@ -74,7 +74,7 @@ def campaign(campaign_id: str) -> Response[str]:
     if admin.for_api(router.current_event):
         return public.json_response(200, manage.show_campaign(settings.get(), campaign_id))
     page = dashboard.campaign_page(settings.get(), campaign_id, clock.now())
-    return admin.page(200, "campaign", page, router.current_event, admin.organiser(router.context))
+    return admin.page(200, "campaign", page, router.current_event, router.context)
 
 
 @router.post("/admin/campaigns/<campaign_id>/text")
@@ -196,7 +196,7 @@ def check_launch(campaign_id: str) -> Response[str]:
         "launch_check",
         {"check": checked},
         router.current_event,
-        admin.organiser(router.context),
+        router.context,
     )
 
 
@@ -236,4 +236,4 @@ def send_test(campaign_id: str) -> Response[str]:
     if admin.for_api(router.current_event):
         return public.json_response(200, sent)
     notice = preview.test_sent_notice(campaign_id, sent)
-    return admin.page(200, "notice", notice, router.current_event, admin.organiser(router.context))
+    return admin.page(200, "notice", notice, router.current_event, router.context)

@@ -368,7 +368,7 @@ def test_the_dashboard_names_the_organiser_s_organisation_and_hides_the_owner_s_
     owner = organiser.browse("GET", "/admin", cookie=organiser.sign_in())
 
     assert page.status == 200
-    assert "Organisation: <strong>friends-de</strong>" in page.text
+    assert "Organisation: <strong>Friends of the Net DE</strong>" in page.text
     assert "/admin/watches" not in page.text and "/admin/organisations" not in page.text
     assert "/admin/watches" in owner.text and "/admin/organisations" in owner.text
     # The whole list's numbers are the owner's to see, not one organisation's

@@ -56,6 +56,14 @@ def known(settings: Settings) -> frozenset[str]:
     return frozenset({DEFAULT, *(org.organisation_id for org in _store(settings).organisations())})
 
 
+def name_of(settings: Settings, organisation_id: str) -> str:
+    """An organisation's name, as the dashboard's header shows it (its id if it has none)."""
+    if organisation_id == DEFAULT:
+        return default_organisation(settings).name
+    found = _store(settings).get(organisation_id)
+    return found.name if found else organisation_id
+
+
 def show(settings: Settings, organisation_id: str) -> dict[str, Any]:
     """One organisation, with its organisers' tokens (never the tokens themselves)."""
     organisation = _existing(settings, organisation_id)
