@@ -26,13 +26,18 @@ ONLY_THE_OWNER_SHARES = "only the coalition owner says which organisations join 
 
 
 def _seen(campaign_id: str) -> None:
-    """404 for a campaign the organiser may not see, as for one that does not exist."""
-    manage.visible(settings.get(), admin.organiser(router.context), campaign_id)
+    """404 for a campaign the organiser may not see, as for one that does not exist. The
+    coalition owner sees every one: their requests go on as before coalitions."""
+    seen_by = admin.organiser(router.context)
+    if not seen_by.owner:
+        manage.visible(settings.get(), seen_by, campaign_id)
 
 
 def _runs(campaign_id: str) -> None:
     """404 as above; 403 for a campaign their organisation only joined."""
-    manage.changeable(settings.get(), admin.organiser(router.context), campaign_id)
+    seen_by = admin.organiser(router.context)
+    if not seen_by.owner:
+        manage.changeable(settings.get(), seen_by, campaign_id)
 
 
 @router.get("/admin/campaigns")

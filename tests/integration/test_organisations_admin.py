@@ -558,3 +558,25 @@ def test_the_owner_opens_a_campaign_to_an_organisation_on_its_dashboard_page(
     assert saved.status == 303
     theirs = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}", token=friends).json()
     assert (theirs["members"], theirs["attribution"]) == (["friends-de"], ["friends-de"])
+
+
+def test_a_member_s_organiser_reads_a_shared_campaign_s_page_without_its_buttons(
+    stack: Stack, organiser: Organiser, friends: str
+) -> None:
+    stack.post_webhook(LINKEDIN)
+    body = json.dumps({"members": ["friends-de"]})
+    assert (
+        organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/organisations", body=body).status
+        == 200
+    )
+    signed_in = organiser.browse(
+        "POST", "/admin/sign-in", body=urlencode({"token": friends}), headers=FORM
+    )
+    cookie = signed_in.headers["Set-Cookie"].split(";", 1)[0]
+
+    page = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=cookie)
+    owner = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=organiser.sign_in())
+
+    assert page.status == 200 and "Leave this campaign" in page.text
+    assert "Pause sending" not in page.text and "Cancel the campaign" not in page.text
+    assert "Pause sending" in owner.text and "Leave this campaign" not in owner.text
