@@ -26,13 +26,18 @@ ONLY_THE_OWNER_SHARES = "only the coalition owner says which organisations join 
 
 
 def _seen(campaign_id: str) -> None:
-    """404 for a campaign the organiser may not see, as for one that does not exist."""
-    manage.visible(settings.get(), admin.organiser(router.context), campaign_id)
+    """404 for a campaign the organiser may not see, as for one that does not exist. The
+    coalition owner sees every one: their requests go on as before coalitions."""
+    seen_by = admin.organiser(router.context)
+    if not seen_by.owner:
+        manage.visible(settings.get(), seen_by, campaign_id)
 
 
 def _runs(campaign_id: str) -> None:
     """404 as above; 403 for a campaign their organisation only joined."""
-    manage.changeable(settings.get(), admin.organiser(router.context), campaign_id)
+    seen_by = admin.organiser(router.context)
+    if not seen_by.owner:
+        manage.changeable(settings.get(), seen_by, campaign_id)
 
 
 @router.get("/admin/campaigns")
@@ -74,7 +79,7 @@ def campaign(campaign_id: str) -> Response[str]:
     if admin.for_api(router.current_event):
         return public.json_response(200, manage.show_campaign(settings.get(), campaign_id))
     page = dashboard.campaign_page(settings.get(), campaign_id, clock.now())
-    return admin.page(200, "campaign", page, router.current_event, admin.organiser(router.context))
+    return admin.page(200, "campaign", page, router.current_event, router.context)
 
 
 @router.post("/admin/campaigns/<campaign_id>/text")
@@ -146,7 +151,10 @@ def ab_tests(campaign_id: str) -> Response[str]:
 def organisations(campaign_id: str) -> Response[str]:
     """Which organisations joined the campaign, and the order of attribution (the owner's)."""
     access.owner_only(admin.organiser(router.context), ONLY_THE_OWNER_SHARES)
-    fields = public.read_fields(router.current_event, lists=("members", "attribution"))
+    event = router.current_event
+    fields = public.read_fields(event, lists=("members",))
+    if not admin.for_api(event):
+        fields = manage.organisations_from_form(fields)
     return _acted(manage.set_organisations(settings.get(), campaign_id, fields, clock.now()))
 
 
@@ -195,7 +203,7 @@ def check_launch(campaign_id: str) -> Response[str]:
         "launch_check",
         {"check": checked},
         router.current_event,
-        admin.organiser(router.context),
+        router.context,
     )
 
 
@@ -214,9 +222,7 @@ def show_preview(campaign_id: str) -> Response[str]:
     )
     if admin.for_api(router.current_event):
         return public.json_response(200, shown)
-    return admin.page(
-        200, "preview", {"preview": shown}, router.current_event, admin.organiser(router.context)
-    )
+    return admin.page(200, "preview", {"preview": shown}, router.current_event, router.context)
 
 
 @router.post("/admin/campaigns/<campaign_id>/test")
@@ -235,4 +241,4 @@ def send_test(campaign_id: str) -> Response[str]:
     if admin.for_api(router.current_event):
         return public.json_response(200, sent)
     notice = preview.test_sent_notice(campaign_id, sent)
-    return admin.page(200, "notice", notice, router.current_event, admin.organiser(router.context))
+    return admin.page(200, "notice", notice, router.current_event, router.context)

@@ -94,4 +94,4 @@ def revoke_by_form(organisation_id: str, token_id: str) -> Response[str]:
 
 
 def _page(status: int, name: str, context: dict[str, object]) -> Response[str]:
-    return admin.page(status, name, context, router.current_event, admin.organiser(router.context))
+    return admin.page(status, name, context, router.current_event, router.context)

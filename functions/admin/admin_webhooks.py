@@ -24,7 +24,7 @@ def _theirs(endpoint_id: str) -> None:
 
 
 def _page(status: int, name: str, context: dict[str, Any]) -> Response[str]:
-    return admin.page(status, name, context, router.current_event, admin.organiser(router.context))
+    return admin.page(status, name, context, router.current_event, router.context)
 
 
 @router.get("/admin/webhooks")

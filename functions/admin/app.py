@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from optout.core import clock, settings
 from optout.core.errors import NotFound, OptoutError
 from optout.core.observability import logger, metrics, tracer
-from optout.organisers import access, dashboard
+from optout.organisers import access, dashboard, organisations
 from optout.web import admin, problems, public
 
 app = APIGatewayRestResolver()
@@ -44,6 +44,9 @@ def organisers_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware
             admin.check_same_origin(event)
         access.may_open(organiser, event.path)
         app.append_context(**{admin.ORGANISER: organiser})  # type: ignore[no-untyped-call]
+        if organiser.how == "session" and not organiser.owner:  # the dashboard's header
+            name = organisations.name_of(settings.get(), organiser.organisation)
+            app.append_context(**{admin.ORGANISATION_NAME: name})  # type: ignore[no-untyped-call]
     return next_middleware(app)
 
 
@@ -66,7 +69,7 @@ for area in (
 def home() -> Response[str]:
     seen_by = admin.organiser(app.context)
     overview = dashboard.overview(settings.get(), clock.now(), seen_by)
-    return admin.page(200, "dashboard", overview, app.current_event, seen_by)
+    return admin.page(200, "dashboard", overview, app.current_event, app.context)
 
 
 # Powertools' exception_handler is not annotated: mypy cannot see through it.

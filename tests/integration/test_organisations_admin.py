@@ -368,9 +368,11 @@ def test_the_dashboard_names_the_organiser_s_organisation_and_hides_the_owner_s_
     owner = organiser.browse("GET", "/admin", cookie=organiser.sign_in())
 
     assert page.status == 200
-    assert "Organisation: <strong>friends-de</strong>" in page.text
+    assert "Organisation: <strong>Friends of the Net DE</strong>" in page.text
     assert "/admin/watches" not in page.text and "/admin/organisations" not in page.text
     assert "/admin/watches" in owner.text and "/admin/organisations" in owner.text
+    # The whole list's numbers are the owner's to see, not one organisation's
+    assert "List health" not in page.text and "List health" in owner.text
 
 
 def test_the_owner_adds_an_organisation_and_a_token_on_the_dashboard(
@@ -535,3 +537,46 @@ def test_without_organisations_the_owner_s_endpoints_and_campaigns_are_stored_as
     [stored] = [item for item in stack.items("EVENTS_TABLE") if item.get("url") == owners.url()]
     assert "organisation" not in stored
     assert organiser.call("GET", "/admin/organisations").json()["organisations"][0]["default"]
+
+
+def test_the_owner_opens_a_campaign_to_an_organisation_on_its_dashboard_page(
+    stack: Stack, organiser: Organiser, friends: str
+) -> None:
+    stack.post_webhook(LINKEDIN)
+    cookie = organiser.sign_in()
+    page = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=cookie)
+    assert 'name="members" type="checkbox" value="friends-de"' in page.text
+
+    saved = organiser.browse(
+        "POST",
+        f"/admin/campaigns/{CAMPAIGN}/organisations",
+        cookie=cookie,
+        body=urlencode({"members": "friends-de", "attribution": "friends-de"}),
+        headers=FORM,
+    )
+
+    assert saved.status == 303
+    theirs = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}", token=friends).json()
+    assert (theirs["members"], theirs["attribution"]) == (["friends-de"], ["friends-de"])
+
+
+def test_a_member_s_organiser_reads_a_shared_campaign_s_page_without_its_buttons(
+    stack: Stack, organiser: Organiser, friends: str
+) -> None:
+    stack.post_webhook(LINKEDIN)
+    body = json.dumps({"members": ["friends-de"]})
+    assert (
+        organiser.call("POST", f"/admin/campaigns/{CAMPAIGN}/organisations", body=body).status
+        == 200
+    )
+    signed_in = organiser.browse(
+        "POST", "/admin/sign-in", body=urlencode({"token": friends}), headers=FORM
+    )
+    cookie = signed_in.headers["Set-Cookie"].split(";", 1)[0]
+
+    page = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=cookie)
+    owner = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=organiser.sign_in())
+
+    assert page.status == 200 and "Leave this campaign" in page.text
+    assert "Pause sending" not in page.text and "Cancel the campaign" not in page.text
+    assert "Pause sending" in owner.text and "Leave this campaign" not in owner.text

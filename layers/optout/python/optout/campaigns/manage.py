@@ -86,10 +86,10 @@ def set_organisations(
     campaign = _existing(store, campaign_id)
     unknown = sorted(set(document) - {"members", "attribution"})
     problems = {name: "not a field (members, attribution)" for name in unknown}
-    members = _organisation_ids(document.get("members"), "members", problems, required=True)
-    attribution = _organisation_ids(document.get("attribution"), "attribution", problems)
-    store_of = OrganisationStore(settings)
-    known = {DEFAULT_ORGANISATION, *(org.organisation_id for org in store_of.organisations())}
+    members = _organisation_ids(document.get("members"), "members", problems)
+    attribution = _organisation_ids(document.get("attribution", []), "attribution", problems)
+    added = OrganisationStore(settings).organisations()
+    known = {DEFAULT_ORGANISATION, *(org.organisation_id for org in added)}
     for name, listed in (("members", members), ("attribution", attribution)):
         strangers = [org for org in listed if org not in known]
         if strangers:
@@ -109,6 +109,18 @@ def set_organisations(
         "campaign's organisations set", extra={"campaign_id": campaign_id, "members": members}
     )
     return _organisations_of(replace(campaign, members=members, attribution=attribution))
+
+
+def organisations_from_form(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A campaign's organisations from the dashboard's form: a box per organisation that may
+    join it (none checked: none joined), and the attribution order as ids separated by commas
+    or spaces."""
+    members = fields.get("members", [])
+    order = str(fields.get("attribution", "")).replace(",", " ").split()
+    return {
+        "members": [members] if isinstance(members, str) else list(members),
+        "attribution": order,
+    }
 
 
 def leave(
@@ -448,11 +460,7 @@ def _sees(organiser: Organiser, campaign: Campaign) -> bool:
     return organiser.owner or organiser.organisation in campaign.organisations
 
 
-def _organisation_ids(
-    raw: object, name: str, problems: dict[str, str], *, required: bool = False
-) -> tuple[str, ...]:
-    if raw is None and not required:
-        return ()
+def _organisation_ids(raw: object, name: str, problems: dict[str, str]) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(org, str) for org in raw):
         problems[name] = "a list of organisations' ids"
         return ()

@@ -156,12 +156,14 @@ def _throttled(settings: Settings, address: str, now: datetime) -> Iterator[None
 
 def _holder(settings: Settings, presented: str) -> Organiser | None:
     """Whose token `presented` is: the owner's (the admin token), an organiser's (a token
-    kept, by its keyed hash), or nobody's."""
+    kept, by its keyed hash), or nobody's. With no admin token configured, nobody's: the
+    sessions of all are signed with a key derived from it."""
+    if not keys.admin_tokens(settings):
+        return None
     if presented.startswith(TOKEN_PREFIX):
         kept = OrganisationStore(settings).token(keys.organiser_token_hash(settings, presented))
-        if kept is None:
-            return None
-        return Organiser(kept.organisation, owner=False, token_id=kept.token_id)
+        if kept is not None:
+            return Organiser(kept.organisation, owner=False, token_id=kept.token_id)
     return OWNER if _is_admin_token(settings, presented) else None
 
 

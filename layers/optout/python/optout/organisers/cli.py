@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="optout",
         description="optout-bot for organisers: webhooks, subscriber imports and exports, stats, "
-        "policy watches.",
+        "policy watches, the coalition's organisations.",
         epilog="make run prints the URL, the webhook secret and the admin token of a local stack.",
     )
     parser.add_argument(

@@ -21,11 +21,11 @@ from optout.core.settings import Settings
 from optout.domain import plan
 from optout.domain.locales import SUPPORTED_LOCALES
 from optout.domain.models import UNKNOWN_REMINDER, reminder_id
-from optout.domain.organisations import OWNER, Organiser
+from optout.domain.organisations import DEFAULT, OWNER, Organiser
 from optout.events import endpoints
 from optout.messages import render
 from optout.organisers import charts, stats
-from optout.store import CampaignStore
+from optout.store import CampaignStore, OrganisationStore
 from optout.watching import watches
 
 UPCOMING = timedelta(days=60)  # how far ahead "next reminders" looks
@@ -143,6 +143,13 @@ def campaign_page(
         ),
         "languages": [(code, render.babel_locale(code).display_name) for code in SUPPORTED_LOCALES],
         "now": clock.shown(now),
+        # The organisations the coalition owner may open it to (none added: no form at all).
+        "may_join": [
+            organisation.organisation_id
+            for organisation in OrganisationStore(settings).organisations()
+            if organisation.organisation_id != campaign["organisation"]
+        ]
+        + ([DEFAULT] if campaign["organisation"] != DEFAULT else []),
     }
 
 

@@ -56,6 +56,14 @@ def known(settings: Settings) -> frozenset[str]:
     return frozenset({DEFAULT, *(org.organisation_id for org in _store(settings).organisations())})
 
 
+def name_of(settings: Settings, organisation_id: str) -> str:
+    """An organisation's name, as the dashboard's header shows it (its id if it has none)."""
+    if organisation_id == DEFAULT:
+        return default_organisation(settings).name
+    found = _store(settings).get(organisation_id)
+    return found.name if found else organisation_id
+
+
 def show(settings: Settings, organisation_id: str) -> dict[str, Any]:
     """One organisation, with its organisers' tokens (never the tokens themselves)."""
     organisation = _existing(settings, organisation_id)
@@ -66,12 +74,15 @@ def show(settings: Settings, organisation_id: str) -> dict[str, Any]:
 def create(settings: Settings, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """Add an organisation: 409 for the default one's id, or one already added."""
     problems = _unknown(fields)
-    raw_id = str(fields.get("id", "")).strip()
-    try:
-        organisation_id = check_id(raw_id)
-    except InvalidOrganisation as error:
-        problems["id"] = str(error) if raw_id else "give the organisation's id (e.g. friends-de)"
-        organisation_id = ""
+    raw_id = fields.get("id", "")
+    organisation_id = ""
+    if not isinstance(raw_id, str) or not raw_id.strip():
+        problems["id"] = "give the organisation's id, as text (e.g. friends-de)"
+    else:
+        try:
+            organisation_id = check_id(raw_id.strip())
+        except InvalidOrganisation as error:
+            problems["id"] = str(error)
     values = _checked(fields, problems, editing=False)
     if problems:
         raise InvalidInput(problems)

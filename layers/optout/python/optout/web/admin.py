@@ -22,6 +22,9 @@ from optout.web import public
 # The key of the resolver's context under which the admin function's middleware leaves who the
 # request comes from (`optout.domain.organisations.Organiser`); `organiser` reads it.
 ORGANISER = "organiser"
+# And, for an organisation's organiser on the dashboard, their organisation's name, which the
+# header shows.
+ORGANISATION_NAME = "organisation_name"
 
 
 def organiser(context: Mapping[str, Any]) -> Organiser:
@@ -53,13 +56,21 @@ def page(
     name: str,
     context: Mapping[str, Any],
     event: APIGatewayProxyEvent,
-    seen_by: Organiser | None = None,
+    request: Mapping[str, Any] | None = None,
 ) -> Response[str]:
-    """A dashboard page (templates/admin/<name>.html); links are relative to /admin/. Its
-    header names `seen_by`'s organisation, and shows only the pages they may open."""
-    who = seen_by or OWNER
+    """A dashboard page (templates/admin/<name>.html); links are relative to /admin/. Given
+    the `request`'s context (a router's), its header names the organisation of whoever signed
+    in, and shows only the pages they may open."""
+    signed_in = request or {}
+    who = signed_in.get(ORGANISER) or OWNER
     body = render.admin_page(
-        name, {**context, "admin_root": _admin_root(event), "signed_in_as": who}
+        name,
+        {
+            **context,
+            "admin_root": _admin_root(event),
+            "signed_in_as": who,
+            "organisation_name": signed_in.get(ORGANISATION_NAME) or who.organisation,
+        },
     )
     return Response(status, "text/html; charset=utf-8", body, dict(_PAGE_HEADERS))
 
