@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from local import iam
 from optout.core import clock, events, settings
 from optout.core.events import EventType
 from tests.helpers import CAMPAIGN, LINKEDIN, linkedin
@@ -83,6 +84,43 @@ def test_the_owner_adds_an_organisation_listed_after_the_default_one(
     assert shown["name"] == FRIENDS["name"]
     assert shown["privacy_notice_url"] == "https://friends.example.org/p"
     assert shown["tokens"] == []
+
+
+def test_the_owner_is_told_when_ses_would_refuse_an_organisation_s_from_address(
+    stack: Stack, organiser: Organiser
+) -> None:
+    # When the owner adds an organisation whose From address SES has not verified
+    added = _add(organiser, FRIENDS).json()
+
+    # Then the answer says so, and what to do
+    assert added["sender"]["verified"] is False
+    assert "hallo@friends.example.org is not verified in SES" in added["sender"]["problem"]
+    # And a campaign it joined fails its launch check, naming it
+    assert stack.post_webhook(LINKEDIN).status == 200
+    shared = organiser.call(
+        "POST",
+        f"/admin/campaigns/{CAMPAIGN}/organisations",
+        body=json.dumps({"members": [FRIENDS["id"]]}),
+    )
+    assert shared.status == 200, shared.text
+    checked = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/launch-check").json()
+    assert checked["ok"] is False
+    assert any(p.startswith("Friends of the Net DE: hallo@") for p in checked["problems"])
+
+    page = organiser.browse(
+        "GET", f"/admin/organisations/{FRIENDS['id']}", cookie=organiser.sign_in()
+    )
+    assert "It cannot send yet." in page.text  # the owner's dashboard says so too
+
+    # When its domain is verified in SES
+    ses = iam.enforcer().operator_session().client("sesv2")
+    ses.create_email_identity(EmailIdentity="friends.example.org")
+
+    # Then its page says it may send, and the launch check no longer names it
+    shown = organiser.call("GET", f"/admin/organisations/{FRIENDS['id']}").json()
+    assert shown["sender"] == {"verified": True, "problem": ""}
+    checked = organiser.call("GET", f"/admin/campaigns/{CAMPAIGN}/launch-check").json()
+    assert not any("Friends of the Net DE" in p for p in checked["problems"])
 
 
 def test_a_bad_organisation_is_refused_naming_each_field_and_nothing_is_kept(

@@ -46,6 +46,23 @@ def send_quota() -> SendQuota:
     )
 
 
+def can_send_from(address: str) -> bool | None:
+    """Whether SES lets this account send from `address`: the address itself, or its domain,
+    verified (GetIdentityVerificationAttributes, one request for both). None when SES could not
+    say (no permission, throttled): unknown, never reported as a problem."""
+    domain = address.rpartition("@")[2]
+    try:
+        found = aws.client("ses").get_identity_verification_attributes(
+            Identities=[address, domain]
+        )["VerificationAttributes"]
+    except ClientError:
+        return None
+    return any(
+        found.get(identity, {}).get("VerificationStatus") == "Success"
+        for identity in (address, domain)
+    )
+
+
 @dataclass(frozen=True)
 class Email:
     to: str

@@ -29,10 +29,11 @@ from optout.core.settings import Settings
 from optout.domain import plan, policy, regions
 from optout.domain.ab import ABTest
 from optout.domain.cap import Cap, Planned, pushed_past_deadline
-from optout.domain.models import CampaignStatus, Reminder, ReminderState
+from optout.domain.models import Campaign, CampaignStatus, Reminder, ReminderState
 from optout.domain.quiet_hours import QUIET_FROM
+from optout.organisers import organisations
 from optout.sending import fanout
-from optout.store import AUDIENCE_SHARDS, CampaignStore, SubscriberStore
+from optout.store import AUDIENCE_SHARDS, CampaignStore, OrganisationStore, SubscriberStore
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
         if campaign.status is CampaignStatus.DRAFT
         else ""
     )
+    problems = [lacking] if lacking else []
+    problems += _unverified_senders(settings, campaign)
     return {
         "campaign_id": campaign_id,
         "checked_at": iso(now),
@@ -83,9 +86,22 @@ def check(settings: Settings, campaign_id: str, now: datetime) -> dict[str, Any]
         # Late joiners get the latest reminder at once (`sending.catch_up`), outside this
         # plan: one message each, as they confirm, so they take little of any window.
         "catch_up": campaign.catch_up,
-        "problems": [lacking] if lacking else [],
-        "ok": not lacking and all(not row["problems"] for row in rows),
+        "problems": problems,
+        "ok": not problems and all(not row["problems"] for row in rows),
     }
+
+
+def _unverified_senders(settings: Settings, campaign: Campaign) -> list[str]:
+    """A problem for each organisation of a shared campaign whose From address SES would
+    refuse (not verified): its members' reminders would all fail. The default organisation's
+    is the deployment's own, verified when it was deployed."""
+    found = []
+    for organisation in OrganisationStore(settings).organisations():
+        if organisation.organisation_id in campaign.organisations:
+            problem = organisations.sender_check(organisation)["problem"]
+            if problem:
+                found.append(f"{organisation.name}: {problem}")
+    return found
 
 
 def sending_rates(settings: Settings) -> Rates:

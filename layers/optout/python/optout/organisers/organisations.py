@@ -16,6 +16,7 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
+from optout.channels import email
 from optout.core import keys
 from optout.core.clock import iso
 from optout.core.errors import Conflict, InvalidInput, NotFound
@@ -65,10 +66,30 @@ def name_of(settings: Settings, organisation_id: str) -> str:
 
 
 def show(settings: Settings, organisation_id: str) -> dict[str, Any]:
-    """One organisation, with its organisers' tokens (never the tokens themselves)."""
+    """One organisation, with its organisers' tokens (never the tokens themselves), and
+    whether SES lets it send from its address (`sender`)."""
     organisation = _existing(settings, organisation_id)
     tokens = _store(settings).tokens(organisation.organisation_id)
-    return {**view(organisation), "tokens": [asdict(token) for token in tokens]}
+    return {
+        **view(organisation),
+        "tokens": [asdict(token) for token in tokens],
+        "sender": sender_check(organisation),
+    }
+
+
+def sender_check(organisation: Organisation) -> dict[str, Any]:
+    """Whether SES lets the account send from the organisation's address (or its domain), and
+    what to do if not: its messages would all be refused until it is verified."""
+    verified = email.can_send_from(organisation.sender_address)
+    return {
+        "verified": verified,
+        "problem": (
+            f"{organisation.sender_address} is not verified in SES: verify it, or its domain, "
+            "before this organisation's messages can go (SES refuses them until then)"
+            if verified is False
+            else ""
+        ),
+    }
 
 
 def create(settings: Settings, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -94,7 +115,7 @@ def create(settings: Settings, fields: Mapping[str, Any], now: datetime) -> dict
     if not _store(settings).create(organisation):
         raise Conflict(f"there is already an organisation {organisation_id!r}")
     logger.info("organisation added", extra={"organisation": organisation_id})
-    return view(organisation)
+    return {**view(organisation), "sender": sender_check(organisation)}
 
 
 def edit(settings: Settings, organisation_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,7 +139,7 @@ def edit(settings: Settings, organisation_id: str, fields: Mapping[str, Any]) ->
     if not _store(settings).save(edited):
         raise NotFound(f"no organisation {organisation_id!r}")
     logger.info("organisation edited", extra={"organisation": organisation_id})
-    return view(edited)
+    return {**view(edited), "sender": sender_check(edited)}
 
 
 def add_token(

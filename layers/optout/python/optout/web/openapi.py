@@ -1365,6 +1365,14 @@ def _organisation_schemas() -> JsonObject:
         "default": {"type": "boolean", "description": "The deployment's own"},
     }
     organisation_required = ["id", *organisation_fields, "created_at", "default"]
+    organisation_properties["sender"] = {
+        "type": "object",
+        "description": "Whether SES lets the account send from its address or domain "
+        "(null: SES could not say), and what to do if not (added, edited and shown "
+        "organisations)",
+        "required": ["verified", "problem"],
+        "properties": {"verified": {"type": ["boolean", "null"]}, "problem": text},
+    }
     organisation = {
         "type": "object",
         "required": organisation_required,
@@ -1388,7 +1396,7 @@ def _organisation_schemas() -> JsonObject:
         },
         "OrganisationDetail": {
             "type": "object",
-            "required": [*organisation_required, "tokens"],
+            "required": [*organisation_required, "tokens", "sender"],
             "properties": {
                 **organisation_properties,
                 "tokens": {"type": "array", "items": token},
