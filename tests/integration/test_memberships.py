@@ -18,7 +18,7 @@ from optout.core import clock, keys, settings, tokens
 from optout.domain.organisations import Organisation, Organiser
 from optout.links import privacy
 from optout.organisers import access
-from optout.store import OrganisationStore
+from optout.store import OrganisationStore, SubscriberStore
 from tests.helpers import BASE, CAMPAIGN, confirm_path, deliver, to
 from tests.integration.conftest import Organiser as AdminClient
 from tests.integration.conftest import Reply, Stack
@@ -56,7 +56,7 @@ def coalition(stack: Stack) -> None:
 def subscribe_on(stack: Stack, organisation: str, contact: str = ADA, region: str = "DE") -> Reply:
     """A subscribe request on an organisation's form (its JSON API), as a person sends it."""
     body = json.dumps({"contact": contact, "region": region, "locale": "en"})
-    return stack.call("subscribe-json", path=f"/o/{organisation}/subscribe", body=body)
+    return stack.call("subscribe-organisation-json", path=f"/o/{organisation}/subscribe", body=body)
 
 
 def join(stack: Stack, test_clock: Any, organisation: str, contact: str = ADA, region: str = "DE"):
@@ -206,6 +206,41 @@ def test_subscribing_on_the_default_form_while_in_an_organisation_adds_that_memb
     assert organisations_seen(stack, ADA) == {
         "North Digital Rights": "active",
         settings.get().organisation_name: "active",
+    }
+
+
+def test_a_confirmation_and_another_form_s_request_landing_together_both_hold(
+    stack: Stack, test_clock: Any, coalition: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Ada is a member of North, and holds South's confirmation link
+    join(stack, test_clock, "north")
+    test_clock.advance(minutes=11)
+    assert subscribe_on(stack, "south").status == 202
+    stack.drain_notices()
+    south_link = confirm_path(to(stack, ADA)[-1].text)
+    test_clock.advance(minutes=11)
+    # And her request on the deployment's own form lands just after the confirmation has read
+    # her record, before it writes
+    original_get = SubscriberStore.get
+    interleaved: list[str] = []
+
+    def get_then_request(self: SubscriberStore, subscriber_id: str) -> Any:
+        found = original_get(self, subscriber_id)
+        if not interleaved:
+            interleaved.append(subscriber_id)
+            assert stack.call("subscribe-json").status == 202
+            stack.drain_notices()
+        return found
+
+    monkeypatch.setattr(SubscriberStore, "get", get_then_request)
+    # When she presses South's button
+    assert stack.call("confirm", path=south_link).status == 200
+    # Then neither change is lost: South is active, the default organisation's request pending
+    assert interleaved
+    assert organisations_seen(stack, ADA) == {
+        "North Digital Rights": "active",
+        "South Privacy League": "active",
+        settings.get().organisation_name: "pending",
     }
 
 

@@ -207,8 +207,9 @@ class SubscriberStore:
             status = current.status
             if status in (Status.ACTIVE, Status.PENDING, Status.UNSUBSCRIBED):
                 status = _status_of(kept)
-            # The record's own consent was theirs that kept none of their own: if it belonged
-            # to an erased membership, a kept one's becomes the record's.
+            # A membership with no consent of its own relies on the record's: if that was an
+            # erased one's, and every kept one has its own, the first kept one's takes its place
+            # (the erased membership's evidence must go with it).
             consent = current.consent
             if all(m.consent for m in kept) and any(m.consent is None for m in chosen):
                 consent = next(m.consent for m in kept if m.consent)
