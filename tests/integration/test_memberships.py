@@ -138,6 +138,9 @@ def test_each_confirmation_comes_from_its_organisation(
     assert south.headers["From"] == "South Privacy League <south@optout.example.org>"
     assert "2 Harbour Road, 1100 Lisbon" in south.text
     assert "Oslo" not in south.text
+    # And the page each link opens says whose reminders it confirms
+    page = stack.call("confirm-page", path=confirm_path(south.text))
+    assert "reminders from South Privacy League" in page.text
 
 
 def test_an_organisation_s_form_carries_its_name_and_privacy_notice(
@@ -151,6 +154,20 @@ def test_an_organisation_s_form_carries_its_name_and_privacy_notice(
     assert 'href="https://north.example.org/privacy"' in north.text
     assert south.status == 200 and "Reminders from South Privacy League" in south.text
     assert "north.example.org" not in south.text
+
+
+def test_a_mistake_on_an_organisation_s_form_shows_that_form_again(
+    stack: Stack, coalition: None
+) -> None:
+    # When a person sends North's form with an address that is not one
+    reply = stack.call(
+        "subscribe-form", path="/o/north/subscribe", body="contact=not-an-address&region=DE"
+    )
+    # Then North's form comes back with the field marked, its name and notice still on it
+    assert reply.status == 400 and 'aria-invalid="true"' in reply.text
+    assert "Reminders from North Digital Rights" in reply.text
+    assert 'href="https://north.example.org/privacy"' in reply.text
+    assert stack.items("SUBSCRIBERS_TABLE") == []
 
 
 def test_the_consent_evidence_records_the_organisation_s_privacy_notice(
