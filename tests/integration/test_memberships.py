@@ -19,7 +19,7 @@ from optout.domain.organisations import Organisation, Organiser
 from optout.links import privacy
 from optout.organisers import access
 from optout.store import OrganisationStore, SubscriberStore
-from tests.helpers import BASE, CAMPAIGN, confirm_path, deliver, to
+from tests.helpers import BASE, CAMPAIGN, active, confirm_path, deliver, to
 from tests.integration.conftest import Organiser as AdminClient
 from tests.integration.conftest import Reply, Stack
 
@@ -335,6 +335,23 @@ def test_a_link_naming_no_organisation_ends_every_membership_for_good(
     assert left.data["organisations"] == ["north", "south"]
 
 
+def test_a_default_organisation_s_link_to_someone_of_it_alone_works_as_it_always_did(
+    stack: Stack, campaign: None
+) -> None:
+    # Given Lena, subscribed before coalitions, and a reminder's link naming the default one
+    active(LENA, "DE", "en")
+    link = reminder_unsubscribe_path(LENA, "default")
+    # When she opens it and presses its button
+    page = stack.call("unsubscribe-page", path=link)
+    assert stack.call("unsubscribe-one-click", path=link).status == 200
+    # Then the page and her record are as they always were: every message stops, no map kept
+    assert "Unsubscribe from all reminders?" in page.text
+    item = record(stack, LENA)
+    assert item["status"] == "unsubscribed" and "memberships" not in item
+    (left,) = stack.events("subscriber.unsubscribed")
+    assert "organisations" not in left.data
+
+
 def test_stop_by_text_stops_every_organisation_and_start_restores_them(
     stack: Stack, test_clock: Any, coalition: None
 ) -> None:
@@ -403,6 +420,23 @@ def test_erasure_from_north_only_leaves_south_and_the_page_says_so(
     assert "north" not in json.dumps(item, default=str)
     (told,) = stack.events("subscriber.erased")
     assert told.data["organisations"] == ["north"]
+
+
+def test_erasure_of_the_one_active_membership_leaves_the_pending_one_waiting(
+    stack: Stack, test_clock: Any, coalition: None
+) -> None:
+    # Given Ada is a member of North, and asked South without confirming yet
+    join(stack, test_clock, "north")
+    test_clock.advance(minutes=11)
+    assert subscribe_on(stack, "south").status == 202
+    stack.drain_notices()
+    # When she erases her data from North
+    erased = stack.call("privacy-erase", path=privacy_path(ADA), body="organisations=north")
+    # Then nothing reaches her until she confirms South: out of the audience index, waiting
+    assert erased.status == 200
+    item = record(stack, ADA)
+    assert item["status"] == "pending" and "audience_pk" not in item
+    assert organisations_seen(stack, ADA) == {"South Privacy League": "pending"}
 
 
 def test_erasure_of_all_leaves_nothing(stack: Stack, test_clock: Any, coalition: None) -> None:
