@@ -513,6 +513,27 @@ def test_an_import_by_south_s_organiser_of_someone_active_in_north_adds_membersh
     assert confirmed[-1].data["how"] == "imported"
 
 
+def test_an_import_with_proof_of_someone_waiting_for_north_s_confirmation_keeps_it_waiting(
+    stack: Stack, test_clock: Any, coalition: None, south_organiser: AdminClient
+) -> None:
+    # Given Ada asked on North's form, and has not confirmed yet
+    assert subscribe_on(stack, "north").status == 202
+    stack.drain_notices()
+    north_link = confirm_path(to(stack, ADA)[-1].text)
+    # When South's organiser imports her with their proof of her consent
+    reply = south_organiser.call(
+        "POST", "/admin/subscribers/import", body=f"{HEADER}\n{ADA},DE,en,,,{PROVEN}\n"
+    )
+    # Then she is South's member at once, and North's still waits for her own confirmation
+    assert reply.json()["imported_active"] == 1
+    assert organisations_seen(stack, ADA) == {
+        "North Digital Rights": "pending",
+        "South Privacy League": "active",
+    }
+    assert stack.call("confirm", path=north_link).status == 200
+    assert organisations_seen(stack, ADA)["North Digital Rights"] == "active"
+
+
 def test_an_import_without_proof_asks_for_a_confirmation_from_the_organisation(
     stack: Stack, test_clock: Any, coalition: None, south_organiser: AdminClient
 ) -> None:

@@ -894,9 +894,16 @@ class SubscriberStore:
         for subscriber in subscribers:
             self._moved(None, subscriber_item(subscriber), None)
 
-    def replace_if(self, subscriber: Subscriber, expected: Status) -> bool:
+    def replace_if(
+        self,
+        subscriber: Subscriber,
+        expected: Status,
+        memberships_read: tuple[Membership, ...] | None = None,
+    ) -> bool:
         """Write a subscriber's profile, consent and status over their item, if its status is
-        still `expected`; what only other paths write (done campaigns, the first-text mark) is
+        still `expected` and their memberships still those read (`memberships_read`; None: the
+        ones `subscriber` carries), so that a membership left or asked for meanwhile is never
+        written over; what only other paths write (done campaigns, the first-text mark) is
         kept. In the audience index when `subscriber` is active. True if written."""
         item = (
             active_item(subscriber)
@@ -904,15 +911,20 @@ class SubscriberStore:
             else subscriber_item(subscriber)
         )
         fields = [key for key in item if key != "subscriber_id"]
+        read = subscriber.memberships if memberships_read is None else memberships_read
+        guard, seen = _memberships_as_read(
+            {"memberships": memberships_item(read)} if read else None
+        )
         response = update_if(
             self._table,
             Key={"subscriber_id": subscriber.subscriber_id},
             UpdateExpression="SET " + ", ".join(f"#{key} = :{key}" for key in fields),
-            ConditionExpression="#status = :expected",
+            ConditionExpression=f"#status = :expected AND {guard}",
             ExpressionAttributeNames={f"#{key}": key for key in fields},
             ExpressionAttributeValues={
                 **{f":{key}": item[key] for key in fields},
                 ":expected": expected.value,
+                **seen,
             },
             ReturnValues="ALL_OLD",
         )
