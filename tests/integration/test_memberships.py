@@ -18,8 +18,8 @@ from optout.core import clock, keys, settings, tokens
 from optout.domain.organisations import Organisation, Organiser
 from optout.links import privacy
 from optout.organisers import access
-from optout.store import OrganisationStore
-from tests.helpers import BASE, CAMPAIGN, confirm_path, deliver, to
+from optout.store import OrganisationStore, SubscriberStore
+from tests.helpers import BASE, CAMPAIGN, active, confirm_path, deliver, to
 from tests.integration.conftest import Organiser as AdminClient
 from tests.integration.conftest import Reply, Stack
 
@@ -56,7 +56,7 @@ def coalition(stack: Stack) -> None:
 def subscribe_on(stack: Stack, organisation: str, contact: str = ADA, region: str = "DE") -> Reply:
     """A subscribe request on an organisation's form (its JSON API), as a person sends it."""
     body = json.dumps({"contact": contact, "region": region, "locale": "en"})
-    return stack.call("subscribe-json", path=f"/o/{organisation}/subscribe", body=body)
+    return stack.call("subscribe-organisation-json", path=f"/o/{organisation}/subscribe", body=body)
 
 
 def join(stack: Stack, test_clock: Any, organisation: str, contact: str = ADA, region: str = "DE"):
@@ -138,6 +138,9 @@ def test_each_confirmation_comes_from_its_organisation(
     assert south.headers["From"] == "South Privacy League <south@optout.example.org>"
     assert "2 Harbour Road, 1100 Lisbon" in south.text
     assert "Oslo" not in south.text
+    # And the page each link opens says whose reminders it confirms
+    page = stack.call("confirm-page", path=confirm_path(south.text))
+    assert "reminders from South Privacy League" in page.text
 
 
 def test_an_organisation_s_form_carries_its_name_and_privacy_notice(
@@ -151,6 +154,20 @@ def test_an_organisation_s_form_carries_its_name_and_privacy_notice(
     assert 'href="https://north.example.org/privacy"' in north.text
     assert south.status == 200 and "Reminders from South Privacy League" in south.text
     assert "north.example.org" not in south.text
+
+
+def test_a_mistake_on_an_organisation_s_form_shows_that_form_again(
+    stack: Stack, coalition: None
+) -> None:
+    # When a person sends North's form with an address that is not one
+    reply = stack.call(
+        "subscribe-form", path="/o/north/subscribe", body="contact=not-an-address&region=DE"
+    )
+    # Then North's form comes back with the field marked, its name and notice still on it
+    assert reply.status == 400 and 'aria-invalid="true"' in reply.text
+    assert "Reminders from North Digital Rights" in reply.text
+    assert 'href="https://north.example.org/privacy"' in reply.text
+    assert stack.items("SUBSCRIBERS_TABLE") == []
 
 
 def test_the_consent_evidence_records_the_organisation_s_privacy_notice(
@@ -206,6 +223,41 @@ def test_subscribing_on_the_default_form_while_in_an_organisation_adds_that_memb
     assert organisations_seen(stack, ADA) == {
         "North Digital Rights": "active",
         settings.get().organisation_name: "active",
+    }
+
+
+def test_a_confirmation_and_another_form_s_request_landing_together_both_hold(
+    stack: Stack, test_clock: Any, coalition: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Ada is a member of North, and holds South's confirmation link
+    join(stack, test_clock, "north")
+    test_clock.advance(minutes=11)
+    assert subscribe_on(stack, "south").status == 202
+    stack.drain_notices()
+    south_link = confirm_path(to(stack, ADA)[-1].text)
+    test_clock.advance(minutes=11)
+    # And her request on the deployment's own form lands just after the confirmation has read
+    # her record, before it writes
+    original_get = SubscriberStore.get
+    interleaved: list[str] = []
+
+    def get_then_request(self: SubscriberStore, subscriber_id: str) -> Any:
+        found = original_get(self, subscriber_id)
+        if not interleaved:
+            interleaved.append(subscriber_id)
+            assert stack.call("subscribe-json").status == 202
+            stack.drain_notices()
+        return found
+
+    monkeypatch.setattr(SubscriberStore, "get", get_then_request)
+    # When she presses South's button
+    assert stack.call("confirm", path=south_link).status == 200
+    # Then neither change is lost: South is active, the default organisation's request pending
+    assert interleaved
+    assert organisations_seen(stack, ADA) == {
+        "North Digital Rights": "active",
+        "South Privacy League": "active",
+        settings.get().organisation_name: "pending",
     }
 
 
@@ -283,6 +335,23 @@ def test_a_link_naming_no_organisation_ends_every_membership_for_good(
     assert left.data["organisations"] == ["north", "south"]
 
 
+def test_a_default_organisation_s_link_to_someone_of_it_alone_works_as_it_always_did(
+    stack: Stack, campaign: None
+) -> None:
+    # Given Lena, subscribed before coalitions, and a reminder's link naming the default one
+    active(LENA, "DE", "en")
+    link = reminder_unsubscribe_path(LENA, "default")
+    # When she opens it and presses its button
+    page = stack.call("unsubscribe-page", path=link)
+    assert stack.call("unsubscribe-one-click", path=link).status == 200
+    # Then the page and her record are as they always were: every message stops, no map kept
+    assert "Unsubscribe from all reminders?" in page.text
+    item = record(stack, LENA)
+    assert item["status"] == "unsubscribed" and "memberships" not in item
+    (left,) = stack.events("subscriber.unsubscribed")
+    assert "organisations" not in left.data
+
+
 def test_stop_by_text_stops_every_organisation_and_start_restores_them(
     stack: Stack, test_clock: Any, coalition: None
 ) -> None:
@@ -351,6 +420,23 @@ def test_erasure_from_north_only_leaves_south_and_the_page_says_so(
     assert "north" not in json.dumps(item, default=str)
     (told,) = stack.events("subscriber.erased")
     assert told.data["organisations"] == ["north"]
+
+
+def test_erasure_of_the_one_active_membership_leaves_the_pending_one_waiting(
+    stack: Stack, test_clock: Any, coalition: None
+) -> None:
+    # Given Ada is a member of North, and asked South without confirming yet
+    join(stack, test_clock, "north")
+    test_clock.advance(minutes=11)
+    assert subscribe_on(stack, "south").status == 202
+    stack.drain_notices()
+    # When she erases her data from North
+    erased = stack.call("privacy-erase", path=privacy_path(ADA), body="organisations=north")
+    # Then nothing reaches her until she confirms South: out of the audience index, waiting
+    assert erased.status == 200
+    item = record(stack, ADA)
+    assert item["status"] == "pending" and "audience_pk" not in item
+    assert organisations_seen(stack, ADA) == {"South Privacy League": "pending"}
 
 
 def test_erasure_of_all_leaves_nothing(stack: Stack, test_clock: Any, coalition: None) -> None:
@@ -425,6 +511,27 @@ def test_an_import_by_south_s_organiser_of_someone_active_in_north_adds_membersh
     confirmed = stack.events("subscriber.confirmed")
     assert [e.data["organisations"] for e in confirmed] == [["north"], ["south"]]
     assert confirmed[-1].data["how"] == "imported"
+
+
+def test_an_import_with_proof_of_someone_waiting_for_north_s_confirmation_keeps_it_waiting(
+    stack: Stack, test_clock: Any, coalition: None, south_organiser: AdminClient
+) -> None:
+    # Given Ada asked on North's form, and has not confirmed yet
+    assert subscribe_on(stack, "north").status == 202
+    stack.drain_notices()
+    north_link = confirm_path(to(stack, ADA)[-1].text)
+    # When South's organiser imports her with their proof of her consent
+    reply = south_organiser.call(
+        "POST", "/admin/subscribers/import", body=f"{HEADER}\n{ADA},DE,en,,,{PROVEN}\n"
+    )
+    # Then she is South's member at once, and North's still waits for her own confirmation
+    assert reply.json()["imported_active"] == 1
+    assert organisations_seen(stack, ADA) == {
+        "North Digital Rights": "pending",
+        "South Privacy League": "active",
+    }
+    assert stack.call("confirm", path=north_link).status == 200
+    assert organisations_seen(stack, ADA)["North Digital Rights"] == "active"
 
 
 def test_an_import_without_proof_asks_for_a_confirmation_from_the_organisation(

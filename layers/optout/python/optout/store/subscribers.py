@@ -207,8 +207,9 @@ class SubscriberStore:
             status = current.status
             if status in (Status.ACTIVE, Status.PENDING, Status.UNSUBSCRIBED):
                 status = _status_of(kept)
-            # The record's own consent was theirs that kept none of their own: if it belonged
-            # to an erased membership, a kept one's becomes the record's.
+            # A membership with no consent of its own relies on the record's: if that was an
+            # erased one's, and every kept one has its own, the first kept one's takes its place
+            # (the erased membership's evidence must go with it).
             consent = current.consent
             if all(m.consent for m in kept) and any(m.consent is None for m in chosen):
                 consent = next(m.consent for m in kept if m.consent)
@@ -916,9 +917,16 @@ class SubscriberStore:
         for subscriber in subscribers:
             self._moved(None, subscriber_item(subscriber), None)
 
-    def replace_if(self, subscriber: Subscriber, expected: Status) -> bool:
+    def replace_if(
+        self,
+        subscriber: Subscriber,
+        expected: Status,
+        memberships_read: tuple[Membership, ...] | None = None,
+    ) -> bool:
         """Write a subscriber's profile, consent and status over their item, if its status is
-        still `expected`; what only other paths write (done campaigns, the first-text mark) is
+        still `expected` and their memberships still those read (`memberships_read`; None: the
+        ones `subscriber` carries), so that a membership left or asked for meanwhile is never
+        written over; what only other paths write (done campaigns, the first-text mark) is
         kept. In the audience index when `subscriber` is active. True if written."""
         item = (
             active_item(subscriber)
@@ -926,15 +934,20 @@ class SubscriberStore:
             else subscriber_item(subscriber)
         )
         fields = [key for key in item if key != "subscriber_id"]
+        read = subscriber.memberships if memberships_read is None else memberships_read
+        guard, seen = _memberships_as_read(
+            {"memberships": memberships_item(read)} if read else None
+        )
         response = update_if(
             self._table,
             Key={"subscriber_id": subscriber.subscriber_id},
             UpdateExpression="SET " + ", ".join(f"#{key} = :{key}" for key in fields),
-            ConditionExpression="#status = :expected",
+            ConditionExpression=f"#status = :expected AND {guard}",
             ExpressionAttributeNames={f"#{key}": key for key in fields},
             ExpressionAttributeValues={
                 **{f":{key}": item[key] for key in fields},
                 ":expected": expected.value,
+                **seen,
             },
             ReturnValues="ALL_OLD",
         )

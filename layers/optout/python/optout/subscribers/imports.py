@@ -195,15 +195,9 @@ def import_csv(
             _update_active(store, candidate, existing, report)
         elif status is Status.ACTIVE and existing and candidate.proof:
             _join(store, candidate, organisation, now, report)
-        elif (
-            status is Status.PENDING
-            and existing
-            and candidate.proof
-            and organisation == DEFAULT
-            and not existing.memberships
-        ):
-            _activate_pending(store, candidate, existing, settings, now, report)
-        else:  # without proof (or pending in a coalition): a confirmation from the organisation
+        elif status is Status.PENDING and existing and candidate.proof:
+            _activate_pending(store, candidate, existing, settings, now, report, organisation)
+        else:  # pending, without proof: a confirmation, unless one went out a moment ago
             to_confirm.append(candidate)
     _insert_new(settings, store, new, now, report, organisation)
     _request_confirmations(settings, store, to_confirm, now, report, organisation)
@@ -512,14 +506,30 @@ def _activate_pending(
     settings: Settings,
     now: datetime,
     report: Report,
+    organisation: str = DEFAULT,
 ) -> None:
-    """A pending subscriber for whom the organiser has proof of consent: active now."""
+    """A pending subscriber for whom the organiser has proof of consent: active now, a member
+    of `organisation` (in a coalition: their other memberships kept as they are, each with
+    the consent it had, pending ones still waiting for their confirmation)."""
     active = replace(
         _active(settings, candidate, now),
         created_at=existing.created_at,
         confirmation_sent_at=existing.confirmation_sent_at,
     )
-    if store.replace_if(active, Status.PENDING):
+    if existing.memberships or organisation != DEFAULT:
+        others = tuple(
+            replace(m, consent=m.consent or existing.consent)
+            for m in memberships_of(existing)
+            if m.organisation != organisation
+        )
+        joined = Membership(
+            organisation,
+            MembershipStatus.ACTIVE,
+            requested_at=active.consent.requested_at,
+            joined_at=active.confirmed_at,
+        )
+        active = replace(active, memberships=(*others, joined))
+    if store.replace_if(active, Status.PENDING, existing.memberships):
         report.imported_active += 1
         report.activated.append(active)
     else:

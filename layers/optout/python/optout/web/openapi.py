@@ -167,6 +167,13 @@ MAX_TERMS = 200  # `optout.watching.terms.MAX_TERMS` (tests/unit/test_openapi.py
 _ORGANISATION = _path_parameter(
     "organisation", "An organisation's id (`default`: the deployment's own, as /subscribe)"
 )
+# An organisation's import or export: the owner names one (none: the default organisation's
+# import, everyone's export, with an `organisations` column once the coalition has some); an
+# organiser's is their own (another: 403). An organisation's export lists its members only,
+# with `membership_status` and `joined_at` after the other columns.
+_ORGANISATION_ASKED = _query(
+    "organisation", "The organisation whose import or export it is", {"type": "string"}
+)
 _CHANGE = _path_parameter("change_id", "A change's id: when it was found, then its watch's id")
 _LANG = _query(
     "lang",
@@ -803,6 +810,7 @@ def _admin_routes() -> dict[str, JsonObject]:
                     **_refusals("400", "413", pages=False),
                 },
                 operation_id="importSubscribers",
+                parameters=[_ORGANISATION_ASKED],
                 body={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
             )
         },
@@ -829,6 +837,7 @@ def _admin_routes() -> dict[str, JsonObject]:
                 parameters=[
                     _query("format", "CSV is the one format", {"enum": ["csv"]}),
                     _query("after", "The `X-Next-After` of the previous part", {"type": "string"}),
+                    _ORGANISATION_ASKED,
                 ],
             )
         },
