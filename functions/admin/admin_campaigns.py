@@ -78,7 +78,8 @@ def campaign(campaign_id: str) -> Response[str]:
     _seen(campaign_id)
     if admin.for_api(router.current_event):
         return public.json_response(200, manage.show_campaign(settings.get(), campaign_id))
-    page = dashboard.campaign_page(settings.get(), campaign_id, clock.now())
+    viewer = admin.organiser(router.context)
+    page = dashboard.campaign_page(settings.get(), campaign_id, clock.now(), viewer=viewer)
     return admin.page(200, "campaign", page, router.current_event, router.context)
 
 

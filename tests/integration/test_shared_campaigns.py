@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -233,6 +234,25 @@ def test_an_organiser_of_one_organisation_sees_the_whole_and_their_own_share(
     assert [(row["organisation"], row["sent"]) for row in numbers["organisations"]] == [
         ("south", 2)
     ]
+
+
+def test_a_member_s_organiser_sees_only_their_own_share_on_the_campaign_s_page(
+    stack: Stack, test_clock: Any, coalition: dict[str, str], organiser: AdminClient
+) -> None:
+    at(stack, test_clock, TWO_WEEKS_LEFT)
+    added = organiser.call(
+        "POST", "/admin/organisations/south/tokens", body=json.dumps({"name": "Sofia"})
+    )
+    assert added.status == 201, added.text
+    # When South's organiser signs in to the dashboard and opens the shared campaign's page
+    signed_in = organiser.browse("POST", "/admin/sign-in", body=f"token={added.json()['token']}")
+    cookie = signed_in.headers["Set-Cookie"].split(";", 1)[0]
+    page = organiser.browse("GET", f"/admin/campaigns/{CAMPAIGN}", cookie=cookie)
+    # Then its shares table has South's row and not North's
+    assert page.status == 200
+    shares = page.text.split('id="organisations-heading"', 1)[1].split("</table>", 1)[0]
+    assert '<th scope="row">south</th>' in shares
+    assert '<th scope="row">north</th>' not in shares
 
 
 def test_a_conversion_is_counted_under_the_organisation_its_message_came_from(
