@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +27,7 @@ from optout.core import clock, events, queues, settings
 from optout.core.events import EventType
 from optout.core.jobs import DeliveryJob
 from optout.domain.endpoints import KeptEvent
+from optout.domain.models import Membership, MembershipStatus
 from optout.events import delivery, endpoints
 from optout.store import EventStore, SubscriberStore
 from tests.helpers import active, at, confirm_path, link, sample_event, to
@@ -445,6 +446,75 @@ def test_only_the_organisations_crm_gets_the_contact_and_only_in_subscriber_conf
         )
     finally:
         for server in (crm, other):
+            server.shutdown()
+            server.server_close()
+
+
+def test_a_crm_gets_only_its_own_organisation_s_members_contacts_with_the_consent_given_it(
+    stack: Stack, test_clock: Any
+) -> None:
+    # Given the coalition owner's CRM, South's CRM, and Ada, of North and of South, who gave
+    # South her consent on its form
+    owners, souths = Receiver(), Receiver()
+    for server in (owners, souths):
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        register(owners, own_crm=True)
+        created = endpoints.create(
+            settings.get(), {"url": souths.url(), "own_crm": True}, clock.now(), "south"
+        )
+        souths.secret = created["secret"]
+        store = SubscriberStore(settings.get())
+        ada = store.get(active("ada@example.org", "DE"))
+        assert ada is not None
+        south_consent = replace(ada.consent, requested_at="2025-10-05T00:00:00Z", source="web-form")
+        member = replace(
+            ada,
+            memberships=(
+                Membership(
+                    "north", MembershipStatus.ACTIVE, "2025-10-01T00:00:00Z", "2025-10-01T00:00:00Z"
+                ),
+                Membership(
+                    "south",
+                    MembershipStatus.ACTIVE,
+                    "2025-10-05T00:00:00Z",
+                    "2025-10-05T00:00:00Z",
+                    consent=south_consent,
+                ),
+            ),
+        )
+        store.put_active(member)
+
+        # When she confirms her membership of South
+        event_id = emit(
+            EventType.SUBSCRIBER_CONFIRMED,
+            subscriber_id=ada.subscriber_id,
+            channel="email",
+            organisations=["south"],
+        )
+        run(stack)
+
+        # Then South's CRM has her contact, with the consent she gave South; the owner's CRM
+        # hears of it without her contact (she is not the owner's organisation's member)
+        (to_south,) = souths.verified()
+        assert to_south["data"]["contact"]["address"] == "ada@example.org"
+        assert to_south["data"]["contact"]["consent"]["requested_at"] == "2025-10-05T00:00:00Z"
+        (to_owner,) = owners.verified()
+        assert "contact" not in to_owner["data"]
+
+        # When she leaves South (staying in North), and the event is replayed to South's CRM
+        left = replace(member.memberships[1], status=MembershipStatus.UNSUBSCRIBED)
+        store.put_active(replace(member, memberships=(member.memberships[0], left)))
+        endpoints.replay(
+            settings.get(), created["endpoint_id"], {"event_id": event_id}, clock.now()
+        )
+        run(stack)
+
+        # Then it carries no contact any more
+        assert "contact" not in souths.verified()[-1]["data"]
+        assert len(souths.received) == 2
+    finally:
+        for server in (owners, souths):
             server.shutdown()
             server.server_close()
 

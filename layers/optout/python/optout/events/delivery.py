@@ -46,7 +46,8 @@ from optout.domain.endpoints import (
     next_try,
     should_pause,
 )
-from optout.domain.models import Status
+from optout.domain.event_data import organisations_named
+from optout.domain.organisations import member_of, memberships_of
 from optout.sending import send_once
 from optout.store import DeliveryStore, EventStore, Kept, SubscriberStore, layout
 
@@ -326,7 +327,9 @@ def _dead_letter(
 def _body_for(settings: Settings, endpoint: Endpoint, kept: KeptEvent) -> tuple[bytes, bool]:
     """The bytes sent, and whether they carry a contact: the event as kept, but for a
     ``subscriber.confirmed`` to the organisation's own CRM, which gets the person's contact
-    too, read now (none once the person is erased, or no longer subscribed)."""
+    too, read now: only while they are an active member of that endpoint's organisation (and
+    the event is of it), with the consent they gave it. None once the person is erased, or has
+    left it; never the contact of another organisation's member (the owner's tools included)."""
     if not (endpoint.own_crm and kept.type == CONFIRMED):
         return kept.body.encode("utf-8"), False
     payload = json.loads(kept.body)
@@ -335,11 +338,14 @@ def _body_for(settings: Settings, endpoint: Endpoint, kept: KeptEvent) -> tuple[
     person = (
         SubscriberStore(settings).get(subscriber_id) if isinstance(subscriber_id, str) else None
     )
-    if person is None or person.status is not Status.ACTIVE:
-        # Erased, or left since (a retry or a replay can come days later): the CRM must not
-        # be handed back the contact of someone who is no longer subscribed.
+    theirs = endpoint.organisation
+    if person is None or theirs not in organisations_named(data) or theirs not in member_of(person):
+        # Erased, or left since (a retry or a replay can come days later), or someone of
+        # another organisation: the CRM must not be handed that contact.
         return kept.body.encode("utf-8"), False
-    consent = {name: value for name, value in asdict(person.consent).items() if value}
+    membership = next(m for m in memberships_of(person) if m.organisation == theirs)
+    given = membership.consent or person.consent
+    consent = {name: value for name, value in asdict(given).items() if value}
     payload["data"] = {
         **data,
         "contact": {
