@@ -184,6 +184,32 @@ def test_the_links_of_a_message_name_the_organisation_it_came_from(
     assert cem.headers["List-Unsubscribe"] == f"<{BASE}/unsubscribe/{found(cem, 'unsubscribe')}>"
 
 
+def test_unsubscribing_from_the_deployment_s_own_reminder_leaves_the_other_membership(
+    stack: Stack, test_clock: Any, coalition: dict[str, str]
+) -> None:
+    # Given a campaign of the deployment's own organisation, and Fay, of it and of South
+    share(organisation="default", members=())
+    member(
+        "fay@example.org",
+        joined("default", "2025-08-01T00:00:00Z"),
+        joined("south", "2025-09-01T00:00:00Z"),
+    )
+    at(stack, test_clock, TWO_WEEKS_LEFT)
+    (fay,) = reminders_to(stack, "fay@example.org")
+    # When she unsubscribes with its link
+    assert stack.call("unsubscribe-one-click", path=link(fay.text, "unsubscribe")).status == 200
+    # Then she has left the deployment's own organisation only, and South's messages go on
+    fay_now = SubscriberStore(settings.get()).get(
+        keys.contact_id(settings.get(), "email", "fay@example.org")
+    )
+    assert fay_now is not None
+    assert {m.organisation: m.status.value for m in fay_now.memberships} == {
+        "default": "unsubscribed",
+        "south": "active",
+    }
+    assert fay_now.status.value == "active"
+
+
 def test_a_campaign_of_one_organisation_reaches_its_members_only(
     stack: Stack, test_clock: Any, coalition: dict[str, str]
 ) -> None:

@@ -75,13 +75,18 @@ def links(
     subscriber_id: str,
     now: datetime,
     organisation: str = DEFAULT_ORGANISATION,
+    *,
+    named: bool = False,
 ) -> Links:
-    """The subscriber's own tracked links for this reminder, which comes from `organisation`."""
+    """The subscriber's own tracked links for this reminder, which comes from `organisation`.
+    `named`: the person belongs to organisations (has memberships), so their links name the
+    default organisation too, and its unsubscribe ends that one only."""
     keyring = keys.token_keyring(settings)
     base = campaign.base_url
-    # The organisation rides last on the done and unsubscribe links; none: the default one's
-    # (every link minted before coalitions, and every link of a deployment that serves one).
-    own = (organisation,) if organisation != DEFAULT_ORGANISATION else ()
+    # The organisation rides last on the done and unsubscribe links; none: the default one's,
+    # for someone of it alone (every link minted before coalitions, and every link of a
+    # deployment that serves one), whose unsubscribe ends everything, as it always did.
+    own = (organisation,) if named or organisation != DEFAULT_ORGANISATION else ()
 
     def mint(purpose: tokens.Purpose, *parts: str) -> str:
         return tokens.mint(keyring, purpose, parts, now + tokens.LIFETIMES[purpose])

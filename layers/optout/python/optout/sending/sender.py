@@ -611,7 +611,13 @@ def _deliver(
     if placed is not None:  # which variant went, for its conversion to be counted under it
         attributes.update(variant=placed.variant, ab_group=placed.group)
     link = reminders.links(
-        settings, campaign, reminder, subscriber.subscriber_id, now, organisation
+        settings,
+        campaign,
+        reminder,
+        subscriber.subscriber_id,
+        now,
+        organisation,
+        named=bool(subscriber.memberships),
     )
     if subscriber.channel == "email":
         draft = batch.drafts.email(subscriber, link, variant, identity)
