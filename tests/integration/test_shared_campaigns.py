@@ -22,13 +22,14 @@ from typing import Any
 import boto3
 import pytest
 
+from local import iam
 from optout.campaigns import schedule
 from optout.core import clock, keys, settings, tokens
 from optout.domain.models import Membership, MembershipStatus
 from optout.domain.organisations import Organisation, Organiser
 from optout.organisers import stats
 from optout.sending import catch_up
-from optout.store import CampaignStore, OrganisationStore, SubscriberStore
+from optout.store import CampaignStore, DeliveryStore, OrganisationStore, SubscriberStore
 from tests.helpers import BASE, CAMPAIGN, active, at, link, to
 from tests.integration.conftest import Organiser as AdminClient
 from tests.integration.conftest import Sent, Stack
@@ -306,6 +307,35 @@ def test_the_events_of_a_shared_campaign_name_its_organisations(
     at(stack, test_clock, TWO_WEEKS_LEFT)
     told = stack.events("reminder.sent")
     assert told and all(event.data["organisations"] == ["north", "south"] for event in told)
+
+
+def test_someone_who_leaves_the_sending_organisation_as_their_message_is_claimed_gets_it_from_the_other(
+    stack: Stack, test_clock: Any, coalition: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the sender has read Cem (South's, joined first; North's too), and she unsubscribes
+    # from South at the instant its claim is made: after the read, before the claim
+    claim = DeliveryStore.claim_or_state
+    cem_id = coalition[CEM]
+
+    def leaving_first(store: DeliveryStore, key: str, *args: Any, **kwargs: Any) -> Any:
+        if cem_id in key and kwargs.get("organisation") == "south":
+            # her unsubscribe, written by another function (not the sender's role)
+            subscribers = iam.enforcer().operator_session().resource("dynamodb")
+            subscribers.Table(settings.get().subscribers_table).update_item(
+                Key={"subscriber_id": cem_id},
+                UpdateExpression="SET memberships.south.#status = :left",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":left": "unsubscribed"},
+            )
+        return claim(store, key, *args, **kwargs)
+
+    monkeypatch.setattr(DeliveryStore, "claim_or_state", leaving_first)
+    # When the reminder goes out
+    at(stack, test_clock, TWO_WEEKS_LEFT)
+    # Then South sends her nothing; she gets it once, from North, where she still belongs
+    assert [m.headers["From"] for m in reminders_to(stack, CEM)] == [
+        "North Network <hello@north.example>"
+    ]
 
 
 def test_someone_who_left_every_organisation_since_the_fan_out_is_skipped(

@@ -548,7 +548,8 @@ def _deliver_within_cap(
     A deadline notice or the good news neither waits for the cap nor counts against it: it
     corrects what an earlier message said, once."""
     if batch.reminder.notice:
-        return _deliver(batch, subscriber, organisation, None)
+        outcome = _deliver(batch, subscriber, organisation, None)
+        return "skipped_changed" if outcome == Outcome.CHANGED else outcome
     for _attempt in range(CAP_ATTEMPTS):
         allowed = batch.decide(subscriber, clock.now())
         if isinstance(allowed, datetime):
@@ -561,11 +562,17 @@ def _deliver_within_cap(
         outcome = _deliver(batch, subscriber, organisation, allowed, placed)
         if outcome != Outcome.CHANGED:
             return outcome
-        # Another campaign's message was counted since this batch read them: read them again.
+        # Another campaign's message was counted since this batch read them, or they left the
+        # organisation the message was to come from but not the campaign: read them again, and
+        # send from the organisation they belong to now.
         latest = SubscriberStore(batch.settings).get_many([subscriber.subscriber_id])
         if subscriber.subscriber_id not in latest:
             return "skipped_erased"
         subscriber = latest[subscriber.subscriber_id]
+        attributed = organisations.attributed_to(subscriber, batch.campaign)
+        if attributed is None:
+            return "skipped_not_a_member"
+        organisation = attributed
     return clock.now() + CAP_RETRY
 
 
@@ -658,7 +665,10 @@ def _deliver(
             .get_many([subscriber.subscriber_id])
             .get(subscriber.subscriber_id)
         )
-        return f"skipped_{skip_reason(latest, campaign) or 'changed'}"
+        reason = skip_reason(latest, campaign)
+        if reason is None:  # they left the organisation it came from, not the campaign's others
+            return Outcome.CHANGED
+        return f"skipped_{reason}"
     if delivery.opted_out:  # they said STOP to the provider: honour it everywhere
         left = SubscriberStore(settings).unsubscribe(
             subscriber.subscriber_id, now, by_text=subscriber.channel == "sms"

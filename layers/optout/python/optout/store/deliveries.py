@@ -18,12 +18,18 @@ from optout.core import aws
 from optout.core.clock import iso, parse_iso
 from optout.core.settings import Settings
 from optout.domain.cap import Reservation
-from optout.domain.models import ClaimState, Status
+from optout.domain.models import DEFAULT_ORGANISATION, ClaimState, Status
 from optout.store import layout
 from optout.store.dynamo import conditional_failed, update_if
 
 LEFT: Final = "left"  # a claim refused: the subscriber is no longer reached by the campaign
 CHANGED: Final = "changed"  # a claim refused: the subscriber's count for the cap changed
+
+
+# The claim's check that the person still belongs to the organisation its message comes from;
+# a record with no memberships is the default organisation's member (as before coalitions).
+_MEMBER_OF_IT = "memberships.#org.#status = :active"
+_MEMBER_OF_DEFAULT = f"(attribute_not_exists(memberships) OR {_MEMBER_OF_IT})"
 
 
 class DeliveryStore:
@@ -69,10 +75,14 @@ class DeliveryStore:
                     raise
                 return self._earlier_state(key, error.response.get("Item"))
             return None
+        # Whose message it is (a coalition's organisation; none named: the default one's).
+        organisation = str(attributes.get("organisation", DEFAULT_ORGANISATION))
         try:
             self._table.meta.client.transact_write_items(
                 TransactItems=[
-                    self._still_reached(subscriber_id, attributes["campaign_id"], reservation),
+                    self._still_reached(
+                        subscriber_id, attributes["campaign_id"], organisation, reservation
+                    ),
                     {
                         "Put": {
                             "TableName": self._table.name,
@@ -92,7 +102,7 @@ class DeliveryStore:
                 return self._earlier_state(key, reasons[1].get("Item"))
             if codes and codes[0] == "ConditionalCheckFailed":
                 if reservation is not None and self._still_reachable(
-                    subscriber_id, attributes["campaign_id"]
+                    subscriber_id, attributes["campaign_id"], organisation
                 ):
                     return CHANGED
                 return LEFT
@@ -100,15 +110,23 @@ class DeliveryStore:
         return None
 
     def _still_reached(
-        self, subscriber_id: str, campaign_id: str, reservation: Reservation | None
+        self,
+        subscriber_id: str,
+        campaign_id: str,
+        organisation: str,
+        reservation: Reservation | None,
     ) -> dict[str, Any]:
-        """The transaction's check of the subscriber: still active and not done with the
-        campaign; with a `reservation`, also the write of their count, if it is as read."""
+        """The transaction's check of the subscriber: still active, still an active member of
+        the organisation the message comes from (a record without memberships is the default
+        one's), and not done with the campaign; with a `reservation`, also the write of their
+        count, if it is as read."""
         check: dict[str, Any] = {
             "TableName": self._subscribers_table,
             "Key": {"subscriber_id": subscriber_id},
-            "ConditionExpression": "#status = :active AND NOT contains(done_campaigns, :campaign)",
-            "ExpressionAttributeNames": {"#status": "status"},
+            "ConditionExpression": "#status = :active AND NOT contains(done_campaigns, :campaign)"
+            + " AND "
+            + (_MEMBER_OF_DEFAULT if organisation == DEFAULT_ORGANISATION else _MEMBER_OF_IT),
+            "ExpressionAttributeNames": {"#status": "status", "#org": organisation},
             "ExpressionAttributeValues": {
                 ":active": Status.ACTIVE.value,
                 ":campaign": campaign_id,
@@ -121,18 +139,22 @@ class DeliveryStore:
         check["ExpressionAttributeValues"][":after"] = list(reservation.after)
         return {"Update": check}
 
-    def _still_reachable(self, subscriber_id: str, campaign_id: str) -> bool:
+    def _still_reachable(self, subscriber_id: str, campaign_id: str, organisation: str) -> bool:
         """After a refused reservation: whether it was the count that changed, not the person."""
         item = (
             aws.table(self._subscribers_table)
             .get_item(Key={"subscriber_id": subscriber_id}, ConsistentRead=True)
             .get("Item")
         )
-        return (
-            bool(item)
-            and item.get("status") == Status.ACTIVE.value
-            and campaign_id not in item.get("done_campaigns", set())
+        if not item or item.get("status") != Status.ACTIVE.value:
+            return False
+        memberships = item.get("memberships")
+        member = (
+            organisation == DEFAULT_ORGANISATION
+            if memberships is None
+            else (memberships.get(organisation) or {}).get("status") == "active"
         )
+        return member and campaign_id not in item.get("done_campaigns", set())
 
     def give_back(self, subscriber_id: str, reservation: Reservation) -> None:
         """Undo a reservation whose message the provider certainly did not take, if nothing
