@@ -606,3 +606,96 @@ def test_the_owner_imports_into_an_organisation_it_names_and_exports_everyone_s_
         csv.DictReader(io.StringIO(organiser.call("GET", "/admin/subscribers/export").text))
     )
     assert {row["contact"]: row["organisations"] for row in rows} == {ADA: "north", LENA: "south"}
+
+
+# -- found by review: a stop, a left membership, outlive a partial erasure and an import ------
+
+
+def test_erasure_from_one_organisation_after_stop_keeps_the_number_stopped_until_start(
+    stack: Stack, test_clock: Any, coalition: None
+) -> None:
+    # Given a Canadian number, a member of North and of South, that texted STOP
+    test_clock.now = datetime(2025, 10, 27, 19, 0, tzinfo=UTC)
+    join(stack, test_clock, "north", PHONE, "CA")
+    join(stack, test_clock, "south", PHONE, "CA")
+    assert deliver("feedback-sms-stop", messageBody="STOP") == {"outcomes": ["stop"]}
+    texts = len(to(stack, PHONE))
+    # When the person erases their data from North only
+    erased = stack.call("privacy-erase", path=privacy_path(PHONE), body="organisations=north")
+    assert erased.status == 200
+    # Then the stop still holds: out of the audience every reminder reads, and North's form
+    # texts it no confirmation
+    item = record(stack, PHONE)
+    assert item["status"] == "unsubscribed" and "audience_pk" not in item
+    test_clock.advance(minutes=11)
+    assert subscribe_on(stack, "north", PHONE, "CA").status == 202
+    stack.drain_notices()
+    assert len(to(stack, PHONE)) == texts
+    # When it texts START, South reaches it again, and North is gone
+    assert deliver("feedback-sms-stop", messageBody="START")["outcomes"] == ["start"]
+    assert record(stack, PHONE)["status"] == "active"
+    assert organisations_seen(stack, PHONE) == {"South Privacy League": "active"}
+
+
+def test_erasure_from_one_organisation_after_a_bounce_keeps_the_address_suppressed(
+    stack: Stack, test_clock: Any, coalition: None
+) -> None:
+    # Given Lena, a member of North and of South, whose address bounced for good
+    join(stack, test_clock, "north", LENA)
+    join(stack, test_clock, "south", LENA)
+    assert deliver("feedback-ses-bounce") == {"outcomes": ["bounced"]}
+    # When she erases her data from North only
+    erased = stack.call("privacy-erase", path=privacy_path(LENA), body="organisations=north")
+    assert erased.status == 200
+    # Then she stays suppressed, out of the audience, a member of South alone
+    item = record(stack, LENA)
+    assert item["status"] == "suppressed" and "audience_pk" not in item
+    assert set(item["memberships"]) == {"south"}
+
+
+def left_south(stack: Stack, test_clock: Any) -> None:
+    """Ada, a member of North and of South, pressed the unsubscribe link of South's email."""
+    join(stack, test_clock, "north")
+    join(stack, test_clock, "south")
+    link = reminder_unsubscribe_path(ADA, "south")
+    assert stack.call("unsubscribe-one-click", path=link).status == 200
+
+
+def test_an_import_without_proof_of_someone_who_left_that_organisation_asks_her_nothing(
+    stack: Stack, test_clock: Any, coalition: None, campaign: None, south_organiser: AdminClient
+) -> None:
+    # Given Ada left South by its unsubscribe link, and stays in North
+    left_south(stack, test_clock)
+    emails = len(to(stack, ADA))
+    # When South's organiser imports her without proof of consent
+    test_clock.advance(minutes=11)
+    reply = south_organiser.call(
+        "POST", "/admin/subscribers/import", body=f"{HEADER}\n{ADA},DE,,,,,,,\n"
+    )
+    stack.drain_notices()
+    # Then her row is refused, saying she left South, and no email asks her again
+    assert reply.status == 200 and reply.json()["confirmation_sent"] == 0
+    (rejected,) = reply.json()["rejected"]
+    assert rejected["line"] == 2 and "unsubscribed from this organisation" in rejected["reason"]
+    assert len(to(stack, ADA)) == emails
+    assert organisations_seen(stack, ADA) == {
+        "North Digital Rights": "active",
+        "South Privacy League": "unsubscribed",
+    }
+
+
+def test_an_import_with_proof_of_someone_who_left_that_organisation_is_refused_for_that(
+    stack: Stack, test_clock: Any, coalition: None, campaign: None, south_organiser: AdminClient
+) -> None:
+    # Given Ada left South by its unsubscribe link, and stays in North
+    left_south(stack, test_clock)
+    before = record(stack, ADA)
+    # When South's organiser imports her with their proof of her consent
+    reply = south_organiser.call(
+        "POST", "/admin/subscribers/import", body=f"{HEADER}\n{ADA},DE,en,,,{PROVEN}\n"
+    )
+    # Then her row is refused because she left South, and nothing of her changed
+    assert reply.status == 200 and reply.json()["imported_active"] == 0
+    (rejected,) = reply.json()["rejected"]
+    assert "unsubscribed from this organisation" in rejected["reason"]
+    assert record(stack, ADA) == before

@@ -204,9 +204,14 @@ class SubscriberStore:
                 if self.erase(subscriber_id, reason, now):
                     return Erased(tuple(m.organisation for m in chosen), (), whole=True)
                 return None
-            status = current.status
-            if status in (Status.ACTIVE, Status.PENDING, Status.UNSUBSCRIBED):
-                status = _status_of(kept)
+            # The kept memberships decide the status only of a record they decided it for: a
+            # STOP by text (`stopped_at`), a bounce or a complaint stops every organisation and
+            # leaves the memberships as they were, and must stay in force for the rest (only
+            # START, never an erasure, lifts a stop; nothing lifts a suppression).
+            recomputed = (
+                current.status in (Status.ACTIVE, Status.PENDING) and "stopped_at" not in item
+            )
+            status = _status_of(kept) if recomputed else current.status
             # A membership with no consent of its own relies on the record's: if that was an
             # erased one's, and every kept one has its own, the first kept one's takes its place
             # (the erased membership's evidence must go with it).
@@ -222,7 +227,8 @@ class SubscriberStore:
                 "#status = :status"
                 + (", audience_pk = :audience, audience_sk = :id" if active else "")
                 + ("" if active else " REMOVE audience_pk, audience_sk"),
-                ConditionExpression=f"#status = :seen_status AND {guard}",
+                ConditionExpression=f"#status = :seen_status AND {guard}"
+                + (" AND attribute_not_exists(stopped_at)" if recomputed else ""),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":memberships": memberships_item(kept),

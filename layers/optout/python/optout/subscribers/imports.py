@@ -109,6 +109,11 @@ _LEFT = {
     Status.ERASED: "this contact had their data erased; only they can subscribe again",
     Status.STOPPED: "this number texted STOP; nothing is sent to it until it texts START",
 }
+# Someone who left the importing organisation but not every one: their record is still active
+# or pending for the others, and their own membership of this one says they left.
+_LEFT_ORGANISATION = (
+    "this contact unsubscribed from this organisation; an import never subscribes them again"
+)
 
 
 @dataclass
@@ -189,6 +194,9 @@ def import_csv(
         if status in _LEFT:
             for line in candidate.lines:
                 report.reject(line, "contact", _LEFT[status])
+        elif existing and _left(existing, organisation):
+            for line in candidate.lines:
+                report.reject(line, "contact", _LEFT_ORGANISATION)
         elif status is None:
             new.append(candidate)
         elif status is Status.ACTIVE and existing and organisation in member_of(existing):
@@ -226,6 +234,14 @@ def import_csv(
         extra={k: v for k, v in report.as_dict().items() if isinstance(v, int)},
     )
     return report.as_dict()
+
+
+def _left(subscriber: Subscriber, organisation: str) -> bool:
+    """Whether the person unsubscribed from `organisation` (its link) while staying in others."""
+    return any(
+        m.organisation == organisation and m.status is MembershipStatus.UNSUBSCRIBED
+        for m in memberships_of(subscriber)
+    )
 
 
 # -- reading the file -----------------------------------------------------------------------
