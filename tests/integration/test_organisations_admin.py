@@ -618,3 +618,80 @@ def test_a_member_s_organiser_reads_a_shared_campaign_s_page_without_its_buttons
     assert page.status == 200 and "Leave this campaign" in page.text
     assert "Pause sending" not in page.text and "Cancel the campaign" not in page.text
     assert "Pause sending" in owner.text and "Leave this campaign" not in owner.text
+
+
+# -- an organisation's campaign, previewed and test-sent -----------------------------------
+
+
+def _their_verified_campaign(stack: Stack, organiser: Organiser, token: str) -> None:
+    """A campaign of Friends DE, whose From domain SES has verified."""
+    ses = iam.enforcer().operator_session().client("sesv2")
+    ses.create_email_identity(EmailIdentity="friends.example.org")
+    assert _their_campaign(organiser, token, CAMPAIGN).status == 201
+
+
+def test_an_organiser_s_preview_comes_from_their_organisation(
+    stack: Stack, organiser: Organiser, friends: str
+) -> None:
+    # Given Friends DE's organiser made a campaign
+    _their_verified_campaign(stack, organiser, friends)
+
+    # When they preview its email
+    reply = organiser.call(
+        "GET",
+        f"/admin/campaigns/{CAMPAIGN}/preview",
+        query="region=CA&reminder=one-week-left&channel=email&locale=en",
+        token=friends,
+    )
+
+    # Then it is From Friends DE, with its postal address in the footer, not the deployment's
+    assert reply.status == 200, reply.text
+    shown = reply.json()
+    assert shown["from"] == f"{FRIENDS['name']} <{FRIENDS['sender_address']}>"
+    assert FRIENDS["postal_address"] in shown["text"]
+    assert FRIENDS["postal_address"] in shown["html"]
+    deployment = settings.get()
+    assert deployment.organisation_address not in shown["text"]
+
+
+def test_an_organiser_s_test_send_goes_out_from_their_organisation(
+    stack: Stack, organiser: Organiser, friends: str
+) -> None:
+    # Given Friends DE's organiser made a campaign
+    _their_verified_campaign(stack, organiser, friends)
+
+    # When they send themselves a test of its email
+    reply = organiser.call(
+        "POST",
+        f"/admin/campaigns/{CAMPAIGN}/test",
+        body=json.dumps({"to": "ana@example.org", "region": "CA", "reminder": "one-week-left"}),
+        headers={"Content-Type": "application/json"},
+        token=friends,
+    )
+
+    # Then the email they get is From Friends DE, with its postal address, not the deployment's
+    assert reply.status == 200, reply.text
+    [sent] = stack.outbox()
+    assert sent.to == "ana@example.org"
+    assert FRIENDS["sender_address"] in sent.headers["From"]
+    assert settings.get().sender_address not in sent.headers["From"]
+    assert FRIENDS["postal_address"] in sent.text
+
+
+def test_the_owner_s_preview_still_comes_from_the_deployment(
+    stack: Stack, organiser: Organiser
+) -> None:
+    # Given the owner's own campaign (the default organisation's)
+    assert organiser.call("POST", "/admin/campaigns", body=json.dumps(LINKEDIN)).status == 201
+
+    # When the owner previews it
+    shown = organiser.call(
+        "GET",
+        f"/admin/campaigns/{CAMPAIGN}/preview",
+        query="region=CA&reminder=one-week-left&channel=email&locale=en",
+    ).json()
+
+    # Then it is From the deployment's own name and address, with its postal address
+    deployment = settings.get()
+    assert deployment.sender_address in shown["from"]
+    assert deployment.organisation_address in shown["text"]

@@ -42,7 +42,7 @@ from optout.domain.models import (
 )
 from optout.domain.organisations import Organisation
 from optout.domain.policy import platform_name
-from optout.messages import render
+from optout.messages import identity, render
 from optout.messages.render import RenderError
 
 MAX_SMS_SEGMENTS = 2
@@ -142,7 +142,7 @@ def context(
         "template": _template(campaign, reminder),
         "platform": platform_name(campaign.platform),
         "has_setting_link": bool(campaign.policy.setting_url),
-        **_identity(settings, organisation),
+        **identity.of(settings, organisation).footer,
         "kind": reminder.kind,
         "title": text.title,
         "short_title": text.short_title,
@@ -165,22 +165,6 @@ def context(
         if words.subject:
             values["variant_subject"] = render.snippet(words.subject, values, subscriber.locale)
     return values
-
-
-def _identity(settings: Settings, organisation: Organisation | None) -> dict[str, str]:
-    """Who the message comes from, as its footer says: a coalition's organisation with its
-    support contact; the default organisation (None) as every message was before coalitions."""
-    if organisation is None or organisation.organisation_id == DEFAULT_ORGANISATION:
-        return {
-            "organisation": settings.organisation_name,
-            "organisation_address": settings.organisation_address,
-            "support_contact": "",
-        }
-    return {
-        "organisation": organisation.name,
-        "organisation_address": organisation.postal_address,
-        "support_contact": organisation.help_contact,
-    }
 
 
 def _template(campaign: Campaign, reminder: Reminder) -> str:

@@ -26,8 +26,15 @@ from optout.domain.models import (
     Status,
     Subscriber,
 )
-from optout.messages import reminders
-from optout.store import CampaignStore, DeliveryStore, layout, seconds_left_in_window
+from optout.domain.organisations import DEFAULT, Organisation
+from optout.messages import identity, reminders
+from optout.store import (
+    CampaignStore,
+    DeliveryStore,
+    OrganisationStore,
+    layout,
+    seconds_left_in_window,
+)
 
 SAMPLE_ID = "spreview"
 SAMPLE_CONTACTS = {"email": "preview@example.org", "sms": "+15555550100"}
@@ -45,12 +52,37 @@ def preview(
     first_text: bool = True,
     contact: str = "",
 ) -> dict[str, Any]:
-    """The message as it would be sent: email subject, text, HTML and headers, or the text
-    message with its encoding and segments. `reminder` is a kind ("one-week-left") or days.
+    """The message as it would be sent: email subject, text, HTML, headers and From, or the
+    text message with its encoding and segments. `reminder` is a kind ("one-week-left") or
+    days. It comes from the campaign's organisation, as its members' messages do.
 
     A reminder with an A/B test (`optout.domain.ab`) is never sent without a variant: the
     message shown is its first variant's (what the rest gets unless another wins), and
     ``variants`` holds each variant as sent, by name ([] for a reminder without a test)."""
+    return _rendered(
+        settings,
+        campaign_id,
+        region=region,
+        reminder=reminder,
+        channel=channel,
+        locale=locale,
+        first_text=first_text,
+        contact=contact,
+    )[0]
+
+
+def _rendered(
+    settings: Settings,
+    campaign_id: str,
+    *,
+    region: str,
+    reminder: str,
+    channel: str,
+    locale: str,
+    first_text: bool = True,
+    contact: str = "",
+) -> tuple[dict[str, Any], identity.Identity]:
+    """The preview, and who it comes from (for the test send to go out as shown)."""
     campaign, item = _campaign_and_reminder(settings, campaign_id, region, reminder)
     problems = {}
     if channel not in SAMPLE_CONTACTS:
@@ -61,8 +93,10 @@ def preview(
         raise InvalidInput(problems)
     due = parse_iso(item.due_at)
     subscriber = _sample(item, channel, locale, contact or SAMPLE_CONTACTS[channel])
+    organisation = _organisation(settings, campaign)
+    sent_by = identity.of(settings, organisation)
     drafts = reminders.Drafts(settings, campaign, item, due)
-    link = reminders.links(settings, campaign, item, SAMPLE_ID, due)
+    link = reminders.links(settings, campaign, item, SAMPLE_ID, due, campaign.organisation)
     view: dict[str, Any] = {
         "campaign_id": campaign_id,
         "region": item.region,
@@ -76,18 +110,23 @@ def preview(
 
     def shown(variant: Variant | None) -> dict[str, Any]:
         if channel == "email":
-            message = drafts.email(subscriber, link, variant)
-            email.build(settings, message)  # refuses what SES would get with a broken header
+            message = drafts.email(subscriber, link, variant, organisation)
+            # refuses what SES would get with a broken header
+            email.build(settings, message, sent_by.sender)
             return {
+                "from": sent_by.from_header,
                 "subject": message.subject,
                 "text": message.text,
                 "html": message.html,
                 "headers": dict(message.headers),
                 "sms": None,
             }
-        text = drafts.sms(subscriber, link, first=first_text, variant=variant)
+        text = drafts.sms(
+            subscriber, link, first=first_text, variant=variant, organisation=organisation
+        )
         encoding, count = sms.segments(text.text)
         return {
+            "from": "",
             "subject": "",
             "text": text.text,
             "html": "",
@@ -99,7 +138,7 @@ def preview(
         **view,
         **shown(variants[0] if variants else None),
         "variants": [{"variant": variant.name, **shown(variant)} for variant in variants],
-    }
+    }, sent_by
 
 
 def send_test(
@@ -126,7 +165,7 @@ def send_test(
             f"at most {TEST_SENDS_PER_HOUR} test sends an hour per campaign",
             retry_after=seconds_left_in_window(hour, now),
         )
-    shown = preview(
+    shown, sent_by = _rendered(
         settings,
         campaign_id,
         region=region,
@@ -142,8 +181,9 @@ def send_test(
         message_id = email.send_raw(
             settings,
             address,
-            email.build(settings, message),
+            email.build(settings, message, sent_by.sender),
             {"campaign": campaign_id, "test": "yes"},
+            sent_by.sender,
         )
     else:
         message_id = sms.send(settings, sms.Sms(address, shown["sms"]["text"]))
@@ -176,6 +216,18 @@ def _campaign_and_reminder(
     raise InvalidInput(
         {"reminder": f"no {region} {reminder} reminder; there are: {', '.join(kinds)}"}
     )
+
+
+def _organisation(settings: Settings, campaign: Campaign) -> Organisation | None:
+    """The organisation the campaign's preview and test sends come from (None: the default
+    one, the deployment's own parameters)."""
+    if campaign.organisation == DEFAULT:
+        return None
+    found = OrganisationStore(settings).get(campaign.organisation)
+    if found is None:
+        # Never shown or sent under another organisation's name instead.
+        raise Conflict(f"the campaign's organisation {campaign.organisation!r} is not kept")
+    return found
 
 
 def _sample(reminder: Reminder, channel: str, locale: str, contact: str) -> Subscriber:

@@ -60,6 +60,7 @@ from optout.domain.models import (
 from optout.domain.organisations import Organisation
 from optout.domain.quiet_hours import in_quiet_hours
 from optout.messages import reminders
+from optout.messages.identity import of as messages_from
 from optout.sending import allowance, send_once
 from optout.sending.send_once import Outcome
 from optout.store import CampaignStore, DeliveryStore, OrganisationStore, SubscriberStore, layout
@@ -608,11 +609,7 @@ def _deliver(
         **_organisation_attribute(organisation),
     }
     identity = batch.identities.of(organisation) if batch.identities else None
-    sender = (
-        email.Sender(identity.name, identity.sender_address, identity.configuration_set)
-        if identity
-        else None
-    )
+    sender = messages_from(settings, identity).sender
     test = batch.test
     variant = test.variant(placed.variant) if test and placed else None
     if placed is not None:  # which variant went, for its conversion to be counted under it

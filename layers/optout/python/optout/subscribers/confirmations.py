@@ -14,7 +14,6 @@ with one write, and the next tick after 08:00 queues it again with its original 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +23,10 @@ from optout.core.jobs import NoticeJob
 from optout.core.observability import MetricUnit, logger, metrics
 from optout.core.settings import Settings
 from optout.domain.models import MembershipStatus, Status, Subscriber
-from optout.domain.organisations import DEFAULT, Organisation, memberships_of
+from optout.domain.organisations import DEFAULT, memberships_of
 from optout.domain.quiet_hours import in_quiet_hours
 from optout.domain.regions import GROUPS
-from optout.messages import render
+from optout.messages import identity, render
 from optout.sending import send_once
 from optout.sending.send_once import Outcome
 from optout.store import CampaignStore, DeliveryStore, OrganisationStore, SubscriberStore, layout
@@ -45,7 +44,6 @@ def send_confirmation(settings: Settings, job: NoticeJob, now: datetime) -> str:
         organisation = OrganisationStore(settings).get(organisation_id)
         if organisation is None:
             return "skipped: the organisation is gone"
-        settings = _sent_by(settings, organisation)
     if subscriber.confirmation_sent_at != job.requested_at:
         # Every subscribe request is queued, owed or not; only the one whose request reserved
         # the confirmation (within the resend window, the first) sends it.
@@ -57,9 +55,9 @@ def send_confirmation(settings: Settings, job: NoticeJob, now: datetime) -> str:
     token = subscriptions.confirmation_token(
         settings, subscriber.subscriber_id, now, organisation_id
     )
+    sent_by = identity.of(settings, organisation)
     context = {
-        "organisation": settings.organisation_name,
-        "organisation_address": settings.organisation_address,
+        **sent_by.footer,
         "confirm_url": f"{job.base_url}/confirm/{token}",
         "region_name": render.translate(subscriber.locale, GROUPS[subscriber.home_group].name),
         "days_valid": settings.confirmations.confirm_token_days,
@@ -71,7 +69,7 @@ def send_confirmation(settings: Settings, job: NoticeJob, now: datetime) -> str:
         DeliveryStore(settings),
         key,
         now,
-        lambda: _send(settings, message),
+        lambda: _send(settings, message, sent_by.sender),
         channel=subscriber.channel,
     )
     if delivery.outcome is Outcome.DUPLICATE:
@@ -102,21 +100,6 @@ def _pending_in(subscriber: Subscriber, organisation: str) -> bool:
     )
 
 
-def _sent_by(settings: Settings, organisation: Organisation) -> Settings:
-    """The settings a message from `organisation` is sent with: its name and From address,
-    its postal address, its SES configuration set ("": the deployment's)."""
-    environ = dict(settings.environ)
-    if organisation.configuration_set:
-        environ["SES_CONFIGURATION_SET"] = organisation.configuration_set
-    return replace(
-        settings,
-        organisation_name=organisation.name,
-        sender_address=organisation.sender_address,
-        organisation_address=organisation.postal_address,
-        environ=environ,
-    )
-
-
 def _render(subscriber: Subscriber, context: dict[str, Any]) -> email.Email | sms.Sms:
     locale = subscriber.locale
     if subscriber.channel == "email":
@@ -130,7 +113,8 @@ def _render(subscriber: Subscriber, context: dict[str, Any]) -> email.Email | sm
     return sms.Sms(to=subscriber.contact, text=sms.plain(text))
 
 
-def _send(settings: Settings, message: email.Email | sms.Sms) -> str:
+def _send(settings: Settings, message: email.Email | sms.Sms, sender: email.Sender) -> str:
     if isinstance(message, email.Email):
-        return email.send(settings, message)
+        mime = email.build(settings, message, sender)
+        return email.send_raw(settings, message.to, mime, sender=sender)
     return sms.send(settings, message)

@@ -2380,6 +2380,11 @@ def _schemas() -> JsonObject:
             "type": "object",
             "required": ["subject", "text"],
             "properties": {
+                "from": {
+                    "type": "string",
+                    "description": "Optional. Whom the email comes from: the campaign's "
+                    'organisation\'s name and address ("" for a text message).',
+                },
                 "subject": {"type": ["string", "null"]},
                 "text": text,
                 "html": {"type": ["string", "null"]},
