@@ -517,50 +517,43 @@ class SubscriberStore:
 
     def with_done_campaigns(self, members: list[AudienceMember]) -> list[AudienceMember]:
         """`members` with the campaigns each said "I've switched it off" to, which the audience
-        index does not hold: read 100 to a request, eventually consistent (half the cost of a
-        strong read: a conversion of the last second may be missed, never one made up). Those
-        gone from the table meanwhile are left out; the order is kept."""
-        found: dict[str, frozenset[str]] = {}
-        client = self._table.meta.client
-        for start in range(0, len(members), 100):
-            keys = [{"subscriber_id": m.subscriber_id} for m in members[start : start + 100]]
-            request: dict[str, Any] = {
-                self._table.name: {
-                    "Keys": keys,
-                    "ProjectionExpression": "subscriber_id, done_campaigns",
-                }
-            }
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table.name, []):
-                    found[item["subscriber_id"]] = frozenset(item.get("done_campaigns", ()))
-                request = response.get("UnprocessedKeys") or {}
+        index does not hold (`_projected`: a conversion of the last second may be missed,
+        never one made up). Those gone from the table meanwhile are left out; the order is
+        kept."""
+        found = self._projected([m.subscriber_id for m in members], "done_campaigns")
         return [
-            replace(member, done_campaigns=found[member.subscriber_id])
+            replace(member, done_campaigns=frozenset(found[member.subscriber_id] or ()))
             for member in members
             if member.subscriber_id in found
         ]
 
     def memberships(self, subscriber_ids: list[str]) -> dict[str, tuple[Membership, ...]]:
         """The memberships of these people (`memberships_from`: none for a record of the
-        default organisation only), which the audience index does not hold: read 100 to a
-        request, only that attribute, eventually consistent (someone who joined or left in the
-        last second may be read as before; the sender judges again). Those gone from the table
-        are left out."""
-        found: dict[str, tuple[Membership, ...]] = {}
+        default organisation only), which the audience index does not hold (`_projected`:
+        someone who joined or left in the last second may be read as before; the sender judges
+        again). Those gone from the table are left out."""
+        found = self._projected(subscriber_ids, "memberships")
+        return {subscriber_id: memberships_from(held) for subscriber_id, held in found.items()}
+
+    def _projected(self, subscriber_ids: list[str], attribute: str) -> dict[str, Any]:
+        """One attribute of each of these people that exist (None where they have none): read
+        100 to a request, that attribute only, eventually consistent (half the cost of a strong
+        read)."""
+        found: dict[str, Any] = {}
         client = self._table.meta.client
         for start in range(0, len(subscriber_ids), 100):
             keys = [{"subscriber_id": s} for s in subscriber_ids[start : start + 100]]
             request: dict[str, Any] = {
                 self._table.name: {
                     "Keys": keys,
-                    "ProjectionExpression": "subscriber_id, memberships",
+                    "ProjectionExpression": "subscriber_id, #attribute",
+                    "ExpressionAttributeNames": {"#attribute": attribute},
                 }
             }
             while request:
                 response = client.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self._table.name, []):
-                    found[item["subscriber_id"]] = memberships_from(item.get("memberships"))
+                    found[item["subscriber_id"]] = item.get(attribute)
                 request = response.get("UnprocessedKeys") or {}
         return found
 
