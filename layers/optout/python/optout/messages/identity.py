@@ -19,50 +19,55 @@ from optout.domain.organisations import DEFAULT, Organisation
 
 @dataclass(frozen=True)
 class Identity:
-    """An organisation as its messages show it."""
+    """An organisation as its messages show it. Each part reads only the parameters it needs
+    (a function is given only those it reads: the scheduler, which renders to check the
+    templates, has no SES configuration set)."""
 
-    sender: Sender  # the From name and address, and the SES configuration set
-    organisation: str  # the name in the footer
-    organisation_address: str  # the postal address in the footer
-    support_contact: str  # the footer's support line; "": none (the default organisation)
+    settings: Settings
+    organisation: Organisation | None  # None: the default organisation
+
+    @property
+    def _default(self) -> bool:
+        return self.organisation is None or self.organisation.organisation_id == DEFAULT
+
+    @property
+    def sender(self) -> Sender:
+        """The From name and address, and the SES configuration set."""
+        if self.organisation is None or self._default:
+            return Sender(
+                self.settings.organisation_name,
+                self.settings.sender_address,
+                self.settings.ses_configuration_set,
+            )
+        return Sender(
+            self.organisation.name,
+            self.organisation.sender_address,
+            self.organisation.configuration_set or self.settings.ses_configuration_set,
+        )
 
     @property
     def footer(self) -> dict[str, str]:
-        """The templates' values for the footer."""
+        """The templates' values for the footer: name, postal address, support line ("" for
+        the default organisation, whose footer has none)."""
+        if self.organisation is None or self._default:
+            return {
+                "organisation": self.settings.organisation_name,
+                "organisation_address": self.settings.organisation_address,
+                "support_contact": "",
+            }
         return {
-            "organisation": self.organisation,
-            "organisation_address": self.organisation_address,
-            "support_contact": self.support_contact,
+            "organisation": self.organisation.name,
+            "organisation_address": self.organisation.postal_address,
+            "support_contact": self.organisation.help_contact,
         }
 
     @property
     def from_header(self) -> str:
         """The From line as a person's mail client shows it (no quoting, no encoded words)."""
-        return f"{self.sender.name} <{self.sender.address}>"
+        sender = self.sender
+        return f"{sender.name} <{sender.address}>"
 
 
 def of(settings: Settings, organisation: Organisation | None) -> Identity:
     """Who `organisation`'s messages come from (None: the default organisation)."""
-    if organisation is None or organisation.organisation_id == DEFAULT:
-        # Read field by field rather than through `default_organisation`: a function is given
-        # only the parameters it reads (the notifier has no support contact nor privacy notice).
-        return Identity(
-            sender=Sender(
-                settings.organisation_name,
-                settings.sender_address,
-                settings.ses_configuration_set,
-            ),
-            organisation=settings.organisation_name,
-            organisation_address=settings.organisation_address,
-            support_contact="",
-        )
-    return Identity(
-        sender=Sender(
-            organisation.name,
-            organisation.sender_address,
-            organisation.configuration_set or settings.ses_configuration_set,
-        ),
-        organisation=organisation.name,
-        organisation_address=organisation.postal_address,
-        support_contact=organisation.help_contact,
-    )
+    return Identity(settings, organisation)
