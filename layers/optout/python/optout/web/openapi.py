@@ -172,7 +172,9 @@ _ORGANISATION = _path_parameter(
 # organiser's is their own (another: 403). An organisation's export lists its members only,
 # with `membership_status` and `joined_at` after the other columns.
 _ORGANISATION_ASKED = _query(
-    "organisation", "The organisation whose import or export it is", {"type": "string"}
+    "organisation",
+    "The organisation whose import or export it is (the owner's choice; an unknown one: 404)",
+    {"type": "string"},
 )
 _CHANGE = _path_parameter("change_id", "A change's id: when it was found, then its watch's id")
 _LANG = _query(
@@ -807,7 +809,7 @@ def _admin_routes() -> dict[str, JsonObject]:
                     "200": _answer(
                         "What was imported, and each line refused", _json(_schema("ImportReport"))
                     ),
-                    **_refusals("400", "413", pages=False),
+                    **_refusals("400", "404", "413", pages=False),
                 },
                 operation_id="importSubscribers",
                 parameters=[_ORGANISATION_ASKED],
@@ -831,7 +833,7 @@ def _admin_routes() -> dict[str, JsonObject]:
                             "Content-Disposition": _ref("headers", "ContentDisposition"),
                         },
                     ),
-                    **_refusals("400", pages=False),
+                    **_refusals("400", "404", pages=False),
                 },
                 operation_id="exportSubscribers",
                 parameters=[
